@@ -1,0 +1,231 @@
+package plant
+
+import (
+	"net/netip"
+
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLayout(t *testing.T) {
+	p := layout("x1")
+	want := []string{"x1fw", "x1ctl", "x1ent", "x1ops", "x1sup"}
+	if got := p.Namespaces(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Namespaces() = %v, want %v", got, want)
+	}
+	tests := []struct {
+		zone, ns, v4, v6 string
+	}{
+		{Enterprise, "x1ent", "10.40.0.10", "fd00:40::10"},
+		{Operations, "x1ops", "10.30.0.10", "fd00:30::10"},
+		{Supervisory, "x1sup", "10.20.0.10", "fd00:20::10"},
+		{Control, "x1ctl", "10.10.0.10", "fd00:10::10"},
+	}
+	for _, tt := range tests {
+		h := p.Host(tt.zone)
+		if h.NS != tt.ns || h.IPv4.String() != tt.v4 || h.IPv6.String() != tt.v6 {
+			t.Errorf("host %s = %+v, want ns=%s v4=%s v6=%s", tt.zone, h, tt.ns, tt.v4, tt.v6)
+		}
+	}
+	if ex := p.Host(Operations).Extra; len(ex) != 1 || ex[0] != EWS {
+		t.Errorf("operations extra = %v, want [%v]", ex, EWS)
+	}
+}
+
+func TestValidPrefix(t *testing.T) {
+	tests := []struct {
+		prefix string
+		ok     bool
+	}{
+		{"t1a2b3c", true},
+		{"bench-1", true},
+		{"", false},
+		{"abcdefghijklm", false}, // 13 chars
+		{"Upper", false},
+		{"a/b", false},
+		{"a b", false},
+	}
+	for _, tt := range tests {
+		if err := validPrefix(tt.prefix); (err == nil) != tt.ok {
+			t.Errorf("validPrefix(%q) = %v, want ok=%v", tt.prefix, err, tt.ok)
+		}
+	}
+}
+
+func TestMatchesPlant(t *testing.T) {
+	suffixes := append([]string{FWSuffix}, Zones()...)
+	tests := []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"bench*", "bench12fw", true},
+		{"bench*", "bench12ctl", true},
+		{"bench*", "benchfw", true},
+		{"bench*", "bench12xyz", false}, // not a plant suffix
+		{"bench*", "other1fw", false},
+		{"t1", "t1sup", true},
+		{"t1", "t12sup", false}, // exact prefix without a glob
+		{"*", "fw", false},      // empty prefix never matches
+	}
+	for _, tt := range tests {
+		if got := matchesPlant(tt.pattern, tt.name, suffixes); got != tt.want {
+			t.Errorf("matchesPlant(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUniquePrefix(t *testing.T) {
+	a, b := UniquePrefix("t"), UniquePrefix("t")
+	if a == b {
+		t.Fatalf("UniquePrefix returned %q twice", a)
+	}
+	if err := validPrefix(a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPingAcrossBridge builds the plant and checks every zone pair is
+// reachable through the bridge, over IPv4 and IPv6, and that an address
+// nobody holds is not (so the check itself can fail).
+func TestPingAcrossBridge(t *testing.T) {
+	p := ForTest(t)
+	for _, key := range []string{"net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables"} {
+		out, err := p.Cmd(p.FW, "cat", "/proc/sys/"+key).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "1" {
+			t.Errorf("%s in %s = %q, %v; want 1", key, p.FW, out, err)
+		}
+	}
+	pairs := []struct {
+		from string
+		to   netip.Addr
+	}{
+		{Supervisory, p.Host(Control).IPv4},
+		{Supervisory, p.Host(Control).IPv6},
+		{Operations, p.Host(Supervisory).IPv4},
+		{Enterprise, p.Host(Operations).IPv6},
+		{Control, EWS},
+	}
+	for _, pr := range pairs {
+		rtt, err := PingFrom(p.Host(pr.from).NS, pr.to, 2*time.Second)
+		if err != nil {
+			t.Errorf("ping %s -> %s: %v", pr.from, pr.to, err)
+			continue
+		}
+		t.Logf("ping %s -> %s: %v", pr.from, pr.to, rtt)
+	}
+	if _, err := PingFrom(p.Host(Supervisory).NS, netip.MustParseAddr("10.99.0.1"), 300*time.Millisecond); err == nil {
+		t.Error("ping to an unassigned address succeeded")
+	}
+}
+
+// TestDownRemovesEverything checks Down deletes every namespace, stops
+// processes left inside them, and is idempotent.
+func TestDownRemovesEverything(t *testing.T) {
+	if why := Available(); why != "" {
+		t.Skip(why)
+	}
+	p, err := Up(UniquePrefix("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Down() })
+	sleeper := p.Cmd(p.Host(Control).NS, "sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sleeper.Wait() }()
+
+	for _, ns := range p.Namespaces() {
+		if !nsExists(ns) {
+			t.Fatalf("namespace %s missing after Up", ns)
+		}
+	}
+	if err := p.Down(); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	for _, ns := range p.Namespaces() {
+		if nsExists(ns) {
+			t.Errorf("namespace %s still exists after Down", ns)
+		}
+	}
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), p.Prefix) {
+		t.Errorf("ip netns list still shows %s:\n%s", p.Prefix, out)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("process inside the plant survived Down")
+	}
+	if err := p.Down(); err != nil {
+		t.Errorf("second Down: %v", err)
+	}
+}
+
+// TestUpRefusesExisting checks Up leaves a namespace it did not create alone.
+func TestUpRefusesExisting(t *testing.T) {
+	if why := Available(); why != "" {
+		t.Skip(why)
+	}
+	prefix := UniquePrefix("t")
+	foreign := prefix + Operations
+	if err := run("ip", "netns", "add", foreign); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = run("ip", "netns", "del", foreign) })
+	if p, err := Up(prefix); err == nil {
+		_ = p.Down()
+		t.Fatal("Up succeeded over an existing namespace")
+	}
+	if !nsExists(foreign) {
+		t.Error("Up removed a namespace it did not create")
+	}
+	if nsExists(prefix + FWSuffix) {
+		t.Error("Up left a partial plant behind")
+	}
+}
+
+// TestCleanup checks stale plants matching the pattern go and others stay.
+func TestCleanup(t *testing.T) {
+	if why := Available(); why != "" {
+		t.Skip(why)
+	}
+	base := UniquePrefix("c")
+	a, err := Up(base + "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Down() })
+	b, err := Up(base + "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Down() })
+	keep := base + "keep" // no plant suffix: not ours to remove
+	if err := run("ip", "netns", "add", keep); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = run("ip", "netns", "del", keep) })
+
+	removed, err := Cleanup(base + "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 10 {
+		t.Errorf("Cleanup removed %d namespaces, want 10: %v", len(removed), removed)
+	}
+	for _, ns := range append(a.Namespaces(), b.Namespaces()...) {
+		if nsExists(ns) {
+			t.Errorf("%s survived Cleanup", ns)
+		}
+	}
+	if !nsExists(keep) {
+		t.Errorf("Cleanup removed %s", keep)
+	}
+}
