@@ -75,8 +75,9 @@ func Zones() []string {
 	return out
 }
 
-// layout returns the Plant for prefix without touching the system.
-func layout(prefix string) *Plant {
+// Layout returns the Plant for prefix without touching the system: the
+// names and addresses Up would use. Down on it removes whatever exists.
+func Layout(prefix string) *Plant {
 	p := &Plant{Prefix: prefix, FW: prefix + FWSuffix, Hosts: make(map[string]*Host, len(zones))}
 	for _, z := range zones {
 		h := &Host{

@@ -10,7 +10,7 @@ import (
 )
 
 func TestLayout(t *testing.T) {
-	p := layout("x1")
+	p := Layout("x1")
 	want := []string{"x1fw", "x1ctl", "x1ent", "x1ops", "x1sup"}
 	if got := p.Namespaces(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Namespaces() = %v, want %v", got, want)

@@ -22,7 +22,7 @@ func Up(prefix string) (*Plant, error) {
 	if err := validPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("plant up: %w", err)
 	}
-	p := layout(prefix)
+	p := Layout(prefix)
 	for _, ns := range p.Namespaces() {
 		if nsExists(ns) {
 			return nil, fmt.Errorf("plant up: namespace %s already exists (stale run? try: plant down -prefix %s)", ns, prefix)
