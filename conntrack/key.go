@@ -1,0 +1,76 @@
+package conntrack
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// IP protocol numbers the table treats specially.
+const (
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// Key identifies a flow in its original (request) direction.
+//
+// TCP and UDP use both ports. ICMP and ICMPv6 echo use SrcPort = echo
+// identifier and DstPort = 0 in both directions, so that a request and its
+// reply map to the same flow. Other protocols leave the ports zero: the flow
+// is the address pair.
+type Key struct {
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	Proto            uint8
+}
+
+// Reverse returns the key of the reply direction. Addresses are swapped;
+// ports are swapped too, except for ICMP where SrcPort carries the echo
+// identifier in both directions.
+func (k Key) Reverse() Key {
+	r := Key{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}
+	if k.Proto == ProtoICMP || k.Proto == ProtoICMPv6 {
+		r.SrcPort, r.DstPort = k.SrcPort, k.DstPort
+	}
+	return r
+}
+
+// String formats the key for logs, e.g. "tcp 10.0.0.1:40000 -> 10.0.0.2:502".
+func (k Key) String() string {
+	b := make([]byte, 0, 64)
+	b = append(b, ProtoName(k.Proto)...)
+	b = append(b, ' ')
+	switch k.Proto {
+	case ProtoTCP, ProtoUDP:
+		b = netip.AddrPortFrom(k.Src, k.SrcPort).AppendTo(b)
+		b = append(b, " -> "...)
+		b = netip.AddrPortFrom(k.Dst, k.DstPort).AppendTo(b)
+	case ProtoICMP, ProtoICMPv6:
+		b = k.Src.AppendTo(b)
+		b = append(b, " -> "...)
+		b = k.Dst.AppendTo(b)
+		b = append(b, " id "...)
+		b = strconv.AppendUint(b, uint64(k.SrcPort), 10)
+	default:
+		b = k.Src.AppendTo(b)
+		b = append(b, " -> "...)
+		b = k.Dst.AppendTo(b)
+	}
+	return string(b)
+}
+
+// ProtoName names an IP protocol number the way the policy file does.
+func ProtoName(p uint8) string {
+	switch p {
+	case ProtoICMP:
+		return "icmp"
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	case ProtoICMPv6:
+		return "icmpv6"
+	}
+	return "proto-" + strconv.Itoa(int(p))
+}
