@@ -423,7 +423,7 @@ func TestOccupancyCrossings(t *testing.T) {
 		{add: 8, want: nil},
 		{add: 1, want: []EventKind{EventOccupancyHigh}, high: true}, // 9 of 10
 		{add: 1, want: nil, high: true},
-		{del: 2, want: nil, high: true},                               // 8: hysteresis
+		{del: 2, want: nil, high: true},                                // 8: hysteresis
 		{del: 1, want: []EventKind{EventOccupancyNormal}, high: false}, // 7
 		{add: 1, want: nil},
 		{add: 1, want: []EventKind{EventOccupancyHigh}, high: true},
