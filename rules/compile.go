@@ -1,0 +1,281 @@
+package rules
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sort"
+)
+
+// maxCompiledBytes bounds the matcher's bitset tables so that a hostile or
+// absurd policy is refused instead of exhausting memory.
+const maxCompiledBytes = 512 << 20
+
+// classes deduplicates bitsets; class i is bits[i*words:(i+1)*words].
+type classes struct {
+	words int
+	bits  []uint64
+	index map[string]int
+	key   []byte
+	total *int // shared byte budget
+	err   error
+}
+
+func newClasses(words int, total *int) *classes {
+	return &classes{words: words, index: map[string]int{}, total: total}
+}
+
+func (c *classes) add(b []uint64) int {
+	c.key = c.key[:0]
+	for _, x := range b {
+		c.key = binary.LittleEndian.AppendUint64(c.key, x)
+	}
+	if i, ok := c.index[string(c.key)]; ok {
+		return i
+	}
+	*c.total += 8 * c.words
+	if *c.total > maxCompiledBytes && c.err == nil {
+		c.err = fmt.Errorf("policy too large to compile: its rule index would exceed %d MiB", maxCompiledBytes>>20)
+	}
+	if c.err != nil {
+		return 0
+	}
+	i := len(c.bits) / max(c.words, 1)
+	c.bits = append(c.bits, b...)
+	c.index[string(c.key)] = i
+	return i
+}
+
+func (c *classes) count() int { return len(c.bits) / max(c.words, 1) }
+
+// compile builds the zone table, the conduit map and the rule matcher from
+// the policy's fields. Parse calls it on a validated policy; tests call it
+// on policies they build directly.
+func (p *Policy) compile() error {
+	for i := range p.Rules {
+		p.Rules[i].Index = i
+	}
+	p.zones = buildZoneTable(p.Zones)
+	p.modes = make(map[uint32]Mode, len(p.Conduits))
+	for _, c := range p.Conduits {
+		p.modes[uint32(c.FromID)<<16|uint32(c.ToID)] = c.Mode
+	}
+	m, err := buildMatcher(p.Rules, len(p.Zones))
+	if err != nil {
+		return err
+	}
+	p.matcher = m
+	return nil
+}
+
+func setBit(b []uint64, i int)      { b[i>>6] |= 1 << (i & 63) }
+func hasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+
+func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
+	n := len(rules)
+	w := (n + 63) / 64
+	m := &matcher{words: w, zones: nzones}
+	total := 0
+	if int64(nzones+2)*int64(w)*8*2 > maxCompiledBytes {
+		return nil, fmt.Errorf("policy too large to compile: %d zones x %d rules", nzones, n)
+	}
+
+	// Zones: class z holds rules naming zone z or any; the extra last class
+	// (for IDs beyond the policy's zones) holds only the "any" rules.
+	zoneDim := func(end func(*Rule) *Endpoint) []uint64 {
+		t := make([]uint64, (nzones+2)*w)
+		for i := range rules {
+			e := end(&rules[i])
+			if e.Any {
+				for z := 0; z <= nzones+1; z++ {
+					setBit(t[z*w:], i)
+				}
+				continue
+			}
+			for _, z := range e.Zones {
+				if int(z) <= nzones {
+					setBit(t[int(z)*w:], i)
+				}
+			}
+		}
+		return t
+	}
+	m.srcZone = zoneDim(func(r *Rule) *Endpoint { return &r.From })
+	m.dstZone = zoneDim(func(r *Rule) *Endpoint { return &r.To })
+
+	// CIDRs: a range table maps an address to the class of rules naming a
+	// CIDR that holds it; class 0 is the empty set.
+	cidrDim := func(end func(*Rule) *Endpoint) (rangeTable, []uint64, bool, error) {
+		idx := map[netip.Prefix]int{}
+		var pfx []netip.Prefix
+		var sets [][]uint64
+		for i := range rules {
+			for _, c := range end(&rules[i]).CIDRs {
+				c = canonPrefix(c)
+				j, ok := idx[c]
+				if !ok {
+					j = len(pfx)
+					idx[c] = j
+					pfx = append(pfx, c)
+					sets = append(sets, make([]uint64, w))
+				}
+				setBit(sets[j], i)
+			}
+		}
+		cl := newClasses(w, &total)
+		scratch := make([]uint64, w)
+		cl.add(scratch)
+		if len(pfx) == 0 {
+			return rangeTable{}, cl.bits, false, nil
+		}
+		t := buildRangeTable(pfx, func(stack []int) uint32 {
+			clear(scratch)
+			for _, j := range stack {
+				for k, x := range sets[j] {
+					scratch[k] |= x
+				}
+			}
+			return uint32(cl.add(scratch))
+		})
+		return t, cl.bits, true, cl.err
+	}
+	var err error
+	if m.srcCIDR, m.srcCIDRBits, m.srcHasCIDR, err = cidrDim(func(r *Rule) *Endpoint { return &r.From }); err != nil {
+		return nil, err
+	}
+	if m.dstCIDR, m.dstCIDRBits, m.dstHasCIDR, err = cidrDim(func(r *Rule) *Endpoint { return &r.To }); err != nil {
+		return nil, err
+	}
+
+	// Protocol: at most five classes (tcp, udp, icmp, icmpv6, other).
+	pc := newClasses(w, &total)
+	scratch := make([]uint64, w)
+	for v := 0; v < 256; v++ {
+		clear(scratch)
+		for i := range rules {
+			if rules[i].Proto == ProtoAny || rules[i].Proto == uint8(v) {
+				setBit(scratch, i)
+			}
+		}
+		m.proto[v] = uint8(pc.add(scratch))
+	}
+	m.protoBits = pc.bits
+
+	var sport, dport, icmp []uint16
+	if sport, m.sportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.SPorts }); err != nil {
+		return nil, err
+	}
+	if dport, m.dportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.DPorts }); err != nil {
+		return nil, err
+	}
+	if icmp, m.icmpBits, err = valueDim(rules, w, 256, &total, icmpRanges); err != nil {
+		return nil, err
+	}
+	if sport != nil {
+		m.sport = (*[65536]uint16)(sport)
+	}
+	if dport != nil {
+		m.dport = (*[65536]uint16)(dport)
+	}
+	if icmp != nil {
+		m.icmp = (*[256]uint16)(icmp)
+	}
+	return m, nil
+}
+
+func icmpRanges(r *Rule) []PortRange {
+	if len(r.ICMPTypes) == 0 {
+		return nil
+	}
+	rs := make([]PortRange, len(r.ICMPTypes))
+	for i, t := range r.ICMPTypes {
+		rs[i] = PortRange{uint16(t), uint16(t)}
+	}
+	return rs
+}
+
+// valueDim indexes a condition on a small integer field (ports, ICMP type)
+// of size values. Rules without the condition match every value. It returns
+// a nil table when no rule has the condition (every value is class 0).
+func valueDim(rules []Rule, w, size int, total *int, get func(*Rule) []PortRange) ([]uint16, []uint64, error) {
+	type event struct {
+		at   int
+		rule int
+		set  bool
+	}
+	base := make([]uint64, w)
+	var evs []event
+	for i := range rules {
+		rs := get(&rules[i])
+		if len(rs) == 0 {
+			setBit(base, i)
+			continue
+		}
+		for _, r := range mergeRanges(rs) {
+			evs = append(evs, event{int(r.Lo), i, true})
+			if int(r.Hi)+1 < size {
+				evs = append(evs, event{int(r.Hi) + 1, i, false})
+			}
+		}
+	}
+	cl := newClasses(w, total)
+	if len(evs) == 0 {
+		cl.add(base)
+		return nil, cl.bits, cl.err
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
+	table := make([]uint16, size)
+	cur := base
+	pos := 0
+	fill := func(end int) {
+		if end <= pos {
+			return
+		}
+		c := cl.add(cur)
+		if c > 0xffff && cl.err == nil {
+			cl.err = fmt.Errorf("policy too large to compile: too many distinct port conditions")
+		}
+		for v := pos; v < end; v++ {
+			table[v] = uint16(c)
+		}
+		pos = end
+	}
+	for _, e := range evs {
+		fill(e.at)
+		if e.set {
+			setBit(cur, e.rule)
+		} else {
+			cur[e.rule>>6] &^= 1 << (e.rule & 63)
+		}
+	}
+	fill(size)
+	return table, cl.bits, cl.err
+}
+
+// mergeRanges returns rs sorted with overlapping and adjacent ranges joined.
+func mergeRanges(rs []PortRange) []PortRange {
+	out := append([]PortRange(nil), rs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Lo < out[j].Lo })
+	k := 0
+	for _, r := range out[1:] {
+		if int(r.Lo) <= int(out[k].Hi)+1 {
+			if r.Hi > out[k].Hi {
+				out[k].Hi = r.Hi
+			}
+			continue
+		}
+		k++
+		out[k] = r
+	}
+	return out[:k+1]
+}
+
+// canonPrefix masks p and turns an IPv4-mapped IPv6 prefix into IPv4, the
+// form addresses are looked up in.
+func canonPrefix(p netip.Prefix) netip.Prefix {
+	a := p.Addr()
+	if a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return p.Masked()
+}

@@ -1,0 +1,149 @@
+package rules
+
+import (
+	"math/bits"
+	"net/netip"
+)
+
+// Query is one packet (or flow) to decide, in the request direction.
+type Query struct {
+	Src, Dst         netip.Addr
+	Proto            uint8 // IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)
+	SrcPort, DstPort uint16
+	ICMPType         uint8
+	SrcZone, DstZone ZoneID // filled by the caller via Zone (or SetZones)
+}
+
+// Zone returns the zone whose CIDR is the longest prefix holding a, or
+// ZoneUnknown. IPv4-mapped IPv6 addresses are looked up as IPv4.
+func (p *Policy) Zone(a netip.Addr) ZoneID {
+	return ZoneID(p.zones.lookup(a.Unmap()))
+}
+
+// SetZones fills q.SrcZone and q.DstZone from q.Src and q.Dst.
+func (p *Policy) SetZones(q *Query) {
+	q.SrcZone = p.Zone(q.Src)
+	q.DstZone = p.Zone(q.Dst)
+}
+
+// ZoneName returns the zone's name, "unknown" for ZoneUnknown.
+func (p *Policy) ZoneName(z ZoneID) string {
+	if z == ZoneUnknown || int(z) > len(p.Zones) {
+		return "unknown"
+	}
+	return p.Zones[z-1].Name
+}
+
+// ZoneByName returns the zone called name ("unknown" is ZoneUnknown).
+func (p *Policy) ZoneByName(name string) (ZoneID, bool) {
+	if name == "unknown" {
+		return ZoneUnknown, true
+	}
+	for i := range p.Zones {
+		if p.Zones[i].Name == name {
+			return ZoneID(i + 1), true
+		}
+	}
+	return 0, false
+}
+
+// RuleName returns the name of rule i, "default" for len(p.Rules).
+func (p *Policy) RuleName(i int) string {
+	if i >= 0 && i < len(p.Rules) {
+		return p.Rules[i].Name
+	}
+	return "default"
+}
+
+// ActionOf returns the action of rule i, p.Default for len(p.Rules).
+func (p *Policy) ActionOf(i int) Action {
+	if i >= 0 && i < len(p.Rules) {
+		return p.Rules[i].Action
+	}
+	return p.Default
+}
+
+// ModeFor returns the mode of the conduit from -> to (as written, not the
+// reverse), or the global mode when there is none.
+func (p *Policy) ModeFor(from, to ZoneID) Mode {
+	if m, ok := p.modes[uint32(from)<<16|uint32(to)]; ok {
+		return m
+	}
+	return p.Mode
+}
+
+// Match returns the index of the first rule matching q, or len(p.Rules)
+// for the implicit rule "default". Zone conditions compare q.SrcZone and
+// q.DstZone; CIDR conditions test q.Src and q.Dst. It does not allocate.
+func (p *Policy) Match(q *Query) int {
+	m := p.matcher
+	if m == nil || m.words == 0 {
+		return len(p.Rules)
+	}
+	w := m.words
+	zs, zd := int(q.SrcZone), int(q.DstZone)
+	if zs > m.zones {
+		zs = m.zones + 1
+	}
+	if zd > m.zones {
+		zd = m.zones + 1
+	}
+	var sc, dc int
+	if m.srcHasCIDR {
+		sc = int(m.srcCIDR.lookup(q.Src.Unmap()))
+	}
+	if m.dstHasCIDR {
+		dc = int(m.dstCIDR.lookup(q.Dst.Unmap()))
+	}
+	var sp, dp, it int
+	if m.sport != nil {
+		sp = int(m.sport[q.SrcPort])
+	}
+	if m.dport != nil {
+		dp = int(m.dport[q.DstPort])
+	}
+	if m.icmp != nil {
+		it = int(m.icmp[q.ICMPType])
+	}
+	pr := int(m.proto[q.Proto])
+
+	a := m.srcZone[zs*w : zs*w+w]
+	b := m.srcCIDRBits[sc*w : sc*w+w]
+	c := m.dstZone[zd*w : zd*w+w]
+	d := m.dstCIDRBits[dc*w : dc*w+w]
+	e := m.protoBits[pr*w : pr*w+w]
+	f := m.sportBits[sp*w : sp*w+w]
+	g := m.dportBits[dp*w : dp*w+w]
+	h := m.icmpBits[it*w : it*w+w]
+	// Equal lengths let the compiler drop the bounds checks in the loop.
+	n := len(a)
+	b, c, d, e, f, g, h = b[:n], c[:n], d[:n], e[:n], f[:n], g[:n], h[:n]
+	for i := range a {
+		x := (a[i] | b[i]) & (c[i] | d[i]) & e[i] & f[i] & g[i] & h[i]
+		if x != 0 {
+			return i<<6 + bits.TrailingZeros64(x)
+		}
+	}
+	return len(p.Rules)
+}
+
+// matcher is the compiled rule index. Every condition dimension maps a
+// packet field to a class, and every class to the bitset of rules (in rule
+// order) that field value satisfies; the first set bit of the intersection
+// is the first matching rule. Most words are zero after the first few
+// dimensions, so a decision is a handful of loads per 64 rules.
+type matcher struct {
+	words int // uint64s per bitset
+	zones int // classes 0..zones are zone IDs, zones+1 is "out of range"
+
+	srcZone, dstZone         []uint64
+	srcCIDR, dstCIDR         rangeTable // address -> class of rules naming a CIDR holding it
+	srcCIDRBits, dstCIDRBits []uint64
+	srcHasCIDR, dstHasCIDR   bool
+	proto                    [256]uint8
+	protoBits                []uint64
+	sport, dport             *[65536]uint16 // nil: no rule has the condition, class 0
+	sportBits, dportBits     []uint64
+	icmp                     *[256]uint16
+	icmpBits                 []uint64
+}

@@ -1,0 +1,266 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	ruleKeys = []string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
+		"action", "log", "cleanup", "idle_timeout", "modbus", "dnp3", "enip", "cip", "s7",
+		"on_unparsed", "on_violation"}
+	protoWords = []string{"tcp", "udp", "icmp", "icmpv6", "any"}
+	protoNums  = map[string]uint8{"tcp": ProtoTCP, "udp": ProtoUDP, "icmp": ProtoICMP, "icmpv6": ProtoICMPv6, "any": ProtoAny}
+)
+
+// rules decodes the rules list and checks what involves several rules:
+// unique names and the single, last cleanup rule.
+func (d *decoder) rules(key, n *yaml.Node, p *Policy) []Rule {
+	if n.Kind != yaml.SequenceNode {
+		d.errf(n, "rules must be a list of rules (each starting with \"- name:\"), not %s", describe(n))
+		return nil
+	}
+	if len(n.Content) > MaxRules {
+		d.errf(key, "the policy has %d rules; at most %d are supported", len(n.Content), MaxRules)
+		return nil
+	}
+	if len(n.Content) == 0 {
+		d.errf(n, "rules is empty; with no rules every packet goes to the default")
+	}
+	out := make([]Rule, 0, len(n.Content))
+	names := map[string]int{}
+	cleanup := -1
+	for i, rn := range n.Content {
+		r, ok := d.rule(rn, i, p)
+		if !ok {
+			continue
+		}
+		if r.Name != "" {
+			if line, dup := names[r.Name]; dup {
+				d.errAt(r.Line, r.Col, "rule %s: the name is already used by the rule at line %d", r.Name, line)
+			}
+			names[r.Name] = r.Line
+		}
+		if r.Cleanup {
+			if cleanup >= 0 {
+				d.errAt(r.Line, r.Col, "rule %s: only one cleanup rule is allowed (rule %s at line %d is one)", r.Name, out[cleanup].Name, out[cleanup].Line)
+			} else {
+				cleanup = len(out)
+			}
+		}
+		out = append(out, r)
+	}
+	if cleanup >= 0 && cleanup != len(out)-1 {
+		c, next := out[cleanup], out[cleanup+1]
+		d.errAt(c.Line, c.Col, "rule %s: the cleanup rule must be the last rule; rule %s (line %d) comes after it", c.Name, next.Name, next.Line)
+	}
+	return out
+}
+
+// rule decodes one rule. The name is read first so every message about the
+// rule can say which one it is.
+func (d *decoder) rule(n *yaml.Node, i int, p *Policy) (Rule, bool) {
+	r := Rule{Index: i, Line: n.Line, Col: n.Column, Log: true, Action: ActionAllow}
+	ctx := fmt.Sprintf("rule #%d: ", i+1)
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "name" && n.Content[j+1].Kind == yaml.ScalarNode && n.Content[j+1].Value != "" {
+				ctx = "rule " + n.Content[j+1].Value + ": "
+				break
+			}
+		}
+	}
+	f := d.fields(n, ctx, "a rule", ruleKeys)
+	if f == nil {
+		return r, false
+	}
+	if v, ok := f["name"]; ok {
+		if s, ok := d.scalar(v.val, ctx, "name"); ok {
+			switch {
+			case s == "default":
+				d.errf(v.val, "%sthe name default is reserved for the implicit last rule", ctx)
+			case !ruleNameRE.MatchString(s):
+				d.errf(v.val, "%sname %q must use only letters, digits, '_', '-', '.' and ':' (no spaces)", ctx, s)
+			}
+			r.Name = s
+		}
+	} else {
+		d.errf(n, "%sno name; every rule needs a unique name", ctx)
+	}
+	if v, ok := f["description"]; ok {
+		r.Description, _ = d.str(v.val, ctx, "description")
+	}
+	for _, side := range []string{"from", "to"} {
+		v, ok := f[side]
+		if !ok {
+			d.errf(n, "%sno %s (a zone, a CIDR, a list of them, or any)", ctx, side)
+			continue
+		}
+		e := d.endpoint(v.val, ctx, side, p)
+		if side == "from" {
+			r.From = e
+		} else {
+			r.To = e
+		}
+	}
+	protoKnown := true
+	if v, ok := f["proto"]; ok {
+		if s, ok := d.word(v.val, ctx, "proto", protoWords); ok {
+			r.Proto = protoNums[s]
+		} else {
+			protoKnown = false
+		}
+	}
+	for _, k := range []string{"sport", "dport"} {
+		v, ok := f[k]
+		if !ok {
+			continue
+		}
+		ports := d.ports(v.val, ctx, k)
+		if protoKnown && r.Proto != ProtoTCP && r.Proto != ProtoUDP {
+			d.errf(v.key, "%s%s needs proto tcp or udp (proto is %s)", ctx, k, ProtoName(r.Proto))
+		}
+		if k == "sport" {
+			r.SPorts = ports
+		} else {
+			r.DPorts = ports
+		}
+	}
+	if v, ok := f["icmp_types"]; ok {
+		if items, ok := d.items(v.val, ctx, "icmp_types"); ok {
+			for _, it := range items {
+				if x, ok := d.integer(it, ctx, "an ICMP type", 0, 255); ok {
+					r.ICMPTypes = append(r.ICMPTypes, uint8(x))
+				}
+			}
+		}
+		if protoKnown && r.Proto != ProtoICMP && r.Proto != ProtoICMPv6 {
+			d.errf(v.key, "%sicmp_types needs proto icmp or icmpv6 (proto is %s)", ctx, ProtoName(r.Proto))
+		}
+	}
+	if v, ok := f["action"]; ok {
+		if s, ok := d.word(v.val, ctx, "action", actionWords); ok && s == "deny" {
+			r.Action = ActionDeny
+		}
+	}
+	if v, ok := f["log"]; ok {
+		if b, ok := d.boolean(v.val, ctx, "log"); ok {
+			r.Log = b
+		}
+	}
+	if v, ok := f["cleanup"]; ok {
+		if b, ok := d.boolean(v.val, ctx, "cleanup"); ok {
+			r.Cleanup = b
+		}
+	}
+	if v, ok := f["idle_timeout"]; ok {
+		if t, ok := d.duration(v.val, ctx, "idle_timeout"); ok {
+			r.IdleTimeout = t
+		}
+	}
+	var app []string
+	for _, k := range appKeys {
+		v, ok := f[k]
+		if !ok {
+			continue
+		}
+		app = append(app, k)
+		c := d.appCond(v.val, ctx, k)
+		c.Line, c.Col = v.key.Line, v.key.Column
+		if len(app) == 1 {
+			r.App = c
+		}
+		if protoKnown && !appSpecs[k].allows(r.Proto) {
+			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(appSpecs[k].protoNames()), ProtoName(r.Proto))
+		}
+		d.errf(v.key, "%s%s conditions are not yet supported", ctx, k)
+	}
+	if len(app) > 1 {
+		d.errf(n, "%sonly one protocol condition per rule, not %s", ctx, strings.Join(app, " and "))
+	}
+	for _, k := range []string{"on_unparsed", "on_violation"} {
+		if v, ok := f[k]; ok {
+			d.word(v.val, ctx, k, actionWords)
+			d.errf(v.key, "%s%s is not yet supported", ctx, k)
+		}
+	}
+	return r, true
+}
+
+// endpoint decodes from/to: any, a zone name, a CIDR or address, or a list.
+func (d *decoder) endpoint(n *yaml.Node, ctx, side string, p *Policy) Endpoint {
+	var e Endpoint
+	items, ok := d.items(n, ctx, side)
+	if !ok {
+		return e
+	}
+	for _, it := range items {
+		s, ok := d.scalar(it, ctx, side)
+		if !ok {
+			continue
+		}
+		e.Items = append(e.Items, s)
+		switch {
+		case s == "any":
+			if len(items) > 1 {
+				d.errf(it, "%sany in a list with other entries; write just %s: any", ctx, side)
+			}
+			e.Any = true
+		case strings.ContainsAny(s, ":/") || s[0] >= '0' && s[0] <= '9':
+			if pfx, ok := d.prefix(it, ctx, side); ok {
+				e.CIDRs = append(e.CIDRs, pfx)
+			}
+		default:
+			id, found := p.ZoneByName(s)
+			if !found {
+				d.errf(it, "%sunknown zone %q in %s%s", ctx, s, side, suggest(s, zoneNames(p)))
+				continue
+			}
+			e.Zones = append(e.Zones, id)
+		}
+	}
+	return e
+}
+
+// ports decodes a port, an "a-b" range, or a list of them.
+func (d *decoder) ports(n *yaml.Node, ctx, key string) []PortRange {
+	items, ok := d.items(n, ctx, key)
+	if !ok {
+		return nil
+	}
+	var out []PortRange
+	for _, it := range items {
+		if r, ok := d.portRange(it, ctx, key, 65535); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// portRange parses "n" or "a-b" with values in [0, max].
+func (d *decoder) portRange(n *yaml.Node, ctx, key string, max int64) (PortRange, bool) {
+	s, ok := d.scalar(n, ctx, key)
+	if !ok {
+		return PortRange{}, false
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, okA := parseInt(strings.TrimSpace(lo))
+	b := a
+	okB := okA
+	if isRange {
+		b, okB = parseInt(strings.TrimSpace(hi))
+	}
+	switch {
+	case !okA || !okB:
+		d.errf(n, "%s%s must be a number or a range like 1024-2047, not %q", ctx, key, s)
+	case a < 0 || a > max || b < 0 || b > max:
+		d.errf(n, "%s%s %s is out of range 0-%d", ctx, key, s, max)
+	case a > b:
+		d.errf(n, "%s%s range %s is backwards; write %d-%d", ctx, key, s, b, a)
+	default:
+		return PortRange{uint16(a), uint16(b)}, true
+	}
+	return PortRange{}, false
+}

@@ -1,0 +1,292 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is how decisions are applied: see the package comment.
+type Mode uint8
+
+const (
+	ModePassthrough Mode = iota
+	ModeMonitor
+	ModeEnforce
+)
+
+var modeNames = [...]string{"passthrough", "monitor", "enforce"}
+
+// String returns the word used in the policy file.
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode parses a policy-file mode word.
+func ParseMode(s string) (Mode, bool) {
+	for i, n := range modeNames {
+		if s == n {
+			return Mode(i), true
+		}
+	}
+	return 0, false
+}
+
+// Action is what a rule decides.
+type Action uint8
+
+const (
+	ActionAllow Action = iota
+	ActionDeny
+)
+
+// String returns "allow" or "deny".
+func (a Action) String() string {
+	switch a {
+	case ActionAllow:
+		return "allow"
+	case ActionDeny:
+		return "deny"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// ZoneID identifies a zone of a Policy: ZoneID(i+1) is Policy.Zones[i].
+type ZoneID uint16
+
+// ZoneUnknown is the pseudo-zone of addresses outside every zone.
+const ZoneUnknown ZoneID = 0
+
+// IP protocol numbers used by rules. ProtoAny (0) in Rule.Proto means any
+// protocol: the packet decoder never reports 0 (hop-by-hop) as a transport.
+const (
+	ProtoAny    uint8 = 0
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// ProtoName returns the policy-file word for a rule protocol.
+func ProtoName(p uint8) string {
+	switch p {
+	case ProtoAny:
+		return "any"
+	case ProtoICMP:
+		return "icmp"
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	case ProtoICMPv6:
+		return "icmpv6"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// Policy is a validated, compiled policy. It is immutable once returned by
+// Parse or Load and safe for concurrent use.
+type Policy struct {
+	File      string // path it was loaded from ("" for Parse)
+	SHA256    string // hex sha256 of the raw bytes
+	Mode      Mode   // global mode
+	Queue     QueueConfig
+	Conntrack ConntrackConfig
+	Log       LogConfig
+	Metrics   MetricsConfig
+	Control   ControlConfig
+	Zones     []Zone    // Zones[i] is ZoneID(i+1)
+	Conduits  []Conduit // per zone-pair mode overrides
+	Rules     []Rule    // in file order; Rules[i].Index == i
+	Default   Action    // the implicit last rule "default"
+	Warnings  []Diagnostic
+
+	DefaultLine int // line of the `default` key, 0 if absent
+
+	zones   zoneTable
+	modes   map[uint32]Mode
+	matcher *matcher
+}
+
+// QueueConfig selects the NFQUEUE numbers the daemon serves.
+type QueueConfig struct {
+	Num      uint16
+	Count    uint16 // default 1
+	FailOpen bool   // default true: the kernel accepts when no reader
+}
+
+// ConntrackConfig sizes the connection table.
+type ConntrackConfig struct {
+	Capacity int  // default 65536
+	Pickup   bool // default true: adopt mid-stream TCP sessions
+	Timeouts Timeouts
+}
+
+// Timeouts are idle timeouts per flow state.
+type Timeouts struct {
+	TCPEstablished, TCPHandshake, TCPClosing, UDP, ICMP, Other time.Duration
+}
+
+// DefaultTimeouts are OT-grade: an established session idle for hours survives.
+var DefaultTimeouts = Timeouts{
+	TCPEstablished: 24 * time.Hour,
+	TCPHandshake:   30 * time.Second,
+	TCPClosing:     2 * time.Minute,
+	UDP:            10 * time.Minute,
+	ICMP:           30 * time.Second,
+	Other:          10 * time.Minute,
+}
+
+// LogConfig says where verdict lines go.
+type LogConfig struct {
+	File   string // default "-" (stdout)
+	Syslog string // e.g. udp://127.0.0.1:514; "" for none
+}
+
+// MetricsConfig configures the metrics listener.
+type MetricsConfig struct {
+	Listen string // "" disables
+}
+
+// ControlConfig configures the control socket.
+type ControlConfig struct {
+	Socket string // default /run/conduit.sock
+}
+
+// Zone is a named set of networks at one Purdue level.
+type Zone struct {
+	Name        string
+	Level       string // "0","1","2","3","3.5","dmz","4","5" as written
+	CIDRs       []netip.Prefix
+	Description string
+	Line, Col   int
+}
+
+// IsDMZ reports whether the zone is at level 3.5.
+func (z *Zone) IsDMZ() bool { return z.Level == "3.5" || z.Level == "dmz" }
+
+// Conduit overrides the mode for traffic from one zone to another.
+type Conduit struct {
+	From, To     string
+	FromID, ToID ZoneID
+	Mode         Mode
+	Description  string
+	Line, Col    int
+}
+
+// Rule is one permit (or deny) rule. An empty condition matches anything.
+type Rule struct {
+	Name        string
+	Index       int
+	Action      Action
+	Cleanup     bool
+	Log         bool
+	IdleTimeout time.Duration // 0: use conntrack.timeouts
+	Description string
+	Line, Col   int
+
+	From, To  Endpoint
+	Proto     uint8       // ProtoAny, ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6
+	SPorts    []PortRange // empty: any (only with tcp/udp)
+	DPorts    []PortRange // empty: any (only with tcp/udp)
+	ICMPTypes []uint8     // empty: any (only with icmp/icmpv6)
+
+	// App is the industrial-protocol condition (modbus, dnp3, ...). It is
+	// parsed and validated, but a policy using one is refused until the
+	// protocol matchers exist, so in a loaded Policy it is always nil.
+	App *AppCond
+}
+
+// Endpoint is the from or to side of a rule.
+type Endpoint struct {
+	Any   bool
+	Zones []ZoneID
+	CIDRs []netip.Prefix
+	Items []string // as written, for display
+}
+
+// String returns the endpoint as written ("any", "a", "[a, b]").
+func (e Endpoint) String() string {
+	if e.Any {
+		return "any"
+	}
+	if len(e.Items) == 1 {
+		return e.Items[0]
+	}
+	return "[" + strings.Join(e.Items, ", ") + "]"
+}
+
+// PortRange is an inclusive port range.
+type PortRange struct{ Lo, Hi uint16 }
+
+// String returns "502" or "1024-2048".
+func (r PortRange) String() string {
+	if r.Lo == r.Hi {
+		return strconv.Itoa(int(r.Lo))
+	}
+	return strconv.Itoa(int(r.Lo)) + "-" + strconv.Itoa(int(r.Hi))
+}
+
+// FormatPorts renders a port list the way it can be written back.
+func FormatPorts(rs []PortRange) string {
+	if len(rs) == 0 {
+		return "any"
+	}
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// AppCond is an industrial-protocol condition of a rule.
+type AppCond struct {
+	Proto     string      // modbus, dnp3, enip, cip, s7
+	Functions []uint16    // modbus/dnp3/s7 function codes, enip commands, cip services
+	UnitIDs   []PortRange // modbus unit identifiers
+	Addresses []PortRange // modbus register/coil addresses, dnp3 destination addresses
+	Classes   []PortRange // cip object classes
+	Line, Col int
+}
+
+// Diagnostic is a problem found in a policy file, with its position.
+type Diagnostic struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+// Pos returns "file:line:col".
+func (d Diagnostic) Pos() string {
+	return fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Col)
+}
+
+// String formats the diagnostic as a warning: "file:line:col: warning: msg".
+func (d Diagnostic) String() string { return d.Pos() + ": warning: " + d.Msg }
+
+// Errors is every problem that made a policy invalid.
+type Errors struct {
+	List []Diagnostic
+}
+
+// Error returns one "file:line:col: msg" per line.
+func (e *Errors) Error() string {
+	var b strings.Builder
+	for i, d := range e.List {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(d.Pos())
+		b.WriteString(": ")
+		b.WriteString(d.Msg)
+	}
+	return b.String()
+}
