@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simonvetter/modbus"
+)
+
+// plcSize is the number of coils and of each register kind the PLC has.
+const plcSize = 1000
+
+// plc is the register image of a simulated PLC, served for every unit id.
+type plc struct {
+	mu       sync.Mutex
+	coils    [plcSize]bool
+	holding  [plcSize]uint16
+	reads    atomic.Uint64
+	writes   atomic.Uint64
+	rejected atomic.Uint64
+}
+
+func newPLC() *plc {
+	p := &plc{}
+	for i := range p.holding {
+		p.holding[i] = uint16(i) // recognisable values: register n holds n
+	}
+	return p
+}
+
+// span checks a request's address range against the image.
+func (p *plc) span(addr, qty uint16) error {
+	if int(addr)+int(qty) > plcSize {
+		p.rejected.Add(1)
+		return modbus.ErrIllegalDataAddress
+	}
+	return nil
+}
+
+func (p *plc) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
+	if err := p.span(req.Addr, req.Quantity); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if req.IsWrite {
+		p.writes.Add(1)
+		copy(p.coils[req.Addr:], req.Args)
+		return nil, nil
+	}
+	p.reads.Add(1)
+	return append([]bool(nil), p.coils[req.Addr:req.Addr+req.Quantity]...), nil
+}
+
+func (p *plc) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, error) {
+	if err := p.span(req.Addr, req.Quantity); err != nil {
+		return nil, err
+	}
+	p.reads.Add(1)
+	out := make([]bool, req.Quantity)
+	for i := range out {
+		out[i] = (int(req.Addr)+i)%2 == 1
+	}
+	return out, nil
+}
+
+func (p *plc) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
+	if err := p.span(req.Addr, req.Quantity); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if req.IsWrite {
+		p.writes.Add(1)
+		copy(p.holding[req.Addr:], req.Args)
+		return nil, nil
+	}
+	p.reads.Add(1)
+	return append([]uint16(nil), p.holding[req.Addr:req.Addr+req.Quantity]...), nil
+}
+
+func (p *plc) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
+	if err := p.span(req.Addr, req.Quantity); err != nil {
+		return nil, err
+	}
+	p.reads.Add(1)
+	out := make([]uint16, req.Quantity)
+	for i := range out {
+		out[i] = uint16(time.Now().Unix()) + uint16(i) // a changing process value
+	}
+	return out, nil
+}
+
+// runPLC serves Modbus/TCP with simonvetter/modbus and prints request
+// counts as JSON when it stops.
+func runPLC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("modbus-plc", stderr)
+	listen := fs.String("l", "", "listen address IP:PORT")
+	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
+	verbose := fs.Bool("v", false, "log the library's messages to stderr")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := needHostPort("l", *listen); err != nil {
+		return err
+	}
+	ctx, cancel := lifetime(ctx, *dur)
+	defer cancel()
+	logOut := io.Discard
+	if *verbose {
+		logOut = stderr
+	}
+	p := newPLC()
+	ap := netip.MustParseAddrPort(*listen)
+	srv, err := modbus.NewServer(&modbus.ServerConfiguration{
+		URL:        "tcp://" + ap.String(),
+		Timeout:    time.Hour, // OT sessions idle long; the firewall, not the PLC, is under test
+		MaxClients: 64,
+		Logger:     log.New(logOut, "modbus-plc ", log.LstdFlags),
+	}, p)
+	if err != nil {
+		return fmt.Errorf("modbus server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("modbus server on %s: %w", ap, err)
+	}
+	<-ctx.Done()
+	if err := srv.Stop(); err != nil {
+		return err
+	}
+	return writeJSON(stdout, map[string]uint64{
+		"reads": p.reads.Load(), "writes": p.writes.Load(), "rejected": p.rejected.Load(),
+	})
+}
