@@ -1,0 +1,112 @@
+package nfq
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Packet is one queued packet, decoded in place. Payload points into the
+// queue's receive buffer and is valid until the next call to Read.
+type Packet struct {
+	ID        uint32
+	HWProto   uint16 // ethertype, 0x0800 or 0x86dd
+	Hook      uint8
+	Mark      uint32
+	InDev     uint32
+	OutDev    uint32
+	PhysIn    uint32 // bridge port the packet arrived on (br_netfilter), 0 if routed
+	PhysOut   uint32
+	GSO       bool   // a GSO super-packet: longer than the MTU, checksums not final
+	CapLen    uint32 // original length when the payload was truncated to the copy range, else 0
+	Payload   []byte // the IP packet
+	hasHeader bool
+}
+
+var (
+	errShort     = errors.New("nfqueue: truncated netlink message")
+	errNoHeader  = errors.New("nfqueue: packet message without NFQA_PACKET_HDR")
+	errNotPacket = errors.New("nfqueue: not a packet message")
+)
+
+// parsePacket decodes the nfgenmsg and attributes of one NFQNL_MSG_PACKET
+// body (after the nlmsghdr). It never allocates.
+func parsePacket(body []byte, p *Packet) error {
+	*p = Packet{}
+	if len(body) < nfgenHdrLen {
+		return errShort
+	}
+	b := body[nfgenHdrLen:]
+	for len(b) >= nlaHdrLen {
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // strip NLA_F_NESTED / NET_BYTEORDER
+		if l < nlaHdrLen || l > len(b) {
+			return errShort
+		}
+		v := b[nlaHdrLen:l]
+		switch typ {
+		case attrPacketHdr:
+			if len(v) < 7 {
+				return errShort
+			}
+			p.ID = binary.BigEndian.Uint32(v[0:])
+			p.HWProto = binary.BigEndian.Uint16(v[4:])
+			p.Hook = v[6]
+			p.hasHeader = true
+		case attrPayload:
+			p.Payload = v
+		case attrMark:
+			p.Mark = be32(v)
+		case attrInDev:
+			p.InDev = be32(v)
+		case attrOutDev:
+			p.OutDev = be32(v)
+		case attrPhysInDev:
+			p.PhysIn = be32(v)
+		case attrPhysOutDev:
+			p.PhysOut = be32(v)
+		case attrCapLen:
+			p.CapLen = be32(v)
+		case attrSkbInfo:
+			p.GSO = be32(v)&skbInfoGSO != 0
+		}
+		n := align4(l)
+		if n > len(b) {
+			break
+		}
+		b = b[n:]
+	}
+	if !p.hasHeader {
+		return errNoHeader
+	}
+	return nil
+}
+
+func be32(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(v)
+}
+
+// putHeader writes an nlmsghdr and nfgenmsg for queue num at b[0:20].
+func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, num uint16) {
+	binary.NativeEndian.PutUint32(b[0:], uint32(length))
+	binary.NativeEndian.PutUint16(b[4:], uint16(subsysQueue)<<8|uint16(msgType))
+	binary.NativeEndian.PutUint16(b[6:], flags)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	binary.NativeEndian.PutUint32(b[12:], 0) // port id: the kernel
+	b[16] = 0                                // AF_UNSPEC
+	b[17] = nfnetlinkV0
+	binary.BigEndian.PutUint16(b[18:], num)
+}
+
+// putAttr writes one attribute at b and returns its aligned length.
+func putAttr(b []byte, typ uint16, v []byte) int {
+	l := nlaHdrLen + len(v)
+	binary.NativeEndian.PutUint16(b[0:], uint16(l))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	copy(b[nlaHdrLen:], v)
+	n := align4(l)
+	clear(b[l:n])
+	return n
+}

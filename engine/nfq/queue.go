@@ -1,0 +1,276 @@
+package nfq
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config describes how to bind one queue.
+type Config struct {
+	Num         uint16
+	FailOpen    bool          // the kernel accepts packets while the queue is full instead of dropping them
+	MaxLen      uint32        // packets the kernel holds for this queue; default 4096
+	CopyRange   uint32        // bytes of each packet copied to userspace; default 0xffff (whole packet)
+	RcvBuf      int           // socket receive buffer in bytes; default 8 MiB
+	ReadTimeout time.Duration // Read returns ErrTimeout after this long without a packet; default 100ms
+}
+
+// ErrTimeout is returned by Read when no packet arrived within ReadTimeout.
+// It lets the owner check for shutdown without closing the socket under a
+// blocked reader.
+var ErrTimeout = errors.New("nfqueue: read timeout")
+
+// ErrBusy means another process already serves the queue.
+var ErrBusy = errors.New("queue is already bound by another process")
+
+// Stats are counters kept by the queue's owner goroutine.
+type Stats struct {
+	Packets       uint64
+	VerdictErrors uint64 // kernel rejected a verdict (unknown id, ...)
+	Malformed     uint64 // netlink messages that could not be decoded
+}
+
+// Queue is one bound NFQUEUE queue.
+type Queue struct {
+	fd    int
+	num   uint16
+	seq   uint32
+	rbuf  []byte // receive buffer
+	rest  []byte // undecoded remainder of the last datagram
+	vbuf  [32]byte
+	mbuf  []byte // verdicts that carry a modified packet
+	Stats Stats
+}
+
+// Open binds queue cfg.Num with the GSO flag (so the kernel does not segment
+// large TCP packets before queueing them) and, when asked, fail-open.
+func Open(cfg Config) (*Queue, error) {
+	if cfg.MaxLen == 0 {
+		cfg.MaxLen = 4096
+	}
+	if cfg.CopyRange == 0 {
+		cfg.CopyRange = 0xffff
+	}
+	if cfg.RcvBuf == 0 {
+		cfg.RcvBuf = 8 << 20
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 100 * time.Millisecond
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
+	}
+	q := &Queue{fd: fd, num: cfg.Num, rbuf: make([]byte, 0x10000+4096), mbuf: make([]byte, 0x10000+64)}
+	if err := q.setup(cfg); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind nfqueue %d: %w", cfg.Num, err)
+	}
+	return q, nil
+}
+
+func (q *Queue) setup(cfg Config) error {
+	if err := unix.Bind(q.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("bind netlink: %w", err)
+	}
+	// A large buffer absorbs bursts; SO_RCVBUFFORCE ignores rmem_max as root.
+	if err := unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.RcvBuf); err != nil {
+		_ = unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RcvBuf)
+	}
+	// Overload shows as counted kernel-side drops, not as ENOBUFS errors that
+	// would otherwise interrupt the read loop.
+	if err := unix.SetsockoptInt(q.fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1); err != nil {
+		return fmt.Errorf("set NETLINK_NO_ENOBUFS: %w", err)
+	}
+	tv := unix.NsecToTimeval(cfg.ReadTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(q.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("set SO_RCVTIMEO: %w", err)
+	}
+
+	// One message binds and configures the queue: the kernel applies the
+	// command, then copy parameters, length and flags, so no packet is ever
+	// delivered with the default metadata-only copy mode.
+	var msg [128]byte
+	n := nlmsgHdrLen + nfgenHdrLen
+	n += putAttr(msg[n:], cfgCmd, []byte{cmdBind, 0, 0, 0})
+	var params [5]byte
+	binary.BigEndian.PutUint32(params[0:], cfg.CopyRange)
+	params[4] = copyPacket
+	n += putAttr(msg[n:], cfgParams, params[:])
+	n += putAttr(msg[n:], cfgMaxLen, binary.BigEndian.AppendUint32(nil, cfg.MaxLen))
+	flags := flagGSO
+	if cfg.FailOpen {
+		flags |= flagFailOpen
+	}
+	n += putAttr(msg[n:], cfgMask, binary.BigEndian.AppendUint32(nil, flagGSO|flagFailOpen))
+	n += putAttr(msg[n:], cfgFlags, binary.BigEndian.AppendUint32(nil, flags))
+	q.seq++
+	putHeader(msg[:], n, msgConfig, nlmFRequest|nlmFAck, q.seq, q.num)
+	if err := q.send(msg[:n]); err != nil {
+		return err
+	}
+	return q.waitAck(q.seq)
+}
+
+// waitAck reads until the kernel acknowledges seq. A packet that races the
+// acknowledgement is handed back to the hook with NF_REPEAT, so it is queued
+// again once the caller is ready, instead of being judged before it is.
+func (q *Queue) waitAck(seq uint32) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := q.recv()
+		if errors.Is(err, ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b := q.rbuf[:n]
+		for len(b) >= nlmsgHdrLen {
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			mseq := binary.NativeEndian.Uint32(b[8:])
+			if l < nlmsgHdrLen || l > len(b) {
+				break
+			}
+			switch {
+			case typ == nlmsgError && mseq == seq && l >= nlmsgHdrLen+4:
+				errno := int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:]))
+				switch {
+				case errno == 0:
+					return nil
+				case syscall.Errno(-errno) == unix.EBUSY:
+					return fmt.Errorf("%w (EBUSY)", ErrBusy)
+				default:
+					return fmt.Errorf("kernel refused queue config: %w", syscall.Errno(-errno))
+				}
+			case typ == uint16(subsysQueue)<<8|msgPacket:
+				var p Packet
+				if parsePacket(b[nlmsgHdrLen:l], &p) == nil {
+					_ = q.Verdict(p.ID, repeat)
+				}
+			}
+			if align4(l) >= len(b) {
+				break
+			}
+			b = b[align4(l):]
+		}
+	}
+	return errors.New("no acknowledgement from the kernel for the queue config")
+}
+
+// Read blocks until the next packet and decodes it into p. It returns
+// ErrTimeout when nothing arrived within the read timeout. Payload is only
+// valid until the next Read.
+func (q *Queue) Read(p *Packet) error {
+	for {
+		for len(q.rest) >= nlmsgHdrLen {
+			b := q.rest
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			if l < nlmsgHdrLen || l > len(b) {
+				q.rest = nil
+				q.Stats.Malformed++
+				break
+			}
+			if a := align4(l); a < len(b) {
+				q.rest = b[a:]
+			} else {
+				q.rest = nil
+			}
+			switch typ {
+			case uint16(subsysQueue)<<8 | msgPacket:
+				if err := parsePacket(b[nlmsgHdrLen:l], p); err != nil {
+					q.Stats.Malformed++
+					continue
+				}
+				q.Stats.Packets++
+				return nil
+			case nlmsgError:
+				// Only failed verdicts are answered: we never ask for acks on them.
+				if l >= nlmsgHdrLen+4 && binary.NativeEndian.Uint32(b[nlmsgHdrLen:]) != 0 {
+					q.Stats.VerdictErrors++
+				}
+			}
+		}
+		n, err := q.recv()
+		if err != nil {
+			return err
+		}
+		q.rest = q.rbuf[:n]
+	}
+}
+
+// Verdict tells the kernel what to do with packet id.
+func (q *Queue) Verdict(id, verdict uint32) error {
+	b := q.vbuf[:]
+	putHeader(b, len(b), msgVerdict, nlmFRequest, 0, q.num)
+	binary.NativeEndian.PutUint16(b[20:], 12)
+	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
+	binary.BigEndian.PutUint32(b[24:], verdict)
+	binary.BigEndian.PutUint32(b[28:], id)
+	return q.send(b)
+}
+
+// VerdictModified accepts or drops packet id after replacing its content
+// with payload (for example a TCP reset in place of a refused segment).
+func (q *Queue) VerdictModified(id, verdict uint32, payload []byte) error {
+	if len(payload) > len(q.mbuf)-64 {
+		return fmt.Errorf("nfqueue: modified packet of %d bytes is too large", len(payload))
+	}
+	b := q.mbuf
+	n := nlmsgHdrLen + nfgenHdrLen
+	var vh [8]byte
+	binary.BigEndian.PutUint32(vh[0:], verdict)
+	binary.BigEndian.PutUint32(vh[4:], id)
+	n += putAttr(b[n:], attrVerdictHdr, vh[:])
+	n += putAttr(b[n:], attrPayload, payload)
+	putHeader(b, n, msgVerdict, nlmFRequest, 0, q.num)
+	return q.send(b[:n])
+}
+
+// Close releases the socket; the kernel unbinds the queue and, for packets
+// still waiting in it, applies the default of a queue without a reader.
+func (q *Queue) Close() error { return unix.Close(q.fd) }
+
+// recv is a blocking recvfrom without the allocation unix.Recvfrom makes
+// for the source address.
+func (q *Queue) recv() (int, error) {
+	for {
+		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(q.fd),
+			uintptr(unsafe.Pointer(&q.rbuf[0])), uintptr(len(q.rbuf)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrTimeout
+		case unix.ENOBUFS:
+			continue // the kernel dropped messages; it counts them per queue
+		default:
+			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
+		}
+	}
+}
+
+func (q *Queue) send(b []byte) error {
+	for {
+		_, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(q.fd),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+		switch e {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		default:
+			return fmt.Errorf("nfqueue %d send: %w", q.num, e)
+		}
+	}
+}
