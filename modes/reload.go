@@ -1,0 +1,123 @@
+package modes
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Reloader replaces the active policy from its file.
+type Reloader struct {
+	Path  string
+	Store *Store
+	Log   *slog.Logger
+	// Load reads and compiles a policy; rules.Load unless a test swaps it.
+	Load func(path string) (*rules.Policy, error)
+	// OnSwap, if set, runs after a new generation is in force.
+	OnSwap func(old, cur *Active)
+
+	mu sync.Mutex // one reload at a time: SIGHUP, the file watcher and the control socket race
+}
+
+// Result says what a reload did.
+type Result struct {
+	Changed  bool // a new generation is in force
+	Old, New *Active
+	Err      error // the file was refused; Old stays in force
+}
+
+// Reload parses, validates and compiles the file, then swaps it in. An
+// invalid file is refused with every error and the running policy stays.
+// A file whose content did not change is a no-op.
+func (r *Reloader) Reload(trigger string) Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	load := r.Load
+	if load == nil {
+		load = rules.Load
+	}
+	old := r.Store.Load()
+	p, err := load(r.Path)
+	if err != nil {
+		attrs := []any{"event", "reload", "result", "error", "trigger", trigger, "file", r.Path,
+			"running_sha256", old.Policy.SHA256, "running_mode", old.Policy.Mode.String(), "error", err.Error()}
+		var perr *rules.Errors
+		if errors.As(err, &perr) {
+			msgs := make([]string, 0, len(perr.List))
+			for _, d := range perr.List {
+				msgs = append(msgs, d.String())
+			}
+			attrs = append(attrs, "errors", msgs)
+		}
+		r.Log.Error("reload refused; the running policy stays in force", attrs...)
+		return Result{Old: old, New: old, Err: err}
+	}
+	if p.SHA256 == old.Policy.SHA256 {
+		r.Log.Debug("reload: policy unchanged", "trigger", trigger, "sha256", p.SHA256)
+		return Result{Old: old, New: old}
+	}
+	old, cur := r.Store.swap(p)
+	r.Log.Info("policy reloaded", "event", "reload", "result", "ok", "trigger", trigger, "file", r.Path,
+		"old_sha256", old.Policy.SHA256, "sha256", cur.Policy.SHA256, "generation", cur.Generation,
+		"old_mode", old.Policy.Mode.String(), "mode", cur.Policy.Mode.String(), "rules", len(p.Rules))
+	for _, c := range ModeChanges(old.Policy, cur.Policy) {
+		r.Log.Warn("mode changed", "event", "mode_change", "conduit", c.Conduit,
+			"old_mode", c.Old, "new_mode", c.New, "sha256", cur.Policy.SHA256, "generation", cur.Generation)
+	}
+	if old.Policy.Queue != cur.Policy.Queue {
+		r.Log.Warn("queue settings changed in the file; they take effect at the next restart",
+			"event", "reload", "running_queue", old.Policy.Queue, "file_queue", cur.Policy.Queue)
+	}
+	if r.OnSwap != nil {
+		r.OnSwap(old, cur)
+	}
+	return Result{Changed: true, Old: old, New: cur}
+}
+
+// ModeChange is one mode that differs between two policies: the global mode
+// (Conduit "") or one conduit's effective mode.
+type ModeChange struct {
+	Conduit  string // "from->to", or "" for the global mode
+	Old, New string
+}
+
+// ModeChanges lists the effective mode changes from a to b, global first.
+// A conduit that appears or disappears changes from or to the global mode.
+func ModeChanges(a, b *rules.Policy) []ModeChange {
+	var out []ModeChange
+	if a.Mode != b.Mode {
+		out = append(out, ModeChange{Old: a.Mode.String(), New: b.Mode.String()})
+	}
+	modes := func(p *rules.Policy) map[string]rules.Mode {
+		m := make(map[string]rules.Mode, len(p.Conduits))
+		for _, c := range p.Conduits {
+			m[c.From+"->"+c.To] = c.Mode
+		}
+		return m
+	}
+	am, bm := modes(a), modes(b)
+	seen := map[string]bool{}
+	for _, p := range []*rules.Policy{a, b} {
+		for _, c := range p.Conduits {
+			k := c.From + "->" + c.To
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			om, ok := am[k]
+			if !ok {
+				om = a.Mode
+			}
+			nm, ok := bm[k]
+			if !ok {
+				nm = b.Mode
+			}
+			if om != nm {
+				out = append(out, ModeChange{Conduit: k, Old: om.String(), New: nm.String()})
+			}
+		}
+	}
+	return out
+}
