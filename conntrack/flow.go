@@ -31,7 +31,7 @@ type Flow struct {
 	Allowed  bool
 	PickedUp bool
 
-	flags uint8 // finOriginal/finReply
+	flags uint8 // finOriginal, finReply, keySwapped
 }
 
 // Duration is the time between the flow's creation and its last packet.

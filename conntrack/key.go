@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 )
@@ -73,4 +74,42 @@ func ProtoName(p uint8) string {
 		return "icmpv6"
 	}
 	return "proto-" + strconv.Itoa(int(p))
+}
+
+// flowKey is the LRU's map key. Both directions of a flow canonicalise to
+// the same flowKey, so one probe finds a flow from either side (the same
+// result as trying k, then k.Reverse()). It is plain memory — no pointers,
+// no padding — so the map hashes and compares it with single memhash and
+// memequal calls, and it is 16 bytes smaller than Key in every LRU element
+// and map slot. IPv6 zones are not part of it: packets carry none.
+type flowKey struct {
+	a0, a1, b0, b1 uint64 // addresses (As16, native byte order)
+	aPort, bPort   uint16
+	proto          uint8
+	v6             uint8  // IPv4 and IPv4-mapped IPv6 are different flows
+	pad            uint16 // explicit, always zero: keeps the struct plain memory
+}
+
+// canon returns k's flowKey and whether k's endpoints were swapped to get
+// it. Any total order of endpoints works; comparing native-order words is
+// the cheapest.
+func canon(k Key) (flowKey, bool) {
+	sa, da := k.Src.As16(), k.Dst.As16()
+	a0, a1 := binary.NativeEndian.Uint64(sa[:8]), binary.NativeEndian.Uint64(sa[8:])
+	b0, b1 := binary.NativeEndian.Uint64(da[:8]), binary.NativeEndian.Uint64(da[8:])
+	ap, bp := k.SrcPort, k.DstPort
+	// ICMP's "port" is the echo id, carried unchanged in both directions.
+	icmp := k.Proto == ProtoICMP || k.Proto == ProtoICMPv6
+	swap := a0 > b0 || a0 == b0 && (a1 > b1 || a1 == b1 && ap > bp && !icmp)
+	if swap {
+		a0, a1, b0, b1 = b0, b1, a0, a1
+		if !icmp {
+			ap, bp = bp, ap
+		}
+	}
+	fk := flowKey{a0: a0, a1: a1, b0: b0, b1: b1, aPort: ap, bPort: bp, proto: k.Proto}
+	if !k.Src.Is4() {
+		fk.v6 = 1
+	}
+	return fk, swap
 }

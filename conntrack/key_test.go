@@ -47,3 +47,67 @@ func TestKeyString(t *testing.T) {
 		}
 	}
 }
+
+// keyFrom builds a same-family key from fuzz input.
+func keyFrom(v6 bool, src, dst [16]byte, sport, dport uint16, proto uint8) Key {
+	k := Key{SrcPort: sport, DstPort: dport, Proto: proto}
+	if v6 {
+		k.Src, k.Dst = netip.AddrFrom16(src), netip.AddrFrom16(dst)
+	} else {
+		k.Src, k.Dst = netip.AddrFrom4([4]byte(src[:4])), netip.AddrFrom4([4]byte(dst[:4]))
+	}
+	return k
+}
+
+// checkCanon: both directions share one map key, the swapped flag tells
+// them apart whenever they differ, and different flows never share a key.
+func checkCanon(t *testing.T, k1, k2 Key) {
+	c1, s1 := canon(k1)
+	r1, rs1 := canon(k1.Reverse())
+	if c1 != r1 {
+		t.Fatalf("%v and its reverse have different map keys", k1)
+	}
+	if k1 != k1.Reverse() && s1 == rs1 {
+		t.Fatalf("%v: both directions have swapped=%v, direction is lost", k1, s1)
+	}
+	c2, _ := canon(k2)
+	if same := k2 == k1 || k2 == k1.Reverse(); same != (c1 == c2) {
+		t.Fatalf("%v vs %v: same flow %v but same map key %v", k1, k2, same, c1 == c2)
+	}
+}
+
+func TestCanon(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	mapped := netip.MustParseAddr("::ffff:10.0.0.1")
+	mapped2 := netip.MustParseAddr("::ffff:10.0.0.2")
+	tests := []struct{ k1, k2 Key }{
+		{Key{a, b, 1, 2, ProtoTCP}, Key{b, a, 2, 1, ProtoTCP}},
+		{Key{a, b, 1, 2, ProtoTCP}, Key{a, b, 2, 1, ProtoTCP}},
+		{Key{a, b, 1, 2, ProtoTCP}, Key{a, b, 1, 2, ProtoUDP}},
+		{Key{a, b, 1, 2, ProtoTCP}, Key{mapped, mapped2, 1, 2, ProtoTCP}},
+		{Key{a, a, 1, 2, ProtoTCP}, Key{a, a, 2, 1, ProtoTCP}},
+		{Key{a, a, 5, 0, ProtoICMP}, Key{a, a, 0, 5, ProtoICMP}},
+		{Key{a, b, 5, 0, ProtoICMP}, Key{b, a, 5, 0, ProtoICMP}},
+		{Key{a, b, 5, 0, ProtoICMP}, Key{b, a, 0, 5, ProtoICMP}},
+		{Key{a, b, 0, 0, 47}, Key{b, a, 0, 0, 47}},
+	}
+	for _, tt := range tests {
+		checkCanon(t, tt.k1, tt.k2)
+	}
+}
+
+func FuzzCanon(f *testing.F) {
+	f.Add(false, []byte("\x0a\x00\x00\x01"), []byte("\x0a\x00\x00\x02"), uint16(40000), uint16(502), uint8(6), true, uint16(502), uint16(40000))
+	f.Add(true, []byte("fd00::1"), []byte("fd00::1"), uint16(7), uint16(0), uint8(58), false, uint16(0), uint16(7))
+	f.Fuzz(func(t *testing.T, v6 bool, src, dst []byte, sp, dp uint16, proto uint8, flip bool, sp2, dp2 uint16) {
+		var s, d [16]byte
+		copy(s[:], src)
+		copy(d[:], dst)
+		k1 := keyFrom(v6, s, d, sp, dp, proto)
+		k2 := keyFrom(v6, s, d, sp2, dp2, proto)
+		if flip {
+			k2 = keyFrom(v6, d, s, sp2, dp2, proto)
+		}
+		checkCanon(t, k1, k2)
+	})
+}

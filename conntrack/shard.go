@@ -11,7 +11,7 @@ import (
 type Shard struct {
 	mu    sync.Mutex
 	t     *Table
-	lru   *simplelru.LRU[Key, *Flow]
+	lru   *simplelru.LRU[flowKey, *Flow]
 	arena arena
 	cap   int
 
@@ -29,7 +29,7 @@ type Shard struct {
 }
 
 func newShard(t *Table, idx, capacity int) *Shard {
-	l, err := simplelru.NewLRU[Key, *Flow](capacity, nil)
+	l, err := simplelru.NewLRU[flowKey, *Flow](capacity, nil)
 	if err != nil {
 		panic("conntrack: " + err.Error()) // capacity >= 1 is guaranteed by New
 	}
@@ -68,36 +68,40 @@ func (s *Shard) Len() int { return s.lru.Len() }
 // Capacity is the shard's share of the table capacity.
 func (s *Shard) Capacity() int { return s.cap }
 
-// Lookup finds the flow of a packet with key k: first as the original
-// direction, then as the reply direction (k.Reverse()). A flow found idle
-// beyond its timeout is expired (flow_end event) and nil is returned. A hit
-// makes the flow the most recently used in the shard's LRU.
+// Lookup finds the flow of a packet with key k, as the original direction
+// (k) or the reply direction (k.Reverse()) — in one map probe, as both
+// directions share a canonical map key. A flow found idle beyond its timeout
+// is expired (flow_end event) and nil is returned. A hit makes the flow the
+// most recently used in the shard's LRU.
 func (s *Shard) Lookup(k Key, now int64) (*Flow, Dir) {
-	if f, ok := s.lru.Get(k); ok {
-		if f.Expired(now, &s.t.timeouts) {
-			s.expire(f, now)
-			return nil, DirOriginal
-		}
-		return f, DirOriginal
+	ck, swapped := canon(k)
+	f, ok := s.lru.Get(ck)
+	if !ok {
+		return nil, DirOriginal
 	}
-	if f, ok := s.lru.Get(k.Reverse()); ok {
-		if f.Expired(now, &s.t.timeouts) {
-			s.expire(f, now)
-			return nil, DirOriginal
-		}
+	if f.Expired(now, &s.t.timeouts) {
+		s.lru.Remove(ck)
+		s.expired++
+		s.end(f, EventFlowEnd, expiryReason(f), now)
+		return nil, DirOriginal
+	}
+	if swapped != (f.flags&keySwapped != 0) {
 		return f, DirReply
 	}
-	return nil, DirOriginal
+	return f, DirOriginal
 }
 
 // Insert creates a flow whose original direction is k, in StateNew with no
 // packets counted (call Update for the packet). When the shard is full the
 // least recently seen flow makes room: an eviction event with its idle time,
 // or a flow_end if it had already expired. An existing flow with the same key
-// is ended first (flow_end, reason "replaced"). Insert never blocks.
+// in either direction is ended first (flow_end, reason "replaced"). Insert
+// never blocks.
 func (s *Shard) Insert(k Key, now int64) *Flow {
-	if old, ok := s.lru.Peek(k); ok {
-		s.lru.Remove(k)
+	ck, swapped := canon(k)
+	if old, ok := s.lru.Peek(ck); ok {
+		s.lru.Remove(ck)
+		s.removed++
 		s.end(old, EventFlowEnd, ReasonReplaced, now)
 	}
 	if s.lru.Len() >= s.cap {
@@ -115,7 +119,10 @@ func (s *Shard) Insert(k Key, now int64) *Flow {
 	f.ID = s.nextID*uint64(len(s.t.shards)) + s.idx + 1
 	s.nextID++
 	f.Created, f.LastSeen = now, now
-	s.lru.Add(k, f)
+	if swapped {
+		f.flags = keySwapped
+	}
+	s.lru.Add(ck, f)
 	s.inserts++
 	s.t.added(s, now)
 	return f
@@ -150,10 +157,11 @@ func (s *Shard) RemoveReason(f *Flow, reason string) {
 	if f == nil || f.ID == 0 {
 		return
 	}
-	if cur, ok := s.lru.Peek(f.Key); !ok || cur != f {
+	ck, _ := canon(f.Key)
+	if cur, ok := s.lru.Peek(ck); !ok || cur != f {
 		return
 	}
-	s.lru.Remove(f.Key)
+	s.lru.Remove(ck)
 	s.removed++
 	s.end(f, EventFlowEnd, reason, s.eventTime(f))
 }
@@ -167,7 +175,8 @@ func (s *Shard) eventTime(f *Flow) int64 {
 
 // expire removes a flow found idle beyond its timeout.
 func (s *Shard) expire(f *Flow, now int64) {
-	s.lru.Remove(f.Key)
+	ck, _ := canon(f.Key)
+	s.lru.Remove(ck)
 	s.expired++
 	s.end(f, EventFlowEnd, expiryReason(f), now)
 }

@@ -50,11 +50,14 @@ const (
 	TCPFlagACK uint8 = 0x10
 )
 
-// Flow.flags bits: which directions have sent a FIN.
+// Flow.flags bits.
 const (
-	finOriginal uint8 = 1 << iota
-	finReply
+	finOriginal uint8 = 1 << iota // a FIN was seen in the original direction
+	finReply                      // ... in the reply direction
+	keySwapped                    // canon(f.Key) swapped the endpoints
 )
+
+const finBoth = finOriginal | finReply
 
 // tcpTransition advances f's TCP state for one packet. It is deliberately
 // permissive: it follows what the endpoints evidently agreed on rather than
@@ -73,7 +76,7 @@ func tcpTransition(f *Flow, d Dir, flags uint8) {
 		// new connection; on a flow picked up mid-stream it is a real start.
 		if d == DirOriginal && (f.State == StateNew || f.State >= StateClosing) {
 			f.State = StateSynSent
-			f.flags = 0
+			f.flags &^= finBoth
 		}
 	case syn && ack:
 		if d == DirReply && (f.State == StateNew || f.State == StateSynSent) {
@@ -85,7 +88,7 @@ func tcpTransition(f *Flow, d Dir, flags uint8) {
 		} else {
 			f.flags |= finReply
 		}
-		if f.flags == finOriginal|finReply {
+		if f.flags&finBoth == finBoth {
 			f.State = StateClosed
 		} else if f.State < StateClosing {
 			f.State = StateClosing
