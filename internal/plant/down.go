@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // killGrace is how long processes left in a namespace get between SIGTERM
@@ -79,8 +81,9 @@ func matchesPlant(pattern, name string, suffixes []string) bool {
 	return false
 }
 
-// removeNS stops the processes in ns and deletes it; a missing namespace
-// is not an error.
+// removeNS stops the processes in ns and deletes it the way `ip netns
+// del` does: detach the bind mount that keeps it alive, remove the name. A
+// missing namespace is not an error.
 func removeNS(ns string) error {
 	if !nsExists(ns) {
 		return nil
@@ -88,8 +91,12 @@ func removeNS(ns string) error {
 	if err := stopProcesses(ns); err != nil {
 		return err
 	}
-	if err := run("ip", "netns", "del", ns); err != nil && nsExists(ns) {
-		return err
+	path := netnsDir + "/" + ns
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove netns %s: unmount: %w", ns, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove netns %s: %w", ns, err)
 	}
 	return nil
 }
@@ -117,21 +124,32 @@ func stopProcesses(ns string) error {
 	return nil
 }
 
+// nsPIDs lists the processes whose network namespace is ns, as `ip netns
+// pids` does: same device and inode as the namespace's bind mount.
 func nsPIDs(ns string) ([]int, error) {
-	out, err := runOutput("ip", "netns", "pids", ns)
-	if err != nil {
-		if !nsExists(ns) {
+	var target unix.Stat_t
+	if err := unix.Stat(netnsDir+"/"+ns, &target); err != nil {
+		if errors.Is(err, unix.ENOENT) {
 			return nil, nil
 		}
+		return nil, fmt.Errorf("netns %s: %w", ns, err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
 		return nil, err
 	}
+	self := os.Getpid()
 	var pids []int
-	for _, f := range strings.Fields(out) {
-		pid, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, fmt.Errorf("ip netns pids %s: unexpected %q", ns, f)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
 		}
-		if pid != os.Getpid() {
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/ns/net", &st) != nil {
+			continue // exited, or a kernel thread
+		}
+		if st.Dev == target.Dev && st.Ino == target.Ino {
 			pids = append(pids, pid)
 		}
 	}

@@ -37,11 +37,17 @@ func Up(prefix string) (*Plant, error) {
 	return p, nil
 }
 
+// build creates the namespaces and links with one iproute2 batch per
+// namespace; a process per command made Up take seconds on a busy host.
 func (p *Plant) build() error {
+	var add []string
 	for _, ns := range p.Namespaces() {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return err
-		}
+		add = append(add, "netns add "+ns)
+	}
+	if err := batch("", add); err != nil {
+		return err
+	}
+	for _, ns := range p.Namespaces() {
 		// DAD would hold IPv6 addresses tentative for ~2s; set it off
 		// before any interface exists so link-local addresses skip it too.
 		if err := sysctl(ns, map[string]string{
@@ -50,26 +56,20 @@ func (p *Plant) build() error {
 		}); err != nil {
 			return err
 		}
-		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return err
-		}
 	}
-	if err := p.buildBridge(); err != nil {
-		return err
-	}
-	for _, z := range zones {
-		if err := p.attach(p.Hosts[z.zone]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
-func (p *Plant) buildBridge() error {
-	if err := run("ip", "-n", p.FW, "link", "add", Bridge, "type", "bridge"); err != nil {
-		return err
+	// Firewall: the bridge and one port per zone. Each veth's other end,
+	// eth0, is created directly in the host namespace, so no interface name
+	// ever exists in the caller's namespace.
+	fw := []string{"link set lo up", "link add " + Bridge + " type bridge", "link set " + Bridge + " up"}
+	for _, z := range zones {
+		port := "v" + z.zone
+		fw = append(fw,
+			"link add "+port+" type veth peer name eth0 netns "+p.Hosts[z.zone].NS,
+			"link set "+port+" master "+Bridge,
+			"link set "+port+" up")
 	}
-	if err := run("ip", "-n", p.FW, "link", "set", Bridge, "up"); err != nil {
+	if err := batch(p.FW, fw); err != nil {
 		return err
 	}
 	// br_netfilter's switches are per namespace; without them bridged IP
@@ -83,44 +83,52 @@ func (p *Plant) buildBridge() error {
 	}); err != nil {
 		return fmt.Errorf("%w (is the br_netfilter module available?)", err)
 	}
-	return nil
-}
 
-// attach joins h to the bridge: port "v<zone>" in the firewall namespace,
-// "eth0" in the host namespace. Both ends are created in place, so no
-// interface name ever exists in the caller's namespace.
-func (p *Plant) attach(h *Host) error {
-	port := "v" + h.Zone
-	steps := [][]string{
-		{"ip", "-n", p.FW, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
-		{"ip", "-n", p.FW, "link", "set", port, "master", Bridge},
-		{"ip", "-n", p.FW, "link", "set", port, "up"},
-		{"ip", "-n", h.NS, "addr", "add", h.IPv4.String() + "/8", "dev", "eth0"},
-	}
-	for _, a := range h.Extra {
-		steps = append(steps, []string{"ip", "-n", h.NS, "addr", "add", a.String() + "/8", "dev", "eth0"})
-	}
-	steps = append(steps,
-		[]string{"ip", "-n", h.NS, "addr", "add", h.IPv6.String() + "/16", "dev", "eth0", "nodad"},
-		[]string{"ip", "-n", h.NS, "link", "set", "eth0", "up"},
-	)
-	for _, s := range steps {
-		if err := run(s[0], s[1:]...); err != nil {
+	for _, z := range zones {
+		h := p.Hosts[z.zone]
+		cmds := []string{"link set lo up", "addr add " + h.IPv4.String() + "/8 dev eth0"}
+		for _, a := range h.Extra {
+			cmds = append(cmds, "addr add "+a.String()+"/8 dev eth0")
+		}
+		cmds = append(cmds, "addr add "+h.IPv6.String()+"/16 dev eth0 nodad", "link set eth0 up")
+		if err := batch(h.NS, cmds); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// sysctl writes /proc/sys keys inside ns. It uses sh rather than sysctl(8)
-// so that only iproute2 and a shell are needed.
-func sysctl(ns string, kv map[string]string) error {
-	var script strings.Builder
-	script.WriteString("set -e\n")
-	for k, v := range kv {
-		fmt.Fprintf(&script, "printf %%s %s > /proc/sys/%s\n", v, k)
+// batch runs iproute2 commands in one process, inside ns unless ns is "".
+func batch(ns string, cmds []string) error {
+	args := []string{"-batch", "-"}
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
 	}
-	return run("ip", "netns", "exec", ns, "sh", "-c", script.String())
+	cmd := exec.Command("ip", args...)
+	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		where := "ip -batch"
+		if ns != "" {
+			where += " in " + ns
+		}
+		return fmt.Errorf("%s: %w: %s", where, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// sysctl writes /proc/sys keys inside ns. Network sysctls resolve against
+// the writing thread's namespace, so a thread switched into ns will do.
+func sysctl(ns string, kv map[string]string) error {
+	return Do(ns, func() error {
+		for k, v := range kv {
+			if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0); err != nil {
+				return fmt.Errorf("sysctl %s=%s in %s: %w", strings.ReplaceAll(k, "/", "."), v, ns, err)
+			}
+		}
+		return nil
+	})
 }
 
 // run executes a command and folds its stderr into the error.
@@ -132,18 +140,6 @@ func run(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
-}
-
-// runOutput is run returning stdout.
-func runOutput(name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return string(out), nil
 }
 
 func nsExists(ns string) bool {
