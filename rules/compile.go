@@ -74,7 +74,7 @@ func hasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
 func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 	n := len(rules)
 	w := (n + 63) / 64
-	m := &matcher{words: w, zones: nzones}
+	m := &matcher{words: w, swords: (w + 63) / 64, zones: nzones}
 	total := 0
 	if int64(nzones+2)*int64(w)*8*2 > maxCompiledBytes {
 		return nil, fmt.Errorf("policy too large to compile: %d zones x %d rules", nzones, n)
@@ -100,12 +100,12 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 		}
 		return t
 	}
-	m.srcZone = zoneDim(func(r *Rule) *Endpoint { return &r.From })
-	m.dstZone = zoneDim(func(r *Rule) *Endpoint { return &r.To })
+	m.srcZone = newBitTable(zoneDim(func(r *Rule) *Endpoint { return &r.From }), w)
+	m.dstZone = newBitTable(zoneDim(func(r *Rule) *Endpoint { return &r.To }), w)
 
 	// CIDRs: a range table maps an address to the class of rules naming a
 	// CIDR that holds it; class 0 is the empty set.
-	cidrDim := func(end func(*Rule) *Endpoint) (rangeTable, []uint64, bool, error) {
+	cidrDim := func(end func(*Rule) *Endpoint) (rangeTable, bitTable, bool, error) {
 		idx := map[netip.Prefix]int{}
 		var pfx []netip.Prefix
 		var sets [][]uint64
@@ -126,7 +126,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 		scratch := make([]uint64, w)
 		cl.add(scratch)
 		if len(pfx) == 0 {
-			return rangeTable{}, cl.bits, false, nil
+			return rangeTable{}, newBitTable(cl.bits, w), false, nil
 		}
 		t := buildRangeTable(pfx, func(stack []int) uint32 {
 			clear(scratch)
@@ -137,7 +137,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 			}
 			return uint32(cl.add(scratch))
 		})
-		return t, cl.bits, true, cl.err
+		return t, newBitTable(cl.bits, w), true, cl.err
 	}
 	var err error
 	if m.srcCIDR, m.srcCIDRBits, m.srcHasCIDR, err = cidrDim(func(r *Rule) *Endpoint { return &r.From }); err != nil {
@@ -159,18 +159,20 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 		}
 		m.proto[v] = uint8(pc.add(scratch))
 	}
-	m.protoBits = pc.bits
+	m.protoBits = newBitTable(pc.bits, w)
 
 	var sport, dport, icmp []uint16
-	if sport, m.sportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.SPorts }); err != nil {
+	var sportBits, dportBits, icmpBits []uint64
+	if sport, sportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.SPorts }); err != nil {
 		return nil, err
 	}
-	if dport, m.dportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.DPorts }); err != nil {
+	if dport, dportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.DPorts }); err != nil {
 		return nil, err
 	}
-	if icmp, m.icmpBits, err = valueDim(rules, w, 256, &total, icmpRanges); err != nil {
+	if icmp, icmpBits, err = valueDim(rules, w, 256, &total, icmpRanges); err != nil {
 		return nil, err
 	}
+	m.sportBits, m.dportBits, m.icmpBits = newBitTable(sportBits, w), newBitTable(dportBits, w), newBitTable(icmpBits, w)
 	if sport != nil {
 		m.sport = (*[65536]uint16)(sport)
 	}

@@ -82,7 +82,7 @@ func (d *decoder) fields(n *yaml.Node, ctx, what string, allowed []string) map[s
 			continue
 		}
 		if !contains(allowed, k.Value) {
-			d.errf(k, "%sunknown key %q in %s%s", ctx, k.Value, what, suggest(k.Value, allowed))
+			d.errf(k, "%sunknown key %q%s", ctx, k.Value, suggest(k.Value, allowed))
 			continue
 		}
 		if prev, dup := out[k.Value]; dup {
@@ -121,27 +121,33 @@ func suggest(s string, allowed []string) string {
 	return " (expected one of: " + strings.Join(allowed, ", ") + ")"
 }
 
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours ("dprot" -> "dport") cost 1.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // scalar checks that n is a non-empty scalar.
@@ -252,26 +258,30 @@ func (d *decoder) items(n *yaml.Node, ctx, key string) ([]*yaml.Node, bool) {
 	return nil, false
 }
 
-// checkTree reports anchors, aliases and nesting deeper than any policy
-// needs, without following aliases: a billion-laughs document is refused
-// in time proportional to its size.
-func (d *decoder) checkTree(n *yaml.Node, depth int) {
-	if len(d.diags) > maxDiagnostics {
-		return
-	}
+// checkTree reports the first anchor, the first alias and nesting deeper
+// than any policy needs, without following aliases: a billion-laughs
+// document is refused in time proportional to its size.
+func (d *decoder) checkTree(n *yaml.Node, depth int, seen *[2]bool) {
 	if n.Kind == yaml.AliasNode {
-		d.errf(n, "aliases (*%s) are not allowed in a policy; write the value out", n.Value)
+		if !seen[1] {
+			d.errf(n, "aliases (*%s) are not allowed in a policy; write the value out", n.Value)
+			seen[1] = true
+		}
 		return
 	}
-	if n.Anchor != "" {
+	if n.Anchor != "" && !seen[0] {
 		d.errf(n, "anchors (&%s) are not allowed in a policy; write values out where they are used", n.Anchor)
+		seen[0] = true
 	}
 	if depth > maxDepth {
 		d.errf(n, "nesting is too deep (more than %d levels)", maxDepth)
 		return
 	}
 	for _, c := range n.Content {
-		d.checkTree(c, depth+1)
+		d.checkTree(c, depth+1, seen)
+		if depth+1 > maxDepth {
+			return // one report per over-deep node is enough
+		}
 	}
 }
 

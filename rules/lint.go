@@ -207,7 +207,7 @@ func (p *Policy) shadowed(file string) []Diagnostic {
 	return ws
 }
 
-func classBits(t []uint64, c, w int) []uint64 { return t[c*w : c*w+w] }
+func classBits(t bitTable, c, w int) []uint64 { return t.row(c, w) }
 
 func class16(t *[65536]uint16, port uint16) int {
 	if t == nil {
@@ -225,7 +225,7 @@ func firstPort(rs []PortRange) uint16 {
 
 // endpointCandidates narrows cand to rules whose side could cover e: they
 // must at least match one address of e.
-func (p *Policy) endpointCandidates(cand []uint64, e *Endpoint, zoneBits []uint64, t *rangeTable, cidrBits []uint64, hasCIDR bool) {
+func (p *Policy) endpointCandidates(cand []uint64, e *Endpoint, zoneBits bitTable, t *rangeTable, cidrBits bitTable, hasCIDR bool) {
 	w := len(cand)
 	m := p.matcher
 	var zc int

@@ -75,7 +75,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		if errors.Is(err, io.EOF) {
 			d.errAt(1, 1, "the policy is empty")
 		} else {
-			d.yamlError(err)
+			d.yamlError(err, data)
 		}
 		return nil, &Errors{List: d.diags}
 	}
@@ -83,9 +83,9 @@ func Parse(name string, data []byte) (*Policy, error) {
 	if err := dec.Decode(&extra); err == nil {
 		d.errAt(extra.Line, extra.Column, "a policy is one YAML document; remove the second one (after ---)")
 	} else if !errors.Is(err, io.EOF) {
-		d.yamlError(err)
+		d.yamlError(err, data)
 	}
-	d.checkTree(&doc, 0)
+	d.checkTree(&doc, 0, new([2]bool))
 	if len(d.diags) > 0 {
 		return nil, &Errors{List: sortDiags(d.diags)}
 	}
@@ -108,15 +108,76 @@ func Parse(name string, data []byte) (*Policy, error) {
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a
-// diagnostic. yaml.v3 reports no column for these.
-func (d *decoder) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		d.errAt(line, 1, "YAML syntax error: %s", m[2])
-		return
+// diagnostic. yaml.v3 reports no column, and for parser errors the line
+// where the enclosing construct began, which can be far from the mistake;
+// so for files of ordinary size the line is found again as the first line
+// whose addition makes the text unparsable.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg := trimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	d.errAt(1, 1, "YAML syntax error: %s", trimPrefix(msg, "yaml: "))
+	if len(data) <= 1<<20 {
+		line = firstBadLine(data)
+	}
+	if l := lineText(data, line); len(l) > 0 && bytes.IndexByte(l[:len(l)-len(bytes.TrimLeft(l, " \t"))], '\t') >= 0 {
+		msg += " (a tab in the indentation: YAML indents with spaces only)"
+	}
+	d.errAt(line, 1, "YAML syntax error: %s", msg)
+}
+
+// firstBadLine binary-searches for the shortest prefix of whole lines that
+// fails to parse, and returns its last line number.
+func firstBadLine(data []byte) int {
+	ends := []int{0} // ends[k] is the length of the first k lines
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	lo, hi := 0, len(ends)-1 // prefix lo parses, prefix hi does not
+	if parses(data[:ends[hi]]) {
+		return 1
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(data[:ends[mid]]) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// lineText returns line n (1-based) of data without its newline.
+func lineText(data []byte, n int) []byte {
+	for ; n > 1; n-- {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return nil
+		}
+		data = data[i+1:]
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		data = data[:i]
+	}
+	return data
+}
+
+func parses(b []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			return errors.Is(err, io.EOF)
+		}
+	}
 }
 
 func trimPrefix(s, p string) string {

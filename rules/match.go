@@ -80,7 +80,6 @@ func (p *Policy) Match(q *Query) int {
 	if m == nil || m.words == 0 {
 		return len(p.Rules)
 	}
-	w := m.words
 	zs, zd := int(q.SrcZone), int(q.DstZone)
 	if zs > m.zones {
 		zs = m.zones + 1
@@ -107,21 +106,26 @@ func (p *Policy) Match(q *Query) int {
 	}
 	pr := int(m.proto[q.Proto])
 
-	a := m.srcZone[zs*w : zs*w+w]
-	b := m.srcCIDRBits[sc*w : sc*w+w]
-	c := m.dstZone[zd*w : zd*w+w]
-	d := m.dstCIDRBits[dc*w : dc*w+w]
-	e := m.protoBits[pr*w : pr*w+w]
-	f := m.sportBits[sp*w : sp*w+w]
-	g := m.dportBits[dp*w : dp*w+w]
-	h := m.icmpBits[it*w : it*w+w]
-	// Equal lengths let the compiler drop the bounds checks in the loop.
-	n := len(a)
-	b, c, d, e, f, g, h = b[:n], c[:n], d[:n], e[:n], f[:n], g[:n], h[:n]
-	for i := range a {
-		x := (a[i] | b[i]) & (c[i] | d[i]) & e[i] & f[i] & g[i] & h[i]
-		if x != 0 {
-			return i<<6 + bits.TrailingZeros64(x)
+	// First intersect the summaries (one bit per 64-rule word) to find the
+	// words that can hold a match, then test those words in rule order.
+	sw := m.swords
+	sa, sb := m.srcZone.srow(zs, sw), m.srcCIDRBits.srow(sc, sw)
+	sc2, sd := m.dstZone.srow(zd, sw), m.dstCIDRBits.srow(dc, sw)
+	se, sf := m.protoBits.srow(pr, sw), m.sportBits.srow(sp, sw)
+	sg, sh := m.dportBits.srow(dp, sw), m.icmpBits.srow(it, sw)
+	w := m.words
+	a, b := m.srcZone.row(zs, w), m.srcCIDRBits.row(sc, w)
+	c, d := m.dstZone.row(zd, w), m.dstCIDRBits.row(dc, w)
+	e, f := m.protoBits.row(pr, w), m.sportBits.row(sp, w)
+	g, h := m.dportBits.row(dp, w), m.icmpBits.row(it, w)
+	for s := range sa {
+		y := (sa[s] | sb[s]) & (sc2[s] | sd[s]) & se[s] & sf[s] & sg[s] & sh[s]
+		for ; y != 0; y &= y - 1 {
+			i := s<<6 + bits.TrailingZeros64(y)
+			x := (a[i] | b[i]) & (c[i] | d[i]) & e[i] & f[i] & g[i] & h[i]
+			if x != 0 {
+				return i<<6 + bits.TrailingZeros64(x)
+			}
 		}
 	}
 	return len(p.Rules)
@@ -133,17 +137,45 @@ func (p *Policy) Match(q *Query) int {
 // is the first matching rule. Most words are zero after the first few
 // dimensions, so a decision is a handful of loads per 64 rules.
 type matcher struct {
-	words int // uint64s per bitset
-	zones int // classes 0..zones are zone IDs, zones+1 is "out of range"
+	words  int // uint64s per bitset
+	swords int // uint64s per summary
+	zones  int // classes 0..zones are zone IDs, zones+1 is "out of range"
 
-	srcZone, dstZone         []uint64
+	srcZone, dstZone         bitTable
 	srcCIDR, dstCIDR         rangeTable // address -> class of rules naming a CIDR holding it
-	srcCIDRBits, dstCIDRBits []uint64
+	srcCIDRBits, dstCIDRBits bitTable
 	srcHasCIDR, dstHasCIDR   bool
 	proto                    [256]uint8
-	protoBits                []uint64
+	protoBits                bitTable
 	sport, dport             *[65536]uint16 // nil: no rule has the condition, class 0
-	sportBits, dportBits     []uint64
+	sportBits, dportBits     bitTable
 	icmp                     *[256]uint16
-	icmpBits                 []uint64
+	icmpBits                 bitTable
+}
+
+// bitTable holds one rule bitset per class, and per class a summary with
+// one bit per bitset word, set when that word is non-zero.
+type bitTable struct {
+	bits []uint64
+	sum  []uint64
+}
+
+func (t *bitTable) row(c, w int) []uint64   { return t.bits[c*w : c*w+w] }
+func (t *bitTable) srow(c, sw int) []uint64 { return t.sum[c*sw : c*sw+sw] }
+
+func newBitTable(bits []uint64, w int) bitTable {
+	if w == 0 {
+		return bitTable{}
+	}
+	sw := (w + 63) / 64
+	n := len(bits) / w
+	sum := make([]uint64, n*sw)
+	for c := range n {
+		for i, x := range bits[c*w : c*w+w] {
+			if x != 0 {
+				sum[c*sw+i>>6] |= 1 << (i & 63)
+			}
+		}
+	}
+	return bitTable{bits, sum}
 }

@@ -182,7 +182,7 @@ func (d *decoder) duration(n *yaml.Node, ctx, key string) (time.Duration, bool) 
 	t, err := ParseDuration(s)
 	if err != nil {
 		if _, isNum := parseInt(s); isNum {
-			d.errf(n, "%s%s needs a unit: %ss, %sm, %sh or %sd", ctx, key, s, s, s, s)
+			d.errf(n, "%s%s needs a unit (s, m, h or d): e.g. %ss", ctx, key, s)
 		} else {
 			d.errf(n, "%s%s: %v", ctx, key, err)
 		}
