@@ -90,7 +90,7 @@ func TestPlantPolicy(t *testing.T) {
 	}{
 		{"10.20.0.11", "10.10.0.5", ProtoTCP, 502, "hmi-polls-plcs"},
 		{"10.20.0.33", "10.10.0.5", ProtoTCP, 502, "ews-programs-plcs"}, // engineering is nested in supervisory
-		{"10.20.0.33", "10.10.0.5", ProtoICMP, 8, "ews-pings-plcs"}, // dport is the ICMP type here
+		{"10.20.0.33", "10.10.0.5", ProtoICMP, 8, "ews-pings-plcs"},     // dport is the ICMP type here
 		{"10.20.0.33", "10.10.0.5", ProtoICMP, 0, "cleanup"},
 		{"10.10.0.5", "10.20.0.11", ProtoTCP, 40000, "cleanup"}, // a reply direction packet is no request
 		{"10.40.10.7", "10.35.0.20", ProtoTCP, 3389, "admins-to-jump-host"},
@@ -340,7 +340,6 @@ func manyRules(n int) []byte {
 	}
 	return b.Bytes()
 }
-
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
