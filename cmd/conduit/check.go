@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// runCheck implements `conduit check -c FILE [--json]`: exit 0 when the
+// policy is valid (warnings allowed), 1 when it is invalid, 2 when it
+// cannot be read or the command line is wrong.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "policy `file` to check")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: conduit check -c FILE [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *file == "" && fs.NArg() == 1 {
+		*file = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "conduit check: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "conduit check: no policy file (-c FILE)")
+		fs.Usage()
+		return 2
+	}
+
+	p, err := rules.Load(*file)
+	var invalid *rules.Errors
+	switch {
+	case err == nil:
+	case errors.As(err, &invalid):
+		if *asJSON {
+			writeJSON(stdout, checkResult{File: *file, Errors: diagsJSON(invalid.List)})
+		} else {
+			for _, d := range invalid.List {
+				fmt.Fprintf(stderr, "%s: %s\n", d.Pos(), d.Msg)
+			}
+			fmt.Fprintf(stderr, "%s: invalid (%s)\n", *file, plural(len(invalid.List), "error"))
+		}
+		return 1
+	default:
+		if *asJSON {
+			writeJSON(stdout, checkResult{File: *file, Errors: []diagJSON{{Msg: err.Error()}}})
+		} else {
+			fmt.Fprintf(stderr, "conduit check: %v\n", err)
+		}
+		return 2
+	}
+	if *asJSON {
+		writeJSON(stdout, resultOf(p))
+	} else {
+		printSummary(stdout, p)
+	}
+	return 0
+}
+
+type checkResult struct {
+	Valid    bool          `json:"valid"`
+	File     string        `json:"file"`
+	SHA256   string        `json:"sha256,omitempty"`
+	Mode     string        `json:"mode,omitempty"`
+	Default  string        `json:"default,omitempty"`
+	Zones    []zoneJSON    `json:"zones"`
+	Conduits []conduitJSON `json:"conduits"`
+	Rules    []ruleJSON    `json:"rules"`
+	Warnings []diagJSON    `json:"warnings"`
+	Errors   []diagJSON    `json:"errors"`
+}
+
+type zoneJSON struct {
+	ID          int      `json:"id"`
+	Name        string   `json:"name"`
+	Level       string   `json:"level"`
+	CIDRs       []string `json:"cidrs"`
+	Description string   `json:"description,omitempty"`
+	Line        int      `json:"line"`
+}
+
+type conduitJSON struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Mode string `json:"mode"`
+	Line int    `json:"line"`
+}
+
+type ruleJSON struct {
+	Index       int      `json:"index"`
+	Name        string   `json:"name"`
+	From        []string `json:"from"`
+	To          []string `json:"to"`
+	Proto       string   `json:"proto"`
+	Sport       []string `json:"sport,omitempty"`
+	Dport       []string `json:"dport,omitempty"`
+	ICMPTypes   []int    `json:"icmp_types,omitempty"`
+	Action      string   `json:"action"`
+	Log         bool     `json:"log"`
+	Cleanup     bool     `json:"cleanup"`
+	IdleTimeout string   `json:"idle_timeout,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Line        int      `json:"line"`
+}
+
+type diagJSON struct {
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+	Msg  string `json:"msg"`
+}
+
+func resultOf(p *rules.Policy) checkResult {
+	r := checkResult{
+		Valid: true, File: p.File, SHA256: p.SHA256, Mode: p.Mode.String(), Default: p.Default.String(),
+		Zones: []zoneJSON{}, Conduits: []conduitJSON{}, Rules: []ruleJSON{},
+		Warnings: diagsJSON(p.Warnings), Errors: []diagJSON{},
+	}
+	for i, z := range p.Zones {
+		zj := zoneJSON{ID: i + 1, Name: z.Name, Level: z.Level, CIDRs: []string{}, Description: z.Description, Line: z.Line}
+		for _, c := range z.CIDRs {
+			zj.CIDRs = append(zj.CIDRs, c.String())
+		}
+		r.Zones = append(r.Zones, zj)
+	}
+	for _, c := range p.Conduits {
+		r.Conduits = append(r.Conduits, conduitJSON{From: c.From, To: c.To, Mode: c.Mode.String(), Line: c.Line})
+	}
+	for _, rl := range p.Rules {
+		rj := ruleJSON{
+			Index: rl.Index, Name: rl.Name, From: rl.From.Items, To: rl.To.Items,
+			Proto: rules.ProtoName(rl.Proto), Action: rl.Action.String(), Log: rl.Log, Cleanup: rl.Cleanup,
+			Description: rl.Description, Line: rl.Line,
+		}
+		for _, pr := range rl.SPorts {
+			rj.Sport = append(rj.Sport, pr.String())
+		}
+		for _, pr := range rl.DPorts {
+			rj.Dport = append(rj.Dport, pr.String())
+		}
+		for _, t := range rl.ICMPTypes {
+			rj.ICMPTypes = append(rj.ICMPTypes, int(t))
+		}
+		if rl.IdleTimeout > 0 {
+			rj.IdleTimeout = rules.FormatDuration(rl.IdleTimeout)
+		}
+		r.Rules = append(r.Rules, rj)
+	}
+	return r
+}
+
+func diagsJSON(ds []rules.Diagnostic) []diagJSON {
+	out := make([]diagJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, diagJSON{Line: d.Line, Col: d.Col, Msg: d.Msg})
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) {
+	if v, ok := v.(checkResult); ok {
+		// Lists are never null, so consumers can iterate without checks.
+		for _, l := range []*[]diagJSON{&v.Warnings, &v.Errors} {
+			if *l == nil {
+				*l = []diagJSON{}
+			}
+		}
+		if v.Zones == nil {
+			v.Zones, v.Conduits, v.Rules = []zoneJSON{}, []conduitJSON{}, []ruleJSON{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	}
+}
+
+// printSummary shows what the policy means: modes, zones, conduits, rules
+// in evaluation order, then the warnings.
+func printSummary(out io.Writer, p *rules.Policy) {
+	var buf bytes.Buffer
+	defer func() {
+		// tabwriter pads empty trailing cells; drop the trailing blanks.
+		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+			fmt.Fprintln(out, strings.TrimRight(line, " "))
+		}
+	}()
+	w := &buf
+	fmt.Fprintf(w, "%s: valid, %s, %s, %s\n", p.File, plural(len(p.Zones), "zone"),
+		plural(len(p.Rules), "rule"), plural(len(p.Warnings), "warning"))
+	fmt.Fprintf(w, "  sha256   %s\n", p.SHA256)
+	fmt.Fprintf(w, "  mode     %s (global; conduits below override it)\n", p.Mode)
+	fmt.Fprintf(w, "  default  %s\n", p.Default)
+
+	fmt.Fprintf(w, "\nzones (an address belongs to the zone with the longest matching prefix)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, z := range p.Zones {
+		cidrs := make([]string, len(z.CIDRs))
+		for i, c := range z.CIDRs {
+			cidrs[i] = c.String()
+		}
+		fmt.Fprintf(tw, "  %s\tlevel %s\t%s\n", z.Name, z.Level, strings.Join(cidrs, ", "))
+	}
+	fmt.Fprintf(tw, "  unknown\t\taddresses outside every zone\n")
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nconduits (mode per zone pair, in the direction written)\n")
+	if len(p.Conduits) == 0 {
+		fmt.Fprintf(w, "  none: every zone pair uses the global mode %s\n", p.Mode)
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range p.Conduits {
+		fmt.Fprintf(tw, "  %s -> %s\t%s\n", c.From, c.To, c.Mode)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nrules (first match wins; written in the request direction, replies follow the flow)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  #\tname\tfrom\tto\tproto\tports\taction\tnotes\n")
+	for _, r := range p.Rules {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Index+1, r.Name, r.From, r.To,
+			rules.ProtoName(r.Proto), portsText(&r), r.Action, notesText(&r))
+	}
+	fmt.Fprintf(tw, "  -\tdefault\tany\tany\tany\t-\t%s\timplicit\n", p.Default)
+	tw.Flush()
+
+	if len(p.Warnings) > 0 {
+		fmt.Fprintf(w, "\nwarnings\n")
+		for _, d := range p.Warnings {
+			fmt.Fprintln(w, d.String())
+		}
+	}
+}
+
+func portsText(r *rules.Rule) string {
+	var parts []string
+	if len(r.SPorts) > 0 {
+		parts = append(parts, "sport "+rules.FormatPorts(r.SPorts))
+	}
+	if len(r.DPorts) > 0 {
+		parts = append(parts, "dport "+rules.FormatPorts(r.DPorts))
+	}
+	if len(r.ICMPTypes) > 0 {
+		ts := make([]string, len(r.ICMPTypes))
+		for i, t := range r.ICMPTypes {
+			ts[i] = strconv.Itoa(int(t))
+		}
+		parts = append(parts, "type "+strings.Join(ts, ","))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func notesText(r *rules.Rule) string {
+	var n []string
+	if r.Cleanup {
+		n = append(n, "cleanup")
+	}
+	if !r.Log {
+		n = append(n, "no log")
+	}
+	if r.IdleTimeout > 0 {
+		n = append(n, "idle "+rules.FormatDuration(r.IdleTimeout))
+	}
+	return strings.Join(n, ", ")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
