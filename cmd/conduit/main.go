@@ -1,0 +1,56 @@
+// Command conduit is an inline segmentation firewall for industrial
+// networks: it decides every packet a Linux bridge forwards between two
+// Purdue zones against a default-deny policy. See README.md.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time: -ldflags "-X main.version=..."
+var version = "0.1.0-dev"
+
+type command struct {
+	name, usage string
+	run         func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run -c FILE             the daemon: install the nftables table, serve the queues", runDaemon},
+		{"check", "check -c FILE [--json]  validate a policy file", runCheck},
+		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
+			fmt.Println("conduit", version)
+			return 0
+		}},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: conduit COMMAND [flags]")
+	for _, c := range commands() {
+		fmt.Fprintln(w, "  conduit", c.usage)
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	for _, c := range commands() {
+		if c.name == name {
+			os.Exit(c.run(os.Args[2:], os.Stdout, os.Stderr))
+		}
+	}
+	if name == "-h" || name == "--help" || name == "help" {
+		usage(os.Stdout)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "conduit: unknown command %q\n", name)
+	usage(os.Stderr)
+	os.Exit(2)
+}

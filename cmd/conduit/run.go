@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/host"
+	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+func runDaemon(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	pol, err := rules.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "conduit: %v\n", err)
+		return 1
+	}
+	if err := host.CheckRoot(); err != nil {
+		fmt.Fprintf(stderr, "conduit: %v\n", err)
+		return 1
+	}
+	logOut, closeLog, err := openLog(pol.Log.File, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "conduit: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	if err := serve(*path, pol, log); err != nil {
+		log.Error("conduit stopped", "err", err)
+		fmt.Fprintf(stderr, "conduit: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func openLog(file string, stdout io.Writer) (io.Writer, func(), error) {
+	if file == "" || file == "-" {
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log file: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// serve runs the daemon until SIGINT or SIGTERM.
+func serve(path string, pol *rules.Policy, log *slog.Logger) error {
+	for _, w := range pol.Warnings {
+		log.Warn("policy warning", "warning", w.String())
+	}
+	if err := host.PrepareBridge(log); err != nil {
+		return err
+	}
+	count := int(pol.Queue.Count)
+	if count == 0 {
+		count = 1
+	}
+	store := modes.NewStore(pol)
+	eng := engine.New(engine.Config{Store: store, Workers: count, Log: log})
+
+	// Bind the queues before the rule exists, so no packet is ever queued
+	// to a queue without a reader.
+	queues := make([]*nfq.Queue, 0, count)
+	closeQueues := func() {
+		for _, q := range queues {
+			q.Close()
+		}
+	}
+	for i := range count {
+		num := pol.Queue.Num + uint16(i)
+		q, err := nfq.Open(nfq.Config{Num: num, FailOpen: pol.Queue.FailOpen})
+		if err != nil {
+			closeQueues()
+			if errors.Is(err, nfq.ErrBusy) {
+				return fmt.Errorf("%w: is another conduit (or another NFQUEUE program) running in this namespace? see /proc/net/netfilter/nfnetlink_queue, or choose another queue.num", err)
+			}
+			return err
+		}
+		queues = append(queues, q)
+	}
+	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen}, log)
+	if err != nil {
+		closeQueues()
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logCtx, stopLog := context.WithCancel(context.Background())
+	var logDone sync.WaitGroup
+	logDone.Go(func() { eng.Run(logCtx) })
+	go eng.Sweep(ctx, time.Second)
+
+	stop := make(chan struct{})
+	var workers sync.WaitGroup
+	for i, q := range queues {
+		workers.Go(func() { eng.Serve(ctx, i, q, stop) })
+	}
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log}
+	go func() {
+		if err := reloader.Watch(ctx); err != nil {
+			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
+		}
+	}()
+	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
+		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
+		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
+		"nft_method", string(inst.Method), "conntrack_capacity", eng.Conntrack().Capacity())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			reloader.Reload("sighup")
+			continue
+		}
+		log.Info("stopping", "signal", sig.String())
+		break
+	}
+	signal.Stop(sigs)
+
+	// Shutdown: first stop queueing (the kernel forwards on its own again),
+	// then give every packet already queued its verdict, then let go.
+	rmErr := inst.Remove()
+	if rmErr != nil {
+		log.Error("removing the nftables table failed", "err", rmErr)
+	}
+	close(stop)
+	workers.Wait()
+	cancel()
+	closeQueues()
+	c := eng.Counters()
+	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
+		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics)
+	stopLog()
+	logDone.Wait()
+	return rmErr
+}

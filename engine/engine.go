@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Config assembles an Engine.
+type Config struct {
+	Store   *modes.Store
+	Workers int          // one per queue; default 1
+	Log     *slog.Logger // operational and event log
+	// Now is the clock in ns; default monotonic wall-clock. Replay passes
+	// capture timestamps.
+	Now func() int64
+	// EventBuffer bounds the events waiting for the log writer; default 65536.
+	EventBuffer int
+}
+
+// Engine decides packets. Create it with New, start its event writer with
+// Run, and give each queue reader its own Worker.
+type Engine struct {
+	store   *modes.Store
+	ct      *conntrack.Table
+	log     *slog.Logger
+	now     func() int64
+	events  chan event
+	workers []*Worker
+	started time.Time
+
+	logDropped atomic.Uint64
+}
+
+// New builds an engine whose connection table is sized by the policy in force.
+func New(cfg Config) *Engine {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = 65536
+	}
+	if cfg.Now == nil {
+		base, mono := time.Now().UnixNano(), time.Now()
+		cfg.Now = func() int64 { return base + int64(time.Since(mono)) }
+	}
+	e := &Engine{
+		store:   cfg.Store,
+		log:     cfg.Log,
+		now:     cfg.Now,
+		events:  make(chan event, cfg.EventBuffer),
+		started: time.Now(),
+	}
+	pol := cfg.Store.Load().Policy
+	e.ct = conntrack.New(conntrack.Config{
+		Capacity: pol.Conntrack.Capacity,
+		Shards:   cfg.Workers,
+		Timeouts: timeouts(pol.Conntrack.Timeouts),
+		Now:      cfg.Now,
+		OnEvent:  e.onConntrack,
+	})
+	for i := range cfg.Workers {
+		e.workers = append(e.workers, &Worker{e: e, idx: i, shard: e.ct.Shard(i)})
+	}
+	return e
+}
+
+// Worker returns the worker of queue index i (0-based within the range).
+func (e *Engine) Worker(i int) *Worker { return e.workers[i] }
+
+// Conntrack exposes the connection table (status, flows, sweeper).
+func (e *Engine) Conntrack() *conntrack.Table { return e.ct }
+
+// Now is the engine's clock.
+func (e *Engine) Now() int64 { return e.now() }
+
+func timeouts(t rules.Timeouts) conntrack.Timeouts {
+	return conntrack.Timeouts{
+		TCPEstablished: t.TCPEstablished,
+		TCPHandshake:   t.TCPHandshake,
+		TCPClosing:     t.TCPClosing,
+		UDP:            t.UDP,
+		ICMP:           t.ICMP,
+		Other:          t.Other,
+	}
+}
+
+// Counters are verdict totals since start.
+type Counters struct {
+	Packets, Accepted, Dropped, WouldDrop uint64
+	Malformed, Panics, Pickups            uint64
+	LinkControl                           uint64 // IPv6 neighbour discovery and MLD, passed without rules
+	LogDropped                            uint64
+}
+
+// Counters sums the workers' counters.
+func (e *Engine) Counters() Counters {
+	var c Counters
+	for _, w := range e.workers {
+		c.Packets += w.stats.packets.Load()
+		c.Accepted += w.stats.accepted.Load()
+		c.Dropped += w.stats.dropped.Load()
+		c.WouldDrop += w.stats.wouldDrop.Load()
+		c.Malformed += w.stats.malformed.Load()
+		c.Panics += w.stats.panics.Load()
+		c.Pickups += w.stats.pickups.Load()
+		c.LinkControl += w.stats.linkControl.Load()
+	}
+	c.LogDropped = e.logDropped.Load()
+	return c
+}

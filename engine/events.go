@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+type eventKind uint8
+
+const (
+	evVerdict eventKind = iota
+	evConntrack
+	evPanic
+)
+
+// event crosses from the packet path to the log writer by value: building
+// and sending one does not allocate.
+type event struct {
+	kind eventKind
+	at   int64
+	v    verdictEvent
+	ct   conntrack.Event
+	text string
+}
+
+// verdictEvent is one verdict log line before formatting.
+type verdictEvent struct {
+	pol               *rules.Policy // names of rules and zones at decision time
+	mode              rules.Mode
+	accept, wouldDrop bool
+	rule              int32 // -1: no rule (passthrough, malformed)
+	from, to          rules.ZoneID
+	proto             uint8
+	src, dst          netip.Addr
+	sport, dport      uint16
+	flow              uint64
+	reason            string
+}
+
+// emit hands an event to the writer without ever waiting for it.
+func (e *Engine) emit(ev event) {
+	select {
+	case e.events <- ev:
+	default:
+		e.logDropped.Add(1)
+	}
+}
+
+// onConntrack receives the table's events on the packet path, after the
+// shard lock is released.
+func (e *Engine) onConntrack(ev conntrack.Event) {
+	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
+}
+
+// Run writes events until ctx ends, then drains what is queued. Call it in
+// its own goroutine.
+func (e *Engine) Run(ctx context.Context) {
+	h := e.log.Handler()
+	var reported uint64
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case ev := <-e.events:
+			e.write(h, ev)
+		case <-tick.C:
+			// Nothing is lost silently: say how many lines the buffer refused.
+			if d := e.logDropped.Load(); d != reported {
+				e.log.Warn("log lines dropped: the event buffer was full", "event", "log_dropped", "dropped", d-reported, "total", d)
+				reported = d
+			}
+		case <-ctx.Done():
+			for {
+				select {
+				case ev := <-e.events:
+					e.write(h, ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (e *Engine) write(h slog.Handler, ev event) {
+	ctx := context.Background()
+	switch ev.kind {
+	case evVerdict, evPanic:
+		v := &ev.v
+		level, msg := slog.LevelInfo, "verdict"
+		if v.wouldDrop {
+			level = slog.LevelWarn
+		}
+		if ev.kind == evPanic {
+			level, msg = slog.LevelError, "engine-panic"
+		}
+		if !h.Enabled(ctx, level) {
+			return
+		}
+		r := slog.NewRecord(time.Unix(0, ev.at), level, msg, 0)
+		r.AddAttrs(
+			slog.String("event", msg),
+			slog.String("mode", v.mode.String()),
+			slog.String("verdict", word(v.accept)),
+			slog.String("would", word(!v.wouldDrop)),
+			slog.String("rule", ruleName(v.pol, v.rule)),
+			slog.String("from_zone", v.pol.ZoneName(v.from)),
+			slog.String("to_zone", v.pol.ZoneName(v.to)),
+			slog.String("proto", packet.ProtoName(v.proto)),
+			slog.String("src", addr(v.src)),
+			slog.String("dst", addr(v.dst)),
+			slog.Int("sport", int(v.sport)),
+			slog.Int("dport", int(v.dport)),
+			slog.Uint64("flow", v.flow),
+			slog.String("reason", v.reason),
+		)
+		if ev.kind == evPanic {
+			r.AddAttrs(slog.String("panic", ev.text))
+		}
+		_ = h.Handle(ctx, r)
+	case evConntrack:
+		c := &ev.ct
+		f := &c.Flow
+		name := c.Kind.String()
+		r := slog.NewRecord(time.Unix(0, ev.at), slog.LevelInfo, name, 0)
+		r.AddAttrs(slog.String("event", name))
+		if f.ID != 0 {
+			r.AddAttrs(
+				slog.Uint64("flow", f.ID),
+				slog.String("proto", packet.ProtoName(f.Key.Proto)),
+				slog.String("src", addr(f.Key.Src)),
+				slog.String("dst", addr(f.Key.Dst)),
+				slog.Int("sport", int(f.Key.SrcPort)),
+				slog.Int("dport", int(f.Key.DstPort)),
+				slog.String("state", f.State.String()),
+				slog.String("reason", c.Reason),
+				slog.Duration("idle", c.Idle),
+				slog.Duration("duration", time.Duration(f.LastSeen-f.Created)),
+				slog.Duration("max_gap", time.Duration(f.MaxGap)),
+				slog.Uint64("packets_orig", f.Packets[conntrack.DirOriginal]),
+				slog.Uint64("packets_reply", f.Packets[conntrack.DirReply]),
+				slog.Uint64("bytes_orig", f.Bytes[conntrack.DirOriginal]),
+				slog.Uint64("bytes_reply", f.Bytes[conntrack.DirReply]),
+			)
+			if act := e.store.Load(); f.Rule >= 0 && f.Generation == act.Generation {
+				r.AddAttrs(slog.String("rule", ruleName(act.Policy, f.Rule)))
+			}
+		} else {
+			r.AddAttrs(slog.Int("entries", c.Entries), slog.Int("capacity", c.Capacity))
+		}
+		_ = h.Handle(ctx, r)
+	}
+}
+
+func word(accept bool) string {
+	if accept {
+		return "accept"
+	}
+	return "drop"
+}
+
+func ruleName(p *rules.Policy, i int32) string {
+	if i < 0 {
+		return ""
+	}
+	return p.RuleName(int(i))
+}
+
+func addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// deniedCache remembers recently logged flows that were not tracked (denied
+// in enforce, malformed), so a retransmitting or flooding sender yields one
+// log line per flow per window instead of one per packet. It is a fixed
+// direct-mapped table: bounded memory, no allocation, owned by one worker.
+type deniedCache struct {
+	slots [4096]struct {
+		hash uint64
+		at   int64
+	}
+}
+
+const deniedWindow = int64(10 * time.Second)
+
+// first reports whether k has not been logged within the window, and
+// records it.
+func (c *deniedCache) first(k conntrack.Key, now int64) bool {
+	h := hashKey(k)
+	s := &c.slots[h%uint64(len(c.slots))]
+	if s.hash == h && now-s.at < deniedWindow {
+		return false
+	}
+	s.hash, s.at = h, now
+	return true
+}
+
+// hashKey is FNV-1a over the key's bytes.
+func hashKey(k conntrack.Key) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(b byte) { h ^= uint64(b); h *= 1099511628211 }
+	s, d := k.Src.As16(), k.Dst.As16()
+	for i := range 16 {
+		mix(s[i])
+		mix(d[i])
+	}
+	mix(byte(k.SrcPort >> 8))
+	mix(byte(k.SrcPort))
+	mix(byte(k.DstPort >> 8))
+	mix(byte(k.DstPort))
+	mix(k.Proto)
+	return h | 1 // never 0, the empty slot
+}

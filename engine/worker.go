@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Reasons a verdict gives, beyond the decoder's malformed-packet reasons.
+const (
+	ReasonNewFlow     = "new-flow"     // first packet of a flow, decided by the rules
+	ReasonPickup      = "pickup"       // mid-stream TCP adopted (restart, eviction, first insertion)
+	ReasonNoFlow      = "no-flow"      // mid-stream TCP with pickup off: decided by the default rule
+	ReasonReevaluated = "reevaluated"  // a new policy generation changed a tracked flow's decision
+	ReasonPassthrough = "passthrough"  // the mode accepts without evaluating rules
+	ReasonFragment    = "fragment"     // a non-first fragment that escaped reassembly
+	ReasonPanic       = "engine-panic" // the engine failed on this packet
+)
+
+// Worker decides the packets of one queue. It is used by one goroutine.
+type Worker struct {
+	e      *Engine
+	idx    int
+	shard  *conntrack.Shard
+	pkt    packet.Parsed
+	q      rules.Query
+	locked bool       // the shard lock is held (for the panic path)
+	mode   rules.Mode // effective mode of the packet in hand (for the panic path)
+	denied deniedCache
+	stats  workerStats
+	// testPanic, when set by a test, runs inside the decision to provoke
+	// the failure path.
+	testPanic func()
+}
+
+type workerStats struct {
+	packets, accepted, dropped, wouldDrop atomic.Uint64
+	malformed, panics, pickups            atomic.Uint64
+	linkControl                           atomic.Uint64
+}
+
+// flowMeta is what the engine keeps in a flow's Mark: the effective mode
+// and whether the decision was taken with the key reversed (pickup of a
+// reply). Both are tied to the flow's Generation.
+const (
+	markModeMask = 0x3
+	markReversed = 0x4
+)
+
+// Decide returns whether to accept the IP packet b, and never panics: a
+// failure inside the engine is recovered, counted and logged, and the packet
+// gets the verdict the operator chose for failures (accept, unless its
+// conduit enforces with fail_open false).
+func (w *Worker) Decide(b []byte) (accept bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			accept = w.recovered(r)
+		}
+	}()
+	w.stats.packets.Add(1)
+	accept = w.decide(b, w.e.now())
+	if accept {
+		w.stats.accepted.Add(1)
+	} else {
+		w.stats.dropped.Add(1)
+	}
+	return accept
+}
+
+func (w *Worker) recovered(r any) bool {
+	if w.locked {
+		w.locked = false
+		w.shard.Unlock()
+	}
+	w.stats.panics.Add(1)
+	act := w.e.store.Load()
+	accept := !(w.mode == rules.ModeEnforce && !act.Policy.Queue.FailOpen)
+	if accept {
+		w.stats.accepted.Add(1)
+	} else {
+		w.stats.dropped.Add(1)
+	}
+	// A panic is rare and worth an allocation.
+	w.e.emit(event{kind: evPanic, at: w.e.now(), text: fmt.Sprint(r), v: verdictEvent{
+		pol: act.Policy, mode: w.mode, accept: accept, rule: -1, reason: ReasonPanic,
+		src: w.pkt.Src, dst: w.pkt.Dst, proto: w.pkt.Proto, sport: w.pkt.SrcPort, dport: w.pkt.DstPort,
+	}})
+	return accept
+}
+
+func (w *Worker) decide(b []byte, now int64) bool {
+	act := w.e.store.Load()
+	pol := act.Policy
+	w.mode = pol.Mode
+	p := &w.pkt
+	if r := p.Decode(b); r != packet.ReasonOK {
+		return w.malformed(pol, string(r), now)
+	}
+	if p.Fragment == packet.LaterFragment {
+		return w.malformed(pol, ReasonFragment, now)
+	}
+	if linkControl(p) {
+		w.stats.linkControl.Add(1)
+		return true
+	}
+	key := keyOf(p)
+
+	w.shard.Lock()
+	w.locked = true
+	if w.testPanic != nil {
+		w.testPanic()
+	}
+	f, dir := w.shard.Lookup(key, now)
+	var ev verdictEvent
+	logIt := false
+	switch {
+	case f == nil:
+		f, dir, logIt = w.newFlow(act, key, now, &ev)
+		if f == nil { // denied in enforce: not tracked
+			w.locked = false
+			w.shard.Unlock()
+			w.stats.wouldDrop.Add(1)
+			if w.denied.first(key, now) {
+				w.e.emit(event{kind: evVerdict, at: now, v: ev})
+			}
+			return false
+		}
+	case f.Generation != act.Generation:
+		logIt = w.reevaluate(act, f, now, &ev)
+	}
+	w.shard.Update(f, dir, p.TCPFlags, len(b), now)
+	mode := rules.Mode(f.Mark & markModeMask)
+	w.mode = mode
+	out := modes.Apply(mode, action(f.Allowed))
+	if logIt {
+		ev.flow = f.ID
+	}
+	w.locked = false
+	w.shard.Unlock()
+	if out.WouldDrop {
+		w.stats.wouldDrop.Add(1)
+	}
+	if logIt {
+		w.e.emit(event{kind: evVerdict, at: now, v: ev})
+	}
+	return out.Accept
+}
+
+// decision is the outcome of evaluating one orientation of a flow.
+type decision struct {
+	rule     int32 // -1: no rule evaluated (passthrough)
+	action   rules.Action
+	mode     rules.Mode
+	from, to rules.ZoneID
+	log      bool
+}
+
+// evaluate decides a flow whose request direction is k.
+func (w *Worker) evaluate(pol *rules.Policy, k conntrack.Key, icmpType uint8) decision {
+	q := &w.q
+	*q = rules.Query{Src: k.Src, Dst: k.Dst, Proto: k.Proto, SrcPort: k.SrcPort, DstPort: k.DstPort, ICMPType: icmpType}
+	if k.Proto == packet.ProtoICMP || k.Proto == packet.ProtoICMPv6 {
+		q.SrcPort, q.DstPort = 0, 0 // the echo id is the flow's, not a port
+	}
+	q.SrcZone, q.DstZone = pol.Zone(k.Src), pol.Zone(k.Dst)
+	d := decision{mode: pol.ModeFor(q.SrcZone, q.DstZone), from: q.SrcZone, to: q.DstZone}
+	if !modes.Evaluates(d.mode) {
+		d.rule, d.action, d.log = -1, rules.ActionAllow, true
+		return d
+	}
+	i := pol.Match(q)
+	d.rule, d.action = int32(i), pol.ActionOf(i)
+	d.log = i >= len(pol.Rules) || pol.Rules[i].Log || d.action == rules.ActionDeny
+	return d
+}
+
+// newFlow decides the first packet of a flow the table does not know and
+// tracks it, unless enforce drops it (a denied flow is not worth a slot that
+// an allowed session may need; its log line is limited per flow instead).
+func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *verdictEvent) (*conntrack.Flow, conntrack.Dir, bool) {
+	pol := act.Policy
+	p := &w.pkt
+	reason := ReasonNewFlow
+	d := w.evaluate(pol, key, p.ICMPType)
+	orient, dir := key, conntrack.DirOriginal
+	pickedUp := false
+	if !modes.Evaluates(d.mode) {
+		reason = ReasonPassthrough
+	}
+
+	if p.Proto == packet.ProtoTCP && p.TCPFlags&(packet.TCPSyn|packet.TCPAck|packet.TCPRst) != packet.TCPSyn {
+		// Mid-stream: not the opening SYN of a session.
+		switch {
+		case !pol.Conntrack.Pickup && modes.Evaluates(d.mode):
+			n := len(pol.Rules)
+			d.rule, d.action, d.log, reason = int32(n), pol.ActionOf(n), true, ReasonNoFlow
+		case d.action == rules.ActionAllow:
+			reason, pickedUp = ReasonPickup, true
+		default:
+			// It may be a server's reply: judge the reversed orientation.
+			if r := w.evaluate(pol, key.Reverse(), 0); r.action == rules.ActionAllow {
+				d, orient, dir = r, key.Reverse(), conntrack.DirReply
+				reason, pickedUp = ReasonPickup, true
+			}
+		}
+	}
+	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: reason,
+		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort}
+	out := modes.Apply(d.mode, d.action)
+	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
+	if !out.Accept {
+		return nil, 0, false
+	}
+	f := w.shard.Insert(orient, now)
+	w.setDecision(f, act, d)
+	f.PickedUp = pickedUp
+	if pickedUp {
+		w.stats.pickups.Add(1)
+	}
+	return f, dir, d.log || pickedUp
+}
+
+// reevaluate re-decides a tracked flow after a policy swap, in the
+// orientation it was adopted in; a picked-up flow may also be a reply.
+func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev *verdictEvent) bool {
+	pol := act.Policy
+	k := f.Key
+	if f.Mark&markReversed != 0 {
+		k = k.Reverse()
+	}
+	oldAllowed, oldMode, oldRule := f.Allowed, rules.Mode(f.Mark&markModeMask), f.Rule
+	d := w.evaluate(pol, k, w.pkt.ICMPType)
+	reversed := false
+	if d.action != rules.ActionAllow && f.PickedUp {
+		if r := w.evaluate(pol, k.Reverse(), 0); r.action == rules.ActionAllow {
+			d, reversed = r, true
+			k = k.Reverse()
+		}
+	}
+	w.setDecision(f, act, d)
+	if reversed != (f.Mark&markReversed != 0) {
+		f.Mark ^= markReversed
+	}
+	if f.Allowed == oldAllowed && d.mode == oldMode && d.rule == oldRule {
+		return false
+	}
+	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: ReasonReevaluated,
+		proto: k.Proto, src: k.Src, dst: k.Dst, sport: k.SrcPort, dport: k.DstPort}
+	out := modes.Apply(d.mode, d.action)
+	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
+	return true
+}
+
+func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
+	f.Generation = act.Generation
+	f.Rule = d.rule
+	f.Allowed = d.action == rules.ActionAllow
+	f.Mark = f.Mark&markReversed | uint32(d.mode)&markModeMask
+	f.IdleTimeout = 0
+	if d.rule >= 0 && int(d.rule) < len(act.Policy.Rules) {
+		f.IdleTimeout = act.Policy.Rules[d.rule].IdleTimeout
+	}
+}
+
+// malformed decides a packet the decoder refused: enforce drops it, the
+// other modes pass it; either way it is counted and logged with its reason.
+func (w *Worker) malformed(pol *rules.Policy, reason string, now int64) bool {
+	w.stats.malformed.Add(1)
+	p := &w.pkt
+	var from, to rules.ZoneID
+	mode := pol.Mode
+	if p.Src.IsValid() && p.Dst.IsValid() {
+		from, to = pol.Zone(p.Src), pol.Zone(p.Dst)
+		mode = pol.ModeFor(from, to)
+	}
+	w.mode = mode
+	out := modes.Apply(mode, rules.ActionDeny)
+	if out.WouldDrop {
+		w.stats.wouldDrop.Add(1)
+	}
+	if mode == rules.ModePassthrough {
+		out.Accept = true
+	}
+	k := conntrack.Key{Src: p.Src, Dst: p.Dst, Proto: p.Proto}
+	if w.denied.first(k, now) {
+		w.e.emit(event{kind: evVerdict, at: now, v: verdictEvent{pol: pol, mode: mode, accept: out.Accept,
+			wouldDrop: out.WouldDrop, rule: -1, from: from, to: to, reason: reason,
+			proto: p.Proto, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort}})
+	}
+	return out.Accept
+}
+
+func action(allowed bool) rules.Action {
+	if allowed {
+		return rules.ActionAllow
+	}
+	return rules.ActionDeny
+}
+
+// keyOf is the flow key of a decoded packet, in the packet's direction.
+func keyOf(p *packet.Parsed) conntrack.Key {
+	k := conntrack.Key{Src: p.Src, Dst: p.Dst, Proto: p.Proto}
+	switch p.Proto {
+	case packet.ProtoTCP, packet.ProtoUDP:
+		k.SrcPort, k.DstPort = p.SrcPort, p.DstPort
+	case packet.ProtoICMP, packet.ProtoICMPv6:
+		k.SrcPort = p.ICMPID
+	}
+	return k
+}
+
+// linkControl reports IPv6 neighbour discovery and multicast listener
+// messages. They keep the bridged segment itself working, as ARP does for
+// IPv4 (which the IP hooks never see), so they pass in every mode without a
+// rule. Neither can be forged from beyond the segment: neighbour discovery
+// requires hop limit 255 (RFC 4861), so a routed packet cannot pose as it,
+// and MLD (RFC 3810) is sent from a link-local address with hop limit 1.
+func linkControl(p *packet.Parsed) bool {
+	if p.Proto != packet.ProtoICMPv6 {
+		return false
+	}
+	switch p.ICMPType {
+	case 133, 134, 135, 136, 137: // router/neighbour solicitation and advertisement, redirect
+		return p.TTL == 255
+	case 130, 131, 132, 143: // MLD query, report, done, MLDv2 report
+		return p.TTL == 1 && (p.Src.IsLinkLocalUnicast() || p.Src.IsUnspecified())
+	}
+	return false
+}
