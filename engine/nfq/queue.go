@@ -145,8 +145,10 @@ func (q *Queue) waitAck(seq uint32) error {
 				switch {
 				case errno == 0:
 					return nil
-				case syscall.Errno(-errno) == unix.EBUSY:
-					return fmt.Errorf("%w (EBUSY)", ErrBusy)
+				case syscall.Errno(-errno) == unix.EPERM, syscall.Errno(-errno) == unix.EBUSY:
+					// The kernel answers EPERM when another socket owns the
+					// queue (we are root, so it is not about privileges).
+					return fmt.Errorf("%w (%v)", ErrBusy, syscall.Errno(-errno))
 				default:
 					return fmt.Errorf("kernel refused queue config: %w", syscall.Errno(-errno))
 				}
