@@ -32,6 +32,7 @@ type Worker struct {
 	mode   rules.Mode // effective mode of the packet in hand (for the panic path)
 	denied deniedCache
 	stats  workerStats
+	hits   hitTable
 	// testPanic, when set by a test, runs inside the decision to provoke
 	// the failure path.
 	testPanic func()
@@ -108,6 +109,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		return true
 	}
 	key := keyOf(p)
+	hits := w.hits.forGen(act)
 
 	w.shard.Lock()
 	w.locked = true
@@ -124,15 +126,27 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			w.locked = false
 			w.shard.Unlock()
 			w.stats.wouldDrop.Add(1)
+			c := hits[ev.rule]
+			c.hit(now, len(b))
 			if w.denied.first(key, now) {
+				c.flows.Add(1)
 				w.e.emit(event{kind: evVerdict, at: now, v: ev})
 			}
 			return false
 		}
+		if f.Rule >= 0 {
+			hits[f.Rule].flows.Add(1)
+		}
 	case f.Generation != act.Generation:
 		logIt = w.reevaluate(act, f, now, &ev)
+		if logIt && f.Rule >= 0 {
+			hits[f.Rule].flows.Add(1)
+		}
 	}
 	w.shard.Update(f, dir, p.TCPFlags, len(b), now)
+	if f.Rule >= 0 {
+		hits[f.Rule].hit(now, len(b))
+	}
 	mode := rules.Mode(f.Mark & markModeMask)
 	w.mode = mode
 	out := modes.Apply(mode, action(f.Allowed))

@@ -331,3 +331,39 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+func TestHitsCountedByRuleName(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "enforce"})
+	w := te.Worker(0)
+	te.clock = 5e9
+	w.Decide(tcp(hmi, plc, 40000, 502, fSYN))
+	w.Decide(tcp(plc, hmi, 502, 40000, fSYN|fACK))
+	te.clock = 6e9
+	w.Decide(tcp(hmi, plc, 40000, 502, fACK))
+	w.Decide(tcp(hist, plc, 40001, 502, fSYN)) // default, dropped
+	w.Decide(tcp(hist, plc, 40001, 502, fSYN)) // its retransmission: same flow
+	byName := func() map[string]RuleHits {
+		m := map[string]RuleHits{}
+		for _, h := range te.Hits() {
+			m[h.Name] = h
+		}
+		return m
+	}
+	h := byName()
+	if r := h["hmi-polls-plcs"]; r.Packets != 3 || r.Flows != 1 || r.Bytes != 120 || r.Index != 0 || r.Action != "allow" ||
+		r.FirstHit == nil || r.FirstHit.UnixNano() != 5e9 || r.LastHit.UnixNano() != 6e9 {
+		t.Errorf("hmi-polls-plcs = %+v", r)
+	}
+	if r := h["default"]; r.Packets != 2 || r.Flows != 1 || r.Index != 3 || r.Action != "deny" {
+		t.Errorf("default = %+v", r)
+	}
+	if r := h["ntp"]; r.Packets != 0 || r.FirstHit != nil {
+		t.Errorf("ntp = %+v", r)
+	}
+	// A reload that moves the rule keeps its counts (by name).
+	te.swap(t, pol{mode: "enforce", extra: "  - {name: extra, from: any, to: any, proto: udp, dport: 9}\n"})
+	w.Decide(tcp(hmi, plc, 40000, 502, fACK))
+	if r := byName()["hmi-polls-plcs"]; r.Packets != 4 {
+		t.Errorf("after reload hmi-polls-plcs packets = %d, want 4", r.Packets)
+	}
+}

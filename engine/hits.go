@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/conduit-ot/conduit/modes"
+)
+
+// ruleCounters are one worker's counters for one rule name. Rules are
+// counted by name so that counts survive reloads that move a rule.
+type ruleCounters struct {
+	packets, bytes, flows, requests atomic.Uint64
+	first, last                     atomic.Int64 // clock ns; 0: never
+}
+
+func (c *ruleCounters) hit(now int64, bytes int) {
+	c.packets.Add(1)
+	c.bytes.Add(uint64(bytes))
+	c.last.Store(now)
+	if c.first.Load() == 0 {
+		c.first.CompareAndSwap(0, now)
+	}
+}
+
+// hitTable is a worker's counters: by name for readers, by rule index of
+// the generation in force for the packet path.
+type hitTable struct {
+	mu     sync.Mutex // guards byName; the packet path takes it only on a generation change
+	byName map[string]*ruleCounters
+	gen    uint64
+	index  []*ruleCounters // rule index → counters; last is "default"
+}
+
+// forGen returns the index for act, rebuilding it after a policy swap.
+func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
+	if h.gen == act.Generation && h.index != nil {
+		return h.index
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byName == nil {
+		h.byName = make(map[string]*ruleCounters)
+	}
+	pol := act.Policy
+	idx := make([]*ruleCounters, len(pol.Rules)+1)
+	for i := range idx {
+		name := pol.RuleName(i)
+		c := h.byName[name]
+		if c == nil {
+			c = &ruleCounters{}
+			h.byName[name] = c
+		}
+		idx[i] = c
+	}
+	h.index, h.gen = idx, act.Generation
+	return idx
+}
+
+// RuleHits is one rule's counters, the JSON shape of PRODUCT.md shared by
+// hits, status and replay.
+type RuleHits struct {
+	Name     string     `json:"name"`
+	Index    int        `json:"index"` // position in the policy in force; -1 for a rule no longer in it
+	Action   string     `json:"action"`
+	Cleanup  bool       `json:"cleanup"`
+	Packets  uint64     `json:"packets"`
+	Bytes    uint64     `json:"bytes"`
+	Flows    uint64     `json:"flows"`
+	Requests uint64     `json:"requests"`
+	FirstHit *time.Time `json:"first_hit"`
+	LastHit  *time.Time `json:"last_hit"`
+}
+
+// Hits sums the workers' counters for every rule of the policy in force,
+// in policy order with "default" last, followed by rules that have counts
+// but are no longer in the policy.
+func (e *Engine) Hits() []RuleHits {
+	pol := e.store.Load().Policy
+	sum := map[string]*RuleHits{}
+	for _, w := range e.workers {
+		w.hits.mu.Lock()
+		for name, c := range w.hits.byName {
+			r := sum[name]
+			if r == nil {
+				r = &RuleHits{Name: name, Index: -1}
+				sum[name] = r
+			}
+			r.Packets += c.packets.Load()
+			r.Bytes += c.bytes.Load()
+			r.Flows += c.flows.Load()
+			r.Requests += c.requests.Load()
+			r.FirstHit = minTime(r.FirstHit, c.first.Load())
+			r.LastHit = maxTime(r.LastHit, c.last.Load())
+		}
+		w.hits.mu.Unlock()
+	}
+	out := make([]RuleHits, 0, len(pol.Rules)+1+len(sum))
+	for i := 0; i <= len(pol.Rules); i++ {
+		name := pol.RuleName(i)
+		r := RuleHits{Name: name}
+		if s := sum[name]; s != nil {
+			r = *s
+			delete(sum, name)
+		}
+		r.Index = i
+		r.Action = pol.ActionOf(i).String()
+		r.Cleanup = i < len(pol.Rules) && pol.Rules[i].Cleanup
+		out = append(out, r)
+	}
+	rest := make([]RuleHits, 0, len(sum))
+	for _, r := range sum {
+		rest = append(rest, *r)
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
+	return append(out, rest...)
+}
+
+func minTime(t *time.Time, ns int64) *time.Time {
+	if ns == 0 {
+		return t
+	}
+	v := time.Unix(0, ns).UTC()
+	if t == nil || v.Before(*t) {
+		return &v
+	}
+	return t
+}
+
+func maxTime(t *time.Time, ns int64) *time.Time {
+	if ns == 0 {
+		return t
+	}
+	v := time.Unix(0, ns).UTC()
+	if t == nil || v.After(*t) {
+		return &v
+	}
+	return t
+}
