@@ -147,8 +147,12 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 		return nil, err
 	}
 
-	// Protocol: at most five classes (tcp, udp, icmp, icmpv6, other).
-	pc := newClasses(w, &total)
+	// Service: the protocol together with the field its rules may
+	// constrain (destination port for tcp and udp, type for icmp and
+	// icmpv6), so a class holds only rules of the packet's protocol that
+	// accept that port or type. This keeps the classes sparse, which is
+	// what lets Match skip most words.
+	svc := newClasses(w, &total)
 	scratch := make([]uint64, w)
 	for v := 0; v < 256; v++ {
 		clear(scratch)
@@ -157,30 +161,32 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 				setBit(scratch, i)
 			}
 		}
-		m.proto[v] = uint8(pc.add(scratch))
+		m.svcOther[v] = uint16(svc.add(scratch))
 	}
-	m.protoBits = newBitTable(pc.bits, w)
+	of := func(p uint8) func(*Rule) bool {
+		return func(r *Rule) bool { return r.Proto == ProtoAny || r.Proto == p }
+	}
+	dports := func(r *Rule) []PortRange { return r.DPorts }
+	tcp, _ := valueDim(rules, w, 65536, svc, of(ProtoTCP), dports)
+	udp, _ := valueDim(rules, w, 65536, svc, of(ProtoUDP), dports)
+	icmp4, _ := valueDim(rules, w, 256, svc, of(ProtoICMP), icmpRanges)
+	icmp6, _ := valueDim(rules, w, 256, svc, of(ProtoICMPv6), icmpRanges)
+	m.svcTCP, m.svcUDP = (*[65536]uint16)(tcp), (*[65536]uint16)(udp)
+	m.svcICMP, m.svcICMPv6 = (*[256]uint16)(icmp4), (*[256]uint16)(icmp6)
+	m.svc = newBitTable(svc.bits, w)
 
-	var sport, dport, icmp []uint16
-	var sportBits, dportBits, icmpBits []uint64
-	if sport, sportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.SPorts }); err != nil {
-		return nil, err
+	// Source ports are rare: without any, every packet is class 0.
+	sp := newClasses(w, &total)
+	all := func(*Rule) bool { return true }
+	if t, used := valueDim(rules, w, 65536, sp, all, func(r *Rule) []PortRange { return r.SPorts }); used {
+		m.sport = (*[65536]uint16)(t)
 	}
-	if dport, dportBits, err = valueDim(rules, w, 65536, &total, func(r *Rule) []PortRange { return r.DPorts }); err != nil {
-		return nil, err
+	m.sportBits = newBitTable(sp.bits, w)
+	if svc.err != nil {
+		return nil, svc.err
 	}
-	if icmp, icmpBits, err = valueDim(rules, w, 256, &total, icmpRanges); err != nil {
-		return nil, err
-	}
-	m.sportBits, m.dportBits, m.icmpBits = newBitTable(sportBits, w), newBitTable(dportBits, w), newBitTable(icmpBits, w)
-	if sport != nil {
-		m.sport = (*[65536]uint16)(sport)
-	}
-	if dport != nil {
-		m.dport = (*[65536]uint16)(dport)
-	}
-	if icmp != nil {
-		m.icmp = (*[256]uint16)(icmp)
+	if sp.err != nil {
+		return nil, sp.err
 	}
 	return m, nil
 }
@@ -197,9 +203,10 @@ func icmpRanges(r *Rule) []PortRange {
 }
 
 // valueDim indexes a condition on a small integer field (ports, ICMP type)
-// of size values. Rules without the condition match every value. It returns
-// a nil table when no rule has the condition (every value is class 0).
-func valueDim(rules []Rule, w, size int, total *int, get func(*Rule) []PortRange) ([]uint16, []uint64, error) {
+// of size values, over the rules that include selects; those without the
+// condition accept every value. It returns the value -> class table (with
+// classes added to cl) and whether any selected rule has the condition.
+func valueDim(rules []Rule, w, size int, cl *classes, include func(*Rule) bool, get func(*Rule) []PortRange) ([]uint16, bool) {
 	type event struct {
 		at   int
 		rule int
@@ -208,6 +215,9 @@ func valueDim(rules []Rule, w, size int, total *int, get func(*Rule) []PortRange
 	base := make([]uint64, w)
 	var evs []event
 	for i := range rules {
+		if !include(&rules[i]) {
+			continue
+		}
 		rs := get(&rules[i])
 		if len(rs) == 0 {
 			setBit(base, i)
@@ -219,11 +229,6 @@ func valueDim(rules []Rule, w, size int, total *int, get func(*Rule) []PortRange
 				evs = append(evs, event{int(r.Hi) + 1, i, false})
 			}
 		}
-	}
-	cl := newClasses(w, total)
-	if len(evs) == 0 {
-		cl.add(base)
-		return nil, cl.bits, cl.err
 	}
 	sort.Slice(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
 	table := make([]uint16, size)
@@ -251,7 +256,7 @@ func valueDim(rules []Rule, w, size int, total *int, get func(*Rule) []PortRange
 		}
 	}
 	fill(size)
-	return table, cl.bits, cl.err
+	return table, len(evs) > 0
 }
 
 // mergeRanges returns rs sorted with overlapping and adjacent ranges joined.

@@ -58,7 +58,7 @@
 // Policy is immutable once Parse returns it and safe for concurrent use.
 // Zone resolves an address by binary search over a range table; Match
 // intersects per-condition bitsets of rules (source zone or CIDR,
-// destination zone or CIDR, protocol, source port, destination port, ICMP
-// type) word by word and returns the first set bit, so it never scans
-// rules one by one and does not allocate.
+// destination zone or CIDR, protocol with destination port or ICMP type,
+// source port) and returns the first set bit, so it never scans rules one
+// by one and does not allocate.
 package rules

@@ -173,20 +173,12 @@ func (p *Policy) shadowed(file string) []Diagnostic {
 				cand[k] &= x[k]
 			}
 		}
-		pr := b.Proto
-		if pr == ProtoAny {
-			pr = 255 // a protocol no rule names: only "any" rules hold it
+		and(classBits(m.svc, m.serviceClass(b), w))
+		sp := 0
+		if m.sport != nil {
+			sp = int(m.sport[firstPort(b.SPorts)])
 		}
-		and(classBits(m.protoBits, int(m.proto[pr]), w))
-		and(classBits(m.sportBits, class16(m.sport, firstPort(b.SPorts)), w))
-		and(classBits(m.dportBits, class16(m.dport, firstPort(b.DPorts)), w))
-		it := 0
-		if m.icmp != nil && len(b.ICMPTypes) > 0 {
-			it = int(m.icmp[b.ICMPTypes[0]])
-		} else if m.icmp != nil {
-			it = int(m.icmp[0])
-		}
-		and(classBits(m.icmpBits, it, w))
+		and(classBits(m.sportBits, sp, w))
 		p.endpointCandidates(cand, &b.From, m.srcZone, &m.srcCIDR, m.srcCIDRBits, m.srcHasCIDR)
 		p.endpointCandidates(cand, &b.To, m.dstZone, &m.dstCIDR, m.dstCIDRBits, m.dstHasCIDR)
 	scan:
@@ -209,11 +201,26 @@ func (p *Policy) shadowed(file string) []Diagnostic {
 
 func classBits(t bitTable, c, w int) []uint64 { return t.row(c, w) }
 
-func class16(t *[65536]uint16, port uint16) int {
-	if t == nil {
-		return 0
+// serviceClass returns the service class of one packet rule b matches
+// (its protocol with its first port or type): every rule covering b must
+// be in it.
+func (m *matcher) serviceClass(b *Rule) int {
+	switch b.Proto {
+	case ProtoTCP:
+		return int(m.svcTCP[firstPort(b.DPorts)])
+	case ProtoUDP:
+		return int(m.svcUDP[firstPort(b.DPorts)])
+	case ProtoICMP, ProtoICMPv6:
+		t := uint8(0)
+		if len(b.ICMPTypes) > 0 {
+			t = b.ICMPTypes[0]
+		}
+		if b.Proto == ProtoICMP {
+			return int(m.svcICMP[t])
+		}
+		return int(m.svcICMPv6[t])
 	}
-	return int(t[port])
+	return int(m.svcOther[255]) // a protocol no rule names: only "any" rules
 }
 
 func firstPort(rs []PortRange) uint16 {

@@ -94,35 +94,38 @@ func (p *Policy) Match(q *Query) int {
 	if m.dstHasCIDR {
 		dc = int(m.dstCIDR.lookup(q.Dst.Unmap()))
 	}
-	var sp, dp, it int
+	var sv, sp int
+	switch q.Proto {
+	case ProtoTCP:
+		sv = int(m.svcTCP[q.DstPort])
+	case ProtoUDP:
+		sv = int(m.svcUDP[q.DstPort])
+	case ProtoICMP:
+		sv = int(m.svcICMP[q.ICMPType])
+	case ProtoICMPv6:
+		sv = int(m.svcICMPv6[q.ICMPType])
+	default:
+		sv = int(m.svcOther[q.Proto])
+	}
 	if m.sport != nil {
 		sp = int(m.sport[q.SrcPort])
 	}
-	if m.dport != nil {
-		dp = int(m.dport[q.DstPort])
-	}
-	if m.icmp != nil {
-		it = int(m.icmp[q.ICMPType])
-	}
-	pr := int(m.proto[q.Proto])
 
 	// First intersect the summaries (one bit per 64-rule word) to find the
 	// words that can hold a match, then test those words in rule order.
 	sw := m.swords
 	sa, sb := m.srcZone.srow(zs, sw), m.srcCIDRBits.srow(sc, sw)
 	sc2, sd := m.dstZone.srow(zd, sw), m.dstCIDRBits.srow(dc, sw)
-	se, sf := m.protoBits.srow(pr, sw), m.sportBits.srow(sp, sw)
-	sg, sh := m.dportBits.srow(dp, sw), m.icmpBits.srow(it, sw)
+	se, sf := m.svc.srow(sv, sw), m.sportBits.srow(sp, sw)
 	w := m.words
 	a, b := m.srcZone.row(zs, w), m.srcCIDRBits.row(sc, w)
 	c, d := m.dstZone.row(zd, w), m.dstCIDRBits.row(dc, w)
-	e, f := m.protoBits.row(pr, w), m.sportBits.row(sp, w)
-	g, h := m.dportBits.row(dp, w), m.icmpBits.row(it, w)
+	e, f := m.svc.row(sv, w), m.sportBits.row(sp, w)
 	for s := range sa {
-		y := (sa[s] | sb[s]) & (sc2[s] | sd[s]) & se[s] & sf[s] & sg[s] & sh[s]
+		y := se[s] & (sa[s] | sb[s]) & (sc2[s] | sd[s]) & sf[s]
 		for ; y != 0; y &= y - 1 {
 			i := s<<6 + bits.TrailingZeros64(y)
-			x := (a[i] | b[i]) & (c[i] | d[i]) & e[i] & f[i] & g[i] & h[i]
+			x := e[i] & (a[i] | b[i]) & (c[i] | d[i]) & f[i]
 			if x != 0 {
 				return i<<6 + bits.TrailingZeros64(x)
 			}
@@ -131,11 +134,13 @@ func (p *Policy) Match(q *Query) int {
 	return len(p.Rules)
 }
 
-// matcher is the compiled rule index. Every condition dimension maps a
-// packet field to a class, and every class to the bitset of rules (in rule
-// order) that field value satisfies; the first set bit of the intersection
-// is the first matching rule. Most words are zero after the first few
-// dimensions, so a decision is a handful of loads per 64 rules.
+// matcher is the compiled rule index. Every condition dimension maps packet
+// fields to a class, and every class to the bitset of rules (in rule order)
+// those values satisfy; the first set bit of the intersection is the first
+// matching rule. The dimensions are the source (zone or CIDR), the
+// destination (zone or CIDR), the service (protocol with destination port
+// or ICMP type) and the source port. A per-class summary of non-zero words
+// lets a decision skip the words no rule of the packet's service is in.
 type matcher struct {
 	words  int // uint64s per bitset
 	swords int // uint64s per summary
@@ -145,12 +150,12 @@ type matcher struct {
 	srcCIDR, dstCIDR         rangeTable // address -> class of rules naming a CIDR holding it
 	srcCIDRBits, dstCIDRBits bitTable
 	srcHasCIDR, dstHasCIDR   bool
-	proto                    [256]uint8
-	protoBits                bitTable
-	sport, dport             *[65536]uint16 // nil: no rule has the condition, class 0
-	sportBits, dportBits     bitTable
-	icmp                     *[256]uint16
-	icmpBits                 bitTable
+	svc                      bitTable // service classes: protocol with dport or ICMP type
+	svcTCP, svcUDP           *[65536]uint16
+	svcICMP, svcICMPv6       *[256]uint16
+	svcOther                 [256]uint16    // by protocol number, for the rest
+	sport                    *[65536]uint16 // nil: no rule has a sport, class 0
+	sportBits                bitTable
 }
 
 // bitTable holds one rule bitset per class, and per class a summary with
