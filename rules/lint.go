@@ -12,7 +12,7 @@ import (
 func (p *Policy) lint(file string) []Diagnostic {
 	var ws []Diagnostic
 	warn := func(line, col int, format string, a ...any) {
-		ws = append(ws, Diagnostic{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, a...)})
+		ws = append(ws, Diagnostic{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, a...), Warning: true})
 	}
 	if p.Default == ActionAllow {
 		warn(p.DefaultLine, 1, "default: allow lets through everything no rule denies; the plant's policy should end in deny")
@@ -189,7 +189,7 @@ func (p *Policy) shadowed(file string) []Diagnostic {
 					break scan
 				}
 				if a := &p.Rules[j]; p.covers(a, b) {
-					ws = append(ws, Diagnostic{File: file, Line: b.Line, Col: b.Col,
+					ws = append(ws, Diagnostic{File: file, Line: b.Line, Col: b.Col, Warning: true,
 						Msg: fmt.Sprintf("rule %s can never match: rule %s (line %d) above it matches everything it does", b.Name, a.Name, a.Line)})
 					break scan
 				}

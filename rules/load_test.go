@@ -52,7 +52,7 @@ func TestBrokenPolicies(t *testing.T) {
 				t.Errorf("errors differ\n--- got\n%s--- want\n%s", got, want)
 			}
 			for _, d := range errs.List {
-				if d.Line < 1 || d.Col < 1 || d.File != name {
+				if d.Line < 1 || d.Col < 1 || d.File != name || d.Warning {
 					t.Errorf("diagnostic without a position: %+v", d)
 				}
 			}
@@ -391,8 +391,11 @@ func TestParseDuration(t *testing.T) {
 
 func TestDiagnosticFormat(t *testing.T) {
 	d := Diagnostic{File: "p.yaml", Line: 3, Col: 7, Msg: "m"}
-	if d.String() != "p.yaml:3:7: warning: m" {
+	if d.String() != "p.yaml:3:7: m" {
 		t.Errorf("String() = %q", d.String())
+	}
+	if w := (Diagnostic{File: "p.yaml", Line: 3, Col: 7, Msg: "m", Warning: true}); w.String() != "p.yaml:3:7: warning: m" {
+		t.Errorf("warning String() = %q", w.String())
 	}
 	e := &Errors{List: []Diagnostic{d, {File: "p.yaml", Line: 4, Col: 1, Msg: "n"}}}
 	if e.Error() != "p.yaml:3:7: m\np.yaml:4:1: n" {

@@ -262,6 +262,7 @@ type Diagnostic struct {
 	File      string
 	Line, Col int
 	Msg       string
+	Warning   bool // in Policy.Warnings; false in Errors.List
 }
 
 // Pos returns "file:line:col".
@@ -269,8 +270,14 @@ func (d Diagnostic) Pos() string {
 	return fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Col)
 }
 
-// String formats the diagnostic as a warning: "file:line:col: warning: msg".
-func (d Diagnostic) String() string { return d.Pos() + ": warning: " + d.Msg }
+// String returns "file:line:col: warning: msg" for a warning and
+// "file:line:col: msg" for an error.
+func (d Diagnostic) String() string {
+	if d.Warning {
+		return d.Pos() + ": warning: " + d.Msg
+	}
+	return d.Pos() + ": " + d.Msg
+}
 
 // Errors is every problem that made a policy invalid.
 type Errors struct {
