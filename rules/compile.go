@@ -1,9 +1,9 @@
 package rules
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -11,27 +11,30 @@ import (
 // absurd policy is refused instead of exhausting memory.
 const maxCompiledBytes = 512 << 20
 
-// classes deduplicates bitsets; class i is bits[i*words:(i+1)*words].
+// classes deduplicates bitsets; rows are kept apart while building (no
+// regrowth of one huge slice) and flattened once by flat.
 type classes struct {
 	words int
-	bits  []uint64
-	index map[string]int
-	key   []byte
-	total *int // shared byte budget
+	rows  [][]uint64
+	index map[uint64][]int // content hash -> class ids
+	total *int             // shared byte budget
 	err   error
 }
 
 func newClasses(words int, total *int) *classes {
-	return &classes{words: words, index: map[string]int{}, total: total}
+	return &classes{words: words, index: map[uint64][]int{}, total: total}
 }
 
 func (c *classes) add(b []uint64) int {
-	c.key = c.key[:0]
+	h := uint64(14695981039346656037)
 	for _, x := range b {
-		c.key = binary.LittleEndian.AppendUint64(c.key, x)
+		h = (h ^ x) * 1099511628211
+		h ^= h >> 29
 	}
-	if i, ok := c.index[string(c.key)]; ok {
-		return i
+	for _, i := range c.index[h] {
+		if slices.Equal(c.rows[i], b) {
+			return i
+		}
 	}
 	*c.total += 8 * c.words
 	if *c.total > maxCompiledBytes && c.err == nil {
@@ -40,13 +43,20 @@ func (c *classes) add(b []uint64) int {
 	if c.err != nil {
 		return 0
 	}
-	i := len(c.bits) / max(c.words, 1)
-	c.bits = append(c.bits, b...)
-	c.index[string(c.key)] = i
+	i := len(c.rows)
+	c.rows = append(c.rows, slices.Clone(b))
+	c.index[h] = append(c.index[h], i)
 	return i
 }
 
-func (c *classes) count() int { return len(c.bits) / max(c.words, 1) }
+// flat returns the classes as one slice: class i at [i*words:(i+1)*words].
+func (c *classes) flat() []uint64 {
+	out := make([]uint64, 0, len(c.rows)*c.words)
+	for _, r := range c.rows {
+		out = append(out, r...)
+	}
+	return out
+}
 
 // compile builds the zone table, the conduit map and the rule matcher from
 // the policy's fields. Parse calls it on a validated policy; tests call it
@@ -126,7 +136,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 		scratch := make([]uint64, w)
 		cl.add(scratch)
 		if len(pfx) == 0 {
-			return rangeTable{}, newBitTable(cl.bits, w), false, nil
+			return rangeTable{}, newBitTable(cl.flat(), w), false, nil
 		}
 		t := buildRangeTable(pfx, func(stack []int) uint32 {
 			clear(scratch)
@@ -137,7 +147,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 			}
 			return uint32(cl.add(scratch))
 		})
-		return t, newBitTable(cl.bits, w), true, cl.err
+		return t, newBitTable(cl.flat(), w), true, cl.err
 	}
 	var err error
 	if m.srcCIDR, m.srcCIDRBits, m.srcHasCIDR, err = cidrDim(func(r *Rule) *Endpoint { return &r.From }); err != nil {
@@ -173,7 +183,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 	icmp6, _ := valueDim(rules, w, 256, svc, of(ProtoICMPv6), icmpRanges)
 	m.svcTCP, m.svcUDP = (*[65536]uint16)(tcp), (*[65536]uint16)(udp)
 	m.svcICMP, m.svcICMPv6 = (*[256]uint16)(icmp4), (*[256]uint16)(icmp6)
-	m.svc = newBitTable(svc.bits, w)
+	m.svc = newBitTable(svc.flat(), w)
 
 	// Source ports are rare: without any, every packet is class 0.
 	sp := newClasses(w, &total)
@@ -181,7 +191,7 @@ func buildMatcher(rules []Rule, nzones int) (*matcher, error) {
 	if t, used := valueDim(rules, w, 65536, sp, all, func(r *Rule) []PortRange { return r.SPorts }); used {
 		m.sport = (*[65536]uint16)(t)
 	}
-	m.sportBits = newBitTable(sp.bits, w)
+	m.sportBits = newBitTable(sp.flat(), w)
 	if svc.err != nil {
 		return nil, svc.err
 	}

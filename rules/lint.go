@@ -14,6 +14,9 @@ func (p *Policy) lint(file string) []Diagnostic {
 	warn := func(line, col int, format string, a ...any) {
 		ws = append(ws, Diagnostic{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, a...), Warning: true})
 	}
+	if len(p.Rules) == 0 {
+		warn(p.rulesLine, 1, "the policy has no rules: every packet meets the default (%s)", p.Default)
+	}
 	if p.Default == ActionAllow {
 		warn(p.DefaultLine, 1, "default: allow lets through everything no rule denies; the plant's policy should end in deny")
 	}

@@ -224,6 +224,11 @@ rules:
 			"12:5: rule ops-plc: ops (level 3) to plc (level 1) crosses more than one Purdue level in one hop",
 			"13:5: rule dmz-cell: dmz (level dmz) to cell (level 2) crosses more than one Purdue level in one hop",
 		}},
+		{"no rules", `
+zones:
+  a: {level: 3, cidrs: [10.0.0.0/24]}
+rules: []
+`, []string{"4:1: the policy has no rules: every packet meets the default (deny)", "3:3: zone a is not used by any rule"}},
 		{"default allow", `
 zones:
   a: {level: 3, cidrs: [10.0.0.0/24]}

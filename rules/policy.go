@@ -97,6 +97,7 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 	}
 	if v, ok := f["rules"]; ok {
 		p.Rules = d.rules(v.key, v.val, p)
+		p.rulesLine = v.key.Line
 	} else {
 		d.errAt(root.Line, root.Column, "the policy has no rules: section")
 	}

@@ -26,9 +26,6 @@ func (d *decoder) rules(key, n *yaml.Node, p *Policy) []Rule {
 		d.errf(key, "the policy has %d rules; at most %d are supported", len(n.Content), MaxRules)
 		return nil
 	}
-	if len(n.Content) == 0 {
-		d.errf(n, "rules is empty; with no rules every packet goes to the default")
-	}
 	out := make([]Rule, 0, len(n.Content))
 	names := map[string]int{}
 	cleanup := -1

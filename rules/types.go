@@ -108,6 +108,8 @@ type Policy struct {
 
 	DefaultLine int // line of the `default` key, 0 if absent
 
+	rulesLine int
+
 	zones   zoneTable
 	modes   map[uint32]Mode
 	matcher *matcher

@@ -174,21 +174,19 @@ func diagsJSON(ds []rules.Diagnostic) []diagJSON {
 	return out
 }
 
-func writeJSON(w io.Writer, v any) {
-	if v, ok := v.(checkResult); ok {
-		// Lists are never null, so consumers can iterate without checks.
-		for _, l := range []*[]diagJSON{&v.Warnings, &v.Errors} {
-			if *l == nil {
-				*l = []diagJSON{}
-			}
+func writeJSON(w io.Writer, v checkResult) {
+	// Lists are never null, so consumers can iterate without checks.
+	for _, l := range []*[]diagJSON{&v.Warnings, &v.Errors} {
+		if *l == nil {
+			*l = []diagJSON{}
 		}
-		if v.Zones == nil {
-			v.Zones, v.Conduits, v.Rules = []zoneJSON{}, []conduitJSON{}, []ruleJSON{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(v)
 	}
+	if v.Zones == nil {
+		v.Zones, v.Conduits, v.Rules = []zoneJSON{}, []conduitJSON{}, []ruleJSON{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }
 
 // printSummary shows what the policy means: modes, zones, conduits, rules
