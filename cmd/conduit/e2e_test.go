@@ -853,15 +853,15 @@ func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 		t.Errorf("reload sha256 %q, start sha256 %q, mode_change sha256 %q", sha, d.start.str("sha256"), mc.str("sha256"))
 	}
 
-	// The allowed session goes on polling across the switch.
+	// The allowed session goes on polling across the switch; the denied
+	// session that monitor let through is dropped now, as are new ones.
 	poll.waitFor(t, before, 10, "across the switch to enforce")
-	d.expectVerdict(mark, supTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
-		"verdict": "accept", "rule": "hmi-polls-plc"})
-
-	// The denied session that monitor let through is dropped now.
 	if err := denied.exchange(time.Second); err == nil {
 		t.Error("enforce still passes the denied enterprise session opened in monitor")
 	}
+	// Both sessions are re-decided once under the new generation, and say so.
+	d.expectVerdict(mark, supTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
+		"verdict": "accept", "would": "accept", "rule": "hmi-polls-plc"})
 	d.expectVerdict(mark, entTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
 		"verdict": "drop", "would": "drop", "rule": "deny-enterprise-to-plant"})
 	r.mustBlock(entICMP, "after the switch to enforce")
