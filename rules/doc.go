@@ -53,6 +53,16 @@
 //
 // Durations use Go syntax plus a "d" (24h) unit: 30s, 10m, 2h, 7d, 1d12h.
 //
+// Warnings. A valid policy may still carry warnings (Policy.Warnings, each
+// with its line and column): a rule that can never match because an
+// earlier rule matches everything it does; an allow from any to any not
+// marked cleanup; an allowing cleanup rule while the global mode or any
+// conduit is enforce (it makes enforce allow everything); a cleanup rule
+// with log: false; an allow rule whose zones are more than one Purdue
+// level apart (with a DMZ zone in the policy, 3.5 counts as a level, so 4
+// to 3 directly skips it); a zone no rule names (by name or by a CIDR
+// inside it); no rules at all; default: allow.
+//
 // # Packet path
 //
 // Policy is immutable once Parse returns it and safe for concurrent use.
