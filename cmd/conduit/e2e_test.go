@@ -296,6 +296,7 @@ type policy struct {
 	Mode     string
 	Queue    int
 	FailOpen bool
+	Conduits string // per-conduit modes, as YAML list items
 	Extra    string // rules placed first, as YAML list items
 }
 
@@ -1128,4 +1129,99 @@ func TestE2ESecondDaemon(t *testing.T) {
 	r.mustBlock(entTCP, "the first conduit after the second failed")
 	r.mustPass(supTCP, "the first conduit after the second failed")
 	d.expectVerdict(mark, supTCP, wantVerdict("enforce", supTCP))
+}
+
+// TestE2EConduitOverride runs the plant in enforce with one conduit held in
+// monitor, then moves that conduit to enforce by editing the file.
+func TestE2EConduitOverride(t *testing.T) {
+	r := newRig(t)
+	monitorEnt := "\n  - {from: enterprise, to: control, mode: monitor}"
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Conduits: monitorEnt}.render(t))
+	d := r.startDaemon("")
+	if d.start.num("conduits") != 1 {
+		t.Errorf("start event: %s; want 1 conduit", d.start.raw)
+	}
+	for _, c := range []struct {
+		f    flow
+		mode string
+	}{{entTCP, "monitor"}, {entICMP, "monitor"}, {opsUDP, "enforce"}, {supTCP, "enforce"}} {
+		mark := d.mark()
+		if c.mode == "enforce" && !c.f.allowed {
+			r.mustBlock(c.f, "global enforce")
+		} else {
+			r.mustPass(c.f, c.mode+" conduit")
+		}
+		d.expectVerdict(mark, c.f, wantVerdict(c.mode, c.f))
+	}
+
+	mark := d.mark()
+	enforceEnt := "\n  - {from: enterprise, to: control, mode: enforce}"
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Conduits: enforceEnt}.render(t))
+	mc := d.wait(mark, "a mode_change event", func(l logLine) bool { return l.event() == "mode_change" })
+	if mc.str("conduit") != "enterprise->control" || mc.str("old_mode") != "monitor" || mc.str("new_mode") != "enforce" {
+		t.Errorf("mode_change event: %s; want conduit enterprise->control from monitor to enforce", mc.raw)
+	}
+	r.mustBlock(entTCP, "the conduit after its switch to enforce")
+	r.mustBlock(entICMP, "the conduit after its switch to enforce")
+	r.mustPass(supTCP, "global enforce after the conduit's switch")
+	if l := d.matching(mark, func(l logLine) bool { return l.event() == "mode_change" }); len(l) != 1 {
+		t.Errorf("%d mode_change events, want 1 (the global mode did not change)", len(l))
+	}
+}
+
+// bigUDP sends n datagrams of size bytes (larger than the MTU, so the
+// sender fragments them) from f's host to the PLC's UDP echo and returns
+// how many came back.
+func (r *rig) bigUDP(f flow, size, n int) int {
+	r.t.Helper()
+	cmd := plant.NSCmd(r.p.Host(f.from).NS, r.peer, "pingpong", "-proto", "udp", "-addr", r.addr(f),
+		"-size", fmt.Sprint(size), "-n", fmt.Sprint(n), "-warmup", "0", "-timeout", probeTimeout.String(), "-json")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	var res struct {
+		N    int `json:"n"`
+		Lost int `json:"lost"`
+	}
+	if err != nil || json.Unmarshal(out, &res) != nil || res.N != n {
+		r.t.Fatalf("pingpong %s: %v: %s %s", f.desc, err, out, errb.String())
+	}
+	return n - res.Lost
+}
+
+// TestE2EFragments sends UDP datagrams larger than the MTU through enforce:
+// the fragments of an allowed flow are reassembled and decided as one
+// datagram, those of a denied flow are dropped, and nothing is malformed.
+func TestE2EFragments(t *testing.T) {
+	r := newRig(t)
+	const size, n = 4000, 3
+	if got := r.bigUDP(entUDP, size, n); got != n {
+		t.Fatalf("without conduit %d of %d fragmented datagrams came back", got, n)
+	}
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
+	d := r.startDaemon("")
+	supUDP6 := supUDP
+	supUDP6.desc, supUDP6.v6 = "HMI->PLC udp/2222 over IPv6", true
+	for _, f := range []flow{supUDP, supUDP6, entUDP} {
+		mark := d.mark()
+		want := 0
+		if f.allowed {
+			want = n
+		}
+		if got := r.bigUDP(f, size, n); got != want {
+			t.Errorf("%s, %d-byte datagrams: %d of %d came back, want %d", f.desc, size, got, n, want)
+		}
+		d.expectVerdict(mark, f, wantVerdict("enforce", f))
+	}
+	d.signal(syscall.SIGTERM)
+	if code := d.waitExit(exitTimeout); code != 0 {
+		t.Fatalf("conduit exited %d after SIGTERM", code)
+	}
+	stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
+	if stop.num("malformed") != 0 {
+		t.Errorf("fragments counted as malformed: %s", stop.raw)
+	}
+	if l := d.matching(0, func(l logLine) bool { return l.str("reason") == "fragment" }); len(l) > 0 {
+		t.Errorf("a fragment reached the engine unreassembled: %s", l[0].raw)
+	}
 }
