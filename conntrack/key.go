@@ -83,7 +83,7 @@ func ProtoName(p uint8) string {
 // memequal calls, and it is 16 bytes smaller than Key in every LRU element
 // and map slot. IPv6 zones are not part of it: packets carry none.
 type flowKey struct {
-	a0, a1, b0, b1 uint64 // addresses (As16, native byte order)
+	a0, a1, b0, b1 uint64 // addresses, see addrWords
 	aPort, bPort   uint16
 	proto          uint8
 	v6             uint8  // IPv4 and IPv4-mapped IPv6 are different flows
@@ -91,12 +91,10 @@ type flowKey struct {
 }
 
 // canon returns k's flowKey and whether k's endpoints were swapped to get
-// it. Any total order of endpoints works; comparing native-order words is
-// the cheapest.
+// it. Any total order of endpoints works.
 func canon(k Key) (flowKey, bool) {
-	sa, da := k.Src.As16(), k.Dst.As16()
-	a0, a1 := binary.NativeEndian.Uint64(sa[:8]), binary.NativeEndian.Uint64(sa[8:])
-	b0, b1 := binary.NativeEndian.Uint64(da[:8]), binary.NativeEndian.Uint64(da[8:])
+	a0, a1 := addrWords(k.Src)
+	b0, b1 := addrWords(k.Dst)
 	ap, bp := k.SrcPort, k.DstPort
 	// ICMP's "port" is the echo id, carried unchanged in both directions.
 	icmp := k.Proto == ProtoICMP || k.Proto == ProtoICMPv6
@@ -107,9 +105,23 @@ func canon(k Key) (flowKey, bool) {
 			ap, bp = bp, ap
 		}
 	}
-	fk := flowKey{a0: a0, a1: a1, b0: b0, b1: b1, aPort: ap, bPort: bp, proto: k.Proto}
+	var v6 uint8
 	if !k.Src.Is4() {
-		fk.v6 = 1
+		v6 = 1
 	}
-	return fk, swap
+	// Returned as a literal so it travels in registers, not via a stack copy.
+	return flowKey{a0: a0, a1: a1, b0: b0, b1: b1, aPort: ap, bPort: bp, proto: k.Proto, v6: v6}, swap
+}
+
+// addrWords maps an address to two words, injectively within a family (the
+// flowKey's v6 byte separates families). IPv4, the common case in OT
+// networks, takes the 4-byte path: copying As16's 16-byte array costs a
+// store-forwarding stall on the packet path.
+func addrWords(a netip.Addr) (uint64, uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
