@@ -1,0 +1,87 @@
+package enip
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+	"unsafe"
+)
+
+// within reports whether s is empty or lies inside b.
+func within(s, b []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
+}
+
+var knownErrors = func() map[Error]bool {
+	m := map[Error]bool{}
+	for _, e := range Errors {
+		m[e] = true
+	}
+	return m
+}()
+
+// checkParse asserts what must hold for any input.
+func checkParse(t *testing.T, b []byte, dir Dir) {
+	var p PDU
+	n, err := Parse(b, dir, &p)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
+	}
+	if !knownErrors[err] {
+		fail("unlisted error")
+	}
+	if n < 0 || n > len(b) || (err == ErrShort && n != 0) {
+		fail("n out of range")
+	}
+	if err == OK && n != HeaderLen+int(p.Encap.Length) {
+		fail("n is not the header plus its length %d", p.Encap.Length)
+	}
+	if !within(p.Encap.Data, b[:n]) || !within(p.CPF.CIP, p.Encap.Data) {
+		fail("views outside the PDU")
+	}
+	for _, m := range p.Messages() {
+		if m.Depth > MaxDepth || !within(m.Data, p.CPF.CIP) || !within(m.Symbol, p.CPF.CIP) {
+			fail("message %+v", m)
+		}
+		if m.Response && m.Path != 0 {
+			fail("response with a path")
+		}
+	}
+	if err == OK {
+		// A PDU does not depend on what follows it.
+		var q PDU
+		if n2, err2 := Parse(b[:n:n], dir, &q); n2 != n || err2 != OK || !reflect.DeepEqual(p.Messages(), q.Messages()) || p.Total != q.Total {
+			fail("reparse of b[:n] = %d, %q", n2, err2)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, tc := range parseTests {
+		f.Add(tc.b, uint8(tc.dir))
+	}
+	if dir := captureDir(); dir != "" {
+		paths, _ := filepath.Glob(filepath.Join(dir, "enip", "*.pcap*"))
+		for _, path := range paths {
+			for _, seg := range captureSegments(f, path, Port) {
+				d := Request
+				if seg.srcPort == Port {
+					d = Response
+				}
+				f.Add(seg.data, uint8(d))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, dir uint8) {
+		checkParse(t, b, Dir(dir&1))
+	})
+}
