@@ -59,28 +59,40 @@ func (e *Engine) onConntrack(ev conntrack.Event) {
 }
 
 // Run writes events until ctx ends, then drains what is queued. Call it in
-// its own goroutine.
-func (e *Engine) Run(ctx context.Context) {
+// its own goroutine. Denied lines are limited per source by the default
+// DeniedLimit.
+func (e *Engine) Run(ctx context.Context) { e.RunLimited(ctx, DeniedLimit{}) }
+
+// RunLimited is Run with the given per-source limit of denied lines.
+func (e *Engine) RunLimited(ctx context.Context, limit DeniedLimit) {
 	h := e.log.Handler()
+	lim := newDeniedLimiter(limit)
 	var reported uint64
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
+	// Windows end on their own clock; look for ended ones a few times per window.
+	expire := time.NewTicker(max(lim.cfg.Window/4, 10*time.Millisecond))
+	defer expire.Stop()
+	report := func(s suppression) { e.writeSuppressed(h, s) }
 	for {
 		select {
 		case ev := <-e.events:
-			e.write(h, ev)
+			e.write(h, lim, ev)
 		case <-tick.C:
 			// Nothing is lost silently: say how many lines the buffer refused.
 			if d := e.logDropped.Load(); d != reported {
 				e.log.Warn("log lines dropped: the event buffer was full", "event", "log_dropped", "dropped", d-reported, "total", d)
 				reported = d
 			}
+		case <-expire.C:
+			lim.expire(e.now(), report)
 		case <-ctx.Done():
 			for {
 				select {
 				case ev := <-e.events:
-					e.write(h, ev)
+					e.write(h, lim, ev)
 				default:
+					lim.expire(0, report)
 					return
 				}
 			}
@@ -88,11 +100,20 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-func (e *Engine) write(h slog.Handler, ev event) {
+func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 	ctx := context.Background()
 	switch ev.kind {
 	case evVerdict, evPanic:
 		v := &ev.v
+		if ev.kind == evVerdict && (v.wouldDrop || !v.accept) {
+			ok, report := lim.allow(v.src, ev.at)
+			if report != nil {
+				e.writeSuppressed(h, *report)
+			}
+			if !ok {
+				return
+			}
+		}
 		level, msg := slog.LevelInfo, "verdict"
 		if v.wouldDrop {
 			level = slog.LevelWarn

@@ -47,6 +47,11 @@ func (e *Engine) Serve(ctx context.Context, i int, q *nfq.Queue, stop <-chan str
 			}
 			continue
 		}
+		sampled := w.lat.sample()
+		var received time.Time
+		if sampled {
+			received = time.Now()
+		}
 		v := nfq.Drop
 		if w.Decide(p.Payload) {
 			v = nfq.Accept
@@ -54,6 +59,9 @@ func (e *Engine) Serve(ctx context.Context, i int, q *nfq.Queue, stop <-chan str
 		if err := q.Verdict(p.ID, v); err != nil && time.Since(lastErr) > time.Second {
 			e.log.Error("verdict failed", "queue", i, "packet_id", p.ID, "err", err)
 			lastErr = time.Now()
+		}
+		if sampled {
+			w.lat.observe(time.Since(received))
 		}
 	}
 }

@@ -33,6 +33,8 @@ type Worker struct {
 	denied deniedCache
 	stats  workerStats
 	hits   hitTable
+	byMode modeCounters // verdicts by effective mode (stats.go)
+	lat    latencyHist  // sampled receipt-to-verdict time (latency.go), timed by Serve
 	// testPanic, when set by a test, runs inside the decision to provoke
 	// the failure path.
 	testPanic func()
@@ -63,12 +65,14 @@ func (w *Worker) Decide(b []byte) (accept bool) {
 		}
 	}()
 	w.stats.packets.Add(1)
+	wd := w.stats.wouldDrop.Load() // this worker is its only writer
 	accept = w.decide(b, w.e.now())
 	if accept {
 		w.stats.accepted.Add(1)
 	} else {
 		w.stats.dropped.Add(1)
 	}
+	w.byMode.count(w.mode, accept, w.stats.wouldDrop.Load() != wd)
 	return accept
 }
 
@@ -85,6 +89,7 @@ func (w *Worker) recovered(r any) bool {
 	} else {
 		w.stats.dropped.Add(1)
 	}
+	w.byMode.count(w.mode, accept, false)
 	// A panic is rare and worth an allocation.
 	w.e.emit(event{kind: evPanic, at: w.e.now(), text: fmt.Sprint(r), v: verdictEvent{
 		pol: act.Policy, mode: w.mode, accept: accept, rule: -1, reason: ReasonPanic,
@@ -125,6 +130,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		if f == nil { // denied in enforce: not tracked
 			w.locked = false
 			w.shard.Unlock()
+			w.mode = ev.mode
 			w.stats.wouldDrop.Add(1)
 			c := hits[ev.rule]
 			c.hit(now, len(b))
