@@ -47,14 +47,22 @@ type Segment struct {
 // directory is absent (a user's checkout has no ../shared).
 func Dir(tb testing.TB) string {
 	tb.Helper()
+	dir, ok := Lookup()
+	if !ok {
+		tb.Skipf("real captures not found at %s; set CONDUIT_CAPTURES to their directory", dir)
+	}
+	return dir
+}
+
+// Lookup returns the capture directory Dir would use and whether it
+// exists, for callers that go on without it (fuzz seeds).
+func Lookup() (string, bool) {
 	dir := os.Getenv("CONDUIT_CAPTURES")
 	if dir == "" {
 		dir = defaultDir()
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		tb.Skipf("real captures not found at %s; set CONDUIT_CAPTURES to their directory", dir)
-	}
-	return dir
+	st, err := os.Stat(dir)
+	return dir, err == nil && st.IsDir()
 }
 
 // defaultDir walks up from the working directory to the module root (the

@@ -1,0 +1,52 @@
+package modbus
+
+import "testing"
+
+// benchADUs is a mix of requests and responses as a poller and an
+// engineering tool would send them.
+var benchADUs = []struct {
+	b   []byte
+	dir Dir
+}{
+	{adu(words(3, 0, 10)...), Request},
+	{adu(3, 4, 0, 9, 0, 0x18), Response},
+	{adu(cat(words(16, 1, 2), []byte{4, 0, 10, 1, 2})...), Request},
+	{adu(cat(words(23, 3, 6, 14, 3), []byte{6, 0, 0xff, 0, 0xff, 0, 0xff})...), Request},
+	{adu(0x83, 2), Response},
+	{adu(21, 13, 6, 0, 4, 0, 7, 0, 3, 0x06, 0xaf, 0x04, 0xbe, 0x10, 0x0d), Request},
+}
+
+func TestNoAllocs(t *testing.T) {
+	var p PDU
+	bad := adu(words(6, 1, 2, 3)...)
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, a := range benchADUs {
+			if _, err := Parse(a.b, a.dir, &p); err != OK {
+				t.Fatal(err)
+			}
+		}
+		Parse(bad, Request, &p)
+		Parse(bad[:5], Request, &p)
+		_ = FunctionName(p.Function)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per run, want 0", allocs)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		i    int
+	}{{"read_request", 0}, {"read_response", 1}, {"write_multiple", 2}, {"read_write", 3}, {"exception", 4}} {
+		a := benchADUs[c.i]
+		b.Run(c.name, func(b *testing.B) {
+			var p PDU
+			b.ReportAllocs()
+			b.SetBytes(int64(len(a.b)))
+			for b.Loop() {
+				Parse(a.b, a.dir, &p)
+			}
+		})
+	}
+}

@@ -1,0 +1,226 @@
+package modbus
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
+)
+
+// captureWant gives, per capture, the outcome of every ADU in the TCP
+// payloads to or from port 502, each payload parsed on its own from its
+// first byte (no stream reassembly: that is the stream layer's job).
+//
+// Lines read "dir what count". what is a list of function codes and
+// ranges ("1,3,25-30": count for each code), optionally with an exception
+// code ("1!2"); or an error, alone ("bad-length") or with the function
+// codes of the ADUs it was found in ("bad-pdu:6,11"). "short" is a
+// payload ending inside an ADU.
+//
+// The function and exception codes were taken with tshark 4.0
+// (-o tcp.desegment_tcp_streams:FALSE -e modbus.func_code -e
+// modbus.exception_code -e mbtcp.prot_id -e mbtcp.len, frames whose IPv4
+// length exceeds the frame left out as pcaptest does); the malformed ADUs,
+// which tshark mostly accepts, were classified by hand from the payload
+// bytes against the specification, frame by frame in the comments.
+var captureWant = map[string]string{
+	"modbusSmall.pcap": `
+		req 1,15 8
+		rsp 1,15 8`,
+
+	"modbus_test_data_part1.pcap": `
+		req 1 2
+		req 3 1
+		req 5 2
+		req 6 1
+		req 8 8
+		req 17 2
+		rsp 1 2
+		rsp 3 1
+		rsp 5 2
+		rsp 6 1
+		rsp 8 4
+		rsp 8!11 4
+		rsp 17 2
+		rsp 42 2
+		# frames 32, 34: device identification request 2b 0e 03 01 plus a stray 00
+		req bad-pdu:43 2
+		# frames 76, 78: MBAP length 0x8804
+		req bad-length 2
+		# frames 80, 82: protocol id 0x0010
+		req bad-protocol-id 2
+		# frames 91-109: exception 81 06 / 81 05 followed by a stray 00
+		rsp bad-pdu:1 10
+		# frames 111, 113: 3 bytes after a function 42 ADU
+		rsp short 2`,
+
+	// A sweep of every function code with all-zero request data.
+	"modbus_test_data_part2.pcap": `
+		req 1 13
+		req 5,7,8,9,10,13,14,18,19,25-127 1
+		# frame 6: function 0
+		req bad-function:0 1
+		# frames 11-18, 45, 47: quantity 0
+		req bad-quantity:1,2,3,4,15,16 1
+		# zero-filled data of the wrong length for the function (frame 22:
+		# function 6 with 6 data bytes; 35-66: 4 data bytes for 11, 12, 17,
+		# 20-24, whose requests take 0, a byte count, 6, 9 or 2 bytes)
+		req bad-pdu:6,11,12,17,20,21,22,23,24 1
+		rsp 1 4
+		rsp 5,7,8,40,42,125 1
+		rsp 1!2 8
+		rsp 1!3 1
+		rsp 2,3,4,6,11-17,20-24,126!3 1
+		rsp 9,10,18,19,25-39,41,43-124,127!1 1
+		# exception 80 01: exception of function 0
+		rsp bad-function:0 1`,
+
+	// Fuzzed traffic; frames 1 and 20 have an IPv4 length beyond the frame
+	// and are not read.
+	"fuzz-72.pcap": `
+		req 29,33,34,35,36,37,43,46,47,52,53,54,63,64,65,70 1
+		req 71 2
+		rsp 28,32,47,51,54,58,59,66!1 1
+		# frame 6: a 2-byte tail after an ADU of length 4; frame 14: MBAP
+		# length 0x25 in a 12-byte payload
+		req short 2
+		# frame 35: all 0xaa
+		req bad-protocol-id 1
+		# frames 8, 12, 34: protocol ids 0x0200, 0x0041, 0x0008
+		rsp bad-protocol-id 3`,
+}
+
+// expand turns captureWant lines into per-key counts.
+func expand(t *testing.T, spec string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, line := range strings.Split(spec, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) != 3 {
+			t.Fatalf("bad line %q", line)
+		}
+		count, err := strconv.Atoi(f[2])
+		if err != nil {
+			t.Fatalf("bad line %q", line)
+		}
+		what, codes, suffix := f[1], "", ""
+		switch {
+		case what[0] >= '0' && what[0] <= '9':
+			codes, what = what, ""
+			if i := strings.IndexByte(codes, '!'); i >= 0 {
+				codes, suffix = codes[:i], codes[i:]
+			}
+		case strings.Contains(what, ":"):
+			what, codes, _ = strings.Cut(what, ":")
+			what += ":"
+		default:
+			out[f[0]+" "+what] += count
+			continue
+		}
+		for _, r := range strings.Split(codes, ",") {
+			lo, hi, found := strings.Cut(r, "-")
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if !found {
+				b, err2 = a, nil
+			}
+			if err1 != nil || err2 != nil || b < a {
+				t.Fatalf("bad range %q in %q", r, line)
+			}
+			for c := a; c <= b; c++ {
+				out[fmt.Sprintf("%s %s%d%s", f[0], what, c, suffix)] += count
+			}
+		}
+	}
+	return out
+}
+
+// outcomeKey names one Parse outcome in the captureWant vocabulary.
+func outcomeKey(dir Dir, p *PDU, n int, err Error) string {
+	d := "req"
+	if dir == Response {
+		d = "rsp"
+	}
+	switch {
+	case err == OK && p.Exception:
+		return fmt.Sprintf("%s %d!%d", d, p.Function, p.ExceptionCode)
+	case err == OK:
+		return fmt.Sprintf("%s %d", d, p.Function)
+	case n > 0:
+		return fmt.Sprintf("%s %s:%d", d, err, p.Function)
+	}
+	return fmt.Sprintf("%s %s", d, err)
+}
+
+// parsePayload runs Parse over one payload until it ends or fails.
+func parsePayload(b []byte, dir Dir, count func(string)) {
+	var p PDU
+	for len(b) > 0 {
+		n, err := Parse(b, dir, &p)
+		count(outcomeKey(dir, &p, n, err))
+		if err != OK {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func TestCaptures(t *testing.T) {
+	dir := pcaptest.Dir(t)
+	files := pcaptest.Files(t, dir, "modbus")
+	if len(files) != len(captureWant) {
+		t.Errorf("%d modbus captures, the table has %d", len(files), len(captureWant))
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			spec, ok := captureWant[name]
+			if !ok {
+				t.Fatal("capture not in the table")
+			}
+			segs, err := pcaptest.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, s := range segs {
+				if s.Proto != pcaptest.TCP || len(s.Payload) == 0 {
+					continue
+				}
+				switch {
+				case s.Dst.Port() == Port:
+					parsePayload(s.Payload, Request, func(k string) { got[k]++ })
+				case s.Src.Port() == Port:
+					parsePayload(s.Payload, Response, func(k string) { got[k]++ })
+				}
+			}
+			diff(t, got, expand(t, spec))
+		})
+	}
+}
+
+func diff(t *testing.T, got, want map[string]int) {
+	t.Helper()
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if got[k] != want[k] {
+			t.Errorf("%-22s got %d, want %d", k, got[k], want[k])
+		}
+	}
+}
