@@ -2,6 +2,8 @@ package enip
 
 import (
 	"fmt"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -39,9 +41,9 @@ func TestCaptures(t *testing.T) {
 	if dir == "" {
 		t.Skip("real captures not found at ../../../shared/captures; set CONDUIT_CAPTURES to their directory")
 	}
-	paths, err := filepath.Glob(filepath.Join(dir, "enip", "*.pcap*"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no captures under %s/enip (%v)", dir, err)
+	paths := pcaptest.Files(t, dir, "enip")
+	if len(paths) == 0 {
+		t.Fatalf("no captures under %s/enip", dir)
 	}
 	seen := map[string]bool{}
 	for _, path := range paths {
@@ -54,7 +56,7 @@ func TestCaptures(t *testing.T) {
 		}
 		got := capWant{commands: map[string]int{}}
 		var p PDU
-		for i, seg := range captureSegments(t, path, Port) {
+		for _, seg := range captureSegments(t, path, Port) {
 			dir := Request
 			if seg.srcPort == Port {
 				dir = Response
@@ -62,7 +64,7 @@ func TestCaptures(t *testing.T) {
 			for b := seg.data; len(b) > 0; {
 				n, perr := Parse(b, dir, &p)
 				if perr != OK {
-					t.Errorf("%s: segment %d at %d: %q", name, i, len(seg.data)-len(b), perr)
+					t.Errorf("%s: frame %d at %d: %q", name, seg.frame, len(seg.data)-len(b), perr)
 					break
 				}
 				b = b[n:]

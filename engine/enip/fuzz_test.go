@@ -1,10 +1,11 @@
 package enip
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
 
 // within reports whether s is empty or lies inside b.
@@ -70,8 +71,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(tc.b, uint8(tc.dir))
 	}
 	if dir := captureDir(); dir != "" {
-		paths, _ := filepath.Glob(filepath.Join(dir, "enip", "*.pcap*"))
-		for _, path := range paths {
+		for _, path := range pcaptest.Files(f, dir, "enip") {
 			for _, seg := range captureSegments(f, path, Port) {
 				d := Request
 				if seg.srcPort == Port {
