@@ -33,11 +33,14 @@ import (
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
-// Timeouts of the e2e tests. A probe that gets no answer within
-// probeTimeout counts as blocked; every wait for a log line or an exit has a
+// Timeouts of the e2e tests. A flow that should be dropped counts as
+// blocked when no answer came within blockTimeout; one that should pass
+// gets passTimeout, which only a failure waits out, so a loaded machine
+// does not fail the test. Every wait for a log line or an exit has a
 // deadline, so a broken daemon fails the test instead of hanging it.
 const (
-	probeTimeout = 700 * time.Millisecond
+	blockTimeout = 700 * time.Millisecond
+	passTimeout  = 3 * time.Second
 	startTimeout = 15 * time.Second // a race-enabled daemon starts slower
 	eventTimeout = 5 * time.Second  // reload: debounce 250ms plus parse
 	exitTimeout  = 5 * time.Second
@@ -149,7 +152,7 @@ func newRig(t *testing.T) *rig {
 	r.waitLocal(ctl, "tcp", fmt.Sprintf("127.0.0.1:%d", plcTCP))
 	r.waitLocal(ctl, "udp", fmt.Sprintf("127.0.0.1:%d", plcUDP))
 	for _, f := range []flow{entTCP, opsUDP} {
-		if err := r.probe(f); err != nil {
+		if err := r.probe(f, passTimeout); err != nil {
 			t.Fatalf("without conduit the kernel does not forward %s: %v", f.desc, err)
 		}
 	}
@@ -267,9 +270,9 @@ func (r *rig) addr(f flow) string {
 
 // probe makes one exchange of f with the PLC (a fresh connection, socket or
 // echo id, so a fresh flow) and returns nil when the echo came back.
-func (r *rig) probe(f flow) error {
+func (r *rig) probe(f flow, timeout time.Duration) error {
 	cmd := plant.NSCmd(r.p.Host(f.from).NS, r.peer, "probe", "-proto", f.proto, "-addr", r.addr(f),
-		"-timeout", probeTimeout.String())
+		"-timeout", timeout.String())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
@@ -279,14 +282,14 @@ func (r *rig) probe(f flow) error {
 
 func (r *rig) mustPass(f flow, why string) {
 	r.t.Helper()
-	if err := r.probe(f); err != nil {
+	if err := r.probe(f, passTimeout); err != nil {
 		r.t.Errorf("%s: %s was blocked, want it to pass: %v", why, f.desc, err)
 	}
 }
 
 func (r *rig) mustBlock(f flow, why string) {
 	r.t.Helper()
-	if err := r.probe(f); err == nil {
+	if err := r.probe(f, blockTimeout); err == nil {
 		r.t.Errorf("%s: %s passed, want it dropped", why, f.desc)
 	}
 }
@@ -674,7 +677,7 @@ func (r *rig) openSession(f flow) *session {
 	var c net.Conn
 	err := r.p.Do(r.p.Host(f.from).NS, func() error {
 		var err error
-		c, err = net.DialTimeout("tcp", r.addr(f), time.Second)
+		c, err = net.DialTimeout("tcp", r.addr(f), passTimeout)
 		return err
 	})
 	if err != nil {
@@ -721,7 +724,7 @@ func (s *session) chatter(every time.Duration) *chatter {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
-			err := s.exchange(time.Second)
+			err := s.exchange(passTimeout)
 			ch.mu.Lock()
 			if err != nil {
 				ch.err = err
@@ -831,7 +834,7 @@ func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 
 	allowed := r.openSession(supTCP)
 	denied := r.openSession(entTCP)
-	if err := denied.exchange(time.Second); err != nil {
+	if err := denied.exchange(passTimeout); err != nil {
 		t.Fatalf("monitor dropped the denied session: %v", err)
 	}
 	poll := allowed.chatter(50 * time.Millisecond)
@@ -857,7 +860,7 @@ func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 	// The allowed session goes on polling across the switch; the denied
 	// session that monitor let through is dropped now, as are new ones.
 	poll.waitFor(t, before, 10, "across the switch to enforce")
-	if err := denied.exchange(time.Second); err == nil {
+	if err := denied.exchange(blockTimeout); err == nil {
 		t.Error("enforce still passes the denied enterprise session opened in monitor")
 	}
 	// Both sessions are re-decided once under the new generation, and say so.
@@ -995,7 +998,7 @@ func TestE2ESIGKILL(t *testing.T) {
 		d := r.startDaemon("")
 		s := r.openSession(supTCP)
 		r.mustBlock(entTCP, "enforce")
-		if err := s.exchange(time.Second); err != nil {
+		if err := s.exchange(passTimeout); err != nil {
 			t.Fatalf("allowed session in enforce: %v", err)
 		}
 
@@ -1011,7 +1014,7 @@ func TestE2ESIGKILL(t *testing.T) {
 		r.mustPass(entICMP, "fail-open after SIGKILL")
 		r.mustPass(opsUDP, "fail-open after SIGKILL")
 		r.mustPass(supTCP6, "fail-open after SIGKILL")
-		if err := s.exchange(time.Second); err != nil {
+		if err := s.exchange(passTimeout); err != nil {
 			t.Errorf("fail-open after SIGKILL: the allowed session broke: %v", err)
 		}
 		r.deleteTables()
@@ -1026,7 +1029,7 @@ func TestE2ESIGKILL(t *testing.T) {
 		}
 		s := r.openSession(supTCP)
 		r.mustPass(supUDP, "enforce")
-		if err := s.exchange(time.Second); err != nil {
+		if err := s.exchange(passTimeout); err != nil {
 			t.Fatalf("allowed session in enforce: %v", err)
 		}
 
@@ -1042,7 +1045,7 @@ func TestE2ESIGKILL(t *testing.T) {
 		r.mustBlock(supUDP, "fail-closed after SIGKILL")
 		r.mustBlock(supICMP, "fail-closed after SIGKILL")
 		r.mustBlock(entTCP, "fail-closed after SIGKILL")
-		if err := s.exchange(probeTimeout); err == nil {
+		if err := s.exchange(blockTimeout); err == nil {
 			t.Error("fail-closed after SIGKILL: the allowed session still works")
 		}
 
@@ -1062,7 +1065,7 @@ func TestE2ESIGTERM(t *testing.T) {
 	d := r.startDaemon("")
 	s := r.openSession(supTCP)
 	r.mustBlock(entTCP, "enforce")
-	if err := s.exchange(time.Second); err != nil {
+	if err := s.exchange(passTimeout); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
 
@@ -1081,7 +1084,7 @@ func TestE2ESIGTERM(t *testing.T) {
 	r.mustPass(entTCP, "after SIGTERM")
 	r.mustPass(entICMP, "after SIGTERM")
 	r.mustPass(opsTCP6, "after SIGTERM")
-	if err := s.exchange(time.Second); err != nil {
+	if err := s.exchange(passTimeout); err != nil {
 		t.Errorf("after SIGTERM the allowed session broke: %v", err)
 	}
 }
@@ -1172,10 +1175,10 @@ func TestE2EConduitOverride(t *testing.T) {
 // bigUDP sends n datagrams of size bytes (larger than the MTU, so the
 // sender fragments them) from f's host to the PLC's UDP echo and returns
 // how many came back.
-func (r *rig) bigUDP(f flow, size, n int) int {
+func (r *rig) bigUDP(f flow, size, n int, timeout time.Duration) int {
 	r.t.Helper()
 	cmd := plant.NSCmd(r.p.Host(f.from).NS, r.peer, "pingpong", "-proto", "udp", "-addr", r.addr(f),
-		"-size", fmt.Sprint(size), "-n", fmt.Sprint(n), "-warmup", "0", "-timeout", probeTimeout.String(), "-json")
+		"-size", fmt.Sprint(size), "-n", fmt.Sprint(n), "-warmup", "0", "-timeout", timeout.String(), "-json")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
@@ -1195,7 +1198,7 @@ func (r *rig) bigUDP(f flow, size, n int) int {
 func TestE2EFragments(t *testing.T) {
 	r := newRig(t)
 	const size, n = 4000, 3
-	if got := r.bigUDP(entUDP, size, n); got != n {
+	if got := r.bigUDP(entUDP, size, n, passTimeout); got != n {
 		t.Fatalf("without conduit %d of %d fragmented datagrams came back", got, n)
 	}
 	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
@@ -1204,11 +1207,11 @@ func TestE2EFragments(t *testing.T) {
 	supUDP6.desc, supUDP6.v6 = "HMI->PLC udp/2222 over IPv6", true
 	for _, f := range []flow{supUDP, supUDP6, entUDP} {
 		mark := d.mark()
-		want := 0
+		want, timeout := 0, blockTimeout
 		if f.allowed {
-			want = n
+			want, timeout = n, passTimeout
 		}
-		if got := r.bigUDP(f, size, n); got != want {
+		if got := r.bigUDP(f, size, n, timeout); got != want {
 			t.Errorf("%s, %d-byte datagrams: %d of %d came back, want %d", f.desc, size, got, n, want)
 		}
 		d.expectVerdict(mark, f, wantVerdict("enforce", f))
