@@ -1,0 +1,247 @@
+// Package metrics exposes the daemon's counters to Prometheus. Every
+// value is read from the engine at scrape time (a custom collector), so the
+// packet path keeps its own atomic counters and knows nothing of metrics.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Reloads counts reload attempts by result.
+type Reloads struct {
+	OK, Error, Unchanged uint64
+}
+
+// Source is where the collector reads from. Only Engine and Store are
+// required.
+type Source struct {
+	Engine   *engine.Engine
+	Store    *modes.Store
+	QueueNum uint16 // number of the engine's first queue
+	Started  time.Time
+	// Kernel reads the kernel's queue counters; default
+	// engine.ReadKernelQueues.
+	Kernel  func() ([]engine.KernelQueue, error)
+	Reloads func() Reloads
+	Sinks   func() []eventlog.SinkStats
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("conduit_"+name, help, labels, nil)
+}
+
+var (
+	dPackets      = desc("packets_total", "Packets the queue reader decided.", "queue")
+	dVerdicts     = desc("verdicts_total", "Verdicts by queue, effective mode and verdict.", "queue", "mode", "verdict")
+	dWouldDrop    = desc("would_drop_total", "Packets the policy denies (dropped in enforce, passed in monitor), by queue and mode.", "queue", "mode")
+	dMalformed    = desc("malformed_packets_total", "Packets the decoder refused.", "queue")
+	dPanics       = desc("engine_panics_total", "Packets whose decision panicked and got the failure verdict.", "queue")
+	dRulePackets  = desc("rule_packets_total", "Packets decided by each rule (the implicit default is rule \"default\").", "rule")
+	dRuleBytes    = desc("rule_bytes_total", "Bytes of the packets decided by each rule.", "rule")
+	dRuleFlows    = desc("rule_flows_total", "Flows decided by each rule.", "rule")
+	dRuleRequests = desc("rule_requests_total", "Industrial-protocol requests each rule's protocol condition matched.", "rule")
+	dRuleWould    = desc("rule_would_drop_packets_total", "Packets of each rule whose action in force is deny.", "rule")
+	dRuleLast     = desc("rule_last_hit_timestamp_seconds", "When each rule last decided a packet (absent if never).", "rule")
+	dCTEntries    = desc("conntrack_entries", "Flows in the connection table.")
+	dCTCapacity   = desc("conntrack_capacity", "Capacity of the connection table.")
+	dCTEvictions  = desc("conntrack_evictions_total", "Flows evicted because the table was full.")
+	dCTExpired    = desc("conntrack_expired_total", "Flows ended by their idle, handshake or close timeout.")
+	dCTPickups    = desc("conntrack_pickups_total", "Mid-stream TCP sessions adopted.")
+	dKWaiting     = desc("kernel_queue_waiting", "Packets in the kernel's queue waiting for a verdict.", "queue")
+	dKDropped     = desc("kernel_queue_dropped_total", "Packets the kernel could not queue because the queue was full.", "queue")
+	dKUserDropped = desc("kernel_queue_user_dropped_total", "Packets the kernel failed to deliver to the reader's socket.", "queue")
+	dReloads      = desc("reloads_total", "Policy reload attempts by result.", "result")
+	dLogDropped   = desc("log_lines_dropped_total", "Log lines lost: refused by a full buffer or not delivered by a sink.", "sink", "reason")
+	dLogWritten   = desc("log_lines_written_total", "Log lines delivered, by sink.", "sink")
+	dLatency      = desc("verdict_latency_seconds", "Time from a packet's receipt to its verdict, sampled.")
+	dGeneration   = desc("policy_generation", "Generation of the policy in force (1 at start, +1 per reload).")
+	dPolicy       = desc("policy_info", "The policy in force.", "sha256", "mode")
+	dStart        = desc("start_time_seconds", "When the daemon started.")
+)
+
+type collector struct{ src Source }
+
+// NewRegistry is a registry with conduit's collector and the Go runtime
+// and process collectors.
+func NewRegistry(src Source) *prometheus.Registry {
+	if src.Kernel == nil {
+		src.Kernel = engine.ReadKernelQueues
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{src: src}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics,
+		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
+		dCTEntries, dCTCapacity, dCTEvictions, dCTExpired, dCTPickups,
+		dKWaiting, dKDropped, dKUserDropped, dReloads, dLogDropped, dLogWritten, dLatency,
+		dGeneration, dPolicy, dStart} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := &c.src
+	e := s.Engine
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+
+	qs := e.QueueStats()
+	for i, q := range qs {
+		num := strconv.Itoa(int(s.QueueNum) + i)
+		counter(dPackets, q.Packets, num)
+		counter(dMalformed, q.Malformed, num)
+		counter(dPanics, q.Panics, num)
+		for m, v := range q.ByMode {
+			mode := rules.Mode(m).String()
+			counter(dVerdicts, v.Accept, num, mode, "accept")
+			counter(dVerdicts, v.Drop, num, mode, "drop")
+			counter(dWouldDrop, v.WouldDrop, num, mode)
+		}
+	}
+
+	for _, r := range e.Hits() {
+		counter(dRulePackets, r.Packets, r.Name)
+		counter(dRuleBytes, r.Bytes, r.Name)
+		counter(dRuleFlows, r.Flows, r.Name)
+		counter(dRuleRequests, r.Requests, r.Name)
+		var would uint64
+		if r.Action == rules.ActionDeny.String() {
+			would = r.Packets
+		}
+		counter(dRuleWould, would, r.Name)
+		if r.LastHit != nil {
+			gauge(dRuleLast, float64(r.LastHit.UnixNano())/1e9, r.Name)
+		}
+	}
+
+	st := e.Conntrack().Stats()
+	gauge(dCTEntries, float64(st.Entries))
+	gauge(dCTCapacity, float64(st.Capacity))
+	counter(dCTEvictions, st.Evictions)
+	counter(dCTExpired, st.Expired)
+	counter(dCTPickups, e.Counters().Pickups)
+
+	if kq, err := s.Kernel(); err == nil {
+		for _, k := range kq {
+			if int(k.Num) < int(s.QueueNum) || int(k.Num) >= int(s.QueueNum)+len(qs) {
+				continue
+			}
+			num := strconv.Itoa(int(k.Num))
+			gauge(dKWaiting, float64(k.Waiting), num)
+			counter(dKDropped, k.QueueDropped, num)
+			counter(dKUserDropped, k.UserDropped, num)
+		}
+	}
+
+	if s.Reloads != nil {
+		r := s.Reloads()
+		counter(dReloads, r.OK, "ok")
+		counter(dReloads, r.Error, "error")
+		counter(dReloads, r.Unchanged, "unchanged")
+	}
+
+	counter(dLogDropped, e.Counters().LogDropped, "event-buffer", "buffer_full")
+	if s.Sinks != nil {
+		for _, k := range s.Sinks() {
+			counter(dLogDropped, k.Dropped, k.Name, "buffer_full")
+			counter(dLogDropped, k.Failed, k.Name, "write_failed")
+			counter(dLogWritten, k.Written, k.Name)
+		}
+	}
+
+	l := e.Latency()
+	buckets := make(map[float64]uint64, len(l.Bounds))
+	var cum uint64
+	for i, b := range l.Bounds {
+		cum += l.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(dLatency, l.Count, l.Sum.Seconds(), buckets)
+
+	if s.Store != nil {
+		act := s.Store.Load()
+		gauge(dGeneration, float64(act.Generation))
+		gauge(dPolicy, 1, act.Policy.SHA256, act.Policy.Mode.String())
+	}
+	if !s.Started.IsZero() {
+		gauge(dStart, float64(s.Started.UnixNano())/1e9)
+	}
+}
+
+// Server serves /metrics.
+type Server struct {
+	srv  *http.Server
+	addr net.Addr
+	done chan struct{}
+}
+
+// Listen binds addr (host:port) and serves reg's metrics at /metrics in
+// the background. The bind error is returned, so a taken port is reported
+// at start.
+func Listen(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogErrors{log}, Timeout: 10 * time.Second}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "conduit: metrics at /metrics")
+	})
+	s := &Server{
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second},
+		addr: ln.Addr(),
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "listen", addr, "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Close stops the server, waiting up to 2s for scrapes in progress.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
+
+// slogErrors adapts promhttp's error log to slog.
+type slogErrors struct{ log *slog.Logger }
+
+func (l slogErrors) Println(v ...any) { l.log.Error("metrics: " + fmt.Sprint(v...)) }
