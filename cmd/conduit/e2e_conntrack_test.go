@@ -1,0 +1,440 @@
+package main
+
+// End-to-end tests of connection tracking through `conduit run` in enforce
+// on the netns plant: a long-lived HMI->PLC session survives a SIGKILL and
+// restart (fail-open while down, adopted by pickup after) and a reload; a
+// session idle beyond its rule's idle_timeout is cut mid-stream when pickup
+// is off, and the log says why; a table far smaller than the number of
+// sessions evicts and picks up while every session keeps working. They reuse
+// the rig, daemon and session helpers of e2e_test.go and write their own
+// policy, since they need conntrack settings the shared template lacks.
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+)
+
+const (
+	ctRule = "hmi-polls-plc" // the rule that allows the HMI's sessions
+	// ctBlockWait is how long a message on a cut session waits for an echo
+	// that must not come (TCP retransmits within it, so the drop is not a
+	// single lost segment).
+	ctBlockWait = 1500 * time.Millisecond
+	// ctEchoWait bounds one exchange on a session that must work.
+	ctEchoWait = 3 * time.Second
+)
+
+// ctPoller keeps a session polling in the background, as an HMI polls a
+// PLC, and records the first failure and the slowest exchange. Unlike
+// chatter, each exchange may take ctEchoWait: a segment in flight when the
+// daemon is killed is lost and TCP's retransmission, which backs off from
+// 200ms and more on a loaded machine, brings it through.
+type ctPoller struct {
+	stop, done chan struct{}
+	once       sync.Once
+	mu         sync.Mutex
+	ok         int
+	err        error
+	slowest    time.Duration
+}
+
+func ctPoll(t *testing.T, s *session, every time.Duration) *ctPoller {
+	p := &ctPoller{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			start := time.Now()
+			err := s.exchange(ctEchoWait)
+			p.mu.Lock()
+			p.slowest = max(p.slowest, time.Since(start))
+			if err != nil {
+				p.err = err
+			} else {
+				p.ok++
+			}
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { p.finish() })
+	return p
+}
+
+func (p *ctPoller) state() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ok, p.err
+}
+
+// waitFor waits until n more exchanges than base succeeded, failing the
+// test if the session breaks or makes no progress for long.
+func (p *ctPoller) waitFor(t *testing.T, base, n int, why string) {
+	t.Helper()
+	deadline := time.Now().Add(2*ctEchoWait + time.Duration(n)*time.Second)
+	for {
+		ok, err := p.state()
+		if err != nil {
+			t.Fatalf("%s: the allowed session broke after %d exchanges: %v", why, ok, err)
+		}
+		if ok >= base+n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the allowed session made %d of %d exchanges in time", why, ok-base, n)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// finish stops polling and returns the count, the slowest exchange and
+// the first error.
+func (p *ctPoller) finish() (int, time.Duration, error) {
+	p.once.Do(func() { close(p.stop) })
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ok, p.slowest, p.err
+}
+
+// ctPolicy is the policy of these tests: the HMI may open TCP sessions to
+// the PLC's port 502, everything else is denied by default, in enforce.
+type ctPolicy struct {
+	Queue       int    // first queue number
+	Count       int    // queue count
+	Capacity    int    // conntrack.capacity; 0 leaves the default
+	NoPickup    bool   // conntrack.pickup: false
+	IdleTimeout string // the HMI rule's idle_timeout; "" for none
+	Revision    int    // shows in a description: a change that decides nothing
+}
+
+func (p ctPolicy) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# conntrack e2e policy, revision %d\n", p.Revision)
+	b.WriteString("mode: enforce\n")
+	fmt.Fprintf(&b, "queue: {num: %d, count: %d, fail_open: true}\n", p.Queue, max(p.Count, 1))
+	var ct []string
+	if p.Capacity > 0 {
+		ct = append(ct, fmt.Sprintf("capacity: %d", p.Capacity))
+	}
+	if p.NoPickup {
+		ct = append(ct, "pickup: false")
+	}
+	if len(ct) > 0 {
+		fmt.Fprintf(&b, "conntrack: {%s}\n", strings.Join(ct, ", "))
+	}
+	b.WriteString(`log: {file: "-"}
+zones:
+  enterprise:  {level: 4, cidrs: [10.40.0.0/16]}
+  supervisory: {level: 2, cidrs: [10.20.0.0/24]}
+  control:     {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - name: ` + ctRule + "\n")
+	fmt.Fprintf(&b, "    description: the HMI polls the PLC (revision %d)\n", p.Revision)
+	b.WriteString("    from: supervisory\n    to: control\n    proto: tcp\n    dport: 502\n")
+	if p.IdleTimeout != "" {
+		fmt.Fprintf(&b, "    idle_timeout: %s\n", p.IdleTimeout)
+	}
+	b.WriteString("default: deny\n")
+	return b.String()
+}
+
+// ctPort is the session's client port, which names its flow in the log.
+func ctPort(s *session) int { return s.c.LocalAddr().(*net.TCPAddr).Port }
+
+// ctFlowLine matches log lines of event ev about the HMI->PLC session s,
+// in the request orientation (a reply picked up is logged that way too).
+func ctFlowLine(r *rig, s *session, ev string) func(logLine) bool {
+	src, dst := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
+	port := ctPort(s)
+	return func(l logLine) bool {
+		return l.event() == ev && l.str("proto") == "tcp" && l.str("src") == src && l.str("dst") == dst &&
+			l.num("sport") == port && l.num("dport") == plcTCP
+	}
+}
+
+// ctHMILine matches log lines of event ev about any HMI->PLC session.
+func ctHMILine(r *rig, ev string) func(logLine) bool {
+	src, dst := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
+	return func(l logLine) bool {
+		return l.event() == ev && l.str("proto") == "tcp" && l.str("src") == src && l.str("dst") == dst &&
+			l.num("dport") == plcTCP
+	}
+}
+
+// ctCheck reports every field of l that differs from want.
+func ctCheck(t *testing.T, what string, l logLine, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := l.str(k); got != v {
+			t.Errorf("%s: %s=%q, want %q: %s", what, k, got, v, l.raw)
+		}
+	}
+}
+
+// ctWaitCount waits until at least n lines from mark on match and returns
+// them all, failing the test after timeout.
+func ctWaitCount(t *testing.T, d *daemon, from, n int, timeout time.Duration, what string, match func(logLine) bool) []logLine {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		lines, changed := d.log.since(from)
+		var got []logLine
+		for _, l := range lines {
+			if match(l) {
+				got = append(got, l)
+			}
+		}
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-changed:
+		case <-d.exited:
+			t.Fatalf("conduit exited after logging %d of %d %s: %v", len(got), n, what, d.err)
+		case <-deadline.C:
+			t.Fatalf("conduit logged %d of %d %s within %v", len(got), n, what, timeout)
+		}
+	}
+}
+
+// ctNoDrops fails the test for every verdict from mark on that dropped a
+// packet of an HMI->PLC session, except those of the sessions in cut.
+func ctNoDrops(t *testing.T, r *rig, d *daemon, from int, why string, cut ...*session) {
+	t.Helper()
+	skip := map[int]bool{}
+	for _, s := range cut {
+		skip[ctPort(s)] = true
+	}
+	for _, l := range d.matching(from, ctHMILine(r, "verdict")) {
+		if l.str("verdict") != "accept" && !skip[l.num("sport")] {
+			t.Errorf("%s: an allowed HMI session was dropped: %s", why, l.raw)
+		}
+	}
+}
+
+// TestConntrackRestartAndReload keeps an HMI->PLC session polling while the
+// daemon is SIGKILLed (fail-open: the kernel passes its packets), restarted
+// (the new daemon adopts the session mid-stream by pickup and enforces
+// again), and while its policy file is rewritten with a change that decides
+// nothing (the tracked flow carries on, neither dropped nor re-adopted).
+func TestConntrackRestartAndReload(t *testing.T) {
+	r := newRig(t)
+	pol := ctPolicy{Queue: 60, Count: 2, Revision: 1}
+	writeFile(t, r.path, pol.text())
+	d1 := r.startDaemon("")
+
+	s := r.openSession(supTCP)
+	if err := s.exchange(ctEchoWait); err != nil {
+		t.Fatalf("allowed session in enforce: %v", err)
+	}
+	opened := d1.wait(0, "the session's new-flow verdict", ctFlowLine(r, s, "verdict"))
+	ctCheck(t, "the session's first verdict", opened, map[string]string{"reason": "new-flow",
+		"verdict": "accept", "mode": "enforce", "rule": ctRule})
+	r.mustBlock(entTCP, "enforce")
+
+	poll := ctPoll(t, s, 50*time.Millisecond)
+	poll.waitFor(t, 0, 5, "before the kill")
+
+	d1.signal(syscall.SIGKILL)
+	if code := d1.waitExit(exitTimeout); code != -int(syscall.SIGKILL) {
+		t.Fatalf("conduit exit %d, want killed", code)
+	}
+	if !r.tablePresent() {
+		t.Fatal("the conduit table is gone after SIGKILL; this test needs it to stay")
+	}
+	down, _ := poll.state()
+	poll.waitFor(t, down, 5, "while the daemon is down (fail-open)")
+	r.mustPass(entTCP, "fail-open while the daemon is down")
+
+	// The restarted daemon has an empty table: the session's next packet
+	// is mid-stream and must be adopted, not dropped.
+	d2 := r.startDaemon("")
+	up, _ := poll.state()
+	picked := d2.waitTimeout(0, eventTimeout, "a pickup verdict for the running session", ctFlowLine(r, s, "verdict"))
+	ctCheck(t, "the session's first verdict after the restart", picked, map[string]string{"reason": "pickup",
+		"verdict": "accept", "would": "accept", "mode": "enforce", "rule": ctRule,
+		"from_zone": "supervisory", "to_zone": "control"})
+	poll.waitFor(t, up, 10, "after the restart")
+	r.mustBlock(entTCP, "enforce after the restart") // the session passes by decision, not by bypass
+	ctNoDrops(t, r, d2, 0, "after the restart")
+
+	// A rewrite that changes only a description: a new generation, the
+	// same decision. The flow stays tracked, so the session produces no
+	// new verdict line at all (no pickup, no drop).
+	mark := d2.mark()
+	pol.Revision = 2
+	writeFile(t, r.path, pol.text())
+	reload := d2.wait(mark, "a reload after the rewrite", func(l logLine) bool { return l.event() == "reload" })
+	if reload.str("result") != "ok" || reload.str("sha256") == d2.start.str("sha256") {
+		t.Errorf("reload event: %s; want result ok and a new sha256", reload.raw)
+	}
+	before, _ := poll.state()
+	poll.waitFor(t, before, 10, "after the reload")
+	for _, l := range d2.matching(mark, ctFlowLine(r, s, "verdict")) {
+		t.Errorf("after a reload that decides nothing new the session got a verdict line (its flow was lost or re-decided differently): %s", l.raw)
+	}
+	for _, l := range d2.matching(mark, ctFlowLine(r, s, "flow_end")) {
+		t.Errorf("the session's flow ended across the reload: %s", l.raw)
+	}
+
+	n, slowest, err := poll.finish()
+	if err != nil {
+		t.Errorf("the session broke after %d exchanges: %v", n, err)
+	}
+	t.Logf("the session made %d exchanges: %d before the kill, %d while down, %d after the restart; slowest %v",
+		n, down, up-down, n-up, slowest.Round(time.Millisecond))
+}
+
+// TestConntrackIdleTimeoutNoPickup lets a session sit idle beyond its rule's
+// idle_timeout with pickup off: the flow ends (flow_end, reason idle) and the
+// session's next message is mid-stream without a flow, so the default rule
+// drops it (reason no-flow). A session that keeps polling faster than the
+// timeout, and a fresh session, are unaffected.
+func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
+	const idle = 2 * time.Second
+	r := newRig(t)
+	writeFile(t, r.path, ctPolicy{Queue: 62, Count: 1, NoPickup: true, IdleTimeout: idle.String()}.text())
+	d := r.startDaemon("")
+
+	quiet := r.openSession(supTCP)
+	if err := quiet.exchange(ctEchoWait); err != nil {
+		t.Fatalf("allowed session in enforce: %v", err)
+	}
+	lastSent := time.Now() // its flow's last packet (the ACK of the echo) comes after
+	opened := d.wait(0, "the quiet session's new-flow verdict", ctFlowLine(r, quiet, "verdict"))
+	ctCheck(t, "the quiet session's first verdict", opened, map[string]string{"reason": "new-flow",
+		"verdict": "accept", "rule": ctRule})
+	busy := r.openSession(supTCP)
+	poll := ctPoll(t, busy, idle/5)
+
+	// The sweeper runs every second: the flow ends within idle plus that.
+	end := d.waitTimeout(0, idle+eventTimeout, "the quiet session's flow_end", ctFlowLine(r, quiet, "flow_end"))
+	ctCheck(t, "flow_end of the quiet session", end, map[string]string{"reason": "idle",
+		"state": "established", "rule": ctRule, "flow": opened.str("flow")})
+	if got := time.Duration(end.num("idle")); got < idle {
+		t.Errorf("flow_end after %v idle, want at least the rule's idle_timeout %v: %s", got, idle, end.raw)
+	}
+	if time.Since(lastSent) < idle {
+		t.Errorf("the flow ended %v after the session's last message, before its idle_timeout %v", time.Since(lastSent), idle)
+	}
+	// SYN, ACK, the message and its ACK one way; SYN-ACK and the echo back.
+	if end.num("packets_orig") < 3 || end.num("packets_reply") < 2 || end.num("bytes_orig") <= 0 || end.num("bytes_reply") <= 0 {
+		t.Errorf("flow_end counts too little traffic for a handshake and one exchange: %s", end.raw)
+	}
+
+	mark := d.mark()
+	if err := quiet.exchange(ctBlockWait); err == nil {
+		t.Errorf("a message on a session idle beyond its idle_timeout (%v) got through with pickup off", idle)
+	}
+	cut := d.wait(mark, "a no-flow verdict for the quiet session", ctFlowLine(r, quiet, "verdict"))
+	ctCheck(t, "the quiet session's verdict after its flow ended", cut, map[string]string{"reason": "no-flow",
+		"verdict": "drop", "would": "drop", "mode": "enforce", "rule": "default"})
+
+	// Idleness, not age, ended it: the busy session outlived the timeout.
+	ok, _ := poll.state()
+	poll.waitFor(t, ok, 3, "the busy session after the quiet one was cut")
+	for _, l := range d.matching(0, ctFlowLine(r, busy, "flow_end")) {
+		t.Errorf("the busy session's flow ended although it polled every %v: %s", idle/5, l.raw)
+	}
+	ctNoDrops(t, r, d, 0, "apart from the quiet session", quiet)
+	if l := d.matching(0, func(l logLine) bool { return l.str("reason") == "pickup" }); len(l) > 0 {
+		t.Errorf("a flow was picked up with conntrack.pickup false: %s", l[0].raw)
+	}
+	r.mustPass(supTCP, "a fresh session after the quiet one was cut")
+	if n, _, err := poll.finish(); err != nil {
+		t.Errorf("the busy session broke after %d exchanges: %v", n, err)
+	}
+}
+
+// TestConntrackCapacity runs twice as many HMI sessions as a table of 4 can
+// hold (one queue, so one shard of 4): opening them evicts, every session's
+// next message is then adopted by pickup (evicting another), and every
+// session keeps exchanging, one after another and all at once.
+func TestConntrackCapacity(t *testing.T) {
+	const capacity, sessions = 4, 8
+	r := newRig(t)
+	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity}.text())
+	d := r.startDaemon("")
+	if got := d.start.num("conntrack_capacity"); got != capacity {
+		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)
+	}
+
+	var ss []*session
+	for i := range sessions {
+		s := r.openSession(supTCP)
+		if err := s.exchange(ctEchoWait); err != nil {
+			t.Fatalf("session %d of %d: %v", i+1, sessions, err)
+		}
+		ss = append(ss, s)
+	}
+	// Round robin over more sessions than the table holds: the four most
+	// recent are never the next one, so each message is a pickup.
+	for round := range 2 {
+		for i, s := range ss {
+			if err := s.exchange(ctEchoWait); err != nil {
+				t.Fatalf("round %d, session %d: %v", round+1, i+1, err)
+			}
+		}
+	}
+	var polls []*ctPoller
+	for _, s := range ss {
+		polls = append(polls, ctPoll(t, s, 20*time.Millisecond))
+	}
+	for i, p := range polls {
+		p.waitFor(t, 0, 10, fmt.Sprintf("session %d polling alongside %d others", i+1, sessions-1))
+	}
+	for i, p := range polls {
+		if n, _, err := p.finish(); err != nil {
+			t.Errorf("session %d broke after %d concurrent exchanges: %v", i+1, n, err)
+		}
+	}
+
+	// Opening evicted sessions-capacity flows, the first round one per
+	// message; later messages evict more, in an order the kernel decides.
+	evs := ctWaitCount(t, d, 0, 2*sessions-capacity, eventTimeout, "eviction events", ctHMILine(r, "eviction"))
+	for _, l := range evs {
+		if l.str("reason") != "capacity" || l.str("idle") == "" {
+			t.Errorf("eviction event without reason capacity or idle time: %s", l.raw)
+			break
+		}
+	}
+	for i, s := range ss {
+		picks := d.matching(0, func(l logLine) bool {
+			return ctFlowLine(r, s, "verdict")(l) && l.str("reason") == "pickup"
+		})
+		if len(picks) == 0 {
+			t.Errorf("session %d (port %d) was never picked up after its flow was evicted", i+1, ctPort(s))
+			continue
+		}
+		ctCheck(t, fmt.Sprintf("session %d's pickup", i+1), picks[0], map[string]string{
+			"verdict": "accept", "mode": "enforce", "rule": ctRule})
+	}
+	ctNoDrops(t, r, d, 0, "at capacity")
+	if l := d.matching(0, func(l logLine) bool { return l.event() == "occupancy_high" }); len(l) == 0 {
+		t.Error("the table filled up without an occupancy_high event")
+	} else if l[0].num("capacity") != capacity {
+		t.Errorf("occupancy_high event: %s; want capacity %d", l[0].raw, capacity)
+	}
+	t.Logf("%d sessions through a table of %d: %d evictions, %d pickups logged", sessions, capacity, len(evs),
+		len(d.matching(0, func(l logLine) bool { return ctHMILine(r, "verdict")(l) && l.str("reason") == "pickup" })))
+}
