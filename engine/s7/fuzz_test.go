@@ -1,0 +1,84 @@
+package s7
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
+)
+
+// within reports whether s is empty or lies inside b.
+func within(s, b []byte) bool {
+	if len(s) == 0 {
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
+}
+
+var knownErrors = func() map[Error]bool {
+	m := map[Error]bool{}
+	for _, e := range Errors {
+		m[e] = true
+	}
+	return m
+}()
+
+// checkParse asserts what must hold for any input.
+func checkParse(t *testing.T, b []byte) {
+	var p PDU
+	n, err := Parse(b, Request, &p)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
+	}
+	if !knownErrors[err] {
+		fail("unlisted error")
+	}
+	if n < 0 || n > len(b) || (err == ErrShort && n != 0) || (err == OK && n != int(p.TPKTLength)) {
+		fail("n out of range")
+	}
+	pdu := b[:n]
+	for _, s := range [][]byte{p.COTP.SrcTSAP, p.COTP.DstTSAP, p.COTP.Data} {
+		if !within(s, pdu) {
+			fail("COTP view outside the TPKT")
+		}
+	}
+	for _, s := range [][]byte{p.Param, p.Data, p.Filename, p.PIService, p.PIParams} {
+		if !within(s, p.COTP.Data) {
+			fail("S7 view outside the COTP data")
+		}
+	}
+	if p.Kind == KindS7 && err == OK && HeaderLen+len(p.Param)+len(p.Data) > len(p.COTP.Data) {
+		fail("parameter and data longer than the PDU")
+	}
+	// ParseTPKT agrees on the framing, and ParseS7 on the S7 PDU.
+	var q PDU
+	n2, err2 := ParseTPKT(b, Request, &q)
+	if n2 != n || (err2 != OK && err2 != err) {
+		fail("ParseTPKT = %d, %q", n2, err2)
+	}
+	if err2 == OK && q.Kind == KindCOTP && q.COTP.Type == COTPData && q.COTP.EOT && q.COTP.Data != nil {
+		if err3 := ParseS7(q.COTP.Data, Request, &q); err3 != err || (err == OK && summary(&q) != summary(&p)) {
+			fail("ParseS7 = %q, %s", err3, summary(&q))
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, tc := range parseTests {
+		f.Add(tc.b)
+	}
+	if dir, ok := pcaptest.Lookup(); ok {
+		for _, path := range pcaptest.Files(f, dir, "s7") {
+			for _, seg := range captureSegments(f, path, Port) {
+				f.Add(seg.data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b) })
+}

@@ -1,0 +1,109 @@
+package s7
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+)
+
+// rulesFunctions reads s7Functions from rules/app.go, so that this test
+// fails when the policy's names and the parser's drift apart.
+func rulesFunctions(t *testing.T) map[string]uint64 {
+	t.Helper()
+	path := filepath.Join("..", "..", "rules", "app.go")
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Skipf("rules vocabulary not readable: %v", err)
+	}
+	out := map[string]uint64{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "s7Functions" || len(vs.Values) != 1 {
+			return true
+		}
+		for _, e := range vs.Values[0].(*ast.CompositeLit).Elts {
+			kv := e.(*ast.KeyValueExpr)
+			k, _ := strconv.Unquote(kv.Key.(*ast.BasicLit).Value)
+			v, err := strconv.ParseUint(kv.Value.(*ast.BasicLit).Value, 0, 64)
+			if err != nil {
+				t.Fatalf("s7Functions[%s]: %v", k, err)
+			}
+			out[k] = v
+		}
+		return false
+	})
+	if len(out) == 0 {
+		t.Fatalf("s7Functions not found in %s", path)
+	}
+	return out
+}
+
+func TestFunctionsMatchRules(t *testing.T) {
+	rules := rulesFunctions(t)
+	for name, code := range rules {
+		if got, ok := FunctionCode(name); !ok || uint64(got) != code || FunctionName(got) != name {
+			t.Errorf("rules function %s=%#x; FunctionCode = %#x, %v", name, code, got, ok)
+		}
+	}
+	if len(FunctionNames()) != len(rules) {
+		t.Errorf("FunctionNames %v; rules has %d", FunctionNames(), len(rules))
+	}
+}
+
+func TestNames(t *testing.T) {
+	names := FunctionNames()
+	if !sort.StringsAreSorted(names) {
+		t.Error("FunctionNames not sorted")
+	}
+	for _, name := range names {
+		f, ok := FunctionCode(name)
+		if !ok || FunctionName(f) != name {
+			t.Errorf("function %s round trip", name)
+		}
+	}
+	if f, ok := FunctionCode("pi_service"); !ok || f != FuncPIService {
+		t.Error("alias pi_service")
+	}
+	if _, ok := FunctionCode("bogus"); ok || FunctionName(0x42) != "" {
+		t.Error("unknown function named")
+	}
+	for _, name := range GroupNames() {
+		g, ok := GroupCode(name)
+		if !ok || GroupName(g) != name {
+			t.Errorf("group %s round trip", name)
+		}
+	}
+	if _, ok := GroupCode("bogus"); ok || GroupName(0x9) != "" {
+		t.Error("unknown group named")
+	}
+	for _, tc := range []struct {
+		g, sub uint8
+		want   string
+	}{{GroupCPU, 1, "read_szl"}, {GroupBlock, 3, "get_block_info"}, {GroupTime, 2, "set_clock"}, {GroupCPU, 0x99, ""}, {GroupTime, 3, "read_clock_following"}} {
+		if got := SubfunctionName(tc.g, tc.sub); got != tc.want {
+			t.Errorf("SubfunctionName(%d, %d) = %q, want %q", tc.g, tc.sub, got, tc.want)
+		}
+	}
+	for r, want := range map[uint8]string{1: "job", 2: "ack", 3: "ack_data", 7: "userdata", 0: "", 5: "", 200: ""} {
+		if got := ROSCTRName(r); got != want {
+			t.Errorf("ROSCTRName(%d) = %q, want %q", r, got, want)
+		}
+	}
+	for typ, want := range map[uint8]string{0: "push", 4: "request", 8: "response", 3: ""} {
+		if got := UserdataTypeName(typ); got != want {
+			t.Errorf("UserdataTypeName(%d) = %q", typ, got)
+		}
+	}
+	for k, want := range map[Kind]string{KindCOTP: "cotp", KindFragment: "cotp-fragment", KindS7: "s7", KindS7Plus: "s7plus"} {
+		if k.String() != want {
+			t.Errorf("Kind %d = %q", k, k.String())
+		}
+	}
+	if Request.String() != "request" || Response.String() != "response" {
+		t.Error("Dir.String")
+	}
+}
