@@ -241,8 +241,13 @@ func response(pdu []byte, p *PDU) Error {
 			return ErrBadPDU
 		}
 		p.HasWrite, p.WriteAddr, p.WriteQty = true, u16(pdu, 1), 1
-		if p.Function >= WriteMultipleCoils {
+		switch p.Function {
+		case WriteMultipleCoils:
 			p.WriteQty = u16(pdu, 3)
+			return span(p.WriteAddr, p.WriteQty, maxWriteBits)
+		case WriteMultipleRegisters:
+			p.WriteQty = u16(pdu, 3)
+			return span(p.WriteAddr, p.WriteQty, maxWriteRegs)
 		}
 	case MaskWriteRegister:
 		if len(pdu) != 7 {
