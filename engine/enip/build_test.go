@@ -129,22 +129,22 @@ func msgString(m Msg) string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "%02x", m.Service)
-	if m.Path&(HasClass|HasSymbol) != 0 {
+	if m.Flags&(HasClass|HasSymbol) != 0 {
 		fmt.Fprintf(&b, " c=%x", m.Class)
 	}
-	if m.Path&HasInstance != 0 {
+	if m.Flags&HasInstance != 0 {
 		fmt.Fprintf(&b, " i=%x", m.Instance)
 	}
-	if m.Path&HasAttribute != 0 {
+	if m.Flags&HasAttribute != 0 {
 		fmt.Fprintf(&b, " a=%x", m.Attribute)
 	}
-	if m.Path&HasSymbol != 0 {
+	if m.Flags&HasSymbol != 0 {
 		fmt.Fprintf(&b, " t=%s", m.Symbol)
 	}
-	if m.Path&Routed != 0 {
+	if m.Flags&Routed != 0 {
 		b.WriteString(" @")
 	}
-	if m.Path&MultiClass != 0 {
+	if m.Flags&MultiClass != 0 {
 		b.WriteString(" +")
 	}
 	return b.String()

@@ -37,10 +37,7 @@ var captureWant = map[string]capWant{
 }
 
 func TestCaptures(t *testing.T) {
-	dir := captureDir()
-	if dir == "" {
-		t.Skip("real captures not found at ../../../shared/captures; set CONDUIT_CAPTURES to their directory")
-	}
+	dir := pcaptest.Dir(t)
 	paths := pcaptest.Files(t, dir, "enip")
 	if len(paths) == 0 {
 		t.Fatalf("no captures under %s/enip", dir)

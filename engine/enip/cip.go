@@ -63,7 +63,7 @@ func (p *PDU) parseCIP(m []byte, depth int) Error {
 	switch {
 	case msg.Service == SvcMultipleServicePacket:
 		return p.parseMultiple(msg.Data, depth+1)
-	case msg.Service == SvcUnconnectedSend && msg.Path&HasClass != 0 && msg.Class == ClassConnectionManager:
+	case msg.Service == SvcUnconnectedSend && msg.Flags&HasClass != 0 && msg.Class == ClassConnectionManager:
 		return p.parseUnconnectedSend(msg.Data, depth+1)
 	}
 	return OK

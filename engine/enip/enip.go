@@ -14,7 +14,8 @@ package enip
 // and UDP (list commands).
 const Port = 44818
 
-// Dir is the direction of a PDU.
+// Dir is the direction of a PDU. Parse records it; CIP messages say for
+// themselves whether they are requests or responses.
 type Dir uint8
 
 const (
@@ -123,7 +124,7 @@ type Msg struct {
 	Status    uint8  // general status (responses)
 	ExtStatus uint16 // first additional status word (responses)
 	Depth     uint8  // 0 outermost; embedded messages one more than their container
-	Path      PathFlags
+	Flags     PathFlags
 	Class     uint32 // ClassSymbol when a symbolic path names a tag without a class
 	Instance  uint32
 	Attribute uint32

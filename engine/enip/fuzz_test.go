@@ -53,7 +53,7 @@ func checkParse(t *testing.T, b []byte, dir Dir) {
 		if m.Depth > MaxDepth || !within(m.Data, p.CPF.CIP) || !within(m.Symbol, p.CPF.CIP) {
 			fail("message %+v", m)
 		}
-		if m.Response && m.Path != 0 {
+		if m.Response && m.Flags != 0 {
 			fail("response with a path")
 		}
 	}

@@ -35,7 +35,7 @@ func parsePath(path []byte, m *Msg) Error {
 		}
 		i += n
 	}
-	if m.Path&(HasClass|HasSymbol) == HasSymbol {
+	if m.Flags&(HasClass|HasSymbol) == HasSymbol {
 		m.Class = ClassSymbol
 	}
 	return OK
@@ -63,7 +63,7 @@ func segment(s []byte, m *Msg) (int, Error) {
 			n += 2
 		}
 		n += n & 1
-		m.Path |= Routed
+		m.Flags |= Routed
 	case segLogical:
 		return logical(s, m)
 	case segNetwork:
@@ -86,8 +86,8 @@ func segment(s []byte, m *Msg) (int, Error) {
 		case dataANSISymbl:
 			size := int(s[1])
 			n = 2 + size + size&1
-			if len(s) >= n && m.Path&HasSymbol == 0 {
-				m.Path |= HasSymbol
+			if len(s) >= n && m.Flags&HasSymbol == 0 {
+				m.Flags |= HasSymbol
 				m.Symbol = s[2 : 2+size : 2+size]
 			}
 		default:
@@ -139,20 +139,20 @@ func logical(s []byte, m *Msg) (int, Error) {
 	}
 	switch typ {
 	case logClass:
-		if m.Path&HasClass != 0 {
-			m.Path |= MultiClass
+		if m.Flags&HasClass != 0 {
+			m.Flags |= MultiClass
 		} else {
-			m.Path |= HasClass
+			m.Flags |= HasClass
 			m.Class = v
 		}
 	case logInstance:
-		if m.Path&HasInstance == 0 {
-			m.Path |= HasInstance
+		if m.Flags&HasInstance == 0 {
+			m.Flags |= HasInstance
 			m.Instance = v
 		}
 	case logAttribute:
-		if m.Path&HasAttribute == 0 {
-			m.Path |= HasAttribute
+		if m.Flags&HasAttribute == 0 {
+			m.Flags |= HasAttribute
 			m.Attribute = v
 		}
 	}
