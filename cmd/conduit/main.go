@@ -21,6 +21,10 @@ func commands() []command {
 	return []command{
 		{"run", "run -c FILE             the daemon: install the nftables table, serve the queues", runDaemon},
 		{"check", "check -c FILE [--json]  validate a policy file", runCheck},
+		{"status", "status [--json] [--socket PATH]   ask the daemon how it is doing", runStatus},
+		{"hits", "hits [--json] [--socket PATH]     per-rule hits, and how long the cleanup rule has been quiet", runHits},
+		{"flows", "flows [--json] [--socket PATH] [--zone Z] [--rule R] [--addr IP|CIDR] [--limit N]  tracked flows", runFlows},
+		{"reload", "reload [--json] [--socket PATH]   reload the policy file now and print the result", runReload},
 		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
 			fmt.Println("conduit", version)
 			return 0

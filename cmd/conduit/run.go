@@ -13,10 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/nfq"
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/metrics"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -26,6 +28,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
 	debug := fs.Bool("debug", false, "log debug messages")
+	state := fs.String("state", "/var/lib/conduit/state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
+	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -38,18 +42,20 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
-	logOut, closeLog, err := openLog(pol.Log.File, stdout)
+	logs, err := openLogs(pol.Log, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
-	defer closeLog()
+	// Last out: what is queued for the sinks gets a few seconds to leave.
+	defer logs.Close(3 * time.Second)
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
-	if err := serve(*path, pol, log); err != nil {
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	o := &ops{logs: logs, log: log, state: *state}
+	if err := serve(*path, pol, o, *saveEvery); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
@@ -57,19 +63,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func openLog(file string, stdout io.Writer) (io.Writer, func(), error) {
-	if file == "" || file == "-" {
-		return stdout, func() {}, nil
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open log file: %w", err)
-	}
-	return f, func() { f.Close() }, nil
-}
-
 // serve runs the daemon until SIGINT or SIGTERM.
-func serve(path string, pol *rules.Policy, log *slog.Logger) error {
+func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) error {
+	log := o.log
 	for _, w := range pol.Warnings {
 		log.Warn("policy warning", "warning", w.String())
 	}
@@ -82,6 +78,9 @@ func serve(path string, pol *rules.Policy, log *slog.Logger) error {
 	}
 	store := modes.NewStore(pol)
 	eng := engine.New(engine.Config{Store: store, Workers: count, Log: log})
+	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
+	// Counting continues on top of the saved counts.
+	o.loadState()
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
@@ -114,13 +113,21 @@ func serve(path string, pol *rules.Policy, log *slog.Logger) error {
 	var logDone sync.WaitGroup
 	logDone.Go(func() { eng.Run(logCtx) })
 	go eng.Sweep(ctx, time.Second)
+	go o.reportLogLoss(ctx, 10*time.Second)
+	go o.saveStateEvery(ctx, saveEvery)
 
 	stop := make(chan struct{})
 	var workers sync.WaitGroup
 	for i, q := range queues {
 		workers.Go(func() { eng.Serve(ctx, i, q, stop) })
 	}
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log}
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
+	o.reloader = reloader
+	// After the queues: a second daemon fails on its queue before it can
+	// take over anything; before the start event: tests and scripts that
+	// wait for it may ask at once.
+	ctl := o.startControl(pol.Control.Socket)
+	met := o.startMetrics(pol.Metrics.Listen)
 	go func() {
 		if err := reloader.Watch(ctx); err != nil {
 			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
@@ -129,19 +136,35 @@ func serve(path string, pol *rules.Policy, log *slog.Logger) error {
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
-		"nft_method", string(inst.Method), "conntrack_capacity", eng.Conntrack().Capacity())
+		"nft_method", string(inst.Method), "conntrack_capacity", eng.Conntrack().Capacity(),
+		"control_socket", ctlPath(ctl), "metrics", metAddr(met), "state_file", o.state)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
 	for sig := range sigs {
-		if sig == syscall.SIGHUP {
+		switch sig {
+		case syscall.SIGHUP:
 			reloader.Reload("sighup")
+			continue
+		case syscall.SIGUSR1:
+			// logrotate moved the file away: continue in a new one.
+			if err := o.logs.Reopen(); err != nil {
+				log.Error("reopening the log file failed", "err", err)
+			} else {
+				log.Info("log file reopened", "event", "log_reopen")
+			}
 			continue
 		}
 		log.Info("stopping", "signal", sig.String())
 		break
 	}
 	signal.Stop(sigs)
+	if ctl != nil {
+		ctl.Close()
+	}
+	if met != nil {
+		met.Close()
+	}
 
 	// Shutdown: first stop queueing (the kernel forwards on its own again),
 	// then give every packet already queued its verdict, then let go.
@@ -153,10 +176,25 @@ func serve(path string, pol *rules.Policy, log *slog.Logger) error {
 	workers.Wait()
 	cancel()
 	closeQueues()
+	o.saveState()
 	c := eng.Counters()
 	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
 		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics)
 	stopLog()
 	logDone.Wait()
 	return rmErr
+}
+
+func ctlPath(s *control.Server) string {
+	if s == nil {
+		return ""
+	}
+	return s.Path()
+}
+
+func metAddr(s *metrics.Server) string {
+	if s == nil {
+		return ""
+	}
+	return s.Addr().String()
 }

@@ -1,0 +1,207 @@
+package main
+
+// The daemon's operator interface: what the control socket, the metrics
+// endpoint and the hit state file read, and the log sinks they report on.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/conduit-ot/conduit/control"
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/metrics"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// ops is the running daemon as its operator sees it.
+type ops struct {
+	eng      *engine.Engine
+	store    *modes.Store
+	reloader *modes.Reloader
+	queueNum uint16
+	started  time.Time
+	logs     *eventlog.Mux
+	log      *slog.Logger
+	state    string // hit counters file; "" keeps none
+	reloads  reloadCounter
+}
+
+// reloadCounter counts reload attempts by result. It wraps the reloader's
+// Load, which runs under the reloader's lock for every trigger (SIGHUP,
+// file watch, control socket), so each attempt is counted exactly once.
+type reloadCounter struct {
+	ok, failed, unchanged atomic.Uint64
+}
+
+func (o *ops) loadPolicy(path string) (*rules.Policy, error) {
+	p, err := rules.Load(path)
+	switch {
+	case err != nil:
+		o.reloads.failed.Add(1)
+	case p.SHA256 == o.store.Load().Policy.SHA256:
+		o.reloads.unchanged.Add(1)
+	default:
+		o.reloads.ok.Add(1)
+	}
+	return p, err
+}
+
+func (o *ops) reloadCounts() metrics.Reloads {
+	return metrics.Reloads{OK: o.reloads.ok.Load(), Error: o.reloads.failed.Load(), Unchanged: o.reloads.unchanged.Load()}
+}
+
+// onSwap warns about settings that a reload reads but only a restart applies.
+func (o *ops) onSwap(old, cur *modes.Active) {
+	a, b := old.Policy, cur.Policy
+	for _, c := range []struct {
+		what     string
+		old, new any
+	}{
+		{"log", a.Log, b.Log},
+		{"metrics", a.Metrics, b.Metrics},
+		{"control", a.Control, b.Control},
+		{"conntrack.capacity", a.Conntrack.Capacity, b.Conntrack.Capacity},
+	} {
+		if c.old != c.new {
+			o.log.Warn(c.what+" settings changed in the file; they take effect at the next restart",
+				"event", "reload", "setting", c.what, "running", fmt.Sprint(c.old), "file", fmt.Sprint(c.new))
+		}
+	}
+}
+
+// openLogs builds the log sinks of the policy: stdout or a file, and
+// syslog when set.
+func openLogs(cfg rules.LogConfig, stdout io.Writer) (*eventlog.Mux, error) {
+	f, err := eventlog.OpenFile(cfg.File, stdout)
+	if err != nil {
+		return nil, err
+	}
+	sinks := []eventlog.Sink{f}
+	if cfg.Syslog != "" {
+		s, err := eventlog.NewSyslog(cfg.Syslog, eventlog.SyslogOptions{})
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	return eventlog.NewMux(eventlog.DefaultQueue, sinks...), nil
+}
+
+// reportLogLoss says, every period, which sinks lost lines since the last
+// report; the engine reports its own event buffer.
+func (o *ops) reportLogLoss(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := map[string]eventlog.SinkStats{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		errs := o.logs.LastError()
+		for _, s := range o.logs.Stats() {
+			p := last[s.Name]
+			if s.Dropped != p.Dropped || s.Failed != p.Failed {
+				o.log.Warn("log lines lost by a sink", "event", "log_dropped", "sink", s.Name,
+					"dropped", s.Dropped-p.Dropped, "failed", s.Failed-p.Failed,
+					"total_dropped", s.Dropped, "total_failed", s.Failed, "last_error", errs[s.Name])
+			}
+			last[s.Name] = s
+		}
+	}
+}
+
+// loadState restores the hit counters saved by an earlier run. A file that
+// cannot be read is moved aside, so that the next save does not destroy
+// what an operator may want to recover.
+func (o *ops) loadState() {
+	if o.state == "" {
+		return
+	}
+	n, err := o.eng.LoadHits(o.state)
+	if err != nil {
+		bad := o.state + ".bad"
+		if rerr := os.Rename(o.state, bad); rerr != nil {
+			bad = ""
+		}
+		o.log.Error("hit counters not restored; counting from zero", "event", "state", "file", o.state, "err", err, "moved_to", bad)
+		return
+	}
+	if n > 0 {
+		o.log.Info("hit counters restored", "event", "state", "file", o.state, "rules", n)
+	}
+}
+
+func (o *ops) saveState() {
+	if o.state == "" {
+		return
+	}
+	if err := o.eng.SaveHits(o.state); err != nil {
+		o.log.Error("saving the hit counters failed", "event", "state", "file", o.state, "err", err)
+	}
+}
+
+// saveStateEvery saves the hit counters periodically until ctx ends.
+func (o *ops) saveStateEvery(ctx context.Context, every time.Duration) {
+	if o.state == "" || every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			o.saveState()
+		}
+	}
+}
+
+// startControl opens the control socket. Failing to is logged, not fatal:
+// the firewall matters more than its dashboard.
+func (o *ops) startControl(path string) *control.Server {
+	if path == "" {
+		return nil
+	}
+	srv, err := control.Listen(path, map[string]control.Handler{
+		"status": func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
+		"hits":   func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
+		"flows":  o.flowsHandler,
+		"reload": func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+	}, o.log)
+	if err != nil {
+		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)
+		return nil
+	}
+	go srv.Serve()
+	return srv
+}
+
+// startMetrics serves Prometheus metrics when listen is set; a failure is
+// logged, not fatal.
+func (o *ops) startMetrics(listen string) *metrics.Server {
+	if listen == "" {
+		return nil
+	}
+	reg := metrics.NewRegistry(metrics.Source{
+		Engine: o.eng, Store: o.store, QueueNum: o.queueNum, Started: o.started,
+		Reloads: o.reloadCounts, Sinks: o.logs.Stats,
+	})
+	srv, err := metrics.Listen(listen, reg, o.log)
+	if err != nil {
+		o.log.Error("metrics endpoint unavailable", "err", err)
+		return nil
+	}
+	return srv
+}

@@ -1,0 +1,318 @@
+package main
+
+// Unit tests of the operator commands against an in-process daemon core
+// (engine, store, reloader and control socket; no queues, no root).
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+const opsPolicy = `mode: monitor
+queue: {num: 30, count: 2}
+zones:
+  operations:  {level: 3, cidrs: [10.30.0.0/24]}
+  supervisory: {level: 2, cidrs: [10.20.0.0/24]}
+  control:     {level: 1, cidrs: [10.10.0.0/24]}
+conduits:
+  - {from: operations, to: control, mode: enforce}
+rules:
+  - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502}
+  - {name: wide, from: supervisory, to: 10.0.0.0/8, proto: udp, dport: 1-4000}
+  - {name: cleanup, from: any, to: any, cleanup: true}
+default: deny
+`
+
+// opsSyn is an IPv4 TCP SYN of 40 bytes.
+func opsSyn(src, dst string, sport, dport uint16) []byte {
+	b := make([]byte, 40)
+	b[0], b[8], b[9] = 0x45, 64, 6
+	binary.BigEndian.PutUint16(b[2:], 40)
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(b[12:], s[:])
+	copy(b[16:], d[:])
+	binary.BigEndian.PutUint16(b[20:], sport)
+	binary.BigEndian.PutUint16(b[22:], dport)
+	b[32], b[33] = 5<<4, 0x02
+	return b
+}
+
+type opsRig struct {
+	o      *ops
+	socket string
+	file   string
+}
+
+func newOpsRig(t *testing.T) *opsRig {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "conduit.yaml")
+	if err := os.WriteFile(file, []byte(opsPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := rules.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := modes.NewStore(pol)
+	o := &ops{
+		eng:   engine.New(engine.Config{Store: store, Workers: 2, Log: log}),
+		store: store, queueNum: 30, started: time.Now().Add(-time.Hour),
+		logs: eventlog.NewMux(8), log: log, state: filepath.Join(dir, "state.json"),
+	}
+	o.reloader = &modes.Reloader{Path: file, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
+	r := &opsRig{o: o, socket: filepath.Join(dir, "c.sock"), file: file}
+	ctl := o.startControl(r.socket)
+	if ctl == nil {
+		t.Fatal("control socket did not start")
+	}
+	t.Cleanup(func() { ctl.Close() })
+	return r
+}
+
+// run runs a client command against the rig and returns stdout, stderr and
+// the exit code.
+func (r *opsRig) run(t *testing.T, fn func([]string, io.Writer, io.Writer) int, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := fn(append(args, "--socket", r.socket), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestStatusAndHitsAgree(t *testing.T) {
+	r := newOpsRig(t)
+	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
+	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
+	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40001, 502)) // hmi-polls-plc
+	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
+	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup allows: enforced conduit passes
+
+	out, errOut, code := r.run(t, runStatus, "--json")
+	if code != 0 {
+		t.Fatalf("status: %d %s", code, errOut)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"mode", "conduits", "policy", "uptime_s", "queues", "conntrack", "verdicts", "rules"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("status --json lacks %q", k)
+		}
+	}
+	var s statusReport
+	json.Unmarshal([]byte(out), &s)
+	if s.Mode != "monitor" || len(s.Conduits) != 1 || s.Conduits[0] != (conduitStatus{"operations", "control", "enforce"}) {
+		t.Errorf("mode %q conduits %+v", s.Mode, s.Conduits)
+	}
+	if s.Policy.File != r.file || len(s.Policy.SHA256) != 64 || s.Policy.Generation != 1 || s.UptimeS < 3599 {
+		t.Errorf("policy %+v uptime %d", s.Policy, s.UptimeS)
+	}
+	if len(s.Queues) != 2 || s.Queues[0].Num != 30 || s.Queues[0].Packets != 1 || s.Queues[1].Num != 31 || s.Queues[1].Packets != 3 {
+		t.Errorf("queues %+v", s.Queues)
+	}
+	if m := s.Queues[1].ByMode; m["monitor"].Accept != 2 || m["enforce"].Accept != 1 {
+		t.Errorf("queue 31 by mode %+v", m)
+	}
+	if s.Verdicts.Packets != 4 || s.Verdicts.Accept != 4 || s.Verdicts.Drop != 0 {
+		t.Errorf("verdicts %+v", s.Verdicts)
+	}
+	if s.Conntrack.Entries != 4 || s.Conntrack.Capacity != 65536 {
+		t.Errorf("conntrack %+v", s.Conntrack)
+	}
+
+	out, _, code = r.run(t, runHits, "--json")
+	if code != 0 {
+		t.Fatal("hits failed")
+	}
+	var raw map[string]json.RawMessage
+	json.Unmarshal([]byte(out), &raw)
+	if len(raw) != 1 || raw["rules"] == nil {
+		t.Errorf("hits --json is not {\"rules\": [...]}: %s", out)
+	}
+	var h hitsJSON
+	json.Unmarshal([]byte(out), &h)
+	if !reflect.DeepEqual(h.Rules, s.Rules) {
+		t.Errorf("hits and status disagree:\n%+v\n%+v", h.Rules, s.Rules)
+	}
+	want := map[string][2]uint64{"hmi-polls-plc": {2, 2}, "wide": {0, 0}, "cleanup": {2, 2}, "default": {0, 0}}
+	for i, rh := range h.Rules {
+		if w := want[rh.Name]; rh.Packets != w[0] || rh.Flows != w[1] || rh.Index != i {
+			t.Errorf("rule %+v, want packets/flows %v at index %d", rh, w, i)
+		}
+	}
+	var obj []map[string]any
+	json.Unmarshal(raw["rules"], &obj)
+	for _, k := range []string{"name", "index", "action", "cleanup", "packets", "bytes", "flows", "requests", "first_hit", "last_hit"} {
+		if _, ok := obj[0][k]; !ok {
+			t.Errorf("rule object lacks %q", k)
+		}
+	}
+
+	out, _, _ = r.run(t, runHits)
+	for _, want := range []string{"* cleanup", "cleanup rule", "* wide", "broad: to 10.0.0.0/8, 4000 ports", "QUIET FOR", "cleanup rule cleanup: quiet for 0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hits table lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = r.run(t, runStatus)
+	for _, want := range []string{"mode      monitor", "operations -> control: enforce", "4 packets: 4 accepted", "4 of 65536 flows", "QUEUE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFlowsFilter(t *testing.T) {
+	r := newOpsRig(t)
+	w := r.o.eng.Worker(0)
+	w.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502))
+	w.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 503))
+	w.Decide(opsSyn("10.30.0.10", "10.10.0.12", 40002, 502))
+	for _, c := range []struct {
+		args  []string
+		ports []uint16
+	}{
+		{nil, []uint16{40000, 40001, 40002}},
+		{[]string{"--zone", "supervisory"}, []uint16{40000, 40001}},
+		{[]string{"--zone", "control"}, []uint16{40000, 40001, 40002}},
+		{[]string{"--rule", "cleanup"}, []uint16{40001, 40002}},
+		{[]string{"--addr", "10.10.0.12"}, []uint16{40002}},
+		{[]string{"--addr", "10.20.0.0/24"}, []uint16{40000, 40001}},
+		{[]string{"--zone", "supervisory", "--rule", "cleanup"}, []uint16{40001}},
+		{[]string{"--limit", "1"}, []uint16{40000}},
+	} {
+		out, errOut, code := r.run(t, runFlows, append(c.args, "--json")...)
+		if code != 0 {
+			t.Fatalf("flows %v: %s", c.args, errOut)
+		}
+		var fr flowsReply
+		json.Unmarshal([]byte(out), &fr)
+		var got []uint16
+		for _, f := range fr.Flows {
+			got = append(got, f.Sport)
+		}
+		if !reflect.DeepEqual(got, c.ports) || fr.Total != 3 {
+			t.Errorf("flows %v: ports %v (total %d), want %v", c.args, got, fr.Total, c.ports)
+		}
+	}
+	for _, args := range [][]string{{"--zone", "nowhere"}, {"--rule", "nope"}, {"--addr", "x"}} {
+		if _, errOut, code := r.run(t, runFlows, args...); code != 1 || errOut == "" {
+			t.Errorf("flows %v: exit %d %q, want 1 with a message", args, code, errOut)
+		}
+	}
+	out, _, _ := r.run(t, runFlows, "--zone", "operations")
+	if !strings.Contains(out, "10.30.0.10:40002") || !strings.Contains(out, "operations -> control") || !strings.Contains(out, "1 of 3 tracked flows") {
+		t.Errorf("flows table:\n%s", out)
+	}
+}
+
+func TestReloadCommand(t *testing.T) {
+	r := newOpsRig(t)
+	out, _, code := r.run(t, runReload)
+	if code != 0 || !strings.HasPrefix(out, "unchanged:") {
+		t.Errorf("reload of the same file: %d %q", code, out)
+	}
+	os.WriteFile(r.file, []byte(strings.Replace(opsPolicy, "mode: monitor", "mode: enforce", 1)), 0o644)
+	out, _, code = r.run(t, runReload, "--json")
+	var rr reloadReply
+	json.Unmarshal([]byte(out), &rr)
+	if code != 0 || rr.Result != "ok" || rr.Generation != 2 || rr.Mode != "enforce" || len(rr.Changes) != 1 || len(rr.Warnings) == 0 {
+		t.Errorf("reload to enforce: %d %+v", code, rr)
+	}
+	os.WriteFile(r.file, []byte(opsPolicy+"bogus: 1\n  - x\n"), 0o644)
+	out, errOut, code := r.run(t, runReload)
+	if code != 1 || !strings.Contains(errOut, "generation 2") || !strings.Contains(errOut, "conduit.yaml:") || out != "" {
+		t.Errorf("broken reload: %d %q %q", code, out, errOut)
+	}
+	if c := r.o.reloadCounts(); c.OK != 1 || c.Unchanged != 1 || c.Error != 1 {
+		t.Errorf("reload counts %+v", c)
+	}
+}
+
+func TestClientUnreachableAndUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runStatus([]string{"--socket", filepath.Join(t.TempDir(), "none.sock")}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "cannot reach the conduit daemon") {
+		t.Errorf("unreachable: %d %q", code, errb.String())
+	}
+	if code := runHits([]string{"extra"}, &out, &errb); code != 2 {
+		t.Errorf("extra argument: exit %d, want 2", code)
+	}
+	// The socket comes from the policy file's control.socket.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	os.WriteFile(file, []byte(strings.Replace(opsPolicy, "mode: monitor", "mode: monitor\ncontrol: {socket: "+dir+"/x.sock}", 1)), 0o644)
+	cf := &clientFlags{config: file}
+	if got := cf.socketPath(); got != dir+"/x.sock" {
+		t.Errorf("socket from the policy: %q", got)
+	}
+	if got := (&clientFlags{config: filepath.Join(dir, "none.yaml")}).socketPath(); got != defaultSocket {
+		t.Errorf("socket without a policy: %q", got)
+	}
+}
+
+func TestBroadness(t *testing.T) {
+	pol, err := rules.Parse("t.yaml", []byte(`zones:
+  a: {level: 2, cidrs: [10.20.0.0/24]}
+  b: {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - {name: narrow, from: a, to: b, proto: tcp, dport: 502}
+  - {name: any-port, from: a, to: b, proto: tcp}
+  - {name: any-proto, from: a, to: b}
+  - {name: any-src, from: any, to: b, proto: udp, dport: [1-2000]}
+  - {name: wide-cidr, from: 10.0.0.0/8, to: "fd00::/16", proto: icmp}
+  - {name: denied, from: any, to: any, action: deny}
+  - {name: few-ports, from: a, to: b, proto: udp, dport: [1-1024]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"narrow": "", "any-port": "any port", "any-proto": "any protocol", "any-src": "from any, 2000 ports",
+		"wide-cidr": "from 10.0.0.0/8, to fd00::/16", "denied": "", "few-ports": "",
+	}
+	for i := range pol.Rules {
+		r := &pol.Rules[i]
+		if got := broadness(r); got != want[r.Name] {
+			t.Errorf("%s: %q, want %q", r.Name, got, want[r.Name])
+		}
+	}
+}
+
+func TestHumanFormats(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 59 * time.Second: "59s", 61 * time.Second: "1m01s", 3*time.Hour + 12*time.Minute: "3h12m",
+		19*24*time.Hour + 4*time.Hour: "19d04h", -time.Second: "0s",
+	} {
+		if got := fmtAgo(d); got != want {
+			t.Errorf("fmtAgo(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for n, want := range map[uint64]string{9999: "9999", 12345: "12.3k", 4_500_000: "4.5M", 6_700_000_000: "6.7G"} {
+		if got := fmtCount(n); got != want {
+			t.Errorf("fmtCount(%d) = %q", n, got)
+		}
+	}
+	for n, want := range map[uint64]string{512: "512B", 1536: "1.5KiB", 3 << 20: "3.0MiB"} {
+		if got := fmtBytes(n); got != want {
+			t.Errorf("fmtBytes(%d) = %q", n, got)
+		}
+	}
+}
