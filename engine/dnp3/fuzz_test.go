@@ -1,0 +1,116 @@
+package dnp3
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
+)
+
+// fixCRCs rewrites, in place, the header CRC and the block CRCs of the
+// frame at the start of b as far as b holds them, so the fuzzer can reach
+// the transport, application and object layers past the checksums.
+func fixCRCs(b []byte) {
+	if len(b) < HeaderLen {
+		return
+	}
+	binary.LittleEndian.PutUint16(b[8:], Checksum(b[:8]))
+	ud := int(b[2]) - minLength
+	for off := HeaderLen; ud > 0 && off < len(b); {
+		k := min(ud, blockLen)
+		if off+k+2 > len(b) {
+			return
+		}
+		binary.LittleEndian.PutUint16(b[off+k:], Checksum(b[off:off+k]))
+		off += k + 2
+		ud -= k
+	}
+}
+
+// FuzzParse checks that Parse never panics and keeps its contract on any
+// input: n within bounds and set exactly when the frame was framed, every
+// proper prefix of a framed frame reported as short, the stripped user
+// data framing back to the same bytes, and a whole fragment decoding the
+// same through ParseApp.
+func FuzzParse(f *testing.F) {
+	f.Add(req(FuncRead, 60, 2, 0x06, 60, 3, 0x06), false)
+	f.Add(req(FuncDirectOperate, 12, 1, 0x28, 1, 0, 3, 0, 0x41, 1, 0xe8, 3, 0, 0, 0, 0, 0, 0, 0), false)
+	f.Add(req(FuncOpenFile, 70, 3, 0x5b, 1, 4, 0, 'a', 'b', 'c', 'd'), false)
+	f.Add(req(FuncWrite, 0, 240, 0x00, 240, 240, 1, 3, 'a', 'b', 'c', 50, 1, 0x07, 1, 1, 2, 3, 4, 5, 6), true)
+	f.Add(link(0x44, 0xc0, 0xc1, FuncResponse, 0, 0), false)
+	f.Add(link(0xc9), false)
+	if dir, ok := pcaptest.Lookup(); ok {
+		for _, path := range pcaptest.Files(f, dir, "dnp3") {
+			segs, err := pcaptest.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			for _, s := range segs {
+				if len(s.Payload) > 0 && (s.Src.Port() == Port || s.Dst.Port() == Port) {
+					f.Add(s.Payload, false)
+				}
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, fix bool) {
+		if fix {
+			fixCRCs(b)
+		}
+		var fr Frame
+		n, err := Parse(b, &fr)
+		if n < 0 || n > len(b) || n > MaxFrameLen {
+			t.Fatalf("n = %d for %d bytes", n, len(b))
+		}
+		if n == 0 {
+			switch err {
+			case ErrShort, ErrBadStart, ErrBadLength, ErrBadCRC, ErrBadLinkFunction:
+				return
+			}
+			t.Fatalf("%q with n = 0", err)
+		}
+		if n != FrameLen(b[2]) || fr.Length != b[2] || fr.App.NumObjects < 0 || fr.App.NumObjects > MaxObjects {
+			t.Fatalf("n = %d for length %d; %d objects", n, b[2], fr.App.NumObjects)
+		}
+		for k := 0; k < n; k++ {
+			var q Frame
+			if m, e := Parse(b[:k], &q); e != ErrShort || m != 0 {
+				t.Fatalf("prefix %d of %d: %d, %q", k, n, m, e)
+			}
+		}
+		var q Frame
+		if m, e := Parse(b[:n], &q); m != n || e != err || q != fr {
+			t.Fatalf("frame alone: %d, %q; with a tail: %d, %q", m, e, n, err)
+		}
+		if err == ErrBadCRC {
+			return
+		}
+		if fr.LinkOnly != (len(fr.UserData()) == 0) || fr.HasApp != (!fr.LinkOnly && fr.FIR()) {
+			t.Fatalf("link-only %v app %v with %d data bytes", fr.LinkOnly, fr.HasApp, len(fr.UserData()))
+		}
+		if again := frame(fr.Control, fr.Destination, fr.Source, fr.UserData()); !bytes.Equal(again, b[:n]) {
+			t.Fatalf("user data frames back as\n%x\nnot\n%x", again, b[:n])
+		}
+		if fr.HasApp && fr.FIN() {
+			var a App
+			if e := ParseApp(fr.Segment(), &a); e != err || a != fr.App {
+				t.Fatalf("ParseApp = %q, %+v; Parse gave %q, %+v", e, a, err, fr.App)
+			}
+		}
+	})
+}
+
+// frame builds a link frame with correct CRCs from its parts.
+func frame(ctrl uint8, dst, src uint16, ud []byte) []byte {
+	b := []byte{0x05, 0x64, byte(5 + len(ud)), ctrl}
+	b = binary.LittleEndian.AppendUint16(b, dst)
+	b = binary.LittleEndian.AppendUint16(b, src)
+	b = binary.LittleEndian.AppendUint16(b, Checksum(b))
+	for len(ud) > 0 {
+		k := min(len(ud), 16)
+		b = append(b, ud[:k]...)
+		b = binary.LittleEndian.AppendUint16(b, Checksum(ud[:k]))
+		ud = ud[k:]
+	}
+	return b
+}
