@@ -32,6 +32,8 @@ type ops struct {
 	log      *slog.Logger
 	state    string // hit counters file; "" keeps none
 	reloads  reloadCounter
+
+	deniedLimit engine.DeniedLimit // denied lines per source (run flags)
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's

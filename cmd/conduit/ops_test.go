@@ -23,7 +23,7 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-const opsPolicy = `mode: monitor
+const opsTestPolicy = `mode: monitor
 queue: {num: 30, count: 2}
 zones:
   operations:  {level: 3, cidrs: [10.30.0.0/24]}
@@ -62,7 +62,7 @@ func newOpsRig(t *testing.T) *opsRig {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "conduit.yaml")
-	if err := os.WriteFile(file, []byte(opsPolicy), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(opsTestPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := rules.Load(file)
@@ -229,14 +229,14 @@ func TestReloadCommand(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "unchanged:") {
 		t.Errorf("reload of the same file: %d %q", code, out)
 	}
-	os.WriteFile(r.file, []byte(strings.Replace(opsPolicy, "mode: monitor", "mode: enforce", 1)), 0o644)
+	os.WriteFile(r.file, []byte(strings.Replace(opsTestPolicy, "mode: monitor", "mode: enforce", 1)), 0o644)
 	out, _, code = r.run(t, runReload, "--json")
 	var rr reloadReply
 	json.Unmarshal([]byte(out), &rr)
 	if code != 0 || rr.Result != "ok" || rr.Generation != 2 || rr.Mode != "enforce" || len(rr.Changes) != 1 || len(rr.Warnings) == 0 {
 		t.Errorf("reload to enforce: %d %+v", code, rr)
 	}
-	os.WriteFile(r.file, []byte(opsPolicy+"bogus: 1\n  - x\n"), 0o644)
+	os.WriteFile(r.file, []byte(opsTestPolicy+"bogus: 1\n  - x\n"), 0o644)
 	out, errOut, code := r.run(t, runReload)
 	if code != 1 || !strings.Contains(errOut, "generation 2") || !strings.Contains(errOut, "conduit.yaml:") || out != "" {
 		t.Errorf("broken reload: %d %q %q", code, out, errOut)
@@ -258,7 +258,7 @@ func TestClientUnreachableAndUsage(t *testing.T) {
 	// The socket comes from the policy file's control.socket.
 	dir := t.TempDir()
 	file := filepath.Join(dir, "p.yaml")
-	os.WriteFile(file, []byte(strings.Replace(opsPolicy, "mode: monitor", "mode: monitor\ncontrol: {socket: "+dir+"/x.sock}", 1)), 0o644)
+	os.WriteFile(file, []byte(strings.Replace(opsTestPolicy, "mode: monitor", "mode: monitor\ncontrol: {socket: "+dir+"/x.sock}", 1)), 0o644)
 	cf := &clientFlags{config: file}
 	if got := cf.socketPath(); got != dir+"/x.sock" {
 		t.Errorf("socket from the policy: %q", got)

@@ -30,6 +30,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "log debug messages")
 	state := fs.String("state", "/var/lib/conduit/state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
 	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
+	var limit engine.DeniedLimit
+	fs.IntVar(&limit.Burst, "denied-burst", 20, "denied-flow log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
+	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,7 +57,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	o := &ops{logs: logs, log: log, state: *state}
+	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit}
 	if err := serve(*path, pol, o, *saveEvery); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
@@ -111,7 +114,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	ctx, cancel := context.WithCancel(context.Background())
 	logCtx, stopLog := context.WithCancel(context.Background())
 	var logDone sync.WaitGroup
-	logDone.Go(func() { eng.Run(logCtx) })
+	logDone.Go(func() { eng.RunLimited(logCtx, o.deniedLimit) })
 	go eng.Sweep(ctx, time.Second)
 	go o.reportLogLoss(ctx, 10*time.Second)
 	go o.saveStateEvery(ctx, saveEvery)
