@@ -156,7 +156,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	}
 
 	const known, denied = 10, 4
-	r.udpExchanges(supUDP, known) // hmi-io-udp: 2 packets a flow
+	r.udpExchanges(supUDP, known)  // hmi-io-udp: 2 packets a flow
 	r.udpExchanges(entUDP, denied) // deny-enterprise-to-plant, passed in monitor
 
 	var st statusReport
