@@ -68,7 +68,7 @@ var captureWant = map[string]string{
 		# frames 19, 21: 05 05 where 05 64 starts a frame
 		req bad-start 2
 		# frames 163, 166, 174, 176: stop application with 60:2 all, 1:7 all,
-		# then 3c 04 ed: qualifier 0xed has the reserved bit 7 set
+		# then 3c 04 ed: qualifier 0xed sets the reserved bit 7 and range code 0xd
 		req bad-object:18 4
 		# frames 154, 156: disable unsolicited 60:2, 60:3 all, then the same
 		# 3c 04 ed
