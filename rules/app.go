@@ -1,39 +1,133 @@
 package rules
 
 import (
-	"sort"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/conduit-ot/conduit/engine/dnp3"
+	"github.com/conduit-ot/conduit/engine/enip"
+	"github.com/conduit-ot/conduit/engine/modbus"
+	"github.com/conduit-ot/conduit/engine/s7"
 )
 
-// Industrial-protocol conditions. Their shape is checked here so a policy
-// written today keeps its meaning; the matching lands with the protocol
-// parsers, and until then a rule using one is refused.
+// Decoding of the industrial-protocol conditions. The names are the
+// parser packages' own vocabulary, so a name in a rule and the name in a
+// verdict log line are the same word.
 
-var appKeys = []string{"modbus", "dnp3", "enip", "cip", "s7"}
-
-type appSlot uint8
-
-const (
-	slotFunctions appSlot = iota
-	slotUnitIDs
-	slotAddresses
-	slotClasses
+var (
+	appKeys        = []string{"modbus", "dnp3", "enip", "cip", "s7"}
+	modbusKeys     = []string{"functions", "preset", "unit_ids", "addresses"}
+	modbusAddrKeys = []string{"read", "write"}
+	dnp3Keys       = []string{"functions", "sources", "destinations", "objects"}
+	enipKeys       = []string{"commands"}
+	cipKeys        = []string{"services", "classes"}
+	s7Keys         = []string{"functions", "userdata_groups"}
+	presetWords    = []string{"read_only", "read_write"}
+	unparsedWords  = []string{"deny", "allow"}
+	violationWords = []string{"drop", "reset"}
 )
 
-type appField struct {
-	slot  appSlot
-	max   int64
-	names map[string]uint16 // for function-like fields; nil for ranges
+// appProtos are the transports each condition key may be used with.
+var appProtos = map[string][]uint8{
+	"modbus": {ProtoTCP},
+	"dnp3":   {ProtoTCP, ProtoUDP},
+	"enip":   {ProtoTCP, ProtoUDP},
+	"cip":    {ProtoTCP, ProtoUDP},
+	"s7":     {ProtoTCP},
 }
 
-type appSpec struct {
-	protos []uint8
-	fields map[string]appField
+// vocab is a field whose values are protocol names or numbers.
+type vocab struct {
+	what     string // "modbus function"
+	min, max int64
+	names    func() []string
+	code     func(string) (int64, bool)
 }
 
-func (s appSpec) allows(p uint8) bool {
-	for _, x := range s.protos {
+var (
+	modbusFunctionVocab = vocab{"modbus function", 1, 127, modbus.FunctionNames, func(s string) (int64, bool) {
+		c, ok := modbus.FunctionCode(s)
+		return int64(c), ok
+	}}
+	dnp3FunctionVocab = vocab{"dnp3 function", 0, 255, dnp3.FunctionNames, func(s string) (int64, bool) {
+		c, ok := dnp3.FunctionCode(s)
+		return int64(c), ok
+	}}
+	enipCommandVocab = vocab{"enip command", 0, 65535, enip.CommandNames, func(s string) (int64, bool) {
+		c, ok := enip.CommandCode(s)
+		return int64(c), ok
+	}}
+	cipClassVocab = vocab{"cip class", 0, 65535, enip.ClassNames, func(s string) (int64, bool) {
+		c, ok := enip.ClassCode(s)
+		return int64(c), ok
+	}}
+	s7FunctionVocab = vocab{"s7 function", 0, 255, s7.FunctionNames, func(s string) (int64, bool) {
+		c, ok := s7.FunctionCode(s)
+		return int64(c), ok
+	}}
+	s7GroupVocab = vocab{"s7 userdata group", 0, 15, s7.GroupNames, func(s string) (int64, bool) {
+		c, ok := s7.GroupCode(s)
+		return int64(c), ok
+	}}
+	cipServiceVocab = vocab{what: "cip service", min: 0, max: 127, names: enip.ServiceNames}
+)
+
+// appCond decodes the protocol condition keys present in a rule's fields
+// into one AppCond, or returns nil when there is none. enip and cip may be
+// combined (they judge the same stream); any other pair is an error.
+func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bool) *AppCond {
+	var keys []string
+	for _, k := range appKeys {
+		if _, ok := f[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	first := f[keys[0]].key
+	c := &AppCond{Line: first.Line, Col: first.Column}
+	if len(keys) > 1 && !(len(keys) == 2 && keys[0] == "enip" && keys[1] == "cip") {
+		d.errf(first, "%sonly one protocol condition per rule (enip and cip may go together), not %s", ctx, strings.Join(keys, " and "))
+	}
+	for _, k := range keys {
+		v := f[k]
+		if protoKnown && !containsProto(appProtos[k], r.Proto) {
+			names := make([]string, len(appProtos[k]))
+			for i, p := range appProtos[k] {
+				names[i] = ProtoName(p)
+			}
+			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(names), ProtoName(r.Proto))
+		}
+		switch k {
+		case "modbus":
+			c.Proto, c.Modbus = AppModbus, d.modbusCond(v.val, ctx)
+		case "dnp3":
+			c.Proto, c.DNP3 = AppDNP3, d.dnp3Cond(v.val, ctx)
+		case "enip", "cip":
+			if c.ENIP == nil {
+				c.Proto, c.ENIP = AppENIP, &ENIPCond{}
+			}
+			if k == "enip" {
+				d.enipCond(v.val, ctx, c.ENIP)
+			} else {
+				d.cipCond(v.val, ctx, c.ENIP)
+			}
+		case "s7":
+			c.Proto, c.S7 = AppS7, d.s7Cond(v.val, ctx)
+		}
+	}
+	if r.Action == ActionDeny {
+		d.errf(first, "%sa protocol condition lists what an allowed flow may ask for; it cannot go with action: deny", ctx)
+	}
+	c.build()
+	return c
+}
+
+func containsProto(ps []uint8, p uint8) bool {
+	for _, x := range ps {
 		if x == p {
 			return true
 		}
@@ -41,145 +135,268 @@ func (s appSpec) allows(p uint8) bool {
 	return false
 }
 
-func (s appSpec) protoNames() []string {
-	var out []string
-	for _, p := range s.protos {
-		out = append(out, ProtoName(p))
+// condFields checks a condition mapping; an empty mapping ({}) is allowed
+// and asks only for well-formed traffic of the protocol.
+func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) map[string]field {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		d.errf(n, "%s%s is empty; write %s: {} to ask only for well-formed %s traffic", ctx, key, key, key)
+		return nil
 	}
-	return out
+	return d.fields(n, ctx, key+" conditions", allowed)
 }
 
-var appSpecs = map[string]appSpec{
-	"modbus": {protos: []uint8{ProtoTCP}, fields: map[string]appField{
-		"functions": {slotFunctions, 127, modbusFunctions},
-		"unit_ids":  {slotUnitIDs, 255, nil},
-		"addresses": {slotAddresses, 65535, nil},
-	}},
-	"dnp3": {protos: []uint8{ProtoTCP, ProtoUDP}, fields: map[string]appField{
-		"functions": {slotFunctions, 255, dnp3Functions},
-		"addresses": {slotAddresses, 65535, nil},
-	}},
-	"enip": {protos: []uint8{ProtoTCP, ProtoUDP}, fields: map[string]appField{
-		"commands": {slotFunctions, 65535, enipCommands},
-	}},
-	"cip": {protos: []uint8{ProtoTCP, ProtoUDP}, fields: map[string]appField{
-		"services": {slotFunctions, 127, cipServices},
-		"classes":  {slotClasses, 65535, nil},
-	}},
-	"s7": {protos: []uint8{ProtoTCP}, fields: map[string]appField{
-		"functions": {slotFunctions, 255, s7Functions},
-	}},
-}
-
-var modbusFunctions = map[string]uint16{
-	"read_coils": 1, "read_discrete_inputs": 2, "read_holding_registers": 3, "read_input_registers": 4,
-	"write_single_coil": 5, "write_single_register": 6, "read_exception_status": 7, "diagnostics": 8,
-	"get_comm_event_counter": 11, "get_comm_event_log": 12, "write_multiple_coils": 15,
-	"write_multiple_registers": 16, "report_server_id": 17, "read_file_record": 20,
-	"write_file_record": 21, "mask_write_register": 22, "read_write_multiple_registers": 23,
-	"read_fifo_queue": 24, "read_device_identification": 43,
-}
-
-var dnp3Functions = map[string]uint16{
-	"confirm": 0, "read": 1, "write": 2, "select": 3, "operate": 4, "direct_operate": 5,
-	"direct_operate_nr": 6, "immediate_freeze": 7, "immediate_freeze_nr": 8, "freeze_clear": 9,
-	"freeze_clear_nr": 10, "freeze_at_time": 11, "freeze_at_time_nr": 12, "cold_restart": 13,
-	"warm_restart": 14, "initialize_data": 15, "initialize_application": 16, "start_application": 17,
-	"stop_application": 18, "save_configuration": 19, "enable_unsolicited": 20,
-	"disable_unsolicited": 21, "assign_class": 22, "delay_measure": 23, "record_current_time": 24,
-	"open_file": 25, "close_file": 26, "delete_file": 27, "get_file_info": 28,
-	"authenticate_file": 29, "abort_file": 30, "activate_config": 31, "authenticate_req": 32,
-	"authenticate_err": 33, "response": 129, "unsolicited_response": 130, "authenticate_resp": 131,
-}
-
-var enipCommands = map[string]uint16{
-	"nop": 0x00, "list_services": 0x04, "list_identity": 0x63, "list_interfaces": 0x64,
-	"register_session": 0x65, "unregister_session": 0x66, "send_rr_data": 0x6f,
-	"send_unit_data": 0x70, "indicate_status": 0x72, "cancel": 0x73,
-}
-
-var cipServices = map[string]uint16{
-	"get_attributes_all": 0x01, "set_attributes_all": 0x02, "get_attribute_list": 0x03,
-	"set_attribute_list": 0x04, "reset": 0x05, "start": 0x06, "stop": 0x07, "create": 0x08,
-	"delete": 0x09, "multiple_service_packet": 0x0a, "apply_attributes": 0x0d,
-	"get_attribute_single": 0x0e, "set_attribute_single": 0x10, "find_next_object_instance": 0x11,
-	"restore": 0x15, "save": 0x16, "nop": 0x17, "get_member": 0x18, "set_member": 0x19,
-	"insert_member": 0x1a, "remove_member": 0x1b, "group_sync": 0x1c,
-	"read_tag": 0x4c, "write_tag": 0x4d, "forward_close": 0x4e, "read_tag_fragmented": 0x52,
-	"write_tag_fragmented": 0x53, "forward_open": 0x54, "large_forward_open": 0x5b,
-}
-
-var s7Functions = map[string]uint16{
-	"cpu_services": 0x00, "read_var": 0x04, "write_var": 0x05, "request_download": 0x1a,
-	"download_block": 0x1b, "download_ended": 0x1c, "start_upload": 0x1d, "upload": 0x1e,
-	"end_upload": 0x1f, "plc_control": 0x28, "plc_stop": 0x29, "setup_communication": 0xf0,
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+func (d *decoder) modbusCond(n *yaml.Node, ctx string) *ModbusCond {
+	c := &ModbusCond{}
+	f := d.condFields(n, ctx, "modbus", modbusKeys)
+	if v, ok := f["functions"]; ok {
+		d.codes(v.val, ctx, "modbus.functions", modbusFunctionVocab, func(code int64, byName bool) {
+			c.Functions = append(c.Functions, uint8(code))
+			if code == modbus.EncapsulatedInterface && !byName {
+				c.fc43 = true
+			}
+		})
 	}
-	sort.Strings(out)
-	return out
+	if v, ok := f["preset"]; ok {
+		c.Preset, _ = d.word(v.val, ctx, "modbus.preset", presetWords)
+	}
+	if v, ok := f["unit_ids"]; ok {
+		c.UnitIDs = d.ranges(v.val, ctx, "modbus.unit_ids", 255)
+	}
+	if v, ok := f["addresses"]; ok {
+		if v.val.Kind == yaml.MappingNode {
+			g := d.fields(v.val, ctx, "modbus.addresses", modbusAddrKeys)
+			if x, ok := g["read"]; ok {
+				c.Read = d.ranges(x.val, ctx, "modbus.addresses.read", 65535)
+			}
+			if x, ok := g["write"]; ok {
+				c.Write = d.ranges(x.val, ctx, "modbus.addresses.write", 65535)
+			}
+			if len(g) == 0 {
+				d.errf(v.val, "%smodbus.addresses needs read, write or both", ctx)
+			}
+		} else {
+			// A plain list bounds reads and writes alike.
+			c.Read = d.ranges(v.val, ctx, "modbus.addresses", 65535)
+			c.Write = append([]PortRange(nil), c.Read...)
+		}
+	}
+	return c
 }
 
-// appCond decodes a protocol condition such as
-// modbus: {functions: [read_coils, 4], unit_ids: [1, "10-20"]}.
-func (d *decoder) appCond(n *yaml.Node, ctx, proto string) *AppCond {
-	spec := appSpecs[proto]
-	c := &AppCond{Proto: proto}
-	f := d.fields(n, ctx, proto+" conditions", sortedKeys(spec.fields))
-	for _, key := range sortedKeys(spec.fields) {
-		v, ok := f[key]
-		if !ok {
-			continue
-		}
-		fs := spec.fields[key]
-		items, ok := d.items(v.val, ctx, proto+"."+key)
-		if !ok {
-			continue
-		}
-		for _, it := range items {
-			if fs.names != nil {
-				if code, ok := d.function(it, ctx, proto, key, fs); ok {
-					c.Functions = append(c.Functions, code)
+func (d *decoder) dnp3Cond(n *yaml.Node, ctx string) *DNP3Cond {
+	c := &DNP3Cond{}
+	f := d.condFields(n, ctx, "dnp3", dnp3Keys)
+	if v, ok := f["functions"]; ok {
+		d.codes(v.val, ctx, "dnp3.functions", dnp3FunctionVocab, func(code int64, _ bool) {
+			c.Functions = append(c.Functions, uint8(code))
+		})
+	}
+	if v, ok := f["sources"]; ok {
+		c.Sources = d.ranges(v.val, ctx, "dnp3.sources", 65535)
+	}
+	if v, ok := f["destinations"]; ok {
+		c.Destinations = d.ranges(v.val, ctx, "dnp3.destinations", 65535)
+	}
+	if v, ok := f["objects"]; ok {
+		if items, ok := d.items(v.val, ctx, "dnp3.objects"); ok {
+			for _, it := range items {
+				if o, ok := d.dnp3Object(it, ctx); ok {
+					c.Objects = append(c.Objects, o)
 				}
-				continue
-			}
-			r, ok := d.portRange(it, ctx, proto+"."+key, fs.max)
-			if !ok {
-				continue
-			}
-			switch fs.slot {
-			case slotUnitIDs:
-				c.UnitIDs = append(c.UnitIDs, r)
-			case slotAddresses:
-				c.Addresses = append(c.Addresses, r)
-			case slotClasses:
-				c.Classes = append(c.Classes, r)
 			}
 		}
 	}
 	return c
 }
 
-// function decodes a function name or number.
-func (d *decoder) function(n *yaml.Node, ctx, proto, key string, fs appField) (uint16, bool) {
-	s, ok := d.scalar(n, ctx, proto+"."+key)
+// dnp3Object parses "group:variation" or "group".
+func (d *decoder) dnp3Object(n *yaml.Node, ctx string) (DNP3Object, bool) {
+	s, ok := d.scalar(n, ctx, "dnp3.objects")
 	if !ok {
+		return DNP3Object{}, false
+	}
+	g, v, hasV := strings.Cut(s, ":")
+	gi, okG := parseInt(strings.TrimSpace(g))
+	vi, okV := int64(0), true
+	if hasV {
+		vi, okV = parseInt(strings.TrimSpace(v))
+	}
+	if !okG || !okV || gi < 0 || gi > 255 || vi < 0 || vi > 255 {
+		d.errf(n, "%sdnp3.objects: %q must be group:variation such as \"12:1\" (each 0-255), or a whole group such as \"60\"", ctx, s)
+		return DNP3Object{}, false
+	}
+	return DNP3Object{Group: uint8(gi), Variation: uint8(vi), AnyVariation: !hasV}, true
+}
+
+func (d *decoder) enipCond(n *yaml.Node, ctx string, c *ENIPCond) {
+	c.HasENIP = true
+	f := d.condFields(n, ctx, "enip", enipKeys)
+	if v, ok := f["commands"]; ok {
+		d.codes(v.val, ctx, "enip.commands", enipCommandVocab, func(code int64, _ bool) {
+			c.Commands = append(c.Commands, uint16(code))
+		})
+	}
+}
+
+func (d *decoder) cipCond(n *yaml.Node, ctx string, c *ENIPCond) {
+	c.HasCIP = true
+	f := d.condFields(n, ctx, "cip", cipKeys)
+	if v, ok := f["services"]; ok {
+		if items, ok := d.items(v.val, ctx, "cip.services"); ok {
+			for _, it := range items {
+				s, ok := d.scalar(it, ctx, "cip.services")
+				if !ok {
+					continue
+				}
+				if code, class, ok := enip.ServiceCode(s); ok {
+					c.Services = append(c.Services, CIPService{Code: code, Class: class})
+					continue
+				}
+				if x, ok := d.number(it, s, ctx, "cip.services", cipServiceVocab); ok {
+					c.Services = append(c.Services, CIPService{Code: uint8(x)})
+				}
+			}
+		}
+	}
+	if v, ok := f["classes"]; ok {
+		if items, ok := d.items(v.val, ctx, "cip.classes"); ok {
+			for _, it := range items {
+				s, ok := d.scalar(it, ctx, "cip.classes")
+				if !ok {
+					continue
+				}
+				if x, ok := cipClassVocab.code(s); ok {
+					c.Classes = append(c.Classes, PortRange{uint16(x), uint16(x)})
+					continue
+				}
+				if isNumeric(s) {
+					if r, ok := d.portRange(it, ctx, "cip.classes", 65535); ok {
+						c.Classes = append(c.Classes, r)
+					}
+					continue
+				}
+				d.unknownName(it, s, ctx, "cip.classes", cipClassVocab)
+			}
+		}
+	}
+}
+
+func (d *decoder) s7Cond(n *yaml.Node, ctx string) *S7Cond {
+	c := &S7Cond{}
+	f := d.condFields(n, ctx, "s7", s7Keys)
+	if v, ok := f["functions"]; ok {
+		d.codes(v.val, ctx, "s7.functions", s7FunctionVocab, func(code int64, _ bool) {
+			c.Functions = append(c.Functions, uint8(code))
+		})
+	}
+	if v, ok := f["userdata_groups"]; ok {
+		d.codes(v.val, ctx, "s7.userdata_groups", s7GroupVocab, func(code int64, _ bool) {
+			c.UserdataGroups = append(c.UserdataGroups, uint8(code))
+		})
+	}
+	return c
+}
+
+// codes decodes a name or number, or a list of them, calling add for each.
+func (d *decoder) codes(n *yaml.Node, ctx, key string, voc vocab, add func(code int64, byName bool)) {
+	items, ok := d.items(n, ctx, key)
+	if !ok {
+		return
+	}
+	for _, it := range items {
+		s, ok := d.scalar(it, ctx, key)
+		if !ok {
+			continue
+		}
+		if c, ok := voc.code(s); ok {
+			add(c, true)
+			continue
+		}
+		if x, ok := d.number(it, s, ctx, key, voc); ok {
+			add(x, false)
+		}
+	}
+}
+
+// number accepts a code given as a number within the vocabulary's range;
+// anything else is an unknown name, reported with the valid ones.
+func (d *decoder) number(n *yaml.Node, s, ctx, key string, voc vocab) (int64, bool) {
+	if !isNumeric(s) {
+		d.unknownName(n, s, ctx, key, voc)
 		return 0, false
 	}
-	if code, ok := fs.names[s]; ok {
-		return code, true
+	v, ok := parseInt(s)
+	if !ok || v < voc.min || v > voc.max {
+		d.errf(n, "%s%s: %s is out of range %d-%d", ctx, key, s, voc.min, voc.max)
+		return 0, false
 	}
-	if v, ok := parseInt(s); ok {
-		if v < 0 || v > fs.max {
-			d.errf(n, "%s%s.%s: %d is out of range 0-%d", ctx, proto, key, v, fs.max)
-			return 0, false
+	return v, true
+}
+
+// unknownName reports a name outside the vocabulary and lists the valid
+// ones, so that `conduit check` says what may be written instead.
+func (d *decoder) unknownName(n *yaml.Node, s, ctx, key string, voc vocab) {
+	names := voc.names()
+	hint := ""
+	best, bestD := "", 4
+	for _, a := range names {
+		if dd := editDistance(s, a); dd < bestD {
+			best, bestD = a, dd
 		}
-		return uint16(v), true
 	}
-	d.errf(n, "%s%s.%s: unknown %s name %q%s", ctx, proto, key, proto, s, suggest(s, sortedKeys(fs.names)))
-	return 0, false
+	if best != "" {
+		hint = " (did you mean " + strconv.Quote(best) + "?)"
+	}
+	d.errf(n, "%s%s: unknown %s %q%s; valid names: %s (or a number %d-%d)",
+		ctx, key, voc.what, s, hint, strings.Join(names, ", "), voc.min, voc.max)
+}
+
+// ranges decodes numbers and "a-b" ranges within [0, max].
+func (d *decoder) ranges(n *yaml.Node, ctx, key string, max int64) []PortRange {
+	items, ok := d.items(n, ctx, key)
+	if !ok {
+		return nil
+	}
+	var out []PortRange
+	for _, it := range items {
+		if r, ok := d.portRange(it, ctx, key, max); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isNumeric(s string) bool { return s != "" && (s[0] >= '0' && s[0] <= '9') }
+
+// onUnparsed and onViolation decode the keys at the top level or in a rule.
+func (d *decoder) onUnparsed(n *yaml.Node, ctx string) (Unparsed, bool) {
+	s, ok := d.word(n, ctx, "on_unparsed", unparsedWords)
+	if s == "allow" {
+		return UnparsedAllow, true
+	}
+	return UnparsedDeny, ok
+}
+
+func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
+	s, ok := d.word(n, ctx, "on_violation", violationWords)
+	if s == "reset" {
+		return ViolationReset, true
+	}
+	return ViolationDrop, ok
+}
+
+// AppVocabulary lists the valid names of every protocol condition field,
+// keyed "modbus.functions", "cip.services", ... (for documentation and
+// tools).
+func AppVocabulary() map[string][]string {
+	return map[string][]string{
+		"modbus.functions":   modbus.FunctionNames(),
+		"modbus.preset":      append([]string(nil), presetWords...),
+		"dnp3.functions":     dnp3.FunctionNames(),
+		"enip.commands":      enip.CommandNames(),
+		"cip.services":       enip.ServiceNames(),
+		"cip.classes":        enip.ClassNames(),
+		"s7.functions":       s7.FunctionNames(),
+		"s7.userdata_groups": s7.GroupNames(),
+	}
 }

@@ -64,6 +64,9 @@ func (c *classes) flat() []uint64 {
 func (p *Policy) compile() error {
 	for i := range p.Rules {
 		p.Rules[i].Index = i
+		if c := p.Rules[i].App; c != nil {
+			c.build()
+		}
 	}
 	p.zones = buildZoneTable(p.Zones)
 	p.modes = make(map[uint32]Mode, len(p.Conduits))

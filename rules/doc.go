@@ -30,16 +30,76 @@
 //   - sport, dport: a port, a range "a-b", or a list of them; only with
 //     proto tcp or udp.
 //   - icmp_types: a list of ICMP types; only with proto icmp or icmpv6.
-//   - modbus, dnp3, enip, cip, s7: industrial-protocol conditions. Their
-//     shape is validated, but a rule using one is refused ("not yet
-//     supported") until the protocol matchers exist, never silently
-//     ignored. The same holds for on_unparsed and on_violation.
+//   - modbus, dnp3, enip, cip, s7: an industrial-protocol condition; see
+//     Protocol conditions below.
 //
 // Other rule keys: action (allow, the default, or deny), log (default
 // true), idle_timeout (overrides conntrack.timeouts for the rule's flows),
-// description, and cleanup. cleanup: true marks the logged catch-all
-// scaffolding used while narrowing a policy in monitor mode; there may be
-// one, and it must be the last rule.
+// description, cleanup, on_unparsed and on_violation. cleanup: true marks
+// the logged catch-all scaffolding used while narrowing a policy in monitor
+// mode; there may be one, and it must be the last rule.
+//
+// # Protocol conditions
+//
+// A rule may carry one protocol condition (enip and cip may go together).
+// The condition takes no part in choosing the rule: a flow is matched to
+// its rule by addresses, protocol and ports, first match wins, exactly as
+// without one. The condition then judges every request PDU of the flow
+// (client to server, the rule's direction). A request that meets it is
+// counted in the rule's requests. One that does not is a violation of that
+// rule: it is logged with the rule's name and the protocol fields, and
+// on_violation decides it (drop, the default, drops the segment; reset
+// also resets the TCP session at both ends, so that the client reconnects
+// instead of waiting on a stalled stream). A refused request is never
+// handed to a later rule, so requests of one flow cannot be split between
+// two rules: one rule lists everything its flows may ask for (a later rule
+// with the same addresses and ports is warned about as shadowed). Monitor
+// logs violations as would-drop, enforce drops them, passthrough does not
+// inspect. A protocol condition cannot go with action: deny.
+//
+// Traffic of such a flow that cannot be judged is never guessed at: a gap
+// or reordering in the TCP stream (reason stream-gap), a PDU that does not
+// parse (malformed-modbus, malformed-dnp3, malformed-enip, malformed-s7),
+// or a request the condition cannot see into (an S7comm-plus PDU, a DNP3
+// object list that could not be walked when objects are listed) is decided
+// by on_unparsed: deny (the default) or allow. Responses are parsed for
+// sanity and logging (a Modbus exception, a CIP error status), not matched.
+//
+// Names are the protocols' own vocabulary, shared with the parsers under
+// engine/ (so a rule and a verdict log line use the same word); every name
+// may also be given as a number, and a wrong name is reported with the
+// list of valid ones. An empty condition ({}) asks only for well-formed
+// traffic of the protocol; an absent field matches anything, except in s7.
+//   - modbus: functions; preset: read_only (functions 1-4, 7, 11, 12, 17,
+//     20, 24 and device identification) or read_write (adds 5, 6, 15, 16,
+//     21, 22, 23), added to functions; unit_ids; addresses: {read, write},
+//     ranges a request's whole span of coils or registers must lie in (a
+//     plain list bounds both). read_device_identification by name is
+//     function 43 with MEI type 14 only; 43 as a number is any MEI type.
+//     Diagnostics (8) is in no preset: it can restart or silence a device.
+//   - dnp3: functions of the master's application requests (an application
+//     confirm acknowledges a response and is not judged); sources and
+//     destinations, the link addresses of the master's frames (the master
+//     and the outstations); objects, "group:variation" or a whole group
+//     ("60"), which every object header of a request must be in.
+//   - enip: commands, judged on every encapsulation message of the client.
+//     cip: services and classes, judged on every CIP request the
+//     encapsulation carries. Common services are named alone; object-
+//     specific ones with their class (read_tag is 0x4C on the Symbol
+//     class, read_template is 0x4C on the Template class), and a number
+//     means that code on any class. Multiple Service Packet and Unconnected
+//     Send are envelopes: the requests inside them are judged. A cip
+//     condition alone leaves the encapsulation commands free.
+//   - s7: functions (jobs) and userdata_groups together list what the
+//     client may ask: a condition listing either refuses what neither
+//     lists, so functions alone refuse every userdata request. Every S7
+//     session starts with setup_communication (warned about when missing).
+//     Jobs the PLC sends (download_block during a download the client
+//     asked for) are parsed, not judged.
+//
+// on_unparsed (deny or allow) and on_violation (drop or reset) set the
+// default for every rule at the top level; on a rule they need a protocol
+// condition. reset needs TCP: a refused UDP request is dropped.
 //
 // Modes. The global mode (passthrough, monitor or enforce; default
 // monitor) applies unless a conduit overrides it for a zone pair. A conduit
@@ -55,7 +115,9 @@
 //
 // Warnings. A valid policy may still carry warnings (Policy.Warnings, each
 // with its line and column): a rule that can never match because an
-// earlier rule matches everything it does; an allow from any to any not
+// earlier rule matches everything it does; an s7 condition without
+// setup_communication; on_violation reset on a UDP rule; an allow from
+// any to any not
 // marked cleanup; an allowing cleanup rule while the global mode or any
 // conduit is enforce (it makes enforce allow everything); a cleanup rule
 // with log: false; an allow rule whose zones are more than one Purdue
@@ -70,5 +132,7 @@
 // intersects per-condition bitsets of rules (source zone or CIDR,
 // destination zone or CIDR, protocol with destination port or ICMP type,
 // source port) and returns the first set bit, so it never scans rules one
-// by one and does not allocate.
+// by one and does not allocate. The protocol conditions' checks
+// (ModbusCond.Check, DNP3Cond.CheckApp, ...) use sets and ranges built at
+// load time and do not allocate either.
 package rules

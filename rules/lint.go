@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"strings"
+
+	"github.com/conduit-ot/conduit/engine/s7"
 )
 
 // lint returns the warnings of a valid, compiled policy: things that are
@@ -53,6 +55,14 @@ func (p *Policy) lint(file string) []Diagnostic {
 			}
 			if !r.Log {
 				warn(r.Line, r.Col, "the cleanup rule %s has log: false, so nothing shows what it still catches", r.Name)
+			}
+		}
+		if c := r.App; c != nil {
+			if c.S7 != nil && len(c.S7.Functions) > 0 && !c.S7.fn.has(s7.FuncSetupCommunication) {
+				warn(c.Line, c.Col, "rule %s: s7 functions lack setup_communication, which opens every S7 session: its flows cannot get further", r.Name)
+			}
+			if r.OnViolation == ViolationReset && r.Proto == ProtoUDP {
+				warn(c.Line, c.Col, "rule %s: on_violation reset needs TCP; refused UDP requests are dropped", r.Name)
 			}
 		}
 		if r.Action != ActionAllow {
@@ -192,8 +202,12 @@ func (p *Policy) shadowed(file string) []Diagnostic {
 					break scan
 				}
 				if a := &p.Rules[j]; p.covers(a, b) {
+					why := ""
+					if a.App != nil {
+						why = fmt.Sprintf(" (flows are matched by addresses and ports; %s's %s condition then judges their requests and does not hand refused ones to later rules)", a.Name, a.App.Proto)
+					}
 					ws = append(ws, Diagnostic{File: file, Line: b.Line, Col: b.Col, Warning: true,
-						Msg: fmt.Sprintf("rule %s can never match: rule %s (line %d) above it matches everything it does", b.Name, a.Name, a.Line)})
+						Msg: fmt.Sprintf("rule %s can never match: rule %s (line %d) above it matches everything it does%s", b.Name, a.Name, a.Line, why)})
 					break scan
 				}
 			}

@@ -87,6 +87,13 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 			}
 		}
 	}
+	// The protocol conditions' defaults, read before the rules that inherit them.
+	if v, ok := f["on_unparsed"]; ok {
+		p.OnUnparsed, _ = d.onUnparsed(v.val, "")
+	}
+	if v, ok := f["on_violation"]; ok {
+		p.OnViolation, _ = d.onViolation(v.val, "")
+	}
 	if v, ok := f["zones"]; ok {
 		p.Zones = d.zones(v.val)
 	} else {
@@ -106,12 +113,6 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 			p.Default = ActionAllow
 		}
 		p.DefaultLine = v.key.Line
-	}
-	for _, k := range []string{"on_unparsed", "on_violation"} {
-		if v, ok := f[k]; ok {
-			d.word(v.val, "", k, actionWords)
-			d.errf(v.key, "%s is not yet supported", k)
-		}
 	}
 	return p
 }

@@ -157,30 +157,18 @@ func (d *decoder) rule(n *yaml.Node, i int, p *Policy) (Rule, bool) {
 			r.IdleTimeout = t
 		}
 	}
-	var app []string
-	for _, k := range appKeys {
-		v, ok := f[k]
-		if !ok {
-			continue
+	r.App = d.appCond(f, ctx, &r, protoKnown)
+	r.OnUnparsed, r.OnViolation = p.OnUnparsed, p.OnViolation
+	if v, ok := f["on_unparsed"]; ok {
+		r.OnUnparsed, _ = d.onUnparsed(v.val, ctx)
+		if r.App == nil {
+			d.errf(v.key, "%son_unparsed applies only to a rule with a protocol condition (%s)", ctx, orList(appKeys))
 		}
-		app = append(app, k)
-		c := d.appCond(v.val, ctx, k)
-		c.Line, c.Col = v.key.Line, v.key.Column
-		if len(app) == 1 {
-			r.App = c
-		}
-		if protoKnown && !appSpecs[k].allows(r.Proto) {
-			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(appSpecs[k].protoNames()), ProtoName(r.Proto))
-		}
-		d.errf(v.key, "%s%s conditions are not yet supported", ctx, k)
 	}
-	if len(app) > 1 {
-		d.errf(n, "%sonly one protocol condition per rule, not %s", ctx, strings.Join(app, " and "))
-	}
-	for _, k := range []string{"on_unparsed", "on_violation"} {
-		if v, ok := f[k]; ok {
-			d.word(v.val, ctx, k, actionWords)
-			d.errf(v.key, "%s%s is not yet supported", ctx, k)
+	if v, ok := f["on_violation"]; ok {
+		r.OnViolation, _ = d.onViolation(v.val, ctx)
+		if r.App == nil {
+			d.errf(v.key, "%son_violation applies only to a rule with a protocol condition (%s)", ctx, orList(appKeys))
 		}
 	}
 	return r, true

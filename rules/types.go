@@ -104,7 +104,10 @@ type Policy struct {
 	Conduits  []Conduit // per zone-pair mode overrides
 	Rules     []Rule    // in file order; Rules[i].Index == i
 	Default   Action    // the implicit last rule "default"
-	Warnings  []Diagnostic
+	// Defaults of the rules' on_unparsed and on_violation.
+	OnUnparsed  Unparsed  // UnparsedDeny unless the policy says allow
+	OnViolation Violation // ViolationDrop unless the policy says reset
+	Warnings    []Diagnostic
 
 	DefaultLine int // line of the `default` key, 0 if absent
 
@@ -198,10 +201,15 @@ type Rule struct {
 	DPorts    []PortRange // empty: any (only with tcp/udp)
 	ICMPTypes []uint8     // empty: any (only with icmp/icmpv6)
 
-	// App is the industrial-protocol condition (modbus, dnp3, ...). It is
-	// parsed and validated, but a policy using one is refused until the
-	// protocol matchers exist, so in a loaded Policy it is always nil.
+	// App is the industrial-protocol condition (modbus, dnp3, enip/cip,
+	// s7), nil when the rule has none. The flow is matched to the rule by
+	// the conditions above; App then judges every request of the flow.
 	App *AppCond
+	// OnUnparsed decides traffic of App's flows that cannot be judged
+	// (deny by default); OnViolation is what a refused request gets.
+	// Both inherit the policy's top-level keys.
+	OnUnparsed  Unparsed
+	OnViolation Violation
 }
 
 // Endpoint is the from or to side of a rule.
@@ -247,16 +255,6 @@ func FormatPorts(rs []PortRange) string {
 		return s[0]
 	}
 	return "[" + strings.Join(s, ", ") + "]"
-}
-
-// AppCond is an industrial-protocol condition of a rule.
-type AppCond struct {
-	Proto     string      // modbus, dnp3, enip, cip, s7
-	Functions []uint16    // modbus/dnp3/s7 function codes, enip commands, cip services
-	UnitIDs   []PortRange // modbus unit identifiers
-	Addresses []PortRange // modbus register/coil addresses, dnp3 destination addresses
-	Classes   []PortRange // cip object classes
-	Line, Col int
 }
 
 // Diagnostic is a problem found in a policy file, with its position.
