@@ -14,19 +14,30 @@ type ModeVerdicts struct {
 }
 
 // modeCounters are a worker's verdicts by effective mode (passthrough,
-// monitor, enforce), written by the worker alone.
-type modeCounters [3]struct{ accept, drop, wouldDrop atomic.Uint64 }
+// monitor, enforce) and outcome, one counter per combination so that a
+// packet costs one increment.
+type modeCounters [3][outcomes]atomic.Uint64
+
+// Outcomes of a verdict.
+const (
+	outAccept          = iota // allowed
+	outAcceptWouldDrop        // denied, passed (monitor)
+	outDrop                   // dropped without a deny (a failure verdict)
+	outDropWouldDrop          // denied, dropped (enforce)
+	outcomes
+)
 
 func (m *modeCounters) count(mode rules.Mode, accept, wouldDrop bool) {
-	c := &m[min(int(mode), len(m)-1)]
-	if accept {
-		c.accept.Add(1)
-	} else {
-		c.drop.Add(1)
+	o := outAccept
+	switch {
+	case accept && wouldDrop:
+		o = outAcceptWouldDrop
+	case !accept && wouldDrop:
+		o = outDropWouldDrop
+	case !accept:
+		o = outDrop
 	}
-	if wouldDrop {
-		c.wouldDrop.Add(1)
-	}
+	m[min(int(mode), len(m)-1)][o].Add(1)
 }
 
 // QueueStats are one queue's counters: its worker's totals and its
@@ -48,8 +59,15 @@ func (e *Engine) QueueStats() []QueueStats {
 			Pickups: s.pickups.Load(), LinkControl: s.linkControl.Load(),
 		}
 		for m := range q.ByMode {
-			c := &w.byMode[m]
-			q.ByMode[m] = ModeVerdicts{Accept: c.accept.Load(), Drop: c.drop.Load(), WouldDrop: c.wouldDrop.Load()}
+			var c [outcomes]uint64
+			for o := range c {
+				c[o] = w.byMode[m][o].Load()
+			}
+			q.ByMode[m] = ModeVerdicts{
+				Accept:    c[outAccept] + c[outAcceptWouldDrop],
+				Drop:      c[outDrop] + c[outDropWouldDrop],
+				WouldDrop: c[outAcceptWouldDrop] + c[outDropWouldDrop],
+			}
 		}
 	}
 	return out
