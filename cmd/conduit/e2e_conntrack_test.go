@@ -12,6 +12,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,7 +125,12 @@ type ctPolicy struct {
 	NoPickup    bool   // conntrack.pickup: false
 	IdleTimeout string // the HMI rule's idle_timeout; "" for none
 	Revision    int    // shows in a description: a change that decides nothing
+	Socket      string // control socket, in the rig's directory (see in)
 }
+
+// in places the policy's control socket in the rig's directory: never the
+// host's default, since tests run daemons side by side.
+func (p ctPolicy) in(r *rig) ctPolicy { p.Socket = filepath.Join(r.dir, "conduit.sock"); return p }
 
 func (p ctPolicy) text() string {
 	var b strings.Builder
@@ -140,6 +146,9 @@ func (p ctPolicy) text() string {
 	}
 	if len(ct) > 0 {
 		fmt.Fprintf(&b, "conntrack: {%s}\n", strings.Join(ct, ", "))
+	}
+	if p.Socket != "" {
+		fmt.Fprintf(&b, "control: {socket: %q}\n", p.Socket)
 	}
 	b.WriteString(`log: {file: "-"}
 zones:
@@ -240,7 +249,7 @@ func ctNoDrops(t *testing.T, r *rig, d *daemon, from int, why string, cut ...*se
 func TestConntrackRestartAndReload(t *testing.T) {
 	r := newRig(t)
 	pol := ctPolicy{Queue: 60, Count: 2, Revision: 1}
-	writeFile(t, r.path, pol.text())
+	writeFile(t, r.path, pol.in(r).text())
 	d1 := r.startDaemon("")
 
 	s := r.openSession(supTCP)
@@ -283,7 +292,7 @@ func TestConntrackRestartAndReload(t *testing.T) {
 	// new verdict line at all (no pickup, no drop).
 	mark := d2.mark()
 	pol.Revision = 2
-	writeFile(t, r.path, pol.text())
+	writeFile(t, r.path, pol.in(r).text())
 	reload := d2.wait(mark, "a reload after the rewrite", func(l logLine) bool { return l.event() == "reload" })
 	if reload.str("result") != "ok" || reload.str("sha256") == d2.start.str("sha256") {
 		t.Errorf("reload event: %s; want result ok and a new sha256", reload.raw)
@@ -313,7 +322,7 @@ func TestConntrackRestartAndReload(t *testing.T) {
 func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
 	const idle = 2 * time.Second
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 62, Count: 1, NoPickup: true, IdleTimeout: idle.String()}.text())
+	writeFile(t, r.path, ctPolicy{Queue: 62, Count: 1, NoPickup: true, IdleTimeout: idle.String()}.in(r).text())
 	d := r.startDaemon("")
 
 	quiet := r.openSession(supTCP)
@@ -373,7 +382,7 @@ func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
 func TestConntrackCapacity(t *testing.T) {
 	const capacity, sessions = 4, 8
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity}.text())
+	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity}.in(r).text())
 	d := r.startDaemon("")
 	if got := d.start.num("conntrack_capacity"); got != capacity {
 		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)

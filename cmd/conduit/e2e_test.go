@@ -301,6 +301,7 @@ type policy struct {
 	FailOpen bool
 	Conduits string // per-conduit modes, as YAML list items
 	Extra    string // rules placed first, as YAML list items
+	Socket   string // control socket; a fresh temporary path when empty
 }
 
 func (pol policy) render(t *testing.T) string {
@@ -311,6 +312,10 @@ func (pol policy) render(t *testing.T) string {
 	}
 	if pol.Queue == 0 {
 		pol.Queue = 20
+	}
+	if pol.Socket == "" {
+		// Never the host's default socket: tests run daemons side by side.
+		pol.Socket = filepath.Join(t.TempDir(), "conduit.sock")
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, pol); err != nil {
@@ -425,7 +430,8 @@ func (r *rig) startDaemon(path string) *daemon {
 	if path == "" {
 		path = r.path
 	}
-	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", path)
+	// The hit counters persist in the rig's directory, never the host's.
+	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", path, "--state", filepath.Join(r.dir, "state.json"))
 	// ip netns exec execs conduit in place, so signals reach it directly.
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	d := &daemon{r: r, cmd: cmd, log: newLogSink(), stderr: &syncBuffer{}, exited: make(chan struct{})}
