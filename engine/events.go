@@ -149,7 +149,11 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		c := &ev.ct
 		f := &c.Flow
 		name := c.Kind.String()
-		r := slog.NewRecord(time.Unix(0, ev.at), slog.LevelInfo, name, 0)
+		level := slog.LevelInfo
+		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction {
+			level = slog.LevelWarn // a full table is where allowed sessions start to suffer
+		}
+		r := slog.NewRecord(time.Unix(0, ev.at), level, name, 0)
 		r.AddAttrs(slog.String("event", name))
 		if f.ID != 0 {
 			r.AddAttrs(
