@@ -1,0 +1,112 @@
+package learn
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// ServiceKey identifies one service between two hosts: the client opens
+// flows to the server's port. For ICMP, Port is the type of the flows'
+// first messages (8 for echo); for other IP protocols it is 0.
+type ServiceKey struct {
+	Client, Server netip.Addr
+	Proto          uint8
+	Port           uint16
+}
+
+// Service is what was seen of one client->server service.
+type Service struct {
+	ServiceKey
+	Flows            uint64
+	Packets, Bytes   uint64
+	ToServer         uint64 // packets client -> server
+	ToClient         uint64 // packets server -> client (replies)
+	First, Last      int64  // ns
+	MaxGap           int64  // ns: the largest silence inside one flow
+	MaxGapClientPort uint16 // the client port of the flow with that gap
+	// ReversedStarts counts UDP flows whose first packet came from the
+	// server: enforce judges a flow by its first packet, so a rule in the
+	// service's direction does not let that packet through.
+	ReversedStarts uint64
+	// Denied counts flows a verdict log shows dropped or denied.
+	Denied uint64
+	// Partial counts flows of a verdict log that had not ended when it
+	// did: their packets, bytes and gaps are unknown (each counts one).
+	Partial uint64
+	// Functions counts the industrial requests seen by name, e.g.
+	// "modbus read_holding_registers".
+	Functions map[string]uint64
+}
+
+// Name is the service's short name (modbus, dns, tcp-5450, ping, ...).
+func (s *Service) Name() string { return serviceName(s.Proto, s.Port) }
+
+// MaxGapDuration is MaxGap as a duration.
+func (s *Service) MaxGapDuration() time.Duration { return time.Duration(s.MaxGap) }
+
+func (s *Service) seen(t int64) {
+	if s.First == 0 || t < s.First {
+		s.First = t
+	}
+	if t > s.Last {
+		s.Last = t
+	}
+}
+
+func (s *Service) gap(g int64, clientPort uint16) {
+	if g > s.MaxGap {
+		s.MaxGap, s.MaxGapClientPort = g, clientPort
+	}
+}
+
+// Matrix is the communication matrix learned from captures and verdict logs.
+type Matrix struct {
+	services map[ServiceKey]*Service
+
+	Sources     []string // the files it was learned from
+	Packets     uint64   // IP packets seen
+	Malformed   uint64   // packets the decoder refused (not in any service)
+	First, Last int64    // ns
+}
+
+// NewMatrix returns an empty matrix.
+func NewMatrix() *Matrix { return &Matrix{services: map[ServiceKey]*Service{}} }
+
+// service returns the service for k, creating it.
+func (m *Matrix) service(k ServiceKey) *Service {
+	s := m.services[k]
+	if s == nil {
+		s = &Service{ServiceKey: k}
+		m.services[k] = s
+	}
+	return s
+}
+
+// Lookup returns the service for k, or nil.
+func (m *Matrix) Lookup(k ServiceKey) *Service { return m.services[k] }
+
+// Services returns every service, ordered by server, port, protocol and
+// client.
+func (m *Matrix) Services() []*Service {
+	out := make([]*Service, 0, len(m.services))
+	for _, s := range m.services {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *Service) int { return compareKeys(a.ServiceKey, b.ServiceKey) })
+	return out
+}
+
+func compareKeys(a, b ServiceKey) int {
+	return cmp.Or(a.Server.Compare(b.Server), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Proto, b.Proto), a.Client.Compare(b.Client))
+}
+
+func (m *Matrix) seen(t int64) {
+	if m.First == 0 || t < m.First {
+		m.First = t
+	}
+	if t > m.Last {
+		m.Last = t
+	}
+}
