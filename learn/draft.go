@@ -408,7 +408,7 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 	}
 	if m.First != 0 {
 		fmt.Fprintf(b, "# %s to %s (%s): %d packets, %d flows, %s, %s.\n",
-			stampNS(m.First), stampNS(m.Last), time.Duration(m.Last-m.First).Round(time.Second),
+			stampNS(m.First), stampNS(m.Last), shortDur(time.Duration(m.Last-m.First)),
 			m.Packets, flows, plural(len(m.services), "service"), plural(len(rs), "rule"))
 	}
 	if m.Malformed > 0 {
@@ -659,10 +659,19 @@ func yamlScalar(s string) string {
 
 func stampNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
 
-// shortDur prints a duration to the second (to the millisecond below 10s).
+// shortDur prints a duration to the second (to the millisecond below
+// 10s), in days and hours beyond two days.
 func shortDur(d time.Duration) string {
-	if d < 10*time.Second {
+	switch {
+	case d < 10*time.Second:
 		return d.Round(time.Millisecond).String()
+	case d >= 48*time.Hour:
+		days := d / (24 * time.Hour)
+		rest := (d - days*24*time.Hour).Round(time.Hour)
+		if rest == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd%dh", days, rest/time.Hour)
 	}
 	return rules.FormatDuration(d.Round(time.Second))
 }
