@@ -551,26 +551,25 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 	b.WriteString("\n")
 }
 
-// writeFunctions lists the industrial requests seen and, for the
-// protocols a rule condition can name, the condition that would allow
-// exactly them (commented: the draft stays valid whatever the policy
-// language supports today).
+// writeFunctions lists the industrial requests seen and the protocol
+// condition that would allow exactly them. The condition is a comment:
+// the draft must let the evidence through in enforce, and whether every
+// request of a flow can be judged (a capture that starts mid-stream, a
+// malformed PDU, on_unparsed) is for the engineer to weigh.
 func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 	if len(funcs) == 0 {
 		return
 	}
 	byProto := map[string][]string{}
-	var protos []string
 	for f := range funcs {
 		proto, name, _ := strings.Cut(f, " ")
-		if _, ok := byProto[proto]; !ok {
-			protos = append(protos, proto)
-		}
 		byProto[proto] = append(byProto[proto], name)
 	}
-	sort.Strings(protos)
-	for _, proto := range protos {
+	for _, proto := range []string{"modbus", "dnp3", "s7", "s7-userdata", "enip", "cip"} {
 		names := byProto[proto]
+		if len(names) == 0 {
+			continue
+		}
 		sort.Slice(names, func(i, j int) bool {
 			a, c := funcs[proto+" "+names[i]], funcs[proto+" "+names[j]]
 			return a > c || a == c && names[i] < names[j]
@@ -579,14 +578,50 @@ func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 		for i, n := range names {
 			parts[i] = fmt.Sprintf("%s %s", n, commas(funcs[proto+" "+n]))
 		}
-		fmt.Fprintf(b, "  #   %s requests: %s\n", proto, strings.Join(parts, ", "))
-		field := map[string]string{"modbus": "functions", "dnp3": "functions", "s7": "functions", "enip": "commands", "cip": "services"}[proto]
-		if field != "" {
-			sorted := append([]string(nil), names...)
-			sort.Strings(sorted)
-			fmt.Fprintf(b, "  #   condition allowing only these: %s: {%s: [%s]}\n", proto, field, strings.Join(sorted, ", "))
+		note := ""
+		if proto == "modbus" && readOnly(names) {
+			note = " (read-only)"
+		}
+		fmt.Fprintf(b, "  #   %s requests%s: %s\n", strings.Replace(proto, "-", " ", 1), note, strings.Join(parts, ", "))
+	}
+	sorted := func(proto string) string {
+		s := append([]string(nil), byProto[proto]...)
+		sort.Strings(s)
+		return "[" + strings.Join(s, ", ") + "]"
+	}
+	var conds []string
+	for _, c := range []struct{ proto, field string }{{"modbus", "functions"}, {"dnp3", "functions"}, {"enip", "commands"}, {"cip", "services"}} {
+		if len(byProto[c.proto]) > 0 {
+			conds = append(conds, fmt.Sprintf("%s: {%s: %s}", c.proto, c.field, sorted(c.proto)))
 		}
 	}
+	if len(byProto["s7"])+len(byProto["s7-userdata"]) > 0 {
+		var fields []string
+		if len(byProto["s7"]) > 0 {
+			fields = append(fields, "functions: "+sorted("s7"))
+		}
+		if len(byProto["s7-userdata"]) > 0 {
+			fields = append(fields, "userdata_groups: "+sorted("s7-userdata"))
+		}
+		conds = append(conds, "s7: {"+strings.Join(fields, ", ")+"}")
+	}
+	for _, c := range conds {
+		fmt.Fprintf(b, "  #   condition allowing only these: %s\n", c)
+	}
+}
+
+// readOnly reports whether every Modbus function named only reads.
+func readOnly(names []string) bool {
+	for _, n := range names {
+		switch n {
+		case "read_coils", "read_discrete_inputs", "read_holding_registers", "read_input_registers",
+			"read_exception_status", "get_comm_event_counter", "get_comm_event_log", "report_server_id",
+			"read_file_record", "read_fifo_queue", "read_device_identification":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func hostSetRule(r *draftRule, clients bool) []netip.Addr { return hostSet(r.services, clients) }

@@ -65,7 +65,13 @@ func (fp *functionParser) requests(s *Service, b []byte) {
 			if n == 0 {
 				return
 			}
-			if err == s7.OK && fp.s7.HasFunction {
+			switch {
+			case err != s7.OK:
+			case fp.s7.ROSCTR == s7.ROSCTRUserdata && fp.s7.UserdataType == s7.UserdataRequest:
+				count("s7-userdata", nameOr(s7.GroupName(fp.s7.Group), fp.s7.Group))
+			case fp.s7.ROSCTR == s7.ROSCTRJob && fp.s7.HasFunction:
+				// Only jobs: during a download the client answers the
+				// PLC's jobs with ack-data carrying the same function.
 				count("s7", nameOr(s7.FunctionName(fp.s7.Function), fp.s7.Function))
 			}
 			b = b[n:]

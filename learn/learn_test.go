@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -461,3 +464,57 @@ func TestLoadZones(t *testing.T) {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }
+
+// TestDraftConditionsParse: the protocol conditions the draft suggests
+// (commented out) are valid policy: put into their rules, the policy
+// parses. HMI polling that only reads is marked read-only.
+func TestDraftConditionsParse(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := synth.Write(&buf, synth.Config{Seed: 5, Duration: time.Hour, PollScale: 20}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLearner()
+	if err := l.Capture("plant", r); err != nil {
+		t.Fatal(err)
+	}
+	// Hosts on both sides: the PLCs only HMIs poll get rules of their own
+	// (the SCADA server also writes to two of them).
+	y, _ := Draft(l.Matrix(), DraftConfig{HostsPerSide: 20})
+	const marker = "  #   condition allowing only these: "
+	var out, pending []string
+	conds := 0
+	for _, line := range strings.Split(string(y), "\n") {
+		if c, ok := strings.CutPrefix(line, marker); ok {
+			pending = append(pending, "    "+c)
+			conds++
+		}
+		out = append(out, line)
+		if strings.HasPrefix(line, "    dport: ") {
+			out = append(out, pending...)
+			pending = nil
+		}
+	}
+	if conds < 4 {
+		t.Fatalf("%d conditions suggested\n%s", conds, y)
+	}
+	p, err := rules.Parse("with-conditions.yaml", []byte(strings.Join(out, "\n")))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(out, "\n"))
+	}
+	withApp := 0
+	for _, r := range p.Rules {
+		if r.App != nil {
+			withApp++
+		}
+	}
+	if withApp == 0 {
+		t.Error("no rule carries a condition after uncommenting")
+	}
+	if !strings.Contains(string(y), "modbus requests (read-only): ") {
+		t.Errorf("HMI polling not marked read-only\n%s", y)
+	}
+}
