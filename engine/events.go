@@ -41,6 +41,7 @@ type verdictEvent struct {
 	sport, dport      uint16
 	flow              uint64
 	reason            string
+	app               appEvent // proto AppNone: no "app" object
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -55,6 +56,7 @@ func (e *Engine) emit(ev event) {
 // onConntrack receives the table's events on the packet path, after the
 // shard lock is released.
 func (e *Engine) onConntrack(ev conntrack.Event) {
+	e.releaseStream(&ev.Flow)
 	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
 }
 
@@ -141,6 +143,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			slog.Uint64("flow", v.flow),
 			slog.String("reason", v.reason),
 		)
+		if v.app.proto != rules.AppNone {
+			r.AddAttrs(v.app.attr())
+		}
 		if ev.kind == evPanic {
 			r.AddAttrs(slog.String("panic", ev.text))
 		}

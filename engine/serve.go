@@ -52,11 +52,15 @@ func (e *Engine) Serve(ctx context.Context, i int, q *nfq.Queue, stop <-chan str
 		if sampled {
 			received = time.Now()
 		}
-		v := nfq.Drop
-		if w.Decide(p.Payload) {
-			v = nfq.Accept
+		switch d := w.DecideVerdict(p.Payload); {
+		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
+			err = q.VerdictModified(p.ID, nfq.Accept, d.Packet)
+		case d.Accept:
+			err = q.Verdict(p.ID, nfq.Accept)
+		default:
+			err = q.Verdict(p.ID, nfq.Drop)
 		}
-		if err := q.Verdict(p.ID, v); err != nil && time.Since(lastErr) > time.Second {
+		if err != nil && time.Since(lastErr) > time.Second {
 			e.log.Error("verdict failed", "queue", i, "packet_id", p.ID, "err", err)
 			lastErr = time.Now()
 		}

@@ -5,7 +5,11 @@ import (
 	"sync/atomic"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/dnp3"
+	"github.com/conduit-ot/conduit/engine/enip"
+	"github.com/conduit-ot/conduit/engine/modbus"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/engine/s7"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -38,6 +42,21 @@ type Worker struct {
 	// testPanic, when set by a test, runs inside the decision to provoke
 	// the failure path.
 	testPanic func()
+
+	// Industrial-protocol inspection (inspect.go): the stream slots of
+	// this worker's flows, scratch space for the parsers, and what a
+	// decision leaves behind (a verdict line, a replacement packet).
+	streams    streamPool
+	insp       inspection
+	join       [streamBuf]byte
+	mb         modbus.PDU
+	dnp        dnp3.Frame
+	enip       enip.PDU
+	s7         s7.PDU
+	appEv      verdictEvent
+	appPending bool
+	out        [ipv6Len + tcpLen]byte
+	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
 }
 
 type workerStats struct {
@@ -48,7 +67,8 @@ type workerStats struct {
 
 // flowMeta is what the engine keeps in a flow's Mark: the effective mode
 // and whether the decision was taken with the key reversed (pickup of a
-// reply). Both are tied to the flow's Generation.
+// reply), both tied to the flow's Generation; and from bit
+// markStreamShift up, the flow's stream slot (inspect.go).
 const (
 	markModeMask = 0x3
 	markReversed = 0x4
@@ -77,6 +97,7 @@ func (w *Worker) Decide(b []byte) (accept bool) {
 }
 
 func (w *Worker) recovered(r any) bool {
+	w.replace, w.appPending = nil, false
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
@@ -156,6 +177,12 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	mode := rules.Mode(f.Mark & markModeMask)
 	w.mode = mode
 	out := modes.Apply(mode, action(f.Allowed))
+	if f.Allowed && modes.Evaluates(mode) && f.Rule >= 0 && int(f.Rule) < len(pol.Rules) && pol.Rules[f.Rule].App != nil {
+		// The rule's protocol condition judges the payload (inspect.go).
+		if w.inspect(pol, f, dir, hits[f.Rule], mode, b, now) {
+			out = modes.Apply(mode, rules.ActionDeny)
+		}
+	}
 	if logIt {
 		ev.flow = f.ID
 	}
@@ -166,6 +193,10 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	if logIt {
 		w.e.emit(event{kind: evVerdict, at: now, v: ev})
+	}
+	if w.appPending {
+		w.appPending = false
+		w.e.emit(event{kind: evVerdict, at: now, v: w.appEv})
 	}
 	return out.Accept
 }
@@ -279,7 +310,7 @@ func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
 	f.Generation = act.Generation
 	f.Rule = d.rule
 	f.Allowed = d.action == rules.ActionAllow
-	f.Mark = f.Mark&markReversed | uint32(d.mode)&markModeMask
+	f.Mark = f.Mark&(markReversed|^uint32(1<<markStreamShift-1)) | uint32(d.mode)&markModeMask
 	f.IdleTimeout = 0
 	if d.rule >= 0 && int(d.rule) < len(act.Policy.Rules) {
 		f.IdleTimeout = act.Policy.Rules[d.rule].IdleTimeout

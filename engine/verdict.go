@@ -1,0 +1,20 @@
+package engine
+
+// Verdict is the fate of one packet.
+type Verdict struct {
+	// Accept reports whether the packet passes as it is.
+	Accept bool
+	// Packet, when not nil, is to be sent in place of the packet (an
+	// altered-packet verdict: accept with this content), which is itself
+	// refused: a TCP segment turned into a FIN or RST to reset a session
+	// (on_violation: reset). It is the worker's buffer, valid until the
+	// worker's next decision.
+	Packet []byte
+}
+
+// DecideVerdict is Decide with the replacement packet a reset may need.
+func (w *Worker) DecideVerdict(b []byte) Verdict {
+	w.replace = nil
+	accept := w.Decide(b)
+	return Verdict{Accept: accept, Packet: w.replace}
+}
