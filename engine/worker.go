@@ -249,12 +249,15 @@ func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *ve
 		case !pol.Conntrack.Pickup && modes.Evaluates(d.mode):
 			n := len(pol.Rules)
 			d.rule, d.action, d.log, reason = int32(n), pol.ActionOf(n), true, ReasonNoFlow
-		case d.action == rules.ActionAllow:
+		case d.action == rules.ActionAllow && !catchAll(pol, d):
 			reason, pickedUp = ReasonPickup, true
 		default:
-			// It may be a server's reply: judge the reversed orientation.
-			if r := w.evaluate(pol, key.Reverse(), 0); r.action == rules.ActionAllow {
+			// It may be a server's reply: judge the reversed orientation,
+			// and prefer a rule written for it over the catch-all.
+			if r := w.evaluate(pol, key.Reverse(), 0); preferReverse(pol, d, r) {
 				d, orient, dir = r, key.Reverse(), conntrack.DirReply
+				reason, pickedUp = ReasonPickup, true
+			} else if d.action == rules.ActionAllow {
 				reason, pickedUp = ReasonPickup, true
 			}
 		}
@@ -286,8 +289,8 @@ func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev 
 	oldAllowed, oldMode, oldRule := f.Allowed, rules.Mode(f.Mark&markModeMask), f.Rule
 	d := w.evaluate(pol, k, w.pkt.ICMPType)
 	reversed := false
-	if d.action != rules.ActionAllow && f.PickedUp {
-		if r := w.evaluate(pol, k.Reverse(), 0); r.action == rules.ActionAllow {
+	if f.PickedUp && (d.action != rules.ActionAllow || catchAll(pol, d)) {
+		if r := w.evaluate(pol, k.Reverse(), 0); preferReverse(pol, d, r) {
 			d, reversed = r, true
 			k = k.Reverse()
 		}
@@ -304,6 +307,26 @@ func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev 
 	out := modes.Apply(d.mode, d.action)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	return true
+}
+
+// catchAll reports an allow that comes from no specific rule: the cleanup
+// rule or default allow. A picked-up flow is only adopted on it when no
+// rule allows the other orientation.
+func catchAll(pol *rules.Policy, d decision) bool {
+	if d.rule < 0 || d.action != rules.ActionAllow {
+		return false
+	}
+	return int(d.rule) >= len(pol.Rules) || pol.Rules[d.rule].Cleanup
+}
+
+// preferReverse chooses the reversed orientation r of a mid-stream packet
+// over the packet's own orientation d: when only r is allowed, or when r is
+// allowed by a specific rule and d only by the catch-all.
+func preferReverse(pol *rules.Policy, d, r decision) bool {
+	if r.action != rules.ActionAllow {
+		return false
+	}
+	return d.action != rules.ActionAllow || (catchAll(pol, d) && !catchAll(pol, r))
 }
 
 func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {

@@ -367,3 +367,24 @@ func TestHitsCountedByRuleName(t *testing.T) {
 		t.Errorf("after reload hmi-polls-plcs packets = %d, want 4", r.Packets)
 	}
 }
+
+func TestPickupPrefersSpecificRuleOverCleanup(t *testing.T) {
+	cleanup := "  - {name: cleanup, from: any, to: any, cleanup: true}\n"
+	te := newTestEngine(t, pol{mode: "monitor", extra: cleanup}) // extra rules go last, before default
+	w := te.Worker(0)
+	// The PLC's reply is the first packet seen: the cleanup rule allows its
+	// orientation, but hmi-polls-plcs allows the request orientation.
+	if !w.Decide(tcp(plc, hmi, 502, 40000, fACK|fPSH)) {
+		t.Fatal("monitor dropped a packet")
+	}
+	evs := te.verdicts()
+	if len(evs) != 1 || ruleName(evs[0].pol, evs[0].rule) != "hmi-polls-plcs" || evs[0].src.String() != hmi || evs[0].dport != 502 {
+		t.Fatalf("adopted as %+v, want hmi-polls-plcs in the request orientation", evs)
+	}
+	// A mid-stream packet no specific rule allows either way stays with cleanup, forward.
+	w.Decide(tcp(hist, plc, 40001, 9999, fACK))
+	evs = te.verdicts()
+	if len(evs) != 1 || ruleName(evs[0].pol, evs[0].rule) != "cleanup" || evs[0].src.String() != hist {
+		t.Fatalf("unknown mid-stream flow adopted as %+v, want cleanup forward", evs)
+	}
+}
