@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -617,26 +618,72 @@ func TestInspectNoAllocs(t *testing.T) {
 	}
 }
 
+// benchPDUs are one request of each protocol, as a client sends it.
+func benchPDUs() map[string][]byte {
+	s7Read := []byte{3, 0, 0, 31, 2, 0xf0, 0x80, // TPKT, COTP DT
+		0x32, 1, 0, 0, 0, 1, 0, 14, 0, 0, // job header: parameter 14 bytes, no data
+		4, 1, 0x12, 10, 0x10, 2, 0, 1, 0, 1, 0x84, 0, 0, 0} // read var DB1.DBB0
+	enipGet := []byte{0x6f, 0, 24, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // SendRRData
+		0, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, 8, 0, // CPF: null address, unconnected data
+		0x0e, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x01} // get_attribute_single identity 1/1
+	return map[string][]byte{
+		"modbus": mbReq(1, 1, 3, 0, 10),
+		"dnp3":   dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06}),
+		"s7":     s7Read,
+		"enip":   enipGet,
+	}
+}
+
+// BenchmarkInspect is the per-packet cost of an established flow whose
+// rule has a protocol condition, one request per segment (and, for
+// modbus-split, each request in two segments), against the same flow
+// without a condition.
 func BenchmarkInspect(b *testing.B) {
-	for _, tc := range []struct{ name, cond string }{
-		{"no-condition", `    description: no condition`},
-		{"modbus", readOnly},
+	pdus := benchPDUs()
+	for _, tc := range []struct {
+		name, port, cond, pdu string
+		split                 bool
+	}{
+		{"no-condition", "502", `    description: no condition`, "modbus", false},
+		{"modbus", "502", readOnly, "modbus", false},
+		{"modbus-split", "502", readOnly, "modbus", true},
+		{"dnp3", "20000", `    dnp3: {functions: [read], sources: [1], objects: ["60"]}`, "dnp3", false},
+		{"enip-cip", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [get_attribute_single], classes: [identity]}", "enip", false},
+		{"s7", "102", `    s7: {functions: [setup_communication, read_var]}`, "s7", false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			te := newAppEngine(b, "enforce", "tcp", "502", tc.cond)
+			te := newAppEngine(b, "enforce", "tcp", tc.port, tc.cond)
 			w := te.Worker(0)
-			w.Decide(seg(hmi, plc, 40000, 502, fSYN, 0, 0, nil))
+			port, _ := strconv.Atoi(tc.port)
+			dport := uint16(port)
+			syn := seg(hmi, plc, 40000, dport, fSYN, 0, 0, nil)
+			w.Decide(syn)
 			const ring = 4096
-			pkts := make([][]byte, ring)
-			for i := range pkts {
-				pkts[i] = seg(hmi, plc, 40000, 502, fACK|fPSH, 1+uint32(12*i), 1, mbReq(uint16(i), 1, 3, 0, 10))
+			pdu := pdus[tc.pdu]
+			var pkts [][]byte
+			seq := uint32(1)
+			for i := 0; len(pkts) < ring; i++ {
+				if tc.split {
+					h := len(pdu) / 2
+					pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu[:h]),
+						seg(hmi, plc, 40000, dport, fACK|fPSH, seq+uint32(h), 1, pdu[h:]))
+				} else {
+					pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu))
+				}
+				seq += uint32(len(pdu))
 			}
+			for _, p := range pkts[:8] {
+				if !w.Decide(p) {
+					b.Fatalf("%s request refused: %+v", tc.name, te.appLines())
+				}
+			}
+			w.Decide(syn)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if i == ring { // start the stream over: a fresh SYN
+				if i == len(pkts) { // start the stream over: a fresh SYN
 					b.StopTimer()
-					w.Decide(seg(hmi, plc, 40000, 502, fSYN, 0, 0, nil))
+					w.Decide(syn)
 					i = 0
 					b.StartTimer()
 				}

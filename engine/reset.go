@@ -25,8 +25,9 @@ import (
 //
 // Until step 2 is done, more data from the refused sender (a
 // retransmission) becomes the same FIN again, so a lost FIN or
-// acknowledgement only delays the reset. After it, packets pass: both
-// stacks are closing, and each answers stray segments with a RST.
+// acknowledgement only delays the reset; after it, the sender's data is
+// dropped. The receiver's packets pass once the sender is reset: its stack
+// answers them with a RST.
 
 // resetState is a reset in progress on a flow.
 type resetState struct {
@@ -49,15 +50,21 @@ const (
 func (w *Worker) resetStep(st *flowStream, side int, b []byte) bool {
 	p := &w.pkt
 	r := &st.reset
-	if p.TCPFlags&packet.TCPRst != 0 || r.done {
+	if p.TCPFlags&packet.TCPRst != 0 {
 		return false
 	}
 	if side == r.side {
-		if len(p.Payload) == 0 && p.TCPFlags&packet.TCPFin == 0 {
+		switch {
+		case len(p.Payload) == 0 && p.TCPFlags&packet.TCPFin == 0:
 			return false // a bare acknowledgement tells the receiver nothing new
+		case r.done:
+			return true // data after the FIN never reaches the receiver
 		}
 		w.replace = w.rewrite(b, packet.TCPFin|packet.TCPAck, r.finSeq, p.Ack)
 		return true
+	}
+	if r.done {
+		return false
 	}
 	// From the FIN's receiver toward the refused sender: reset the sender.
 	seq := p.Seq

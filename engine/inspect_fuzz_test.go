@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// FuzzInspect drives one inspected TCP flow per protocol with segments
+// the input describes, in either direction, at any sequence number, in
+// enforce or monitor mode. Each record is: a control byte (bit 0: server
+// to client; bits 1-2: flags FIN, RST; bit 3: monitor), a signed 16-bit
+// sequence delta from the direction's next byte, a length, and that many
+// payload bytes. It checks that every packet gets a verdict and that the
+// stream state stays within its bounds.
+func FuzzInspect(f *testing.F) {
+	rec := func(ctl byte, delta int16, payload []byte) []byte {
+		b := []byte{ctl, 0, 0, byte(len(payload))}
+		binary.BigEndian.PutUint16(b[1:], uint16(delta))
+		return append(b, payload...)
+	}
+	r1, w1 := mbReq(1, 1, 3, 0, 10), mbReq(2, 1, 6, 1, 1)
+	f.Add(byte(0), cat(rec(0, 0, r1), rec(1, 0, mbReadRsp(1, 1, 10)), rec(0, 0, w1)))
+	f.Add(byte(0), cat(rec(0, 0, r1[:5]), rec(0, 0, r1[5:]), rec(0, -12, r1), rec(0, 40, r1)))
+	f.Add(byte(1), rec(0, 0, dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06})))
+	f.Add(byte(3), rec(0, 0, []byte{3, 0, 0, 0x16, 2, 0xf0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 8, 0, 0, 0xf0, 0, 0, 1, 0, 1, 1, 0xe0}))
+	f.Add(byte(2), rec(0, 0, append([]byte{0x65, 0, 4, 0}, make([]byte, 24)...)))
+	conds := []struct{ port, cond string }{
+		{"502", `    modbus: {preset: read_only, addresses: {read: ["0-99"]}}`},
+		{"20000", `    dnp3: {functions: [read], objects: ["60"]}`},
+		{"44818", "    enip: {commands: [register_session, send_rr_data]}\n    cip: {services: [get_attribute_single]}"},
+		{"102", `    s7: {functions: [setup_communication, read_var], userdata_groups: [cpu_functions]}`},
+	}
+	f.Fuzz(func(t *testing.T, proto byte, in []byte) {
+		c := conds[int(proto)%len(conds)]
+		port := uint16(0)
+		for _, ch := range c.port {
+			port = port*10 + uint16(ch-'0')
+		}
+		for _, mode := range []string{"enforce", "monitor"} {
+			te := newAppEngine(t, mode, "tcp", c.port, c.cond+"\n    on_violation: reset")
+			w := te.Worker(0)
+			next := [2]uint32{1001, 5001}
+			w.Decide(seg(hmi, plc, 40000, port, fSYN, 1000, 0, nil))
+			w.Decide(seg(plc, hmi, port, 40000, fSYN|fACK, 5000, 1001, nil))
+			for b := in; len(b) >= 4; {
+				ctl, delta, n := b[0], int16(binary.BigEndian.Uint16(b[1:3])), int(b[3])
+				b = b[4:]
+				n = min(n, len(b))
+				payload := b[:n]
+				b = b[n:]
+				side := int(ctl & 1)
+				flags := uint8(fACK)
+				if ctl&2 != 0 {
+					flags |= fFIN
+				}
+				if ctl&4 != 0 {
+					flags = 0x04
+				}
+				seq := next[side] + uint32(int32(delta))
+				var pkt []byte
+				if side == 0 {
+					pkt = seg(hmi, plc, 40000, port, flags, seq, next[1], payload)
+				} else {
+					pkt = seg(plc, hmi, port, 40000, flags, seq, next[0], payload)
+				}
+				v := w.DecideVerdict(pkt)
+				if v.Packet != nil && len(v.Packet) != 40 {
+					t.Fatalf("replacement of %d bytes", len(v.Packet))
+				}
+				if v.Accept && delta == 0 {
+					next[side] += uint32(n)
+				}
+				te.verdicts()
+			}
+			for i := int32(0); i < w.streams.used; i++ {
+				st := w.streams.at(i)
+				for _, d := range st.dir {
+					if d.n < 0 || d.n > streamBuf || d.part < 0 || d.part > d.n {
+						t.Fatalf("stream state out of bounds: n %d part %d", d.n, d.part)
+					}
+				}
+			}
+			if c := te.Counters(); c.Panics != 0 {
+				t.Fatalf("%d engine panics", c.Panics)
+			}
+		}
+	})
+}
