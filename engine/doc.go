@@ -9,5 +9,14 @@
 // through a bounded channel and are written by one goroutine, so a slow log
 // sink never stalls a verdict; what does not fit is counted.
 //
+// A flow whose rule has an industrial-protocol condition is inspected
+// (inspect.go): each direction of its TCP stream is followed in order
+// through a small per-flow buffer (stream.go), every request PDU is
+// judged by the condition, and what cannot be judged (a gap, an altered
+// retransmission, a PDU that does not parse) is decided by the rule's
+// on_unparsed. A refused request drops its segment, or with on_violation
+// reset turns it and the peer's next packet into a FIN and a RST
+// (reset.go), which DecideVerdict returns as a replacement packet.
+//
 // The same Decide path serves the daemon and offline capture replay.
 package engine

@@ -489,7 +489,7 @@ func (e *Engine) releaseStream(f *conntrack.Flow) {
 // inspect judges the payload of a packet of an allowed, evaluated flow
 // whose rule has a protocol condition. It returns whether the packet is
 // refused (the mode then applies), counts the rule's matched requests, and
-// may leave a verdict line in w.app and a replacement packet in w.replace.
+// may leave a verdict line in w.appEv and a replacement packet in w.replace.
 // It runs under the shard lock (it may take a stream slot for f).
 func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir, c *ruleCounters, mode rules.Mode, b []byte, now int64) bool {
 	rule := &pol.Rules[f.Rule]
@@ -505,6 +505,11 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	in := &w.insp
 	*in = inspection{w: w, cond: rule.App, side: side}
 
+	if p.Fragment != packet.NotFragment {
+		// The first piece of a datagram the kernel did not reassemble.
+		in.unparsed(unparsedReason[rule.App.Proto], "", "ip-fragment", 0)
+		return w.conclude(pol, f, rule, c, nil, mode, b, now)
+	}
 	if p.Proto != packet.ProtoTCP {
 		// A datagram stands alone: whole PDUs only.
 		if len(p.Payload) == 0 {
@@ -524,6 +529,14 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", 0)
 		return w.conclude(pol, f, rule, c, nil, mode, b, now)
 	}
+	// Packets that passed uninspected (passthrough, or a policy whose rule
+	// had no condition) leave the stream state behind: start over as if
+	// the flow had been picked up now.
+	total := f.Packets[0] + f.Packets[1]
+	if st.pkts != 0 && st.pkts+1 != total {
+		st.reinit(f.ID, rule.App.Proto)
+	}
+	st.pkts = total
 	if p.TCPFlags&packet.TCPAck != 0 {
 		st.dir[1-side].ack(p.Ack)
 	}

@@ -567,6 +567,40 @@ func TestInspectS7Fragments(t *testing.T) {
 	}
 }
 
+// TestInspectAcrossReloads: a session keeps working when its rule loses
+// its condition and gets it back, and inspection resumes.
+func TestInspectAcrossReloads(t *testing.T) {
+	src := func(cond string) string {
+		return strings.NewReplacer("%MODE%", "enforce", "%PROTO%", "tcp", "%PORT%", "502", "%COND%", cond).Replace(appPolicy)
+	}
+	te := newAppEngineSrc(t, src(readOnly))
+	reload := func(s string) {
+		t.Helper()
+		r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Load: func(string) (*rules.Policy, error) { return rules.Parse("app.yaml", []byte(s)) }}
+		if res := r.Reload("test"); !res.Changed {
+			t.Fatalf("reload: %+v", res)
+		}
+	}
+	s := newSession(t, te)
+	if v := s.req(mbReq(1, 1, 3, 0, 1)); !v.Accept {
+		t.Fatal("read refused")
+	}
+	reload(src("    description: no condition for a while"))
+	if v := s.req(mbReq(2, 1, 6, 0, 1)); !v.Accept {
+		t.Fatal("write refused without a condition")
+	}
+	reload(src(readOnly))
+	// The stream moved on without inspection: it starts over at the next
+	// segment, as a picked-up flow does.
+	if v := s.req(mbReq(3, 1, 3, 0, 1)); !v.Accept {
+		t.Error("a read after the condition came back refused")
+	}
+	if v := s.req(mbReq(4, 1, 6, 0, 1)); v.Accept {
+		t.Error("a write accepted after the condition came back")
+	}
+}
+
 func TestStreamSlotsRecycled(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
 	w := te.Worker(0)

@@ -121,7 +121,8 @@ type flowStream struct {
 	dnp3Cont bool    // a multi-segment DNP3 request whose first segment passed continues
 	s7Frag   [2]bool // an S7 PDU split over COTP DT TPDUs continues
 	reset    resetState
-	logAt    int64 // clock of the flow's last accepted app line (exceptions, allowed unparsed)
+	logAt    int64  // clock of the flow's last accepted app line (exceptions, allowed unparsed)
+	pkts     uint64 // the flow's packet count when last inspected: a jump means packets went uninspected
 }
 
 const (
@@ -186,5 +187,5 @@ func (s *flowStream) reinit(owner uint64, proto rules.AppProto) {
 	s.dir[0].synced, s.dir[1].synced = false, false
 	s.dnp3Cont, s.s7Frag = false, [2]bool{}
 	s.reset = resetState{}
-	s.logAt = 0
+	s.logAt, s.pkts = 0, 0
 }
