@@ -249,13 +249,11 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 		_, n, st := in.malformed(n, string(err), off)
 		return n, st
 	}
-	// Requests are judged by what the frame carries, in either TCP
-	// direction: the master's frames and any application request.
+	// DNP3 frames say who sent them: the master's frames (DIR set) and
+	// any frame carrying an application request are judged, in either TCP
+	// direction (an outstation may be the side that connects).
 	request := f.HasApp && f.App.Function != dnp3.FuncConfirm && !dnp3.IsResponse(f.App.Function)
-	if !request && !(f.FromMaster() && in.side == reqSide) {
-		if !f.FIR() && !f.LinkOnly && in.side == reqSide && in.dnp3Cont && f.FIN() {
-			in.dnp3Cont = false
-		}
+	if !request && !f.FromMaster() {
 		return n, pduOK
 	}
 	c := in.cond.DNP3

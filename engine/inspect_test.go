@@ -491,7 +491,12 @@ func TestInspectPickupAndUDP(t *testing.T) {
 // dnp3Frame builds a link frame with one transport segment holding app
 // (application control, function, objects...).
 func dnp3Frame(ctrl byte, dst, src uint16, app []byte) []byte {
-	user := append([]byte{0xc0 | 1}, app...) // transport FIR|FIN, seq 1
+	return dnp3Segment(ctrl, dst, src, 0xc0|1, app) // transport FIR|FIN, seq 1
+}
+
+// dnp3Segment builds a link frame with the transport header th.
+func dnp3Segment(ctrl byte, dst, src uint16, th byte, app []byte) []byte {
+	user := append([]byte{th}, app...)
 	h := []byte{0x05, 0x64, byte(5 + len(user)), ctrl, byte(dst), byte(dst >> 8), byte(src), byte(src >> 8)}
 	out := append(h, crc(h)...)
 	for len(user) > 0 {
@@ -517,6 +522,50 @@ func crc(b []byte) []byte {
 	}
 	c = ^c
 	return []byte{byte(c), byte(c >> 8)}
+}
+
+// TestInspectDNP3Segments: a request split over transport segments is
+// judged by its first segment; a later segment without one is unparsed.
+func TestInspectDNP3Segments(t *testing.T) {
+	// Write of a time and date (50:1, 6-byte value), cut after the object
+	// header: FIR then FIN.
+	first := []byte{0xc3, 0x02, 0x32, 0x01, 0x07, 0x01}
+	rest := []byte{0, 0, 0, 0, 0, 0}
+	for _, tc := range []struct {
+		cond          string
+		first, second bool // accepted
+		requests      uint64
+		reason        string
+	}{
+		{`    dnp3: {functions: [write]}`, true, true, 1, ""},
+		{`    dnp3: {functions: [read]}`, false, false, 0, ReasonViolation},
+		// The objects of a split request cannot all be seen at once.
+		{`    dnp3: {objects: ["50:1"]}`, false, false, 0, "unparsed-dnp3"},
+	} {
+		te := newAppEngine(t, "enforce", "tcp", "20000", tc.cond)
+		s := newSessionTo(t, te, 20000)
+		if v := s.req(dnp3Segment(0xc4, 10, 1, 0x40|5, first)); v.Accept != tc.first {
+			t.Errorf("%s: first segment accepted %v", tc.cond, v.Accept)
+		}
+		if v := s.req(dnp3Segment(0xc4, 10, 1, 0x80|6, rest)); v.Accept != tc.second {
+			t.Errorf("%s: last segment accepted %v", tc.cond, v.Accept)
+		}
+		if n := te.requests("hmi-reads"); n != tc.requests {
+			t.Errorf("%s: requests %d", tc.cond, n)
+		}
+		if l := te.appLines(); tc.reason != "" && (len(l) == 0 || l[0].reason != tc.reason) {
+			t.Errorf("%s: lines %+v", tc.cond, l)
+		}
+	}
+	// A later segment with no first segment before it.
+	te := newAppEngine(t, "enforce", "tcp", "20000", `    dnp3: {functions: [write]}`)
+	s := newSessionTo(t, te, 20000)
+	if v := s.req(dnp3Segment(0xc4, 10, 1, 0x80|6, rest)); v.Accept {
+		t.Error("a lone last segment accepted")
+	}
+	if l := te.appLines(); len(l) != 1 || l[0].app.detail != "segment-without-its-first" {
+		t.Errorf("lines %+v", l)
+	}
 }
 
 func TestInspectS7Fragments(t *testing.T) {
