@@ -38,6 +38,7 @@ type options struct {
 	failOpen bool
 	bypass   bool
 	install  bool
+	bind     bool
 	maxLen   uint32
 	rcvBuf   int
 	dur      time.Duration
@@ -52,6 +53,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	failOpen := fs.Bool("fail-open", false, "set NFQA_CFG_F_FAIL_OPEN: accept when the queue is full")
 	bypass := fs.Bool("bypass", false, "queue rule bypass: accept while no reader is bound")
 	install := fs.Bool("install", true, "install the conduit nftables table (and remove it at exit)")
+	bind := fs.Bool("bind", true, "bind and serve the queues; -bind=false only installs the rule, for another reader (the bench's C loop)")
 	maxLen := fs.Uint("maxlen", 4096, "packets the kernel holds per queue")
 	rcvBuf := fs.Int("rcvbuf", 8<<20, "netlink receive buffer bytes")
 	dur := fs.Duration("for", 0, "exit after this long (0: until signalled)")
@@ -69,7 +71,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	}
 	return options{
 		queue: uint16(*queue), count: uint16(*count), gso: *gso, failOpen: *failOpen, bypass: *bypass,
-		install: *install, maxLen: uint32(*maxLen), rcvBuf: *rcvBuf, dur: *dur,
+		install: *install, bind: *bind, maxLen: uint32(*maxLen), rcvBuf: *rcvBuf, dur: *dur,
 	}, nil
 }
 
@@ -123,7 +125,7 @@ func run(ctx context.Context, opts options, log *slog.Logger) (res result, err e
 	start := time.Now()
 	// Bind the readers before the rule exists, so that no packet is queued
 	// to a queue nobody reads.
-	for i := uint16(0); i < opts.count; i++ {
+	for i := uint16(0); opts.bind && i < opts.count; i++ {
 		q, err := openQueue(rctx, opts, opts.queue+i, &counts.packets, &counts.verdictErrs, &counts.recvErrs)
 		if err != nil {
 			return res, err
