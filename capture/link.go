@@ -56,6 +56,12 @@ const (
 	etherIPv6 = 0x86dd
 )
 
+// IP returns the IP packet carried by frame, a frame of link type l, cut
+// to the IP header's length as Next cuts it, or false when the frame
+// carries something else. It lets tests decode frames they built or
+// obtained from Reader.Frame the same way the reader does.
+func (l LinkType) IP(frame []byte) ([]byte, bool) { return ipOf(l, frame) }
+
 // ipOf returns the IP packet carried by a frame of link type l, or false
 // when the frame carries something else.
 func ipOf(l LinkType, d []byte) ([]byte, bool) {

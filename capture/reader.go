@@ -82,6 +82,7 @@ type Reader struct {
 
 	format Format
 	stats  Stats
+	frame  []byte // link-layer frame of the last packet Next returned
 
 	// pcap
 	be   bool // big-endian headers
@@ -137,6 +138,10 @@ func (r *Reader) Format() Format { return r.format }
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats { return r.stats }
 
+// Frame returns the whole link-layer frame of the packet Next last
+// returned, link header included; it is valid until the next call to Next.
+func (r *Reader) Frame() []byte { return r.frame }
+
 // Offset is the byte offset of the next unread record.
 func (r *Reader) Offset() int64 { return r.off }
 
@@ -187,6 +192,7 @@ func (r *Reader) deliver(p *Packet, link LinkType, frame []byte, ts int64, origL
 	}
 	*p = Packet{Time: ts, Data: ip, Number: r.stats.Records, Offset: off,
 		CapLen: len(frame), OrigLen: origLen, Link: link}
+	r.frame = frame
 	return true
 }
 

@@ -1,19 +1,22 @@
 // Package pcaptest reads the real captures under ../shared/captures for the
-// protocol parsers' tests and fuzz seeds: a small pcap/pcapng reader and an
-// Ethernet/IPv4/IPv6/TCP/UDP decoder that yields each transport payload.
+// protocol parsers' tests and fuzz seeds: files are read by the capture
+// package, and an IPv4/IPv6/TCP/UDP decoder yields each transport payload.
 //
 // It is test support, not a packet path: it allocates freely and decodes
 // only what the parser tests need (no IP reassembly, no TCP streams).
 package pcaptest
 
 import (
+	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/conduit-ot/conduit/capture"
 )
 
 // Transport protocol numbers.
@@ -97,9 +100,9 @@ func Files(tb testing.TB, dir, proto string) []string {
 			tb.Fatal(err)
 		}
 		var magic [4]byte
-		_, err = f.Read(magic[:])
+		_, err = io.ReadFull(f, magic[:])
 		f.Close()
-		if err == nil && format(magic[:]) != unknown {
+		if err == nil && capture.Detect(magic[:]) != capture.FormatUnknown {
 			out = append(out, p)
 		}
 	}
@@ -107,29 +110,34 @@ func Files(tb testing.TB, dir, proto string) []string {
 }
 
 // ReadFile reads a capture and returns the TCP and UDP payloads of its
-// frames. Frames that are not Ethernet/IP, IP fragments, and packets whose
-// IP length exceeds the captured bytes (a kernel would never deliver them)
-// are left out; empty payloads are kept so flags can be counted.
+// packets, numbered as Wireshark numbers frames. Frames that carry no IP,
+// IP fragments, and packets whose IP length exceeds the captured bytes (a
+// kernel would never deliver them) are left out; empty payloads are kept
+// so flags can be counted.
 func ReadFile(path string) ([]Segment, error) {
-	data, err := os.ReadFile(path)
+	r, err := capture.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	frames, err := Frames(data)
-	if err != nil {
-		return nil, fmt.Errorf("read capture %s: %w", path, err)
-	}
+	defer r.Close()
 	var out []Segment
-	for i, f := range frames {
-		if s, ok := Decode(f.LinkType, f.Data); ok {
-			s.Frame = i + 1
+	var p capture.Packet
+	for {
+		if err := r.Next(&p); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("read capture %s: %w", path, err)
+		}
+		// Data is reused by the next call; segments outlive it.
+		if s, ok := decodeIP(bytes.Clone(p.Data)); ok {
+			s.Frame = p.Number
 			out = append(out, s)
 		}
 	}
-	return out, nil
 }
 
-// Link types (LINKTYPE_* of the tcpdump registry) that Decode understands.
+// Link types (LINKTYPE_* of the tcpdump registry), the values of
+// capture.LinkType that tests name most.
 const (
 	LinkEthernet = 1
 	LinkRaw      = 101
@@ -144,146 +152,35 @@ type Frame struct {
 	Data     []byte
 }
 
-type fileFormat int
-
-const (
-	unknown fileFormat = iota
-	pcap
-	pcapng
-)
-
-func format(magic []byte) fileFormat {
-	if len(magic) < 4 {
-		return unknown
-	}
-	switch binary.BigEndian.Uint32(magic) {
-	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		return pcap
-	case 0x0a0d0d0a:
-		return pcapng
-	}
-	return unknown
-}
-
-var errTruncated = errors.New("truncated capture")
-
-// Frames splits a whole pcap or pcapng file into frames; the format is
-// told by the magic number, not the file name.
+// Frames returns the link-layer frames of a whole pcap or pcapng file
+// that carry IP, read by the capture package (the format is told by the
+// magic number, not the file name). On a truncated or corrupt file it
+// returns the frames before the damage and the *capture.Error.
 func Frames(data []byte) ([]Frame, error) {
-	switch format(data) {
-	case pcap:
-		return pcapFrames(data)
-	case pcapng:
-		return pcapngFrames(data)
+	r, err := capture.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("not a pcap or pcapng file")
-}
-
-func pcapFrames(data []byte) ([]Frame, error) {
-	if len(data) < 24 {
-		return nil, errTruncated
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if m := binary.BigEndian.Uint32(data); m == 0xa1b2c3d4 || m == 0xa1b23c4d {
-		bo = binary.BigEndian
-	}
-	link := bo.Uint32(data[20:]) & 0x0fffffff // upper bits carry FCS info
 	var out []Frame
-	for off := 24; off < len(data); {
-		if len(data)-off < 16 {
-			return out, errTruncated
+	var p capture.Packet
+	for {
+		if err := r.Next(&p); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, err
 		}
-		incl := int(bo.Uint32(data[off+8:]))
-		off += 16
-		if incl < 0 || incl > len(data)-off {
-			return out, errTruncated
-		}
-		out = append(out, Frame{LinkType: link, Data: data[off : off+incl]})
-		off += incl
+		out = append(out, Frame{LinkType: uint32(p.Link), Data: bytes.Clone(r.Frame())})
 	}
-	return out, nil
 }
 
-func pcapngFrames(data []byte) ([]Frame, error) {
-	var bo binary.ByteOrder = binary.LittleEndian
-	var links []uint32 // per interface of the current section
-	var out []Frame
-	for off := 0; off < len(data); {
-		if len(data)-off < 12 {
-			return out, errTruncated
-		}
-		typ := bo.Uint32(data[off:])
-		if typ == 0x0a0d0d0a { // section header: its byte-order magic decides
-			if len(data)-off < 28 {
-				return out, errTruncated
-			}
-			bo = binary.LittleEndian
-			if binary.BigEndian.Uint32(data[off+8:]) == 0x1a2b3c4d {
-				bo = binary.BigEndian
-			}
-			links = links[:0]
-		}
-		blen := int(bo.Uint32(data[off+4:]))
-		if blen < 12 || blen%4 != 0 || blen > len(data)-off {
-			return out, errTruncated
-		}
-		body := data[off+8 : off+blen-4]
-		switch typ {
-		case 1: // interface description
-			if len(body) < 2 {
-				return out, errTruncated
-			}
-			links = append(links, uint32(bo.Uint16(body)))
-		case 6: // enhanced packet
-			if len(body) < 20 {
-				return out, errTruncated
-			}
-			ifc, capLen := int(bo.Uint32(body)), int(bo.Uint32(body[12:]))
-			if ifc >= len(links) || capLen > len(body)-20 {
-				return out, errTruncated
-			}
-			out = append(out, Frame{LinkType: links[ifc], Data: body[20 : 20+capLen]})
-		case 3: // simple packet: interface 0, captured length implied
-			if len(body) < 4 || len(links) == 0 {
-				return out, errTruncated
-			}
-			n := min(int(bo.Uint32(body)), len(body)-4)
-			out = append(out, Frame{LinkType: links[0], Data: body[4 : 4+n]})
-		}
-		off += blen
-	}
-	return out, nil
-}
-
-// Decode extracts the TCP or UDP payload of one frame.
+// Decode extracts the TCP or UDP payload of one frame, stripping the link
+// layer as the capture package does.
 func Decode(link uint32, b []byte) (Segment, bool) {
-	switch link {
-	case LinkEthernet:
-		if len(b) < 14 {
-			return Segment{}, false
-		}
-		et := binary.BigEndian.Uint16(b[12:])
-		b = b[14:]
-		for et == 0x8100 || et == 0x88a8 { // VLAN tags
-			if len(b) < 4 {
-				return Segment{}, false
-			}
-			et = binary.BigEndian.Uint16(b[2:])
-			b = b[4:]
-		}
-		if et != 0x0800 && et != 0x86dd {
-			return Segment{}, false
-		}
-	case LinkSLL:
-		if len(b) < 16 {
-			return Segment{}, false
-		}
-		b = b[16:]
-	case LinkRaw, LinkIPv4, LinkIPv6:
-	default:
+	ip, ok := capture.LinkType(link).IP(b)
+	if !ok {
 		return Segment{}, false
 	}
-	return decodeIP(b)
+	return decodeIP(ip)
 }
 
 func decodeIP(b []byte) (Segment, bool) {

@@ -1,9 +1,14 @@
 package pcaptest
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/conduit-ot/conduit/capture"
 )
 
 // TestCaptures checks the reader against per-capture figures taken with
@@ -145,5 +150,41 @@ func TestDecodeSynthetic(t *testing.T) {
 		if ok && (s.Proto != UDP || s.Dst.Port() != 20000 || string(s.Payload) != "\xaa\xbb") {
 			t.Errorf("%s: got %+v", tt.name, s)
 		}
+	}
+}
+
+// TestFramesAgreeWithReadFile checks that Frames and Decode see the same
+// segments as ReadFile, and a truncated file yields what precedes the cut.
+func TestFramesAgreeWithReadFile(t *testing.T) {
+	path := filepath.Join(Dir(t), "modbus", "modbus_test_data_part1.pcap")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, err := Frames(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded []Segment
+	for _, f := range frames {
+		if s, ok := Decode(f.LinkType, f.Data); ok {
+			decoded = append(decoded, s)
+		}
+	}
+	if len(frames) != 118 || len(decoded) != len(segs) {
+		t.Fatalf("%d frames, %d decoded, %d read", len(frames), len(decoded), len(segs))
+	}
+	for i, s := range decoded {
+		if s.Src != segs[i].Src || s.Seq != segs[i].Seq || !bytes.Equal(s.Payload, segs[i].Payload) {
+			t.Fatalf("segment %d: %+v, ReadFile %+v", i, s, segs[i])
+		}
+	}
+	short, err := Frames(data[:len(data)-1])
+	if !errors.Is(err, capture.ErrTruncated) || len(short) != len(frames)-1 {
+		t.Errorf("cut file: %d frames, %v", len(short), err)
 	}
 }
