@@ -1,22 +1,22 @@
 package packet
 
 import (
-	"os"
+	"bytes"
+	"errors"
+	"io"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"testing"
 
-	"github.com/conduit-ot/conduit/engine/packet/internal/capfile"
+	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
 
 // captureDir returns the real-capture directory, or "" when it is absent.
 func captureDir() string {
-	dir := os.Getenv("CONDUIT_CAPTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "captures")
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	dir, ok := pcaptest.Lookup()
+	if !ok {
 		return ""
 	}
 	return dir
@@ -32,24 +32,23 @@ func capturePackets(tb testing.TB, dir string) map[string][][]byte {
 	}
 	out := make(map[string][][]byte)
 	for _, path := range paths {
-		data, err := os.ReadFile(path)
+		r, err := capture.Open(path)
+		if errors.Is(err, capture.ErrFormat) {
+			continue // a README or other non-capture file
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if capfile.Detect(data) == capfile.Unknown {
-			continue // a README or other non-capture file
+		pkts := [][]byte{}
+		var p capture.Packet
+		for err = r.Next(&p); err == nil; err = r.Next(&p) {
+			pkts = append(pkts, bytes.Clone(p.Data)) // Data is reused by Next
 		}
-		frames, err := capfile.Read(data)
-		if err != nil {
+		r.Close()
+		if err != io.EOF {
 			tb.Fatalf("%s: %v", path, err)
 		}
 		rel, _ := filepath.Rel(dir, path)
-		pkts := [][]byte{}
-		for _, f := range frames {
-			if ip, ok := capfile.IP(f); ok {
-				pkts = append(pkts, ip)
-			}
-		}
 		out[filepath.ToSlash(rel)] = pkts
 	}
 	return out
@@ -96,10 +95,7 @@ var captureWant = map[string]capCounts{
 }
 
 func TestDecodeRealCaptures(t *testing.T) {
-	dir := captureDir()
-	if dir == "" {
-		t.Skip("real captures not found at ../../../shared/captures; set CONDUIT_CAPTURES to their directory")
-	}
+	dir := pcaptest.Dir(t)
 	caps := capturePackets(t, dir)
 	names := make([]string, 0, len(caps))
 	for name := range caps {
