@@ -40,18 +40,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(req(FuncWrite, 0, 240, 0x00, 240, 240, 1, 3, 'a', 'b', 'c', 50, 1, 0x07, 1, 1, 2, 3, 4, 5, 6), true)
 	f.Add(link(0x44, 0xc0, 0xc1, FuncResponse, 0, 0), false)
 	f.Add(link(0xc9), false)
-	if dir, ok := pcaptest.Lookup(); ok {
-		for _, path := range pcaptest.Files(f, dir, "dnp3") {
-			segs, err := pcaptest.ReadFile(path)
-			if err != nil {
-				f.Fatal(err)
-			}
-			for _, s := range segs {
-				if len(s.Payload) > 0 && (s.Src.Port() == Port || s.Dst.Port() == Port) {
-					f.Add(s.Payload, false)
-				}
-			}
-		}
+	for _, s := range pcaptest.Seeds(f, "dnp3", Port) {
+		f.Add(s.Payload, false)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, fix bool) {
 		if fix {

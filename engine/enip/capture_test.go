@@ -2,12 +2,11 @@ package enip
 
 import (
 	"fmt"
-
-	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
 
 // capWant is what a capture holds. The figures come from tshark 4.0, not
@@ -37,31 +36,19 @@ var captureWant = map[string]capWant{
 }
 
 func TestCaptures(t *testing.T) {
-	dir := pcaptest.Dir(t)
-	paths := pcaptest.Files(t, dir, "enip")
-	if len(paths) == 0 {
-		t.Fatalf("no captures under %s/enip", dir)
-	}
-	seen := map[string]bool{}
-	for _, path := range paths {
+	pcaptest.Table(t, "enip", captureWant, func(t *testing.T, path string, want capWant) {
 		name := filepath.Base(path)
-		seen[name] = true
-		want, ok := captureWant[name]
-		if !ok {
-			t.Errorf("%s: no expected counts in captureWant", name)
-			continue
-		}
 		got := capWant{commands: map[string]int{}}
 		var p PDU
-		for _, seg := range captureSegments(t, path, Port) {
+		for _, seg := range pcaptest.Payloads(t, path, Port) {
 			dir := Request
-			if seg.srcPort == Port {
+			if seg.Src.Port() == Port {
 				dir = Response
 			}
-			for b := seg.data; len(b) > 0; {
+			for b := seg.Payload; len(b) > 0; {
 				n, perr := Parse(b, dir, &p)
 				if perr != OK {
-					t.Errorf("%s: frame %d at %d: %q", name, seg.frame, len(seg.data)-len(b), perr)
+					t.Errorf("%s: frame %d at %d: %q", name, seg.Frame, len(seg.Payload)-len(b), perr)
 					break
 				}
 				b = b[n:]
@@ -78,15 +65,5 @@ func TestCaptures(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", name, got, want)
 		}
-	}
-	var missing []string
-	for name := range captureWant {
-		if !seen[name] {
-			missing = append(missing, name)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("expected captures missing from %s/enip: %v", dir, missing)
-	}
+	})
 }

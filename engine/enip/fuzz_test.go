@@ -3,23 +3,9 @@ package enip
 import (
 	"reflect"
 	"testing"
-	"unsafe"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
-
-// within reports whether s is empty or lies inside b.
-func within(s, b []byte) bool {
-	if len(s) == 0 {
-		return true
-	}
-	if len(b) == 0 {
-		return false
-	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
-}
 
 var knownErrors = func() map[Error]bool {
 	m := map[Error]bool{}
@@ -46,11 +32,11 @@ func checkParse(t *testing.T, b []byte, dir Dir) {
 	if err == OK && n != HeaderLen+int(p.Encap.Length) {
 		fail("n is not the header plus its length %d", p.Encap.Length)
 	}
-	if !within(p.Encap.Data, b[:n]) || !within(p.CPF.CIP, p.Encap.Data) {
+	if !pcaptest.Within(p.Encap.Data, b[:n]) || !pcaptest.Within(p.CPF.CIP, p.Encap.Data) {
 		fail("views outside the PDU")
 	}
 	for _, m := range p.Messages() {
-		if m.Depth > MaxDepth || !within(m.Data, p.CPF.CIP) || !within(m.Symbol, p.CPF.CIP) {
+		if m.Depth > MaxDepth || !pcaptest.Within(m.Data, p.CPF.CIP) || !pcaptest.Within(m.Symbol, p.CPF.CIP) {
 			fail("message %+v", m)
 		}
 		if m.Response && m.Flags != 0 {
@@ -70,16 +56,12 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range parseTests {
 		f.Add(tc.b, uint8(tc.dir))
 	}
-	if dir := captureDir(); dir != "" {
-		for _, path := range pcaptest.Files(f, dir, "enip") {
-			for _, seg := range captureSegments(f, path, Port) {
-				d := Request
-				if seg.srcPort == Port {
-					d = Response
-				}
-				f.Add(seg.data, uint8(d))
-			}
+	for _, seg := range pcaptest.Seeds(f, "enip", Port) {
+		d := Request
+		if seg.Src.Port() == Port {
+			d = Response
 		}
+		f.Add(seg.Payload, uint8(d))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, dir uint8) {
 		checkParse(t, b, Dir(dir&1))

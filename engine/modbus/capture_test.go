@@ -2,8 +2,6 @@ package modbus
 
 import (
 	"fmt"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,54 +171,18 @@ func parsePayload(b []byte, dir Dir, count func(string)) {
 }
 
 func TestCaptures(t *testing.T) {
-	dir := pcaptest.Dir(t)
-	files := pcaptest.Files(t, dir, "modbus")
-	if len(files) != len(captureWant) {
-		t.Errorf("%d modbus captures, the table has %d", len(files), len(captureWant))
-	}
-	for _, path := range files {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			spec, ok := captureWant[name]
-			if !ok {
-				t.Fatal("capture not in the table")
+	pcaptest.Table(t, "modbus", captureWant, func(t *testing.T, path, spec string) {
+		got := map[string]int{}
+		for _, s := range pcaptest.Payloads(t, path, Port) {
+			if s.Proto != pcaptest.TCP {
+				continue
 			}
-			segs, err := pcaptest.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
+			if s.Dst.Port() == Port {
+				parsePayload(s.Payload, Request, func(k string) { got[k]++ })
+			} else {
+				parsePayload(s.Payload, Response, func(k string) { got[k]++ })
 			}
-			got := map[string]int{}
-			for _, s := range segs {
-				if s.Proto != pcaptest.TCP || len(s.Payload) == 0 {
-					continue
-				}
-				switch {
-				case s.Dst.Port() == Port:
-					parsePayload(s.Payload, Request, func(k string) { got[k]++ })
-				case s.Src.Port() == Port:
-					parsePayload(s.Payload, Response, func(k string) { got[k]++ })
-				}
-			}
-			diff(t, got, expand(t, spec))
-		})
-	}
-}
-
-func diff(t *testing.T, got, want map[string]int) {
-	t.Helper()
-	var keys []string
-	for k := range want {
-		keys = append(keys, k)
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			keys = append(keys, k)
 		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if got[k] != want[k] {
-			t.Errorf("%-22s got %d, want %d", k, got[k], want[k])
-		}
-	}
+		pcaptest.DiffCounts(t, got, expand(t, spec))
+	})
 }

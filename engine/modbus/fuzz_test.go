@@ -15,17 +15,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(adu(cat(words(23, 3, 6, 14, 3), []byte{6, 0, 0xff, 0, 0xff, 0, 0xff})...), false)
 	f.Add(adu(21, 13, 6, 0, 4, 0, 7, 0, 3, 0x06, 0xaf, 0x04, 0xbe, 0x10, 0x0d), false)
 	f.Add(adu(43, 14, 1, 0), false)
-	if dir, ok := pcaptest.Lookup(); ok {
-		for _, path := range pcaptest.Files(f, dir, "modbus") {
-			segs, err := pcaptest.ReadFile(path)
-			if err != nil {
-				f.Fatal(err)
-			}
-			for _, s := range segs {
-				if s.Proto == pcaptest.TCP && len(s.Payload) > 0 && (s.Src.Port() == Port || s.Dst.Port() == Port) {
-					f.Add(s.Payload, s.Src.Port() == Port)
-				}
-			}
+	for _, s := range pcaptest.Seeds(f, "modbus", Port) {
+		if s.Proto == pcaptest.TCP {
+			f.Add(s.Payload, s.Src.Port() == Port)
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte, resp bool) {

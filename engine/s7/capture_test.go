@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
@@ -98,31 +97,19 @@ func captureKey(p *PDU) string {
 }
 
 func TestCaptures(t *testing.T) {
-	dir := pcaptest.Dir(t)
-	paths := pcaptest.Files(t, dir, "s7")
-	if len(paths) == 0 {
-		t.Fatalf("no captures under %s/s7", dir)
-	}
-	seen := map[string]bool{}
-	for _, path := range paths {
+	pcaptest.Table(t, "s7", captureWant, func(t *testing.T, path string, want map[string]int) {
 		name := filepath.Base(path)
-		seen[name] = true
-		want, ok := captureWant[name]
-		if !ok {
-			t.Errorf("%s: no expected counts in captureWant", name)
-			continue
-		}
 		got := map[string]int{}
 		var p PDU
-		for _, seg := range captureSegments(t, path, Port) {
+		for _, seg := range pcaptest.Payloads(t, path, Port) {
 			dir := Request
-			if seg.srcPort == Port {
+			if seg.Src.Port() == Port {
 				dir = Response
 			}
-			for b := seg.data; len(b) > 0; {
+			for b := seg.Payload; len(b) > 0; {
 				n, err := Parse(b, dir, &p)
 				if err != OK {
-					t.Errorf("%s: frame %d at %d: %q", name, seg.frame, len(seg.data)-len(b), err)
+					t.Errorf("%s: frame %d at %d: %q", name, seg.Frame, len(seg.Payload)-len(b), err)
 					break
 				}
 				b = b[n:]
@@ -132,15 +119,5 @@ func TestCaptures(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", name, got, want)
 		}
-	}
-	var missing []string
-	for name := range captureWant {
-		if !seen[name] {
-			missing = append(missing, name)
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("expected captures missing from %s/s7: %v", dir, missing)
-	}
+	})
 }

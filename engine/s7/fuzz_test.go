@@ -2,23 +2,9 @@ package s7
 
 import (
 	"testing"
-	"unsafe"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
-
-// within reports whether s is empty or lies inside b.
-func within(s, b []byte) bool {
-	if len(s) == 0 {
-		return true
-	}
-	if len(b) == 0 {
-		return false
-	}
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
-}
 
 var knownErrors = func() map[Error]bool {
 	m := map[Error]bool{}
@@ -44,12 +30,12 @@ func checkParse(t *testing.T, b []byte) {
 	}
 	pdu := b[:n]
 	for _, s := range [][]byte{p.COTP.SrcTSAP, p.COTP.DstTSAP, p.COTP.Data} {
-		if !within(s, pdu) {
+		if !pcaptest.Within(s, pdu) {
 			fail("COTP view outside the TPKT")
 		}
 	}
 	for _, s := range [][]byte{p.Param, p.Data, p.Filename, p.PIService, p.PIParams} {
-		if !within(s, p.COTP.Data) {
+		if !pcaptest.Within(s, p.COTP.Data) {
 			fail("S7 view outside the COTP data")
 		}
 	}
@@ -73,12 +59,8 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range parseTests {
 		f.Add(tc.b)
 	}
-	if dir, ok := pcaptest.Lookup(); ok {
-		for _, path := range pcaptest.Files(f, dir, "s7") {
-			for _, seg := range captureSegments(f, path, Port) {
-				f.Add(seg.data)
-			}
-		}
+	for _, seg := range pcaptest.Seeds(f, "s7", Port) {
+		f.Add(seg.Payload)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, b) })
 }

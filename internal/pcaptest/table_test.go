@@ -1,0 +1,79 @@
+package pcaptest
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+func TestPayloads(t *testing.T) {
+	dir := Dir(t)
+	path := filepath.Join(dir, "modbus", "modbusSmall.pcap")
+	all, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, s := range all {
+		if len(s.Payload) > 0 && (s.Src.Port() == 502 || s.Dst.Port() == 502) {
+			want++
+		}
+	}
+	got := Payloads(t, path, 502)
+	if len(got) != want || want == 0 {
+		t.Fatalf("%d payloads, want %d", len(got), want)
+	}
+	for _, s := range got {
+		if len(s.Payload) == 0 || s.Src.Port() != 502 && s.Dst.Port() != 502 {
+			t.Fatalf("unwanted segment %+v", s)
+		}
+	}
+	if n := len(Seeds(t, "modbus", 502)); n <= len(got) {
+		t.Errorf("%d seeds from all modbus captures, one alone gives %d", n, len(got))
+	}
+}
+
+// recorder keeps what Errorf reports instead of failing the test.
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, a...))
+}
+
+func TestDiffCounts(t *testing.T) {
+	var r recorder
+	DiffCounts(&r, map[string]int{"a": 1, "b": 2, "z": 1}, map[string]int{"a": 1, "b": 3, "c": 1})
+	want := fmt.Sprint([]string{
+		"b                      got 2, want 3",
+		"c                      got 0, want 1",
+		"z                      got 1, want 0",
+	})
+	if got := fmt.Sprint(r.errs); got != want {
+		t.Errorf("reported %s, want %s", got, want)
+	}
+}
+
+func TestWithin(t *testing.T) {
+	b := make([]byte, 10)
+	for _, tc := range []struct {
+		name string
+		s, b []byte
+		want bool
+	}{
+		{"empty", nil, b, true},
+		{"whole", b, b, true},
+		{"inside", b[3:7], b, true},
+		{"past the end", b[3:10], b[:8], false},
+		{"before", b[:2], b[2:], false},
+		{"other array", make([]byte, 2), b, false},
+		{"into nothing", b[:1], nil, false},
+	} {
+		if got := Within(tc.s, tc.b); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
