@@ -12,9 +12,10 @@ func TestParseArgs(t *testing.T) {
 		want options
 		err  string
 	}{
-		{nil, options{count: 1, install: true, maxLen: 4096, rcvBuf: 8 << 20}, ""},
+		{nil, options{count: 1, install: true, bind: true, maxLen: 4096, rcvBuf: 8 << 20}, ""},
+		{[]string{"-bind=false"}, options{count: 1, install: true, maxLen: 4096, rcvBuf: 8 << 20}, ""},
 		{[]string{"-queue", "3", "-count", "2", "-gso", "-fail-open", "-install=false"},
-			options{queue: 3, count: 2, gso: true, failOpen: true, maxLen: 4096, rcvBuf: 8 << 20}, ""},
+			options{queue: 3, count: 2, gso: true, failOpen: true, bind: true, maxLen: 4096, rcvBuf: 8 << 20}, ""},
 		{[]string{"-queue", "65535", "-count", "2"}, options{}, "out of range"},
 		{[]string{"-count", "0"}, options{}, "out of range"},
 		{[]string{"-maxlen", "0"}, options{}, "-maxlen"},
