@@ -54,7 +54,11 @@ func (e *Engine) Serve(ctx context.Context, i int, q *nfq.Queue, stop <-chan str
 		}
 		switch d := w.DecideVerdict(p.Payload); {
 		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
-			err = q.VerdictModified(p.ID, nfq.Accept, d.Packet)
+			if err = q.VerdictModified(p.ID, nfq.Accept, d.Packet); err != nil {
+				// The replacement did not reach the kernel: the packet still
+				// needs its one verdict, and the refused segment must not pass.
+				err = errors.Join(err, q.Verdict(p.ID, nfq.Drop))
+			}
 		case d.Accept:
 			err = q.Verdict(p.ID, nfq.Accept)
 		default:
