@@ -1,6 +1,6 @@
 package dnp3
 
-import "sort"
+import "github.com/conduit-ot/conduit/engine/internal/vocab"
 
 // Application function codes (IEEE 1815-2012, table 4-1 and 4-2).
 const (
@@ -90,29 +90,10 @@ var functionNames = [256]string{
 func FunctionName(code uint8) string { return functionNames[code] }
 
 // FunctionCode returns the code of a policy function name.
-func FunctionCode(name string) (uint8, bool) {
-	if name == "" {
-		return 0, false
-	}
-	for code, n := range functionNames {
-		if n == name {
-			return uint8(code), true
-		}
-	}
-	return 0, false
-}
+func FunctionCode(name string) (uint8, bool) { return vocab.Code(functionNames[:], name) }
 
 // FunctionNames lists the policy function names, sorted.
-func FunctionNames() []string {
-	var out []string
-	for _, n := range functionNames {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func FunctionNames() []string { return vocab.Names(functionNames[:]) }
 
 // IsResponse reports whether a function code is one of the responses
 // (129-131), whose application header carries internal indications.

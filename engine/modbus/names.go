@@ -1,6 +1,6 @@
 package modbus
 
-import "sort"
+import "github.com/conduit-ot/conduit/engine/internal/vocab"
 
 // Public function codes (Modbus Application Protocol V1.1b3, section 5.1).
 const (
@@ -60,29 +60,10 @@ var functionNames = [128]string{
 func FunctionName(code uint8) string { return functionNames[code&0x7f] }
 
 // FunctionCode returns the code of a policy function name.
-func FunctionCode(name string) (uint8, bool) {
-	if name == "" {
-		return 0, false
-	}
-	for code, n := range functionNames {
-		if n == name {
-			return uint8(code), true
-		}
-	}
-	return 0, false
-}
+func FunctionCode(name string) (uint8, bool) { return vocab.Code(functionNames[:], name) }
 
 // FunctionNames lists the policy function names, sorted.
-func FunctionNames() []string {
-	var out []string
-	for _, n := range functionNames {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func FunctionNames() []string { return vocab.Names(functionNames[:]) }
 
 // exceptionNames follows section 7 of the specification.
 var exceptionNames = [12]string{
