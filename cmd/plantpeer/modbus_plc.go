@@ -44,18 +44,23 @@ func (p *plc) span(addr, qty uint16) error {
 }
 
 func (p *plc) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
-	if err := p.span(req.Addr, req.Quantity); err != nil {
+	return access(p, p.coils[:], req.Addr, req.Quantity, req.IsWrite, req.Args)
+}
+
+// access reads or writes a span of one of the PLC's memories.
+func access[T any](p *plc, mem []T, addr, qty uint16, write bool, args []T) ([]T, error) {
+	if err := p.span(addr, qty); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if req.IsWrite {
+	if write {
 		p.writes.Add(1)
-		copy(p.coils[req.Addr:], req.Args)
+		copy(mem[addr:], args)
 		return nil, nil
 	}
 	p.reads.Add(1)
-	return append([]bool(nil), p.coils[req.Addr:req.Addr+req.Quantity]...), nil
+	return append([]T(nil), mem[addr:addr+qty]...), nil
 }
 
 func (p *plc) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, error) {
@@ -71,18 +76,7 @@ func (p *plc) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, e
 }
 
 func (p *plc) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
-	if err := p.span(req.Addr, req.Quantity); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if req.IsWrite {
-		p.writes.Add(1)
-		copy(p.holding[req.Addr:], req.Args)
-		return nil, nil
-	}
-	p.reads.Add(1)
-	return append([]uint16(nil), p.holding[req.Addr:req.Addr+req.Quantity]...), nil
+	return access(p, p.holding[:], req.Addr, req.Quantity, req.IsWrite, req.Args)
 }
 
 func (p *plc) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
