@@ -995,6 +995,18 @@ func TestE2ESIGHUPReload(t *testing.T) {
 	r.mustPass(supTCP, "enforce after a refused SIGHUP reload")
 }
 
+// killKeepingTable SIGKILLs the daemon and checks that its table stayed.
+func (r *rig) killKeepingTable(d *daemon) {
+	r.t.Helper()
+	d.signal(syscall.SIGKILL)
+	if code := d.waitExit(exitTimeout); code != -int(syscall.SIGKILL) {
+		r.t.Fatalf("conduit exit %d, want killed", code)
+	}
+	if !r.tablePresent() {
+		r.t.Fatal("the conduit table is gone after SIGKILL; this test needs it to stay")
+	}
+}
+
 // TestE2ESIGKILL kills the daemon without warning: its table stays, and the
 // kernel then does what queue.fail_open says.
 func TestE2ESIGKILL(t *testing.T) {
@@ -1008,13 +1020,7 @@ func TestE2ESIGKILL(t *testing.T) {
 			t.Fatalf("allowed session in enforce: %v", err)
 		}
 
-		d.signal(syscall.SIGKILL)
-		if code := d.waitExit(exitTimeout); code != -int(syscall.SIGKILL) {
-			t.Fatalf("conduit exit %d, want killed", code)
-		}
-		if !r.tablePresent() {
-			t.Fatal("the conduit table is gone after SIGKILL; this test needs it to stay")
-		}
+		r.killKeepingTable(d)
 		// The table stays and queues to no reader: the bypass flag passes all.
 		r.mustPass(entTCP, "fail-open after SIGKILL")
 		r.mustPass(entICMP, "fail-open after SIGKILL")
@@ -1039,13 +1045,7 @@ func TestE2ESIGKILL(t *testing.T) {
 			t.Fatalf("allowed session in enforce: %v", err)
 		}
 
-		d.signal(syscall.SIGKILL)
-		if code := d.waitExit(exitTimeout); code != -int(syscall.SIGKILL) {
-			t.Fatalf("conduit exit %d, want killed", code)
-		}
-		if !r.tablePresent() {
-			t.Fatal("the conduit table is gone after SIGKILL; this test needs it to stay")
-		}
+		r.killKeepingTable(d)
 		// Without a reader and without bypass the kernel drops, allowed or not.
 		r.mustBlock(supTCP, "fail-closed after SIGKILL")
 		r.mustBlock(supUDP, "fail-closed after SIGKILL")
