@@ -137,6 +137,18 @@ func TestDownRemovesEverything(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- sleeper.Wait() }()
+	// Start returns once `ip netns exec` is forked, before it has joined
+	// the namespace; Down can only stop what is already inside.
+	entered := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if pids, _ := nsPIDs(p.Host(Control).NS); len(pids) > 0 {
+			entered = true
+			break
+		}
+	}
+	if !entered {
+		t.Fatal("sleeper never entered the control namespace")
+	}
 
 	for _, ns := range p.Namespaces() {
 		if !nsExists(ns) {
