@@ -31,6 +31,7 @@ type Engine struct {
 	now     func() int64
 	events  chan event
 	workers []*Worker
+	reads   []readCounters // per queue, written by its Serve loop
 	started time.Time
 
 	logDropped atomic.Uint64
@@ -54,6 +55,7 @@ func New(cfg Config) *Engine {
 		now:     cfg.Now,
 		events:  make(chan event, cfg.EventBuffer),
 		started: time.Now(),
+		reads:   make([]readCounters, cfg.Workers),
 	}
 	pol := cfg.Store.Load().Policy
 	e.ct = conntrack.New(conntrack.Config{

@@ -45,6 +45,9 @@ func (m *modeCounters) count(mode rules.Mode, accept, wouldDrop bool) {
 type QueueStats struct {
 	Counters
 	ByMode [3]ModeVerdicts
+	// Reads are the system calls that returned packets and VerdictMessages
+	// the verdicts sent: Packets/Reads is the mean batch under load.
+	Reads, VerdictMessages uint64
 }
 
 // QueueStats returns each queue's counters, in queue order.
@@ -58,6 +61,7 @@ func (e *Engine) QueueStats() []QueueStats {
 			WouldDrop: s.wouldDrop.Load(), Malformed: s.malformed.Load(), Panics: s.panics.Load(),
 			Pickups: s.pickups.Load(), LinkControl: s.linkControl.Load(),
 		}
+		q.Reads, q.VerdictMessages = e.reads[i].reads.Load(), e.reads[i].verdicts.Load()
 		for m := range q.ByMode {
 			var c [outcomes]uint64
 			for o := range c {

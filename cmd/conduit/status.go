@@ -55,6 +55,10 @@ type queueStatus struct {
 	WouldDrop uint64                         `json:"would_drop"`
 	Malformed uint64                         `json:"malformed"`
 	ByMode    map[string]engine.ModeVerdicts `json:"by_mode"`
+	// Reads are the system calls that returned packets, VerdictMessages
+	// the verdict messages sent; packets per read is the batching at work.
+	Reads           uint64 `json:"reads"`
+	VerdictMessages uint64 `json:"verdict_messages"`
 	// Kernel is the kernel's side of the queue; KernelDropped sums the
 	// packets it lost there (queue full, or not delivered to conduit).
 	Kernel        *engine.KernelQueue `json:"kernel"`
@@ -120,7 +124,8 @@ func (o *ops) status() statusReport {
 	for i, q := range o.eng.QueueStats() {
 		num := o.queueNum + uint16(i)
 		qs := queueStatus{Num: num, Packets: q.Packets, Accepted: q.Accepted, Dropped: q.Dropped,
-			WouldDrop: q.WouldDrop, Malformed: q.Malformed, ByMode: map[string]engine.ModeVerdicts{}}
+			WouldDrop: q.WouldDrop, Malformed: q.Malformed, ByMode: map[string]engine.ModeVerdicts{},
+			Reads: q.Reads, VerdictMessages: q.VerdictMessages}
 		for m, v := range q.ByMode {
 			qs.ByMode[rules.Mode(m).String()] = v
 		}
@@ -175,7 +180,7 @@ func printStatus(w io.Writer, r *statusReport) {
 
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING")
+	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
 	for _, q := range r.Queues {
 		kd, waiting := "?", "?"
 		if q.Kernel != nil {
@@ -184,7 +189,11 @@ func printStatus(w io.Writer, r *statusReport) {
 				kd += fmt.Sprintf(" (%d not delivered)", q.Kernel.UserDropped)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting)
+		perRead := "-"
+		if q.Reads > 0 {
+			perRead = fmt.Sprintf("%.1f", float64(q.Packets)/float64(q.Reads))
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting, perRead)
 	}
 	tw.Flush()
 	if r.KernelErr != "" {

@@ -19,6 +19,7 @@ type Config struct {
 	CopyRange   uint32        // bytes of each packet copied to userspace; default 0xffff (whole packet)
 	RcvBuf      int           // socket receive buffer in bytes; default 8 MiB
 	ReadTimeout time.Duration // Read returns ErrTimeout after this long without a packet; default 100ms
+	Batch       int           // packets ReadBatch takes from the socket in one system call; default 16
 }
 
 // ErrTimeout is returned by Read when no packet arrived within ReadTimeout.
@@ -38,14 +39,40 @@ type Stats struct {
 
 // Queue is one bound NFQUEUE queue.
 type Queue struct {
-	fd    int
-	num   uint16
-	seq   uint32
-	rbuf  []byte // receive buffer
-	rest  []byte // undecoded remainder of the last datagram
-	vbuf  [32]byte
-	mbuf  []byte // verdicts that carry a modified packet
+	fd   int
+	num  uint16
+	seq  uint32
+	bufs [][]byte // one receive buffer per datagram of a batch; bufs[0] also for acks
+	hdrs []unix.Mmsghdr
+	iovs []unix.Iovec
+	nd   int    // datagrams the last recvmmsg returned
+	di   int    // the datagram being decoded
+	rest []byte // its undecoded remainder
+	vbuf [32]byte
+	mbuf []byte // verdicts that carry a modified packet
+	// Stats are written by the reading goroutine only.
 	Stats Stats
+}
+
+// maxMessage holds the largest packet message: a 64 KiB GSO packet and its
+// attributes.
+const maxMessage = 0x10000 + 4096
+
+// newQueue allocates the buffers for a socket fd; batch datagrams are
+// received per system call.
+func newQueue(fd int, num uint16, batch int) *Queue {
+	q := &Queue{fd: fd, num: num, mbuf: make([]byte, 0x10000+64)}
+	q.bufs = make([][]byte, batch)
+	q.hdrs = make([]unix.Mmsghdr, batch)
+	q.iovs = make([]unix.Iovec, batch)
+	for i := range q.bufs {
+		q.bufs[i] = make([]byte, maxMessage)
+		q.iovs[i].Base = &q.bufs[i][0]
+		q.iovs[i].SetLen(maxMessage)
+		q.hdrs[i].Hdr.Iov = &q.iovs[i]
+		q.hdrs[i].Hdr.SetIovlen(1)
+	}
+	return q
 }
 
 // Open binds queue cfg.Num with the GSO flag (so the kernel does not segment
@@ -63,11 +90,14 @@ func Open(cfg Config) (*Queue, error) {
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = 100 * time.Millisecond
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16
+	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
 	if err != nil {
 		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
 	}
-	q := &Queue{fd: fd, num: cfg.Num, rbuf: make([]byte, 0x10000+4096), mbuf: make([]byte, 0x10000+64)}
+	q := newQueue(fd, cfg.Num, cfg.Batch)
 	if err := q.setup(cfg); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind nfqueue %d: %w", cfg.Num, err)
@@ -131,7 +161,7 @@ func (q *Queue) waitAck(seq uint32) error {
 		if err != nil {
 			return err
 		}
-		b := q.rbuf[:n]
+		b := q.bufs[0][:n]
 		for len(b) >= nlmsgHdrLen {
 			l := int(binary.NativeEndian.Uint32(b[0:]))
 			typ := binary.NativeEndian.Uint16(b[4:])
@@ -169,50 +199,101 @@ func (q *Queue) waitAck(seq uint32) error {
 
 // Read blocks until the next packet and decodes it into p. It returns
 // ErrTimeout when nothing arrived within the read timeout. Payload is only
-// valid until the next Read.
+// valid until the next Read or ReadBatch.
 func (q *Queue) Read(p *Packet) error {
-	for {
-		for len(q.rest) >= nlmsgHdrLen {
-			b := q.rest
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			typ := binary.NativeEndian.Uint16(b[4:])
-			if l < nlmsgHdrLen || l > len(b) {
-				q.rest = nil
-				q.Stats.Malformed++
-				break
+	_, err := q.ReadBatch(unsafe.Slice(p, 1))
+	return err
+}
+
+// ReadBatch blocks until at least one packet is queued, then decodes into
+// ps the packets already waiting, up to len(ps), taking up to Config.Batch
+// of them from the socket in one system call. It returns how many it
+// decoded, or ErrTimeout when nothing arrived within the read timeout. The
+// payloads are valid until the datagrams they point into are all decoded
+// and the next system call reuses the buffers: keep them only until the
+// next call.
+func (q *Queue) ReadBatch(ps []Packet) (int, error) {
+	k := 0
+	for k == 0 && len(ps) > 0 {
+		if q.di >= q.nd {
+			n, err := q.recvBatch()
+			if err != nil {
+				return 0, err
 			}
-			if a := align4(l); a < len(b) {
-				q.rest = b[a:]
-			} else {
-				q.rest = nil
+			q.nd, q.di = n, 0
+			q.rest = q.bufs[0][:q.hdrs[0].Len]
+		}
+		for k < len(ps) && q.di < q.nd {
+			if len(q.rest) < nlmsgHdrLen {
+				if q.di++; q.di < q.nd {
+					q.rest = q.bufs[q.di][:q.hdrs[q.di].Len]
+				}
+				continue
 			}
-			switch typ {
-			case uint16(subsysQueue)<<8 | msgPacket:
-				if err := parsePacket(b[nlmsgHdrLen:l], p); err != nil {
-					q.Stats.Malformed++
-					continue
-				}
-				q.Stats.Packets++
-				return nil
-			case nlmsgError:
-				// Only failed verdicts are answered: we never ask for acks on them.
-				if l >= nlmsgHdrLen+4 && binary.NativeEndian.Uint32(b[nlmsgHdrLen:]) != 0 {
-					q.Stats.VerdictErrors++
-				}
+			if q.next(&ps[k]) {
+				k++
 			}
 		}
-		n, err := q.recv()
-		if err != nil {
-			return err
-		}
-		q.rest = q.rbuf[:n]
 	}
+	return k, nil
+}
+
+// next decodes one netlink message from q.rest and reports whether it was a
+// packet, now in p.
+func (q *Queue) next(p *Packet) bool {
+	b := q.rest
+	l := int(binary.NativeEndian.Uint32(b[0:]))
+	typ := binary.NativeEndian.Uint16(b[4:])
+	if l < nlmsgHdrLen || l > len(b) {
+		q.rest = nil
+		q.Stats.Malformed++
+		return false
+	}
+	if a := align4(l); a < len(b) {
+		q.rest = b[a:]
+	} else {
+		q.rest = nil
+	}
+	switch typ {
+	case uint16(subsysQueue)<<8 | msgPacket:
+		if err := parsePacket(b[nlmsgHdrLen:l], p); err != nil {
+			q.Stats.Malformed++
+			if p.hasHeader {
+				// The id is known: the packet still gets its one verdict,
+				// and what could not be read does not pass.
+				_ = q.Verdict(p.ID, Drop)
+			}
+			return false
+		}
+		q.Stats.Packets++
+		return true
+	case nlmsgError:
+		// Only failed verdicts are answered: we never ask for acks on them.
+		if l >= nlmsgHdrLen+4 && binary.NativeEndian.Uint32(b[nlmsgHdrLen:]) != 0 {
+			q.Stats.VerdictErrors++
+		}
+	}
+	return false
 }
 
 // Verdict tells the kernel what to do with packet id.
 func (q *Queue) Verdict(id, verdict uint32) error {
 	b := q.vbuf[:]
 	putHeader(b, len(b), msgVerdict, nlmFRequest, 0, q.num)
+	binary.NativeEndian.PutUint16(b[20:], 12)
+	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
+	binary.BigEndian.PutUint32(b[24:], verdict)
+	binary.BigEndian.PutUint32(b[28:], id)
+	return q.send(b)
+}
+
+// VerdictBatch gives verdict to every packet still waiting in the queue
+// whose id is not after id: one message for a run of packets. Packets are
+// queued and delivered in id order, so these are exactly the packets read
+// so far that have no verdict yet.
+func (q *Queue) VerdictBatch(id, verdict uint32) error {
+	b := q.vbuf[:]
+	putHeader(b, len(b), msgVerdictBatch, nlmFRequest, 0, q.num)
 	binary.NativeEndian.PutUint16(b[20:], 12)
 	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
 	binary.BigEndian.PutUint32(b[24:], verdict)
@@ -241,12 +322,12 @@ func (q *Queue) VerdictModified(id, verdict uint32, payload []byte) error {
 // still waiting in it, applies the default of a queue without a reader.
 func (q *Queue) Close() error { return unix.Close(q.fd) }
 
-// recv is a blocking recvfrom without the allocation unix.Recvfrom makes
-// for the source address.
+// recv is a blocking recvfrom into bufs[0], without the allocation
+// unix.Recvfrom makes for the source address.
 func (q *Queue) recv() (int, error) {
 	for {
 		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(q.fd),
-			uintptr(unsafe.Pointer(&q.rbuf[0])), uintptr(len(q.rbuf)), 0, 0, 0)
+			uintptr(unsafe.Pointer(&q.bufs[0][0])), uintptr(len(q.bufs[0])), 0, 0, 0)
 		switch e {
 		case 0:
 			return int(n), nil
@@ -256,6 +337,27 @@ func (q *Queue) recv() (int, error) {
 			return 0, ErrTimeout
 		case unix.ENOBUFS:
 			continue // the kernel dropped messages; it counts them per queue
+		default:
+			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
+		}
+	}
+}
+
+// recvBatch waits for one datagram, then takes those already waiting, up to
+// len(q.bufs), in one recvmmsg; the read timeout applies to the first.
+func (q *Queue) recvBatch() (int, error) {
+	for {
+		n, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, uintptr(q.fd),
+			uintptr(unsafe.Pointer(&q.hdrs[0])), uintptr(len(q.hdrs)), unix.MSG_WAITFORONE, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrTimeout
+		case unix.ENOBUFS:
+			continue
 		default:
 			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
 		}

@@ -4,46 +4,31 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// pair returns a Queue whose socket is one end of a datagram socketpair and
-// the other end, standing in for the kernel.
+// pair returns a Queue reading batches of 4 and the socket standing in for
+// the kernel.
 func pair(t testing.TB) (*Queue, int) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	q, k, err := NewFake(3, 4, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
-	if err := unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+	t.Cleanup(func() { unix.Close(q.fd); unix.Close(k) })
+	// A verdict that never comes fails the test instead of hanging it.
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		t.Fatal(err)
 	}
-	q := &Queue{fd: fds[0], num: 3, rbuf: make([]byte, 0x10000+4096), mbuf: make([]byte, 0x10000+64)}
-	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
-	return q, fds[1]
+	return q, k
 }
 
-// packetMsg builds an NFQNL_MSG_PACKET as the kernel sends it.
-func packetMsg(id uint32, payload []byte, gso bool) []byte {
-	b := make([]byte, 256+len(payload))
-	n := nlmsgHdrLen + nfgenHdrLen
-	hdr := make([]byte, 7)
-	binary.BigEndian.PutUint32(hdr, id)
-	binary.BigEndian.PutUint16(hdr[4:], 0x0800)
-	hdr[6] = 2 // NF_INET_FORWARD
-	n += putAttr(b[n:], attrPacketHdr, hdr)
-	n += putAttr(b[n:], attrPhysInDev, binary.BigEndian.AppendUint32(nil, 7))
-	if gso {
-		n += putAttr(b[n:], attrSkbInfo, binary.BigEndian.AppendUint32(nil, skbInfoGSO))
-	}
-	n += putAttr(b[n:], attrPayload, payload)
-	putHeader(b, n, msgPacket, 0, 0, 3)
-	return b[:n]
-}
+func packetMsg(id uint32, payload []byte, gso bool) []byte { return PacketMessage(3, id, payload, gso) }
 
 func TestReadDecodesPackets(t *testing.T) {
 	q, k := pair(t)
@@ -145,5 +130,113 @@ func TestReadVerdictNoAllocs(t *testing.T) {
 	// The test's own Write allocates nothing either; anything counted is ours.
 	if allocs != 0 {
 		t.Errorf("Read+Verdict allocate %.1f times per packet", allocs)
+	}
+}
+
+// TestReadBatch: one system call takes up to Batch datagrams; a datagram
+// that holds more packets than the caller has room for is finished by the
+// next call before the socket is read again, and no packet is lost.
+func TestReadBatch(t *testing.T) {
+	q, k := pair(t) // batches of 4 datagrams
+	payload := []byte{0x45, 0, 0, 20}
+	unix.Write(k, packetMsg(1, payload, false))
+	unix.Write(k, append(packetMsg(2, payload, false), packetMsg(3, payload, false)...))
+	unix.Write(k, packetMsg(4, payload, false))
+	unix.Write(k, packetMsg(5, payload, false))
+	unix.Write(k, packetMsg(6, payload, false)) // beyond the first batch
+	ps := make([]Packet, 3)
+	var got [][]uint32
+	for {
+		n, err := q.ReadBatch(ps)
+		if errors.Is(err, ErrTimeout) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []uint32
+		for _, p := range ps[:n] {
+			ids = append(ids, p.ID)
+			if len(p.Payload) != 4 || p.Payload[0] != 0x45 {
+				t.Errorf("packet %d payload % x", p.ID, p.Payload)
+			}
+		}
+		got = append(got, ids)
+	}
+	want := [][]uint32{{1, 2, 3}, {4, 5}, {6}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("batches %v, want %v", got, want)
+	}
+	if q.Stats.Packets != 6 {
+		t.Errorf("%d packets counted, want 6", q.Stats.Packets)
+	}
+}
+
+// TestMalformedPacketWithIDIsDropped: a packet message whose id is readable
+// but whose attributes are not still gets a verdict, and it is drop.
+func TestMalformedPacketWithIDIsDropped(t *testing.T) {
+	q, k := pair(t)
+	bad := packetMsg(42, []byte{0x45, 1, 2, 3}, false)
+	// Make the last attribute (the payload) claim more than the message holds.
+	binary.NativeEndian.PutUint16(bad[len(bad)-8:], 200)
+	unix.Write(k, bad)
+	unix.Write(k, packetMsg(43, []byte{0x45}, false))
+	var p Packet
+	if err := q.Read(&p); err != nil || p.ID != 43 {
+		t.Fatalf("Read = id %d, %v; want 43", p.ID, err)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(k, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseVerdict(buf[:n])
+	if err != nil || v.ID != 42 || v.Verdict != Drop || v.Batch {
+		t.Errorf("verdict for the malformed packet = %+v, %v; want drop of 42", v, err)
+	}
+	if q.Stats.Malformed != 1 {
+		t.Errorf("malformed = %d, want 1", q.Stats.Malformed)
+	}
+}
+
+func TestVerdictBatchEncoding(t *testing.T) {
+	q, k := pair(t)
+	if err := q.VerdictBatch(0x01020304, Accept); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := unix.Read(k, buf)
+	if typ := binary.NativeEndian.Uint16(buf[4:]); typ != 3<<8|msgVerdictBatch {
+		t.Errorf("type %#x, want NFQNL_MSG_VERDICT_BATCH", typ)
+	}
+	v, err := ParseVerdict(buf[:n])
+	if err != nil || !v.Batch || v.ID != 0x01020304 || v.Verdict != Accept {
+		t.Errorf("batch verdict = %+v, %v", v, err)
+	}
+}
+
+func TestReadBatchVerdictBatchNoAllocs(t *testing.T) {
+	q, k := pair(t)
+	msg := packetMsg(1, make([]byte, 64), true)
+	ps := make([]Packet, 16)
+	sink := make([]byte, 64)
+	allocs := testing.AllocsPerRun(500, func() {
+		for range 4 {
+			unix.Write(k, msg)
+		}
+		n, err := q.ReadBatch(ps)
+		if err != nil || n == 0 {
+			t.Fatal(n, err)
+		}
+		if err := q.VerdictBatch(ps[n-1].ID, Accept); err != nil {
+			t.Fatal(err)
+		}
+		unix.Read(k, sink)
+		for range 4 - n { // anything the batch did not take
+			q.ReadBatch(ps)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadBatch+VerdictBatch allocate %.1f times per batch", allocs)
 	}
 }

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/engine/nfq"
+	"golang.org/x/sys/unix"
+)
+
+// TestServeBatchesAccepts: the packets waiting when Serve reads are judged
+// in order; a run of accepts goes out as one batch verdict, and a drop
+// first flushes the accepts before it, so the kernel releases packets in
+// the order they came. Every packet gets exactly one verdict.
+func TestServeBatchesAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pkts  [][]byte
+		wants []nfq.SentVerdict
+	}{
+		{"one packet gets a plain verdict",
+			[][]byte{tcp(hmi, plc, 40000, 502, fSYN)},
+			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Accept}}},
+		{"accepts around a drop",
+			[][]byte{
+				tcp(hmi, plc, 40000, 502, fSYN),
+				tcp(hmi, plc, 40001, 502, fSYN),
+				tcp(hmi, plc, 40002, 503, fSYN), // no rule: dropped in enforce
+				tcp(hmi, plc, 40000, 502, fACK),
+				tcp(hmi, plc, 40001, 502, fACK),
+			},
+			[]nfq.SentVerdict{
+				{Batch: true, ID: 2, Verdict: nfq.Accept},
+				{ID: 3, Verdict: nfq.Drop},
+				{Batch: true, ID: 5, Verdict: nfq.Accept},
+			}},
+		{"drops are never batched",
+			[][]byte{tcp(hmi, plc, 40002, 503, fSYN), tcp(hmi, plc, 40003, 503, fSYN), tcp(hmi, plc, 40000, 502, fSYN)},
+			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Drop}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
+		{"a malformed packet is dropped between accepts",
+			[][]byte{tcp(hmi, plc, 40000, 502, fSYN), {0x45, 0, 0}, tcp(hmi, plc, 40001, 502, fSYN)},
+			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Accept}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newTestEngine(t, pol{mode: "enforce"})
+			q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(k)
+			defer q.Close()
+			tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+			if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+				t.Fatal(err)
+			}
+			// All queued before the reader starts: one read takes them all.
+			for i, p := range tc.pkts {
+				if _, err := unix.Write(k, nfq.PacketMessage(0, uint32(i+1), p, false)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
+			buf := make([]byte, 256)
+			for i, want := range tc.wants {
+				n, err := unix.Read(k, buf)
+				if err != nil {
+					t.Fatalf("verdict %d: %v", i, err)
+				}
+				got, err := nfq.ParseVerdict(buf[:n])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Batch != want.Batch || got.ID != want.ID || got.Verdict != want.Verdict {
+					t.Errorf("verdict %d = %+v, want %+v", i, got, want)
+				}
+			}
+			close(stop)
+			<-done
+			tv = unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
+			_ = unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+			if n, err := unix.Read(k, buf); err == nil {
+				v, _ := nfq.ParseVerdict(buf[:n])
+				t.Errorf("an extra verdict: %+v", v)
+			}
+			st := te.QueueStats()[0]
+			if st.Packets != uint64(len(tc.pkts)) || st.Reads != 1 || st.VerdictMessages != uint64(len(tc.wants)) {
+				t.Errorf("stats: %d packets, %d reads, %d verdict messages; want %d, 1, %d",
+					st.Packets, st.Reads, st.VerdictMessages, len(tc.pkts), len(tc.wants))
+			}
+		})
+	}
+}
