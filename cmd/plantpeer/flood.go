@@ -113,6 +113,8 @@ type sinkResult struct {
 	Bytes   uint64  `json:"bytes"`
 	Seconds float64 `json:"seconds"` // first to last packet
 	PPS     float64 `json:"pps"`
+	// Sources counts packets by source address, with -by-source.
+	Sources map[string]uint64 `json:"sources,omitempty"`
 }
 
 // runSink counts datagrams with recvmmsg until -for ends, or until it has
@@ -123,6 +125,7 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dur := fs.Duration("for", 7*time.Second, "longest run (at most 10m)")
 	idle := fs.Duration("idle", time.Second, "stop this long after the last packet (0: never)")
 	batch := fs.Int("batch", 64, "datagrams per recvmmsg (1..1024)")
+	bySource := fs.Bool("by-source", false, "also count packets per source address (slower)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -146,6 +149,9 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var res sinkResult
+	if *bySource {
+		res.Sources = map[string]uint64{}
+	}
 	var first, last time.Time
 	end := time.Now().Add(*dur)
 	const tick = 100 * time.Millisecond // deadline granularity for -for, -idle and signals
@@ -167,6 +173,11 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				res.Packets += uint64(n)
 				for i := 0; i < n; i++ {
 					res.Bytes += uint64(msgs[i].N)
+					if res.Sources != nil {
+						if ua, ok := msgs[i].Addr.(*net.UDPAddr); ok {
+							res.Sources[ua.AddrPort().Addr().Unmap().String()]++
+						}
+					}
 				}
 			}
 			if err != nil {

@@ -29,7 +29,7 @@ var commands = map[string]command{
 	"probe":      {"one exchange: -proto tcp|udp|icmp -addr HOST[:PORT] [-timeout 1s] [-n 1] [-src IP]", runProbe},
 	"pingpong":   {"request/response latency: -proto udp|tcp -addr HOST:PORT [-size 64] [-n 20000] [-warmup 1000] [-json]", runPingPong},
 	"flood":      {"UDP sender: -addr HOST:PORT [-size 64] [-for 5s]", runFlood},
-	"udp-sink":   {"UDP packets/s receiver: -l ADDR [-for 7s] [-idle 1s]", runSink},
+	"udp-sink":   {"UDP packets/s receiver: -l ADDR [-for 7s] [-idle 1s] [-by-source]", runSink},
 	"modbus-plc": {"Modbus/TCP server: -l ADDR [-for D]", runPLC},
 	"modbus-hmi": {"Modbus/TCP poller: -addr HOST:PORT [-n 10] [-interval 100ms] [-write] [-src IP]", runHMI},
 }

@@ -153,7 +153,7 @@ func TestPeersAcrossPlant(t *testing.T) {
 
 	t.Run("flood", func(t *testing.T) {
 		sinkAddr := ctl.IPv4.String() + ":9000"
-		sink := peer(p, ctl.NS, "udp-sink", "-l", sinkAddr, "-for", "10s", "-idle", "300ms")
+		sink := peer(p, ctl.NS, "udp-sink", "-l", sinkAddr, "-for", "10s", "-idle", "300ms", "-by-source")
 		var sinkOut bytes.Buffer
 		sink.Stdout = &sinkOut
 		if err := sink.Start(); err != nil {
@@ -173,6 +173,9 @@ func TestPeersAcrossPlant(t *testing.T) {
 		}
 		if fr.Sent == 0 || sr.Packets == 0 || sr.Packets > fr.Sent || sr.PPS <= 0 || sr.Bytes != 64*sr.Packets {
 			t.Errorf("flood %+v, sink %+v", fr, sr)
+		}
+		if src := sup.IPv4.String(); len(sr.Sources) != 1 || sr.Sources[src] != sr.Packets {
+			t.Errorf("sink sources %v, want all %d from %s", sr.Sources, sr.Packets, src)
 		}
 		t.Logf("flood sent %d (%.0f/s), sink got %d (%.0f/s)", fr.Sent, fr.PPS, sr.Packets, sr.PPS)
 	})
