@@ -28,6 +28,10 @@ type DraftConfig struct {
 	// Timeouts are the protocol defaults an idle_timeout must exceed to be
 	// written. Default rules.DefaultTimeouts.
 	Timeouts rules.Timeouts
+	// NoConditions writes the protocol conditions as comments, for port-only
+	// rules first; by default the rules of Modbus, DNP3, EtherNet/IP and
+	// S7 services carry them.
+	NoConditions bool
 }
 
 func (c *DraftConfig) defaults() {
@@ -232,11 +236,15 @@ func draftRules(m *Matrix, zs *Zones, cfg *DraftConfig) []draftRule {
 		}
 	}
 	// Units between the same sides with the same protocol share a rule
-	// listing their ports (or ICMP types).
+	// listing their ports (or ICMP types), except a unit with a protocol
+	// condition: a rule's condition judges every flow the rule matches.
 	merged := map[string]int{}
 	var rs []draftRule
 	for _, u := range units {
 		key := fmt.Sprint(u.from.key(), "|", u.to.key(), "|", u.proto)
+		if !cfg.NoConditions && hasCondition(u.services) {
+			key += fmt.Sprint("|", u.ports[0])
+		}
 		if i, ok := merged[key]; ok {
 			r := &rs[i]
 			r.ports = append(r.ports, u.ports...)
@@ -424,6 +432,14 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 	b.WriteString("#     names the zone when it has more.\n")
 	fmt.Fprintf(b, "#   - idle_timeout is the largest gap seen times %g where that exceeds the\n", cfg.Margin)
 	b.WriteString("#     protocol default (conntrack.timeouts); elsewhere the default stands.\n")
+	if cfg.NoConditions {
+		b.WriteString("#   - the protocol conditions that would allow exactly the requests seen are\n")
+		b.WriteString("#     comments (--no-conditions): the rules allow by port only.\n")
+	} else {
+		b.WriteString("#   - Modbus, DNP3, EtherNet/IP and S7 rules carry a protocol condition\n")
+		b.WriteString("#     allowing the requests seen (a Modbus client that only read gets\n")
+		b.WriteString("#     preset read_only); enforce drops any other request.\n")
+	}
 	b.WriteString("#   - the cleanup rule (last) denies and logs what the rules do not cover.\n")
 	if reversed > 0 {
 		fmt.Fprintf(b, "#   - %d UDP flows were first seen from their server (the capture began\n", reversed)
@@ -526,6 +542,26 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 		b.WriteString("  #   enforce drops such a first datagram until the client sends.\n")
 	}
 	writeFunctions(b, funcs)
+	conds := conditions(r.services)
+	var keys []string
+	unparsed := false
+	for _, c := range conds {
+		for _, n := range c.notes {
+			fmt.Fprintf(b, "  #   %s\n", n)
+		}
+		if cfg.NoConditions {
+			if len(c.keys) > 0 {
+				s := strings.Join(c.keys, " ")
+				if len(c.unparsed) > 0 {
+					s += " with on_unparsed: allow"
+				}
+				fmt.Fprintf(b, "  #   condition allowing only these: %s\n", s)
+			}
+			continue
+		}
+		keys = append(keys, c.keys...)
+		unparsed = unparsed || len(c.keys) > 0 && len(c.unparsed) > 0
+	}
 	if r.proto == 0 {
 		b.WriteString("  #   the policy cannot name this IP protocol: this allows any protocol between the hosts.\n")
 	}
@@ -545,17 +581,20 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 			fmt.Fprintf(b, "    icmp_types: [%s]\n", joinPorts(r.ports))
 		}
 	}
+	for _, k := range keys {
+		fmt.Fprintf(b, "    %s\n", k)
+	}
+	if unparsed {
+		b.WriteString("    on_unparsed: allow\n")
+	}
 	if r.idle > 0 {
 		fmt.Fprintf(b, "    idle_timeout: %s\n", rules.FormatDuration(r.idle))
 	}
 	b.WriteString("\n")
 }
 
-// writeFunctions lists the industrial requests seen and the protocol
-// condition that would allow exactly them. The condition is a comment:
-// the draft must let the evidence through in enforce, and whether every
-// request of a flow can be judged (a capture that starts mid-stream, a
-// malformed PDU, on_unparsed) is for the engineer to weigh.
+// writeFunctions lists the industrial requests seen, the evidence of the
+// rule's protocol condition.
 func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 	if len(funcs) == 0 {
 		return
@@ -579,49 +618,11 @@ func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 			parts[i] = fmt.Sprintf("%s %s", n, commas(funcs[proto+" "+n]))
 		}
 		note := ""
-		if proto == "modbus" && readOnly(names) {
+		if proto == "modbus" && modbusReadOnly(names) {
 			note = " (read-only)"
 		}
 		fmt.Fprintf(b, "  #   %s requests%s: %s\n", strings.Replace(proto, "-", " ", 1), note, strings.Join(parts, ", "))
 	}
-	sorted := func(proto string) string {
-		s := append([]string(nil), byProto[proto]...)
-		sort.Strings(s)
-		return "[" + strings.Join(s, ", ") + "]"
-	}
-	var conds []string
-	for _, c := range []struct{ proto, field string }{{"modbus", "functions"}, {"dnp3", "functions"}, {"enip", "commands"}, {"cip", "services"}} {
-		if len(byProto[c.proto]) > 0 {
-			conds = append(conds, fmt.Sprintf("%s: {%s: %s}", c.proto, c.field, sorted(c.proto)))
-		}
-	}
-	if len(byProto["s7"])+len(byProto["s7-userdata"]) > 0 {
-		var fields []string
-		if len(byProto["s7"]) > 0 {
-			fields = append(fields, "functions: "+sorted("s7"))
-		}
-		if len(byProto["s7-userdata"]) > 0 {
-			fields = append(fields, "userdata_groups: "+sorted("s7-userdata"))
-		}
-		conds = append(conds, "s7: {"+strings.Join(fields, ", ")+"}")
-	}
-	for _, c := range conds {
-		fmt.Fprintf(b, "  #   condition allowing only these: %s\n", c)
-	}
-}
-
-// readOnly reports whether every Modbus function named only reads.
-func readOnly(names []string) bool {
-	for _, n := range names {
-		switch n {
-		case "read_coils", "read_discrete_inputs", "read_holding_registers", "read_input_registers",
-			"read_exception_status", "get_comm_event_counter", "get_comm_event_log", "report_server_id",
-			"read_file_record", "read_fifo_queue", "read_device_identification":
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func hostSetRule(r *draftRule, clients bool) []netip.Addr { return hostSet(r.services, clients) }

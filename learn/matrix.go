@@ -36,9 +36,24 @@ type Service struct {
 	// did: their packets, bytes and gaps are unknown (each counts one).
 	Partial uint64
 	// Functions counts the industrial requests seen by name, e.g.
-	// "modbus read_holding_registers".
+	// "modbus read_holding_registers": the requests the engine's protocol
+	// inspection would judge, named as a condition lists them.
 	Functions map[string]uint64
+	// Unparsed counts the packets that inspection could not judge, by the
+	// engine's reason ("stream-gap", "malformed-modbus bad-length", ...):
+	// a rule with a protocol condition drops them unless on_unparsed
+	// allows them.
+	Unparsed map[string]uint64
+
+	units  set256 // Modbus unit ids of the requests
+	logged bool   // learned from a verdict log, which does not say what was asked
 }
+
+// set256 is a set of byte values.
+type set256 [4]uint64
+
+func (s *set256) add(v uint8)      { s[v>>6] |= 1 << (v & 63) }
+func (s *set256) has(v uint8) bool { return s[v>>6]&(1<<(v&63)) != 0 }
 
 // Name is the service's short name (modbus, dns, tcp-5450, ping, ...).
 func (s *Service) Name() string { return serviceName(s.Proto, s.Port) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/rules"
 )
 
 // icmpTimeout is the engine's default ICMP timeout, which no rule changes.
@@ -28,7 +29,8 @@ type flow struct {
 	last       int64
 	synOnly    bool // TCP: nothing but the client's SYN so far
 	finA, finB bool
-	closed     bool // TCP: RST, or FIN both ways
+	closed     bool       // TCP: RST, or FIN both ways
+	app        *appStream // TCP flows of an industrial service: the inspection's stream state
 }
 
 // Learner builds a Matrix from IP packets. It is not safe for concurrent use.
@@ -36,7 +38,7 @@ type Learner struct {
 	m     *Matrix
 	flows map[flowKey]*flow
 	p     packet.Parsed
-	fn    functionParser
+	in    inspector
 
 	logFlows map[uint64]*logFlow // flows of verdict logs not yet ended
 }
@@ -123,8 +125,11 @@ func (l *Learner) Packet(ts int64, b []byte) {
 			f.closed = true
 		}
 	}
-	if toServer && len(p.Payload) > 0 {
-		l.fn.requests(s, p.Payload)
+	if app := appOf(s.Proto, s.Port); app != rules.AppNone {
+		l.inspect(f, app, toServer)
+		if f.closed {
+			f.app = nil // its buffers: a connection that ended sends no more data
+		}
 	}
 }
 

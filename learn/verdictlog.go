@@ -192,7 +192,9 @@ func (l *Learner) logService(ln *logLine) (svc *Service, origToSrv bool, clientP
 	default:
 		clientPort = 0
 	}
-	return l.m.service(k), origToSrv, clientPort, true
+	svc = l.m.service(k)
+	svc.logged = true
+	return svc, origToSrv, clientPort, true
 }
 
 func protoNumber(s string) (uint8, bool) {

@@ -15,10 +15,14 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-const learnUsage = `usage: conduit learn [-o FILE] [--zones FILE] [--matrix table|csv|json] INPUT...
+const learnUsage = `usage: conduit learn [-o FILE] [--zones FILE] [--no-conditions] [--matrix table|csv|json] INPUT...
        conduit learn --timeouts -c FILE [--json] INPUT...
        conduit learn --diff [--json] BEFORE AFTER
-INPUT is a pcap or pcapng capture, or a conduit event log (JSON lines).`
+INPUT is a pcap or pcapng capture, or a conduit event log (JSON lines).
+The draft's Modbus, DNP3, EtherNet/IP and S7 rules carry protocol conditions
+allowing exactly the requests seen (a Modbus client that only read gets
+preset read_only); --no-conditions writes them as comments instead, for
+port-only rules first.`
 
 // runLearn implements `conduit learn`: a draft policy (default), the
 // communication matrix (--matrix), timeout advice (--timeouts) or a
@@ -35,6 +39,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	policy := fs.String("c", "", "policy `file` for --timeouts")
 	diff := fs.Bool("diff", false, "compare two inputs: services present BEFORE and missing or changed AFTER")
 	asJSON := fs.Bool("json", false, "--timeouts and --diff: print JSON")
+	noConds := fs.Bool("no-conditions", false, "write the protocol conditions as comments: the rules allow by port only")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, learnUsage)
 		fs.PrintDefaults()
@@ -116,7 +121,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 		}
 		return code
 	}
-	draft, zs := learn.Draft(m, learn.DraftConfig{Zones: given, HostsPerSide: *hosts, Margin: *margin})
+	draft, zs := learn.Draft(m, learn.DraftConfig{Zones: given, HostsPerSide: *hosts, Margin: *margin, NoConditions: *noConds})
 	// The draft must be a policy conduit accepts: check it as `conduit
 	// check` would before anyone relies on it.
 	name := *out

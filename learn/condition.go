@@ -1,0 +1,217 @@
+package learn
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// condition is the protocol condition a draft rule carries for the
+// services of one industrial protocol, decided from what they asked.
+type condition struct {
+	app      rules.AppProto
+	keys     []string          // the rule's condition keys, as YAML lines ("modbus: {...}"); none: no condition
+	notes    []string          // comment lines saying why
+	unparsed map[string]uint64 // packets inspection cannot judge: the rule needs on_unparsed: allow
+}
+
+// maxUnitIDs: a Modbus condition lists the unit ids seen while there are
+// at most this many; beyond, the client is a gateway's and any unit goes.
+const maxUnitIDs = 8
+
+// conditions decides the conditions of a rule's services, one per
+// industrial protocol among them (a rule of the draft carries at most one
+// unless --no-conditions merged ports).
+func conditions(svcs []*Service) []condition {
+	byApp := map[rules.AppProto][]*Service{}
+	for _, s := range svcs {
+		if app := appOf(s.Proto, s.Port); app != rules.AppNone {
+			byApp[app] = append(byApp[app], s)
+		}
+	}
+	var out []condition
+	for _, app := range []rules.AppProto{rules.AppModbus, rules.AppDNP3, rules.AppENIP, rules.AppS7} {
+		if ss := byApp[app]; len(ss) > 0 {
+			out = append(out, decide(app, ss))
+		}
+	}
+	return out
+}
+
+// hasCondition reports whether the services (of one port) get a condition.
+func hasCondition(svcs []*Service) bool {
+	for _, c := range conditions(svcs) {
+		if len(c.keys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decide writes the condition that allows exactly the requests the
+// services made, or none where a condition would drop what was seen.
+//
+// The engine judges every request PDU of a rule's flows and drops those
+// the condition refuses; a flow without payload is never judged, so
+// services that only connected neither add to the condition nor need it
+// left out. But traffic that does not parse (a stream gap in the capture,
+// a malformed PDU, another protocol on the port) is dropped unless
+// on_unparsed: allow: where a service sent such traffic and no request at
+// all, its flows are not the protocol, and the rule gets no condition;
+// where it also made requests, the rule gets the condition and
+// on_unparsed: allow, and the comment says what could not be judged.
+func decide(app rules.AppProto, svcs []*Service) condition {
+	c := condition{app: app}
+	name := app.String()
+	funcs := map[string]map[string]uint64{} // Function.Proto -> name -> count
+	var units set256
+	nunits := 0
+	for _, s := range svcs {
+		if s.logged {
+			c.notes = append(c.notes, fmt.Sprintf("no %s condition: %s -> %s was learned from a verdict log, which does not say what was asked",
+				name, s.Client.Unmap(), s.Server.Unmap()))
+			return c
+		}
+		asked := false
+		for f, n := range s.Functions {
+			proto, fn, _ := strings.Cut(f, " ")
+			if funcs[proto] == nil {
+				funcs[proto] = map[string]uint64{}
+			}
+			funcs[proto][fn] += n
+			asked = true
+		}
+		if !asked && len(s.Unparsed) > 0 {
+			c.notes = append(c.notes, fmt.Sprintf("no %s condition: %s -> %s sent %s that %s cannot judge (%s) and no request: a condition would drop them",
+				name, s.Client.Unmap(), s.Server.Unmap(), plural(int(sum(s.Unparsed)), "packet"), name, reasons(s.Unparsed)))
+			return c
+		}
+		for u := range 256 {
+			if s.units.has(uint8(u)) && !units.has(uint8(u)) {
+				units.add(uint8(u))
+				nunits++
+			}
+		}
+		for r, n := range s.Unparsed {
+			if c.unparsed == nil {
+				c.unparsed = map[string]uint64{}
+			}
+			c.unparsed[r] += n
+		}
+	}
+	if len(funcs) == 0 {
+		c.notes = append(c.notes, fmt.Sprintf("no %s requests seen: no condition", name))
+		c.unparsed = nil
+		return c
+	}
+	list := func(proto string) []string {
+		var out []string
+		for n := range funcs[proto] {
+			out = append(out, n)
+		}
+		sort.Strings(out)
+		return out
+	}
+	switch app {
+	case rules.AppModbus:
+		var fields []string
+		if fns := list("modbus"); modbusReadOnly(fns) {
+			// The preset rather than the reads seen: it says what the
+			// engineer checks for (this client cannot write), and an HMI's
+			// poll list changes with its screens, so a read the capture
+			// missed keeps working. The reads seen are in the evidence.
+			fields = append(fields, "preset: read_only")
+			c.notes = append(c.notes, "modbus: only reads seen: preset read_only (every read, no write)")
+		} else {
+			fields = append(fields, "functions: "+yamlFlow(fns))
+		}
+		if nunits <= maxUnitIDs {
+			var us []string
+			for u := range 256 {
+				if units.has(uint8(u)) {
+					us = append(us, fmt.Sprint(u))
+				}
+			}
+			fields = append(fields, "unit_ids: "+yamlFlow(us))
+		}
+		c.keys = append(c.keys, "modbus: {"+strings.Join(fields, ", ")+"}")
+	case rules.AppDNP3:
+		c.keys = append(c.keys, "dnp3: {functions: "+yamlFlow(list("dnp3"))+"}")
+	case rules.AppENIP:
+		cmds := list("enip")
+		c.keys = append(c.keys, "enip: {commands: "+yamlFlow(cmds)+"}")
+		if svcs := list("cip"); len(svcs) > 0 {
+			c.keys = append(c.keys, "cip: {services: "+yamlFlow(svcs)+"}")
+		}
+		if !slices.Contains(cmds, "register_session") &&
+			(slices.Contains(cmds, "send_rr_data") || slices.Contains(cmds, "send_unit_data")) {
+			c.notes = append(c.notes, "enip: no register_session seen (the capture began mid-session): a new session needs it; add it (and for send_unit_data, cip forward_open) before enforce")
+		}
+	case rules.AppS7:
+		var fields []string
+		fns := list("s7")
+		if !slices.Contains(fns, "setup_communication") {
+			// Every S7 session opens with it: without it no new session
+			// gets anywhere (conduit check warns about that).
+			fns = append(fns, "setup_communication")
+			sort.Strings(fns)
+			c.notes = append(c.notes, "s7: setup_communication added: every session opens with it (the capture began mid-session)")
+		}
+		fields = append(fields, "functions: "+yamlFlow(fns))
+		if gs := list("s7-userdata"); len(gs) > 0 {
+			fields = append(fields, "userdata_groups: "+yamlFlow(gs))
+		}
+		c.keys = append(c.keys, "s7: {"+strings.Join(fields, ", ")+"}")
+	}
+	if len(c.unparsed) > 0 {
+		c.notes = append(c.notes, fmt.Sprintf("%s %s could not judge (%s): on_unparsed: allow lets such traffic through,",
+			plural(int(sum(c.unparsed)), "packet"), name, reasons(c.unparsed)),
+			"  as enforce would drop it otherwise; find out why (a capture that missed packets, a", "  device that sends malformed PDUs) and set deny")
+	}
+	return c
+}
+
+// modbusReadOnly reports whether every function named is in the
+// read_only preset (rules.ModbusCond): functions 1-4, 7, 11, 12, 17, 20,
+// 24, and 43 with MEI type 14 (read_device_identification by name).
+func modbusReadOnly(names []string) bool {
+	for _, n := range names {
+		switch n {
+		case "read_coils", "read_discrete_inputs", "read_holding_registers", "read_input_registers",
+			"read_exception_status", "get_comm_event_counter", "get_comm_event_log", "report_server_id",
+			"read_file_record", "read_fifo_queue", "read_device_identification":
+		default:
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+// yamlFlow renders a YAML flow list.
+func yamlFlow(items []string) string { return "[" + strings.Join(items, ", ") + "]" }
+
+func sum(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// reasons lists the unparsed reasons, the most frequent first.
+func reasons(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j]
+	})
+	for i, k := range keys {
+		keys[i] = fmt.Sprintf("%s %s", k, commas(m[k]))
+	}
+	return strings.Join(keys, ", ")
+}
