@@ -955,23 +955,38 @@ func TestE2EBrokenReload(t *testing.T) {
 	r.mustBlock(opsUDP, "after the fixed file")
 }
 
-// TestE2ESIGHUPReload edits a policy that the file watcher cannot see (the
-// daemon is given a symlink into another directory, as some configuration
-// management deploys files), so only SIGHUP can load the edit.
+// TestE2ESIGHUPReload proves that SIGHUP alone loads an edit. The test
+// rewrites the policy in place through a descriptor it keeps open: the
+// file watcher reloads a file when its writer closes it or renames it into
+// place, never while it may be half-written, so until the close the edit
+// is invisible to it and only SIGHUP can load it. Closing the descriptor
+// at the end shows that the watcher was there all along.
 func TestE2ESIGHUPReload(t *testing.T) {
 	r := newRig(t)
-	target := filepath.Join(t.TempDir(), "policy.yaml")
-	writeFile(t, target, policy{Mode: "monitor", FailOpen: true}.render(t))
-	if err := os.Symlink(target, r.path); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
 	d := r.startDaemon("")
 	r.mustPass(entTCP, "monitor")
 
+	f, err := os.OpenFile(r.path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rewrite := func(content string) {
+		t.Helper()
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte(content), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	isReload := func(l logLine) bool { return l.event() == "reload" }
+
 	mark := d.mark()
-	writeFile(t, target, policy{Mode: "enforce", FailOpen: true}.render(t))
+	rewrite(policy{Mode: "enforce", FailOpen: true}.render(t))
 	d.signal(syscall.SIGHUP)
-	ev := d.wait(mark, "a reload on SIGHUP", func(l logLine) bool { return l.event() == "reload" })
+	ev := d.wait(mark, "a reload on SIGHUP", isReload)
 	if ev.str("result") != "ok" || ev.str("trigger") != "sighup" || ev.str("mode") != "enforce" {
 		t.Errorf("reload event on SIGHUP: %s", ev.raw)
 	}
@@ -985,14 +1000,24 @@ func TestE2ESIGHUPReload(t *testing.T) {
 	// A broken file on SIGHUP is refused as well.
 	mark = d.mark()
 	broken, _ := brokenPolicy(t)
-	writeFile(t, target, broken)
+	rewrite(broken)
 	d.signal(syscall.SIGHUP)
-	ev = d.wait(mark, "a refused reload on SIGHUP", func(l logLine) bool { return l.event() == "reload" })
+	ev = d.wait(mark, "a refused reload on SIGHUP", isReload)
 	if ev.str("result") != "error" || ev.str("trigger") != "sighup" || ev.str("running_mode") != "enforce" {
 		t.Errorf("reload event for a broken file on SIGHUP: %s", ev.raw)
 	}
 	r.mustBlock(entTCP, "enforce after a refused SIGHUP reload")
 	r.mustPass(supTCP, "enforce after a refused SIGHUP reload")
+
+	// The writer closes the file: now the watcher sees it, and refuses it too.
+	mark = d.mark()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ev = d.wait(mark, "a reload by the file watcher after the close", isReload)
+	if ev.str("result") != "error" || ev.str("trigger") != "file-change" || ev.str("running_mode") != "enforce" {
+		t.Errorf("reload event after the close: %s", ev.raw)
+	}
 }
 
 // killKeepingTable SIGKILLs the daemon and checks that its table stayed.
