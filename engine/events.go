@@ -150,6 +150,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			r.AddAttrs(slog.String("panic", ev.text))
 		}
 		_ = h.Handle(ctx, r)
+		if ev.kind == evVerdict && v.reason == ReasonPickup && v.accept {
+			e.writePickup(h, ev)
+		}
 	case evConntrack:
 		c := &ev.ct
 		f := &c.Flow
@@ -186,6 +189,32 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		}
 		_ = h.Handle(ctx, r)
 	}
+}
+
+// writePickup follows the verdict line of an adopted mid-stream session
+// with a pickup event: the table took it in without seeing its start (after
+// a restart, an eviction, or when conduit was put inline), in the
+// orientation the verdict line shows.
+func (e *Engine) writePickup(h slog.Handler, ev event) {
+	if !h.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	v := &ev.v
+	r := slog.NewRecord(time.Unix(0, ev.at), slog.LevelInfo, "pickup", 0)
+	r.AddAttrs(
+		slog.String("event", "pickup"),
+		slog.Uint64("flow", v.flow),
+		slog.String("mode", v.mode.String()),
+		slog.String("rule", ruleName(v.pol, v.rule)),
+		slog.String("from_zone", v.pol.ZoneName(v.from)),
+		slog.String("to_zone", v.pol.ZoneName(v.to)),
+		slog.String("proto", packet.ProtoName(v.proto)),
+		slog.String("src", addr(v.src)),
+		slog.String("dst", addr(v.dst)),
+		slog.Int("sport", int(v.sport)),
+		slog.Int("dport", int(v.dport)),
+	)
+	_ = h.Handle(context.Background(), r)
 }
 
 func word(accept bool) string {

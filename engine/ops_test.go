@@ -334,3 +334,41 @@ func FuzzParseKernelQueues(f *testing.F) {
 		}
 	})
 }
+
+// TestPickupEvent: an adopted mid-stream session gets its verdict line
+// (reason pickup) and a pickup event for the same flow, once; a denied
+// mid-stream packet is no pickup.
+func TestPickupEvent(t *testing.T) {
+	te, buf := jsonEngine(t, pol{mode: "enforce"})
+	w := te.Worker(0)
+	// A reply of a session conduit never saw open: adopted reversed.
+	if !w.Decide(tcp(plc, hmi, 502, 40000, fACK|fPSH)) || !w.Decide(tcp(hmi, plc, 40000, 502, fACK)) {
+		t.Fatal("mid-stream session not adopted")
+	}
+	if w.Decide(tcp(hist, plc, 40000, 502, fACK)) {
+		t.Fatal("a mid-stream packet no rule allows passed")
+	}
+	lines := drain(t, te, buf, DeniedLimit{})
+	var verdict, pickup map[string]any
+	pickups := 0
+	for _, l := range lines {
+		switch {
+		case l["event"] == "pickup":
+			pickup = l
+			pickups++
+		case l["event"] == "verdict" && l["reason"] == ReasonPickup:
+			verdict = l
+		}
+	}
+	if pickups != 1 || verdict == nil {
+		t.Fatalf("%d pickup events, verdict %v; lines %v", pickups, verdict, lines)
+	}
+	for _, k := range []string{"flow", "src", "dst", "sport", "dport", "rule", "proto", "mode"} {
+		if pickup[k] != verdict[k] {
+			t.Errorf("pickup %s = %v, verdict line has %v", k, pickup[k], verdict[k])
+		}
+	}
+	if pickup["src"] != hmi || pickup["dport"] != float64(502) || pickup["rule"] != "hmi-polls-plcs" {
+		t.Errorf("pickup not in the request orientation: %v", pickup)
+	}
+}

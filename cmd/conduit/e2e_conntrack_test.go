@@ -283,6 +283,8 @@ func TestConntrackRestartAndReload(t *testing.T) {
 	ctCheck(t, "the session's first verdict after the restart", picked, map[string]string{"reason": "pickup",
 		"verdict": "accept", "would": "accept", "mode": "enforce", "rule": ctRule,
 		"from_zone": "supervisory", "to_zone": "control"})
+	pe := d2.waitTimeout(0, eventTimeout, "the pickup event of the running session", ctFlowLine(r, s, "pickup"))
+	ctCheck(t, "the pickup event", pe, map[string]string{"rule": ctRule, "mode": "enforce", "flow": picked.str("flow")})
 	poll.waitFor(t, up, 10, "after the restart")
 	r.mustBlock(entTCP, "enforce after the restart") // the session passes by decision, not by bypass
 	ctNoDrops(t, r, d2, 0, "after the restart")
