@@ -107,6 +107,10 @@ func run(bin, policySrc string) error {
 	if err != nil {
 		return err
 	}
+	// The demo's control socket and hit counters live in its temporary
+	// directory: never the host's /run/conduit.sock or state file, which a
+	// production daemon on the same box owns.
+	src = fmt.Appendf(src, "\ncontrol: {socket: %q}\n", filepath.Join(dir, "conduit.sock"))
 	if err := os.WriteFile(policy, src, 0o644); err != nil {
 		return err
 	}
@@ -129,7 +133,7 @@ func run(bin, policySrc string) error {
 	logs := &daemonLog{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := p.Cmd(p.FW, conduit, "run", "-c", policy)
+	d := p.Cmd(p.FW, conduit, "run", "-c", policy, "--state", filepath.Join(dir, "state.json"))
 	stdout, _ := d.StdoutPipe()
 	d.Stderr = os.Stderr
 	if err := d.Start(); err != nil {
