@@ -3,6 +3,8 @@ package modes
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -89,6 +91,17 @@ func TestReloadSwapsAndLogsModeChange(t *testing.T) {
 		t.Fatalf("active generation %d mode %v, want 2 enforce", got.Generation, got.Policy.Mode)
 	}
 	out := logs.String()
+	old := `"old_sha256":"` + res.Old.Policy.SHA256 + `"`
+	cur := `"sha256":"` + res.New.Policy.SHA256 + `"`
+	var modeLine string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, `"event":"mode_change"`) {
+			modeLine = l
+		}
+	}
+	if !strings.Contains(modeLine, old) || !strings.Contains(modeLine, cur) {
+		t.Errorf("mode_change line does not name both policies (%s, %s): %s", old, cur, modeLine)
+	}
 	for _, want := range []string{`"event":"reload"`, `"result":"ok"`, `"event":"mode_change"`, `"old_mode":"monitor"`, `"new_mode":"enforce"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
@@ -113,6 +126,11 @@ func TestReloadRefusesBrokenFile(t *testing.T) {
 	out := logs.String()
 	if !strings.Contains(out, `"result":"error"`) || !strings.Contains(out, "conduit.yaml:3:") || !strings.Contains(out, "conduit.yaml:4:") {
 		t.Errorf("refusal not logged with every line:col:\n%s", out)
+	}
+	b, _ := os.ReadFile(r.Path)
+	sum := sha256.Sum256(b)
+	if want := `"file_sha256":"` + hex.EncodeToString(sum[:]) + `"`; !strings.Contains(out, want) {
+		t.Errorf("refusal does not name the refused content (%s):\n%s", want, out)
 	}
 }
 

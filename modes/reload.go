@@ -1,8 +1,11 @@
 package modes
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/conduit-ot/conduit/rules"
@@ -43,6 +46,12 @@ func (r *Reloader) Reload(trigger string) Result {
 	if err != nil {
 		attrs := []any{"event", "reload", "result", "error", "trigger", trigger, "file", r.Path,
 			"running_sha256", old.Policy.SHA256, "running_mode", old.Policy.Mode.String(), "error", err.Error()}
+		// Which content was refused: the file may be edited again before
+		// anyone reads the log.
+		if b, rerr := os.ReadFile(r.Path); rerr == nil {
+			sum := sha256.Sum256(b)
+			attrs = append(attrs, "file_sha256", hex.EncodeToString(sum[:]))
+		}
 		var perr *rules.Errors
 		if errors.As(err, &perr) {
 			msgs := make([]string, 0, len(perr.List))
@@ -64,7 +73,8 @@ func (r *Reloader) Reload(trigger string) Result {
 		"old_mode", old.Policy.Mode.String(), "mode", cur.Policy.Mode.String(), "rules", len(p.Rules))
 	for _, c := range ModeChanges(old.Policy, cur.Policy) {
 		r.Log.Warn("mode changed", "event", "mode_change", "conduit", c.Conduit,
-			"old_mode", c.Old, "new_mode", c.New, "sha256", cur.Policy.SHA256, "generation", cur.Generation)
+			"old_mode", c.Old, "new_mode", c.New, "old_sha256", old.Policy.SHA256, "sha256", cur.Policy.SHA256,
+			"generation", cur.Generation, "trigger", trigger)
 	}
 	if old.Policy.Queue != cur.Policy.Queue {
 		r.Log.Warn("queue settings changed in the file; they take effect at the next restart",
