@@ -43,10 +43,10 @@ func mb(off uint32, payload []byte, reply bool) tp {
 
 var mbSyn = tp{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 502, flags: fS, seq: 99}
 
-// TestInspectLikeTheEngine: learn records the requests the engine's
+// TestLearnInspectsLikeTheEngine: learn records the requests the engine's
 // inspection judges (split requests whole, retransmissions once) and
 // counts what it cannot judge.
-func TestInspectLikeTheEngine(t *testing.T) {
+func TestLearnInspectsLikeTheEngine(t *testing.T) {
 	cases := []struct {
 		name     string
 		pkts     []tp

@@ -6,8 +6,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/rules"
 )
 
 // evCapturesDir returns the real-capture directory or "".
@@ -29,14 +33,18 @@ func evCapturesDir() string {
 	return dir
 }
 
-// roundTrip learns a draft from inputs, checks it as `conduit check`
-// does, and replays captures with it in enforce: only malformed packets
-// (which no rule can allow) may be dropped, and neither the cleanup rule
-// nor the default may see a packet.
-func roundTrip(t *testing.T, inputs, captures []string) replaySummary {
+// roundTrip learns a draft from inputs (with extra learn flags), checks it
+// as `conduit check` does, and replays captures with it in enforce: only
+// malformed packets (which no rule can allow) may be dropped, and neither
+// the cleanup rule nor the default may see a packet. Every rule whose
+// evidence lists industrial requests must carry a protocol condition
+// (unless the draft says why not), and the engine must have judged and
+// passed exactly the requests the evidence counts. It returns the summary
+// and the number of rules with a condition.
+func roundTrip(t *testing.T, inputs, captures []string, flags ...string) (replaySummary, int) {
 	t.Helper()
 	draft := filepath.Join(t.TempDir(), "draft.yaml")
-	code, _, errOut := evRun(t, runLearn, append([]string{"-o", draft}, inputs...)...)
+	code, _, errOut := evRun(t, runLearn, slices.Concat([]string{"-o", draft}, flags, inputs)...)
 	if code != 0 {
 		t.Fatalf("learn: exit %d: %s", code, errOut)
 	}
@@ -56,19 +64,76 @@ func roundTrip(t *testing.T, inputs, captures []string) replaySummary {
 	if s.Verdicts.Drop != s.Malformed || s.WouldDrop != s.Malformed || s.Verdicts.Accept+s.Verdicts.Drop != s.Packets || s.Packets == 0 {
 		t.Errorf("enforce with the learned policy: %+v\n%s", s, y)
 	}
+	pol, err := rules.Load(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := draftEvidence(string(y))
+	conds := 0
 	for _, r := range s.Rules {
 		if (r.Cleanup || r.Name == "default") && r.Packets != 0 {
 			t.Errorf("rule %s saw %d packets\n%s", r.Name, r.Packets, y)
 		}
+		if r.Index < 0 || r.Index >= len(pol.Rules) {
+			continue
+		}
+		app, e := pol.Rules[r.Index].App, ev[r.Name]
+		switch {
+		case app != nil:
+			conds++
+			if r.Requests != e.requests || r.Requests == 0 {
+				t.Errorf("rule %s (%s): the engine passed %d requests, the evidence counts %d\n%s", r.Name, app, r.Requests, e.requests, y)
+			}
+		case e.requests > 0 && !e.noCondition && !slices.Contains(flags, "--no-conditions"):
+			t.Errorf("rule %s: %d requests seen and no protocol condition\n%s", r.Name, e.requests, y)
+		}
 	}
-	return s
+	return s, conds
+}
+
+// ruleEvidence is what a draft's comment says about the rule below it.
+type ruleEvidence struct {
+	requests    uint64 // industrial requests seen (the CIP ones ride in ENIP requests)
+	noCondition bool   // the draft says why the rule has no condition
+}
+
+// draftEvidence reads the evidence comments of a draft, by rule name.
+func draftEvidence(y string) map[string]ruleEvidence {
+	out := map[string]ruleEvidence{}
+	var cur ruleEvidence
+	for _, line := range strings.Split(y, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  # evidence:"):
+			cur = ruleEvidence{}
+		case strings.HasPrefix(line, "  - name: "):
+			out[strings.TrimPrefix(line, "  - name: ")] = cur
+			cur = ruleEvidence{}
+		case strings.HasPrefix(line, "  #   no ") && strings.Contains(line, " condition"):
+			cur.noCondition = true
+		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !strings.HasPrefix(line, "  #   cip "):
+			_, list, ok := strings.Cut(line, ": ")
+			if !ok {
+				continue
+			}
+			for _, item := range strings.Split(list, ", ") {
+				n, _ := strconv.ParseUint(strings.ReplaceAll(item[strings.LastIndex(item, " ")+1:], ",", ""), 10, 64)
+				cur.requests += n
+			}
+		}
+	}
+	return out
 }
 
 func TestLearnRoundTripPlant(t *testing.T) {
 	pcap := filepath.Join(evidence, "plant.pcap")
-	s := roundTrip(t, []string{pcap}, []string{pcap})
-	if s.Packets != 2569 || s.Flows != 94 {
-		t.Errorf("%+v", s)
+	s, conds := roundTrip(t, []string{pcap}, []string{pcap})
+	// Modbus, DNP3, two S7 and two ENIP rules.
+	if s.Packets != 2569 || s.Flows != 94 || conds != 6 {
+		t.Errorf("%d rules with conditions; %+v", conds, s)
+	}
+	// Port-only rules: the same round trip, no condition.
+	if _, conds := roundTrip(t, []string{pcap}, []string{pcap}, "--no-conditions"); conds != 0 {
+		t.Errorf("--no-conditions: %d rules with conditions", conds)
 	}
 }
 
@@ -87,9 +152,9 @@ func TestLearnRoundTripGenerated(t *testing.T) {
 	}
 	w.Flush()
 	f.Close()
-	s := roundTrip(t, []string{path}, []string{path})
-	if s.Packets != uint64(st.IP) {
-		t.Errorf("replayed %d packets of %d", s.Packets, st.IP)
+	s, conds := roundTrip(t, []string{path}, []string{path})
+	if s.Packets != uint64(st.IP) || conds < 6 {
+		t.Errorf("replayed %d packets of %d; %d rules with conditions", s.Packets, st.IP, conds)
 	}
 }
 
@@ -102,13 +167,17 @@ func TestLearnRoundTripRealCaptures(t *testing.T) {
 	if len(paths) == 0 {
 		t.Skip("no captures in " + dir)
 	}
+	total := 0
 	for _, p := range paths {
-		t.Run(filepath.Base(p), func(t *testing.T) { roundTrip(t, []string{p}, []string{p}) })
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			_, conds := roundTrip(t, []string{p}, []string{p})
+			total += conds
+		})
 	}
 	// All of them at once: one policy for the whole lab.
-	s := roundTrip(t, paths, paths)
-	if s.Malformed != 2 || s.Packets != 1206 {
-		t.Errorf("all captures: %+v", s)
+	s, conds := roundTrip(t, paths, paths)
+	if s.Malformed != 2 || s.Packets != 1206 || conds == 0 || total < 15 {
+		t.Errorf("all captures: %d rules with conditions (%d one by one); %+v", conds, total, s)
 	}
 }
 
@@ -120,7 +189,12 @@ func TestLearnFromVerdictLog(t *testing.T) {
 	if code, _, errOut := evRun(t, runReplay, "-c", filepath.Join(evidence, "plant.yaml"), "--mode", "passthrough", "--events", log, pcap); code != 0 {
 		t.Fatalf("replay: %s", errOut)
 	}
-	roundTrip(t, []string{log}, []string{pcap})
+	// A verdict log does not say what was asked: no conditions, and the
+	// draft says why.
+	_, conds := roundTrip(t, []string{log}, []string{pcap})
+	if conds != 0 {
+		t.Errorf("%d rules with conditions learned from a log", conds)
+	}
 }
 
 func TestLearnMatrix(t *testing.T) {
@@ -319,5 +393,106 @@ func TestLearnInputs(t *testing.T) {
 		if code, _, _ := evRun(t, runLearn, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestLearnConditionRestricts: a draft learned while the SCADA server
+// wrote nothing (its requests cut from the capture; its sessions only
+// connect) gives the Modbus rule preset read_only. Replaying the whole
+// capture with it in enforce drops the first write of each SCADA session
+// as a violation, and the rest of those streams as gaps (the capture
+// cannot retransmit what was dropped): nothing else.
+func TestLearnConditionRestricts(t *testing.T) {
+	dir := t.TempDir()
+	full, readOnly := filepath.Join(dir, "plant.pcap"), filepath.Join(dir, "read-only.pcap")
+	f, err := os.Create(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	if _, err := synth.Write(w, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	writes := 0 // the SCADA server's request segments
+	scadaWrites := func(p *packet.Parsed) bool {
+		return p.Src.String() == "10.20.0.10" && p.Proto == packet.ProtoTCP && p.DstPort == 502 && len(p.Payload) > 0
+	}
+	filterCapture(t, full, readOnly, func(p *packet.Parsed) bool {
+		if scadaWrites(p) {
+			writes++
+			return false
+		}
+		return true
+	})
+	if writes < 4 {
+		t.Fatalf("%d SCADA write segments in the capture", writes)
+	}
+
+	draft := filepath.Join(dir, "draft.yaml")
+	if code, _, errOut := evRun(t, runLearn, "-o", draft, readOnly); code != 0 {
+		t.Fatalf("learn: exit %d: %s", code, errOut)
+	}
+	pol, err := rules.Load(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := os.ReadFile(draft)
+	q := rules.Query{Src: netip.MustParseAddr("10.20.0.10"), Dst: netip.MustParseAddr("10.10.0.10"), Proto: packet.ProtoTCP, SrcPort: 40000, DstPort: 502}
+	q.SrcZone, q.DstZone = pol.Zone(q.Src), pol.Zone(q.Dst)
+	if r := pol.Rules[pol.Match(&q)]; r.App == nil || r.App.Modbus == nil || r.App.Modbus.Preset != "read_only" || len(r.App.Modbus.Functions) != 0 {
+		t.Fatalf("SCADA -> PLC rule %s: %s\n%s", r.Name, r.App, y)
+	}
+
+	events := filepath.Join(dir, "events.log")
+	code, out, errOut := evRun(t, runReplay, "-c", draft, "--mode", "enforce", "--json", "--events", events, full)
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	s := decodeSummary(t, out)
+	if s.Verdicts.Drop != uint64(writes) || s.WouldDrop != uint64(writes) || s.Malformed != 0 {
+		t.Errorf("dropped %d (would %d), want the %d SCADA write segments", s.Verdicts.Drop, s.WouldDrop, writes)
+	}
+	data, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	violations := map[string]int{} // by server
+	gaps := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var ev struct {
+			Event, Verdict, Src, Dst, Reason string
+			Dport                            int
+			App                              struct{ Proto, Function string }
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Event != "verdict" || ev.Verdict != "drop" {
+			continue
+		}
+		switch {
+		case ev.Src != "10.20.0.10" || ev.Dport != 502:
+			t.Errorf("dropped: %s", line)
+		case ev.Reason == "app-violation" && ev.App.Proto == "modbus" && ev.App.Function == "write_single_register":
+			violations[ev.Dst]++
+		case ev.Reason == "stream-gap":
+			gaps++
+		default:
+			t.Errorf("dropped: %s", line)
+		}
+	}
+	// The SCADA server writes to two PLCs, one session each.
+	if len(violations) != 2 || violations["10.10.0.10"] != 1 || violations["10.10.0.11"] != 1 || gaps != writes-2 {
+		t.Errorf("violations %v, %d gaps; %d write segments", violations, gaps, writes)
+	}
+}
+
+// TestLearnUsageNoConditions: the flag is in the command's help.
+func TestLearnUsageNoConditions(t *testing.T) {
+	code, _, errOut := evRun(t, runLearn, "-h")
+	if code != 0 || !strings.Contains(errOut, "[--no-conditions]") || !strings.Contains(errOut, "-no-conditions") {
+		t.Errorf("exit %d:\n%s", code, errOut)
 	}
 }
