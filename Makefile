@@ -27,12 +27,15 @@ vet:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: a short run of every fuzz target (FUZZTIME=2m for longer)
+## fuzz: a short run of every fuzz target (FUZZTIME=2m for longer); the inputs found are kept
+## in each package's testdata/fuzz, where `go test` replays them as regression seeds
 FUZZTIME ?= 20s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    found=$$($(GO) env GOCACHE)/fuzz/$$pkg/$$f; keep=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
+	    if [ -d "$$found" ]; then mkdir -p "$$keep" && cp -n "$$found"/* "$$keep"/; fi; \
 	  done; \
 	done
 
