@@ -81,15 +81,21 @@ func (a *appEvent) fromModbus(p *modbus.PDU) {
 	}
 }
 
-// fromDNP3 records a DNP3 frame; obj is the index of an object header to
-// name, or -1.
+// fromDNP3 records a DNP3 frame; obj is the index of an object header of
+// its application request to name, or -1.
 func (a *appEvent) fromDNP3(f *dnp3.Frame, obj int) {
 	a.src, a.dst, a.has = f.Source, f.Destination, a.has|hasLink
 	if f.HasApp {
-		a.fn, a.has = f.App.Function, a.has|hasFn
+		a.fromDNP3App(&f.App, obj)
 	}
-	if obj >= 0 && obj < f.App.NumObjects {
-		h := &f.App.Objects[obj]
+}
+
+// fromDNP3App records an application request (of a frame, or a fragment
+// gathered from several) and its object header obj (-1: none).
+func (a *appEvent) fromDNP3App(app *dnp3.App, obj int) {
+	a.fn, a.has = app.Function, a.has|hasFn
+	if obj >= 0 && obj < app.NumObjects {
+		h := &app.Objects[obj]
 		a.group, a.sub, a.has = h.Group, h.Variation, a.has|hasObject
 	}
 }

@@ -50,8 +50,17 @@ type inspection struct {
 	off      uint32 // stream offset of the payload's first new byte
 	requests uint64 // requests the condition matched
 
-	dnp3Cont bool // working copies of the flow's protocol state,
-	s7Frag   bool // stored only if the packet passes
+	dir   *streamDir // the TCP direction (nil for a datagram)
+	large uint16     // a large buffer borrowed for dir's unfinished PDU
+
+	// Working copies of the flow's protocol state, stored only if the
+	// packet passes (settle). asm's bytes from asmOff on are this packet's:
+	// a reassembly that begins in it is gathered behind the asmBase bytes
+	// the stored one holds, which a refused packet leaves as they were.
+	asm     assembly
+	asmOff  uint16
+	asmBase uint16
+	s7PDU   uint16
 
 	what   outcome
 	reason string
@@ -116,10 +125,7 @@ func (in *inspection) walk(part, data []byte) int {
 		n, st := in.pdu(j[:k], start)
 		switch st {
 		case pduShort:
-			if k == len(j) || in.declared(j[:k]) > streamBuf {
-				return in.oversize(j[:k], start, len(part)+len(data))
-			}
-			return k // k == len(part)+len(data): everything is kept
+			return in.keep(j[:k], start, len(part)+len(data), k == len(j))
 		case pduLost:
 			return 0
 		}
@@ -130,10 +136,7 @@ func (in *inspection) walk(part, data []byte) int {
 		switch st {
 		case pduShort:
 			rest := data[pos:]
-			if len(rest) >= streamBuf || in.declared(rest) > streamBuf {
-				return in.oversize(rest, in.off+uint32(pos), len(rest))
-			}
-			return len(rest)
+			return in.keep(rest, in.off+uint32(pos), len(rest), len(rest) >= pduMax)
 		case pduLost:
 			return 0
 		}
@@ -142,13 +145,29 @@ func (in *inspection) walk(part, data []byte) int {
 	return 0
 }
 
-// oversize handles a PDU declaring more bytes than the stream keeps: a
-// request cannot be judged (unparsed); either way its bytes are passed
-// over unparsed (skip) if the packet passes, so the stream stays in step.
-func (in *inspection) oversize(b []byte, off uint32, avail int) int {
+// keep decides about the unfinished PDU b at the end of the stream (avail
+// bytes of it so far, full if b reached pduMax): it is kept whole, in a
+// large buffer if it outgrows streamBuf, or passed over (oversize).
+func (in *inspection) keep(b []byte, off uint32, avail int, full bool) int {
+	switch {
+	case full || in.declared(b) > pduMax:
+		return in.oversize(b, off, avail, "pdu-larger-than-stream-buffer")
+	case avail <= streamBuf || in.dir == nil || in.dir.large != 0:
+	default:
+		if in.large = in.w.streams.borrow(); in.large == 0 {
+			return in.oversize(b, off, avail, "no-large-buffer-free")
+		}
+	}
+	return avail
+}
+
+// oversize handles a PDU the stream cannot keep: a request cannot be
+// judged (unparsed); either way its bytes are passed over unparsed (skip)
+// if the packet passes, so the stream stays in step.
+func (in *inspection) oversize(b []byte, off uint32, avail int, detail string) int {
 	total := in.declared(b)
 	if in.side == reqSide {
-		in.unparsed(unparsedReason[in.cond.Proto], "", "pdu-larger-than-stream-buffer", off)
+		in.unparsed(unparsedReason[in.cond.Proto], "", detail, off)
 	}
 	if total > avail {
 		in.skip = uint32(total - avail)
@@ -239,6 +258,26 @@ func (in *inspection) modbus(b []byte, off uint32) (int, pduStatus) {
 	return n, pduOK
 }
 
+// DNP3 application fragments over several transport segments. A master
+// sends a request bigger than one link frame (249 application bytes) as
+// transport segments FIR ... FIN of one fragment, numbered in sequence;
+// the outstation's transport layer gathers them per link source and acts
+// on the fragment only once FIN arrives, and a FIR starts a fragment
+// over. The engine does the same for the frames it judges, one fragment
+// per side at a time, up to asmMax bytes (DNP3 fragments are 2048 at
+// most in practice):
+//   - The first segment carries the function, judged at once, and the
+//     first object headers, judged as far as they go: a violation drops
+//     that segment (the rest of the fragment then means nothing to the
+//     outstation and passes unjudged).
+//   - Later segments pass while the fragment is gathered, as the start of
+//     a Modbus ADU split over TCP segments does: the outstation cannot act
+//     on them alone. A segment with no fragment pending, of other link
+//     addresses, or out of sequence is unparsed.
+//   - The FIN segment completes it: when the condition lists objects the
+//     whole fragment is decoded and every object header judged; a
+//     violation drops the FIN segment, so the outstation never gets the
+//     request. The request is counted then.
 func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 	f := &in.w.dnp
 	n, err := dnp3.Parse(b, f)
@@ -246,6 +285,9 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 	case err == dnp3.ErrShort:
 		return 0, pduShort
 	case err != dnp3.OK:
+		if f.FIR() {
+			in.asm.active = false // the outstation drops what it gathered, too
+		}
 		_, n, st := in.malformed(n, string(err), off)
 		return n, st
 	}
@@ -256,44 +298,143 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 	if !request && !f.FromMaster() {
 		return n, pduOK
 	}
-	c := in.cond.DNP3
-	if fl := c.CheckLink(f); fl != rules.Pass {
+	linkOK := true
+	if fl := in.cond.DNP3.CheckLink(f); fl != rules.Pass {
 		if a := in.violation(fl, off); a != nil {
 			a.fromDNP3(f, -1)
 		}
-		return n, pduOK
+		linkOK = false
 	}
 	switch {
 	case f.LinkOnly:
 	case !f.FIR():
-		// A later segment of a request split over transport segments:
-		// it passes if its first segment did.
-		if !in.dnp3Cont {
-			if a := in.unparsed(unparsedReason[rules.AppDNP3], "", "segment-without-its-first", off); a != nil {
-				a.fromDNP3(f, -1)
-			}
+		in.dnp3Next(f, off, linkOK)
+	case !request:
+		in.asm.active = false // a FIR starts a new fragment
+	case f.FIN():
+		in.asm.active = false
+		if linkOK {
+			in.dnp3App(f, &f.App, off)
 		}
-		if f.FIN() {
-			in.dnp3Cont = false
-		}
-	case request:
-		in.dnp3Cont = false
-		fl, bad := c.CheckApp(&f.App)
-		switch fl {
-		case rules.Pass:
-			in.requests++
-			in.dnp3Cont = !f.FIN()
-		case rules.FailIncomplete:
-			if a := in.unparsed(unparsedReason[rules.AppDNP3], "", "object-headers-not-all-decoded", off); a != nil {
-				a.fromDNP3(f, -1)
-			}
-		default:
-			if a := in.violation(fl, off); a != nil {
-				a.fromDNP3(f, bad)
-			}
-		}
+	default:
+		in.dnp3First(f, off, linkOK)
 	}
 	return n, pduOK
+}
+
+// dnp3App judges a whole application request, of the frame f or gathered
+// from its segments.
+func (in *inspection) dnp3App(f *dnp3.Frame, app *dnp3.App, off uint32) {
+	fl, bad := in.cond.DNP3.CheckApp(app)
+	var a *appEvent
+	switch fl {
+	case rules.Pass:
+		in.requests++
+		return
+	case rules.FailIncomplete:
+		a, bad = in.unparsed(unparsedReason[rules.AppDNP3], "", "object-headers-not-all-decoded", off), -1
+	default:
+		a = in.violation(fl, off)
+	}
+	if a != nil {
+		a.fromDNP3(f, -1)
+		a.fromDNP3App(app, bad)
+	}
+}
+
+// dnp3First begins a fragment with its first segment; linkOK is false
+// when the frame's link addresses were refused.
+func (in *inspection) dnp3First(f *dnp3.Frame, off uint32, linkOK bool) {
+	in.asmStart(off)
+	a := &in.asm
+	a.seq, a.src, a.dst = nextSeq(f.Seq()), f.Source, f.Destination
+	if !linkOK {
+		a.decided = true
+		return
+	}
+	c := in.cond.DNP3
+	fl, bad := c.CheckApp(&f.App)
+	if fl == rules.FailIncomplete {
+		// The function passed; judge the object headers this segment
+		// holds, all whole (the walk records a header only once its range
+		// is read), the others wait for FIN.
+		f.App.ObjectsComplete = true
+		fl, bad = c.CheckApp(&f.App)
+		f.App.ObjectsComplete = false
+		if fl == rules.Pass {
+			fl = rules.FailIncomplete
+		}
+	}
+	switch fl {
+	case rules.Pass: // judged whole: nothing to keep
+	case rules.FailIncomplete:
+		if detail := in.asmAppend(f.Segment(), asmMax); detail != "" {
+			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, off); e != nil {
+				e.fromDNP3(f, -1)
+			}
+			a.decided = true
+		}
+	default:
+		if e := in.violation(fl, off); e != nil {
+			e.fromDNP3(f, bad)
+		}
+		a.decided = true
+	}
+}
+
+// nextSeq is the transport sequence number after s.
+func nextSeq(s uint8) uint8 { return (s + 1) & 0x3f }
+
+// dnp3Next takes a later segment of a fragment; linkOK is false when the
+// frame's link addresses were refused.
+func (in *inspection) dnp3Next(f *dnp3.Frame, off uint32, linkOK bool) {
+	a := &in.asm
+	detail := ""
+	switch {
+	case !a.active || f.Source != a.src || f.Destination != a.dst:
+		detail = "segment-without-its-first"
+	case f.Seq() != a.seq:
+		detail = "segment-out-of-sequence"
+		a.active = false
+	}
+	if detail != "" {
+		if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, off); e != nil {
+			e.fromDNP3(f, -1)
+		}
+		return
+	}
+	a.seq = nextSeq(a.seq)
+	if !linkOK {
+		a.decided = true
+	}
+	objects := len(in.cond.DNP3.Objects) > 0
+	if !a.decided && objects {
+		if detail := in.asmAppend(f.Segment(), asmMax); detail != "" {
+			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, a.at); e != nil {
+				e.fromDNP3(f, -1)
+			}
+			a.decided = true
+		}
+	}
+	if !f.FIN() {
+		return
+	}
+	a.active = false
+	switch {
+	case a.decided:
+	case !objects:
+		in.requests++ // judged by its first segment
+	default:
+		// The frame's App is free once its segment is read: decode the
+		// whole fragment into it.
+		if err := dnp3.ParseApp(in.asmBytes(), &f.App); err != dnp3.OK {
+			if e := in.unparsed(malformedReason[rules.AppDNP3], string(err), "", a.at); e != nil {
+				e.fromDNP3(f, -1)
+			}
+			return
+		}
+		in.dnp3App(f, &f.App, a.at)
+	}
 }
 
 func (in *inspection) enip(b []byte, off uint32) (int, pduStatus) {
@@ -356,6 +497,31 @@ func (in *inspection) enip(b []byte, off uint32) (int, pduStatus) {
 	return n, pduOK
 }
 
+// S7 PDUs over several COTP DT TPDUs. COTP may cut an S7 PDU into DT
+// TPDUs, all but the last without the end-of-TSDU mark; the PLC's
+// transport gathers them and acts on the PDU only once the last arrives.
+// Holding the pieces back until then is not an option (a queued packet
+// must get its verdict now), so the engine follows the policy of a Modbus
+// ADU split over TCP segments: what cannot be acted on yet passes, and
+// the piece that completes the PDU carries its verdict.
+//   - The first piece holds the S7 header and the parameter's first
+//     bytes: a job's function, a userdata request's group. When it shows
+//     them it is judged at once, and a violation (or S7comm-plus, or not
+//     S7 at all) drops it: the PDU is decided, the pieces after it pass
+//     unjudged and unkept (without the first one they mean nothing to the
+//     PLC; in enforce they never come, as the stream stalls on the
+//     refused piece).
+//   - Otherwise the pieces are gathered (in a large buffer, up to the PDU
+//     size setup communication negotiated, at most asmMax) and pass.
+//   - The last piece completes the PDU, which is decoded whole and judged
+//     as an unsplit one: a function the first piece already let through
+//     is judged the same, so what can still change the outcome is a PDU
+//     that does not decode (malformed-s7) or outgrows the negotiated size
+//     or the buffer (unparsed-s7), which then drops the last piece, and
+//     the PLC never gets the PDU. The request is counted then.
+//
+// Responses are gathered the same way to report their errors; one that
+// cannot be kept (no large buffer free) is passed unparsed.
 func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 	p := &in.w.s7
 	dir := s7.Request
@@ -364,7 +530,7 @@ func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 	}
 	var n int
 	var err s7.Error
-	if in.s7Frag {
+	if in.asm.active {
 		n, err = s7.ParseTPKT(b, dir, p)
 	} else {
 		n, err = s7.Parse(b, dir, p)
@@ -376,83 +542,215 @@ func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 		_, n, st := in.malformed(n, string(err), off)
 		return n, st
 	}
-	if in.s7Frag {
-		// The rest of a PDU split over DT TPDUs: judged by its first piece.
-		if p.COTP.Type == s7.COTPData && p.COTP.EOT {
-			in.s7Frag = false
+	switch {
+	case in.asm.active:
+		if p.COTP.Type == s7.COTPData {
+			in.s7Piece(p.COTP.Data, p.COTP.EOT)
 		}
-		return n, pduOK
-	}
-	switch p.Kind {
-	case s7.KindCOTP:
-	case s7.KindFragment:
-		in.s7Frag = true
+	case p.Kind == s7.KindFragment:
+		in.asmStart(off)
 		if in.side == reqSide {
-			in.s7FirstPiece(p.COTP.Data, off)
+			in.asm.decided = in.s7FirstPiece(p.COTP.Data, off)
 		}
-	case s7.KindS7Plus:
-		if in.side == reqSide {
-			in.unparsed(unparsedReason[rules.AppS7], "", "s7comm-plus", off)
-		}
-	case s7.KindS7:
-		if in.side == rspSide {
-			if p.ErrorClass != 0 || p.ErrorCode != 0 {
-				if a := in.notice(off); a != nil {
-					a.fromS7(p)
-				}
-			}
-			break
-		}
-		if a := in.s7Judge(p.ROSCTR, p.Function, p.HasFunction, p.UserdataType, p.Group, off); a != nil {
-			a.fromS7(p)
-		}
+		in.s7Piece(p.COTP.Data, false)
+	case p.Kind == s7.KindS7Plus || p.Kind == s7.KindS7:
+		in.s7Whole(p, off)
 	}
 	return n, pduOK
 }
 
+// s7Piece adds a DT's data to the pending PDU; eot completes it.
+func (in *inspection) s7Piece(d []byte, eot bool) {
+	a := &in.asm
+	if !a.decided {
+		limit := asmMax
+		if in.s7PDU != 0 {
+			limit = min(limit, int(in.s7PDU))
+		}
+		if detail := in.asmAppend(d, limit); detail != "" {
+			switch {
+			case in.side == rspSide && detail == detailNoLarge:
+			case detail == detailTooLarge && limit < asmMax:
+				in.unparsed(unparsedReason[rules.AppS7], "", "pdu-larger-than-negotiated", a.at)
+			default:
+				in.unparsed(unparsedReason[rules.AppS7], "", detail, a.at)
+			}
+			a.decided = true
+		}
+	}
+	if !eot {
+		return
+	}
+	a.active = false
+	if a.decided {
+		return
+	}
+	p := &in.w.s7
+	dir := s7.Request
+	if in.side == rspSide {
+		dir = s7.Response
+	}
+	if err := s7.ParseS7(in.asmBytes(), dir, p); err != s7.OK {
+		if e := in.unparsed(malformedReason[rules.AppS7], string(err), "", a.at); e != nil {
+			e.fromS7(p)
+		}
+		return
+	}
+	in.s7Whole(p, a.at)
+}
+
+// s7Whole judges a whole S7 or S7comm-plus PDU of the client, or looks at
+// one of the server's for errors.
+func (in *inspection) s7Whole(p *s7.PDU, off uint32) {
+	if p.Kind == s7.KindS7Plus {
+		if in.side == reqSide {
+			in.unparsed(unparsedReason[rules.AppS7], "", "s7comm-plus", off)
+		}
+		return
+	}
+	if p.HasFunction && p.Function == s7.FuncSetupCommunication && p.PDUSize != 0 {
+		in.s7PDU = p.PDUSize // asked for by the client, then granted by the server
+	}
+	if in.side == rspSide {
+		if p.ErrorClass != 0 || p.ErrorCode != 0 {
+			if a := in.notice(off); a != nil {
+				a.fromS7(p)
+			}
+		}
+		return
+	}
+	switch f, req := in.s7Judge(p.ROSCTR, p.Function, p.HasFunction, p.UserdataType, p.Group); {
+	case !req:
+	case f == rules.Pass:
+		in.requests++
+	default:
+		if a := in.violation(f, off); a != nil {
+			a.fromS7(p)
+		}
+	}
+}
+
 // s7Judge judges a client's job (by function) or userdata request (by
-// group); other message types are not requests. It returns the violation's
-// event for the caller to fill, or nil.
-func (in *inspection) s7Judge(rosctr, function uint8, hasFunction bool, udType, group uint8, off uint32) *appEvent {
+// group); other message types are not requests (req false).
+func (in *inspection) s7Judge(rosctr, function uint8, hasFunction bool, udType, group uint8) (f rules.Failure, req bool) {
 	c := in.cond.S7
-	var f rules.Failure
 	switch {
 	case rosctr == s7.ROSCTRJob && hasFunction:
-		f = c.CheckJob(function)
+		return c.CheckJob(function), true
 	case rosctr == s7.ROSCTRUserdata && udType == s7.UserdataRequest:
-		f = c.CheckUserdata(group)
-	default:
-		return nil
+		return c.CheckUserdata(group), true
 	}
-	if f != rules.Pass {
-		return in.violation(f, off)
-	}
-	in.requests++
-	return nil
+	return rules.Pass, false
 }
 
 // s7FirstPiece judges an S7 PDU split over COTP DT TPDUs by its first
-// piece, which holds the header and the parameter's first bytes: the job
-// function, or the userdata type and group.
-func (in *inspection) s7FirstPiece(d []byte, off uint32) {
+// piece, when that holds the header and the parameter's first bytes: the
+// job function, or the userdata type and group. It returns whether that
+// decided the PDU: refused (a violation, S7comm-plus, not S7), or not a
+// request. A piece that passes is judged again whole.
+func (in *inspection) s7FirstPiece(d []byte, off uint32) bool {
 	const hdr = s7.HeaderLen
 	switch {
 	case len(d) > 0 && d[0] == s7.ProtocolS7Plus:
 		in.unparsed(unparsedReason[rules.AppS7], "", "s7comm-plus", off)
-	case len(d) < 2 || d[0] != s7.ProtocolS7:
+		return true
+	case len(d) > 0 && d[0] != s7.ProtocolS7:
 		in.unparsed(malformedReason[rules.AppS7], string(s7.ErrProtocolID), "", off)
-	case d[1] == s7.ROSCTRJob && len(d) > hdr:
-		if a := in.s7Judge(s7.ROSCTRJob, d[hdr], true, 0, 0, off); a != nil {
-			a.rosctr, a.fn, a.has = s7.ROSCTRJob, d[hdr], hasROSCTR|hasFn
-		}
-	case d[1] == s7.ROSCTRUserdata && len(d) > hdr+5:
-		t, g := d[hdr+5]>>4, d[hdr+5]&0x0f
-		if a := in.s7Judge(s7.ROSCTRUserdata, 0, false, t, g, off); a != nil {
-			a.rosctr, a.group, a.has = s7.ROSCTRUserdata, g, hasROSCTR|hasGroup
-		}
-	case d[1] == s7.ROSCTRJob || d[1] == s7.ROSCTRUserdata:
-		in.unparsed(unparsedReason[rules.AppS7], "", "first-piece-too-short", off)
+		return true
+	case len(d) < hdr:
+		return false // judged whole
 	}
+	h := s7.Header(d)
+	switch rosctr := h.ROSCTR(); {
+	case rosctr == s7.ROSCTRJob && h.ParamLen() >= 1 && len(d) > hdr:
+		if f, _ := in.s7Judge(rosctr, d[hdr], true, 0, 0); f != rules.Pass {
+			if a := in.violation(f, off); a != nil {
+				a.rosctr, a.fn, a.has = rosctr, d[hdr], hasROSCTR|hasFn
+			}
+			return true
+		}
+	case rosctr == s7.ROSCTRUserdata && h.ParamLen() >= 8 && len(d) > hdr+5:
+		t, g := d[hdr+5]>>4, d[hdr+5]&0x0f
+		if f, req := in.s7Judge(rosctr, 0, false, t, g); req && f != rules.Pass {
+			if a := in.violation(f, off); a != nil {
+				a.rosctr, a.group, a.has = rosctr, g, hasROSCTR|hasGroup
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Why an application-layer reassembly could not go on (asmAppend).
+const (
+	detailTooLarge = "pdu-larger-than-reassembly-buffer"
+	detailNoLarge  = "no-large-buffer-free"
+)
+
+// asmStart begins a reassembly at stream offset off, behind the bytes the
+// stored one keeps.
+func (in *inspection) asmStart(off uint32) {
+	in.asm = assembly{large: in.asm.large, active: true, at: off}
+	in.asmOff = in.asmBase
+}
+
+// asmAppend adds b to the reassembly, up to limit bytes in all, borrowing
+// a large buffer for the first bytes; it returns why it could not ("").
+func (in *inspection) asmAppend(b []byte, limit int) string {
+	a := &in.asm
+	if int(a.n)+len(b) > limit {
+		return detailTooLarge
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	if a.large == 0 {
+		if a.large = in.w.streams.borrow(); a.large == 0 {
+			return detailNoLarge
+		}
+	}
+	copy(in.w.streams.lend(a.large)[int(in.asmOff)+int(a.n):], b)
+	a.n += uint16(len(b))
+	return ""
+}
+
+// asmBytes returns the bytes gathered.
+func (in *inspection) asmBytes() []byte {
+	if in.asm.large == 0 {
+		return nil
+	}
+	return in.w.streams.lend(in.asm.large)[in.asmOff : in.asmOff+in.asm.n]
+}
+
+// loadAsm takes the working copies of st's state for the packet's side.
+func (in *inspection) loadAsm(st *flowStream) {
+	in.asm, in.s7PDU = st.asm[in.side], st.s7PDU
+	in.asmBase = in.asm.n
+}
+
+// settle stores the working copies when the packet passes (keep), and
+// gives back the large buffers it borrowed and no longer needs.
+func (w *Worker) settle(st *flowStream, keep bool) {
+	in := &w.insp
+	a := &in.asm
+	var held uint16
+	if st != nil {
+		held = st.asm[in.side].large
+	}
+	if !keep || st == nil {
+		if a.large != held {
+			w.streams.release(&a.large)
+		}
+		return
+	}
+	if !a.active || a.decided {
+		a.n = 0
+		w.streams.release(&a.large)
+	} else if in.asmOff != 0 && a.n > 0 {
+		buf := w.streams.lend(a.large)
+		copy(buf, buf[in.asmOff:in.asmOff+a.n])
+	}
+	st.asm[in.side], st.s7PDU = *a, in.s7PDU
 }
 
 // stream returns the inspection state of f, taking a slot for it if it
@@ -462,7 +760,7 @@ func (w *Worker) stream(f *conntrack.Flow, proto rules.AppProto) *flowStream {
 		st := w.streams.at(i)
 		if st.owner == f.ID {
 			if st.proto != proto { // a reload gave the flow another protocol's rule
-				st.reinit(f.ID, proto)
+				w.streams.reinit(st, f.ID, proto)
 			}
 			return st
 		}
@@ -509,14 +807,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		return w.conclude(pol, f, rule, c, nil, mode, b, now)
 	}
 	if p.Proto != packet.ProtoTCP {
-		// A datagram stands alone: whole PDUs only.
-		if len(p.Payload) == 0 {
-			return false
-		}
-		if rest := in.walk(nil, p.Payload); rest > 0 && in.what < outViolation {
-			in.unparsed(malformedReason[rule.App.Proto], "short", "datagram-ends-inside-a-pdu", uint32(len(p.Payload)-rest))
-		}
-		return w.conclude(pol, f, rule, c, nil, mode, b, now)
+		return w.inspectDatagram(pol, f, rule, c, mode, b, now)
 	}
 
 	st := w.stream(f, rule.App.Proto)
@@ -527,14 +818,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", 0)
 		return w.conclude(pol, f, rule, c, nil, mode, b, now)
 	}
-	// Packets that passed uninspected (passthrough, or a policy whose rule
-	// had no condition) leave the stream state behind: start over as if
-	// the flow had been picked up now.
-	total := f.Packets[0] + f.Packets[1]
-	if st.pkts != 0 && st.pkts+1 != total {
-		st.reinit(f.ID, rule.App.Proto)
-	}
-	st.pkts = total
+	w.resume(st, f)
 	if p.TCPFlags&packet.TCPAck != 0 {
 		st.dir[1-side].ack(p.Ack)
 	}
@@ -544,16 +828,20 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	sd := &st.dir[side]
 	seq := p.Seq
 	if p.TCPFlags&packet.TCPSyn != 0 {
-		sd.sync(p.Seq + 1)
+		w.streams.sync(sd, p.Seq+1)
 		seq++
+		w.streams.release(&st.asm[side].large) // a new connection: nothing pending
+		st.asm[side] = assembly{}
 	}
+	in.dir = sd
+	in.loadAsm(st)
 	if len(p.Payload) == 0 || p.TCPFlags&packet.TCPRst != 0 {
 		return false
 	}
 	if !sd.synced {
 		sd.sync(seq) // picked up mid-stream: inspection starts here
 	}
-	kind, data := sd.locate(seq, p.Payload)
+	kind, data := sd.locate(w.streams.store(sd), seq, p.Payload)
 	switch kind {
 	case segOld:
 		return false // passed before: the same verdict
@@ -572,12 +860,13 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 			return refused
 		}
 		// Passed (allowed, or monitored): inspection starts over at this
-		// segment as if the flow had been picked up here.
-		sd.sync(seq)
+		// segment as if the flow had been picked up here, a PDU being
+		// gathered given up.
+		w.streams.sync(sd, seq)
 		data = p.Payload
+		in.asm.active = false
 	}
 	in.off = seq + uint32(len(p.Payload)-len(data)) - sd.base
-	in.dnp3Cont, in.s7Frag = st.dnp3Cont, st.s7Frag[side]
 	skip := sd.skip
 	walked := data
 	if skip > 0 {
@@ -589,26 +878,69 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	if sd.lost || skip > 0 {
 		rest = in.walk(nil, walked)
 	} else {
-		rest = in.walk(sd.unfinished(), walked)
+		rest = in.walk(sd.unfinished(w.streams.store(sd)), walked)
 	}
 	if in.skip > 0 {
 		skip = in.skip
 	}
+	if in.lost {
+		rest = 0
+		in.asm.active = false // its pieces cannot be told apart any more
+	}
 	refused := w.conclude(pol, f, rule, c, st, mode, b, now)
 	if refused && mode == rules.ModeEnforce {
+		w.streams.release(&in.large)
+		w.settle(st, false)
 		w.dedupRefused(sd, seq)
 		return true
 	}
 	// Passed (or monitored): the receiver has these bytes now.
 	sd.refSet = false
 	sd.lost = in.lost
-	if in.lost {
-		rest = 0
-	}
-	sd.commit(data, rest)
+	w.streams.commit(sd, in.large, data, rest)
 	sd.skip = skip
-	st.dnp3Cont, st.s7Frag[side] = in.dnp3Cont, in.s7Frag
+	w.settle(st, true)
 	return refused
+}
+
+// inspectDatagram judges a UDP datagram: whole PDUs only. A DNP3 flow
+// keeps the fragment its master's segments build across datagrams; other
+// protocols need no state between datagrams.
+func (w *Worker) inspectDatagram(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule, c *ruleCounters, mode rules.Mode, b []byte, now int64) bool {
+	p, in := &w.pkt, &w.insp
+	if len(p.Payload) == 0 {
+		return false
+	}
+	var st *flowStream
+	if rule.App.Proto == rules.AppDNP3 {
+		if st = w.stream(f, rules.AppDNP3); st != nil {
+			w.resume(st, f)
+			in.loadAsm(st)
+		}
+	}
+	if rest := in.walk(nil, p.Payload); rest > 0 && in.what < outViolation {
+		in.unparsed(malformedReason[rule.App.Proto], "short", "datagram-ends-inside-a-pdu", uint32(len(p.Payload)-rest))
+	}
+	if in.asm.active && !in.asm.decided && st == nil {
+		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", in.asm.at)
+	}
+	// The flow's stream, if any, keeps only the fragment: no line limit
+	// by it, and never a TCP reset.
+	refused := w.conclude(pol, f, rule, c, nil, mode, b, now)
+	w.settle(st, !refused || mode != rules.ModeEnforce)
+	return refused
+}
+
+// resume starts st over when packets of its flow passed uninspected
+// (passthrough, or a policy whose rule had no condition): they left its
+// state behind, so inspection goes on as if the flow had been picked up
+// now.
+func (w *Worker) resume(st *flowStream, f *conntrack.Flow) {
+	total := f.Packets[0] + f.Packets[1]
+	if st.pkts != 0 && st.pkts+1 != total {
+		w.streams.reinit(st, f.ID, st.proto)
+	}
+	st.pkts = total
 }
 
 // dedupRefused logs a refused segment once: its retransmissions get the

@@ -10,8 +10,9 @@ import (
 // enforce or monitor mode. Each record is: a control byte (bit 0: server
 // to client; bits 1-2: flags FIN, RST; bit 3: monitor), a signed 16-bit
 // sequence delta from the direction's next byte, a length, and that many
-// payload bytes. It checks that every packet gets a verdict and that the
-// stream state stays within its bounds.
+// payload bytes. It checks that every packet gets a verdict, that the
+// stream state stays within its bounds and that every large buffer is
+// accounted for.
 func FuzzInspect(f *testing.F) {
 	rec := func(ctl byte, delta int16, payload []byte) []byte {
 		b := []byte{ctl, 0, 0, byte(len(payload))}
@@ -24,9 +25,30 @@ func FuzzInspect(f *testing.F) {
 	f.Add(byte(1), rec(0, 0, dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06})))
 	f.Add(byte(3), rec(0, 0, []byte{3, 0, 0, 0x16, 2, 0xf0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 8, 0, 0, 0xf0, 0, 0, 1, 0, 1, 1, 0xe0}))
 	f.Add(byte(2), rec(0, 0, append([]byte{0x65, 0, 4, 0}, make([]byte, 24)...)))
+	// recs cuts a client's stream into records of at most 255 bytes.
+	recs := func(b []byte) []byte {
+		var out []byte
+		for len(b) > 0 {
+			n := min(len(b), 255)
+			out = append(out, rec(0, 0, b[:n])...)
+			b = b[n:]
+		}
+		return out
+	}
+	// Reassembly: DNP3 fragments over transport segments (whole, refused
+	// at FIN, out of sequence), S7 PDUs over COTP DT TPDUs, a PDU beyond
+	// the flow's own buffer.
+	mixed := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 20, analogOut...), 249)
+	plain := dnp3Fragment(0xc4, 10, 1, 7, dnp3Operate(4, 20), 249)
+	f.Add(byte(1), recs(cat(plain[0], plain[1], mixed[0], mixed[1])))
+	f.Add(byte(1), cat(recs(plain[0]), rec(0, 0, mixed[1][:40]), rec(0, 0, plain[1])))
+	f.Add(byte(3), recs(cat(cat(s7Pieces(s7ReadVar, 5, 12)...), cat(s7Pieces(s7WriteVar(300), 20, 200)...))))
+	f.Add(byte(3), cat(rec(0, 0, s7Pieces(s7Setup(1, 240))[0]), rec(1, 0, s7Pieces(s7Setup(3, 240))[0]),
+		recs(cat(s7Pieces(s7WriteVar(300), 20, 200)...))))
+	f.Add(byte(2), recs(enipSetAttr(0x0e, 1500)))
 	conds := []struct{ port, cond string }{
 		{"502", `    modbus: {preset: read_only, addresses: {read: ["0-99"]}}`},
-		{"20000", `    dnp3: {functions: [read], objects: ["60"]}`},
+		{"20000", `    dnp3: {functions: [read, direct_operate], objects: ["60", "12:1"]}`},
 		{"44818", "    enip: {commands: [register_session, send_rr_data]}\n    cip: {services: [get_attribute_single]}"},
 		{"102", `    s7: {functions: [setup_communication, read_var], userdata_groups: [cpu_functions]}`},
 	}
@@ -72,14 +94,7 @@ func FuzzInspect(f *testing.F) {
 				}
 				te.verdicts()
 			}
-			for i := int32(0); i < w.streams.used; i++ {
-				st := w.streams.at(i)
-				for _, d := range st.dir {
-					if d.n < 0 || d.n > streamBuf || d.part < 0 || d.part > d.n {
-						t.Fatalf("stream state out of bounds: n %d part %d", d.n, d.part)
-					}
-				}
-			}
+			checkLargeBuffers(t, w)
 			if c := te.Counters(); c.Panics != 0 {
 				t.Fatalf("%d engine panics", c.Panics)
 			}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -524,95 +525,386 @@ func crc(b []byte) []byte {
 	return []byte{byte(c), byte(c >> 8)}
 }
 
-// TestInspectDNP3Segments: a request split over transport segments is
-// judged by its first segment; a later segment without one is unparsed.
-func TestInspectDNP3Segments(t *testing.T) {
-	// Write of a time and date (50:1, 6-byte value), cut after the object
-	// header: FIR then FIN.
-	first := []byte{0xc3, 0x02, 0x32, 0x01, 0x07, 0x01}
-	rest := []byte{0, 0, 0, 0, 0, 0}
+// dnp3Fragment cuts the application fragment app into transport segments
+// of at most chunk bytes, numbered from seq, each in its own link frame.
+func dnp3Fragment(ctrl byte, dst, src uint16, seq uint8, app []byte, chunk int) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(app); i += chunk {
+		th := seq & 0x3f
+		if i == 0 {
+			th |= 0x40
+		}
+		if i+chunk >= len(app) {
+			th |= 0x80
+		}
+		out = append(out, dnp3Segment(ctrl, dst, src, th, app[i:min(i+chunk, len(app))]))
+		seq++
+	}
+	return out
+}
+
+// dnp3Operate is a direct operate (application sequence seq) of n control
+// relay output blocks (12:1, 2-byte index prefix) followed by the object
+// headers in tail.
+func dnp3Operate(seq byte, n int, tail ...byte) []byte {
+	app := []byte{0xc0 | seq, 5, 12, 1, 0x28, byte(n), byte(n >> 8)}
+	for i := range n {
+		app = append(app, byte(i), 0, 0x41, 1, 0xe8, 3, 0, 0, 0, 0, 0, 0, 0)
+	}
+	return append(app, tail...)
+}
+
+// analogOut is one 16-bit analog output object (41:2) at index 7.
+var analogOut = []byte{41, 2, 0x28, 1, 0, 7, 0, 0x10, 0x00, 0}
+
+// lineSummaries renders app lines as "reason what" (the violated key, or
+// the detail or error of an unparsed one), with "!" for a refused line.
+func lineSummaries(lines []verdictEvent) []string {
+	var out []string
+	for _, l := range lines {
+		s := l.reason + " " + l.app.violates.String() + l.app.detail + l.app.err
+		if !l.accept {
+			s = "!" + s
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestInspectDNP3Fragments: the transport segments of one application
+// fragment are gathered and the whole fragment judged when FIN arrives;
+// what the first segment shows is judged at once; a segment that does not
+// continue the pending fragment is unparsed.
+func TestInspectDNP3Fragments(t *testing.T) {
+	const (
+		crobOnly  = `    dnp3: {functions: [direct_operate], objects: ["12:1"]}`
+		crobAndAO = `    dnp3: {functions: [direct_operate], objects: ["12:1", "41"]}`
+		aoOnly    = `    dnp3: {functions: [direct_operate], objects: ["41"]}`
+		fnOnly    = `    dnp3: {functions: [direct_operate]}`
+	)
+	// 20 CROBs fill the first 249-byte segment; the analog output header
+	// lies in the second.
+	mixed := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 20, analogOut...), 249)
+	plain := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 20), 249)
+	three := dnp3Fragment(0xc4, 10, 1, 62, dnp3Operate(4, 40, analogOut...), 249) // sequence wraps 63 -> 0
+	other := dnp3Fragment(0xc4, 11, 1, 5, dnp3Operate(3, 20), 249)                // another outstation
+	huge := dnp3Fragment(0xc4, 10, 1, 0, dnp3Operate(5, 170), 249)                // 2217 bytes
+	if len(mixed) != 2 || len(three) != 3 || len(huge) != 9 {
+		t.Fatalf("fragments of %d, %d, %d segments", len(mixed), len(three), len(huge))
+	}
+	type step struct {
+		data   []byte
+		accept bool
+	}
+	pass := func(bs ...[]byte) []step {
+		var s []step
+		for _, b := range bs {
+			s = append(s, step{b, true})
+		}
+		return s
+	}
 	for _, tc := range []struct {
-		cond          string
-		first, second bool // accepted
-		requests      uint64
-		reason        string
+		name, mode, cond string
+		steps            []step
+		requests         uint64
+		lines            []string
 	}{
-		{`    dnp3: {functions: [write]}`, true, true, 1, ""},
-		{`    dnp3: {functions: [read]}`, false, false, 0, ReasonViolation},
-		// The objects of a split request cannot all be seen at once.
-		{`    dnp3: {objects: ["50:1"]}`, false, false, 0, "unparsed-dnp3"},
+		{"objects allowed", "enforce", crobAndAO, pass(mixed...), 1, nil},
+		{"three segments, sequence wraps", "enforce", crobAndAO, pass(three...), 1, nil},
+		{"object refused in the last segment", "enforce", crobOnly,
+			[]step{{mixed[0], true}, {mixed[1], false}, {mixed[1], false}}, 0, []string{"!app-violation objects"}},
+		{"object refused in the first segment", "enforce", aoOnly,
+			[]step{{mixed[0], false}}, 0, []string{"!app-violation objects"}},
+		{"function refused in the first segment", "enforce", `    dnp3: {functions: [read]}`,
+			[]step{{mixed[0], false}}, 0, []string{"!app-violation functions"}},
+		{"no objects listed: judged by the first segment", "enforce", fnOnly, pass(mixed...), 1, nil},
+		{"whole fragment in one TCP segment", "enforce", crobAndAO, pass(cat(mixed...)), 1, nil},
+		{"whole fragment in one TCP segment, refused", "enforce", crobOnly,
+			[]step{{cat(mixed...), false}}, 0, []string{"!app-violation objects"}},
+		{"frames cut across TCP segments", "enforce", crobAndAO,
+			pass(mixed[0][:100], cat(mixed[0][100:], mixed[1][:7]), mixed[1][7:]), 1, nil},
+		{"last segment missing its first", "enforce", crobAndAO,
+			[]step{{mixed[1], false}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
+		{"middle segment missing", "enforce", crobAndAO,
+			[]step{{three[0], true}, {three[2], false}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
+		{"segments swapped", "enforce", crobAndAO,
+			[]step{{three[0], true}, {three[2], false}, {three[1], true}, {three[2], true}}, 1,
+			[]string{"!unparsed-dnp3 segment-out-of-sequence"}},
+		{"segment repeated", "enforce", crobAndAO,
+			[]step{{three[0], true}, {three[1], true}, {three[1], false}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
+		{"segment of another outstation", "enforce", crobAndAO,
+			[]step{{mixed[0], true}, {other[1], false}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
+		{"a first segment starts over", "enforce", crobOnly,
+			[]step{{mixed[0], true}, {plain[0], true}, {mixed[1], false}, {plain[1], true}}, 1,
+			[]string{"!app-violation objects"}},
+		{"fragment beyond the reassembly bound", "enforce", crobOnly,
+			append(pass(huge[:8]...), step{huge[8], false}), 0, []string{"!unparsed-dnp3 pdu-larger-than-reassembly-buffer"}},
+		{"out of sequence, allowed unparsed", "enforce", crobAndAO + "\n    on_unparsed: allow",
+			pass(three[0], three[2], three[1]), 0, []string{"unparsed-dnp3 segment-out-of-sequence"}},
+		// Monitor: the violation is logged once, at the first segment; the
+		// rest of the fragment is not judged again.
+		{"monitor, first segment refused", "monitor", aoOnly, pass(mixed...), 0, []string{"app-violation objects"}},
+		{"monitor, last segment refused", "monitor", crobOnly, pass(mixed...), 0, []string{"app-violation objects"}},
 	} {
-		te := newAppEngine(t, "enforce", "tcp", "20000", tc.cond)
-		s := newSessionTo(t, te, 20000)
-		if v := s.req(dnp3Segment(0xc4, 10, 1, 0x40|5, first)); v.Accept != tc.first {
-			t.Errorf("%s: first segment accepted %v", tc.cond, v.Accept)
-		}
-		if v := s.req(dnp3Segment(0xc4, 10, 1, 0x80|6, rest)); v.Accept != tc.second {
-			t.Errorf("%s: last segment accepted %v", tc.cond, v.Accept)
-		}
-		if n := te.requests("hmi-reads"); n != tc.requests {
-			t.Errorf("%s: requests %d", tc.cond, n)
-		}
-		if l := te.appLines(); tc.reason != "" && (len(l) == 0 || l[0].reason != tc.reason) {
-			t.Errorf("%s: lines %+v", tc.cond, l)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			te := newAppEngine(t, tc.mode, "tcp", "20000", tc.cond)
+			s := newSessionTo(t, te, 20000)
+			for i, st := range tc.steps {
+				if v := s.req(st.data); v.Accept != st.accept {
+					t.Errorf("step %d accepted %v, want %v", i, v.Accept, st.accept)
+				}
+			}
+			if n := te.requests("hmi-reads"); n != tc.requests {
+				t.Errorf("requests %d, want %d", n, tc.requests)
+			}
+			if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(tc.lines) {
+				t.Errorf("lines %q, want %q", got, tc.lines)
+			}
+			checkLargeBuffers(t, te.Worker(0))
+		})
 	}
-	// A later segment with no first segment before it.
-	te := newAppEngine(t, "enforce", "tcp", "20000", `    dnp3: {functions: [write]}`)
+
+	// The violation line names the refused object and the offset of the
+	// fragment's first segment.
+	te := newAppEngine(t, "enforce", "tcp", "20000", crobOnly)
 	s := newSessionTo(t, te, 20000)
-	if v := s.req(dnp3Segment(0xc4, 10, 1, 0x80|6, rest)); v.Accept {
-		t.Error("a lone last segment accepted")
-	}
-	if l := te.appLines(); len(l) != 1 || l[0].app.detail != "segment-without-its-first" {
-		t.Errorf("lines %+v", l)
+	s.req(plain[0])
+	s.req(plain[1])
+	s.req(mixed[0])
+	s.req(mixed[1])
+	l := te.appLines()
+	if len(l) != 1 || l[0].app.has&hasObject == 0 || l[0].app.group != 41 || l[0].app.sub != 2 ||
+		l[0].app.offset != uint32(len(plain[0])+len(plain[1])) || l[0].app.fn != 5 {
+		t.Errorf("violation line %+v", l)
 	}
 }
 
-func TestInspectS7Fragments(t *testing.T) {
-	te := newAppEngine(t, "enforce", "tcp", "102", `    s7: {functions: [setup_communication, read_var]}`)
-	s := newSessionTo(t, te, 102)
-	// Hand-made S7: a job header and a parameter beginning with the
-	// function, split over two COTP DT TPDUs.
-	job := func(fn byte, eot bool, data []byte) []byte {
-		cotp := []byte{2, 0xf0, 0}
-		if eot {
-			cotp[2] = 0x80
+// TestInspectDNP3FragmentRefusedKeepsPending: a packet that completes one
+// fragment and begins the next is refused; the fragment still pending
+// before it stands, so its retransmission gets the same verdict, and once
+// the sender gives up on the bad fragment the good one completes.
+func TestInspectDNP3FragmentRefusedKeepsPending(t *testing.T) {
+	te := newAppEngine(t, "enforce", "tcp", "20000", `    dnp3: {objects: ["12:1"]}`)
+	s := newSessionTo(t, te, 20000)
+	bad := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 20, analogOut...), 249)
+	good := dnp3Fragment(0xc4, 10, 1, 7, dnp3Operate(4, 30), 249)
+	if v := s.req(bad[0]); !v.Accept {
+		t.Fatal("first segment refused")
+	}
+	for i := range 2 {
+		if v := s.req(cat(bad[1], good[0])); v.Accept {
+			t.Fatalf("try %d: the end of a refused fragment with the start of the next accepted", i)
 		}
-		b := append([]byte{3, 0, 0, 0}, cotp...)
-		b = append(b, data...)
-		binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
-		return b
 	}
-	hdr := func(fn byte, plen, dlen int) []byte {
-		h := []byte{0x32, 1, 0, 0, 0, 1, byte(plen >> 8), byte(plen), byte(dlen >> 8), byte(dlen), fn}
-		return h
+	if l := te.appLines(); len(l) != 1 || l[0].app.violates != rules.FailObject {
+		t.Errorf("lines %+v", l)
 	}
-	// write var (0x05) in two pieces: refused by its first piece.
-	first := job(5, false, append(hdr(5, 14, 10), 1, 0x12, 10, 0x10))
-	if v := s.req(first); v.Accept {
-		t.Error("first piece of a write var accepted")
+	// The master starts over with the good fragment alone.
+	if v := s.req(cat(good[0], good[1])); !v.Accept {
+		t.Fatal("good fragment refused after the bad one")
 	}
-	lines := te.appLines()
-	if len(lines) != 1 || lines[0].app.fn != 5 || lines[0].app.violates != rules.FailFunction {
-		t.Errorf("lines %+v", lines)
+	// And a good fragment completed in the same packet as the next
+	// begins: the next one is gathered across the packet's settle.
+	next := dnp3Fragment(0xc4, 10, 1, 9, dnp3Operate(5, 25), 249)
+	if v := s.req(cat(next[0])); !v.Accept {
+		t.Fatal("next first segment refused")
 	}
-	// read var (0x04) in two pieces: the first judged, the second passes.
-	if v := s.req(job(4, false, append(hdr(4, 14, 0), 1, 0x12, 10, 0x10))); !v.Accept {
-		t.Error("first piece of a read var refused")
+	again := dnp3Fragment(0xc4, 10, 1, 11, dnp3Operate(6, 22, analogOut...), 249)
+	if v := s.req(cat(next[1], again[0])); !v.Accept {
+		t.Fatal("end of one fragment and start of another refused")
 	}
-	if v := s.req(job(0, true, []byte{2, 0, 1, 0, 0, 0x84, 0, 0, 0, 0})); !v.Accept {
-		t.Error("last piece of a read var refused")
+	if v := s.req(again[1]); v.Accept {
+		t.Error("the analog output at the end of a fragment begun behind another accepted")
+	}
+	if n := te.requests("hmi-reads"); n != 2 {
+		t.Errorf("requests %d, want 2", n)
+	}
+	checkLargeBuffers(t, te.Worker(0))
+}
+
+// TestInspectDNP3FragmentsUDP: over UDP, a fragment's segments come one
+// per datagram; the flow keeps the fragment between them.
+func TestInspectDNP3FragmentsUDP(t *testing.T) {
+	udp := func(p []byte) []byte {
+		return tpkt{src: hmi, dst: plc, proto: 17, sport: 20000, dport: 20000, payload: p}.bytes()
+	}
+	te := newAppEngine(t, "enforce", "udp", "20000", `    dnp3: {objects: ["12:1"]}`)
+	w := te.Worker(0)
+	good := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 30), 249)
+	bad := dnp3Fragment(0xc4, 10, 1, 7, dnp3Operate(4, 20, analogOut...), 249)
+	if !w.Decide(udp(good[0])) || !w.Decide(udp(good[1])) {
+		t.Fatal("good fragment over UDP refused")
+	}
+	if !w.Decide(udp(bad[0])) {
+		t.Fatal("first segment of the bad fragment refused")
+	}
+	if w.Decide(udp(bad[1])) {
+		t.Error("analog output over UDP accepted")
+	}
+	if w.Decide(udp(good[1])) {
+		t.Error("a stray segment over UDP accepted")
+	}
+	if got := lineSummaries(te.appLines()); fmt.Sprint(got) != "[!app-violation objects !unparsed-dnp3 segment-out-of-sequence]" {
+		t.Errorf("lines %q", got)
 	}
 	if n := te.requests("hmi-reads"); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
+		t.Errorf("requests %d", n)
 	}
-	// S7comm-plus cannot be judged.
-	plus := job(0, true, []byte{0x72, 1, 0, 4, 0x31, 0, 0, 0})
-	if v := s.req(plus); v.Accept {
-		t.Error("S7comm-plus accepted under an s7 condition")
+	checkLargeBuffers(t, w)
+}
+
+// s7PDU is an S7 header of type rosctr (ack-data gets the error fields)
+// followed by param and data.
+func s7PDU(rosctr byte, param, data []byte) []byte {
+	h := []byte{0x32, rosctr, 0, 0, 0, 1, byte(len(param) >> 8), byte(len(param)), byte(len(data) >> 8), byte(len(data))}
+	if rosctr == 2 || rosctr == 3 {
+		h = append(h, 0, 0)
 	}
-	if l := te.appLines(); len(l) != 1 || l[0].reason != "unparsed-s7" || l[0].app.detail != "s7comm-plus" {
-		t.Errorf("s7plus lines %+v", l)
+	return cat(h, param, data)
+}
+
+// s7Pieces cuts pdu into COTP DT TPDUs at the offsets cuts, the last one
+// marked end of TSDU; each is a TPKT.
+func s7Pieces(pdu []byte, cuts ...int) [][]byte {
+	var out [][]byte
+	bounds := append(append([]int{0}, cuts...), len(pdu))
+	for i := 0; i+1 < len(bounds); i++ {
+		eot := byte(0)
+		if i+2 == len(bounds) {
+			eot = 0x80
+		}
+		piece := pdu[bounds[i]:bounds[i+1]]
+		n := 7 + len(piece)
+		out = append(out, cat([]byte{3, 0, byte(n >> 8), byte(n), 2, 0xf0, eot}, piece))
+	}
+	return out
+}
+
+// s7WriteVar writes n bytes to DB1 from byte 0.
+func s7WriteVar(n int) []byte {
+	param := []byte{5, 1, 0x12, 10, 0x10, 2, byte(n >> 8), byte(n), 0, 1, 0x84, 0, 0, 0}
+	data := cat([]byte{0, 4, byte(n * 8 >> 8), byte(n * 8)}, make([]byte, n))
+	return s7PDU(1, param, data)
+}
+
+// s7ReadVar reads 10 bytes of DB1.
+var s7ReadVar = s7PDU(1, []byte{4, 1, 0x12, 10, 0x10, 2, 0, 10, 0, 1, 0x84, 0, 0, 0}, nil)
+
+// s7Setup is setup communication asking for (job) or granting (ack-data)
+// an S7 PDU size.
+func s7Setup(rosctr byte, size uint16) []byte {
+	return s7PDU(rosctr, []byte{0xf0, 0, 0, 1, 0, 1, byte(size >> 8), byte(size)}, nil)
+}
+
+// TestInspectS7Reassembly: an S7 PDU split over COTP DT TPDUs is judged
+// by its first piece when that shows the function or group, and whole
+// when the last piece arrives.
+func TestInspectS7Reassembly(t *testing.T) {
+	const (
+		readOnlyS7 = `    s7: {functions: [setup_communication, read_var]}`
+		writeOK    = `    s7: {functions: [setup_communication, read_var, write_var], userdata_groups: [cpu_functions]}`
+	)
+	write := s7WriteVar(100)
+	wr3 := s7Pieces(write, 40, 90)
+	wrTiny := s7Pieces(write, 5, 60) // the first piece ends inside the header
+	bad := cat(write, []byte{0})     // one byte more than the header declares
+	badPieces := s7Pieces(bad, 40)
+	userdata := s7PDU(7, []byte{0, 1, 0x12, 4, 0x11, 0x44, 1, 0}, make([]byte, 30)) // request, CPU functions
+	udPieces := s7Pieces(userdata, 20)
+	blockUD := s7PDU(7, []byte{0, 1, 0x12, 4, 0x11, 0x43, 1, 0}, make([]byte, 30)) // request, block functions
+	blockPieces := s7Pieces(blockUD, 20)
+	plus := s7Pieces(cat([]byte{0x72, 1, 0, 40}, make([]byte, 40)), 20)
+	big := s7WriteVar(400) // 428 bytes
+	bigPieces := s7Pieces(big, 200, 400)
+	huge := s7WriteVar(2100)
+	hugePieces := s7Pieces(huge, 1500)
+
+	type step struct {
+		data   []byte
+		accept bool
+		rsp    bool // from the server
+	}
+	pass := func(bs ...[]byte) []step {
+		var s []step
+		for _, b := range bs {
+			s = append(s, step{data: b, accept: true})
+		}
+		return s
+	}
+	setup := []step{{data: cat(s7Pieces(s7Setup(1, 960))...), accept: true},
+		{data: cat(s7Pieces(s7Setup(3, 240))...), accept: true, rsp: true}}
+	for _, tc := range []struct {
+		name, mode, cond string
+		steps            []step
+		requests         uint64
+		lines            []string
+	}{
+		{"allowed in three pieces", "enforce", writeOK, pass(wr3...), 1, nil},
+		{"refused by its first piece", "enforce", readOnlyS7, []step{{data: wr3[0]}}, 0, []string{"!app-violation functions"}},
+		{"refused when whole: first piece too short", "enforce", readOnlyS7,
+			[]step{{data: wrTiny[0], accept: true}, {data: wrTiny[1], accept: true}, {data: wrTiny[2]}, {data: wrTiny[2]}},
+			0, []string{"!app-violation functions"}},
+		{"allowed when whole: first piece too short", "enforce", writeOK, pass(wrTiny...), 1, nil},
+		{"all pieces in one TCP segment", "enforce", writeOK, pass(cat(wr3...)), 1, nil},
+		{"all pieces in one TCP segment, refused", "enforce", readOnlyS7, []step{{data: cat(wr3...)}}, 0,
+			[]string{"!app-violation functions"}},
+		{"pieces cut across TCP segments", "enforce", writeOK,
+			pass(wr3[0][:10], cat(wr3[0][10:], wr3[1][:3]), cat(wr3[1][3:], wr3[2][:30]), wr3[2][30:]), 1, nil},
+		{"malformed when whole", "enforce", writeOK, []step{{data: badPieces[0], accept: true}, {data: badPieces[1]}}, 0,
+			[]string{"!malformed-s7 s7-length"}},
+		{"userdata group judged by the first piece", "enforce", writeOK, pass(udPieces...), 1, nil},
+		{"userdata group refused by the first piece", "enforce", writeOK, []step{{data: blockPieces[0]}}, 0,
+			[]string{"!app-violation userdata_groups"}},
+		{"s7comm-plus", "enforce", writeOK, []step{{data: plus[0]}}, 0, []string{"!unparsed-s7 s7comm-plus"}},
+		{"within the negotiated size", "enforce", writeOK, append(append([]step{}, setup[:1]...), pass(bigPieces...)...), 2, nil},
+		{"beyond the negotiated size", "enforce", writeOK,
+			append(append([]step{}, setup...), step{data: bigPieces[0], accept: true}, step{data: bigPieces[1]}),
+			1, []string{"!unparsed-s7 pdu-larger-than-negotiated"}},
+		{"beyond the reassembly buffer", "enforce", writeOK,
+			[]step{{data: hugePieces[0], accept: true}, {data: hugePieces[1]}}, 0,
+			[]string{"!unparsed-s7 pdu-larger-than-reassembly-buffer"}},
+		{"monitor: one line for a refused PDU", "monitor", readOnlyS7, pass(wr3...), 0, []string{"app-violation functions"}},
+		{"monitor: refused when whole", "monitor", readOnlyS7, pass(wrTiny...), 0, []string{"app-violation functions"}},
+		{"response error split over pieces", "enforce", readOnlyS7,
+			append(pass(s7Pieces(s7ReadVar)...), step{data: cat(s7Pieces(s7PDU(3, []byte{4, 1}, []byte{0x0a, 0, 0, 0}), 6)...), accept: true, rsp: true}),
+			1, nil},
+		{"erroneous response split over pieces", "enforce", readOnlyS7,
+			append(pass(s7Pieces(s7ReadVar)...), step{data: cat(s7Pieces(append(s7PDU(3, []byte{4, 1}, nil)[:10], 0x81, 4, 4, 1), 6)...), accept: true, rsp: true}),
+			1, []string{"app-exception "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newAppEngine(t, tc.mode, "tcp", "102", tc.cond)
+			s := newSessionTo(t, te, 102)
+			for i, st := range tc.steps {
+				send := s.req
+				if st.rsp {
+					send = s.rsp
+				}
+				if v := send(st.data); v.Accept != st.accept {
+					t.Errorf("step %d accepted %v, want %v", i, v.Accept, st.accept)
+				}
+			}
+			if n := te.requests("hmi-reads"); n != tc.requests {
+				t.Errorf("requests %d, want %d", n, tc.requests)
+			}
+			if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(tc.lines) {
+				t.Errorf("lines %q, want %q", got, tc.lines)
+			}
+			checkLargeBuffers(t, te.Worker(0))
+		})
+	}
+
+	// The line of a PDU refused whole has its fields and the offset of its
+	// first piece.
+	te := newAppEngine(t, "enforce", "tcp", "102", readOnlyS7)
+	s := newSessionTo(t, te, 102)
+	s.req(cat(s7Pieces(s7ReadVar)...))
+	s.req(wrTiny[0])
+	s.req(wrTiny[1])
+	s.req(wrTiny[2])
+	if l := te.appLines(); len(l) != 1 || l[0].app.fn != 5 || l[0].app.rosctr != 1 ||
+		l[0].app.offset != uint32(len(s7ReadVar)+7) {
+		t.Errorf("line %+v", l)
 	}
 }
 
@@ -772,6 +1064,197 @@ func BenchmarkInspect(b *testing.B) {
 				}
 				w.Decide(pkts[i])
 				i++
+			}
+		})
+	}
+}
+
+// checkLargeBuffers checks the worker's large buffers: each one is spare
+// or held by exactly one slot, and no live direction or reassembly holds
+// one it does not need.
+func checkLargeBuffers(t testing.TB, w *Worker) {
+	t.Helper()
+	p := &w.streams
+	seen := make([]int, len(p.large)+1)
+	for _, r := range p.spare {
+		seen[r]++
+	}
+	for i := int32(0); i < p.used; i++ {
+		st := p.at(i)
+		for k := range st.dir {
+			d, a := &st.dir[k], &st.asm[k]
+			seen[d.large]++
+			seen[a.large]++
+			if d.large != 0 && d.part <= streamBuf {
+				t.Errorf("slot %d side %d holds a large buffer for %d unfinished bytes", i, k, d.part)
+			}
+			if a.large != 0 && (!a.active || a.decided) {
+				t.Errorf("slot %d side %d holds a large buffer for no reassembly", i, k)
+			}
+			limit := streamBuf
+			if d.large != 0 {
+				limit = pduMax
+			}
+			if d.n < 0 || d.n > limit || d.part < 0 || d.part > d.n || a.n > asmMax {
+				t.Errorf("slot %d side %d out of bounds: n %d part %d asm %d", i, k, d.n, d.part, a.n)
+			}
+		}
+	}
+	for r := 1; r < len(seen); r++ {
+		if seen[r] != 1 {
+			t.Errorf("large buffer %d is spare or held %d times", r, seen[r])
+		}
+	}
+}
+
+// enipSetAttr is a SendRRData carrying set_attribute_single to the
+// identity object with n bytes of value (a 48 + n byte PDU).
+func enipSetAttr(service byte, n int) []byte {
+	cip := cat([]byte{service, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x01}, make([]byte, n))
+	cpf := cat([]byte{0, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, byte(len(cip)), byte(len(cip) >> 8)}, cip)
+	h := make([]byte, 24)
+	h[0] = 0x6f
+	binary.LittleEndian.PutUint16(h[2:], uint16(len(cpf)))
+	return cat(h, cpf)
+}
+
+// TestInspectLargePDUs: PDUs beyond the flow's own buffer are gathered in
+// a large buffer borrowed from the worker while they are pending, given
+// back once they are whole; beyond pduMax, or with every large buffer
+// lent, a request is unparsed.
+func TestInspectLargePDUs(t *testing.T) {
+	const cond = "    cip: {services: [get_attribute_single]}"
+	get, set := enipSetAttr(0x0e, 3000), enipSetAttr(0x10, 3000)
+	s7big := s7Pieces(s7WriteVar(1500))[0] // one TPKT of 1535 bytes
+	for _, tc := range []struct {
+		name, port, cond string
+		pdu              []byte
+		cuts             []int
+		accept           []bool
+		lines            []string
+	}{
+		{"enip request in three segments", "44818", cond, get, []int{1000, 2000}, []bool{true, true, true}, nil},
+		{"enip refused when whole", "44818", cond, set, []int{1000, 2000}, []bool{true, true, false}, []string{"!app-violation services"}},
+		{"enip in one segment", "44818", cond, get, nil, []bool{true}, nil},
+		{"enip beyond pduMax", "44818", cond, enipSetAttr(0x0e, 5000), []int{1000, 2000}, []bool{false},
+			[]string{"!unparsed-enip pdu-larger-than-stream-buffer"}},
+		{"s7 TPKT beyond streamBuf", "102", `    s7: {functions: [read_var]}`, s7big, []int{1400}, []bool{true, false},
+			[]string{"!app-violation functions"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newAppEngine(t, "enforce", "tcp", tc.port, tc.cond)
+			port, _ := strconv.Atoi(tc.port)
+			s := newSessionTo(t, te, uint16(port))
+			bounds := append(append([]int{0}, tc.cuts...), len(tc.pdu))
+			for i, want := range tc.accept {
+				if v := s.req(tc.pdu[bounds[i]:bounds[i+1]]); v.Accept != want {
+					t.Errorf("segment %d accepted %v", i, v.Accept)
+				}
+			}
+			if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(tc.lines) {
+				t.Errorf("lines %q, want %q", got, tc.lines)
+			}
+			checkLargeBuffers(t, te.Worker(0))
+		})
+	}
+
+	// Two requests after a big one, whole and in pieces: the stream stays
+	// in step, and a retransmission of the big one's tail is checked
+	// against the kept bytes.
+	te := newAppEngine(t, "enforce", "tcp", "44818", cond)
+	s := newSessionTo(t, te, 44818)
+	small := enipSetAttr(0x0e, 10)
+	for i, b := range [][]byte{get[:1500], get[1500:], cat(small, small[:20]), small[20:]} {
+		if v := s.req(b); !v.Accept {
+			t.Fatalf("piece %d refused", i)
+		}
+	}
+	w := te.Worker(0)
+	if !w.Decide(seg(hmi, plc, s.sport, s.dport, fACK|fPSH, s.cseq-uint32(2*len(small)+1000), s.sseq, get[len(get)-1000:])) {
+		t.Error("retransmission of the big request's tail refused")
+	}
+	if n := te.requests("hmi-reads"); n != 3 {
+		t.Errorf("requests %d, want 3", n)
+	}
+	checkLargeBuffers(t, w)
+
+	// Every large buffer lent: the next big request is unparsed; once a
+	// flow holding one ends, its buffer is taken back.
+	te = newAppEngine(t, "enforce", "tcp", "44818", cond)
+	w = te.Worker(0)
+	for i := range maxLarge + 1 {
+		sp := uint16(30000 + i)
+		w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))
+		w.Decide(seg(plc, hmi, 44818, sp, fSYN|fACK, 5000, 1001, nil))
+		v := w.DecideVerdict(seg(hmi, plc, sp, 44818, fACK|fPSH, 1001, 5001, get[:2000]))
+		if v.Accept != (i < maxLarge) {
+			t.Fatalf("flow %d: accepted %v", i, v.Accept)
+		}
+	}
+	if l := te.appLines(); len(l) != 1 || l[0].app.detail != "no-large-buffer-free" {
+		t.Errorf("lines %+v", l)
+	}
+	checkLargeBuffers(t, w)
+	te.clock += int64(25 * 3600e9) // beyond the established timeout
+	te.Conntrack().Sweep(te.clock)
+	if len(w.streams.free) != maxLarge+1 || len(w.streams.spare) != 0 {
+		t.Fatalf("%d slots free, %d large buffers spare before a borrow", len(w.streams.free), len(w.streams.spare))
+	}
+	sp := uint16(40000)
+	w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))
+	w.Decide(seg(plc, hmi, 44818, sp, fSYN|fACK, 5000, 1001, nil))
+	if !w.Decide(seg(hmi, plc, sp, 44818, fACK|fPSH, 1001, 5001, get[:2000])) {
+		t.Errorf("a big request refused after the flows holding the large buffers ended: %q", lineSummaries(te.appLines()))
+	}
+	checkLargeBuffers(t, w)
+}
+
+// TestInspectReassemblyNoAllocs: gathering a PDU, in the flow's buffer or
+// a large one, and reassembling DNP3 fragments and S7 PDUs does not
+// allocate once the worker's large buffers exist.
+func TestInspectReassemblyNoAllocs(t *testing.T) {
+	dnp := dnp3Operate(3, 20, analogOut...)
+	enip := enipSetAttr(0x0e, 3000)
+	for _, tc := range []struct {
+		name, port, cond string
+		unit             func(i int) [][]byte // the segments of request i
+	}{
+		{"dnp3-fragment", "20000", `    dnp3: {objects: ["12:1", "41"]}`, func(i int) [][]byte {
+			return dnp3Fragment(0xc4, 10, 1, uint8(2*i), dnp, 249)
+		}},
+		{"s7-pieces", "102", `    s7: {functions: [write_var]}`, func(int) [][]byte { return s7Pieces(s7WriteVar(100), 5, 60) }},
+		{"enip-large", "44818", "    cip: {services: [get_attribute_single]}", func(int) [][]byte {
+			return [][]byte{enip[:1400], enip[1400:2800], enip[2800:]}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newAppEngine(t, "enforce", "tcp", tc.port, tc.cond)
+			port, _ := strconv.Atoi(tc.port)
+			s := newSessionTo(t, te, uint16(port))
+			w := te.Worker(0)
+			const n = 201
+			var pkts [][]byte
+			seq := s.cseq
+			for i := range n {
+				for _, b := range tc.unit(i) {
+					pkts = append(pkts, seg(hmi, plc, s.sport, s.dport, fACK|fPSH, seq, s.sseq, b))
+					seq += uint32(len(b))
+				}
+			}
+			per := len(pkts) / n
+			i := 0
+			if a := testing.AllocsPerRun(n-1, func() {
+				for range per {
+					if !w.Decide(pkts[i]) {
+						t.Fatalf("packet %d refused: %q", i, lineSummaries(te.appLines()))
+					}
+					i++
+				}
+			}); a != 0 {
+				t.Errorf("%.1f allocations per request", a)
+			}
+			if r := te.requests("hmi-reads"); r != n {
+				t.Errorf("requests %d, want %d", r, n)
 			}
 		})
 	}

@@ -7,15 +7,35 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-// streamBuf is what one direction of an inspected TCP flow keeps: the
-// start of a PDU that continues in a later segment and, before it, the
-// latest bytes already passed, against which a retransmission is checked.
-// It holds the largest PDUs met in practice whole (S7 PDUs of 960 bytes in
-// a 1024-byte COTP TPDU, CIP unconnected messages of about 550 bytes);
-// Modbus ADUs (260) and DNP3 frames (292) always fit. A request PDU
-// declaring more is unparsed (on_unparsed decides); a response that large
-// is passed unparsed and the stream stays in step.
-const streamBuf = 1152
+// Buffer sizes of the stream layer.
+//
+// Every inspected flow keeps streamBuf bytes per direction: the start of a
+// PDU that continues in a later segment and, before it, the latest bytes
+// already passed, against which a retransmission is checked. That holds
+// the PDUs met day to day whole (Modbus ADUs of 260 bytes, DNP3 frames of
+// 292, CIP unconnected messages of about 550, S7 PDUs of 960 in a 1024-byte
+// COTP TPDU). Raising it for the rare bigger PDU would multiply by the
+// table's capacity; instead a direction whose unfinished PDU outgrows it
+// borrows one of its worker's large buffers (pduMax bytes, at most
+// maxLarge per worker) until the PDU is whole, and so does an
+// application-layer reassembly (a DNP3 fragment over several transport
+// segments, an S7 PDU over several COTP DT TPDUs; see inspect.go).
+//
+// A request PDU declaring more than pduMax bytes (ENIP allows 65535; real
+// connected messaging stays under 4 KB), or one that needs a large buffer
+// when all are lent, is unparsed (on_unparsed decides); a response that
+// large is passed unparsed. Either way its bytes are stepped over and the
+// stream stays in step.
+const (
+	streamBuf = 1152
+	pduMax    = 4096
+	maxLarge  = 64
+	// asmMax bounds one application-layer reassembly: half a large
+	// buffer, so that a PDU beginning in a packet can be gathered behind
+	// the pending one it follows without overwriting it (the packet may
+	// still be refused, and then the pending one stands).
+	asmMax = pduMax / 2
+)
 
 // streamDir is the reassembly state of one direction of a TCP flow.
 type streamDir struct {
@@ -24,8 +44,9 @@ type streamDir struct {
 	acked    uint32 // the peer has acknowledged everything before it (ackKnown)
 	skip     uint32 // bytes of an oversized PDU still to pass unparsed
 	refused  uint32 // sequence number of the last refused segment (refusedSet)
-	n        int    // buf[:n] are the n bytes just before next
-	part     int    // the last part bytes of buf[:n] are an unfinished PDU
+	n        int    // store[:n] are the n bytes just before next
+	part     int    // the last part bytes of store[:n] are an unfinished PDU
+	large    uint16 // the large buffer that is the store (ref, 0: none: buf is)
 	synced   bool   // next is known
 	ackKnown bool
 	lost     bool // the PDU boundary is lost: each segment is tried as a fresh start
@@ -33,7 +54,8 @@ type streamDir struct {
 	buf      [streamBuf]byte
 }
 
-// sync starts inspection at seq with nothing buffered.
+// sync starts inspection at seq with nothing buffered. The caller gives
+// back any large buffer first (streamPool.sync).
 func (s *streamDir) sync(seq uint32) {
 	*s = streamDir{base: seq, next: seq, synced: true}
 }
@@ -50,8 +72,9 @@ const (
 
 // locate places a segment (sequence number seq, payload data) and returns
 // the part of data not yet seen. Old data is checked against the bytes
-// kept, except what the receiver has acknowledged (it ignores that).
-func (s *streamDir) locate(seq uint32, data []byte) (segKind, []byte) {
+// kept (store, see streamPool.store), except what the receiver has
+// acknowledged (it ignores that).
+func (s *streamDir) locate(store []byte, seq uint32, data []byte) (segKind, []byte) {
 	rel := int32(seq - s.next)
 	switch {
 	case rel == 0:
@@ -70,7 +93,7 @@ func (s *streamDir) locate(seq uint32, data []byte) (segKind, []byte) {
 	}
 	if len(old) > 0 {
 		back := int(s.next - start) // how far before next old begins
-		if back > s.n || !bytes.Equal(s.buf[s.n-back:s.n-back+len(old)], old) {
+		if back > s.n || !bytes.Equal(store[s.n-back:s.n-back+len(old)], old) {
 			return segMismatch, nil
 		}
 	}
@@ -81,21 +104,21 @@ func (s *streamDir) locate(seq uint32, data []byte) (segKind, []byte) {
 }
 
 // commit records data as passed; the last part bytes of the stream (a
-// suffix of the kept bytes and data, at most streamBuf) are unfinished.
-func (s *streamDir) commit(data []byte, part int) {
+// suffix of the kept bytes and data, at most len(store)) are unfinished.
+func (s *streamDir) commit(store, data []byte, part int) {
 	s.next += uint32(len(data))
-	if len(data) >= streamBuf {
-		s.n = copy(s.buf[:], data[len(data)-streamBuf:])
+	if len(data) >= len(store) {
+		s.n = copy(store, data[len(data)-len(store):])
 	} else {
-		keep := min(s.n, streamBuf-len(data))
-		copy(s.buf[:], s.buf[s.n-keep:s.n])
-		s.n = keep + copy(s.buf[keep:], data)
+		keep := min(s.n, len(store)-len(data))
+		copy(store, store[s.n-keep:s.n])
+		s.n = keep + copy(store[keep:], data)
 	}
 	s.part = part
 }
 
 // unfinished returns the kept start of an unfinished PDU.
-func (s *streamDir) unfinished() []byte { return s.buf[s.n-s.part : s.n] }
+func (s *streamDir) unfinished(store []byte) []byte { return store[s.n-s.part : s.n] }
 
 // ack notes an acknowledgement from the peer, never beyond what passed.
 func (s *streamDir) ack(a uint32) {
@@ -110,19 +133,33 @@ func (s *streamDir) ack(a uint32) {
 	}
 }
 
-// flowStream is the inspection state of one TCP flow whose rule has a
-// protocol condition: both directions, the protocol's state between PDUs
-// and the reset in progress.
+// flowStream is the inspection state of one flow whose rule has a
+// protocol condition: both directions of a TCP stream, the protocol's
+// state between PDUs and the reset in progress. A DNP3 flow over UDP
+// keeps only its reassemblies here.
 type flowStream struct {
 	owner uint64 // flow ID; a slot whose owner differs is stale
 	proto rules.AppProto
 	dir   [2]streamDir // by role: reqSide (client to server), rspSide
+	asm   [2]assembly  // application-layer reassembly, by the side it travels (inspect.go)
+	s7PDU uint16       // the S7 PDU size setup communication asked for, then granted (0: unknown)
+	reset resetState
+	logAt int64  // clock of the flow's last accepted app line (exceptions, allowed unparsed)
+	pkts  uint64 // the flow's packet count when last inspected: a jump means packets went uninspected
+}
 
-	dnp3Cont bool    // a multi-segment DNP3 request whose first segment passed continues
-	s7Frag   [2]bool // an S7 PDU split over COTP DT TPDUs continues
-	reset    resetState
-	logAt    int64  // clock of the flow's last accepted app line (exceptions, allowed unparsed)
-	pkts     uint64 // the flow's packet count when last inspected: a jump means packets went uninspected
+// assembly is one direction's application-layer reassembly: the pieces of
+// an S7 PDU that COTP split over DT TPDUs, or the transport segments of a
+// DNP3 application fragment. Its bytes, when kept, are buf[:n] of a large
+// buffer; inspect.go says when they are kept and judged.
+type assembly struct {
+	large    uint16 // ref of the large buffer holding the bytes (0: none)
+	n        uint16 // bytes gathered
+	at       uint32 // stream offset of the first piece, for the log
+	active   bool   // a PDU is pending: its last piece has not come
+	decided  bool   // the first piece gave its verdict: the rest is neither kept nor judged
+	seq      uint8  // DNP3: the transport sequence number the next segment must carry
+	src, dst uint16 // DNP3: the link addresses of the fragment
 }
 
 const (
@@ -130,15 +167,25 @@ const (
 	rspSide = 1
 )
 
-// streamPool hands out flowStreams to one worker's inspected flows. Slots
-// are allocated in chunks and recycled: the worker takes them on its
-// packet path, and the flow's end (reported by conntrack, possibly on the
-// sweeper's goroutine) returns them. Only the free list is shared.
+// largeBuf is a buffer a worker lends to a flow direction while it holds
+// a PDU or a reassembly bigger than streamBuf.
+type largeBuf [pduMax]byte
+
+// streamPool hands out flowStreams to one worker's inspected flows, and
+// lends its large buffers. Slots are allocated in chunks and recycled: the
+// worker takes them on its packet path, and the flow's end (reported by
+// conntrack, possibly on the sweeper's goroutine) returns them. Only the
+// free list is shared; the large buffers a freed slot still holds are
+// taken back by the worker when it reuses the slot, or when it runs out
+// (reclaim).
 type streamPool struct {
-	mu     sync.Mutex
-	free   []int32
-	chunks [][]flowStream // owned by the worker
-	used   int32
+	mu      sync.Mutex
+	free    []int32
+	scanned int            // free[:scanned] hold no large buffer (mu)
+	chunks  [][]flowStream // owned by the worker, as is all below
+	used    int32
+	large   []*largeBuf
+	spare   []uint16 // refs (index+1) of the large buffers lent to no one
 }
 
 const (
@@ -153,6 +200,7 @@ func (p *streamPool) get(owner uint64, proto rules.AppProto) (int32, *flowStream
 	if n := len(p.free); n > 0 {
 		i = p.free[n-1]
 		p.free = p.free[:n-1]
+		p.scanned = min(p.scanned, n-1)
 	}
 	p.mu.Unlock()
 	if i < 0 {
@@ -166,7 +214,7 @@ func (p *streamPool) get(owner uint64, proto rules.AppProto) (int32, *flowStream
 		p.used++
 	}
 	s := p.at(i)
-	s.reinit(owner, proto)
+	p.reinit(s, owner, proto)
 	return i, s
 }
 
@@ -179,13 +227,111 @@ func (p *streamPool) put(i int32) {
 	p.mu.Unlock()
 }
 
-// reinit readies a slot for a new flow.
-func (s *flowStream) reinit(owner uint64, proto rules.AppProto) {
+// reinit readies a slot for a new flow, taking back its large buffers.
+func (p *streamPool) reinit(s *flowStream, owner uint64, proto rules.AppProto) {
+	p.takeBack(s)
 	s.owner, s.proto = owner, proto
 	s.dir[0].sync(0)
 	s.dir[1].sync(0)
 	s.dir[0].synced, s.dir[1].synced = false, false
-	s.dnp3Cont, s.s7Frag = false, [2]bool{}
+	s.asm = [2]assembly{}
+	s.s7PDU = 0
 	s.reset = resetState{}
 	s.logAt, s.pkts = 0, 0
+}
+
+// takeBack returns the large buffers a slot holds, and forgets the bytes
+// they held.
+func (p *streamPool) takeBack(s *flowStream) {
+	for k := range s.dir {
+		if d := &s.dir[k]; d.large != 0 {
+			p.release(&d.large)
+			d.n, d.part = 0, 0
+		}
+		if a := &s.asm[k]; a.large != 0 {
+			p.release(&a.large)
+			*a = assembly{}
+		}
+	}
+}
+
+// borrow lends a large buffer and returns its ref, or 0 when maxLarge
+// are lent. The first maxLarge calls allocate, once each.
+func (p *streamPool) borrow() uint16 {
+	if len(p.spare) == 0 && len(p.large) == maxLarge {
+		p.reclaim()
+	}
+	if n := len(p.spare); n > 0 {
+		r := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		return r
+	}
+	if len(p.large) == maxLarge {
+		return 0
+	}
+	if p.large == nil {
+		p.large, p.spare = make([]*largeBuf, 0, maxLarge), make([]uint16, 0, maxLarge)
+	}
+	p.large = append(p.large, new(largeBuf))
+	return uint16(len(p.large))
+}
+
+// lend returns the large buffer r.
+func (p *streamPool) lend(r uint16) []byte { return p.large[r-1][:] }
+
+// release gives back the large buffer *r, if any, and clears *r.
+func (p *streamPool) release(r *uint16) {
+	if *r != 0 {
+		p.spare = append(p.spare, *r)
+		*r = 0
+	}
+}
+
+// reclaim takes back the large buffers of slots freed since the last
+// call: a flow that ended with a PDU pending left one behind.
+func (p *streamPool) reclaim() {
+	p.mu.Lock()
+	for _, i := range p.free[p.scanned:] {
+		p.takeBack(p.at(i))
+	}
+	p.scanned = len(p.free)
+	p.mu.Unlock()
+}
+
+// sync starts s over at seq, giving back its large buffer.
+func (p *streamPool) sync(s *streamDir, seq uint32) {
+	p.release(&s.large)
+	s.sync(seq)
+}
+
+// store is where a direction keeps its bytes: its own buffer, or the
+// large one it borrowed.
+func (p *streamPool) store(s *streamDir) []byte {
+	if s.large != 0 {
+		return p.lend(s.large)
+	}
+	return s.buf[:]
+}
+
+// commit records data as passed by s with part bytes unfinished (see
+// streamDir.commit). r is a large buffer borrowed for this commit (0:
+// none): an unfinished PDU longer than streamBuf needs one. Once the
+// unfinished part fits in streamBuf again the large buffer is given back,
+// keeping the latest streamBuf bytes.
+func (p *streamPool) commit(s *streamDir, r uint16, data []byte, part int) {
+	if r != 0 {
+		if s.large != 0 { // cannot happen: walk borrows only for a direction without
+			p.release(&r)
+		} else {
+			copy(p.lend(r), s.buf[:s.n])
+			s.large = r
+		}
+	}
+	s.commit(p.store(s), data, part)
+	if s.large != 0 && s.part <= streamBuf {
+		k := min(s.n, streamBuf)
+		copy(s.buf[:], p.lend(s.large)[s.n-k:s.n])
+		s.n = k
+		p.release(&s.large)
+	}
 }

@@ -48,7 +48,7 @@ type Worker struct {
 	// decision leaves behind (a verdict line, a replacement packet).
 	streams    streamPool
 	insp       inspection
-	join       [streamBuf]byte
+	join       [pduMax]byte
 	mb         modbus.PDU
 	dnp        dnp3.Frame
 	enip       enip.PDU
