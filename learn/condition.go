@@ -167,9 +167,10 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		c.keys = append(c.keys, "s7: {"+strings.Join(fields, ", ")+"}")
 	}
 	if len(c.unparsed) > 0 {
-		c.notes = append(c.notes, fmt.Sprintf("%s %s could not judge (%s): on_unparsed: allow lets such traffic through,",
-			plural(int(sum(c.unparsed)), "packet"), name, reasons(c.unparsed)),
-			"  as enforce would drop it otherwise; find out why (a capture that missed packets, a", "  device that sends malformed PDUs) and set deny")
+		c.notes = append(c.notes, fmt.Sprintf("%s could not be judged (%s):",
+			plural(int(sum(c.unparsed)), name+" packet"), reasons(c.unparsed)),
+			"  on_unparsed: allow lets such traffic through, as enforce would drop it; find out",
+			"  why (packets the capture missed, a device sending malformed PDUs), then set deny")
 	}
 	return c
 }

@@ -147,7 +147,7 @@ func TestDraftConditionChoices(t *testing.T) {
 				if r := rs["10.0.0.1>502"]; r.App == nil || r.OnUnparsed != rules.UnparsedAllow {
 					t.Errorf("rule %+v", r)
 				}
-				if !strings.Contains(y, "#   1 packet modbus could not judge (stream-gap 1): on_unparsed: allow") {
+				if !strings.Contains(y, "#   1 modbus packet could not be judged (stream-gap 1):\n  #     on_unparsed: allow lets") {
 					t.Errorf("no reason given\n%s", y)
 				}
 			}},
