@@ -5,8 +5,11 @@
 //
 // Differences from live operation, all deliberate: one worker decides
 // every packet (the daemon's queues split flows, never decisions); the
-// clock never runs backwards (an out-of-order timestamp is taken as the
-// latest one seen); the table is swept once per second of capture time, as
+// engine's clock never runs backwards (an out-of-order timestamp is taken
+// as the latest one seen, and a capture dated before what was replayed
+// before it runs shifted to after it, at its own pace: clock.go), while
+// what the replay reports carries the captures' own timestamps; the table
+// is swept once per second of capture time, as
 // the daemon sweeps once per second of wall time; and the event lines
 // (--events) are all written, without the daemon's per-source limit on
 // denied lines, and without ever being dropped for a full buffer.
@@ -39,7 +42,8 @@ type Config struct {
 type Replay struct {
 	eng       *engine.Engine
 	w         *engine.Worker
-	now       int64 // the clock: latest capture timestamp seen
+	clock     clock
+	hits      hitSpans
 	lastSweep int64
 	events    *bufio.Writer
 	drainCtx  context.Context
@@ -97,7 +101,7 @@ func New(cfg Config) *Replay {
 	buffer := 1 // no writer: events are dropped as soon as they are made
 	if cfg.Events != nil {
 		r.events = bufio.NewWriterSize(cfg.Events, 256<<10)
-		log = slog.New(slog.NewJSONHandler(r.events, nil))
+		log = slog.New(ownTime{slog.NewJSONHandler(r.events, nil), &r.clock})
 		// A sweep may end every tracked flow at once.
 		buffer = cfg.Policy.Conntrack.Capacity + drainEvery*eventsPerPacket
 		ctx, cancel := context.WithCancel(context.Background())
@@ -108,7 +112,7 @@ func New(cfg Config) *Replay {
 		Store:       modes.NewStore(cfg.Policy),
 		Workers:     1,
 		Log:         log,
-		Now:         func() int64 { return r.now },
+		Now:         func() int64 { return r.clock.now },
 		EventBuffer: buffer,
 	})
 	r.w = r.eng.Worker(0)
@@ -150,19 +154,22 @@ func (r *Replay) Feed(name string, rd *capture.Reader) error {
 		if err = rd.Next(&p); err != nil {
 			break
 		}
-		if p.Time > r.now {
-			r.now = p.Time
-		}
 		if n == 0 {
 			first = p.Time
-			if r.lastSweep == 0 {
-				r.lastSweep = r.now
+			if r.clock.begin(p.Time) && len(r.clock.eras) > 1 {
+				// The engine's hit times of the era that ended are read
+				// now, before this one adds to them.
+				r.hits.fold(r.eng.Hits(), &r.clock)
 			}
 		}
+		now := r.clock.tick(p.Time)
+		if r.lastSweep == 0 {
+			r.lastSweep = now
+		}
 		last = p.Time
-		if r.now-r.lastSweep >= sweepEvery {
-			r.eng.Conntrack().Sweep(r.now)
-			r.lastSweep = r.now
+		if now-r.lastSweep >= sweepEvery {
+			r.eng.Conntrack().Sweep(now)
+			r.lastSweep = now
 			r.drain()
 		}
 		r.w.Decide(p.Data)
@@ -198,7 +205,7 @@ func (r *Replay) Result() (Result, error) {
 		Malformed: c.Malformed,
 		Verdicts:  Verdicts{Accept: c.Accepted, Drop: c.Dropped},
 		WouldDrop: c.WouldDrop,
-		Rules:     r.eng.Hits(),
+		Rules:     r.hits.report(r.eng.Hits(), &r.clock),
 		Captures:  append([]File(nil), r.files...),
 	}
 	if r.events != nil {
@@ -213,4 +220,6 @@ func (r *Replay) Result() (Result, error) {
 }
 
 // Engine exposes the engine, for flows and counters beyond the summary.
+// Its times are on the replay's shifted clock (clock.go); Result reports
+// the captures' own.
 func (r *Replay) Engine() *engine.Engine { return r.eng }
