@@ -317,3 +317,38 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 	t.Fatalf("unknown request %q", fn)
 	return rules.Pass
 }
+
+// FuzzLearnInspect feeds arbitrary segments to the inspection mirror of
+// every industrial port, in both directions, at arbitrary stream offsets:
+// it must not panic, and whatever it records must make a draft that
+// parses.
+func FuzzLearnInspect(f *testing.F) {
+	f.Add(slices.Concat(mbRead, mbWrite), uint8(5), uint8(0))
+	f.Add(s7ReadVar, uint8(9), uint8(1))
+	f.Add(mbBadProto, uint8(3), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, cut, shape uint8) {
+		var pkts []tp
+		for i, port := range []uint16{502, 102, 20000, 44818} {
+			pkts = append(pkts, tp{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: port, flags: fS, seq: 99})
+			off := uint32(0)
+			for j, rest := 0, data; len(rest) > 0; j++ {
+				n := min(len(rest), 1+int(cut)%(len(rest)))
+				p := tp{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: port, flags: fA | fP, payload: rest[:n], seq: 100 + off}
+				if (int(shape)>>(j%8))&1 == 1 {
+					p.src, p.dst, p.sport, p.dport = p.dst, p.src, p.dport, p.sport
+				}
+				if shape&0x80 != 0 && j%3 == 2 {
+					p.seq -= uint32(n / 2) // overlap what passed
+				}
+				pkts = append(pkts, p)
+				off += uint32(n)
+				rest = rest[n:]
+			}
+			pkts = append(pkts, tp{proto: udp, src: "10.0.0.1", dst: "10.0.0.3", sport: 40000 + uint16(i), dport: port, payload: data})
+		}
+		y, _ := Draft(learnAll(pkts), DraftConfig{})
+		if _, err := rules.Parse("fuzz.yaml", y); err != nil {
+			t.Fatalf("%v\n%s", err, y)
+		}
+	})
+}
