@@ -2,6 +2,7 @@ package learn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"maps"
 	"slices"
 	"strconv"
@@ -30,6 +31,30 @@ var (
 	s7ReadVar  = []byte{3, 0, 0, 31, 2, 0xf0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 14, 0, 0, // TPKT, COTP DT, S7 job header
 		4, 1, 0x12, 0x0a, 0x10, 2, 0, 4, 0, 1, 0x84, 0, 0, 0} // read_var, one item
 )
+
+// dnp3Frame builds a link frame from the master (DIR, PRM, unconfirmed
+// user data) to outstation 10, with correct CRCs.
+func dnp3Frame(ud ...byte) []byte {
+	b := []byte{0x05, 0x64, byte(5 + len(ud)), 0xc4, 10, 0, 1, 0}
+	b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(b))
+	for len(ud) > 0 {
+		k := min(len(ud), 16)
+		b = append(b, ud[:k]...)
+		b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(ud[:k]))
+		ud = ud[k:]
+	}
+	return b
+}
+
+// tpkt wraps S7 bytes in TPKT and a COTP DT TPDU (eot: the last piece).
+func tpkt(s7 []byte, eot bool) []byte {
+	mark := byte(0)
+	if eot {
+		mark = 0x80
+	}
+	b := []byte{3, 0, 0, byte(7 + len(s7)), 2, 0xf0, mark}
+	return append(b, s7...)
+}
 
 // mb is a segment of the Modbus client 10.0.0.1:50000 (or, reply, of the
 // server) at stream offset off: the SYN took sequence number 99.
@@ -70,6 +95,17 @@ func TestLearnInspectsLikeTheEngine(t *testing.T) {
 		{"device identification by MEI type", []tp{mbSyn, mb(0, mbDevID, false), mb(11, mbCANopen, false)},
 			map[string]uint64{"modbus read_device_identification": 1, "modbus 43": 1}, nil},
 		{"a response is not a request", []tp{mbSyn, mb(0, []byte{0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 0}, true)}, nil, nil},
+		{"s7 job split over two COTP pieces, counted whole", []tp{
+			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 102, flags: fA | fP, payload: tpkt(s7ReadVar[7:19], false), seq: 100},
+			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 102, flags: fA | fP, payload: tpkt(s7ReadVar[19:], true), seq: 119}},
+			map[string]uint64{"s7 read_var": 1}, nil},
+		{"dnp3 request over two transport segments, counted at FIN", []tp{
+			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 20000, flags: fA | fP, payload: slices.Concat(
+				dnp3Frame(0x40, 0xc0, 0x01, 0x3c, 0x02, 0x06), dnp3Frame(0x81, 0x3c, 0x03, 0x06))}},
+			map[string]uint64{"dnp3 read": 1}, nil},
+		{"dnp3 segment without its first", []tp{
+			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 20000, flags: fA | fP, payload: dnp3Frame(0x81, 0x3c, 0x03, 0x06)}},
+			nil, map[string]uint64{"unparsed-dnp3 (segment-without-its-first)": 1}},
 		{"s7 job", []tp{{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 102, flags: fA | fP, payload: s7ReadVar}},
 			map[string]uint64{"s7 read_var": 1}, nil},
 	}

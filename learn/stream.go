@@ -9,10 +9,16 @@ import "bytes"
 // engine judges, no more and no less; the round-trip tests of cmd/conduit
 // replay every draft through the engine to hold the two together.
 
-// streamBuf is what one direction of an inspected flow keeps in the engine:
-// the start of an unfinished PDU and, before it, the latest bytes passed.
-// A request PDU declaring more is unparsed there.
-const streamBuf = 1152
+// Buffer sizes of the engine's stream layer: each direction keeps
+// streamBuf bytes, and borrows a pduMax buffer while its unfinished PDU
+// is bigger; an application-layer reassembly (a DNP3 fragment, an S7 PDU
+// over several COTP DT TPDUs) holds at most asmMax bytes. A request PDU
+// declaring more than pduMax is unparsed there.
+const (
+	streamBuf = 1152
+	pduMax    = 4096
+	asmMax    = pduMax / 2
+)
 
 // Sides of an inspected flow, by role.
 const (
@@ -25,8 +31,9 @@ type streamDir struct {
 	next     uint32 // next expected sequence number
 	acked    uint32 // the peer has acknowledged everything before it (ackKnown)
 	skip     uint32 // bytes of an oversized PDU still to pass unparsed
-	buf      []byte // the bytes just before next, at most streamBuf
+	buf      []byte // the bytes just before next, at most streamBuf (pduMax while large)
 	part     int    // the last part bytes of buf are an unfinished PDU
+	large    bool   // the engine lends this direction a large buffer: its PDU outgrew streamBuf
 	synced   bool
 	ackKnown bool
 	lost     bool // the PDU boundary is lost: each segment is a fresh start
@@ -79,20 +86,32 @@ func (s *streamDir) locate(seq uint32, data []byte) (segKind, []byte) {
 }
 
 // commit records data as passed; its last part bytes (with what was kept)
-// are an unfinished PDU.
-func (s *streamDir) commit(data []byte, part int) {
+// are an unfinished PDU. large: the walk found that PDU bigger than
+// streamBuf, so the engine lends the direction a large buffer, which it
+// gives back once the unfinished part fits in streamBuf again.
+func (s *streamDir) commit(data []byte, part int, large bool) {
+	s.large = s.large || large
+	limit := streamBuf
+	if s.large {
+		limit = pduMax
+	}
 	s.next += uint32(len(data))
 	if s.buf == nil {
 		s.buf = make([]byte, 0, streamBuf)
 	}
-	if len(data) >= streamBuf {
-		s.buf = append(s.buf[:0], data[len(data)-streamBuf:]...)
+	if len(data) >= limit {
+		s.buf = append(s.buf[:0], data[len(data)-limit:]...)
 	} else {
-		keep := min(len(s.buf), streamBuf-len(data))
+		keep := min(len(s.buf), limit-len(data))
 		s.buf = append(s.buf[:0], s.buf[len(s.buf)-keep:]...)
 		s.buf = append(s.buf, data...)
 	}
 	s.part = part
+	if s.large && s.part <= streamBuf {
+		k := min(len(s.buf), streamBuf)
+		s.buf = append(s.buf[:0], s.buf[len(s.buf)-k:]...)
+		s.large = false
+	}
 }
 
 // unfinished returns the kept start of an unfinished PDU.
@@ -111,10 +130,23 @@ func (s *streamDir) ack(a uint32) {
 	}
 }
 
-// appStream is the inspection state of one TCP flow of an industrial
-// service: both directions and the protocol's state between PDUs.
+// assembly is one direction's application-layer reassembly in the
+// engine: the pieces of an S7 PDU that COTP split over DT TPDUs, or the
+// transport segments of a DNP3 application fragment.
+type assembly struct {
+	buf      []byte // S7: the pieces gathered
+	active   bool   // a PDU is pending: its last piece has not come
+	decided  bool   // the first piece decided it: the rest is neither kept nor judged
+	seq      uint8  // DNP3: the transport sequence number the next segment must carry
+	src, dst uint16 // DNP3: the link addresses of the fragment
+	pending  string // DNP3: the fragment's request, counted when FIN completes it
+}
+
+// appStream is the inspection state of one flow of an industrial
+// service: both directions of a TCP stream, and the reassemblies (all a
+// DNP3 flow over UDP keeps).
 type appStream struct {
-	dir      [2]streamDir
-	dnp3Cont bool    // a multi-segment DNP3 request whose first segment passed continues
-	s7Frag   [2]bool // an S7 PDU split over COTP DT TPDUs continues
+	dir   [2]streamDir
+	asm   [2]assembly // by the side the pieces travel
+	s7PDU uint16      // the S7 PDU size setup communication asked for, then granted
 }
