@@ -34,6 +34,9 @@ type Worker struct {
 	q      rules.Query
 	locked bool       // the shard lock is held (for the panic path)
 	mode   rules.Mode // effective mode of the packet in hand (for the panic path)
+	// decoded: the packet in hand decoded cleanly, so its addresses are
+	// its own (the panic path looks up its conduit's mode by them).
+	decoded bool
 	denied deniedCache
 	stats  workerStats
 	hits   hitTable
@@ -104,6 +107,18 @@ func (w *Worker) recovered(r any) bool {
 	}
 	w.stats.panics.Add(1)
 	act := w.e.store.Load()
+	if w.decoded {
+		// The panic may have come before the flow's mode was known. A
+		// conduit can override the global mode in either direction, and
+		// the packet may be a reply: enforce in either means enforce.
+		pol := act.Policy
+		from, to := pol.Zone(w.pkt.Src), pol.Zone(w.pkt.Dst)
+		if m, r := pol.ModeFor(from, to), pol.ModeFor(to, from); m == rules.ModeEnforce || r == rules.ModeEnforce {
+			w.mode = rules.ModeEnforce
+		} else if w.mode != rules.ModeEnforce {
+			w.mode = m
+		}
+	}
 	accept := !(w.mode == rules.ModeEnforce && !act.Policy.Queue.FailOpen)
 	if accept {
 		w.stats.accepted.Add(1)
@@ -123,10 +138,12 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	act := w.e.store.Load()
 	pol := act.Policy
 	w.mode = pol.Mode
+	w.decoded = false
 	p := &w.pkt
 	if r := p.Decode(b); r != packet.ReasonOK {
 		return w.malformed(pol, string(r), now)
 	}
+	w.decoded = true
 	if p.Fragment == packet.LaterFragment {
 		return w.malformed(pol, ReasonFragment, now)
 	}

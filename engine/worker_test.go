@@ -272,21 +272,28 @@ func TestIdleTimeoutFromRule(t *testing.T) {
 func TestPanicGetsAVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		mode, failOpen string
+		conduits       string
 		accept         bool
 	}{
-		{"enforce", "true", true},
-		{"enforce", "false", false},
-		{"monitor", "false", true},
+		{"enforce", "true", "", true},
+		{"enforce", "false", "", false},
+		{"monitor", "false", "", true},
+		// The packet's conduit is in enforce although the global mode is not.
+		{"monitor", "false", "{from: supervisory, to: control, mode: enforce}", false},
+		// ... and the packet is a reply on that conduit.
+		{"monitor", "false", "{from: control, to: supervisory, mode: enforce}", false},
+		{"enforce", "false", "{from: supervisory, to: control, mode: monitor}", false},
+		{"monitor", "false", "{from: operations, to: control, mode: enforce}", true},
 	} {
 		te := newTestEngine(t, pol{mode: tc.mode, extra: ""})
-		p := parse(t, pol{mode: tc.mode})
+		p := parse(t, pol{mode: tc.mode, conduits: tc.conduits})
 		p.Queue.FailOpen = tc.failOpen == "true"
 		te.store = modes.NewStore(p)
 		te.Engine.store = te.store
 		w := te.Worker(0)
 		w.testPanic = func() { panic("boom") }
 		if got := w.Decide(tcp(hmi, plc, 40000, 502, fSYN)); got != tc.accept {
-			t.Errorf("%s fail_open %s: accept = %v, want %v", tc.mode, tc.failOpen, got, tc.accept)
+			t.Errorf("%s fail_open %s conduits [%s]: accept = %v, want %v", tc.mode, tc.failOpen, tc.conduits, got, tc.accept)
 		}
 		w.testPanic = nil
 		// The shard lock was released: the next packet is decided normally.
