@@ -60,6 +60,101 @@ func TestBrokenPolicies(t *testing.T) {
 	}
 }
 
+// syntaxHead is the start of the policies in TestParseSyntaxErrors; their
+// rules begin on line 6.
+const syntaxHead = `mode: monitor
+zones:
+  ops: {level: 3, cidrs: [10.30.0.0/24]}
+  plc: {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+`
+
+// TestParseSyntaxErrors covers the mistakes of editing a policy by hand:
+// each must be reported at the line and column of the character to fix
+// (at names that character), with a hint in plain words.
+func TestParseSyntaxErrors(t *testing.T) {
+	rule := "  - name: poll\n    from: ops\n    to: plc\n" // lines 6-8
+	pad := strings.Repeat("  - {name: r, from: ops, to: plc}\n", 20)
+	cases := []struct {
+		name      string
+		src       string
+		line, col int
+		at        string // the character at line:col
+		hint      string
+	}{
+		{"tab indenting a key", rule + "\t proto: tcp\n", 9, 1, "\t", "a tab in the indentation"},
+		{"tab after spaces", rule + "    \tdport: 502\n", 9, 5, "\t", "a tab in the indentation"},
+		{"tab on the first line", "\tmode: monitor\n", 1, 1, "\t", "a tab in the indentation"},
+		{"unclosed double quote", rule + "    description: \"HMI polling\n    proto: tcp\n", 9, 18, `"`, `this " is never closed`},
+		{"unclosed quote closed by a later one", rule + "    description: \"HMI\n  - name: b\n    description: \"x\"\n", 9, 18, `"`, `this " is never closed`},
+		{"unclosed single quote", rule + "    description: 'HMI polling\n", 9, 18, "'", "this ' is never closed"},
+		{"apostrophe in single quotes", rule + "    description: 'the PLC's registers'\n", 9, 26, "'", "write ' inside '...' as ''"},
+		{"text after a closing quote", rule + "    description: \"HMI\" polling\n", 9, 24, "p", "quote the whole value"},
+		{"unclosed [", rule + "    dport: [502, 503\n    proto: tcp\n", 9, 12, "[", "this [ is never closed"},
+		{"unclosed [ at the end", rule + "    dport: [502, 503\n", 9, 12, "[", "this [ is never closed"},
+		{"unclosed { in zones", "zones:\n  ops: {level: 3, cidrs: [10.30.0.0/24]\n  plc: {level: 1}\n", 2, 8, "{", "this { is never closed"},
+		{"unclosed [ inside {", "zones:\n  ops: {level: 3, cidrs: [10.30.0.0/24}\n", 2, 39, "}", "this } closes the [ at column 26"},
+		{"missing comma in a flow mapping", "zones:\n  ops: {level: 3 cidrs: [10.30.0.0/24]}\n", 2, 18, "c", "a ',' is missing before this key"},
+		{"empty list entry", rule + "    dport: [502,,503]\n", 9, 17, ",", "nothing before this ','"},
+		{"key indented too deep", rule + "     proto: tcp\n", 9, 6, "p", "indented 5 spaces, the line above 4"},
+		{"key indented too shallow", rule + "   proto: tcp\n", 9, 4, "p", "check this line's indentation"},
+		{"key at the list's depth", rule + "  proto: tcp\n", 9, 3, "p", "check this line's indentation"},
+		{"missing space after ':'", rule + "    proto:tcp\n    dport: 502\n", 9, 10, ":", "put a space after ':'"},
+		{"missing space after ':' on the last key", rule + "    proto:tcp\n  - name: b\n", 9, 10, ":", "put a space after ':'"},
+		{"missing space after ':' in a list item", "rules:\n  - name:poll\n    from: ops\n", 2, 9, ":", "put a space after ':'"},
+		{"missing ':'", rule + "    proto tcp\n    dport: 502\n", 9, 5, "p", "a key needs ': ' after it"},
+		{"': ' inside a value", rule + "    description: ports: 502 and 503\n", 9, 23, ":", "must be in quotes"},
+		{"list item too deep", rule + "   - name: b\n", 9, 4, "-", "check this line's indentation"},
+		{"list item under a key's depth", rule + "    - name: b\n", 9, 5, "-", "a list item where a key was expected"},
+		{"list item left of its list", rule + " - name: b\n", 9, 2, "-", "a list item where a key was expected"},
+		{"list item deeper than its list", "rules:\n  - {name: a}\n     - {name: b}\n", 3, 6, "-", "check this line's indentation"},
+		{"duplicate key", rule + "    to: ops\n", 9, 5, "t", "to is set twice (first at line 8)"},
+		{"list item on its key's line", rule + "    dport: - 502\n", 9, 12, "-", "start it on the next line"},
+		{"windows path in double quotes", "log: {file: \"C:\\logs\\conduit.log\"}\n", 1, 16, `\`, "use '...' for a path"},
+		{"value starting with @", rule + "    description: @ops\n", 9, 18, "@", "put it in quotes"},
+		{"control character", rule + "    description: bell\a\n", 9, 22, "\a", "control character U+0007"},
+		// A multi-line flow list or quoted value that is valid makes shorter
+		// prefixes fail: the error below it must still be found.
+		{"multi-line list before the error", "zones:\n  ops: {level: 3,\n" + strings.Repeat("    cidrs: [10.30.0.0/24,\n", 1) +
+			strings.Repeat("      10.31.0.0/24,\n", 20) + "      10.32.0.0/24]}\n  plc: {level: 1}\n\tdmz: {level: 3.5}\n", 26, 1, "\t", "a tab in the indentation"},
+		{"multi-line quote before the error", rule + "    description: \"HMI polling,\n" + strings.Repeat("      matrix row 12\n", 25) +
+			"      and 13\"\n" + pad + "  - name: b\n    from: ops\n     to: plc\n", 58, 6, "t", "indented 5 spaces"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := c.src
+			if !strings.HasPrefix(src, "zones:") && !strings.HasPrefix(src, "rules:") && !strings.HasPrefix(src, "log:") && !strings.HasPrefix(src, "\t") {
+				src = syntaxHead + src
+			}
+			_, err := Parse("p.yaml", []byte(src))
+			var errs *Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Parse = %v, want *Errors", err)
+			}
+			d := errs.List[0]
+			if d.Line != c.line || d.Col != c.col || !strings.Contains(d.Msg, c.hint) {
+				t.Errorf("got %s\nwant p.yaml:%d:%d: ...%s...", d, c.line, c.col, c.hint)
+			}
+			if got := charAt(src, c.line, c.col); got != c.at {
+				t.Errorf("line %d col %d is %q, want %q (test case is wrong)", c.line, c.col, got, c.at)
+			}
+		})
+	}
+}
+
+// charAt returns the character at a 1-based line and column of src.
+func charAt(src string, line, col int) string {
+	lines := strings.Split(src, "\n")
+	if line > len(lines) {
+		return ""
+	}
+	r := []rune(lines[line-1])
+	if col > len(r) {
+		return ""
+	}
+	return string(r[col-1])
+}
+
 func TestPlantPolicy(t *testing.T) {
 	path := filepath.Join(policyDir, "plant.yaml")
 	p, err := Load(path)
