@@ -11,6 +11,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/conduit-ot/conduit/engine/dnp3"
+	"github.com/conduit-ot/conduit/engine/enip"
+	"github.com/conduit-ot/conduit/engine/modbus"
+	"github.com/conduit-ot/conduit/engine/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -119,6 +123,52 @@ type ruleJSON struct {
 	IdleTimeout string   `json:"idle_timeout,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Line        int      `json:"line"`
+	appJSON
+}
+
+// appJSON is a rule's industrial-protocol condition under the policy's own
+// keys and names; on_unparsed and on_violation are set with a condition.
+type appJSON struct {
+	Modbus      *modbusJSON `json:"modbus,omitempty"`
+	DNP3        *dnp3JSON   `json:"dnp3,omitempty"`
+	ENIP        *enipJSON   `json:"enip,omitempty"`
+	CIP         *cipJSON    `json:"cip,omitempty"`
+	S7          *s7JSON     `json:"s7,omitempty"`
+	OnUnparsed  string      `json:"on_unparsed,omitempty"`
+	OnViolation string      `json:"on_violation,omitempty"`
+}
+
+type modbusJSON struct {
+	Functions []string       `json:"functions,omitempty"`
+	Preset    string         `json:"preset,omitempty"`
+	UnitIDs   []string       `json:"unit_ids,omitempty"`
+	Addresses *addressesJSON `json:"addresses,omitempty"`
+}
+
+type addressesJSON struct {
+	Read  []string `json:"read,omitempty"`
+	Write []string `json:"write,omitempty"`
+}
+
+type dnp3JSON struct {
+	Functions    []string `json:"functions,omitempty"`
+	Sources      []string `json:"sources,omitempty"`
+	Destinations []string `json:"destinations,omitempty"`
+	Objects      []string `json:"objects,omitempty"`
+}
+
+type enipJSON struct {
+	Commands []string `json:"commands,omitempty"`
+}
+
+type cipJSON struct {
+	Services []string `json:"services,omitempty"`
+	Classes  []string `json:"classes,omitempty"`
+}
+
+type s7JSON struct {
+	Functions      []string `json:"functions,omitempty"`
+	UserdataGroups []string `json:"userdata_groups,omitempty"`
 }
 
 type diagJSON struct {
@@ -161,6 +211,7 @@ func resultOf(p *rules.Policy) checkResult {
 		if rl.IdleTimeout > 0 {
 			rj.IdleTimeout = rules.FormatDuration(rl.IdleTimeout)
 		}
+		rj.appJSON = appOf(&rl)
 		r.Rules = append(r.Rules, rj)
 	}
 	return r
@@ -229,7 +280,8 @@ func printSummary(out io.Writer, p *rules.Policy) {
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nrules (first match wins; written in the request direction, replies follow the flow)\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table bytes.Buffer
+	tw = tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  #\tname\tfrom\tto\tproto\tports\taction\tnotes\n")
 	for _, r := range p.Rules {
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Index+1, r.Name, r.From, r.To,
@@ -237,6 +289,18 @@ func printSummary(out io.Writer, p *rules.Policy) {
 	}
 	fmt.Fprintf(tw, "  -\tdefault\tany\tany\tany\t-\t%s\timplicit\n", p.Default)
 	tw.Flush()
+	// A rule's protocol condition goes on a line of its own under the
+	// rule's name: as a table cell it would widen every row.
+	rows := strings.SplitAfter(table.String(), "\n")
+	under := strings.Repeat(" ", strings.Index(rows[0], "name"))
+	w.WriteString(rows[0])
+	for i := range p.Rules {
+		w.WriteString(rows[i+1])
+		for _, c := range appText(appOf(&p.Rules[i])) {
+			fmt.Fprintf(w, "%s%s\n", under, c)
+		}
+	}
+	w.WriteString(rows[len(p.Rules)+1])
 
 	if len(p.Warnings) > 0 {
 		fmt.Fprintf(w, "\nwarnings\n")
@@ -278,6 +342,15 @@ func notesText(r *rules.Rule) string {
 	if r.IdleTimeout > 0 {
 		n = append(n, "idle "+rules.FormatDuration(r.IdleTimeout))
 	}
+	if r.App != nil {
+		// Only what differs from the defaults: deny and drop.
+		if r.OnUnparsed != rules.UnparsedDeny {
+			n = append(n, "on_unparsed "+r.OnUnparsed.String())
+		}
+		if r.OnViolation != rules.ViolationDrop {
+			n = append(n, "on_violation "+r.OnViolation.String())
+		}
+	}
 	return strings.Join(n, ", ")
 }
 
@@ -286,4 +359,150 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// appOf renders a rule's protocol condition in the policy's vocabulary:
+// names where the protocol has one, numbers otherwise.
+func appOf(r *rules.Rule) appJSON {
+	c := r.App
+	if c == nil {
+		return appJSON{}
+	}
+	a := appJSON{OnUnparsed: r.OnUnparsed.String(), OnViolation: r.OnViolation.String()}
+	switch {
+	case c.Modbus != nil:
+		m := c.Modbus
+		j := &modbusJSON{Preset: m.Preset, UnitIDs: rangeList(m.UnitIDs)}
+		// 43 by name allows device identification only, 43 as a number any
+		// MEI type; the condition answers which one was written.
+		anyMEI := m.Check(&modbus.PDU{Function: modbus.EncapsulatedInterface, MEIType: modbus.MEICANopen}) != rules.FailFunction
+		for _, f := range m.Functions {
+			if f == modbus.EncapsulatedInterface && anyMEI {
+				j.Functions = append(j.Functions, "43")
+			} else {
+				j.Functions = append(j.Functions, nameOr(modbus.FunctionName(f), strconv.Itoa(int(f))))
+			}
+		}
+		if len(m.Read) > 0 || len(m.Write) > 0 {
+			j.Addresses = &addressesJSON{Read: rangeList(m.Read), Write: rangeList(m.Write)}
+		}
+		a.Modbus = j
+	case c.DNP3 != nil:
+		d := c.DNP3
+		j := &dnp3JSON{Sources: rangeList(d.Sources), Destinations: rangeList(d.Destinations)}
+		for _, f := range d.Functions {
+			j.Functions = append(j.Functions, nameOr(dnp3.FunctionName(f), strconv.Itoa(int(f))))
+		}
+		for _, o := range d.Objects {
+			j.Objects = append(j.Objects, o.String())
+		}
+		a.DNP3 = j
+	case c.ENIP != nil:
+		e := c.ENIP
+		if e.HasENIP {
+			j := &enipJSON{}
+			for _, x := range e.Commands {
+				j.Commands = append(j.Commands, nameOr(enip.CommandName(x), fmt.Sprintf("0x%04x", x)))
+			}
+			a.ENIP = j
+		}
+		if e.HasCIP {
+			j := &cipJSON{}
+			for _, s := range e.Services {
+				j.Services = append(j.Services, s.String())
+			}
+			for _, r := range e.Classes {
+				j.Classes = append(j.Classes, classNames(r)...)
+			}
+			a.CIP = j
+		}
+	case c.S7 != nil:
+		j := &s7JSON{}
+		for _, f := range c.S7.Functions {
+			j.Functions = append(j.Functions, nameOr(s7.FunctionName(f), strconv.Itoa(int(f))))
+		}
+		for _, g := range c.S7.UserdataGroups {
+			j.UserdataGroups = append(j.UserdataGroups, nameOr(s7.GroupName(g), strconv.Itoa(int(g))))
+		}
+		a.S7 = j
+	}
+	return a
+}
+
+// appText is the summary's form of a condition, one line per policy key:
+// "modbus: functions read_coils,read_holding_registers; unit_ids 1,2".
+func appText(a appJSON) []string {
+	var out []string
+	line := func(key string, fields ...string) { // name, value, name, value...
+		var parts []string
+		for i := 0; i+1 < len(fields); i += 2 {
+			if fields[i+1] != "" {
+				parts = append(parts, fields[i]+" "+fields[i+1])
+			}
+		}
+		if len(parts) == 0 {
+			out = append(out, key+": {}") // only well-formed traffic of the protocol
+			return
+		}
+		out = append(out, key+": "+strings.Join(parts, "; "))
+	}
+	j := func(l []string) string { return strings.Join(l, ",") }
+	if m := a.Modbus; m != nil {
+		var read, write string
+		if m.Addresses != nil {
+			read, write = j(m.Addresses.Read), j(m.Addresses.Write)
+		}
+		if read != "" && read == write {
+			line("modbus", "functions", j(m.Functions), "preset", m.Preset, "unit_ids", j(m.UnitIDs), "addresses", read)
+		} else {
+			line("modbus", "functions", j(m.Functions), "preset", m.Preset, "unit_ids", j(m.UnitIDs),
+				"addresses.read", read, "addresses.write", write)
+		}
+	}
+	if d := a.DNP3; d != nil {
+		line("dnp3", "functions", j(d.Functions), "sources", j(d.Sources), "destinations", j(d.Destinations), "objects", j(d.Objects))
+	}
+	if e := a.ENIP; e != nil {
+		line("enip", "commands", j(e.Commands))
+	}
+	if c := a.CIP; c != nil {
+		line("cip", "services", j(c.Services), "classes", j(c.Classes))
+	}
+	if s := a.S7; s != nil {
+		line("s7", "functions", j(s.Functions), "userdata_groups", j(s.UserdataGroups))
+	}
+	return out
+}
+
+// classNames names the CIP classes of a range (the loader merges
+// neighbours, so "symbol, template" arrive as 0x6b-0x6c); a range holding
+// an unnamed class stays a hexadecimal range.
+func classNames(r rules.PortRange) []string {
+	var names []string
+	for c := uint32(r.Lo); c <= uint32(r.Hi); c++ {
+		n := enip.ClassName(c)
+		if n == "" {
+			if r.Lo == r.Hi {
+				return []string{fmt.Sprintf("0x%x", r.Lo)}
+			}
+			return []string{fmt.Sprintf("0x%x-0x%x", r.Lo, r.Hi)}
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+func rangeList(rs []rules.PortRange) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+func nameOr(name, number string) string {
+	if name != "" {
+		return name
+	}
+	return number
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,8 +37,12 @@ func TestCheckPlant(t *testing.T) {
 		"sport 123 dport 123",
 		"type 8",
 		"cleanup",
-		"idle 2h",
+		"idle 2h, on_violation reset",
 		"default",
+		// A protocol condition follows its rule's row, under the name.
+		"  4   hmi-polls-plcs ",
+		"idle 2h, on_violation reset\n      modbus: preset read_only; unit_ids 1,2; addresses.read 0-999\n  5   scada-polls-rtus ",
+		"\n      dnp3: functions read,select,operate,enable_unsolicited,disable_unsolicited,delay_measure,record_current_time; sources 1; destinations 10-19\n  6   ews-programs-plcs ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -112,6 +117,15 @@ func TestCheckJSON(t *testing.T) {
 		hmi["idle_timeout"] != "2h" || hmi["dport"].([]any)[0] != "502" || hmi["from"].([]any)[0] != "supervisory" {
 		t.Errorf("rule 4: %v", hmi)
 	}
+	if m, _ := json.Marshal([]any{hmi["modbus"], hmi["on_unparsed"], hmi["on_violation"]}); string(m) !=
+		`[{"addresses":{"read":["0-999"]},"preset":"read_only","unit_ids":["1","2"]},"deny","reset"]` {
+		t.Errorf("rule 4's condition: %s", m)
+	}
+	for _, k := range []string{"modbus", "dnp3", "enip", "cip", "s7", "on_unparsed", "on_violation"} {
+		if _, ok := r.Rules[0][k]; ok {
+			t.Errorf("rule 1 has no protocol condition, but %s is set: %v", k, r.Rules[0])
+		}
+	}
 	if z := r.Zones[1]; z["name"] != "dmz" || z["level"] != "3.5" || len(z["cidrs"].([]any)) != 2 {
 		t.Errorf("zone 2: %v", z)
 	}
@@ -138,6 +152,137 @@ func TestCheckJSON(t *testing.T) {
 	code, out, _ = check(t, "--json", "-c", "/nonexistent/policy.yaml")
 	if code != 2 || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, "no such file") {
 		t.Errorf("missing file JSON: exit %d %s", code, out)
+	}
+}
+
+// appPolicy has a protocol condition of every kind, written with names,
+// numbers, ranges and presets.
+const appPolicy = `mode: monitor
+zones:
+  sup: {level: 2, cidrs: [10.20.0.0/24]}
+  plc: {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - name: hmi
+    from: sup
+    to: plc
+    proto: tcp
+    dport: 502
+    modbus: {functions: [read_holding_registers, write_single_register, 43, 100], unit_ids: [1, 2, "5-7"], addresses: ["0-99"]}
+  - name: ews-modbus
+    from: sup
+    to: plc
+    proto: tcp
+    dport: 503
+    modbus: {functions: [read_device_identification], preset: read_only, addresses: {read: ["0-999"], write: [100]}}
+    on_unparsed: allow
+    on_violation: reset
+  - name: any-modbus
+    from: sup
+    to: plc
+    proto: tcp
+    dport: 504
+    modbus: {}
+  - name: scada
+    from: sup
+    to: plc
+    proto: udp
+    dport: 20000
+    dnp3: {functions: [read, direct_operate, 200], sources: [1], destinations: ["10-19"], objects: ["60", "12:1"]}
+  - name: tags
+    from: sup
+    to: plc
+    proto: tcp
+    dport: 44818
+    enip: {commands: [register_session, send_rr_data]}
+    cip: {services: [read_tag, get_attribute_single, 0x4b], classes: [symbol, 0x6c, "0x300-0x30f"]}
+  - name: s7
+    from: sup
+    to: plc
+    proto: tcp
+    dport: 102
+    s7: {functions: [setup_communication, read_var, pi_service], userdata_groups: [cpu_functions, 3]}
+`
+
+// TestCheckAppConditions: the summary and --json show every protocol
+// condition in the policy's words. Numbers stay numbers only where the
+// protocol has no name for them, and 43 written as a number (any MEI
+// type) is not shown as read_device_identification (MEI type 14 only).
+func TestCheckAppConditions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.yaml")
+	if err := os.WriteFile(path, []byte(appPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := check(t, "-c", path)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	want := []struct {
+		row   string   // the rule's row starts with this
+		notes string   // and ends with this
+		cond  []string // the lines after it
+	}{
+		{"  1  hmi ", "allow", []string{
+			"     modbus: functions read_holding_registers,write_single_register,43,100; unit_ids 1,2,5-7; addresses 0-99"}},
+		{"  2  ews-modbus ", "allow   on_unparsed allow, on_violation reset", []string{
+			"     modbus: functions read_device_identification; preset read_only; addresses.read 0-999; addresses.write 100"}},
+		{"  3  any-modbus ", "allow", []string{"     modbus: {}"}},
+		{"  4  scada ", "allow", []string{
+			"     dnp3: functions read,direct_operate,200; sources 1; destinations 10-19; objects 60,12:1"}},
+		{"  5  tags ", "allow", []string{
+			"     enip: commands register_session,send_rr_data",
+			"     cip: services read_tag,get_attribute_single,0x4b; classes symbol,template,0x300-0x30f"}},
+		{"  6  s7 ", "allow", []string{
+			"     s7: functions setup_communication,read_var,plc_control; userdata_groups cpu_functions,block_functions"}},
+	}
+	for _, w := range want {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, w.row) })
+		if i < 0 || !strings.HasSuffix(lines[i], w.notes) || i+len(w.cond) >= len(lines) {
+			t.Errorf("no row %q ending %q:\n%s", w.row, w.notes, out)
+			continue
+		}
+		if got := lines[i+1 : i+1+len(w.cond)]; !slices.Equal(got, w.cond) {
+			t.Errorf("after %q:\n%s\nwant:\n%s", w.row, strings.Join(got, "\n"), strings.Join(w.cond, "\n"))
+		}
+		if next := lines[i+1+len(w.cond)]; !strings.HasPrefix(next, "  ") || next[2] == ' ' {
+			t.Errorf("after %q's condition: %q, want the next row", w.row, next)
+		}
+	}
+
+	code, out, _ = check(t, "--json", "-c", path)
+	if code != 0 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var r struct {
+		Rules []map[string]json.RawMessage `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Rules) != 6 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wantJSON := []map[string]string{
+		{"modbus": `{"functions":["read_holding_registers","write_single_register","43","100"],"unit_ids":["1","2","5-7"],"addresses":{"read":["0-99"],"write":["0-99"]}}`,
+			"on_unparsed": `"deny"`, "on_violation": `"drop"`},
+		{"modbus": `{"functions":["read_device_identification"],"preset":"read_only","addresses":{"read":["0-999"],"write":["100"]}}`,
+			"on_unparsed": `"allow"`, "on_violation": `"reset"`},
+		{"modbus": `{}`, "on_unparsed": `"deny"`, "on_violation": `"drop"`},
+		{"dnp3": `{"functions":["read","direct_operate","200"],"sources":["1"],"destinations":["10-19"],"objects":["60","12:1"]}`,
+			"on_unparsed": `"deny"`, "on_violation": `"drop"`},
+		{"enip": `{"commands":["register_session","send_rr_data"]}`,
+			"cip":         `{"services":["read_tag","get_attribute_single","0x4b"],"classes":["symbol","template","0x300-0x30f"]}`,
+			"on_unparsed": `"deny"`, "on_violation": `"drop"`},
+		{"s7": `{"functions":["setup_communication","read_var","plc_control"],"userdata_groups":["cpu_functions","block_functions"]}`,
+			"on_unparsed": `"deny"`, "on_violation": `"drop"`},
+	}
+	for i, w := range wantJSON {
+		for _, k := range []string{"modbus", "dnp3", "enip", "cip", "s7", "on_unparsed", "on_violation"} {
+			var got bytes.Buffer
+			if raw, ok := r.Rules[i][k]; ok {
+				json.Compact(&got, raw)
+			}
+			if got.String() != w[k] {
+				t.Errorf("rule %d %s: %s, want %s", i+1, k, got.String(), w[k])
+			}
+		}
 	}
 }
 
