@@ -169,6 +169,9 @@ func (in *inspection) oversize(b []byte, off uint32, avail int, detail string) i
 	if in.side == reqSide {
 		in.unparsed(unparsedReason[in.cond.Proto], "", detail, off)
 	}
+	if in.asm.active {
+		in.asm.decided = true // a piece of it goes unseen: it cannot be judged whole
+	}
 	if total > avail {
 		in.skip = uint32(total - avail)
 	}
@@ -408,6 +411,14 @@ func (in *inspection) dnp3Next(f *dnp3.Frame, off uint32, linkOK bool) {
 		a.decided = true
 	}
 	objects := len(in.cond.DNP3.Objects) > 0
+	if !a.decided && objects && a.n == 0 {
+		// The first segment was not kept: the condition listed no objects
+		// then (a reload changed it). The fragment cannot be seen whole.
+		if e := in.unparsed(unparsedReason[rules.AppDNP3], "", "object-headers-not-all-decoded", a.at); e != nil {
+			e.fromDNP3(f, -1)
+		}
+		a.decided = true
+	}
 	if !a.decided && objects {
 		if detail := in.asmAppend(f.Segment(), asmMax); detail != "" {
 			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, a.at); e != nil {
@@ -733,6 +744,9 @@ func (in *inspection) loadAsm(st *flowStream) {
 func (w *Worker) settle(st *flowStream, keep bool) {
 	in := &w.insp
 	a := &in.asm
+	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.s7PDU == st.s7PDU {
+		return // unchanged (a protocol without reassembly, or a whole PDU)
+	}
 	var held uint16
 	if st != nil {
 		held = st.asm[in.side].large

@@ -617,7 +617,8 @@ func TestInspectDNP3Fragments(t *testing.T) {
 			[]step{{mixed[0], false}}, 0, []string{"!app-violation objects"}},
 		{"function refused in the first segment", "enforce", `    dnp3: {functions: [read]}`,
 			[]step{{mixed[0], false}}, 0, []string{"!app-violation functions"}},
-		{"no objects listed: judged by the first segment", "enforce", fnOnly, pass(mixed...), 1, nil},
+		{"no objects listed: judged by the first segment", "enforce", fnOnly,
+			append(pass(mixed...), step{mixed[1], false}), 1, []string{"!unparsed-dnp3 segment-without-its-first"}},
 		{"whole fragment in one TCP segment", "enforce", crobAndAO, pass(cat(mixed...)), 1, nil},
 		{"whole fragment in one TCP segment, refused", "enforce", crobOnly,
 			[]step{{cat(mixed...), false}}, 0, []string{"!app-violation objects"}},
@@ -720,6 +721,34 @@ func TestInspectDNP3FragmentRefusedKeepsPending(t *testing.T) {
 		t.Errorf("requests %d, want 2", n)
 	}
 	checkLargeBuffers(t, te.Worker(0))
+}
+
+// TestInspectDNP3FragmentAcrossReload: a reload that makes the condition
+// list objects while a fragment is pending: its first segment was not
+// kept, so the fragment cannot be judged whole.
+func TestInspectDNP3FragmentAcrossReload(t *testing.T) {
+	src := func(cond string) string {
+		return strings.NewReplacer("%MODE%", "enforce", "%PROTO%", "tcp", "%PORT%", "20000", "%COND%", cond).Replace(appPolicy)
+	}
+	te := newAppEngineSrc(t, src(`    dnp3: {functions: [direct_operate]}`))
+	s := newSessionTo(t, te, 20000)
+	frag := dnp3Fragment(0xc4, 10, 1, 5, dnp3Operate(3, 20, analogOut...), 249)
+	if v := s.req(frag[0]); !v.Accept {
+		t.Fatal("first segment refused")
+	}
+	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Load: func(string) (*rules.Policy, error) {
+			return rules.Parse("app.yaml", []byte(src(`    dnp3: {functions: [direct_operate], objects: ["12:1"]}`)))
+		}}
+	if res := r.Reload("test"); !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	if v := s.req(frag[1]); v.Accept {
+		t.Error("the analog output accepted: the fragment was judged without its first segment")
+	}
+	if got := lineSummaries(te.appLines()); fmt.Sprint(got) != "[!unparsed-dnp3 object-headers-not-all-decoded]" {
+		t.Errorf("lines %q", got)
+	}
 }
 
 // TestInspectDNP3FragmentsUDP: over UDP, a fragment's segments come one
@@ -1011,10 +1040,24 @@ func benchPDUs() map[string][]byte {
 
 // BenchmarkInspect is the per-packet cost of an established flow whose
 // rule has a protocol condition, one request per segment (and, for
-// modbus-split, each request in two segments), against the same flow
-// without a condition.
+// modbus-split and the reassembled requests, each request in two or
+// three segments), against the same flow without a condition.
 func BenchmarkInspect(b *testing.B) {
 	pdus := benchPDUs()
+	// Requests the stream or application layer reassembles: a DNP3
+	// fragment of two segments, an S7 write in three COTP pieces, a 3 KB
+	// CIP request in three TCP segments (in a large buffer).
+	dnpFrag := dnp3Fragment(0xc4, 10, 1, 0, dnp3Operate(3, 20, analogOut...), 249)
+	s7Frag := s7Pieces(s7WriteVar(100), 40, 90)
+	enipBig := enipSetAttr(0x0e, 3000)
+	pdus["dnp3-fragment"] = cat(dnpFrag...)
+	pdus["s7-pieces"] = cat(s7Frag...)
+	pdus["enip-large"] = enipBig
+	cuts := map[string][]int{
+		"dnp3-fragment": {len(dnpFrag[0])},
+		"s7-pieces":     {len(s7Frag[0]), len(s7Frag[0]) + len(s7Frag[1])},
+		"enip-large":    {1000, 2000},
+	}
 	for _, tc := range []struct {
 		name, port, cond, pdu string
 		split                 bool
@@ -1025,6 +1068,9 @@ func BenchmarkInspect(b *testing.B) {
 		{"dnp3", "20000", `    dnp3: {functions: [read], sources: [1], objects: ["60"]}`, "dnp3", false},
 		{"enip-cip", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [get_attribute_single], classes: [identity]}", "enip", false},
 		{"s7", "102", `    s7: {functions: [setup_communication, read_var]}`, "s7", false},
+		{"dnp3-fragment", "20000", `    dnp3: {functions: [direct_operate], objects: ["12:1", "41"]}`, "dnp3-fragment", true},
+		{"s7-pieces", "102", `    s7: {functions: [setup_communication, write_var]}`, "s7-pieces", true},
+		{"enip-large", "44818", "    cip: {services: [get_attribute_single]}", "enip-large", true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			te := newAppEngine(b, "enforce", "tcp", tc.port, tc.cond)
@@ -1039,9 +1085,14 @@ func BenchmarkInspect(b *testing.B) {
 			seq := uint32(1)
 			for i := 0; len(pkts) < ring; i++ {
 				if tc.split {
-					h := len(pdu) / 2
-					pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu[:h]),
-						seg(hmi, plc, 40000, dport, fACK|fPSH, seq+uint32(h), 1, pdu[h:]))
+					c, ok := cuts[tc.pdu]
+					if !ok {
+						c = []int{len(pdu) / 2}
+					}
+					bounds := append(append([]int{0}, c...), len(pdu))
+					for k := 0; k+1 < len(bounds); k++ {
+						pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq+uint32(bounds[k]), 1, pdu[bounds[k]:bounds[k+1]]))
+					}
 				} else {
 					pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu))
 				}

@@ -137,15 +137,18 @@ func (s *streamDir) ack(a uint32) {
 // protocol condition: both directions of a TCP stream, the protocol's
 // state between PDUs and the reset in progress. A DNP3 flow over UDP
 // keeps only its reassemblies here.
+//
+// What every packet reads comes first, so that it shares the slot's
+// first cache line; the directions' buffers follow.
 type flowStream struct {
-	owner uint64 // flow ID; a slot whose owner differs is stale
+	owner uint64      // flow ID; a slot whose owner differs is stale
+	pkts  uint64      // the flow's packet count when last inspected: a jump means packets went uninspected
+	asm   [2]assembly // application-layer reassembly, by the side it travels (inspect.go)
 	proto rules.AppProto
-	dir   [2]streamDir // by role: reqSide (client to server), rspSide
-	asm   [2]assembly  // application-layer reassembly, by the side it travels (inspect.go)
-	s7PDU uint16       // the S7 PDU size setup communication asked for, then granted (0: unknown)
+	s7PDU uint16 // the S7 PDU size setup communication asked for, then granted (0: unknown)
 	reset resetState
-	logAt int64  // clock of the flow's last accepted app line (exceptions, allowed unparsed)
-	pkts  uint64 // the flow's packet count when last inspected: a jump means packets went uninspected
+	logAt int64        // clock of the flow's last accepted app line (exceptions, allowed unparsed)
+	dir   [2]streamDir // by role: reqSide (client to server), rspSide
 }
 
 // assembly is one direction's application-layer reassembly: the pieces of
