@@ -33,7 +33,7 @@ FUZZTIME ?= 20s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg || exit 1; \
 	    found=$$($(GO) env GOCACHE)/fuzz/$$pkg/$$f; keep=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
 	    if [ -d "$$found" ]; then mkdir -p "$$keep" && cp -n "$$found"/* "$$keep"/; fi; \
 	  done; \
