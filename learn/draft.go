@@ -455,7 +455,7 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 func writeZone(b *bytes.Buffer, z *Zone) {
 	fmt.Fprintf(b, "  %s:\n", z.Name)
 	if z.Inferred {
-		fmt.Fprintf(b, "    level: %s  # Purdue level unknown (inferred zone): set it\n", z.Level)
+		fmt.Fprintf(b, "    level: %s  # inferred zone: set its Purdue level\n", z.Level)
 	} else {
 		fmt.Fprintf(b, "    level: %s\n", yamlScalar(z.Level))
 	}

@@ -238,7 +238,7 @@ func TestDraftSides(t *testing.T) {
 	if !last.Cleanup || last.Action != rules.ActionDeny || p.Mode != rules.ModeMonitor || p.Default != rules.ActionDeny {
 		t.Errorf("cleanup %+v, mode %v", last, p.Mode)
 	}
-	for _, s := range []string{"level: 3  # Purdue level unknown", "# evidence: s7-modbus, tcp/102, 502 from 1 client to 3 servers"} {
+	for _, s := range []string{"level: unknown  # inferred zone", "# evidence: s7-modbus, tcp/102, 502 from 1 client to 3 servers"} {
 		if !strings.Contains(y, s) {
 			t.Errorf("draft lacks %q\n%s", s, y)
 		}
@@ -293,7 +293,7 @@ func TestDraftZonesGiven(t *testing.T) {
 	for _, z := range p.Zones {
 		names = append(names, z.Name+"/"+z.Level)
 	}
-	if strings.Join(names, " ") != "supervisory/2 control/1 net-192-168-7/3" {
+	if strings.Join(names, " ") != "supervisory/2 control/1 net-192-168-7/unknown" {
 		t.Errorf("zones %v\n%s", names, y)
 	}
 	// The multicast group has no zone; it is named as it is.

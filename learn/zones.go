@@ -2,6 +2,7 @@ package learn
 
 import (
 	"fmt"
+	"github.com/conduit-ot/conduit/rules"
 	"net/netip"
 	"os"
 	"slices"
@@ -48,10 +49,10 @@ func (zs *Zones) ZoneName(a netip.Addr) string {
 	return "unknown"
 }
 
-// InferredLevel is the Purdue level written for inferred zones: the policy
-// requires one and the capture cannot tell it, so every inferred zone gets
-// the same (no rule then crosses levels) and a comment says to set it.
-const InferredLevel = "3"
+// InferredLevel is the Purdue level written for inferred zones: the
+// capture cannot tell it, so the draft says so (conduit check warns until
+// the engineer sets it).
+const InferredLevel = rules.LevelUnknown
 
 // zoneable reports whether a gets a zone: unicast addresses do; multicast,
 // broadcast and unspecified ones are named in rules as they are.

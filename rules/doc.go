@@ -3,8 +3,8 @@
 //
 // # Semantics
 //
-// Zones. A zone is a name, a Purdue level (0, 1, 2, 3, 3.5 or dmz, 4, 5)
-// and a list of IPv4/IPv6 CIDRs (a bare address is a host CIDR). An address
+// Zones. A zone is a name, a Purdue level (0, 1, 2, 3, 3.5 or dmz, 4, 5,
+// or unknown: valid, skipped by the level-crossing warnings) and a list of IPv4/IPv6 CIDRs (a bare address is a host CIDR). An address
 // belongs to the zone with the longest matching prefix; the same prefix in
 // two zones is an error. Addresses outside every zone belong to the
 // pseudo-zone "unknown", which rules and conduits may name. IPv4-mapped

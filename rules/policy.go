@@ -28,7 +28,7 @@ var (
 	controlKeys   = []string{"socket"}
 	zoneKeys      = []string{"level", "cidrs", "description"}
 	conduitKeys   = []string{"from", "to", "mode", "description"}
-	levels        = []string{"0", "1", "2", "3", "3.5", "dmz", "4", "5"}
+	levels        = []string{"0", "1", "2", "3", "3.5", "dmz", "4", "5", LevelUnknown}
 	modeWords     = []string{"passthrough", "monitor", "enforce"}
 	actionWords   = []string{"allow", "deny"}
 
@@ -256,12 +256,12 @@ func (d *decoder) zones(n *yaml.Node) []Zone {
 			if x, ok := f["level"]; ok {
 				if s, ok := d.scalar(x.val, ctx, "level"); ok {
 					if !contains(levels, s) {
-						d.errf(x.val, "%slevel must be a Purdue level: 0, 1, 2, 3, 3.5 (or dmz), 4 or 5, not %q", ctx, s)
+						d.errf(x.val, "%slevel must be a Purdue level: 0, 1, 2, 3, 3.5 (or dmz), 4 or 5 (or unknown), not %q", ctx, s)
 					}
 					z.Level = s
 				}
 			} else {
-				d.errf(k, "%sno level (the Purdue level: 0, 1, 2, 3, 3.5 or dmz, 4, 5)", ctx)
+				d.errf(k, "%sno level (the Purdue level: 0, 1, 2, 3, 3.5 or dmz, 4, 5, or unknown)", ctx)
 			}
 			if x, ok := f["cidrs"]; ok {
 				z.CIDRs = d.zoneCIDRs(x.val, ctx, len(zones), zones, owner)

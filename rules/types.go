@@ -166,11 +166,16 @@ type ControlConfig struct {
 // Zone is a named set of networks at one Purdue level.
 type Zone struct {
 	Name        string
-	Level       string // "0","1","2","3","3.5","dmz","4","5" as written
+	Level       string // "0","1","2","3","3.5","dmz","4","5" or LevelUnknown, as written
 	CIDRs       []netip.Prefix
 	Description string
 	Line, Col   int
 }
+
+// LevelUnknown is the level of a zone whose Purdue level is not known yet
+// (a zone inferred from a capture): it is valid, and the Purdue-level
+// checks of lint skip the zone.
+const LevelUnknown = "unknown"
 
 // IsDMZ reports whether the zone is at level 3.5.
 func (z *Zone) IsDMZ() bool { return z.Level == "3.5" || z.Level == "dmz" }

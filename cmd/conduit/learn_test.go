@@ -252,7 +252,7 @@ func TestLearnZonesFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"  control:\n    level: 1\n", "  supervisory:\n    level: 2\n", "  net-10-30-0:\n    level: 3  # Purdue level unknown",
+	for _, want := range []string{"  control:\n    level: 1\n", "  supervisory:\n    level: 2\n", "  net-10-30-0:\n    level: unknown  # inferred zone",
 		"from: supervisory\n    to: control\n    proto: tcp\n    dport: 502\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("draft lacks %q:\n%s", want, out)
