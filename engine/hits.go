@@ -13,7 +13,8 @@ import (
 // counted by name so that counts survive reloads that move a rule.
 type ruleCounters struct {
 	packets, bytes, flows, requests atomic.Uint64
-	first, last                     atomic.Int64 // clock ns; 0: never
+	wouldDrop                       atomic.Uint64 // packets the rule refused (dropped in enforce, passed in monitor)
+	first, last                     atomic.Int64  // clock ns; 0: never
 }
 
 func (c *ruleCounters) hit(now int64, bytes int) {
@@ -62,16 +63,19 @@ func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
 // RuleHits is one rule's counters, the JSON shape of PRODUCT.md shared by
 // hits, status and replay.
 type RuleHits struct {
-	Name     string     `json:"name"`
-	Index    int        `json:"index"` // position in the policy in force; -1 for a rule no longer in it
-	Action   string     `json:"action"`
-	Cleanup  bool       `json:"cleanup"`
-	Packets  uint64     `json:"packets"`
-	Bytes    uint64     `json:"bytes"`
-	Flows    uint64     `json:"flows"`
-	Requests uint64     `json:"requests"`
-	FirstHit *time.Time `json:"first_hit"`
-	LastHit  *time.Time `json:"last_hit"`
+	Name     string `json:"name"`
+	Index    int    `json:"index"` // position in the policy in force; -1 for a rule no longer in it
+	Action   string `json:"action"`
+	Cleanup  bool   `json:"cleanup"`
+	Packets  uint64 `json:"packets"`
+	Bytes    uint64 `json:"bytes"`
+	Flows    uint64 `json:"flows"`
+	Requests uint64 `json:"requests"`
+	// WouldDrop counts the packets the rule refused: all of a deny rule's,
+	// and those of an allow rule whose protocol condition refused them.
+	WouldDrop uint64     `json:"would_drop"`
+	FirstHit  *time.Time `json:"first_hit"`
+	LastHit   *time.Time `json:"last_hit"`
 }
 
 // Hits sums the workers' counters for every rule of the policy in force,
@@ -92,6 +96,7 @@ func (e *Engine) Hits() []RuleHits {
 			r.Bytes += c.bytes.Load()
 			r.Flows += c.flows.Load()
 			r.Requests += c.requests.Load()
+			r.WouldDrop += c.wouldDrop.Load()
 			r.FirstHit = minTime(r.FirstHit, c.first.Load())
 			r.LastHit = maxTime(r.LastHit, c.last.Load())
 		}

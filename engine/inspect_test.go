@@ -318,6 +318,12 @@ func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 	if n := te.requests("hmi-reads"); n != 1 {
 		t.Errorf("requests = %d, want 1 (the violations do not count)", n)
 	}
+	// The allow rule whose condition refused them is charged the would-drops.
+	for _, h := range te.Hits() {
+		if h.Name == "hmi-reads" && h.WouldDrop != 2 {
+			t.Errorf("hmi-reads would_drop = %d, want 2", h.WouldDrop)
+		}
+	}
 	_ = wr
 
 	// on_unparsed: allow passes a malformed ADU in enforce and keeps going.

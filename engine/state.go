@@ -101,6 +101,7 @@ func (e *Engine) RestoreHits(saved []RuleHits) {
 		c.bytes.Add(r.Bytes)
 		c.flows.Add(r.Flows)
 		c.requests.Add(r.Requests)
+		c.wouldDrop.Add(r.WouldDrop)
 		if r.FirstHit != nil {
 			ns := r.FirstHit.UnixNano()
 			for {

@@ -172,6 +172,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			w.stats.wouldDrop.Add(1)
 			c := hits[ev.rule]
 			c.hit(now, len(b))
+			c.wouldDrop.Add(1)
 			if w.denied.first(key, now) {
 				c.flows.Add(1)
 				w.e.emit(event{kind: evVerdict, at: now, v: ev})
@@ -202,6 +203,11 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	if logIt {
 		ev.flow = f.ID
+	}
+	if out.WouldDrop && f.Rule >= 0 {
+		// Charged to the rule that decided: a deny rule, or an allow rule
+		// whose protocol condition refused the request.
+		hits[f.Rule].wouldDrop.Add(1)
 	}
 	w.locked = false
 	w.shard.Unlock()

@@ -361,7 +361,10 @@ func TestHitsCountedByRuleName(t *testing.T) {
 		r.FirstHit == nil || r.FirstHit.UnixNano() != 5e9 || r.LastHit.UnixNano() != 6e9 {
 		t.Errorf("hmi-polls-plcs = %+v", r)
 	}
-	if r := h["default"]; r.Packets != 2 || r.Flows != 1 || r.Index != 3 || r.Action != "deny" {
+	if r := h["hmi-polls-plcs"]; r.WouldDrop != 0 {
+		t.Errorf("hmi-polls-plcs would_drop = %d", r.WouldDrop)
+	}
+	if r := h["default"]; r.Packets != 2 || r.WouldDrop != 2 || r.Flows != 1 || r.Index != 3 || r.Action != "deny" {
 		t.Errorf("default = %+v", r)
 	}
 	if r := h["ntp"]; r.Packets != 0 || r.FirstHit != nil {

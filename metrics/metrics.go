@@ -56,7 +56,7 @@ var (
 	dRuleBytes    = desc("rule_bytes_total", "Bytes of the packets decided by each rule.", "rule")
 	dRuleFlows    = desc("rule_flows_total", "Flows decided by each rule.", "rule")
 	dRuleRequests = desc("rule_requests_total", "Industrial-protocol requests each rule's protocol condition matched.", "rule")
-	dRuleWould    = desc("rule_would_drop_packets_total", "Packets of each rule whose action in force is deny.", "rule")
+	dRuleWould    = desc("rule_would_drop_packets_total", "Packets each rule refused: a deny rule's, or an allow rule's whose protocol condition refused them (dropped in enforce, passed in monitor).", "rule")
 	dRuleLast     = desc("rule_last_hit_timestamp_seconds", "When each rule last decided a packet (absent if never).", "rule")
 	dCTEntries    = desc("conntrack_entries", "Flows in the connection table.")
 	dCTCapacity   = desc("conntrack_capacity", "Capacity of the connection table.")
@@ -127,11 +127,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dRuleBytes, r.Bytes, r.Name)
 		counter(dRuleFlows, r.Flows, r.Name)
 		counter(dRuleRequests, r.Requests, r.Name)
-		var would uint64
-		if r.Action == rules.ActionDeny.String() {
-			would = r.Packets
-		}
-		counter(dRuleWould, would, r.Name)
+		counter(dRuleWould, r.WouldDrop, r.Name)
 		if r.LastHit != nil {
 			gauge(dRuleLast, float64(r.LastHit.UnixNano())/1e9, r.Name)
 		}
