@@ -183,7 +183,7 @@ rules:
 default: deny
 `,
 			packets: 118, flows: 2, accept: 36, drop: 82, wouldDrop: 82,
-			rules: map[string]ruleWant{"hmi-to-plc3": {36, 1706, 2}, "default": {82, 4563, 34}},
+			rules: map[string]ruleWant{"hmi-to-plc3": {36, 1706, 2, -1, -1}, "default": {82, 4563, 34, -1, -1}},
 		},
 		{
 			// Allowed: ip.addr==10.0.0.8 && ip.addr==10.0.0.3 && tcp.port==20000,
@@ -201,7 +201,7 @@ rules:
 default: deny
 `,
 			packets: 214, flows: 11, accept: 214, drop: 0, wouldDrop: 91,
-			rules: map[string]ruleWant{"master-polls-rtu": {123, 6972, 8}, "default": {91, 4888, 3}},
+			rules: map[string]ruleWant{"master-polls-rtu": {123, 6972, 8, -1, -1}, "default": {91, 4888, 3, -1, -1}},
 		},
 		{
 			// Allowed: ip.src==192.168.1.10 && tcp.dstport==102 || ip.dst==192.168.1.10
@@ -217,7 +217,7 @@ rules:
 default: deny
 `,
 			packets: 93, flows: 3, accept: 91, drop: 2, wouldDrop: 2,
-			rules: map[string]ruleWant{"ews-programs-plc": {91, 6605, 3}, "default": {2, 88, 1}},
+			rules: map[string]ruleWant{"ews-programs-plc": {91, 6605, 3, -1, -1}, "default": {2, 88, 1, -1, -1}},
 		},
 	}
 	for _, tc := range cases {

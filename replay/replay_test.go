@@ -66,6 +66,8 @@ func run(t testing.TB, p *rules.Policy, paths ...string) (Result, []map[string]a
 
 type ruleWant struct {
 	packets, bytes, flows uint64
+	// requests and wouldDrop are checked when the test gives them (-1: not).
+	requests, wouldDrop int64
 }
 
 func checkRules(t *testing.T, res Result, want map[string]ruleWant) {
@@ -78,6 +80,9 @@ func checkRules(t *testing.T, res Result, want map[string]ruleWant) {
 		}
 		if h.Packets != w.packets || h.Bytes != w.bytes || h.Flows != w.flows {
 			t.Errorf("rule %s: packets %d bytes %d flows %d; want %d %d %d", h.Name, h.Packets, h.Bytes, h.Flows, w.packets, w.bytes, w.flows)
+		}
+		if w.requests >= 0 && h.Requests != uint64(w.requests) || w.wouldDrop >= 0 && h.WouldDrop != uint64(w.wouldDrop) {
+			t.Errorf("rule %s: requests %d would_drop %d; want %d %d", h.Name, h.Requests, h.WouldDrop, w.requests, w.wouldDrop)
 		}
 		delete(want, h.Name)
 	}
@@ -101,6 +106,16 @@ func checkRules(t *testing.T, res Result, want map[string]ruleWant) {
 //	ews-programs-s7   ip.addr==10.20.0.33 && tcp.port==102: 1 stream, 1 gap >= 1h
 //	hmi-enip          tcp.port==44818
 //	cleanup           ip.addr==10.20.0.33 && udp.port==53 (the workstation's DNS has no rule)
+//
+// Requests are the PDUs each rule's protocol condition judged (all allowed,
+// so would_drop is 0 but for the cleanup rule's denied DNS packets),
+// counted with tshark as occurrences of a field in the client's packets:
+//
+//	hmi-polls-modbus  tcp.dstport==502 && mbtcp: mbtcp.trans_id, 521
+//	scada-polls-rtus  tcp.dstport==20000 && dnp3.al.func: 24, less the 4 application confirms (function 0), which are not judged
+//	scada-reads-s7    ip.src==10.20.0.10 && tcp.dstport==102 && s7comm.header.rosctr==1: s7comm.param.func, 55
+//	ews-programs-s7   ip.src==10.20.0.33 && tcp.dstport==102 && s7comm.header.rosctr==1: s7comm.param.func, 81
+//	hmi-enip          tcp.dstport==44818 && enip: enip.command, 109 (with 105 CIP requests inside)
 func TestPlant(t *testing.T) {
 	p := loadPolicy(t, filepath.Join(testdata, "plant.yaml"))
 	res, lines, errs := run(t, p, filepath.Join(testdata, "plant.pcap"))
@@ -111,18 +126,18 @@ func TestPlant(t *testing.T) {
 		t.Errorf("summary %+v", res)
 	}
 	checkRules(t, res, map[string]ruleWant{
-		"hmi-polls-modbus":   {1599, 80233, 23},
-		"scada-polls-rtus":   {81, 4832, 4},
-		"scada-reads-s7":     {171, 11696, 2},
-		"ews-programs-s7":    {249, 19192, 2},
-		"hmi-enip":           {339, 23896, 4},
-		"scada-to-historian": {10, 1310, 1},
-		"ntp-controllers":    {62, 4712, 31},
-		"ntp-site":           {12, 912, 6},
-		"dns":                {16, 1126, 8},
-		"scada-pings-plcs":   {28, 1680, 14},
-		"cleanup":            {2, 140, 1},
-		"default":            {0, 0, 0},
+		"hmi-polls-modbus":   {1599, 80233, 23, 521, 0},
+		"scada-polls-rtus":   {81, 4832, 4, 20, 0},
+		"scada-reads-s7":     {171, 11696, 2, 55, 0},
+		"ews-programs-s7":    {249, 19192, 2, 81, 0},
+		"hmi-enip":           {339, 23896, 4, 109, 0},
+		"scada-to-historian": {10, 1310, 1, 0, 0},
+		"ntp-controllers":    {62, 4712, 31, 0, 0},
+		"ntp-site":           {12, 912, 6, 0, 0},
+		"dns":                {16, 1126, 8, 0, 0},
+		"scada-pings-plcs":   {28, 1680, 14, 0, 0},
+		"cleanup":            {2, 140, 1, 0, 2},
+		"default":            {0, 0, 0, 0, 0},
 	})
 	if c := res.Captures; len(c) != 1 || c[0].Frames != 2570 || c[0].Packets != 2569 || c[0].Skipped != 1 || c[0].Error != "" {
 		t.Errorf("captures %+v", c)
