@@ -340,6 +340,30 @@ func TestLearnDiff(t *testing.T) {
 	if code, out, _ := evRun(t, runLearn, "--diff", before, before); code != 0 || !strings.Contains(out, "no service went missing or changed") {
 		t.Errorf("same capture: exit %d\n%s", code, out)
 	}
+
+	// The same comparison from the daemon's verdict logs (here written by
+	// replay in passthrough, as a box put inline in passthrough would). The
+	// missing service shows; the DNP3 replies do not, because a log knows a
+	// flow's replies only from its flow_end line and those sessions never
+	// ended.
+	logs := make([]string, 2)
+	for i, pcap := range []string{before, after} {
+		logs[i] = filepath.Join(t.TempDir(), "verdicts.log")
+		if code, _, errOut := evRun(t, runReplay, "-c", filepath.Join(evidence, "plant.yaml"), "--mode", "passthrough", "--events", logs[i], pcap); code != 0 {
+			t.Fatalf("replay %s: %s", pcap, errOut)
+		}
+	}
+	code, out, errOut = evRun(t, runLearn, "--diff", logs[0], logs[1])
+	var changes []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "missing") || strings.HasPrefix(l, "changed") || strings.HasPrefix(l, "new") {
+			changes = append(changes, l)
+		}
+	}
+	if code != 3 || len(changes) != 1 || !strings.Contains(changes[0], "10.20.0.33") || !strings.Contains(changes[0], "s7 tcp/102") ||
+		!strings.HasPrefix(changes[0], "missing") {
+		t.Errorf("diff of verdict logs: exit %d, changes %q\n%s%s", code, changes, out, errOut)
+	}
 }
 
 // filterCapture copies the Ethernet frames of in whose IP packet keep
