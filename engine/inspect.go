@@ -610,12 +610,16 @@ func (in *inspection) s7Piece(d []byte, eot bool) {
 	in.s7Whole(p, a.at)
 }
 
+// s7PlusDetail names S7comm-plus (protocol id 0x72) in the verdict line:
+// recognised, not parsed further, so left to on_unparsed.
+const s7PlusDetail = "s7plus"
+
 // s7Whole judges a whole S7 or S7comm-plus PDU of the client, or looks at
 // one of the server's for errors.
 func (in *inspection) s7Whole(p *s7.PDU, off uint32) {
 	if p.Kind == s7.KindS7Plus {
 		if in.side == reqSide {
-			in.unparsed(unparsedReason[rules.AppS7], "", "s7comm-plus", off)
+			in.unparsed(unparsedReason[rules.AppS7], "", s7PlusDetail, off)
 		}
 		return
 	}
@@ -663,7 +667,7 @@ func (in *inspection) s7FirstPiece(d []byte, off uint32) bool {
 	const hdr = s7.HeaderLen
 	switch {
 	case len(d) > 0 && d[0] == s7.ProtocolS7Plus:
-		in.unparsed(unparsedReason[rules.AppS7], "", "s7comm-plus", off)
+		in.unparsed(unparsedReason[rules.AppS7], "", s7PlusDetail, off)
 		return true
 	case len(d) > 0 && d[0] != s7.ProtocolS7:
 		in.unparsed(malformedReason[rules.AppS7], string(s7.ErrProtocolID), "", off)

@@ -890,7 +890,7 @@ func TestInspectS7Reassembly(t *testing.T) {
 		{"userdata group judged by the first piece", "enforce", writeOK, pass(udPieces...), 1, nil},
 		{"userdata group refused by the first piece", "enforce", writeOK, []step{{data: blockPieces[0]}}, 0,
 			[]string{"!app-violation userdata_groups"}},
-		{"s7comm-plus", "enforce", writeOK, []step{{data: plus[0]}}, 0, []string{"!unparsed-s7 s7comm-plus"}},
+		{"s7comm-plus", "enforce", writeOK, []step{{data: plus[0]}}, 0, []string{"!unparsed-s7 s7plus"}},
 		{"within the negotiated size", "enforce", writeOK, append(append([]step{}, setup[:1]...), pass(bigPieces...)...), 2, nil},
 		{"beyond the negotiated size", "enforce", writeOK,
 			append(append([]step{}, setup...), step{data: bigPieces[0], accept: true}, step{data: bigPieces[1]}),
