@@ -104,3 +104,43 @@ func frame(ctrl uint8, dst, src uint16, ud []byte) []byte {
 	}
 	return b
 }
+
+// FuzzParseApp checks ParseApp on whole fragments, as a stream layer
+// gathers them from transport segments, and the property the engine's
+// judgement of a first segment rests on: the object headers decoded from
+// any first part of a fragment that decodes are the first headers of the
+// whole, with the same function (for requests).
+func FuzzParseApp(f *testing.F) {
+	crobs := []byte{0xc0, FuncDirectOperate, 12, 1, 0x28, 20, 0}
+	for i := range 20 {
+		crobs = append(crobs, byte(i), 0, 0x41, 1, 0xe8, 3, 0, 0, 0, 0, 0, 0, 0)
+	}
+	f.Add(append(crobs, 41, 2, 0x28, 1, 0, 7, 0, 0x10, 0, 0), uint16(249))
+	f.Add([]byte{0xc0, FuncRead, 60, 2, 0x06, 60, 3, 0x06, 60, 4, 0x06, 60, 1, 0x06}, uint16(5))
+	f.Add([]byte{0xc0, FuncWrite, 50, 1, 0x07, 1, 1, 2, 3, 4, 5, 6}, uint16(4))
+	f.Add([]byte{0xc0, FuncOpenFile, 70, 3, 0x5b, 1, 4, 0, 'a', 'b', 'c', 'd'}, uint16(9))
+	f.Fuzz(func(t *testing.T, b []byte, cut uint16) {
+		var whole, first App
+		err := ParseApp(b, &whole)
+		if whole.NumObjects < 0 || whole.NumObjects > MaxObjects {
+			t.Fatalf("%d objects", whole.NumObjects)
+		}
+		if err != OK || len(b) < 2 || IsResponse(whole.Function) {
+			return // responses are not judged, nor walked
+		}
+		k := 2 + int(cut)%(len(b)-1) // at least the application header
+		first.reset()
+		if e := first.parse(b[:k], true); e != OK {
+			t.Fatalf("first %d of %d bytes: %q, whole fragment OK", k, len(b), e)
+		}
+		if first.Function != whole.Function || first.ObjectsComplete || first.NumObjects > whole.NumObjects {
+			t.Fatalf("first %d bytes: fn %d complete %v %d objects; whole: fn %d, %d objects",
+				k, first.Function, first.ObjectsComplete, first.NumObjects, whole.Function, whole.NumObjects)
+		}
+		for i := range first.NumObjects {
+			if first.Objects[i] != whole.Objects[i] {
+				t.Fatalf("object %d: %+v in the first %d bytes, %+v whole", i, first.Objects[i], k, whole.Objects[i])
+			}
+		}
+	})
+}
