@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink/nltest"
 )
 
 // TableName is the only table conduit creates, in whichever families it uses.
@@ -124,8 +125,15 @@ func Present(netns int) (bool, error) {
 	return false, nil
 }
 
+// testKernel, when a test sets it, stands in for the kernel's nftables
+// netlink (every message of every batch goes to it).
+var testKernel nltest.Func
+
 func dial(cfg Config) (*nftables.Conn, error) {
 	var opts []nftables.ConnOption
+	if testKernel != nil {
+		opts = append(opts, nftables.WithTestDial(testKernel))
+	}
 	if cfg.NetNS != 0 {
 		opts = append(opts, nftables.WithNetNSFd(cfg.NetNS))
 	}

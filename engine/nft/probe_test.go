@@ -1,0 +1,107 @@
+package nft
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The native queue expression as google/nftables writes it for queues
+// 20..21 with the bypass flag: its name, then num, total and flags (be16,
+// each attribute padded to 8 bytes).
+var (
+	nativeName = []byte{10, 0, unix.NFTA_EXPR_NAME, 0, 'q', 'u', 'e', 'u', 'e', 0}
+	nativeData = []byte{
+		6, 0, unix.NFTA_QUEUE_NUM, 0, 0, 20, 0, 0,
+		6, 0, unix.NFTA_QUEUE_TOTAL, 0, 0, 2, 0, 0,
+		6, 0, unix.NFTA_QUEUE_FLAGS, 0, 0, 1, 0, 0,
+	}
+	// xt_NFQ_info_v3 in host order: queuenum 20, queues_total 2, flags bypass.
+	compatName = []byte("NFQUEUE\x00")
+	compatInfo = []byte{20, 0, 2, 0, 1, 0, 0, 0}
+)
+
+func batchHas(req []netlink.Message, b []byte) bool {
+	for _, m := range req {
+		if bytes.Contains(m.Data, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestInstallProbe runs Install against fake kernels: one with the native
+// queue expression (CONFIG_NFT_QUEUE), where it must be chosen and encoded
+// with the queue range and bypass flag; one without (this machine's), which
+// refuses it, where the xtables NFQUEUE target must follow in the same
+// inet table; and one that refuses inet tables too.
+func TestInstallProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refuse func(req []netlink.Message) bool
+		want   Method
+		batch  [][]byte // what the accepted batch must contain
+	}{
+		{"native queue present", func([]netlink.Message) bool { return false },
+			MethodNative, [][]byte{nativeName, nativeData}},
+		{"compat only", func(req []netlink.Message) bool { return batchHas(req, nativeName) },
+			MethodCompatInet, [][]byte{compatName, compatInfo}},
+		{"compat without inet", func(req []netlink.Message) bool {
+			if batchHas(req, nativeName) {
+				return true
+			}
+			for _, m := range req {
+				// The nfgenmsg family of a rule with the target in an inet table.
+				if len(m.Data) > 0 && m.Data[0] == unix.NFPROTO_INET && bytes.Contains(m.Data, compatName) {
+					return true
+				}
+			}
+			return false
+		}, MethodCompatIP, [][]byte{compatName, compatInfo}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var accepted [][]netlink.Message
+			testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+				if len(req) == 0 {
+					return nil, io.EOF // no more replies
+				}
+				if tc.refuse(req) {
+					return nil, unix.EOPNOTSUPP
+				}
+				accepted = append(accepted, req)
+				return nil, nil
+			}
+			t.Cleanup(func() { testKernel = nil })
+			inst, err := Install(Config{QueueNum: 20, QueueCount: 2, Bypass: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inst.Method != tc.want {
+				t.Fatalf("method %s, want %s", inst.Method, tc.want)
+			}
+			if len(accepted) != 1 {
+				t.Fatalf("%d batches accepted, want 1", len(accepted))
+			}
+			for _, b := range tc.batch {
+				if !batchHas(accepted[0], b) {
+					t.Errorf("accepted batch lacks % x", b)
+				}
+			}
+		})
+	}
+	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+		if len(req) == 0 {
+			return nil, io.EOF
+		}
+		return nil, unix.EOPNOTSUPP
+	}
+	defer func() { testKernel = nil }()
+	if _, err := Install(Config{QueueNum: 1}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
+		!bytes.Contains([]byte(err.Error()), []byte("CONFIG_NFT_COMPAT")) {
+		t.Errorf("a kernel refusing every method: %v", err)
+	}
+}
