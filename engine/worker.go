@@ -37,11 +37,11 @@ type Worker struct {
 	// decoded: the packet in hand decoded cleanly, so its addresses are
 	// its own (the panic path looks up its conduit's mode by them).
 	decoded bool
-	denied deniedCache
-	stats  workerStats
-	hits   hitTable
-	byMode modeCounters // verdicts by effective mode (stats.go)
-	lat    latencyHist  // sampled receipt-to-verdict time (latency.go), timed by Serve
+	denied  deniedCache
+	stats   workerStats
+	hits    hitTable
+	byMode  modeCounters // verdicts by effective mode (stats.go)
+	lat     latencyHist  // sampled receipt-to-verdict time (latency.go), timed by Serve
 	// testPanic, when set by a test, runs inside the decision to provoke
 	// the failure path.
 	testPanic func()
