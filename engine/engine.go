@@ -20,6 +20,15 @@ type Config struct {
 	Now func() int64
 	// EventBuffer bounds the events waiting for the log writer; default 65536.
 	EventBuffer int
+	// OnRequest, when set, is told every request the protocol inspection
+	// judges and why it could not judge a packet (observe.go), on the
+	// worker's goroutine, under its shard lock. For offline tools (conduit
+	// learn); the daemon leaves it nil.
+	OnRequest func(RequestSeen)
+	// LargeBuffers bounds the large stream buffers each worker lends
+	// (stream.go); default 64, at most 65535. An offline tool raises it so
+	// that no PDU goes unparsed for want of one.
+	LargeBuffers int
 }
 
 // Engine decides packets. Create it with New, start its event writer with
@@ -34,6 +43,8 @@ type Engine struct {
 	reads   []readCounters // per queue, written by its Serve loop
 	started time.Time
 
+	onRequest func(RequestSeen)
+
 	logDropped atomic.Uint64
 }
 
@@ -45,6 +56,10 @@ func New(cfg Config) *Engine {
 	if cfg.EventBuffer <= 0 {
 		cfg.EventBuffer = 65536
 	}
+	if cfg.LargeBuffers <= 0 {
+		cfg.LargeBuffers = maxLarge
+	}
+	cfg.LargeBuffers = min(cfg.LargeBuffers, 1<<16-1) // a ref is a uint16
 	if cfg.Now == nil {
 		base, mono := time.Now().UnixNano(), time.Now()
 		cfg.Now = func() int64 { return base + int64(time.Since(mono)) }
@@ -56,6 +71,8 @@ func New(cfg Config) *Engine {
 		events:  make(chan event, cfg.EventBuffer),
 		started: time.Now(),
 		reads:   make([]readCounters, cfg.Workers),
+
+		onRequest: cfg.OnRequest,
 	}
 	pol := cfg.Store.Load().Policy
 	e.ct = conntrack.New(conntrack.Config{
@@ -66,7 +83,9 @@ func New(cfg Config) *Engine {
 		OnEvent:  e.onConntrack,
 	})
 	for i := range cfg.Workers {
-		e.workers = append(e.workers, &Worker{e: e, idx: i, shard: e.ct.Shard(i)})
+		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i)}
+		w.streams.maxLarge = cfg.LargeBuffers
+		e.workers = append(e.workers, w)
 	}
 	return e
 }

@@ -45,6 +45,7 @@ const (
 // inspection judges one packet's payload of one direction of a flow.
 type inspection struct {
 	w        *Worker
+	flow     *conntrack.Flow
 	cond     *rules.AppCond
 	side     int
 	off      uint32 // stream offset of the payload's first new byte
@@ -246,7 +247,9 @@ func (in *inspection) modbus(b []byte, off uint32) (int, pduStatus) {
 		return n, st
 	}
 	if in.side == reqSide {
-		if f := in.cond.Modbus.Check(p); f != rules.Pass {
+		f := in.cond.Modbus.Check(p)
+		in.seenModbus(p, f)
+		if f != rules.Pass {
 			if a := in.violation(f, off); a != nil {
 				a.fromModbus(p)
 			}
@@ -329,6 +332,7 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 // from its segments.
 func (in *inspection) dnp3App(f *dnp3.Frame, app *dnp3.App, off uint32) {
 	fl, bad := in.cond.DNP3.CheckApp(app)
+	in.seen(KindDNP3, uint16(app.Function), fl, fl == rules.Pass)
 	var a *appEvent
 	switch fl {
 	case rules.Pass:
@@ -350,7 +354,7 @@ func (in *inspection) dnp3App(f *dnp3.Frame, app *dnp3.App, off uint32) {
 func (in *inspection) dnp3First(f *dnp3.Frame, off uint32, linkOK bool) {
 	in.asmStart(off)
 	a := &in.asm
-	a.seq, a.src, a.dst = nextSeq(f.Seq()), f.Source, f.Destination
+	a.seq, a.src, a.dst, a.fn = nextSeq(f.Seq()), f.Source, f.Destination, f.App.Function
 	if !linkOK {
 		a.decided = true
 		return
@@ -367,6 +371,11 @@ func (in *inspection) dnp3First(f *dnp3.Frame, off uint32, linkOK bool) {
 		if fl == rules.Pass {
 			fl = rules.FailIncomplete
 		}
+	}
+	if fl == rules.FailIncomplete {
+		in.seen(KindDNP3, uint16(f.App.Function), rules.Pass, false) // the objects wait for FIN
+	} else {
+		in.seen(KindDNP3, uint16(f.App.Function), fl, false)
 	}
 	switch fl {
 	case rules.Pass: // judged whole: nothing to keep
@@ -435,6 +444,7 @@ func (in *inspection) dnp3Next(f *dnp3.Frame, off uint32, linkOK bool) {
 	case a.decided:
 	case !objects:
 		in.requests++ // judged by its first segment
+		in.seen(KindDNP3, uint16(a.fn), rules.Pass, true)
 	default:
 		// The frame's App is free once its segment is read: decode the
 		// whole fragment into it.
@@ -480,7 +490,9 @@ func (in *inspection) enip(b []byte, off uint32) (int, pduStatus) {
 		return n, pduOK
 	}
 	c := in.cond.ENIP
-	if fl := c.CheckCommand(p.Encap.Command); fl != rules.Pass {
+	fl := c.CheckCommand(p.Encap.Command)
+	in.seen(KindENIP, p.Encap.Command, fl, false)
+	if fl != rules.Pass {
 		if a := in.violation(fl, off); a != nil {
 			a.fromENIP(p, nil)
 		}
@@ -497,7 +509,9 @@ func (in *inspection) enip(b []byte, off uint32) (int, pduStatus) {
 		if m.Response || rules.Envelope(m) {
 			continue
 		}
-		if fl := c.CheckCIP(m); fl != rules.Pass {
+		fl := c.CheckCIP(m)
+		in.seenCIP(m, fl)
+		if fl != rules.Pass {
 			if a := in.violation(fl, off); a != nil {
 				a.fromENIP(p, m)
 			}
@@ -505,6 +519,7 @@ func (in *inspection) enip(b []byte, off uint32) (int, pduStatus) {
 		}
 	}
 	in.requests++
+	in.seen(KindENIP, p.Encap.Command, rules.Pass, true)
 	return n, pduOK
 }
 
@@ -634,7 +649,7 @@ func (in *inspection) s7Whole(p *s7.PDU, off uint32) {
 		}
 		return
 	}
-	switch f, req := in.s7Judge(p.ROSCTR, p.Function, p.HasFunction, p.UserdataType, p.Group); {
+	switch f, req := in.s7Judge(p.ROSCTR, p.Function, p.HasFunction, p.UserdataType, p.Group, true); {
 	case !req:
 	case f == rules.Pass:
 		in.requests++
@@ -646,14 +661,19 @@ func (in *inspection) s7Whole(p *s7.PDU, off uint32) {
 }
 
 // s7Judge judges a client's job (by function) or userdata request (by
-// group); other message types are not requests (req false).
-func (in *inspection) s7Judge(rosctr, function uint8, hasFunction bool, udType, group uint8) (f rules.Failure, req bool) {
+// group), whole or by its first piece; other message types are not
+// requests (req false).
+func (in *inspection) s7Judge(rosctr, function uint8, hasFunction bool, udType, group uint8, whole bool) (f rules.Failure, req bool) {
 	c := in.cond.S7
 	switch {
 	case rosctr == s7.ROSCTRJob && hasFunction:
-		return c.CheckJob(function), true
+		f = c.CheckJob(function)
+		in.seen(KindS7Job, uint16(function), f, whole && f == rules.Pass)
+		return f, true
 	case rosctr == s7.ROSCTRUserdata && udType == s7.UserdataRequest:
-		return c.CheckUserdata(group), true
+		f = c.CheckUserdata(group)
+		in.seen(KindS7Userdata, uint16(group), f, whole && f == rules.Pass)
+		return f, true
 	}
 	return rules.Pass, false
 }
@@ -678,7 +698,7 @@ func (in *inspection) s7FirstPiece(d []byte, off uint32) bool {
 	h := s7.Header(d)
 	switch rosctr := h.ROSCTR(); {
 	case rosctr == s7.ROSCTRJob && h.ParamLen() >= 1 && len(d) > hdr:
-		if f, _ := in.s7Judge(rosctr, d[hdr], true, 0, 0); f != rules.Pass {
+		if f, _ := in.s7Judge(rosctr, d[hdr], true, 0, 0, false); f != rules.Pass {
 			if a := in.violation(f, off); a != nil {
 				a.rosctr, a.fn, a.has = rosctr, d[hdr], hasROSCTR|hasFn
 			}
@@ -686,7 +706,7 @@ func (in *inspection) s7FirstPiece(d []byte, off uint32) bool {
 		}
 	case rosctr == s7.ROSCTRUserdata && h.ParamLen() >= 8 && len(d) > hdr+5:
 		t, g := d[hdr+5]>>4, d[hdr+5]&0x0f
-		if f, req := in.s7Judge(rosctr, 0, false, t, g); req && f != rules.Pass {
+		if f, req := in.s7Judge(rosctr, 0, false, t, g, false); req && f != rules.Pass {
 			if a := in.violation(f, off); a != nil {
 				a.rosctr, a.group, a.has = rosctr, g, hasROSCTR|hasGroup
 			}
@@ -817,7 +837,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		side = rspSide
 	}
 	in := &w.insp
-	*in = inspection{w: w, cond: rule.App, side: side}
+	*in = inspection{w: w, flow: f, cond: rule.App, side: side}
 
 	if p.Fragment != packet.NotFragment {
 		// The first piece of a datagram the kernel did not reassemble.
@@ -976,6 +996,7 @@ func (w *Worker) dedupRefused(sd *streamDir, seq uint32) {
 // whether the packet is refused.
 func (w *Worker) conclude(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule, c *ruleCounters, st *flowStream, mode rules.Mode, b []byte, now int64) bool {
 	in := &w.insp
+	in.seenOutcome()
 	refused := in.what == outViolation || in.what == outUnparsed && rule.OnUnparsed != rules.UnparsedAllow
 	if !refused || mode != rules.ModeEnforce {
 		c.requests.Add(in.requests)

@@ -162,6 +162,7 @@ type assembly struct {
 	active   bool   // a PDU is pending: its last piece has not come
 	decided  bool   // the first piece gave its verdict: the rest is neither kept nor judged
 	seq      uint8  // DNP3: the transport sequence number the next segment must carry
+	fn       uint8  // DNP3: the fragment's function, judged by its first segment
 	src, dst uint16 // DNP3: the link addresses of the fragment
 }
 
@@ -182,13 +183,14 @@ type largeBuf [pduMax]byte
 // taken back by the worker when it reuses the slot, or when it runs out
 // (reclaim).
 type streamPool struct {
-	mu      sync.Mutex
-	free    []int32
-	scanned int            // free[:scanned] hold no large buffer (mu)
-	chunks  [][]flowStream // owned by the worker, as is all below
-	used    int32
-	large   []*largeBuf
-	spare   []uint16 // refs (index+1) of the large buffers lent to no one
+	mu       sync.Mutex
+	free     []int32
+	scanned  int            // free[:scanned] hold no large buffer (mu)
+	chunks   [][]flowStream // owned by the worker, as is all below
+	used     int32
+	large    []*largeBuf
+	spare    []uint16 // refs (index+1) of the large buffers lent to no one
+	maxLarge int      // Config.LargeBuffers
 }
 
 const (
@@ -258,10 +260,10 @@ func (p *streamPool) takeBack(s *flowStream) {
 	}
 }
 
-// borrow lends a large buffer and returns its ref, or 0 when maxLarge
-// are lent. The first maxLarge calls allocate, once each.
+// borrow lends a large buffer and returns its ref, or 0 when p.maxLarge
+// are lent. The first p.maxLarge calls allocate, once each.
 func (p *streamPool) borrow() uint16 {
-	if len(p.spare) == 0 && len(p.large) == maxLarge {
+	if len(p.spare) == 0 && len(p.large) == p.maxLarge {
 		p.reclaim()
 	}
 	if n := len(p.spare); n > 0 {
@@ -269,11 +271,12 @@ func (p *streamPool) borrow() uint16 {
 		p.spare = p.spare[:n-1]
 		return r
 	}
-	if len(p.large) == maxLarge {
+	if len(p.large) == p.maxLarge {
 		return 0
 	}
 	if p.large == nil {
-		p.large, p.spare = make([]*largeBuf, 0, maxLarge), make([]uint16, 0, maxLarge)
+		n := min(p.maxLarge, maxLarge) // beyond the default, append grows them
+		p.large, p.spare = make([]*largeBuf, 0, n), make([]uint16, 0, n)
 	}
 	p.large = append(p.large, new(largeBuf))
 	return uint16(len(p.large))

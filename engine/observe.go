@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/conduit-ot/conduit/engine/dnp3"
+	"github.com/conduit-ot/conduit/engine/enip"
+	"github.com/conduit-ot/conduit/engine/modbus"
+	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Offline tools (conduit learn) watch the protocol inspection through
+// Config.OnRequest instead of repeating it: whatever the stream layer and
+// the PDU walk decide, the tool sees exactly that. The daemon leaves it
+// nil; each report site then costs a nil check, and nothing is built.
+
+// RequestKind is what a RequestSeen reports: a request of one of the
+// vocabularies the protocol conditions name, or traffic inspection could
+// not judge.
+type RequestKind uint8
+
+const (
+	KindUnparsed   RequestKind = iota // a packet inspection could not judge: Reason, Err, Detail
+	KindModbus                        // Code is the function; MEI (function 43) and Unit are set
+	KindDNP3                          // Code is the application function
+	KindENIP                          // Code is the encapsulation command
+	KindCIP                           // Code is the service, Class the class it addresses
+	KindS7Job                         // Code is the job's function
+	KindS7Userdata                    // Code is the userdata request's function group
+)
+
+var kindNames = [...]string{KindUnparsed: "unparsed", KindModbus: "modbus", KindDNP3: "dnp3",
+	KindENIP: "enip", KindCIP: "cip", KindS7Job: "s7", KindS7Userdata: "s7-userdata"}
+
+func (k RequestKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// RequestSeen is one report of the protocol inspection to
+// Config.OnRequest: a request PDU the rule's condition judged, or, once
+// per packet, why inspection could not judge the packet (as its verdict
+// line would say).
+//
+// A request is reported when the condition judges it. One judged by the
+// first piece of a PDU split over several (DNP3 transport segments, S7
+// COTP TPDUs), or an EtherNet/IP command judged before the CIP requests
+// it carries, is reported again when the rule counts it (Counted, the
+// rule's requests counter); a request judged and counted at once is
+// reported once, Counted. In enforce, a refused packet's requests are
+// reported although the rule does not count them, and are judged again
+// when the sender retransmits them.
+type RequestSeen struct {
+	// The flow in its request direction (the rule's): the client, the
+	// server and the server's port.
+	Client, Server netip.Addr
+	Proto          uint8
+	Port           uint16
+
+	Kind    RequestKind
+	Code    uint16        // see RequestKind
+	MEI     uint8         // Modbus function 43: the MEI type
+	Unit    uint8         // Modbus: the unit id
+	Class   uint32        // CIP: the class of the request's path
+	Failure rules.Failure // rules.Pass, or how the condition refused it
+	Counted bool          // the rule counts the request now
+
+	// KindUnparsed: the verdict's reason (malformed-modbus, unparsed-s7,
+	// stream-gap, ...), the parser's error and the detail.
+	Reason, Err, Detail string
+}
+
+// Name is the request's name as a condition lists it: the vocabulary's
+// word, or the number where the vocabulary has none. Modbus function 43
+// with an MEI type other than read_device_identification's is "43",
+// which a condition must list by number.
+func (r *RequestSeen) Name() string {
+	var name string
+	switch r.Kind {
+	case KindModbus:
+		if r.Code == modbus.EncapsulatedInterface && r.MEI != modbus.MEIReadDeviceIdentification {
+			break
+		}
+		name = modbus.FunctionName(uint8(r.Code))
+	case KindDNP3:
+		name = dnp3.FunctionName(uint8(r.Code))
+	case KindENIP:
+		name = enip.CommandName(r.Code)
+	case KindCIP:
+		name = enip.ServiceName(uint8(r.Code), r.Class)
+	case KindS7Job:
+		name = s7.FunctionName(uint8(r.Code))
+	case KindS7Userdata:
+		name = s7.GroupName(uint8(r.Code))
+	case KindUnparsed:
+		return ""
+	}
+	if name == "" {
+		name = strconv.Itoa(int(r.Code))
+	}
+	return name
+}
+
+// seen reports a request the condition judged (f) to Config.OnRequest.
+func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, counted bool) {
+	if in.w.e.onRequest != nil {
+		in.report(RequestSeen{Kind: kind, Code: code, Failure: f, Counted: counted})
+	}
+}
+
+// seenModbus reports a Modbus request the condition judged (f).
+func (in *inspection) seenModbus(p *modbus.PDU, f rules.Failure) {
+	if in.w.e.onRequest != nil {
+		in.reportModbus(p, f)
+	}
+}
+
+// reportModbus is out of line so that seenModbus inlines: without an
+// observer, a report site costs the nil check only.
+//
+//go:noinline
+func (in *inspection) reportModbus(p *modbus.PDU, f rules.Failure) {
+	in.report(RequestSeen{Kind: KindModbus, Code: uint16(p.Function), MEI: p.MEIType, Unit: p.UnitID,
+		Failure: f, Counted: f == rules.Pass})
+}
+
+// seenCIP reports a CIP request the condition judged (f); the ENIP
+// request carrying it is what the rule counts.
+func (in *inspection) seenCIP(m *enip.Msg, f rules.Failure) {
+	if in.w.e.onRequest != nil {
+		in.report(RequestSeen{Kind: KindCIP, Code: uint16(m.Service), Class: m.Class, Failure: f})
+	}
+}
+
+// seenOutcome reports why the packet could not be judged, if it could not.
+func (in *inspection) seenOutcome() {
+	if in.w.e.onRequest != nil && in.what == outUnparsed {
+		in.reportUnparsed()
+	}
+}
+
+// reportUnparsed is out of line so that seenOutcome inlines.
+//
+//go:noinline
+func (in *inspection) reportUnparsed() {
+	in.report(RequestSeen{Kind: KindUnparsed, Reason: in.reason, Err: in.app.err, Detail: in.app.detail})
+}
+
+// report completes r with the flow and hands it to the observer.
+func (in *inspection) report(r RequestSeen) {
+	k := in.flow.Key
+	if in.flow.Mark&markReversed != 0 {
+		k = k.Reverse()
+	}
+	r.Client, r.Server, r.Proto, r.Port = k.Src, k.Dst, k.Proto, k.DstPort
+	in.w.e.onRequest(r)
+}
