@@ -354,10 +354,10 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 	return rules.Pass
 }
 
-// FuzzLearnInspect feeds arbitrary segments to the inspection mirror of
-// every industrial port, in both directions, at arbitrary stream offsets:
-// it must not panic, and whatever it records must make a draft that
-// parses.
+// FuzzLearnInspect feeds arbitrary segments of every industrial port, in
+// both directions, at arbitrary stream offsets, through learn's engine:
+// it must not panic, and whatever the engine reports must make a draft
+// that parses.
 func FuzzLearnInspect(f *testing.F) {
 	f.Add(slices.Concat(mbRead, mbWrite), uint8(5), uint8(0))
 	f.Add(s7ReadVar, uint8(9), uint8(1))

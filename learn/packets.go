@@ -28,9 +28,6 @@ type flow struct {
 	clientPort uint16
 	last       int64
 	synOnly    bool // TCP: nothing but the client's SYN so far
-	finA, finB bool
-	closed     bool       // TCP: RST, or FIN both ways
-	app        *appStream // TCP flows of an industrial service: the inspection's stream state
 }
 
 // Learner builds a Matrix from IP packets. It is not safe for concurrent use.
@@ -38,7 +35,7 @@ type Learner struct {
 	m     *Matrix
 	flows map[flowKey]*flow
 	p     packet.Parsed
-	in    inspector
+	obs   *observer // the engine that inspects industrial services (observe.go)
 
 	logFlows map[uint64]*logFlow // flows of verdict logs not yet ended
 }
@@ -109,27 +106,11 @@ func (l *Learner) Packet(ts int64, b []byte) {
 	} else {
 		s.ToClient++
 	}
-	if p.Proto == packet.ProtoTCP {
-		fl := p.TCPFlags
-		if fl&packet.TCPSyn == 0 || fl&packet.TCPAck != 0 {
-			f.synOnly = false
-		}
-		if fl&packet.TCPFin != 0 {
-			if srcIsA {
-				f.finA = true
-			} else {
-				f.finB = true
-			}
-		}
-		if fl&packet.TCPRst != 0 || f.finA && f.finB {
-			f.closed = true
-		}
+	if p.Proto == packet.ProtoTCP && (p.TCPFlags&packet.TCPSyn == 0 || p.TCPFlags&packet.TCPAck != 0) {
+		f.synOnly = false
 	}
-	if app := appOf(s.Proto, s.Port); app != rules.AppNone {
-		l.inspect(f, app, toServer)
-		if f.closed {
-			f.app = nil // its buffers: a connection that ended sends no more data
-		}
+	if appOf(s.Proto, s.Port) != rules.AppNone {
+		l.observe(s, ts, b)
 	}
 }
 
