@@ -90,6 +90,14 @@ func TestLearnInspectsLikeTheEngine(t *testing.T) {
 			map[string]uint64{"modbus read_holding_registers": 1, "modbus write_single_register": 1}, map[string]uint64{"stream-gap": 1}},
 		{"picked up mid-stream on a PDU boundary", []tp{mb(4000, mbRead, false)},
 			map[string]uint64{"modbus read_holding_registers": 1}, nil},
+		{"picked up by the server's segment, in the client's direction", []tp{mb(0, []byte{0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 0}, true), mb(0, mbRead, false)},
+			map[string]uint64{"modbus read_holding_registers": 1}, nil},
+		// The draft's rule refuses the server's first datagram in enforce
+		// (it is not the rule's direction): nothing of it is judged.
+		{"udp flow first seen from its server", []tp{
+			{proto: udp, src: "10.0.0.2", dst: "10.0.0.1", sport: 20000, dport: 40000, payload: []byte{1, 2, 3}},
+			{proto: udp, src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 20000, payload: dnp3Frame(0xc0, 0xc0, 0x01, 0x3c, 0x02, 0x06)}},
+			map[string]uint64{"dnp3 read": 1}, nil},
 		{"malformed request and response", []tp{mbSyn, mb(0, mbBadProto, false), mb(0, mbBadResp, true)},
 			nil, map[string]uint64{"malformed-modbus (bad-protocol-id)": 1, "malformed-modbus (bad-length)": 1}},
 		{"device identification by MEI type", []tp{mbSyn, mb(0, mbDevID, false), mb(11, mbCANopen, false)},
