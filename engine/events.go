@@ -132,17 +132,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			slog.String("mode", v.mode.String()),
 			slog.String("verdict", word(v.accept)),
 			slog.String("would", word(!v.wouldDrop)),
-			slog.String("rule", ruleName(v.pol, v.rule)),
-			slog.String("from_zone", v.pol.ZoneName(v.from)),
-			slog.String("to_zone", v.pol.ZoneName(v.to)),
-			slog.String("proto", packet.ProtoName(v.proto)),
-			slog.String("src", addr(v.src)),
-			slog.String("dst", addr(v.dst)),
-			slog.Int("sport", int(v.sport)),
-			slog.Int("dport", int(v.dport)),
-			slog.Uint64("flow", v.flow),
-			slog.String("reason", v.reason),
 		)
+		addFlow(&r, v)
+		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
@@ -201,10 +193,15 @@ func (e *Engine) writePickup(h slog.Handler, ev event) {
 	}
 	v := &ev.v
 	r := slog.NewRecord(time.Unix(0, ev.at), slog.LevelInfo, "pickup", 0)
+	r.AddAttrs(slog.String("event", "pickup"), slog.Uint64("flow", v.flow), slog.String("mode", v.mode.String()))
+	addFlow(&r, v)
+	_ = h.Handle(context.Background(), r)
+}
+
+// addFlow adds what a verdict says about its flow: the rule, the zones and
+// the 5-tuple, in the order of the verdict line.
+func addFlow(r *slog.Record, v *verdictEvent) {
 	r.AddAttrs(
-		slog.String("event", "pickup"),
-		slog.Uint64("flow", v.flow),
-		slog.String("mode", v.mode.String()),
 		slog.String("rule", ruleName(v.pol, v.rule)),
 		slog.String("from_zone", v.pol.ZoneName(v.from)),
 		slog.String("to_zone", v.pol.ZoneName(v.to)),
@@ -214,7 +211,6 @@ func (e *Engine) writePickup(h slog.Handler, ev event) {
 		slog.Int("sport", int(v.sport)),
 		slog.Int("dport", int(v.dport)),
 	)
-	_ = h.Handle(context.Background(), r)
 }
 
 func word(accept bool) string {

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/conduit-ot/conduit/internal/plant"
 )
 
 // TestE2ELogReopen rotates the daemon's log file the way logrotate does
@@ -138,15 +136,7 @@ func TestE2ELogReopen(t *testing.T) {
 func (r *rig) startDaemonLogFile(logPath string) *daemon {
 	t := r.t
 	t.Helper()
-	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	d := &daemon{r: r, cmd: cmd, log: newLogSink(), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = d.log, d.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start conduit: %v", err)
-	}
-	go func() { d.err = cmd.Wait(); close(d.exited) }()
-	t.Cleanup(d.cleanup)
+	d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range []string{logPath, logPath + ".1"} {

@@ -64,15 +64,7 @@ func (p opsPolicy) render(t *testing.T) string {
 func (r *rig) startOps(args ...string) *daemon {
 	t := r.t
 	t.Helper()
-	cmd := plant.NSCmd(r.p.FW, r.conduit, append([]string{"run", "-c", r.path}, args...)...)
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	d := &daemon{r: r, cmd: cmd, log: newLogSink(), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = d.log, d.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start conduit: %v", err)
-	}
-	go func() { d.err = cmd.Wait(); close(d.exited) }()
-	t.Cleanup(d.cleanup)
+	d := r.launch(append([]string{"run", "-c", r.path}, args...)...)
 	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
 	return d
 }

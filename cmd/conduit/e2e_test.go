@@ -431,7 +431,17 @@ func (r *rig) startDaemon(path string) *daemon {
 		path = r.path
 	}
 	// The hit counters persist in the rig's directory, never the host's.
-	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", path, "--state", filepath.Join(r.dir, "state.json"))
+	d := r.launch("run", "-c", path, "--state", filepath.Join(r.dir, "state.json"))
+	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	return d
+}
+
+// launch starts conduit with args in the firewall namespace, its stdout
+// collected as log lines, and stops it when the test ends.
+func (r *rig) launch(args ...string) *daemon {
+	t := r.t
+	t.Helper()
+	cmd := plant.NSCmd(r.p.FW, r.conduit, args...)
 	// ip netns exec execs conduit in place, so signals reach it directly.
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	d := &daemon{r: r, cmd: cmd, log: newLogSink(), stderr: &syncBuffer{}, exited: make(chan struct{})}
@@ -441,7 +451,6 @@ func (r *rig) startDaemon(path string) *daemon {
 	}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
 	t.Cleanup(d.cleanup)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
 	return d
 }
 

@@ -325,39 +325,29 @@ func (q *Queue) Close() error { return unix.Close(q.fd) }
 // recv is a blocking recvfrom into bufs[0], without the allocation
 // unix.Recvfrom makes for the source address.
 func (q *Queue) recv() (int, error) {
-	for {
-		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(q.fd),
-			uintptr(unsafe.Pointer(&q.bufs[0][0])), uintptr(len(q.bufs[0])), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, ErrTimeout
-		case unix.ENOBUFS:
-			continue // the kernel dropped messages; it counts them per queue
-		default:
-			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
-		}
-	}
+	return q.retry(unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&q.bufs[0][0])), uintptr(len(q.bufs[0])), 0)
 }
 
 // recvBatch waits for one datagram, then takes those already waiting, up to
 // len(q.bufs), in one recvmmsg; the read timeout applies to the first.
 func (q *Queue) recvBatch() (int, error) {
+	return q.retry(unix.SYS_RECVMMSG, uintptr(unsafe.Pointer(&q.hdrs[0])), uintptr(len(q.hdrs)), unix.MSG_WAITFORONE)
+}
+
+// retry makes a receive system call on the socket until it returns data
+// or a real error: an interrupt is retried, and so is ENOBUFS (the kernel
+// dropped messages; it counts them per queue). The read timeout is
+// ErrTimeout.
+func (q *Queue) retry(trap, a1, a2, a3 uintptr) (int, error) {
 	for {
-		n, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, uintptr(q.fd),
-			uintptr(unsafe.Pointer(&q.hdrs[0])), uintptr(len(q.hdrs)), unix.MSG_WAITFORONE, 0, 0)
+		n, _, e := syscall.Syscall6(trap, uintptr(q.fd), a1, a2, a3, 0, 0)
 		switch e {
 		case 0:
 			return int(n), nil
-		case unix.EINTR:
+		case unix.EINTR, unix.ENOBUFS:
 			continue
 		case unix.EAGAIN:
 			return 0, ErrTimeout
-		case unix.ENOBUFS:
-			continue
 		default:
 			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
 		}
