@@ -31,7 +31,7 @@ func (e *Engine) Serve(ctx context.Context, i int, q *nfq.Queue, stop <-chan str
 	// poller, which is where the latency of a C reader comes from.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s := server{e: e, w: e.workers[i], q: q, rc: &e.reads[i], queue: i}
+	s := server{e: e, w: e.workers[i], q: q, rc: &e.reads[i], queue: i, accepts: make([]uint32, 0, readBatch)}
 	var ps [readBatch]nfq.Packet
 	for {
 		n, err := q.ReadBatch(ps[:])
@@ -68,9 +68,8 @@ type server struct {
 	queue   int
 	lastErr time.Time
 	// accepts is the run of accepted packets whose verdict is not sent
-	// yet; acceptID is the last of them.
-	accepts  int
-	acceptID uint32
+	// yet, by id.
+	accepts []uint32
 }
 
 // batch decides ps in order. Accepts are held and sent as one message;
@@ -92,8 +91,7 @@ func (s *server) batch(ps []nfq.Packet) {
 		p := &ps[i]
 		switch d := s.w.DecideVerdict(p.Payload); {
 		case d.Accept && d.Packet == nil:
-			s.accepts++
-			s.acceptID = p.ID
+			s.accepts = append(s.accepts, p.ID)
 		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
 			s.flush()
 			err := s.q.VerdictModified(p.ID, nfq.Accept, d.Packet)
@@ -118,19 +116,23 @@ func (s *server) batch(ps []nfq.Packet) {
 }
 
 // flush sends the verdict for the held accepts: a plain verdict for one,
-// a batch verdict (every waiting packet up to acceptID) for a run.
+// a batch verdict (every waiting packet up to the last id) for a run. Once
+// the queue has had a packet message without a readable id, that packet
+// waits in the kernel unjudged, and a batch verdict could pass it: runs
+// then get one verdict each.
 func (s *server) flush() {
-	var err error
+	n := len(s.accepts)
 	switch {
-	case s.accepts == 0:
+	case n == 0:
 		return
-	case s.accepts == 1:
-		err = s.q.Verdict(s.acceptID, nfq.Accept)
+	case n == 1 || s.q.Stats.Unanswered > 0:
+		for _, id := range s.accepts {
+			s.sent(id, s.q.Verdict(id, nfq.Accept))
+		}
 	default:
-		err = s.q.VerdictBatch(s.acceptID, nfq.Accept)
+		s.sent(s.accepts[n-1], s.q.VerdictBatch(s.accepts[n-1], nfq.Accept))
 	}
-	s.accepts = 0
-	s.sent(s.acceptID, err)
+	s.accepts = s.accepts[:0]
 }
 
 func (s *server) sent(id uint32, err error) {

@@ -93,3 +93,48 @@ func TestServeBatchesAccepts(t *testing.T) {
 		})
 	}
 }
+
+// TestServeNoBatchPastUnansweredPacket: a packet message whose id cannot
+// be read leaves that packet waiting in the kernel without a verdict; a
+// batch verdict past its id would pass it unjudged, so from then on each
+// accept is sent on its own.
+func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "enforce"})
+	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(k)
+	defer q.Close()
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	headless := nfq.PacketMessage(0, 2, tcp(hmi, plc, 40009, 502, fSYN), false)
+	headless[16+4+2] = 3 // the packet header attribute becomes a mark: no id
+	for _, m := range [][]byte{
+		nfq.PacketMessage(0, 1, tcp(hmi, plc, 40000, 502, fSYN), false),
+		headless,
+		nfq.PacketMessage(0, 3, tcp(hmi, plc, 40001, 502, fSYN), false),
+		nfq.PacketMessage(0, 4, tcp(hmi, plc, 40002, 502, fSYN), false),
+	} {
+		if _, err := unix.Write(k, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
+	buf := make([]byte, 256)
+	for _, want := range []uint32{1, 3, 4} {
+		n, err := unix.Read(k, buf)
+		if err != nil {
+			t.Fatalf("verdict for %d: %v", want, err)
+		}
+		v, err := nfq.ParseVerdict(buf[:n])
+		if err != nil || v.Batch || v.ID != want || v.Verdict != nfq.Accept {
+			t.Errorf("verdict %+v, %v; want a single accept of %d", v, err, want)
+		}
+	}
+	close(stop)
+	<-done
+}

@@ -35,6 +35,10 @@ type Stats struct {
 	Packets       uint64
 	VerdictErrors uint64 // kernel rejected a verdict (unknown id, ...)
 	Malformed     uint64 // netlink messages that could not be decoded
+	// Unanswered are packet messages without a readable id: the packet
+	// waits in the kernel with no verdict, so a batch verdict past it
+	// would pass it unjudged.
+	Unanswered uint64
 }
 
 // Queue is one bound NFQUEUE queue.
@@ -262,6 +266,8 @@ func (q *Queue) next(p *Packet) bool {
 				// The id is known: the packet still gets its one verdict,
 				// and what could not be read does not pass.
 				_ = q.Verdict(p.ID, Drop)
+			} else {
+				q.Stats.Unanswered++
 			}
 			return false
 		}
