@@ -39,6 +39,8 @@ type verdictEvent struct {
 	proto             uint8
 	src, dst          netip.Addr
 	sport, dport      uint16
+	icmpType          uint8 // of the flow's first packet (ICMP, ICMPv6), when hasICMPType
+	hasICMPType       bool
 	flow              uint64
 	reason            string
 	app               appEvent // proto AppNone: no "app" object
@@ -211,6 +213,9 @@ func addFlow(r *slog.Record, v *verdictEvent) {
 		slog.Int("sport", int(v.sport)),
 		slog.Int("dport", int(v.dport)),
 	)
+	if v.hasICMPType {
+		r.AddAttrs(slog.Int("icmp_type", int(v.icmpType)))
+	}
 }
 
 func word(accept bool) string {

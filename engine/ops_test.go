@@ -372,3 +372,35 @@ func TestPickupEvent(t *testing.T) {
 		t.Errorf("pickup not in the request orientation: %v", pickup)
 	}
 }
+
+// TestVerdictLineICMPType: an ICMP flow's verdict line says the type of its
+// first packet (learn drafts icmp_types from it); other lines do not carry
+// the field.
+func TestVerdictLineICMPType(t *testing.T) {
+	te, buf := jsonEngine(t, pol{mode: "enforce"})
+	w := te.Worker(0)
+	w.Decide(tpkt{src: hmi, dst: plc, proto: 1, icmpType: 8, icmpID: 7}.bytes())
+	w.Decide(tcp(hmi, plc, 40000, 502, fSYN))
+	lines := drain(t, te, buf, DeniedLimit{})
+	seen := 0
+	for _, l := range lines {
+		if l["event"] != "verdict" {
+			continue
+		}
+		seen++
+		typ, has := l["icmp_type"]
+		switch l["proto"] {
+		case "icmp":
+			if typ != float64(8) {
+				t.Errorf("ICMP verdict line icmp_type = %v: %v", typ, l)
+			}
+		default:
+			if has {
+				t.Errorf("%v line carries icmp_type: %v", l["proto"], l)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d verdict lines, want 2: %v", seen, lines)
+	}
+}

@@ -286,7 +286,8 @@ func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *ve
 		}
 	}
 	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: reason,
-		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort}
+		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort,
+		icmpType: p.ICMPType, hasICMPType: p.Proto == packet.ProtoICMP || p.Proto == packet.ProtoICMPv6}
 	out := modes.Apply(d.mode, d.action)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	if !out.Accept {

@@ -385,13 +385,14 @@ func TestLog(t *testing.T) {
 {"time":"2024-03-04T06:00:02Z","level":"WARN","msg":"verdict","event":"verdict","mode":"enforce","verdict":"drop","would":"drop","rule":"default","proto":"udp","src":"10.0.0.1","dst":"10.0.0.9","sport":40000,"dport":161,"flow":0,"reason":"new-flow"}
 {"time":"2024-03-04T06:00:03Z","level":"WARN","msg":"verdict","event":"verdict","mode":"enforce","verdict":"drop","would":"drop","rule":"","proto":"tcp","src":"10.0.0.1","dst":"10.0.0.9","sport":0,"dport":0,"flow":0,"reason":"ipv4-total-length"}
 {"time":"2024-03-04T06:00:04Z","level":"INFO","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"accept","rule":"p","proto":"icmp","src":"10.0.0.1","dst":"10.0.0.2","sport":5,"dport":0,"flow":9,"reason":"new-flow"}
+{"time":"2024-03-04T06:00:05Z","level":"INFO","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"accept","rule":"p","proto":"icmp","src":"10.0.0.1","dst":"10.0.0.4","sport":6,"dport":0,"icmp_type":8,"flow":10,"reason":"new-flow"}
 not json at all
 {"time":"2024-03-04T08:00:00Z","level":"INFO","msg":"flow_end","event":"flow_end","flow":7,"proto":"tcp","src":"10.0.0.1","dst":"10.0.0.2","sport":50000,"dport":502,"state":"established","reason":"idle","idle":60000000000,"duration":3600000000000,"max_gap":1800000000000,"packets_orig":10,"packets_reply":8,"bytes_orig":600,"bytes_reply":900,"rule":"r"}
 {"time":"2024-03-04T08:00:00Z","level":"INFO","msg":"flow_end","event":"flow_end","flow":99,"proto":"udp","src":"10.0.0.1","dst":"10.0.0.3","sport":123,"dport":123,"state":"established","reason":"idle","idle":600000000000,"duration":1000000000,"max_gap":1000000000,"packets_orig":1,"packets_reply":1,"bytes_orig":76,"bytes_reply":76}
 `
 	l := NewLearner()
 	n, err := l.Log("verdicts.log", strings.NewReader(log))
-	if err != nil || n != 7 {
+	if err != nil || n != 8 {
 		t.Fatalf("%d lines used, %v", n, err)
 	}
 	m := l.Matrix()
@@ -407,8 +408,13 @@ not json at all
 	if snmp := m.Lookup(key("10.0.0.1", "10.0.0.9", udp, 161)); snmp == nil || snmp.Packets != 1 || snmp.Denied != 1 {
 		t.Errorf("snmp %+v", snmp)
 	}
+	// A line without icmp_type (an older daemon's) leaves the type unknown;
+	// with it, the service has its type, as from a capture.
 	if ping := m.Lookup(key("10.0.0.1", "10.0.0.2", icmp, ICMPTypeUnknown)); ping == nil {
 		t.Error("no ICMP service")
+	}
+	if ping := m.Lookup(key("10.0.0.1", "10.0.0.4", icmp, 8)); ping == nil {
+		t.Error("no ICMP echo service from a line with icmp_type")
 	}
 	if ntp := m.Lookup(key("10.0.0.1", "10.0.0.3", udp, 123)); ntp == nil || ntp.Flows != 1 || ntp.Packets != 2 {
 		t.Errorf("flow begun before the log: %+v", ntp)
@@ -416,12 +422,26 @@ not json at all
 	if m.Malformed != 1 {
 		t.Errorf("malformed %d", m.Malformed)
 	}
-	// A draft from a log allows every ICMP type between the hosts.
+	// A draft allows every ICMP type where the log did not say, and the
+	// type seen where it did.
 	p, y := parseDraft(t, m, DraftConfig{})
+	typed := 0
 	for _, r := range p.Rules {
-		if r.Proto == rules.ProtoICMP && len(r.ICMPTypes) != 0 {
-			t.Errorf("ICMP rule with types %v\n%s", r.ICMPTypes, y)
+		if r.Proto != rules.ProtoICMP {
+			continue
 		}
+		switch to := r.To.String(); {
+		case to == "10.0.0.2" && len(r.ICMPTypes) != 0:
+			t.Errorf("ICMP rule with types %v for a line without icmp_type\n%s", r.ICMPTypes, y)
+		case to == "10.0.0.4":
+			typed++
+			if len(r.ICMPTypes) != 1 || r.ICMPTypes[0] != 8 {
+				t.Errorf("ICMP rule types %v, want [8]\n%s", r.ICMPTypes, y)
+			}
+		}
+	}
+	if typed != 1 {
+		t.Errorf("%d ICMP rules to 10.0.0.4\n%s", typed, y)
 	}
 
 	if _, err := NewLearner().Log("x", strings.NewReader(strings.Repeat("hello\n", 20))); err == nil {

@@ -14,8 +14,8 @@ import (
 )
 
 // ICMPTypeUnknown is the Port of an ICMP service learned from a verdict
-// log: log lines do not carry the ICMP type, so a draft rule for it allows
-// every type between the hosts.
+// log line without icmp_type (written before conduit logged it): a draft
+// rule for it allows every type between the hosts.
 const ICMPTypeUnknown = 0xffff
 
 // logLine holds the fields of the daemon's event lines that learn uses.
@@ -29,6 +29,7 @@ type logLine struct {
 	Dst          string `json:"dst"`
 	Sport        uint16 `json:"sport"`
 	Dport        uint16 `json:"dport"`
+	ICMPType     *uint8 `json:"icmp_type"` // the type of an ICMP flow's first packet
 	Flow         uint64 `json:"flow"`
 	Reason       string `json:"reason"`
 	Idle         int64  `json:"idle"`
@@ -189,6 +190,9 @@ func (l *Learner) logService(ln *logLine) (svc *Service, origToSrv bool, clientP
 		}
 	case packet.ProtoICMP, packet.ProtoICMPv6:
 		k.Port, clientPort = ICMPTypeUnknown, 0
+		if ln.ICMPType != nil {
+			k.Port = uint16(*ln.ICMPType)
+		}
 	default:
 		clientPort = 0
 	}
