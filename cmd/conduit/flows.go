@@ -117,7 +117,9 @@ func runFlows(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&a.Zone, "zone", "", "only flows from or to this zone")
 	fs.StringVar(&a.Rule, "rule", "", "only flows decided by this rule (\"default\" for the default)")
 	fs.StringVar(&a.Addr, "addr", "", "only flows from or to this address or CIDR")
-	fs.IntVar(&a.Limit, "limit", 0, "at most this many flows, oldest first (0: all)")
+	// A full table holds tens of thousands of flows: a terminal wants the
+	// first page and a count, not a scroll.
+	fs.IntVar(&a.Limit, "limit", 200, "at most this many flows, oldest first (0: all)")
 	if code := parseClient(fs, args); code >= 0 {
 		return code
 	}
@@ -159,7 +161,7 @@ func printFlows(w io.Writer, r *flowsReply) {
 	tw.Flush()
 	fmt.Fprintf(w, "%d of %d tracked flows shown", len(r.Flows), r.Total)
 	if r.Matched != len(r.Flows) {
-		fmt.Fprintf(w, " (%d matched)", r.Matched)
+		fmt.Fprintf(w, " (%d matched; --limit 0 shows all)", r.Matched)
 	}
 	fmt.Fprintln(w)
 }

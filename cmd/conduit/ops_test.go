@@ -221,6 +221,20 @@ func TestFlowsFilter(t *testing.T) {
 	if !strings.Contains(out, "10.30.0.10:40002") || !strings.Contains(out, "operations -> control") || !strings.Contains(out, "1 of 3 tracked flows") {
 		t.Errorf("flows table:\n%s", out)
 	}
+
+	// A full table is shown a page at a time unless asked otherwise.
+	for i := range 200 {
+		w.Decide(opsSyn("10.20.0.10", "10.10.0.10", uint16(41000+i), 502))
+	}
+	out, _, _ = r.run(t, runFlows)
+	if !strings.Contains(out, "200 of 203 tracked flows shown (203 matched; --limit 0 shows all)") {
+		t.Errorf("default page:\n%s", out[max(0, len(out)-200):])
+	}
+	out, _, _ = r.run(t, runFlows, "--limit", "0", "--json")
+	var all flowsReply
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all.Flows) != 203 {
+		t.Errorf("--limit 0: %d flows, %v", len(all.Flows), err)
+	}
 }
 
 func TestReloadCommand(t *testing.T) {
