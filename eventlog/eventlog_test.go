@@ -21,11 +21,12 @@ import (
 
 // memSink records what it is given; block, when set, holds every Write.
 type memSink struct {
-	name  string
-	mu    sync.Mutex
-	recs  []string
-	block chan struct{}
-	fail  bool
+	name   string
+	mu     sync.Mutex
+	recs   []string
+	block  chan struct{}
+	fail   bool
+	closed bool
 }
 
 func (m *memSink) Name() string { return m.name }
@@ -41,7 +42,17 @@ func (m *memSink) Write(rec []byte) error {
 	m.recs = append(m.recs, string(rec))
 	return nil
 }
-func (m *memSink) Close() error { return nil }
+func (m *memSink) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
+func (m *memSink) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
 func (m *memSink) got() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -72,6 +83,44 @@ func TestMuxFansOutInOrder(t *testing.T) {
 		if st.Written != 10 || st.Dropped != 0 || st.Failed != 0 {
 			t.Errorf("stats %+v, want 10 written", st)
 		}
+	}
+}
+
+// TestMuxReplace: a reload that changes the sinks keeps the one whose name
+// is unchanged (its queue, counters and order), starts the new one, and
+// lets the dropped one deliver its backlog before it closes.
+func TestMuxReplace(t *testing.T) {
+	file, oldSyslog := &memSink{name: "/var/log/conduit.log"}, &memSink{name: "syslog:udp://a:514"}
+	m := NewMux(16, file, oldSyslog)
+	fmt.Fprintln(m, `{"n":1}`)
+	again, newSyslog := &memSink{name: "/var/log/conduit.log"}, &memSink{name: "syslog:udp://b:514"}
+	m.Replace(time.Second, again, newSyslog)
+	fmt.Fprintln(m, `{"n":2}`)
+	if err := m.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !oldSyslog.isClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		s      *memSink
+		want   int
+		closed bool
+	}{{file, 2, true}, {oldSyslog, 1, true}, {newSyslog, 1, true}, {again, 0, true}} {
+		if got := c.s.got(); len(got) != c.want || c.s.isClosed() != c.closed {
+			t.Errorf("%s: %q closed %v; want %d records, closed %v", c.s.name, got, c.s.isClosed(), c.want, c.closed)
+		}
+	}
+	if got := file.got(); len(got) == 2 && (got[0] != "{\"n\":1}\n" || got[1] != "{\"n\":2}\n") {
+		t.Errorf("kept sink out of order: %q", got)
+	}
+	var names []string
+	for _, st := range m.Stats() {
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, " ") != "/var/log/conduit.log syslog:udp://b:514" {
+		t.Errorf("stats name the sinks %v", names)
 	}
 }
 

@@ -34,8 +34,9 @@ type SinkStats struct {
 
 // Mux fans records out to sinks through bounded queues.
 type Mux struct {
-	mu     sync.RWMutex // Write holds it shared; Close exclusively
+	mu     sync.RWMutex // Write holds it shared; Replace and Close exclusively
 	closed bool
+	queue  int
 	sinks  []*queued
 }
 
@@ -55,13 +56,57 @@ func NewMux(queue int, sinks ...Sink) *Mux {
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
-	m := &Mux{}
+	m := &Mux{queue: queue}
 	for _, s := range sinks {
-		q := &queued{sink: s, ch: make(chan []byte, queue), done: make(chan struct{})}
-		m.sinks = append(m.sinks, q)
-		go q.run()
+		m.sinks = append(m.sinks, m.start(s))
 	}
 	return m
+}
+
+func (m *Mux) start(s Sink) *queued {
+	q := &queued{sink: s, ch: make(chan []byte, m.queue), done: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+// Replace makes sinks the destinations, for a reload that changed them.
+// A sink named as one already running (same file, same syslog target) is
+// closed and the running one kept, with its queue and counters, so its
+// records stay in order. Sinks no longer wanted stop taking records, get
+// up to timeout to deliver their backlog, and close, in the background.
+func (m *Mux) Replace(timeout time.Duration, sinks ...Sink) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		for _, s := range sinks {
+			_ = s.Close()
+		}
+		return
+	}
+	running := map[string]*queued{}
+	for _, q := range m.sinks {
+		running[q.sink.Name()] = q
+	}
+	var next []*queued
+	for _, s := range sinks {
+		if q, ok := running[s.Name()]; ok {
+			delete(running, s.Name())
+			next = append(next, q)
+			_ = s.Close()
+			continue
+		}
+		next = append(next, m.start(s))
+	}
+	var gone []*queued
+	for _, q := range m.sinks {
+		if _, ok := running[q.sink.Name()]; ok {
+			close(q.ch)
+			gone = append(gone, q)
+		}
+	}
+	m.sinks = next
+	m.mu.Unlock()
+	go drain(gone, timeout)
 }
 
 func (q *queued) run() {
@@ -101,6 +146,8 @@ func (m *Mux) Write(p []byte) (int, error) {
 
 // Reopen reopens every sink that writes to a file.
 func (m *Mux) Reopen() error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	var errs []error
 	for _, q := range m.sinks {
 		if r, ok := q.sink.(Reopener); ok {
@@ -112,6 +159,8 @@ func (m *Mux) Reopen() error {
 
 // Stats returns each sink's counters, in the order given to NewMux.
 func (m *Mux) Stats() []SinkStats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	out := make([]SinkStats, len(m.sinks))
 	for i, q := range m.sinks {
 		out[i] = SinkStats{Name: q.sink.Name(), Written: q.written.Load(), Dropped: q.dropped.Load(), Failed: q.failed.Load()}
@@ -121,6 +170,8 @@ func (m *Mux) Stats() []SinkStats {
 
 // LastError returns the last delivery error of each sink by name.
 func (m *Mux) LastError() map[string]string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	out := map[string]string{}
 	for _, q := range m.sinks {
 		if s := q.lastErr.Load(); s != nil {
@@ -139,14 +190,21 @@ func (m *Mux) Close(timeout time.Duration) error {
 		return nil
 	}
 	m.closed = true
-	for _, q := range m.sinks {
+	qs := m.sinks
+	for _, q := range qs {
 		close(q.ch)
 	}
 	m.mu.Unlock()
+	return drain(qs, timeout)
+}
+
+// drain waits up to timeout for closed queues to deliver their backlog,
+// then closes their sinks.
+func drain(qs []*queued, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	var errs []error
-	for _, q := range m.sinks {
+	for _, q := range qs {
 		select {
 		case <-q.done:
 		case <-deadline.C:

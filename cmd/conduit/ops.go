@@ -32,6 +32,7 @@ type ops struct {
 	log      *slog.Logger
 	state    string // hit counters file; "" keeps none
 	reloads  reloadCounter
+	stdout   io.Writer // where log.file "-" writes
 
 	deniedLimit engine.DeniedLimit // denied lines per source (run flags)
 }
@@ -63,11 +64,13 @@ func (o *ops) reloadCounts() metrics.Reloads {
 // onSwap warns about settings that a reload reads but only a restart applies.
 func (o *ops) onSwap(old, cur *modes.Active) {
 	a, b := old.Policy, cur.Policy
+	if a.Log != b.Log {
+		o.applyLog(a.Log, b.Log)
+	}
 	for _, c := range []struct {
 		what     string
 		old, new any
 	}{
-		{"log", a.Log, b.Log},
 		{"metrics", a.Metrics, b.Metrics},
 		{"control", a.Control, b.Control},
 		{"conntrack.capacity", a.Conntrack.Capacity, b.Conntrack.Capacity},
@@ -79,9 +82,32 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 	}
 }
 
+// applyLog moves the log to the sinks of a reloaded policy (a new file, a
+// new SIEM) without a restart, which would take the box off the line. A
+// sink that cannot be opened leaves the running ones in place.
+func (o *ops) applyLog(running, want rules.LogConfig) {
+	sinks, err := logSinks(want, o.stdout)
+	if err != nil {
+		o.log.Error("log settings refused; the running sinks stay", "event", "reload", "setting", "log",
+			"running", fmt.Sprint(running), "file", fmt.Sprint(want), "err", err.Error())
+		return
+	}
+	o.log.Info("log sinks changing", "event", "reload", "setting", "log", "running", fmt.Sprint(running), "file", fmt.Sprint(want))
+	o.logs.Replace(3*time.Second, sinks...)
+	o.log.Info("log sinks changed", "event", "reload", "setting", "log", "running", fmt.Sprint(want))
+}
+
 // openLogs builds the log sinks of the policy: stdout or a file, and
 // syslog when set.
 func openLogs(cfg rules.LogConfig, stdout io.Writer) (*eventlog.Mux, error) {
+	sinks, err := logSinks(cfg, stdout)
+	if err != nil {
+		return nil, err
+	}
+	return eventlog.NewMux(eventlog.DefaultQueue, sinks...), nil
+}
+
+func logSinks(cfg rules.LogConfig, stdout io.Writer) ([]eventlog.Sink, error) {
 	f, err := eventlog.OpenFile(cfg.File, stdout)
 	if err != nil {
 		return nil, err
@@ -95,7 +121,7 @@ func openLogs(cfg rules.LogConfig, stdout io.Writer) (*eventlog.Mux, error) {
 		}
 		sinks = append(sinks, s)
 	}
-	return eventlog.NewMux(eventlog.DefaultQueue, sinks...), nil
+	return sinks, nil
 }
 
 // reportLogLoss says, every period, which sinks lost lines since the last

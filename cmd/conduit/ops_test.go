@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -327,6 +328,64 @@ func TestHumanFormats(t *testing.T) {
 	for n, want := range map[uint64]string{512: "512B", 1536: "1.5KiB", 3 << 20: "3.0MiB"} {
 		if got := fmtBytes(n); got != want {
 			t.Errorf("fmtBytes(%d) = %q", n, got)
+		}
+	}
+}
+
+// TestReloadMovesLog: a reload that changes log.file moves the log there
+// without a restart; one whose file cannot be opened keeps the running log.
+func TestReloadMovesLog(t *testing.T) {
+	r := newOpsRig(t)
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first.log"), filepath.Join(dir, "second.log")
+	withLog := func(path string) string {
+		return strings.Replace(opsTestPolicy, "zones:", fmt.Sprintf("log: {file: %q}\nzones:", path), 1)
+	}
+	logs, err := openLogs(rules.LogConfig{File: first}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.o.logs, r.o.log = logs, slog.New(slog.NewJSONHandler(logs, nil))
+	t.Cleanup(func() { logs.Close(time.Second) })
+	if err := os.WriteFile(r.file, []byte(withLog(first)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.o.reloader.Reload("test")
+	r.o.log.Info("before")
+
+	if err := os.WriteFile(r.file, []byte(withLog(second)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.o.reloader.Reload("test"); res.Err != nil || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	r.o.log.Info("after")
+	if err := os.WriteFile(r.file, []byte(withLog(filepath.Join(dir, "missing", "x.log"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.o.reloader.Reload("test")
+	r.o.log.Info("still")
+	logs.Close(time.Second)
+
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return string(b)
+	}
+	a, b := read(first), read(second)
+	for _, c := range []struct {
+		file, text, want string
+		in               bool
+	}{
+		{"first", a, `"msg":"before"`, true},
+		{"first", a, `"msg":"log sinks changing"`, true},
+		{"first", a, `"msg":"after"`, false},
+		{"second", b, `"msg":"log sinks changed"`, true},
+		{"second", b, `"msg":"after"`, true},
+		{"second", b, `"msg":"log settings refused; the running sinks stay"`, true},
+		{"second", b, `"msg":"still"`, true},
+	} {
+		if strings.Contains(c.text, c.want) != c.in {
+			t.Errorf("%s log has %s: %v, want %v\n%s", c.file, c.want, !c.in, c.in, c.text)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit}
+	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout}
 	if err := serve(*path, pol, o, *saveEvery); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
