@@ -130,7 +130,15 @@ func (s *server) flush() {
 			s.sent(id, s.q.Verdict(id, nfq.Accept))
 		}
 	default:
-		s.sent(s.accepts[n-1], s.q.VerdictBatch(s.accepts[n-1], nfq.Accept))
+		last := s.accepts[n-1]
+		err := s.q.VerdictBatch(last, nfq.Accept)
+		if err != nil {
+			// The held packets still need their verdicts: one at a time.
+			for _, id := range s.accepts {
+				err = errors.Join(err, s.q.Verdict(id, nfq.Accept))
+			}
+		}
+		s.sent(last, err)
 	}
 	s.accepts = s.accepts[:0]
 }
