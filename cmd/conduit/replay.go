@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"sort"
 	"text/tabwriter"
 	"time"
+
+	"github.com/conduit-ot/conduit/capture"
 
 	"github.com/conduit-ot/conduit/replay"
 	"github.com/conduit-ot/conduit/rules"
@@ -73,7 +77,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	r := replay.New(cfg)
 	code := 0
-	for _, path := range fs.Args() {
+	for _, path := range chronological(fs.Args()) {
 		if err := r.Open(path); err != nil {
 			fmt.Fprintf(stderr, "conduit replay: %v (the packets before it were replayed)\n", err)
 			code = exitCapture
@@ -190,4 +194,25 @@ func encodeIndented(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// chronological orders captures by their first packet's time, so that the
+// connection table's clock runs forward through them as it did live and
+// every rule's first_hit is its earliest. A capture whose first packet
+// cannot be read keeps its place after the others; Open reports it.
+func chronological(paths []string) []string {
+	first := make(map[string]int64, len(paths))
+	for _, path := range paths {
+		first[path] = math.MaxInt64
+		if r, err := capture.Open(path); err == nil {
+			var p capture.Packet
+			if r.Next(&p) == nil {
+				first[path] = p.Time
+			}
+			r.Close()
+		}
+	}
+	out := append([]string(nil), paths...)
+	sort.SliceStable(out, func(i, j int) bool { return first[out[i]] < first[out[j]] })
+	return out
 }

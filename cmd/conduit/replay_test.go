@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/engine/packet"
 )
 
 const evidence = "../../testdata/replay"
@@ -181,5 +185,70 @@ func TestReplayUsage(t *testing.T) {
 		if code, _, errOut := evRun(t, runReplay, args...); code != 2 || errOut == "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+// TestReplayChronological: captures given newest first are replayed in
+// the order they were taken, so a rule's first_hit is its earliest hit and
+// its last_hit its latest, whatever the order on the command line.
+func TestReplayChronological(t *testing.T) {
+	pol, pcap := filepath.Join(evidence, "plant.yaml"), filepath.Join(evidence, "plant.pcap")
+	// An older capture: the plant's first four pings, five years earlier.
+	const shift = 5 * 365 * 24 * time.Hour
+	data, err := os.ReadFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := capture.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, _ := capture.NewWriter(&buf, capture.LinkEthernet)
+	var p capture.Packet
+	var d packet.Parsed
+	var first, last time.Time
+	pings := 0
+	for rd.Next(&p) != io.EOF && pings < 4 {
+		if d.Decode(p.Data) != packet.ReasonOK || d.Proto != packet.ProtoICMP || d.ICMPType != 8 {
+			continue
+		}
+		at := time.Unix(0, p.Time).Add(-shift)
+		if pings == 0 {
+			first = at
+		}
+		w.WriteFrame(at.UnixNano(), data[p.Offset+16:p.Offset+16+int64(p.CapLen)])
+		pings++
+	}
+	w.Flush()
+	old := filepath.Join(t.TempDir(), "old.pcap")
+	if err := os.WriteFile(old, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := evRun(t, runReplay, "-c", pol, "--json", pcap)
+	for _, r := range decodeSummary(t, out).Rules {
+		if r.Name == "scada-pings-plcs" {
+			last, _ = time.Parse(time.RFC3339Nano, *r.LastHit)
+		}
+	}
+
+	code, out, errOut := evRun(t, runReplay, "-c", pol, "--json", pcap, old)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	found := false
+	for _, r := range decodeSummary(t, out).Rules {
+		if r.Name != "scada-pings-plcs" {
+			continue
+		}
+		found = true
+		f, _ := time.Parse(time.RFC3339Nano, *r.FirstHit)
+		l, _ := time.Parse(time.RFC3339Nano, *r.LastHit)
+		if !f.Equal(first) || !l.Equal(last) {
+			t.Errorf("first_hit %s last_hit %s; want %s and %s", f, l, first, last)
+		}
+	}
+	if !found {
+		t.Error("no scada-pings-plcs in the result")
 	}
 }
