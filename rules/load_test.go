@@ -220,7 +220,7 @@ rules:
 	want := Policy{
 		Mode:      ModeMonitor,
 		Queue:     QueueConfig{Num: 0, Count: 1, FailOpen: true},
-		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Timeouts: DefaultTimeouts},
+		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Seed: true, Timeouts: DefaultTimeouts},
 		Log:       LogConfig{File: "-"},
 		Control:   ControlConfig{Socket: "/run/conduit.sock"},
 		Default:   ActionDeny,

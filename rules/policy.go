@@ -21,7 +21,7 @@ const (
 var (
 	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation"}
 	queueKeys     = []string{"num", "count", "fail_open"}
-	conntrackKeys = []string{"capacity", "pickup", "timeouts"}
+	conntrackKeys = []string{"capacity", "pickup", "seed", "timeouts"}
 	timeoutKeys   = []string{"tcp_established", "tcp_handshake", "tcp_closing", "udp", "icmp", "other"}
 	logKeys       = []string{"file", "syslog"}
 	metricsKeys   = []string{"listen"}
@@ -43,7 +43,7 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 	p := &Policy{
 		Mode:      ModeMonitor,
 		Queue:     QueueConfig{Count: 1, FailOpen: true},
-		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Timeouts: DefaultTimeouts},
+		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Seed: true, Timeouts: DefaultTimeouts},
 		Log:       LogConfig{File: "-"},
 		Control:   ControlConfig{Socket: "/run/conduit.sock"},
 		Default:   ActionDeny,
@@ -151,6 +151,11 @@ func (d *decoder) conntrack(n *yaml.Node, c *ConntrackConfig) {
 	if v, ok := f["pickup"]; ok {
 		if b, ok := d.boolean(v.val, ctx, "pickup"); ok {
 			c.Pickup = b
+		}
+	}
+	if v, ok := f["seed"]; ok {
+		if b, ok := d.boolean(v.val, ctx, "seed"); ok {
+			c.Seed = b
 		}
 	}
 	v, ok := f["timeouts"]

@@ -129,6 +129,7 @@ type QueueConfig struct {
 type ConntrackConfig struct {
 	Capacity int  // default 65536
 	Pickup   bool // default true: adopt mid-stream TCP sessions
+	Seed     bool // default true: take over the kernel's established sessions at start
 	Timeouts Timeouts
 }
 

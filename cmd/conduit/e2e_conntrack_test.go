@@ -123,6 +123,7 @@ type ctPolicy struct {
 	Count       int    // queue count
 	Capacity    int    // conntrack.capacity; 0 leaves the default
 	NoPickup    bool   // conntrack.pickup: false
+	NoSeed      bool   // conntrack.seed: false
 	IdleTimeout string // the HMI rule's idle_timeout; "" for none
 	Revision    int    // shows in a description: a change that decides nothing
 	Socket      string // control socket, in the rig's directory (see in)
@@ -143,6 +144,9 @@ func (p ctPolicy) text() string {
 	}
 	if p.NoPickup {
 		ct = append(ct, "pickup: false")
+	}
+	if p.NoSeed {
+		ct = append(ct, "seed: false")
 	}
 	if len(ct) > 0 {
 		fmt.Fprintf(&b, "conntrack: {%s}\n", strings.Join(ct, ", "))
@@ -248,7 +252,9 @@ func ctNoDrops(t *testing.T, r *rig, d *daemon, from int, why string, cut ...*se
 // nothing (the tracked flow carries on, neither dropped nor re-adopted).
 func TestConntrackRestartAndReload(t *testing.T) {
 	r := newRig(t)
-	pol := ctPolicy{Queue: 60, Count: 2, Revision: 1}
+	// Without seeding, so that the restarted daemon meets the session
+	// mid-stream (TestConntrackSeedAcrossRestart covers seeding).
+	pol := ctPolicy{Queue: 60, Count: 2, Revision: 1, NoSeed: true}
 	writeFile(t, r.path, pol.in(r).text())
 	d1 := r.startDaemon("")
 
@@ -314,6 +320,43 @@ func TestConntrackRestartAndReload(t *testing.T) {
 	}
 	t.Logf("the session made %d exchanges: %d before the kill, %d while down, %d after the restart; slowest %v",
 		n, down, up-down, n-up, slowest.Round(time.Millisecond))
+}
+
+// TestConntrackSeedAcrossRestart: with pickup off, a session that ran while
+// conduit was stopped (SIGTERM: the table goes, the kernel forwards alone)
+// is taken over from the kernel's connection table when conduit starts
+// again, so its next message passes instead of meeting no-flow, while a
+// denied flow is blocked again.
+func TestConntrackSeedAcrossRestart(t *testing.T) {
+	r := newRig(t)
+	writeFile(t, r.path, ctPolicy{Queue: 66, Count: 2, NoPickup: true}.in(r).text())
+	d1 := r.startDaemon("")
+	s := r.openSession(supTCP)
+	if err := s.exchange(ctEchoWait); err != nil {
+		t.Fatalf("allowed session in enforce: %v", err)
+	}
+	poll := ctPoll(t, s, 50*time.Millisecond)
+	poll.waitFor(t, 0, 5, "before the stop")
+
+	d1.signal(syscall.SIGTERM)
+	if code := d1.waitExit(exitTimeout); code != 0 {
+		t.Fatalf("conduit exit %d after SIGTERM", code)
+	}
+	down, _ := poll.state()
+	poll.waitFor(t, down, 5, "while conduit is stopped (the kernel forwards)")
+
+	d2 := r.startDaemon("")
+	seed := d2.waitTimeout(0, eventTimeout, "the seed event", func(l logLine) bool { return l.event() == "seed" })
+	if seed.num("seeded") < 1 {
+		t.Errorf("seed event: %s; want at least the session seeded", seed.raw)
+	}
+	line := d2.waitTimeout(0, eventTimeout, "the session's seeded verdict", ctFlowLine(r, s, "verdict"))
+	ctCheck(t, "the session's verdict after the restart", line, map[string]string{"reason": "seeded",
+		"verdict": "accept", "mode": "enforce", "rule": ctRule})
+	up, _ := poll.state()
+	poll.waitFor(t, up, 10, "after the restart, pickup off")
+	r.mustBlock(entTCP, "enforce after the restart")
+	ctNoDrops(t, r, d2, 0, "after the restart")
 }
 
 // TestConntrackIdleTimeoutNoPickup lets a session sit idle beyond its rule's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/nfq"
 	"github.com/conduit-ot/conduit/engine/nft"
@@ -84,6 +85,9 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
+	if pol.Conntrack.Seed {
+		seedFromKernel(eng, o.log)
+	}
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
@@ -200,4 +204,24 @@ func metAddr(s *metrics.Server) string {
 		return ""
 	}
 	return s.Addr().String()
+}
+
+// seedFromKernel tracks the sessions the kernel's connection table holds
+// in this namespace (those that ran while conduit was stopped or before it
+// was put inline), so they are not met mid-stream. A kernel without
+// ctnetlink only costs the head start.
+func seedFromKernel(eng *engine.Engine, log *slog.Logger) {
+	c, err := ctnl.Dial()
+	if err == nil {
+		defer c.Close()
+		var entries []ctnl.Entry
+		if entries, err = ctnl.Dump(c); err == nil {
+			res := eng.Seed(entries)
+			log.Info("connection table seeded from the kernel", "event", "seed", "kernel_entries", len(entries),
+				"seeded", res.Seeded, "denied", res.Denied, "skipped", res.Skipped)
+			return
+		}
+	}
+	log.Warn("connection table not seeded from the kernel; running sessions are picked up on their next packet",
+		"event", "seed", "err", err.Error())
 }

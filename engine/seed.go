@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/ctnl"
+	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// ReasonSeeded is the verdict reason of a session taken over from the
+// kernel's connection table at start.
+const ReasonSeeded = "seeded"
+
+// SeedResult counts what Seed did with the kernel's connections.
+type SeedResult struct {
+	Seeded  int // established sessions the policy allows (or does not evaluate), now tracked
+	Denied  int // established sessions the policy denies in enforce: left to their next packet
+	Skipped int // not established, or a protocol conduit does not track by ports
+}
+
+// Seed tracks the kernel's established sessions before the first packet
+// arrives, as pickup would adopt them on their next packet: each is
+// judged in its original direction, or reversed when only a rule for the
+// other side allows it. The kernel balances flows over the queues by a
+// hash conduit cannot reproduce, so a session is tracked in every queue's
+// shard; the copies its packets never reach idle out. Each seeded session
+// gets a verdict line with reason "seeded". Call it before Serve.
+func (e *Engine) Seed(entries []ctnl.Entry) SeedResult {
+	var res SeedResult
+	act := e.store.Load()
+	now := e.now()
+	for _, en := range entries {
+		k := conntrack.Key{Proto: en.Proto, Src: en.Src, Dst: en.Dst, SrcPort: en.SrcPort, DstPort: en.DstPort}
+		switch {
+		case !en.Established:
+			res.Skipped++
+			continue
+		case en.Proto == packet.ProtoICMP || en.Proto == packet.ProtoICMPv6:
+			k.DstPort = 0
+		case en.Proto != packet.ProtoTCP && en.Proto != packet.ProtoUDP:
+			k.SrcPort, k.DstPort = 0, 0
+		}
+		logged := false
+		for _, w := range e.workers {
+			ev, ok := w.seed(act, k, now)
+			if !ok {
+				res.Denied++
+				break
+			}
+			if !logged {
+				res.Seeded++
+				e.emit(event{kind: evVerdict, at: now, v: ev})
+				logged = true
+			}
+		}
+	}
+	return res
+}
+
+// seed tracks k in w's shard if the policy lets it run, and returns the
+// verdict line to log.
+func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEvent, bool) {
+	pol := act.Policy
+	d := w.evaluate(pol, k, 0)
+	orient := k
+	if modes.Evaluates(d.mode) && (d.action != rules.ActionAllow || catchAll(pol, d)) {
+		if r := w.evaluate(pol, k.Reverse(), 0); preferReverse(pol, d, r) {
+			d, orient = r, k.Reverse()
+		}
+	}
+	ev := verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: ReasonSeeded,
+		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort}
+	if !modes.Evaluates(d.mode) {
+		ev.reason = ReasonPassthrough
+	}
+	out := modes.Apply(d.mode, d.action)
+	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
+	if !out.Accept {
+		return ev, false
+	}
+	w.shard.Lock()
+	defer w.shard.Unlock()
+	if f, _ := w.shard.Lookup(orient, now); f != nil {
+		ev.flow = f.ID
+		return ev, true // already tracked
+	}
+	// Inserted in the orientation it was judged in, as newFlow does.
+	f := w.shard.Insert(orient, now)
+	w.setDecision(f, act, d)
+	// Its start was never seen, as with pickup: inspection begins mid-stream.
+	f.PickedUp = true
+	f.State = conntrack.StateEstablished
+	ev.flow = f.ID
+	return ev, true
+}
