@@ -83,7 +83,9 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	}
 	l := learn.NewLearner()
 	code := 0
-	for _, in := range inputs {
+	// In the order the captures were taken, as replay runs them, so that the
+	// engine that judges their requests sees the same sessions replay will.
+	for _, in := range chronological(inputs) {
 		if err := learnFrom(l, in); err != nil {
 			fmt.Fprintf(stderr, "conduit learn: %v\n", err)
 			code = exitCapture
