@@ -12,7 +12,7 @@ type Shard struct {
 	mu       sync.Mutex
 	t        *Table
 	lru      *simplelru.LRU[flowKey, *Flow]
-	timeouts *Timeouts // the table's, cached next to the hot fields
+	timeouts Timeouts // the table's, copied next to the hot fields; SetTimeouts replaces it under mu
 	arena    arena
 	cap      int
 
@@ -34,7 +34,7 @@ func newShard(t *Table, idx, capacity int) *Shard {
 	if err != nil {
 		panic("conntrack: " + err.Error()) // capacity >= 1 is guaranteed by New
 	}
-	return &Shard{t: t, timeouts: &t.timeouts, lru: l, arena: newArena(capacity), cap: capacity, idx: uint64(idx)}
+	return &Shard{t: t, timeouts: *t.timeouts.Load(), lru: l, arena: newArena(capacity), cap: capacity, idx: uint64(idx)}
 }
 
 // Lock locks the shard.
@@ -80,7 +80,7 @@ func (s *Shard) Lookup(k Key, now int64) (*Flow, Dir) {
 	if !ok {
 		return nil, DirOriginal
 	}
-	if f.Expired(now, s.timeouts) {
+	if f.Expired(now, &s.timeouts) {
 		s.lru.Remove(ck)
 		s.expired++
 		s.end(f, EventFlowEnd, expiryReason(f), now)
@@ -107,7 +107,7 @@ func (s *Shard) Insert(k Key, now int64) *Flow {
 	}
 	if s.lru.Len() >= s.cap {
 		_, old, _ := s.lru.RemoveOldest()
-		if old.Expired(now, s.timeouts) {
+		if old.Expired(now, &s.timeouts) {
 			s.expired++
 			s.end(old, EventFlowEnd, expiryReason(old), now)
 		} else {

@@ -37,7 +37,7 @@ type Config struct {
 // Table is a sharded, fixed-capacity connection table.
 type Table struct {
 	shards     []*Shard
-	timeouts   Timeouts
+	timeouts   atomic.Pointer[Timeouts] // for readers; each shard keeps its own copy
 	now        func() int64
 	onEvent    func(Event)
 	capacity   int
@@ -60,12 +60,13 @@ func New(cfg Config) *Table {
 	}
 	per := max(capacity/n, 1)
 	t := &Table{
-		timeouts:   cfg.Timeouts.withDefaults(),
 		now:        cfg.Now,
 		onEvent:    cfg.OnEvent,
 		sweepBatch: cfg.SweepBatch,
 		shards:     make([]*Shard, n),
 	}
+	to := cfg.Timeouts.withDefaults()
+	t.timeouts.Store(&to)
 	if t.now == nil {
 		start := time.Now()
 		base := start.UnixNano()
@@ -97,7 +98,19 @@ func (t *Table) Shards() int { return len(t.shards) }
 func (t *Table) Now() int64 { return t.now() }
 
 // Timeouts returns the effective timeouts (defaults filled in).
-func (t *Table) Timeouts() Timeouts { return t.timeouts }
+func (t *Table) Timeouts() Timeouts { return *t.timeouts.Load() }
+
+// SetTimeouts replaces the timeouts (zero fields take the defaults), for a
+// reload: every flow is judged by them from its next lookup or sweep on.
+func (t *Table) SetTimeouts(to Timeouts) {
+	to = to.withDefaults()
+	t.timeouts.Store(&to)
+	for _, s := range t.shards {
+		s.Lock()
+		s.timeouts = to
+		s.Unlock()
+	}
+}
 
 // Len is the number of flows in the table.
 func (t *Table) Len() int { return int(t.entries.Load()) }
@@ -168,7 +181,7 @@ func (t *Table) Sweep(now int64) int {
 			s.Lock()
 			end := min(start+int32(t.sweepBatch), s.arena.used)
 			for i := start; i < end; i++ {
-				if f := s.arena.at(i); f.ID != 0 && f.Expired(now, &t.timeouts) {
+				if f := s.arena.at(i); f.ID != 0 && f.Expired(now, &s.timeouts) {
 					s.expire(f, now)
 					n++
 				}

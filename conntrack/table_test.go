@@ -554,3 +554,35 @@ func equalKinds(a, b []EventKind) bool {
 	}
 	return true
 }
+
+// TestSetTimeouts: a reload's timeouts apply to flows already tracked, on
+// lookup and on sweep, in every shard.
+func TestSetTimeouts(t *testing.T) {
+	clk := &fakeClock{}
+	tab := New(Config{Shards: 2, Capacity: 16, Now: clk.Now, Timeouts: Timeouts{UDP: 10 * time.Minute}})
+	a, b := udpKey("10.0.0.1", "10.0.0.2", 5000, 123), udpKey("10.0.0.3", "10.0.0.2", 5001, 123)
+	for i, k := range []Key{a, b} {
+		s := tab.Shard(i)
+		s.Lock()
+		s.Insert(k, clk.Now())
+		s.Unlock()
+	}
+	clk.Advance(2 * time.Minute)
+	if n := tab.Sweep(clk.Now()); n != 0 {
+		t.Fatalf("swept %d flows within the 10m timeout", n)
+	}
+	tab.SetTimeouts(Timeouts{UDP: time.Minute})
+	if got := tab.Timeouts(); got.UDP != time.Minute || got.TCPEstablished != DefaultTimeouts().TCPEstablished {
+		t.Errorf("Timeouts() = %+v", got)
+	}
+	s := tab.Shard(0)
+	s.Lock()
+	f, _ := s.Lookup(a, clk.Now())
+	s.Unlock()
+	if f != nil {
+		t.Error("a flow idle 2m survived a 1m timeout on lookup")
+	}
+	if n := tab.Sweep(clk.Now()); n != 1 {
+		t.Errorf("sweep expired %d flows, want the other shard's 1", n)
+	}
+}

@@ -99,6 +99,10 @@ func (e *Engine) Conntrack() *conntrack.Table { return e.ct }
 // Now is the engine's clock.
 func (e *Engine) Now() int64 { return e.now() }
 
+// SetTimeouts applies a reloaded policy's conntrack.timeouts to the
+// running table.
+func (e *Engine) SetTimeouts(t rules.Timeouts) { e.ct.SetTimeouts(timeouts(t)) }
+
 func timeouts(t rules.Timeouts) conntrack.Timeouts {
 	return conntrack.Timeouts{
 		TCPEstablished: t.TCPEstablished,

@@ -67,6 +67,11 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 	if a.Log != b.Log {
 		o.applyLog(a.Log, b.Log)
 	}
+	if a.Conntrack.Timeouts != b.Conntrack.Timeouts {
+		o.eng.SetTimeouts(b.Conntrack.Timeouts)
+		o.log.Info("conntrack timeouts changed", "event", "reload", "setting", "conntrack.timeouts",
+			"running", fmt.Sprint(a.Conntrack.Timeouts), "file", fmt.Sprint(b.Conntrack.Timeouts))
+	}
 	for _, c := range []struct {
 		what     string
 		old, new any

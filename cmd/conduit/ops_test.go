@@ -389,3 +389,19 @@ func TestReloadMovesLog(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadAppliesTimeouts: conntrack.timeouts changed in the file apply
+// to the running table at the reload.
+func TestReloadAppliesTimeouts(t *testing.T) {
+	r := newOpsRig(t)
+	text := strings.Replace(opsTestPolicy, "zones:", "conntrack: {timeouts: {udp: 90s, tcp_established: 48h}}\nzones:", 1)
+	if err := os.WriteFile(r.file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.o.reloader.Reload("test"); res.Err != nil || !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	if got := r.o.eng.Conntrack().Timeouts(); got.UDP != 90*time.Second || got.TCPEstablished != 48*time.Hour {
+		t.Errorf("running timeouts %+v after the reload", got)
+	}
+}
