@@ -1,15 +1,18 @@
 package dnp3
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// Error says why Parse rejected its input. The empty Error is success.
-// It is a plain string, not an error value, so returning it never
-// allocates; its text suits malformed-dnp3 log reasons.
-type Error string
+	"github.com/conduit-ot/conduit/engine/internal/pdu"
+)
+
+// Error says why Parse rejected its input (pdu.Error); its text suits
+// malformed-dnp3 log reasons.
+type Error = pdu.Error
 
 const (
-	OK                 Error = ""
-	ErrShort           Error = "short"             // incomplete: wait for more bytes
+	OK                       = pdu.OK
+	ErrShort                 = pdu.ErrShort        // incomplete: wait for more bytes
 	ErrBadStart        Error = "bad-start"         // not 0x05 0x64
 	ErrBadLength       Error = "bad-length"        // length below 5, or user data where the link function has none (or none where it needs some)
 	ErrBadCRC          Error = "bad-crc"           // header or data block checksum

@@ -10,37 +10,28 @@
 // that every CIP request a PLC would act on is listed in PDU.Msgs.
 package enip
 
+import "github.com/conduit-ot/conduit/engine/internal/pdu"
+
 // Port is the registered EtherNet/IP port for TCP (explicit messaging)
 // and UDP (list commands).
 const Port = 44818
 
-// Dir is the direction of a PDU. Parse records it; CIP messages say for
-// themselves whether they are requests or responses.
-type Dir uint8
+// Dir is the direction of a PDU: requests flow from the originator
+// (client) to the target (port 44818). Parse records it; CIP messages say
+// for themselves whether they are requests or responses.
+type Dir = pdu.Dir
 
 const (
-	// Request flows from the originator (client) to the target (port 44818).
-	Request Dir = iota
-	// Response flows from the target back to the originator.
-	Response
+	Request  = pdu.Request
+	Response = pdu.Response
 )
 
-func (d Dir) String() string {
-	if d == Response {
-		return "response"
-	}
-	return "request"
-}
-
-// Error says why a PDU could not be decoded: "" is success, ErrShort means
-// the buffer ends before the PDU does (more of the stream is needed), any
-// other value names what is malformed. Every value is a constant, so
-// returning one never allocates and it can be logged as is.
-type Error string
+// Error says why a PDU could not be decoded (pdu.Error).
+type Error = pdu.Error
 
 const (
-	OK       Error = ""
-	ErrShort Error = "short"
+	OK       = pdu.OK
+	ErrShort = pdu.ErrShort
 
 	ErrLength           Error = "enip-length"             // encapsulation length above the protocol maximum
 	ErrRegisterSession  Error = "enip-register-session"   // RegisterSession data is not 4 bytes

@@ -1,33 +1,28 @@
 package modbus
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/engine/internal/pdu"
+)
 
 // Dir is the direction of an ADU: requests go from client to server (to
 // port 502), responses come back. The same function code has a different
 // layout in each.
-type Dir uint8
+type Dir = pdu.Dir
 
 const (
-	Request Dir = iota
-	Response
+	Request  = pdu.Request
+	Response = pdu.Response
 )
 
-func (d Dir) String() string {
-	if d == Request {
-		return "request"
-	}
-	return "response"
-}
-
-// Error says why Parse rejected its input. The empty Error is success.
-// It is a plain string, not an error value, so returning it never
-// allocates and comparing it is cheap; its text suits malformed-modbus
-// log reasons.
-type Error string
+// Error says why Parse rejected its input (pdu.Error); its text suits
+// malformed-modbus log reasons.
+type Error = pdu.Error
 
 const (
-	OK               Error = ""
-	ErrShort         Error = "short"           // incomplete: wait for more bytes
+	OK                     = pdu.OK
+	ErrShort               = pdu.ErrShort      // incomplete: wait for more bytes
 	ErrBadProtocolID Error = "bad-protocol-id" // MBAP protocol id is not 0
 	ErrBadLength     Error = "bad-length"      // MBAP length below 2 or ADU above 260
 	ErrBadFunction   Error = "bad-function"    // code 0, or the exception bit in a request

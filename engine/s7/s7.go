@@ -10,35 +10,27 @@
 // COTP.Data and decodes the whole with ParseS7.
 package s7
 
+import "github.com/conduit-ot/conduit/engine/internal/pdu"
+
 // Port is the ISO-on-TCP port.
 const Port = 102
 
-// Dir is the direction of a PDU. S7 lets either end send jobs (a PLC pulls
-// blocks during a download), so Parse records it and checks nothing by it.
-type Dir uint8
+// Dir is the direction of a PDU: requests flow from the client to port
+// 102. S7 lets either end send jobs (a PLC pulls blocks during a
+// download), so Parse records it and checks nothing by it.
+type Dir = pdu.Dir
 
 const (
-	// Request flows from the client to port 102.
-	Request Dir = iota
-	// Response flows from port 102 back to the client.
-	Response
+	Request  = pdu.Request
+	Response = pdu.Response
 )
 
-func (d Dir) String() string {
-	if d == Response {
-		return "response"
-	}
-	return "request"
-}
-
-// Error says why a PDU could not be decoded: "" is success, ErrShort means
-// the buffer ends before the TPKT does (more of the stream is needed), any
-// other value names what is malformed. Every value is a constant.
-type Error string
+// Error says why a PDU could not be decoded (pdu.Error).
+type Error = pdu.Error
 
 const (
-	OK       Error = ""
-	ErrShort Error = "short"
+	OK       = pdu.OK
+	ErrShort = pdu.ErrShort
 
 	ErrTPKTVersion  Error = "tpkt-version"           // not version 3
 	ErrTPKTLength   Error = "tpkt-length"            // shorter than TPKT plus the smallest COTP header

@@ -1,0 +1,32 @@
+// Package pdu holds what the industrial protocol parsers (modbus, dnp3,
+// enip, s7) share: the direction of a PDU and the allocation-free result
+// of a parse.
+package pdu
+
+// Dir is the direction of a PDU: requests go from the client to the
+// protocol's port, responses come back.
+type Dir uint8
+
+const (
+	Request Dir = iota
+	Response
+)
+
+func (d Dir) String() string {
+	if d == Response {
+		return "response"
+	}
+	return "request"
+}
+
+// Error says why a parser rejected its input: OK is success, ErrShort
+// means the buffer ends before the PDU does (more of the stream is
+// needed), and each parser names its other values after what is
+// malformed. It is a plain string, not an error value, so returning one
+// never allocates and its text suits log reasons as it is.
+type Error string
+
+const (
+	OK       Error = ""
+	ErrShort Error = "short"
+)
