@@ -50,6 +50,10 @@ type SentVerdict struct {
 	Verdict  uint32
 	ID       uint32
 	Modified []byte // the replacement packet, if any
+	// CtMark and CtMask are the conntrack mark change of NFQA_CT
+	// (CTA_MARK, CTA_MARK_MASK), HasCt when the message carries one.
+	HasCt          bool
+	CtMark, CtMask uint32
 }
 
 // ParseVerdict decodes one verdict message.
@@ -80,6 +84,23 @@ func ParseVerdict(b []byte) (SentVerdict, error) {
 			v.Verdict, v.ID, seen = binary.BigEndian.Uint32(val), binary.BigEndian.Uint32(val[4:]), true
 		case attrPayload:
 			v.Modified = val
+		case attrCt, attrCt | nlaFNested:
+			v.HasCt = true
+			for c := val; len(c) >= nlaHdrLen; {
+				cl := int(binary.NativeEndian.Uint16(c))
+				if cl < nlaHdrLen || cl > len(c) {
+					return v, errShort
+				}
+				if cv := c[nlaHdrLen:cl]; len(cv) == 4 {
+					switch binary.NativeEndian.Uint16(c[2:]) {
+					case ctaMark:
+						v.CtMark = binary.BigEndian.Uint32(cv)
+					case ctaMarkMask:
+						v.CtMask = binary.BigEndian.Uint32(cv)
+					}
+				}
+				c = c[min(align4(cl), len(c)):]
+			}
 		}
 		a = a[min(align4(l), len(a)):]
 	}

@@ -53,7 +53,8 @@ type Queue struct {
 	di   int    // the datagram being decoded
 	rest []byte // its undecoded remainder
 	vbuf [32]byte
-	mbuf []byte // verdicts that carry a modified packet
+	cbuf [ctVerdictSize]byte // a verdict with a conntrack mark (ctmark.go)
+	mbuf []byte              // verdicts that carry a modified packet
 	// Stats are written by the reading goroutine only.
 	Stats Stats
 }
