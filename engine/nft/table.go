@@ -19,6 +19,9 @@ type Config struct {
 	QueueCount uint16 // number of queues, balanced by a symmetric flow hash; 0 means 1
 	Bypass     bool   // the kernel accepts packets while no reader is bound (fail-open)
 	NetNS      int    // optional netns fd; 0 is the caller's namespace
+	// Fastpath adds the rule that accepts established connections marked
+	// with CtMarkFastpath before the queue (fastpath.go).
+	Fastpath bool
 }
 
 // Method names how the queue rule was expressed.
@@ -79,7 +82,7 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 			t := &nftables.Table{Name: TableName, Family: fam}
 			conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
 			conn.DelTable(t)
-			buildTable(conn, t, c.queue(cfg))
+			buildTable(conn, t, c.queue(cfg), cfg.Fastpath)
 		}
 		if err := conn.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.method, err))
@@ -154,7 +157,7 @@ func removeFamilies(conn *nftables.Conn, fams []nftables.TableFamily) {
 
 // buildTable queues the table's forward traffic. Priority filter (0) runs after
 // conntrack's defragmentation (-400) and connection tracking (-200).
-func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any) {
+func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, fastpath bool) {
 	conn.AddTable(t)
 	accept := nftables.ChainPolicyAccept
 	ch := conn.AddChain(&nftables.Chain{
@@ -172,6 +175,9 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any) {
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Counter{},
 	}})
+	if fastpath {
+		conn.AddRule(fastpathRule(t, ch))
+	}
 	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 		&expr.Counter{},
 		queue,
