@@ -44,6 +44,7 @@ type Engine struct {
 	started time.Time
 
 	onRequest func(RequestSeen)
+	fp        *fastpath // nil: no fast path (fastpath.go)
 
 	logDropped atomic.Uint64
 }

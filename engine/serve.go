@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nft"
 )
 
 // readBatch is how many packets one read takes from a queue. Under load
@@ -77,6 +78,8 @@ type server struct {
 // the order they came (a reset never overtakes the data before it).
 func (s *server) batch(ps []nfq.Packet) {
 	s.rc.reads.Add(1)
+	s.w.batchStart()
+	defer s.w.batchEnd()
 	sampled := 0
 	for range ps {
 		if s.w.lat.sample() {
@@ -90,6 +93,10 @@ func (s *server) batch(ps []nfq.Packet) {
 	for i := range ps {
 		p := &ps[i]
 		switch d := s.w.DecideVerdict(p.Payload); {
+		case d.CtMark:
+			// The batch verdict cannot carry the mark: a verdict of its own.
+			s.flush()
+			s.sent(p.ID, s.q.VerdictCtMark(p.ID, nfq.Accept, nft.CtMarkFastpath, nft.CtMarkFastpath))
 		case d.Accept && d.Packet == nil:
 			s.accepts = append(s.accepts, p.ID)
 		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
@@ -165,7 +172,11 @@ func (e *Engine) Sweep(ctx context.Context, every time.Duration) {
 	for {
 		select {
 		case <-t.C:
+			// The kernel's view of offloaded flows first: it is what keeps
+			// them from idling out here while they run.
+			e.syncKernel(e.now())
 			e.ct.Sweep(e.now())
+			e.removeEnded()
 		case <-ctx.Done():
 			return
 		}

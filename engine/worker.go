@@ -60,6 +60,13 @@ type Worker struct {
 	appPending bool
 	out        [ipv6Len + tcpLen]byte
 	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
+
+	// The fast path (fastpath.go): this worker's kernel connection (nil:
+	// off), whether the verdict in hand carries the mark, and the batch
+	// bracket a reload waits on.
+	fp     KernelConntrack
+	ctMark bool
+	epoch  atomic.Uint64
 }
 
 type workerStats struct {
@@ -100,7 +107,7 @@ func (w *Worker) Decide(b []byte) (accept bool) {
 }
 
 func (w *Worker) recovered(r any) bool {
-	w.replace, w.appPending = nil, false
+	w.replace, w.appPending, w.ctMark = nil, false, false
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
@@ -203,6 +210,9 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	if logIt {
 		ev.flow = f.ID
+	}
+	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && f.Mark&(markOffloaded|markNoOffload) == 0 && offloadable(pol, f, mode) {
+		w.offload(f)
 	}
 	if out.WouldDrop && f.Rule >= 0 {
 		// Charged to the rule that decided: a deny rule, or an allow rule
