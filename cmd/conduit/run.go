@@ -88,6 +88,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	if pol.Conntrack.Seed {
 		seedFromKernel(eng, o.log)
 	}
+	fastpath := startFastpath(eng, log)
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
@@ -109,10 +110,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		}
 		queues = append(queues, q)
 	}
-	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen}, log)
+	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen, Fastpath: fastpath}, log)
 	if err != nil {
 		closeQueues()
 		return err
+	}
+	if fastpath {
+		o.fastpathCounter = inst.FastpathCounter
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -181,6 +185,10 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	}
 	close(stop)
 	workers.Wait()
+	// No flow stays on the fast path without conduit behind it.
+	if _, err := eng.ClearFastpath(); err != nil {
+		log.Error("clearing the fast path at stop failed", "err", err)
+	}
 	cancel()
 	closeQueues()
 	o.saveState()

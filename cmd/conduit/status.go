@@ -26,6 +26,7 @@ type statusReport struct {
 	Queues    []queueStatus     `json:"queues"`
 	KernelErr string            `json:"kernel_error,omitempty"` // why kernel queue counters are missing
 	Conntrack conntrackStatus   `json:"conntrack"`
+	Fastpath  fastpathStatus    `json:"fastpath"`
 	Verdicts  verdictStatus     `json:"verdicts"`
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
@@ -75,6 +76,23 @@ type conntrackStatus struct {
 	HighOccupancy bool   `json:"high_occupancy"`
 }
 
+// fastpathStatus: the engine's fast-path counters and what the kernel
+// accepted on the fast path (the nft rule's counter).
+type fastpathStatus struct {
+	engine.FastpathStats
+	AcceptedPackets uint64 `json:"accepted_packets"`
+	AcceptedBytes   uint64 `json:"accepted_bytes"`
+}
+
+// fastpathAccepted reads the nft counter of the fast-path rule.
+func (o *ops) fastpathAccepted() (packets, bytes uint64, ok bool) {
+	if o.fastpathCounter == nil {
+		return 0, 0, false
+	}
+	p, b, ok, err := o.fastpathCounter()
+	return p, b, ok && err == nil
+}
+
 type verdictStatus struct {
 	Packets     uint64 `json:"packets"`
 	Accept      uint64 `json:"accept"`
@@ -110,6 +128,8 @@ func (o *ops) status() statusReport {
 		StateFile: o.state,
 		Rules:     o.eng.Hits(),
 	}
+	r.Fastpath.FastpathStats = o.eng.FastpathStats()
+	r.Fastpath.AcceptedPackets, r.Fastpath.AcceptedBytes, _ = o.fastpathAccepted()
 	for _, cd := range pol.Conduits {
 		r.Conduits = append(r.Conduits, conduitStatus{From: cd.From, To: cd.To, Mode: cd.Mode.String()})
 	}
@@ -174,6 +194,10 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 	fmt.Fprintf(w, "conntrack %d of %d flows (%.1f%%), %d evictions, %d pickups, %d expired%s\n",
 		ct.Entries, ct.Capacity, pct, ct.Evictions, ct.Pickups, ct.Expired, high)
+	if fp := r.Fastpath; fp.Enabled {
+		fmt.Fprintf(w, "fastpath  %d flows offloaded (%s), %d offloads, %d packets accepted in the kernel, %d cleared, %d errors\n",
+			fp.Flows, fp.Method, fp.Offloads, fp.AcceptedPackets, fp.Cleared, fp.Errors)
+	}
 	v := r.Verdicts
 	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics\n",
 		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics)

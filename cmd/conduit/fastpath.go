@@ -1,0 +1,41 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/ctnl"
+	"github.com/conduit-ot/conduit/engine/host"
+)
+
+// startFastpath enables the kernel fast path for decided flows: conntrack
+// accounting in this namespace (the counts of offloaded flows) and a
+// ctnetlink connection per worker. Without them every packet is queued,
+// as before; that is logged, not fatal.
+func startFastpath(eng *engine.Engine, log *slog.Logger) bool {
+	if err := host.PrepareAccounting(log); err != nil {
+		log.Warn("fast path off: every packet is judged in userspace", "event", "fastpath", "err", err.Error())
+		return false
+	}
+	verdict := host.CtVerdictMarks()
+	err := eng.EnableFastpath(engine.FastpathConfig{
+		Open: func() (engine.KernelConntrack, error) {
+			c, err := ctnl.Open()
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Verdict: verdict,
+	})
+	if err != nil {
+		log.Warn("fast path off: every packet is judged in userspace", "event", "fastpath", "err", err.Error())
+		return false
+	}
+	method := "ctnetlink"
+	if verdict {
+		method = "verdict"
+	}
+	log.Info("fast path on: the kernel passes decided flows", "event", "fastpath", "method", method)
+	return true
+}
