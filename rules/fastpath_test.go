@@ -39,7 +39,7 @@ func TestFastpathKey(t *testing.T) {
 			nil, "fastpath"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := Parse("t.yaml", []byte(tc.global + zones + "rules:\n" + tc.rules))
+			p, err := Parse("t.yaml", []byte(tc.global+zones+"rules:\n"+tc.rules))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)
