@@ -127,6 +127,7 @@ type ctPolicy struct {
 	IdleTimeout string // the HMI rule's idle_timeout; "" for none
 	Revision    int    // shows in a description: a change that decides nothing
 	Socket      string // control socket, in the rig's directory (see in)
+	NoFastpath  bool   // fastpath: false (every packet reaches the table)
 }
 
 // in places the policy's control socket in the rig's directory: never the
@@ -153,6 +154,9 @@ func (p ctPolicy) text() string {
 	}
 	if p.Socket != "" {
 		fmt.Fprintf(&b, "control: {socket: %q}\n", p.Socket)
+	}
+	if p.NoFastpath {
+		b.WriteString("fastpath: false\n")
 	}
 	b.WriteString(`log: {file: "-"}
 zones:
@@ -427,7 +431,8 @@ func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
 func TestConntrackCapacity(t *testing.T) {
 	const capacity, sessions = 4, 8
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity}.in(r).text())
+	// Every message must reach the full table to evict and pick up.
+	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity, NoFastpath: true}.in(r).text())
 	d := r.startDaemon("")
 	if got := d.start.num("conntrack_capacity"); got != capacity {
 		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/host"
+	"github.com/conduit-ot/conduit/engine/nft"
 )
 
 // startFastpath enables the kernel fast path for decided flows: conntrack
@@ -38,4 +41,25 @@ func startFastpath(eng *engine.Engine, log *slog.Logger) bool {
 	}
 	log.Info("fast path on: the kernel passes decided flows", "event", "fastpath", "method", method)
 	return true
+}
+
+// keepFastpathAlive renews the fail-closed table's alive element until ctx
+// ends: if the daemon dies, offloaded flows stop passing within
+// nft.AliveTimeout. A missed renewal costs speed (offloaded flows are
+// queued, and conduit still passes them), never a verdict.
+func keepFastpathAlive(ctx context.Context, inst *nft.Installed, log *slog.Logger) {
+	t := time.NewTicker(nft.AliveTimeout / 4)
+	defer t.Stop()
+	var lastErr time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := inst.FastpathAlive(); err != nil && time.Since(lastErr) > 10*time.Second {
+				log.Error("renewing the fast path's alive element failed", "event", "fastpath", "err", err.Error())
+				lastErr = time.Now()
+			}
+		}
+	}
 }

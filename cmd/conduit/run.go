@@ -124,6 +124,9 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	var logDone sync.WaitGroup
 	logDone.Go(func() { eng.RunLimited(logCtx, o.deniedLimit) })
 	go eng.Sweep(ctx, time.Second)
+	if fastpath {
+		go keepFastpathAlive(ctx, inst, log)
+	}
 	go o.reportLogLoss(ctx, 10*time.Second)
 	go o.saveStateEvery(ctx, saveEvery)
 

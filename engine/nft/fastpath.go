@@ -3,6 +3,7 @@ package nft
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -13,13 +14,75 @@ import (
 // is found again.
 var fastpathTag = []byte("conduit:fastpath")
 
-// fastpathRule accepts, without queueing, the established packets of a
+// The fast path of a fail-closed table (no bypass) holds only while the
+// daemon is alive: the rule also needs the element of the aliveSet, which
+// expires aliveTimeout after the daemon last refreshed it (FastpathAlive).
+// When the daemon dies, offloaded flows fall back to the queue that has no
+// reader, and are dropped like everything else.
+const (
+	aliveSet     = "fastpath_alive"
+	AliveTimeout = time.Second
+)
+
+var aliveKey = []byte{1, 0, 0, 0}
+
+func aliveSetOf(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: aliveSet, KeyType: nftables.TypeInteger, HasTimeout: true, Timeout: AliveTimeout}
+}
+
+// addFastpathRule accepts, without queueing, the established packets of a
 // connection whose mark has CtMarkFastpath: flows conduit has decided for
 // good and handed to the kernel. It counts them (status, metrics). A
 // connection the kernel does not consider established (new, invalid,
-// related, untracked) is queued as before, whatever its mark.
-func fastpathRule(t *nftables.Table, ch *nftables.Chain) *nftables.Rule {
-	return &nftables.Rule{Table: t, Chain: ch, UserData: fastpathTag, Exprs: []expr.Any{
+// related, untracked) is queued as before, whatever its mark. With alive,
+// the rule holds only while the daemon refreshes the alive element.
+func addFastpathRule(conn *nftables.Conn, t *nftables.Table, ch *nftables.Chain, alive bool) {
+	var exprs []expr.Any
+	if alive {
+		set := aliveSetOf(t)
+		// The set's own error would fail the batch at Flush, as for a rule.
+		_ = conn.AddSet(set, []nftables.SetElement{{Key: aliveKey, Timeout: AliveTimeout}})
+		exprs = append(exprs,
+			&expr.Immediate{Register: 1, Data: aliveKey},
+			&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID})
+	}
+	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, UserData: fastpathTag, Exprs: append(exprs, fastpathMatch()...)})
+}
+
+// FastpathAlive renews the alive element of a fail-closed table's fast
+// path; call it well within AliveTimeout. It does nothing for a table
+// with bypass or without the fast path.
+func (i *Installed) FastpathAlive() error {
+	if !i.cfg.Fastpath || i.cfg.Bypass {
+		return nil
+	}
+	conn, err := dial(i.cfg)
+	if err != nil {
+		return err
+	}
+	for _, fam := range i.families {
+		set := aliveSetOf(&nftables.Table{Name: TableName, Family: fam})
+		// Add (a no-op when present), delete and add again in one
+		// transaction: a fresh timeout whether or not it had expired.
+		el := []nftables.SetElement{{Key: aliveKey, Timeout: AliveTimeout}}
+		if err := conn.SetAddElements(set, el); err != nil {
+			return err
+		}
+		if err := conn.SetDeleteElements(set, el); err != nil {
+			return err
+		}
+		if err := conn.SetAddElements(set, el); err != nil {
+			return err
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("renew the fast path's alive element: %w", err)
+	}
+	return nil
+}
+
+func fastpathMatch() []expr.Any {
+	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED), Xor: binaryutil.NativeEndian.PutUint32(0)},
@@ -30,7 +93,7 @@ func fastpathRule(t *nftables.Table, ch *nftables.Chain) *nftables.Rule {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(CtMarkFastpath)},
 		&expr.Counter{},
 		&expr.Verdict{Kind: expr.VerdictAccept},
-	}}
+	}
 }
 
 // FastpathCounter reads the packets and bytes the kernel accepted on the

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -123,5 +124,66 @@ func TestFastpathRuleKernel(t *testing.T) {
 	}
 	if p, b, ok, err := inst.FastpathCounter(); err != nil || !ok || p != 0 || b != 0 {
 		t.Errorf("FastpathCounter = %d %d %v %v, want 0 0 true nil", p, b, ok, err)
+	}
+}
+
+// TestFastpathAliveKernel: a fail-closed table's fast path needs the alive
+// element, which expires unless the daemon renews it.
+func TestFastpathAliveKernel(t *testing.T) {
+	fd, name := tempNetNS(t)
+	inst, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: false, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Remove()
+	fam := "inet"
+	if inst.Method == MethodCompatIP {
+		fam = "ip"
+	}
+	list := func() string {
+		out, err := exec.Command("ip", "netns", "exec", name, "nft", "list", "table", fam, TableName).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v %s", err, out)
+		}
+		return string(out)
+	}
+	s := list()
+	if !strings.Contains(s, "@"+aliveSet+" ct state established ct mark & 0x40000000 == 0x40000000 counter") {
+		t.Fatalf("the fast-path rule does not need the alive element:\n%s", s)
+	}
+	hasElem := func(s string) bool { return strings.Contains(s, "elements = {") }
+	if !hasElem(s) {
+		t.Fatalf("no alive element after Install:\n%s", s)
+	}
+	for range 3 {
+		time.Sleep(AliveTimeout / 2)
+		if err := inst.FastpathAlive(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !hasElem(list()) {
+		t.Fatal("the renewed element expired")
+	}
+	time.Sleep(AliveTimeout + 300*time.Millisecond)
+	if s := list(); hasElem(s) {
+		t.Fatalf("the element outlived its timeout without renewal:\n%s", s)
+	}
+	// Renewing an expired element brings the fast path back.
+	if err := inst.FastpathAlive(); err != nil {
+		t.Fatal(err)
+	}
+	if !hasElem(list()) {
+		t.Fatal("no element after renewing an expired one")
+	}
+	// With bypass there is no alive element to keep.
+	inst2, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: true, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(list(), aliveSet) {
+		t.Error("a table with bypass has the alive set")
+	}
+	if err := inst2.FastpathAlive(); err != nil {
+		t.Error(err)
 	}
 }

@@ -82,7 +82,7 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 			t := &nftables.Table{Name: TableName, Family: fam}
 			conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
 			conn.DelTable(t)
-			buildTable(conn, t, c.queue(cfg), cfg.Fastpath)
+			buildTable(conn, t, c.queue(cfg), cfg)
 		}
 		if err := conn.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.method, err))
@@ -157,7 +157,7 @@ func removeFamilies(conn *nftables.Conn, fams []nftables.TableFamily) {
 
 // buildTable queues the table's forward traffic. Priority filter (0) runs after
 // conntrack's defragmentation (-400) and connection tracking (-200).
-func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, fastpath bool) {
+func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, cfg Config) {
 	conn.AddTable(t)
 	accept := nftables.ChainPolicyAccept
 	ch := conn.AddChain(&nftables.Chain{
@@ -175,8 +175,8 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, fastpath
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Counter{},
 	}})
-	if fastpath {
-		conn.AddRule(fastpathRule(t, ch))
+	if cfg.Fastpath {
+		addFastpathRule(conn, t, ch, !cfg.Bypass)
 	}
 	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 		&expr.Counter{},
