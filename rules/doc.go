@@ -35,9 +35,13 @@
 //
 // Other rule keys: action (allow, the default, or deny), log (default
 // true), idle_timeout (overrides conntrack.timeouts for the rule's flows),
-// description, cleanup, on_unparsed and on_violation. cleanup: true marks
-// the logged catch-all scaffolding used while narrowing a policy in monitor
-// mode; there may be one, and it must be the last rule.
+// description, cleanup, on_unparsed, on_violation and fastpath. cleanup:
+// true marks the logged catch-all scaffolding used while narrowing a policy
+// in monitor mode; there may be one, and it must be the last rule.
+// fastpath (default: the policy's top-level fastpath, true) lets the
+// kernel pass a decided flow of an allow rule without queueing it; it is
+// refused with a protocol condition or on a deny rule, and off for the
+// cleanup rule unless the rule says true.
 //
 // # Protocol conditions
 //
