@@ -139,6 +139,22 @@ func (e *Engine) EnableFastpath(cfg FastpathConfig) error {
 	return nil
 }
 
+// DisableFastpath undoes EnableFastpath, when the kernel will not run the
+// fast-path rule after all. Call it before Serve.
+func (e *Engine) DisableFastpath() {
+	if e.fp == nil {
+		return
+	}
+	e.fp.kct.Close()
+	for _, w := range e.workers {
+		if w.fp != nil {
+			w.fp.Close()
+			w.fp = nil
+		}
+	}
+	e.fp = nil
+}
+
 // FastpathStats reports the fast path's counters.
 func (e *Engine) FastpathStats() FastpathStats {
 	fp := e.fp

@@ -506,3 +506,30 @@ func TestDecideFastpathNoAllocs(t *testing.T) {
 		t.Errorf("offloads %d", st.Offloads)
 	}
 }
+
+// BenchmarkDecideFastpath: a packet of an offloaded flow that reaches
+// userspace all the same (queued before its mark), with the fast path on.
+func BenchmarkDecideFastpath(b *testing.B) {
+	te, k := fastEngine(b, pol{mode: "enforce"})
+	w := te.Worker(0)
+	k.add(6, hmi, plc, 40000, 502)
+	handshake(w, hmi, plc, 40000, 502)
+	pkt := tcp(hmi, plc, 40000, 502, fACK|fPSH)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Decide(pkt)
+	}
+}
+
+func TestDisableFastpath(t *testing.T) {
+	te, k := fastEngine(t, pol{mode: "enforce"})
+	te.DisableFastpath()
+	tu := k.add(17, plc, hist, 40000, 123)
+	w := te.Worker(0)
+	w.Decide(udp(plc, hist, 40000, 123))
+	w.Decide(udp(hist, plc, 123, 40000))
+	te.syncKernel(te.clock)
+	if k.mark(tu) != 0 || te.FastpathStats().Enabled {
+		t.Error("offloaded with the fast path disabled")
+	}
+}

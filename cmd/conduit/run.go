@@ -110,7 +110,16 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		}
 		queues = append(queues, q)
 	}
-	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen, Fastpath: fastpath}, log)
+	ncfg := nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen, Fastpath: fastpath}
+	inst, err := nft.Install(ncfg, log)
+	if err != nil && fastpath {
+		// A kernel without nft's ct expression refuses the fast-path rule:
+		// queue every packet rather than not run.
+		log.Warn("fast path off: the kernel refused the fast-path rule", "event", "fastpath", "err", err.Error())
+		eng.DisableFastpath()
+		fastpath, ncfg.Fastpath = false, false
+		inst, err = nft.Install(ncfg, log)
+	}
 	if err != nil {
 		closeQueues()
 		return err
