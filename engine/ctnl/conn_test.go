@@ -107,3 +107,42 @@ func TestSetMarkNoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSetMark: the cost of handing one flow to the fast path through
+// ctnetlink (a request and its acknowledgement), against the real kernel.
+func BenchmarkSetMark(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root for a network namespace")
+	}
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		b.Skip("needs the conntrack tool")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			b.Error(err)
+			return
+		}
+		if out, err := exec.Command("conntrack", "-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.2", "--sport", "1", "--dport", "2", "-t", "100", "-u", "SEEN_REPLY").CombinedOutput(); err != nil {
+			b.Errorf("%v %s", err, out)
+			return
+		}
+		c, err := Open()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		tu := Tuple{Proto: 17, Src: netip.MustParseAddr("10.1.0.1"), Dst: netip.MustParseAddr("10.2.0.2"), SrcPort: 1, DstPort: 2}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.SetMark(tu, 0x4000_0000, 0x4000_0000); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	<-done
+}
