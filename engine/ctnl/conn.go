@@ -212,41 +212,51 @@ func (c *Conn) exchange(n int, fn func(body []byte)) error {
 		if err != nil {
 			return err
 		}
-		b := c.resp[:m]
-		for len(b) >= nlmsgHdrLen {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			typ := binary.NativeEndian.Uint16(b[4:])
-			seq := binary.NativeEndian.Uint32(b[8:])
-			if l < nlmsgHdrLen || l > len(b) {
-				return errors.New("ctnetlink: truncated answer")
-			}
-			if seq == c.seq {
-				switch {
-				case typ == nlmsgError:
-					if l < nlmsgHdrLen+4 {
-						return errors.New("ctnetlink: truncated error")
-					}
-					switch errno := -int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])); errno {
-					case 0:
-						return nil
-					case int32(unix.ENOENT):
-						return ErrNoEntry
-					default:
-						return fmt.Errorf("ctnetlink: %w", syscall.Errno(errno))
-					}
-				case typ == nlmsgDone:
-					return nil
-				case typ&0xff00 == uint16(unix.NFNL_SUBSYS_CTNETLINK)<<8 && fn != nil:
-					fn(b[nlmsgHdrLen:l])
-				}
-			}
-			a := (l + 3) &^ 3
-			if a >= len(b) {
-				break
-			}
-			b = b[a:]
+		if done, err := walk(c.resp[:m], c.seq, fn); done || err != nil {
+			return err
 		}
 	}
+}
+
+// walk reads one datagram of answers to request seq (others are stale:
+// a request that timed out), passing each entry message body to fn. done
+// is true once the kernel acknowledged the request or ended its dump; err
+// is what the acknowledgement said, or a malformed datagram.
+func walk(b []byte, seq uint32, fn func(body []byte)) (done bool, err error) {
+	for len(b) >= nlmsgHdrLen {
+		l := int(binary.NativeEndian.Uint32(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[4:])
+		mseq := binary.NativeEndian.Uint32(b[8:])
+		if l < nlmsgHdrLen || l > len(b) {
+			return true, errors.New("ctnetlink: truncated answer")
+		}
+		if mseq == seq {
+			switch {
+			case typ == nlmsgError:
+				if l < nlmsgHdrLen+4 {
+					return true, errors.New("ctnetlink: truncated error")
+				}
+				switch errno := -int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])); errno {
+				case 0:
+					return true, nil
+				case int32(unix.ENOENT):
+					return true, ErrNoEntry
+				default:
+					return true, fmt.Errorf("ctnetlink: %w", syscall.Errno(errno))
+				}
+			case typ == nlmsgDone:
+				return true, nil
+			case typ&0xff00 == uint16(unix.NFNL_SUBSYS_CTNETLINK)<<8 && fn != nil:
+				fn(b[nlmsgHdrLen:l])
+			}
+		}
+		a := (l + 3) &^ 3
+		if a >= len(b) {
+			break
+		}
+		b = b[a:]
+	}
+	return false, nil
 }
 
 func (c *Conn) send(b []byte) error {
