@@ -92,6 +92,13 @@ func fastpathMatch() []expr.Any {
 			Mask: binaryutil.NativeEndian.PutUint32(CtMarkFastpath), Xor: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(CtMarkFastpath)},
 		&expr.Counter{},
+		// The packet is conduit's decision, taken for its flow: it carries
+		// MarkJudged like a packet conduit gave a verdict to, so that a
+		// later chain counting the kernel's own accepts leaves it out.
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(^MarkJudged), Xor: binaryutil.NativeEndian.PutUint32(MarkJudged)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}
 }

@@ -117,7 +117,7 @@ func TestFastpathRuleKernel(t *testing.T) {
 		}
 	}
 	s := string(out)
-	rule := "ct state established ct mark & 0x40000000 == 0x40000000 counter packets 0 bytes 0 accept"
+	rule := "ct state established ct mark & 0x40000000 == 0x40000000 counter packets 0 bytes 0 meta mark set meta mark | 0x80000000 accept"
 	i, q := strings.Index(s, rule), strings.Index(strings.ToLower(s), "queue")
 	if i < 0 || q < 0 || i > q {
 		t.Errorf("want %q before the queue rule in:\n%s", rule, s)
