@@ -59,7 +59,9 @@ func (e *Engine) emit(ev event) {
 // shard lock is released.
 func (e *Engine) onConntrack(ev conntrack.Event) {
 	e.releaseStream(&ev.Flow)
-	e.flowEnded(&ev.Flow)
+	if e.flowEnded(ev) {
+		return // logged once its kernel entry is gone (fastpath.go)
+	}
 	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
 }
 

@@ -90,7 +90,7 @@ type fastpath struct {
 	// base: the kernel's counters for each offloaded flow (by flow ID) at
 	// the last sync, so that only what it counted since is added.
 	base  map[uint64]kernelCounts
-	ended []ctnl.Tuple // offloaded flows conduit ended: their entries go (onConntrack)
+	ended []conntrack.Event // offloaded flows conduit ended: their entries go, then their events (onConntrack)
 	endMu sync.Mutex
 
 	flows                           atomic.Uint64
@@ -225,14 +225,17 @@ func (fp *fastpath) failed(e *Engine, msg string, err error) {
 
 // flowEnded hands the kernel entry of an offloaded flow that conduit ended
 // (idle timeout, eviction, replacement) to the sweep, which removes it, so
-// that the kernel stops passing a flow conduit no longer owns.
-func (e *Engine) flowEnded(f *conntrack.Flow) {
-	if e.fp == nil || f.Mark&markOffloaded == 0 {
-		return
+// that the kernel stops passing a flow conduit no longer owns, and then
+// logs the event: once flow_end is written, the flow no longer passes. It
+// reports whether it took the event.
+func (e *Engine) flowEnded(ev conntrack.Event) bool {
+	if e.fp == nil || ev.Flow.ID == 0 || ev.Flow.Mark&markOffloaded == 0 {
+		return false
 	}
 	e.fp.endMu.Lock()
-	e.fp.ended = append(e.fp.ended, tupleOf(f.Key))
+	e.fp.ended = append(e.fp.ended, ev)
 	e.fp.endMu.Unlock()
+	return true
 }
 
 // batchStart and batchEnd bracket a worker's batch of decisions: a reload
@@ -249,6 +252,7 @@ func (e *Engine) ClearFastpath() (int, error) {
 	if e.fp == nil {
 		return 0, nil
 	}
+	e.removeEnded()
 	// Decisions already taken under the old policy may still mark a flow:
 	// wait for the batches in hand.
 	deadline := time.Now().Add(2 * time.Second)
@@ -433,7 +437,8 @@ func (e *Engine) syncKernel(now int64) {
 // ReasonKernelClosed ends an offloaded TCP flow whose kernel entry is gone.
 const ReasonKernelClosed = "kernel-closed"
 
-// removeEnded deletes the kernel entries of offloaded flows conduit ended.
+// removeEnded deletes the kernel entries of offloaded flows conduit ended,
+// then logs their events.
 func (e *Engine) removeEnded() {
 	fp := e.fp
 	if fp == nil {
@@ -447,10 +452,13 @@ func (e *Engine) removeEnded() {
 		return
 	}
 	fp.mu.Lock()
-	defer fp.mu.Unlock()
-	for _, t := range ended {
-		if err := fp.kct.Delete(t); err != nil && !errors.Is(err, ctnl.ErrNoEntry) {
+	for _, ev := range ended {
+		if err := fp.kct.Delete(tupleOf(ev.Flow.Key)); err != nil && !errors.Is(err, ctnl.ErrNoEntry) {
 			fp.failed(e, "fast path: removing the kernel entry of an ended flow failed", err)
 		}
+	}
+	fp.mu.Unlock()
+	for _, ev := range ended {
+		e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
 	}
 }

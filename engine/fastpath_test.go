@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/nfq"
 	"github.com/conduit-ot/conduit/engine/nft"
@@ -292,8 +293,27 @@ func TestFastpathSyncAccounting(t *testing.T) {
 	// Silence: conduit's idle timeout ends it and the kernel entry goes.
 	te.clock += int64(11 * time.Second)
 	te.syncKernel(te.clock)
+	te.verdicts() // drain
 	te.ct.Sweep(te.clock)
+	flowEnds := func() (n int) {
+		for {
+			select {
+			case ev := <-te.events:
+				if ev.kind == evConntrack && ev.ct.Kind == conntrack.EventFlowEnd && ev.ct.Reason == conntrack.ReasonIdle {
+					n++
+				}
+			default:
+				return n
+			}
+		}
+	}
+	if n := flowEnds(); n != 0 {
+		t.Error("flow_end logged before the kernel entry was removed")
+	}
 	te.removeEnded()
+	if n := flowEnds(); n != 1 {
+		t.Errorf("%d idle flow_end events after the kernel entry went, want 1", n)
+	}
 	if fi := get(); fi.ID != 0 {
 		t.Fatal("the idle flow is still tracked")
 	}
