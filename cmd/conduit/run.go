@@ -152,7 +152,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	for i, q := range queues {
 		workers.Go(func() { eng.Serve(ctx, i, q, stop) })
 	}
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
+	// The start event waits for the watcher's first look at the file, so
+	// that an edit after it is the watcher's to see, never one it may miss
+	// or take for the start's own.
+	watching := make(chan struct{})
+	var watchOnce sync.Once
+	armed := func() { watchOnce.Do(func() { close(watching) }) }
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
 	// take over anything; before the start event: tests and scripts that
@@ -163,7 +169,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 		if err := reloader.Watch(ctx); err != nil {
 			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
 		}
+		armed()
 	}()
+	select {
+	case <-watching:
+	case <-time.After(5 * time.Second):
+		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
+	}
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/internal/earlysig"
 	"github.com/conduit-ot/conduit/modes"
 )
 
@@ -25,9 +26,14 @@ type signals struct {
 	usr1 bool      // a SIGUSR1 arrived during the start
 }
 
+// notifySignals takes the subscription earlysig made while the program
+// initialized, or makes it now.
 func notifySignals() *signals {
-	s := &signals{ch: make(chan os.Signal, 8)}
-	signal.Notify(s.ch, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
+	s := &signals{ch: earlysig.Take()}
+	if s.ch == nil {
+		s.ch = make(chan os.Signal, 8)
+		signal.Notify(s.ch, earlysig.Signals...)
+	}
 	return s
 }
 
