@@ -105,7 +105,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if sigs.stopping() {
 		return abort(nil)
 	}
-	exit.divertStale(pol.Queue.FailOpen)
+	exit.divertStale(pol.Queue.FailOpen, pol.Queue.Num, uint16(count))
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/internal/earlysig"
 	"github.com/conduit-ot/conduit/modes"
@@ -115,7 +116,20 @@ func newExitTable(log *slog.Logger, failOpen, removeOnExit bool) exitTable {
 // daemon was killed, or stopped fail-closed), the way this policy fails:
 // queues bound next would otherwise receive packets before their readers
 // run, and the kernel drops what is queued when the stale table is replaced.
-func (x exitTable) divertStale(failOpen bool) {
+//
+// A table whose queues a running conduit serves is not stale: the start
+// then fails on the bound queue and must leave that table alone.
+func (x exitTable) divertStale(failOpen bool, num, count uint16) {
+	qs, err := engine.ReadKernelQueues()
+	if err != nil {
+		x.log.Warn("cannot tell whether a conduit table is served; leaving it as it is until the new one is in place", "err", err)
+		return
+	}
+	for _, q := range qs {
+		if q.Num >= num && uint32(q.Num) < uint32(num)+uint32(count) {
+			return // bound by another process: nfq.Open says so next
+		}
+	}
 	n, err := nft.Divert(0, !failOpen)
 	switch {
 	case err != nil:
