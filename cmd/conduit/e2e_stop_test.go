@@ -542,3 +542,37 @@ func TestE2ERestartAfterKill(t *testing.T) {
 	}
 	r.mustBlock(entUDP, "enforce after the restarts")
 }
+
+// TestE2ESecondDaemonStopped: a second conduit on the queues a running one
+// serves, stopped at instants through its start, must leave the running
+// one's table alone whatever its fail_open says (never remove it, never
+// divert it).
+func TestE2ESecondDaemonStopped(t *testing.T) {
+	for _, failOpen := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fail_open=%v", failOpen), func(t *testing.T) {
+			r := newRig(t)
+			writeFile(t, r.path, policy{Mode: "enforce", FailOpen: failOpen}.render(t))
+			first := r.startDaemon("")
+			for _, delay := range []time.Duration{10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond} {
+				d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state2.json"))
+				d.execd(t)
+				time.Sleep(delay)
+				_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have failed on the bound queue already
+				if code := d.waitExit(startTimeout); code != 0 && code != 1 {
+					t.Fatalf("second conduit stopped %v after exec: exit %d, want 0 or 1; stderr: %s", delay, code, d.stderr.String())
+				}
+				if first.hasExited() {
+					t.Fatal("the first conduit died")
+				}
+				if !r.tablePresent() {
+					t.Fatalf("the second conduit, stopped %v after exec, removed the first one's table", delay)
+				}
+				if rs := r.ruleset(); strings.Contains(rs, nft.DivertDropComment) || strings.Contains(rs, nft.DivertAcceptComment) {
+					t.Fatalf("the second conduit, stopped %v after exec, diverted the first one's table:\n%s", delay, rs)
+				}
+			}
+			r.mustBlock(entTCP, "the first conduit after the second was stopped")
+			r.mustPass(supTCP, "the first conduit after the second was stopped")
+		})
+	}
+}

@@ -120,15 +120,8 @@ func newExitTable(log *slog.Logger, failOpen, removeOnExit bool) exitTable {
 // A table whose queues a running conduit serves is not stale: the start
 // then fails on the bound queue and must leave that table alone.
 func (x exitTable) divertStale(failOpen bool, num, count uint16) {
-	qs, err := engine.ReadKernelQueues()
-	if err != nil {
-		x.log.Warn("cannot tell whether a conduit table is served; leaving it as it is until the new one is in place", "err", err)
-		return
-	}
-	for _, q := range qs {
-		if q.Num >= num && uint32(q.Num) < uint32(num)+uint32(count) {
-			return // bound by another process: nfq.Open says so next
-		}
+	if x.servedElsewhere(num, count) {
+		return // nfq.Open says so next
 	}
 	n, err := nft.Divert(0, !failOpen)
 	switch {
@@ -138,6 +131,24 @@ func (x exitTable) divertStale(failOpen bool, num, count uint16) {
 		x.log.Info("a conduit table was left in place; it is replaced once the queues are bound", "tables", n,
 			"kernel_meanwhile", kernelDoes(!failOpen))
 	}
+}
+
+// servedElsewhere reports whether a queue of num..num+count-1 is bound by
+// a process other than this one (which has closed its own, if any): then
+// the conduit table is another daemon's, and a start must not touch it.
+// When it cannot tell, it says so and answers yes.
+func (x exitTable) servedElsewhere(num, count uint16) bool {
+	qs, err := engine.ReadKernelQueues()
+	if err != nil {
+		x.log.Warn("cannot tell whether another conduit serves the table; leaving it as it is", "err", err)
+		return true
+	}
+	for _, q := range qs {
+		if q.Num >= num && uint32(q.Num) < uint32(num)+uint32(count) {
+			return true
+		}
+	}
+	return false
 }
 
 // stopQueueing puts a rule before the queue rule, so that no packet is
@@ -155,6 +166,9 @@ func (x exitTable) stopQueueing(inst *nft.Installed) {
 func (x exitTable) finish(inst *nft.Installed, cfg nft.Config) error {
 	var err error
 	switch {
+	case inst == nil && x.servedElsewhere(cfg.QueueNum, cfg.QueueCount):
+		x.log.Info("stopped during the start; another conduit serves the queues, so its table stays as it is")
+		return nil
 	case !x.keep && inst != nil:
 		err = inst.Remove()
 	case !x.keep:
