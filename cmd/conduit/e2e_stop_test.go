@@ -405,36 +405,59 @@ func sigCaught(status string, sig syscall.Signal) bool {
 }
 
 // TestE2ESignalDuringStart sends SIGTERM at instants through the start of
-// `conduit run`, from right after exec (the process is conduit and its Go
-// runtime runs): each must end the start cleanly (exit 0) and leave the
-// table as queue.fail_open says.
+// `conduit run`; each must end the start cleanly (exit 0) and leave the
+// table as queue.fail_open says. The first instant is made deterministic
+// with a policy file that is a FIFO: the daemon blocks reading it, right
+// after it subscribed to its signals, until the test has sent SIGTERM and
+// then writes the policy. The others are the moment the table is in place
+// (before the start event) and fixed delays after exec.
 func TestE2ESignalDuringStart(t *testing.T) {
 	for _, failOpen := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fail_open=%v", failOpen), func(t *testing.T) {
 			r := newRig(t)
-			writeFile(t, r.path, policy{Mode: "enforce", FailOpen: failOpen}.render(t))
-			// From 10ms on: the runtime's own start, before any Go code
-			// can ask for a signal, and earlysig's subscription take 2-3ms
-			// on an idle machine (race build); the margin is for load.
-			for _, delay := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 35 * time.Millisecond,
-				50 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond} {
+			text := policy{Mode: "enforce", FailOpen: failOpen}.render(t)
+			writeFile(t, r.path, text)
+			wantTable := func(when string) {
+				t.Helper()
+				if present := r.tablePresent(); present == failOpen {
+					t.Fatalf("SIGTERM %s: table present %v with fail_open %v", when, present, failOpen)
+				}
+			}
+			stopped := func(d *daemon, when string) {
+				t.Helper()
+				if code := d.waitExit(startTimeout); code != 0 {
+					t.Fatalf("SIGTERM %s: conduit exited %d, want 0; stderr: %s", when, code, d.stderr.String())
+				}
+				stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
+				wantTable(when)
+				t.Logf("SIGTERM %s: exit 0, %s", when, stop.raw)
+			}
+
+			// While the policy is being read.
+			d, write := r.launchBlocked(text)
+			d.signal(syscall.SIGTERM)
+			time.Sleep(50 * time.Millisecond) // the signal is in; a default action would have killed it by now
+			write()
+			stopped(d, "while reading the policy")
+			if d.matching(0, func(l logLine) bool { return l.event() == "stop" && l.str("during_start") == "true" }) == nil {
+				t.Error("the stop while reading the policy was not logged as during_start")
+			}
+
+			// Once the table is in place, before the start event.
+			d = r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
+			d.waitTimeout(0, startTimeout, "the table installed", func(l logLine) bool { return l.str("msg") == "nftables table installed" })
+			d.signal(syscall.SIGTERM)
+			stopped(d, "once the table is installed")
+
+			// Fixed delays after exec, wherever the start then is (the Go
+			// runtime's own start, before any Go code can ask for a
+			// signal, takes 1-3ms idle; the rest is margin for load).
+			for _, delay := range []time.Duration{60 * time.Millisecond, 120 * time.Millisecond} {
 				d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
 				d.execd(t)
 				time.Sleep(delay)
 				d.signal(syscall.SIGTERM)
-				if code := d.waitExit(startTimeout); code != 0 {
-					t.Fatalf("SIGTERM %v after exec: conduit exited %d, want 0; stderr: %s", delay, code, d.stderr.String())
-				}
-				d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-				if failOpen {
-					if r.tablePresent() {
-						t.Fatalf("SIGTERM %v after exec: the table stayed with fail_open true", delay)
-					}
-				} else if !r.tablePresent() {
-					t.Fatalf("SIGTERM %v after exec: no table with fail_open false", delay)
-				}
-				t.Logf("SIGTERM %v after exec: exit 0, during start: %v", delay,
-					len(d.matching(0, func(l logLine) bool { return l.event() == "stop" && l.str("during_start") == "true" })) > 0)
+				stopped(d, fmt.Sprintf("%v after exec", delay))
 			}
 			if failOpen {
 				r.mustPass(entTCP, "fail-open after the interrupted starts")
@@ -553,26 +576,76 @@ func TestE2ESecondDaemonStopped(t *testing.T) {
 			r := newRig(t)
 			writeFile(t, r.path, policy{Mode: "enforce", FailOpen: failOpen}.render(t))
 			first := r.startDaemon("")
-			for _, delay := range []time.Duration{10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond} {
-				d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state2.json"))
-				d.execd(t)
-				time.Sleep(delay)
-				_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have failed on the bound queue already
+			text := policy{Mode: "enforce", FailOpen: failOpen}.render(t)
+			for i := range 3 {
+				// Stopped while it reads its policy (before it can fail on
+				// the queue), or at a moment later in its start.
+				var d *daemon
+				if i == 0 {
+					var write func()
+					d, write = r.launchBlocked(text)
+					d.signal(syscall.SIGTERM)
+					time.Sleep(50 * time.Millisecond)
+					write()
+				} else {
+					d = r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state2.json"))
+					d.execd(t)
+					time.Sleep(time.Duration(i) * 60 * time.Millisecond)
+					_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have failed on the bound queue already
+				}
+				delay := fmt.Sprintf("case %d", i)
 				if code := d.waitExit(startTimeout); code != 0 && code != 1 {
-					t.Fatalf("second conduit stopped %v after exec: exit %d, want 0 or 1; stderr: %s", delay, code, d.stderr.String())
+					t.Fatalf("second conduit stopped (%s): exit %d, want 0 or 1; stderr: %s", delay, code, d.stderr.String())
 				}
 				if first.hasExited() {
 					t.Fatal("the first conduit died")
 				}
 				if !r.tablePresent() {
-					t.Fatalf("the second conduit, stopped %v after exec, removed the first one's table", delay)
+					t.Fatalf("the second conduit, stopped (%s), removed the first one's table", delay)
 				}
 				if rs := r.ruleset(); strings.Contains(rs, nft.DivertDropComment) || strings.Contains(rs, nft.DivertAcceptComment) {
-					t.Fatalf("the second conduit, stopped %v after exec, diverted the first one's table:\n%s", delay, rs)
+					t.Fatalf("the second conduit, stopped (%s), diverted the first one's table:\n%s", delay, rs)
 				}
 			}
 			r.mustBlock(entTCP, "the first conduit after the second was stopped")
 			r.mustPass(supTCP, "the first conduit after the second was stopped")
 		})
+	}
+}
+
+// launchBlocked starts conduit on a policy file that is a FIFO, and
+// returns once the daemon has opened it: it then blocks reading it, after
+// subscribing to its signals and before anything else. write gives it the
+// policy text.
+func (r *rig) launchBlocked(text string) (d *daemon, write func()) {
+	t := r.t
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "policy.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = r.launch("run", "-c", fifo, "--state", filepath.Join(r.dir, "state-fifo.json"))
+	var w *os.File
+	for deadline := time.Now().Add(startTimeout); w == nil; {
+		// Opening a FIFO's write end without blocking succeeds once its
+		// reader has it open.
+		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		switch {
+		case err == nil:
+			w = f
+		case time.Now().After(deadline):
+			t.Fatalf("conduit never opened its policy file: %v", err)
+		case d.hasExited():
+			t.Fatalf("conduit exited before reading its policy: %s", d.stderr.String())
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return d, func() {
+		t.Helper()
+		defer w.Close()
+		if _, err := w.WriteString(text); err != nil {
+			t.Fatalf("writing the policy to conduit (did a signal kill it?): %v", err)
+		}
 	}
 }
