@@ -99,3 +99,29 @@ func TestSeededFlowsAreEstablished(t *testing.T) {
 		t.Errorf("entries by class %v, want the allowed session established and the denied one denied", st.EntriesByClass)
 	}
 }
+
+// TestDecideAtCapacityNoAllocs: a new flow in a full table, which evicts
+// on every packet, allocates nothing — allowed or denied, in any class.
+func TestDecideAtCapacityNoAllocs(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "monitor", pickup: "true, capacity: 64"})
+	w := te.Worker(0)
+	for i := range 32 {
+		port := uint16(10000 + i)
+		w.Decide(tcp(hmi, plc, port, 502, fSYN))
+		w.Decide(tcp(plc, hmi, 502, port, fSYN|fACK))
+		w.Decide(tcp(hmi, plc, port, 502, fACK))
+	}
+	for name, src := range map[string]string{"allowed": hmi, "denied": hist} {
+		pkts := make([][]byte, 600)
+		for i := range pkts {
+			pkts[i] = tcp(src, plc, uint16(30000+i), 502, fSYN)
+		}
+		i := 0
+		if n := testing.AllocsPerRun(500, func() { w.Decide(pkts[i]); i++ }); n != 0 {
+			t.Errorf("%s: %.1f allocations per new flow at capacity", name, n)
+		}
+	}
+	if st := te.Conntrack().Stats(); st.Evictions < 900 || st.EvictionsByClass[conntrack.ClassEstablished] != 0 {
+		t.Errorf("evictions %d by class %v, want every packet to evict, never an established session", st.Evictions, st.EvictionsByClass)
+	}
+}
