@@ -6,12 +6,15 @@ package conntrack
 // long as the slot is in use. Chunks are allocated on demand so that a large
 // configured capacity costs memory only once it is used.
 //
-// Beside each Flow the arena keeps its link in the shard's class lists
-// (lru.go), in chunks of their own: list operations touch 12-byte links
-// instead of neighbouring Flows, and a copy of a Flow carries no list state.
+// Beside the Flows the arena keeps the links of the shard's class lists
+// (lru.go) in one slice of their own: the class sentinels first, then slot
+// i's link at i+NumClasses. List operations touch 12-byte links instead of
+// neighbouring Flows, address them with one bounds check and no branch,
+// and a copy of a Flow carries no list state. The slice grows with used,
+// so it too costs memory only once used.
 type arena struct {
 	chunks [][]Flow
-	links  [][]link
+	links  []link
 	limit  int32   // total slots (the shard's capacity)
 	used   int32   // slots handed out at least once: [0, used) may be live
 	free   []int32 // released slots, reused LIFO
@@ -27,12 +30,12 @@ const (
 )
 
 func newArena(capacity int) arena {
-	return arena{limit: int32(capacity), free: make([]int32, 0, min(capacity, maxChunk))}
+	a := arena{limit: int32(capacity), free: make([]int32, 0, min(capacity, maxChunk))}
+	a.links = make([]link, NumClasses, NumClasses+min(capacity, maxChunk))
+	return a
 }
 
 func (a *arena) at(i int32) *Flow { return &a.chunks[i>>chunkShift][i&chunkMask] }
-
-func (a *arena) link(i int32) *link { return &a.links[i>>chunkShift][i&chunkMask] }
 
 // get returns a zeroed Flow. The caller guarantees fewer than limit slots
 // are in use.
@@ -45,10 +48,14 @@ func (a *arena) get() *Flow {
 		i = a.used
 		a.used++
 		if int(i>>chunkShift) == len(a.chunks) {
-			n := min(maxChunk, a.limit-i)
-			a.chunks = append(a.chunks, make([]Flow, n))
-			a.links = append(a.links, make([]link, n))
+			a.chunks = append(a.chunks, make([]Flow, min(maxChunk, a.limit-i)))
 		}
+		if len(a.links) == cap(a.links) { // double, up to the capacity
+			l := make([]link, len(a.links), min(2*cap(a.links), int(a.limit)+NumClasses))
+			copy(l, a.links)
+			a.links = l
+		}
+		a.links = a.links[:len(a.links)+1]
 	}
 	f := a.at(i)
 	f.slot = i

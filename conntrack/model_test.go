@@ -226,22 +226,23 @@ func checkLists(t *testing.T, s *Shard, m *model, now int64) {
 			}
 		}
 		n := 0
-		prev := sentinel(c)
-		for i := s.heads[c].next; i != sentinel(c); i = s.arena.link(i).next {
-			f := s.arena.at(i)
+		ls := s.arena.links
+		prev := int32(c)
+		for i := ls[c].next; i != int32(c); i = ls[i].next {
+			f := s.arena.at(i - int32(NumClasses))
 			switch {
 			case n >= len(want):
 				t.Fatalf("at %v: class %v list longer than the model's %d", time.Duration(now), c, len(want))
 			case f.Key != want[n].Key || f.LastSeen != want[n].LastSeen || f.State != want[n].State:
 				t.Fatalf("at %v: class %v position %d is %v (seen %d, %v), model %v (seen %d, %v)", time.Duration(now), c, n,
 					f.Key, f.LastSeen, f.State, want[n].Key, want[n].LastSeen, want[n].State)
-			case s.arena.link(i).prev != prev || s.arena.link(i).class != c:
+			case ls[i].prev != prev || ls[i].class != c:
 				t.Fatalf("at %v: class %v position %d: broken back link or class", time.Duration(now), c, n)
 			}
 			prev = i
 			n++
 		}
-		if n != len(want) || s.heads[c].prev != prev || int(s.lens[c]) != n {
+		if n != len(want) || ls[c].prev != prev || int(s.lens[c]) != n {
 			t.Fatalf("at %v: class %v list has %d flows (len %d), model %d", time.Duration(now), c, n, s.lens[c], len(want))
 		}
 	}

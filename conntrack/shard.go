@@ -8,7 +8,6 @@ type Shard struct {
 	mu       sync.Mutex
 	t        *Table
 	index    map[flowKey]int32 // canonical key → arena slot
-	heads    [NumClasses]link  // class list sentinels (lru.go)
 	lens     [NumClasses]int32 // flows per class
 	timeouts Timeouts          // the table's, copied next to the hot fields; SetTimeouts replaces it under mu
 	arena    arena
@@ -117,7 +116,7 @@ func (s *Shard) Insert(k Key, now int64) *Flow {
 		f.flags = keySwapped
 	}
 	s.index[ck] = f.slot
-	s.pushBack(f.slot, s.arena.link(f.slot), f.Class())
+	s.pushBack(linkOf(f.slot), f.Class())
 	s.inserts++
 	s.t.added(s, now)
 	return f
@@ -235,7 +234,7 @@ func expiryReason(f *Flow) string {
 // then reports and recycles it.
 func (s *Shard) drop(f *Flow, ck flowKey) {
 	delete(s.index, ck)
-	s.unlink(s.arena.link(f.slot))
+	s.unlink(linkOf(f.slot))
 }
 
 // end emits the event for a dropped flow and recycles its storage.
