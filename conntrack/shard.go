@@ -124,8 +124,10 @@ func (s *Shard) Insert(k Key, now int64) *Flow {
 
 // makeRoom ends one flow of a full shard. An expired flow goes first (a
 // flow_end, not an eviction): the least recently seen of each class is the
-// one that may have timed out. Otherwise the least recently seen flow of
-// the lowest class that has one is evicted.
+// one most likely to have timed out. (Timeouts differ by protocol and rule
+// within a class, so one further in may have timed out first; Sweep, every
+// second in the daemon, reclaims those.) Otherwise the least recently seen
+// flow of the lowest class that has one is evicted.
 func (s *Shard) makeRoom(now int64) {
 	for c := range Class(NumClasses) {
 		if f := s.oldest(c); f != nil && f.Expired(now, &s.timeouts) {
