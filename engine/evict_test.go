@@ -44,6 +44,17 @@ func TestEvictionSparesAllowedSessions(t *testing.T) {
 	if !w.Decide(tcp(hmi, plc, 40000, 502, fACK|fPSH)) {
 		t.Fatal("the idle HMI session's next request was dropped: its flow was evicted")
 	}
+	classes := map[string]int{}
+	te.Flows(func(f FlowInfo) bool {
+		classes[f.Class]++
+		if f.Sport == 40000 && (f.Class != "established" || !f.Allowed) {
+			t.Errorf("the HMI session is listed as %+v, want allowed, class established", f)
+		}
+		return true
+	})
+	if classes["established"] != 1 || classes["denied"] == 0 {
+		t.Errorf("flows by class %v, want the HMI session established and the flood denied", classes)
+	}
 	st := te.Conntrack().Stats()
 	if st.EvictionsByClass[conntrack.ClassEstablished] != 0 || st.EvictionsByClass[conntrack.ClassDenied] == 0 ||
 		st.EvictionsByClass[conntrack.ClassClosing] == 0 || st.Evictions == 0 {
