@@ -165,7 +165,7 @@ func runModel(t *testing.T, prog []byte) {
 			// A new decision for a tracked flow, without a packet.
 			if m.toggle(k) {
 				s.Lock()
-				f := s.arena.at(s.index[must(canon(k))])
+				f := s.index[must(canon(k))]
 				f.Allowed = !f.Allowed
 				s.Reclassify(f)
 				s.Unlock()

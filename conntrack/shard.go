@@ -7,7 +7,7 @@ import "sync"
 type Shard struct {
 	mu       sync.Mutex
 	t        *Table
-	index    map[flowKey]int32 // canonical key → arena slot
+	index    map[flowKey]*Flow // canonical key → flow in the arena
 	lens     [NumClasses]int32 // flows per class
 	timeouts Timeouts          // the table's, copied next to the hot fields; SetTimeouts replaces it under mu
 	arena    arena
@@ -28,7 +28,7 @@ type Shard struct {
 }
 
 func newShard(t *Table, idx, capacity int) *Shard {
-	s := &Shard{t: t, timeouts: *t.timeouts.Load(), index: make(map[flowKey]int32, min(capacity, maxChunk)),
+	s := &Shard{t: t, timeouts: *t.timeouts.Load(), index: make(map[flowKey]*Flow, min(capacity, maxChunk)),
 		arena: newArena(capacity), cap: capacity, idx: uint64(idx)}
 	s.initLists()
 	return s
@@ -73,18 +73,17 @@ func (s *Shard) Capacity() int { return s.cap }
 // most recently seen of its class.
 func (s *Shard) Lookup(k Key, now int64) (*Flow, Dir) {
 	ck, swapped := canon(k)
-	i, ok := s.index[ck]
+	f, ok := s.index[ck]
 	if !ok {
 		return nil, DirOriginal
 	}
-	f := s.arena.at(i)
 	if f.Expired(now, &s.timeouts) {
 		s.drop(f, ck)
 		s.expired++
 		s.end(f, EventFlowEnd, expiryReason(f), now)
 		return nil, DirOriginal
 	}
-	s.touch(i)
+	s.touch(f.slot)
 	if swapped != (f.flags&keySwapped != 0) {
 		return f, DirReply
 	}
@@ -98,8 +97,7 @@ func (s *Shard) Lookup(k Key, now int64) (*Flow, Dir) {
 // first (flow_end, reason "replaced"). Insert never blocks.
 func (s *Shard) Insert(k Key, now int64) *Flow {
 	ck, swapped := canon(k)
-	if i, ok := s.index[ck]; ok {
-		old := s.arena.at(i)
+	if old, ok := s.index[ck]; ok {
 		s.drop(old, ck)
 		s.removed++
 		s.end(old, EventFlowEnd, ReasonReplaced, now)
@@ -115,7 +113,7 @@ func (s *Shard) Insert(k Key, now int64) *Flow {
 	if swapped {
 		f.flags = keySwapped
 	}
-	s.index[ck] = f.slot
+	s.index[ck] = f
 	s.pushBack(linkOf(f.slot), f.Class())
 	s.inserts++
 	s.t.added(s, now)
