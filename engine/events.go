@@ -152,8 +152,11 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		f := &c.Flow
 		name := c.Kind.String()
 		level := slog.LevelInfo
-		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction {
-			level = slog.LevelWarn // a full table is where allowed sessions start to suffer
+		// A full table is where allowed sessions start to suffer: the
+		// eviction of an established allowed flow (nothing of less worth
+		// was left) is the one that hurts; the others make room as meant.
+		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction && c.Class == conntrack.ClassEstablished {
+			level = slog.LevelWarn
 		}
 		r := slog.NewRecord(time.Unix(0, ev.at), level, name, 0)
 		r.AddAttrs(slog.String("event", name))
@@ -166,6 +169,7 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 				slog.Int("sport", int(f.Key.SrcPort)),
 				slog.Int("dport", int(f.Key.DstPort)),
 				slog.String("state", f.State.String()),
+				slog.String("class", c.Class.String()),
 				slog.String("reason", c.Reason),
 				slog.Duration("idle", c.Idle),
 				slog.Duration("duration", time.Duration(f.LastSeen-f.Created)),

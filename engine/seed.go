@@ -87,10 +87,11 @@ func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEve
 	}
 	// Inserted in the orientation it was judged in, as newFlow does.
 	f := w.shard.Insert(orient, now)
-	w.setDecision(f, act, d)
 	// Its start was never seen, as with pickup: inspection begins mid-stream.
+	// The kernel had it established: so is its eviction class (setDecision).
 	f.PickedUp = true
 	f.State = conntrack.StateEstablished
+	w.setDecision(f, act, d)
 	ev.flow = f.ID
 	return ev, true
 }

@@ -362,6 +362,7 @@ func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
 	if d.rule >= 0 && int(d.rule) < len(act.Policy.Rules) {
 		f.IdleTimeout = act.Policy.Rules[d.rule].IdleTimeout
 	}
+	w.shard.Reclassify(f) // Allowed decides its eviction class
 }
 
 // malformed decides a packet the decoder refused: enforce drops it, the
