@@ -55,14 +55,23 @@ func (p *Parsed) decode4(b []byte) Reason {
 		return ReasonIPv4TotalLength
 	}
 	b = b[:tl] // drop Ethernet padding and anything else past the IP packet
-
 	if h.FragmentOffset() != 0 {
 		p.Fragment = LaterFragment
+	} else if h.MoreFragments() {
+		p.Fragment = FirstFragment
+	}
+	if ihl > IPv4MinLen && !validOptions(b[IPv4MinLen:ihl], false) {
+		// Checked in every fragment: each carries the options. The ports,
+		// when there, are for the log line.
+		p.L4Off, p.PayloadOff = ihl, ihl
+		if p.Fragment != LaterFragment && (p.Proto == ProtoTCP || p.Proto == ProtoUDP) {
+			p.ports(b[ihl:])
+		}
+		return ReasonBadIPOption
+	}
+	if p.Fragment == LaterFragment {
 		p.L4Off, p.PayloadOff = ihl, ihl
 		return ReasonOK
-	}
-	if h.MoreFragments() {
-		p.Fragment = FirstFragment
 	}
 	return p.decodeL4(b, ihl)
 }
@@ -159,6 +168,12 @@ func (p *Parsed) decodeL4(b []byte, off int) Reason {
 		if doff < TCPMinLen || doff > len(l4) {
 			return ReasonBadTCPOffset
 		}
+		if validTCPFlags>>(p.TCPFlags&tcpFlagsChecked)&1 == 0 {
+			return ReasonBadTCPFlags
+		}
+		if doff > TCPMinLen && !validOptions(l4[TCPMinLen:doff], true) {
+			return ReasonBadTCPOption
+		}
 		p.setPayload(b, off+doff)
 
 	case ProtoUDP:
@@ -196,6 +211,71 @@ func (p *Parsed) decodeL4(b []byte, off int) Reason {
 		p.setPayload(b, off+ICMPMinLen)
 	}
 	return ReasonOK
+}
+
+// tcpFlagsChecked are the flags whose combination validTCPFlags judges;
+// PSH, ECE and CWR may go with any of them.
+const tcpFlagsChecked = TCPFin | TCPSyn | TCPRst | TCPAck | TCPUrg
+
+// validTCPFlags has bit i set for each combination i of tcpFlagsChecked
+// that a TCP stack sends: the kernel's own table (nf_conntrack's
+// tcp_valid_flags). The others are scans and evasion tricks: SYN+FIN,
+// SYN+RST, no flags at all, FIN or URG without ACK (FIN+PSH+URG, "Xmas").
+const validTCPFlags uint64 = 1<<TCPSyn | 1<<(TCPSyn|TCPUrg) | 1<<(TCPSyn|TCPAck) |
+	1<<TCPRst | 1<<(TCPRst|TCPAck) |
+	1<<(TCPFin|TCPAck) | 1<<(TCPFin|TCPAck|TCPUrg) |
+	1<<TCPAck | 1<<(TCPAck|TCPUrg)
+
+// validOptions reports whether o, the options of an IPv4 or TCP header,
+// is a well-formed list (RFC 791, RFC 9293): end-of-list (the rest is
+// padding) and no-operation are one byte; every other option has a length
+// of at least 2 that stays within the header. For TCP, the options of a
+// fixed size (MSS, window scale, SACK permitted, SACK, timestamps) must
+// have it: a stack ignores one that does not, an inspecting box might not.
+func validOptions(o []byte, tcp bool) bool {
+	for i := 0; i < len(o); {
+		kind := o[i]
+		switch kind {
+		case 0:
+			return true
+		case 1:
+			i++
+			continue
+		}
+		if i+1 >= len(o) {
+			return false
+		}
+		n := int(o[i+1])
+		if n < 2 || n > len(o)-i {
+			return false
+		}
+		if tcp {
+			switch kind {
+			case 2: // maximum segment size
+				if n != 4 {
+					return false
+				}
+			case 3: // window scale
+				if n != 3 {
+					return false
+				}
+			case 4: // SACK permitted
+				if n != 2 {
+					return false
+				}
+			case 5: // SACK: one to four blocks of 8 bytes
+				if n < 10 || (n-2)%8 != 0 {
+					return false
+				}
+			case 8: // timestamps
+				if n != 10 {
+					return false
+				}
+			}
+		}
+		i += n
+	}
+	return true
 }
 
 // ports fills the ports of a truncated TCP/UDP header when they are there,
