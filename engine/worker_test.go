@@ -187,7 +187,7 @@ func TestPickup(t *testing.T) {
 	}{
 		{"request mid-stream adopted", "true", tcp(hmi, plc, 40000, 502, fACK|fPSH), true, ReasonPickup},
 		{"reply mid-stream adopted reversed", "true", tcp(plc, hmi, 502, 40000, fACK|fPSH), true, ReasonPickup},
-		{"unknown mid-stream denied", "true", tcp(hmi, plc, 40000, 503, fACK), false, ReasonNewFlow},
+		{"unknown mid-stream denied", "true", tcp(hmi, plc, 40000, 503, fACK), false, ReasonPickupDenied},
 		{"pickup off: default rule, no-flow", "false", tcp(hmi, plc, 40000, 502, fACK|fPSH), false, ReasonNoFlow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
