@@ -17,8 +17,8 @@ import (
 // Reasons a verdict gives, beyond the decoder's malformed-packet reasons.
 const (
 	ReasonNewFlow     = "new-flow"     // first packet of a flow, decided by the rules
-	ReasonPickup      = "pickup"       // mid-stream TCP adopted (restart, eviction, first insertion)
-	ReasonNoFlow      = "no-flow"      // mid-stream TCP with pickup off: decided by the default rule
+	ReasonPickup      = "pickup"       // a flow met mid-stream (restart, eviction, first insertion), adopted as a rule allows (orient.go)
+	ReasonNoFlow      = "no-flow"      // mid-stream TCP with pickup off: the default rule, in the stricter mode of both orientations
 	ReasonReevaluated = "reevaluated"  // a new policy generation changed a tracked flow's decision
 	ReasonPassthrough = "passthrough"  // the mode accepts without evaluating rules
 	ReasonFragment    = "fragment"     // a non-first fragment that escaped reassembly
