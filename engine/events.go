@@ -143,8 +143,10 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		addFlow(&r, v)
 		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
 		if v.rev {
-			r.AddAttrs(slog.String("reverse_rule", ruleName(v.pol, v.revRule)),
-				slog.String("reverse_mode", v.revMode.String()), slog.Bool("reply", v.reply))
+			r.AddAttrs(slog.String("reverse_rule", ruleName(v.pol, v.revRule)), slog.String("reverse_mode", v.revMode.String()))
+		}
+		if v.reply {
+			r.AddAttrs(slog.Bool("reply", true))
 		}
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
