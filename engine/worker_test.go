@@ -317,7 +317,9 @@ func TestDecideNoAllocs(t *testing.T) {
 	w.Decide(syn)
 	w.Decide(denied)
 	te.verdicts()
-	for name, pkt := range map[string][]byte{"established": data, "denied-again": denied} {
+	midstream := tcp(hist, plc, 1, 2, fACK)                                                                               // judged both ways
+	synData := tpkt{src: plc, dst: hmi, proto: 6, sport: 502, dport: 1, flags: fSYN | fACK, payload: []byte("x")}.bytes() // syn-payload
+	for name, pkt := range map[string][]byte{"established": data, "denied-again": denied, "denied-midstream": midstream, "syn-payload": synData} {
 		if n := testing.AllocsPerRun(1000, func() { w.Decide(pkt) }); n != 0 {
 			t.Errorf("%s: %.1f allocations per packet", name, n)
 		}
