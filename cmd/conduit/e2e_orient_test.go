@@ -383,3 +383,38 @@ func TestE2EMidStreamServerFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ESeedKeepsDeniedSessionDenied: sessions that start while conduit
+// is down (killed: the table stays and fail-open passes traffic, with the
+// kernel tracking connections) are taken over from the kernel's table at
+// the next start, pickup off. The one the policy allows is seeded and runs
+// on; the one it denies is not, and stays denied whichever side speaks
+// first.
+func TestE2ESeedKeepsDeniedSessionDenied(t *testing.T) {
+	r := newRig(t)
+	conduits := "\n  - {from: operations, to: control, mode: enforce}"
+	extra := "\n  - {name: ops-polls-plc-20001, from: operations, to: control, proto: tcp, dport: 20001}"
+	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.render(t)+"conntrack: {pickup: false}\n")
+	d1 := r.startDaemon("")
+	r.killKeepingTable(d1)
+	denied, allowed := r.midSession(20000), r.midSession(20001)
+	for _, s := range []*midSession{denied, allowed} {
+		if !send(s.client, s.server, "hello\n", passTimeout) || !send(s.server, s.client, "hello\n", passTimeout) {
+			t.Fatal("while conduit is down (fail-open) the session does not run")
+		}
+	}
+	d2 := r.startDaemon("")
+	seed := d2.wait(0, "the seed event", func(l logLine) bool { return l.event() == "seed" })
+	if seed.num("seeded") < 1 || seed.num("denied") < 1 {
+		t.Errorf("seed event: %s; want the allowed session seeded and the denied one not", seed.raw)
+	}
+	if send(denied.server, denied.client, "keepalive\n", blockTimeout) {
+		t.Error("the PLC's packet of the denied session passed after the restart")
+	}
+	if send(denied.client, denied.server, "request\n", blockTimeout) {
+		t.Error("the client's request of the denied session reached the PLC after the restart")
+	}
+	if !send(allowed.server, allowed.client, "keepalive\n", passTimeout) || !send(allowed.client, allowed.server, "request\n", passTimeout) {
+		t.Error("the seeded allowed session broke after the restart")
+	}
+}
