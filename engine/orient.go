@@ -12,8 +12,8 @@ const (
 	// ReasonPickupDenied: no rule allows the flow in either orientation;
 	// the stricter of the two orientations' modes decided it.
 	ReasonPickupDenied = "pickup-denied"
-	// ReasonSynPayload: a SYN or SYN-ACK carrying data with no flow entry.
-	// It opens nothing and is never adopted: dropped in enforce.
+	// ReasonSynPayload: a SYN or SYN-ACK carrying data. It opens nothing
+	// and is never adopted: dropped in enforce, tracked flow or not.
 	ReasonSynPayload = "syn-payload"
 )
 

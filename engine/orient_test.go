@@ -133,6 +133,12 @@ func TestOrientation(t *testing.T) {
 			pol{mode: "enforce"}, tpkt{src: plc, dst: hmi, proto: 6, sport: 502, dport: 40000, flags: fSYN | fACK, payload: []byte("data")}.bytes(),
 			line{reason: ReasonSynPayload, rule: "", mode: "enforce", src: plc, would: true},
 			[]step{{ack(hmi, plc, 40000, 502), true}}}, // the HMI's own session is not harmed: picked up
+		{"a SYN-ACK with data does not pass an adopted flow either",
+			pol{mode: "enforce"}, tcp(plc, hmi, 502, 40000, fSYN|fACK),
+			line{reason: ReasonPickup, rule: "hmi-polls-plcs", mode: "enforce", src: hmi, revRule: "default", revMode: "enforce", accept: true, reply: true},
+			[]step{{tpkt{src: plc, dst: hmi, proto: 6, sport: 502, dport: 40000, flags: fSYN | fACK, payload: []byte("data")}.bytes(), false},
+				{tpkt{src: hmi, dst: plc, proto: 6, sport: 40000, dport: 502, flags: fSYN, payload: []byte("data")}.bytes(), false},
+				{tcp(hmi, plc, 40000, 502, fACK), true}}},
 		{"a SYN-ACK with data is judged by the stricter mode",
 			pol{mode: "monitor", conduits: "{from: supervisory, to: control, mode: enforce}"},
 			tpkt{src: plc, dst: hmi, proto: 6, sport: 502, dport: 40000, flags: fSYN | fACK, payload: []byte("data")}.bytes(),

@@ -163,8 +163,10 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	var ev verdictEvent
 	logIt := false
 	switch {
-	case f == nil && synPayload(p):
-		// Data on a SYN opens nothing; a SYN-ACK's orientation is unproven.
+	case synPayload(p):
+		// Data on a SYN opens nothing, tracked or not: conduit refuses the
+		// SYN data TCP Fast Open would send, so no server answers with data
+		// on its SYN-ACK. A SYN-ACK's orientation is unproven.
 		w.locked = false
 		w.shard.Unlock()
 		return w.refuse(pol, ReasonSynPayload, p.TCPFlags&packet.TCPAck != 0, now)
