@@ -226,54 +226,43 @@ const validTCPFlags uint64 = 1<<TCPSyn | 1<<(TCPSyn|TCPUrg) | 1<<(TCPSyn|TCPAck)
 	1<<(TCPFin|TCPAck) | 1<<(TCPFin|TCPAck|TCPUrg) |
 	1<<TCPAck | 1<<(TCPAck|TCPUrg)
 
+// tcpOptionSize is the size of each TCP option that has a fixed one (0:
+// any): MSS, window scale, SACK permitted and timestamps.
+var tcpOptionSize = [256]uint8{2: 4, 3: 3, 4: 2, 8: 10}
+
 // validOptions reports whether o, the options of an IPv4 or TCP header,
 // is a well-formed list (RFC 791, RFC 9293): end-of-list (the rest is
 // padding) and no-operation are one byte; every other option has a length
 // of at least 2 that stays within the header. For TCP, the options of a
-// fixed size (MSS, window scale, SACK permitted, SACK, timestamps) must
-// have it: a stack ignores one that does not, an inspecting box might not.
+// fixed size must have it, and SACK must hold one to four blocks of 8
+// bytes: a stack ignores an option that does not, an inspecting box might
+// not.
 func validOptions(o []byte, tcp bool) bool {
-	for i := 0; i < len(o); {
-		kind := o[i]
-		switch kind {
-		case 0:
+	for len(o) > 0 {
+		kind := o[0]
+		if kind == 0 {
 			return true
-		case 1:
-			i++
+		}
+		if kind == 1 {
+			o = o[1:]
 			continue
 		}
-		if i+1 >= len(o) {
+		if len(o) < 2 {
 			return false
 		}
-		n := int(o[i+1])
-		if n < 2 || n > len(o)-i {
+		n := int(o[1])
+		if n < 2 || n > len(o) {
 			return false
 		}
 		if tcp {
-			switch kind {
-			case 2: // maximum segment size
-				if n != 4 {
-					return false
-				}
-			case 3: // window scale
-				if n != 3 {
-					return false
-				}
-			case 4: // SACK permitted
-				if n != 2 {
-					return false
-				}
-			case 5: // SACK: one to four blocks of 8 bytes
-				if n < 10 || (n-2)%8 != 0 {
-					return false
-				}
-			case 8: // timestamps
-				if n != 10 {
-					return false
-				}
+			if w := tcpOptionSize[kind]; w != 0 && n != int(w) {
+				return false
+			}
+			if kind == 5 && (n < 10 || (n-2)%8 != 0) {
+				return false
 			}
 		}
-		i += n
+		o = o[n:]
 	}
 	return true
 }
