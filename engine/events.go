@@ -44,6 +44,11 @@ type verdictEvent struct {
 	flow              uint64
 	reason            string
 	app               appEvent // proto AppNone: no "app" object
+	// rev: the other orientation was judged too (orient.go), with revRule
+	// in revMode; reply: the packet was taken as the line's reply.
+	rev, reply bool
+	revRule    int32
+	revMode    rules.Mode
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -137,6 +142,12 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		)
 		addFlow(&r, v)
 		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
+		if v.rev {
+			r.AddAttrs(slog.String("reverse_rule", ruleName(v.pol, v.revRule)), slog.String("reverse_mode", v.revMode.String()))
+		}
+		if v.reply {
+			r.AddAttrs(slog.Bool("reply", true))
+		}
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
