@@ -301,7 +301,8 @@ rules:
 		t.Fatalf("exit %d stderr %q", code, errOut)
 	}
 	for _, want := range []string{
-		path + ": valid, 2 zones, 2 rules, 2 warnings",
+		path + ": valid, 2 zones, 2 rules, 3 warnings",
+		path + ":2:1: warning: no zone names its bridge ports (ports: [eth1]), so a host on any port may send with any zone's addresses; advice for a bridge box",
 		path + ":6:5: warning: rule ent-plc: ent (level 4) to plc (level 1) crosses more than one Purdue level",
 		path + ":7:5: warning: the cleanup rule cleanup makes enforce allow everything",
 	} {
