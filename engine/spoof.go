@@ -30,14 +30,14 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 	if z == nil {
 		return false
 	}
-	to := pol.Zone(p.Dst)
-	mode := max(pol.ModeFor(from, to), pol.ModeFor(to, from))
-	if !modes.Evaluates(mode) {
-		return false
-	}
 	in := &w.in
 	name, _ := w.e.ports.name(in.Port)
 	if z.Admits(name, in.MAC, in.HasMAC) {
+		return false
+	}
+	to := pol.Zone(p.Dst)
+	mode := max(pol.ModeFor(from, to), pol.ModeFor(to, from))
+	if !modes.Evaluates(mode) {
 		return false
 	}
 	// Not the port the binding names, or an index not known yet: read the
