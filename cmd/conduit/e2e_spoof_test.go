@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+	"golang.org/x/sys/unix"
+)
+
+// TestE2ESpoofedSource: the zones are bound to their bridge ports, and the
+// supervisory zone to the HMI's MAC too. A host in the enterprise zone
+// forges the HMI's source address (a raw Ethernet frame from its own port,
+// carrying a datagram the policy allows the HMI to send). In enforce the
+// frame never reaches the PLC, and the verdict line says spoofed-source and
+// names the port it came in on; in monitor it passes, flagged as would
+// drop. The HMI's genuine traffic, from its own port and MAC, passes in
+// both, and its verdict lines name its port.
+func TestE2ESpoofedSource(t *testing.T) {
+	for _, mode := range []string{"enforce", "monitor"} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t)
+			sock := filepath.Join(r.dir, "conduit.sock")
+			hmiMAC := linkMAC(t, r.p.Host(plant.Supervisory).NS)
+			y := policy{Mode: mode, FailOpen: true, Socket: sock}.render(t)
+			for zone, bind := range map[string]string{
+				"enterprise":  "ports: [vent]",
+				"operations":  "ports: [vops]",
+				"supervisory": fmt.Sprintf("ports: [vsup], macs: [%q]", hmiMAC),
+				"control":     "ports: [vctl]",
+			} {
+				i := strings.Index(y, "  "+zone+":")
+				j := i + strings.Index(y[i:], "]}")
+				if i < 0 || j < i {
+					t.Fatalf("zone %s not in the policy", zone)
+				}
+				y = y[:j] + "], " + bind + "}" + y[j+2:]
+			}
+			writeFile(t, r.path, y)
+			d := r.startDaemon("")
+
+			// Genuine: the HMI from its own port and MAC.
+			mark := d.mark()
+			r.mustPass(supTCP, "genuine HMI traffic")
+			r.mustPass(supUDP, "genuine HMI traffic")
+			d.expectVerdict(mark, supUDP, map[string]string{"reason": "new-flow", "verdict": "accept", "in_port": "vsup"})
+
+			// Forged: the HMI's address from the enterprise port.
+			plc := r.p.Host(plant.Control)
+			rx := openPacket(t, plc.NS)
+			marker := []byte(fmt.Sprintf("conduit-spoof-%d", time.Now().UnixNano()))
+			frame := forgedUDP(linkMAC(t, r.p.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
+				r.p.Host(plant.Supervisory).IPv4.As4(), plc.IPv4.As4(), 33333, plcUDP, marker)
+			mark = d.mark()
+			tx := openPacket(t, r.p.Host(plant.Enterprise).NS)
+			for range 5 {
+				tx.send(t, frame)
+				time.Sleep(50 * time.Millisecond)
+			}
+			arrived := rx.seen(marker, time.Second)
+			switch {
+			case mode == "enforce" && arrived:
+				t.Error("enforce: the forged datagram reached the PLC")
+			case mode == "monitor" && !arrived:
+				t.Error("monitor: the forged datagram did not reach the PLC")
+			}
+			spoofed := func(l logLine) bool { return l.event() == "verdict" && l.str("reason") == "spoofed-source" }
+			l := d.wait(mark, "a spoofed-source verdict", spoofed)
+			want := map[string]string{"mode": mode, "verdict": "drop", "would": "drop", "in_port": "vent",
+				"src": "10.20.0.10", "dst": "10.10.0.10", "proto": "udp", "from_zone": "supervisory",
+				"to_zone": "control", "bound_zone": "supervisory"}
+			if mode == "monitor" {
+				want["verdict"] = "accept"
+			}
+			for k, v := range want {
+				if l.str(k) != v {
+					t.Errorf("spoofed-source line: %s=%q, want %q: %s", k, l.str(k), v, l.raw)
+				}
+			}
+			if !strings.Contains(l.raw, `"expected_ports":["vsup"]`) {
+				t.Errorf("spoofed-source line does not name the expected port: %s", l.raw)
+			}
+			if n := len(d.matching(mark, spoofed)); n != 1 {
+				t.Errorf("%d spoofed-source lines for 5 forged frames from one port, want 1", n)
+			}
+			var st statusReport
+			r.opsJSON(sock, &st, "status")
+			if st.Verdicts.Spoofed != 5 {
+				t.Errorf("status: spoofed %d, want 5", st.Verdicts.Spoofed)
+			}
+
+			// The HMI still gets through after the forgery.
+			r.mustPass(supTCP, "genuine HMI traffic after the forgery")
+			r.mustPass(supUDP, "genuine HMI traffic after the forgery")
+		})
+	}
+}
+
+// linkMAC is the MAC of eth0 in a zone host's namespace.
+func linkMAC(t *testing.T, ns string) net.HardwareAddr {
+	t.Helper()
+	var mac net.HardwareAddr
+	if err := plant.Do(ns, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+// packetSock is an AF_PACKET socket on eth0 of a zone host: it sends
+// frames as they are and sees every frame the host receives.
+type packetSock struct {
+	fd      int
+	ifindex int
+}
+
+func openPacket(t *testing.T, ns string) *packetSock {
+	t.Helper()
+	s := &packetSock{fd: -1}
+	proto := int(htons(unix.ETH_P_ALL))
+	err := plant.Do(ns, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		s.ifindex = ifi.Index
+		if s.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
+			return err
+		}
+		return unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	})
+	if err != nil {
+		if s.fd >= 0 {
+			unix.Close(s.fd)
+		}
+		t.Fatalf("packet socket in %s: %v", ns, err)
+	}
+	t.Cleanup(func() { unix.Close(s.fd) })
+	tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *packetSock) send(t *testing.T, frame []byte) {
+	t.Helper()
+	to := &unix.SockaddrLinklayer{Ifindex: s.ifindex, Halen: 6}
+	copy(to.Addr[:], frame[:6])
+	if err := unix.Sendto(s.fd, frame, 0, to); err != nil {
+		t.Fatalf("send frame: %v", err)
+	}
+}
+
+// seen reports whether a frame holding marker arrives within d.
+func (s *packetSock) seen(marker []byte, d time.Duration) bool {
+	buf := make([]byte, 65536)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(s.fd, buf, 0)
+		if err == nil && bytes.Contains(buf[:n], marker) {
+			return true
+		}
+	}
+	return false
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// forgedUDP is an Ethernet frame carrying an IPv4 UDP datagram with any
+// source address (the UDP checksum is left 0: none, which IPv4 allows).
+func forgedUDP(srcMAC, dstMAC net.HardwareAddr, src, dst [4]byte, sport, dport uint16, payload []byte) []byte {
+	b := make([]byte, 14+20+8+len(payload))
+	copy(b[0:], dstMAC)
+	copy(b[6:], srcMAC)
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	copy(ip[12:], src[:])
+	copy(ip[16:], dst[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	udp := ip[20:]
+	binary.BigEndian.PutUint16(udp[0:], sport)
+	binary.BigEndian.PutUint16(udp[2:], dport)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	copy(udp[8:], payload)
+	return b
+}
