@@ -84,6 +84,8 @@ type Matrix struct {
 	Packets     uint64   // IP packets seen
 	Malformed   uint64   // packets the decoder refused (not in any service)
 	First, Last int64    // ns
+
+	ingress map[netip.Addr]*Ingress // where each source's packets came in (ingress.go)
 }
 
 // NewMatrix returns an empty matrix.
