@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -59,9 +61,14 @@ func (r *portResolver) refresh(now int64) bool {
 	if now < next || !r.next.CompareAndSwap(next, now+resolveEvery) {
 		return false
 	}
+	return r.read() == nil
+}
+
+// read reads the interface names now.
+func (r *portResolver) read() error {
 	ifs, err := r.list()
 	if err != nil {
-		return false
+		return err
 	}
 	m := &portNames{byIndex: make(map[uint32]string, len(ifs))}
 	for _, i := range ifs {
@@ -69,7 +76,33 @@ func (r *portResolver) refresh(now int64) bool {
 	}
 	r.cur.Store(m)
 	r.reads.Add(1)
-	return true
+	return nil
+}
+
+// ResolvePorts reads the names of the namespace's interfaces now, as the
+// daemon does when a policy is loaded or swapped, and returns the ports
+// pol's zones name that no interface has: their zones' packets are all
+// spoofed-source until such a port appears (a typo, or a port not created
+// yet).
+func (e *Engine) ResolvePorts(pol *rules.Policy) (missing []string, err error) {
+	if !pol.BindsPorts() {
+		return nil, nil
+	}
+	if err := e.ports.read(); err != nil {
+		return nil, fmt.Errorf("read interfaces: %w", err)
+	}
+	have := map[string]bool{}
+	for _, n := range e.ports.cur.Load().byIndex {
+		have[n] = true
+	}
+	for _, z := range pol.Zones {
+		for _, p := range z.Ports {
+			if !have[p] && !slices.Contains(missing, p) {
+				missing = append(missing, p)
+			}
+		}
+	}
+	return missing, nil
 }
 
 // PortName returns the name of the interface with index ifindex in the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,11 +53,13 @@ func (f *fakeLinks) set(index int, name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, n := range f.links {
-		if n == name {
+		if n == name && name != "" {
 			delete(f.links, i)
 		}
 	}
-	if name != "" {
+	if name == "" {
+		delete(f.links, index)
+	} else {
 		f.links[index] = name
 	}
 }
@@ -335,5 +338,17 @@ func TestServeIngress(t *testing.T) {
 	}
 	if c := te.Counters(); c.Spoofed != 2 {
 		t.Errorf("spoofed %d", c.Spoofed)
+	}
+}
+
+func TestResolvePorts(t *testing.T) {
+	te, links, _ := newBoundEngine(t, "enforce", "")
+	links.set(ixCtl, "") // vctl is gone; vctl2 never existed
+	missing, err := te.ResolvePorts(te.store.Load().Policy)
+	if err != nil || !slices.Equal(missing, []string{"vctl", "vctl2"}) || te.ports.reads.Load() != 1 {
+		t.Errorf("missing %v, %v, reads %d", missing, err, te.ports.reads.Load())
+	}
+	if n, ok := te.PortName(ixSup); !ok || n != "vsup" {
+		t.Errorf("PortName(%d) = %q %v", ixSup, n, ok)
 	}
 }

@@ -44,6 +44,9 @@ func TestE2ESpoofedSource(t *testing.T) {
 			}
 			writeFile(t, r.path, y)
 			d := r.startDaemon("")
+			if l, found := d.find(0, 0, func(l logLine) bool { return l.event() == "port_missing" }); found {
+				t.Errorf("every bound port exists, but: %s", l.raw)
+			}
 
 			// Genuine: the HMI from its own port and MAC.
 			mark := d.mark()
@@ -98,6 +101,14 @@ func TestE2ESpoofedSource(t *testing.T) {
 			// The HMI still gets through after the forgery.
 			r.mustPass(supTCP, "genuine HMI traffic after the forgery")
 			r.mustPass(supUDP, "genuine HMI traffic after the forgery")
+
+			// A reload that names a port this box does not have says so.
+			mark = d.mark()
+			writeFile(t, r.path, strings.Replace(y, "ports: [vsup]", "ports: [vsup0]", 1))
+			l = d.wait(mark, "a port_missing warning", func(l logLine) bool { return l.event() == "port_missing" })
+			if l.str("port") != "vsup0" || !strings.Contains(l.raw, `"zones":["supervisory"]`) {
+				t.Errorf("port_missing: %s", l.raw)
+			}
 		})
 	}
 }

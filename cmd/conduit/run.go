@@ -85,6 +85,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
+	o.checkPorts(pol)
 	if pol.Conntrack.Seed {
 		seedFromKernel(eng, o.log)
 	}
