@@ -423,6 +423,9 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 	if m.Malformed > 0 {
 		fmt.Fprintf(b, "# %d packets were malformed or later fragments: no rule covers them (enforce drops them).\n", m.Malformed)
 	}
+	if m.Spoofed > 0 {
+		fmt.Fprintf(b, "# %d verdict lines were spoofed-source (a zone's address from a port or MAC its binding does not name): not learned.\n", m.Spoofed)
+	}
 	b.WriteString(`#
 # It allows exactly the services seen, from the side that opened them.
 # Review it before use:

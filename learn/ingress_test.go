@@ -182,6 +182,9 @@ func TestDraftPortsFromLog(t *testing.T) {
 			"# ports: [vsup]  # 1 of 2 packets from its 2 hosts came in on vsup; the others' port is not known"},
 		{"a port conduit could not name", line("10.20.0.10", "10.10.0.10", "new-flow", "ifindex 9", 1), ""},
 		{"a pickup's packet may be the reply: no evidence", line("10.20.0.10", "10.10.0.10", "pickup", "vctl", 1), ""},
+		{"a spoofed-source line is no evidence", line("10.20.0.10", "10.10.0.10", "new-flow", "vsup", 1) +
+			line("10.20.0.10", "10.10.0.10", "spoofed-source", "vent", 0),
+			"ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup"},
 	}
 	for _, c := range cases {
 		l := NewLearner()
@@ -189,6 +192,10 @@ func TestDraftPortsFromLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, y := parseDraft(t, l.Matrix(), DraftConfig{})
+		if strings.Contains(c.log, "spoofed-source") && (l.Matrix().Spoofed != 1 || l.Matrix().Malformed != 0 ||
+			!strings.Contains(y, "1 verdict lines were spoofed-source")) {
+			t.Errorf("%s: spoofed %d malformed %d\n%s", c.name, l.Matrix().Spoofed, l.Matrix().Malformed, y)
+		}
 		if got := zoneLine(y, "net-10-20-0"); got != c.want {
 			t.Errorf("%s: %q, want %q\n%s", c.name, got, c.want, y)
 		}

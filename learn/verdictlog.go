@@ -100,6 +100,12 @@ func (l *Learner) logLine(ln *logLine) bool {
 	ts := t.UnixNano()
 	switch ln.Event {
 	case "verdict":
+		if ln.Reason == "spoofed-source" {
+			// A bound zone's address from another port: nothing to allow,
+			// and no evidence of where the zone's hosts are.
+			l.m.Spoofed++
+			return true
+		}
 		if !startReasons[ln.Reason] {
 			if ln.Rule == "" && ln.Reason != "reevaluated" {
 				l.m.Malformed++ // malformed, fragment or engine failure
