@@ -50,8 +50,9 @@ func TestE2ESpoofedSource(t *testing.T) {
 
 			// Genuine: the HMI from its own port and MAC.
 			mark := d.mark()
-			r.mustPass(supTCP, "genuine HMI traffic")
-			r.mustPass(supUDP, "genuine HMI traffic")
+			for _, f := range []flow{supTCP, supTCP6, supICMP, supUDP} {
+				r.mustPass(f, "genuine HMI traffic")
+			}
 			d.expectVerdict(mark, supUDP, map[string]string{"reason": "new-flow", "verdict": "accept", "in_port": "vsup"})
 
 			// Forged: the HMI's address from the enterprise port.
