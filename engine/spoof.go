@@ -40,9 +40,9 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 	if !modes.Evaluates(mode) {
 		return false
 	}
-	// Not the port the binding names, or an index not known yet: read the
+	// Not a port the binding names, or an index not known yet: read the
 	// names again (rate-limited) before calling it forged.
-	if len(z.Ports) > 0 && w.e.ports.refresh(now) {
+	if len(z.Ports) > 0 && !z.HasPort(name) && w.e.ports.refresh(now) {
 		if name, _ = w.e.ports.name(in.Port); z.Admits(name, in.MAC, in.HasMAC) {
 			return false
 		}
