@@ -45,14 +45,15 @@ func (m *Matrix) sawFrom(a netip.Addr, port string) {
 	in.Ports[port]++
 }
 
-// copyWindow is how long after a frame was captured on one interface the
-// same frame on another is taken for the bridge forwarding it: a capture
-// on several bridge ports sees a packet on the port it came in on and
-// again on the port it left by.
+// copyWindow is how far apart in time two captures of one frame on two
+// interfaces are taken for one frame the bridge forwarded: a capture on
+// several bridge ports sees a packet on the port it came in on and again
+// on each port it left by, a few microseconds later. dumpcap writes each
+// interface's frames in batches, so the copy may come first in the file.
 const copyWindow = int64(100 * time.Millisecond)
 
-// copies remembers recent frames by hash, to tell a forwarded copy from
-// the frame as it came in.
+// copies remembers recent frames by hash, with the interface of the
+// earliest capture, to tell a forwarded copy from the frame as it came in.
 type copies struct {
 	seed  maphash.Seed
 	slots [4096]struct {
@@ -62,19 +63,24 @@ type copies struct {
 	}
 }
 
-// forwarded reports whether b, captured at ts on port, is a copy of a
-// frame captured on another port just before, and records it otherwise.
-func (c *copies) forwarded(ts int64, b []byte, port string) bool {
+// arrival records b, captured at ts on port. It reports whether this is
+// the frame as it came in, and, when an earlier-recorded capture of it
+// turns out to be a forwarded copy (captured later, written first), that
+// capture's port, whose count is to be taken back.
+func (c *copies) arrival(ts int64, b []byte, port string) (in bool, undo string) {
 	if c.seed == (maphash.Seed{}) {
 		c.seed = maphash.MakeSeed()
 	}
 	h := maphash.Bytes(c.seed, b)
 	s := &c.slots[h%uint64(len(c.slots))]
-	if s.h == h && s.port != port && ts-s.at >= 0 && ts-s.at < copyWindow {
-		return true
+	if s.h == h && s.port != port && max(ts-s.at, s.at-ts) < copyWindow {
+		if ts >= s.at {
+			return false, "" // a copy leaving by port
+		}
+		undo = s.port
 	}
 	s.h, s.at, s.port = h, ts, port
-	return false
+	return true, undo
 }
 
 // ingressPacket records where the captured packet p came in, unless it is
@@ -87,8 +93,18 @@ func (l *Learner) ingressPacket(p *capture.Packet) {
 	case p.Interface == "":
 	case p.Direction == capture.DirOutbound:
 		return
-	case p.Direction == capture.DirUnknown && l.copies.forwarded(p.Time, p.Data, p.Interface):
-		return
+	case p.Direction == capture.DirUnknown:
+		in, undo := l.copies.arrival(p.Time, p.Data, p.Interface)
+		if undo != "" {
+			if rec := l.m.ingressOf(l.p.Src.Unmap()); rec.Ports[undo] > 0 {
+				if rec.Ports[undo]--; rec.Ports[undo] == 0 {
+					delete(rec.Ports, undo)
+				}
+			}
+		}
+		if !in {
+			return
+		}
 	}
 	l.m.sawFrom(l.p.Src, p.Interface)
 }

@@ -137,6 +137,14 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
 			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
 		}},
+		{"no directions, and the copy written first (dumpcap's batches)", []ngFrame{
+			{1, 0, req(1, hmi, plc, 40000)}, {1, 0, req(3, ews, plc, 40001)}, {0, 0, rsp(2, plc, hmi, 40000)},
+			{0, 0, req(0, hmi, plc, 40000)}, {2, 0, req(2, ews, plc, 40001)}, {2, 0, rsp(3, plc, hmi, 40000)}, {1, 0, rsp(1, plc, hmi, 40000)},
+		}, map[string]string{
+			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
+			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
+			"net-10-30-0": "ports: [vops]  # every one of 1 packet from its 1 host came in on vops",
+		}},
 		{"a zone on two ports", []ngFrame{
 			{0, 1, req(0, hmi, plc, 40000)}, {2, 1, req(5, "10.20.0.11", plc, 40001)},
 		}, map[string]string{"net-10-20-0": "ports: [vops, vsup]  # every one of 2 packets from its 2 hosts came in on vops or vsup"}},

@@ -5,12 +5,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
 )
 
@@ -215,4 +220,60 @@ func forgedUDP(srcMAC, dstMAC net.HardwareAddr, src, dst [4]byte, sport, dport u
 	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
 	copy(udp[8:], payload)
 	return b
+}
+
+// TestE2ELearnPorts captures on the bridge ports with dumpcap (one pcapng,
+// an interface per port, as an engineer would on the box) while the zone
+// hosts talk to the PLC, and has `conduit learn` draft the policy: each
+// zone gets the port its host is on, although the capture holds every
+// forwarded frame twice (in on one port, out on another).
+func TestE2ELearnPorts(t *testing.T) {
+	r := newRig(t)
+	dumpcap, err := exec.LookPath("dumpcap")
+	if err != nil {
+		t.Skip("dumpcap (tshark) is not installed")
+	}
+	pcap := filepath.Join(r.dir, "ports.pcapng")
+	cmd := plant.NSCmd(r.p.FW, dumpcap, "-q", "-i", "vent", "-i", "vops", "-i", "vsup", "-i", "vctl", "-w", pcap)
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "Capturing on"); {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("dumpcap did not start: %s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // every interface open
+	for range 3 {
+		for _, f := range []flow{supTCP, supUDP, opsTCP, entICMP} {
+			r.mustPass(f, "without conduit")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dumpcap: %v: %s", err, errb.String())
+	}
+	draft := filepath.Join(r.dir, "draft.yaml")
+	if out, err := exec.Command(r.conduit, "learn", "-o", draft, pcap).CombinedOutput(); err != nil {
+		t.Fatalf("conduit learn: %v: %s", err, out)
+	}
+	pol, err := rules.Load(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := os.ReadFile(draft)
+	for zone, port := range map[string]string{"net-10-40-0": "vent", "net-10-30-0": "vops", "net-10-20-0": "vsup", "net-10-10-0": "vctl"} {
+		id, ok := pol.ZoneByName(zone)
+		if !ok || !slices.Equal(pol.Zones[id-1].Ports, []string{port}) {
+			t.Errorf("zone %s: ports %v, want [%s]\n%s", zone, pol.Zones[max(int(id), 1)-1].Ports, port, y)
+		}
+	}
+	if !strings.Contains(string(y), "came in on vsup") {
+		t.Errorf("no evidence comment:\n%s", y)
+	}
 }
