@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net/netip"
+
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
@@ -25,14 +27,19 @@ const protoSpoof = 0xff
 // names (portResolver).
 func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 	p := &w.pkt
+	in := &w.in
+	names := w.e.ports.cur.Load()
+	if a := &w.admit; a.pol == pol && a.names == names && a.in == *in && a.src == p.Src {
+		return false // packets come in runs from one source and port
+	}
 	from := pol.Zone(p.Src)
 	z := pol.Binding(from)
 	if z == nil {
 		return false
 	}
-	in := &w.in
 	name, _ := w.e.ports.name(in.Port)
 	if z.Admits(name, in.MAC, in.HasMAC) {
+		w.admit = admitted{pol: pol, names: names, src: p.Src, in: *in}
 		return false
 	}
 	to := pol.Zone(p.Dst)
@@ -62,6 +69,16 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 	}
 	w.flagged = true // counted as would-drop once the packet is decided
 	return false
+}
+
+// admitted is the last source address and ingress a worker found its
+// zone's binding admits, under one policy and one reading of the
+// interface names.
+type admitted struct {
+	pol   *rules.Policy
+	names *portNames
+	src   netip.Addr
+	in    Ingress
 }
 
 // emit sends a verdict line stamped with the ingress port of the packet

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -350,5 +351,37 @@ func TestResolvePorts(t *testing.T) {
 	}
 	if n, ok := te.PortName(ixSup); !ok || n != "vsup" {
 		t.Errorf("PortName(%d) = %q %v", ixSup, n, ok)
+	}
+}
+
+// TestSpoofAdmitMemo: the memo of the last admitted source and port is
+// forgotten when the interface names are read again or the policy changes.
+func TestSpoofAdmitMemo(t *testing.T) {
+	te, links, _ := newBoundEngine(t, "enforce", "")
+	w := te.Worker(0)
+	syn := tcp(hmi, plc, 40000, 502, fSYN)
+	if !w.DecideIn(syn, fromSup) || !w.DecideIn(syn, fromSup) {
+		t.Fatal("genuine packets refused")
+	}
+	links.set(ixSup, "vother") // renamed under its index
+	if err := te.ports.read(); err != nil {
+		t.Fatal(err)
+	}
+	if w.DecideIn(syn, fromSup) {
+		t.Error("admitted from a renamed port: the memo outlived the names")
+	}
+	links.set(ixSup, "vsup")
+	te.ports.read()
+	if !w.DecideIn(syn, fromSup) {
+		t.Fatal("refused after the name came back")
+	}
+	moved := strings.Replace(strings.NewReplacer("%MODE%", "enforce", "%CONDUITS%", "").Replace(boundPolicy), "ports: [vsup]", "ports: [vent]", 1)
+	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Load: func(string) (*rules.Policy, error) { return rules.Parse("bound.yaml", []byte(moved)) }}
+	if res := r.Reload("test"); !res.Changed {
+		t.Fatalf("reload: %+v", res)
+	}
+	if w.DecideIn(syn, fromSup) {
+		t.Error("admitted after a policy that binds the zone elsewhere: the memo outlived the policy")
 	}
 }

@@ -42,6 +42,7 @@ type Worker struct {
 	// source address is forged and monitor passes it (spoof.go).
 	in      Ingress
 	flagged bool
+	admit   admitted
 	stats   workerStats
 	hits    hitTable
 	byMode  modeCounters // verdicts by effective mode (stats.go)

@@ -121,6 +121,11 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	var logDone sync.WaitGroup
 	logDone.Go(func() { eng.RunLimited(logCtx, o.deniedLimit) })
 	go eng.Sweep(ctx, time.Second)
+	go func() {
+		if err := eng.WatchLinks(ctx); err != nil {
+			log.Warn("link events unavailable: a port renamed under its index goes unnoticed until conduit reads the interfaces again", "err", err)
+		}
+	}()
 	go o.reportLogLoss(ctx, 10*time.Second)
 	go o.saveStateEvery(ctx, saveEvery)
 
