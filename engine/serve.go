@@ -89,7 +89,7 @@ func (s *server) batch(ps []nfq.Packet) {
 	}
 	for i := range ps {
 		p := &ps[i]
-		switch d := s.w.DecideVerdict(p.Payload); {
+		switch d := s.w.DecideVerdictIn(p.Payload, ingressOf(p)); {
 		case d.Accept && d.Packet == nil:
 			s.accepts = append(s.accepts, p.ID)
 		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
@@ -113,6 +113,17 @@ func (s *server) batch(ps []nfq.Packet) {
 			s.w.lat.observe(d)
 		}
 	}
+}
+
+// ingressOf is where a queued packet came in: the bridge port, or the
+// in-device of a routed packet, and the source MAC.
+func ingressOf(p *nfq.Packet) Ingress {
+	in := Ingress{Port: p.PhysIn}
+	if in.Port == 0 {
+		in.Port = p.InDev
+	}
+	in.MAC, in.HasMAC = p.MAC()
+	return in
 }
 
 // flush sends the verdict for the held accepts: a plain verdict for one,
