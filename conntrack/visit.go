@@ -27,8 +27,7 @@ func (t *Table) Visit(fn func(s *Shard, f *Flow)) {
 // neither expires it nor makes it the most recently used.
 func (s *Shard) Peek(k Key) *Flow {
 	ck, _ := canon(k)
-	f, _ := s.lru.Peek(ck)
-	return f
+	return s.index[ck]
 }
 
 // Touch records that f carried packets at now that the shard did not see
@@ -39,6 +38,5 @@ func (s *Shard) Touch(f *Flow, now int64) {
 	if now > f.LastSeen {
 		f.LastSeen = now
 	}
-	ck, _ := canon(f.Key)
-	s.lru.Get(ck)
+	s.touch(f.slot)
 }

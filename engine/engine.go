@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,9 @@ type Config struct {
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
 	LargeBuffers int
+	// Interfaces lists the namespace's interfaces, to name the ports
+	// packets come in on (zone bindings, in_port); default net.Interfaces.
+	Interfaces func() ([]net.Interface, error)
 }
 
 // Engine decides packets. Create it with New, start its event writer with
@@ -45,6 +49,7 @@ type Engine struct {
 
 	onRequest func(RequestSeen)
 	fp        *fastpath // nil: no fast path (fastpath.go)
+	ports     portResolver
 
 	logDropped atomic.Uint64
 }
@@ -74,6 +79,10 @@ func New(cfg Config) *Engine {
 		reads:   make([]readCounters, cfg.Workers),
 
 		onRequest: cfg.OnRequest,
+	}
+	e.ports.list = cfg.Interfaces
+	if e.ports.list == nil {
+		e.ports.list = net.Interfaces
 	}
 	pol := cfg.Store.Load().Policy
 	e.ct = conntrack.New(conntrack.Config{
@@ -120,6 +129,7 @@ type Counters struct {
 	Packets, Accepted, Dropped, WouldDrop uint64
 	Malformed, Panics, Pickups            uint64
 	LinkControl                           uint64 // IPv6 neighbour discovery and MLD, passed without rules
+	Spoofed                               uint64 // source address of a zone bound to other ports or MACs
 	LogDropped                            uint64
 }
 
@@ -135,6 +145,7 @@ func (e *Engine) Counters() Counters {
 		c.Panics += w.stats.panics.Load()
 		c.Pickups += w.stats.pickups.Load()
 		c.LinkControl += w.stats.linkControl.Load()
+		c.Spoofed += w.stats.spoofed.Load()
 	}
 	c.LogDropped = e.logDropped.Load()
 	return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
@@ -44,6 +45,19 @@ type verdictEvent struct {
 	flow              uint64
 	reason            string
 	app               appEvent // proto AppNone: no "app" object
+	// rev: the other orientation was judged too (orient.go), with revRule
+	// in revMode; reply: the packet was taken as the line's reply.
+	rev, reply bool
+	revRule    int32
+	revMode    rules.Mode
+	// Where the packet in hand came in, when known: the port's ifindex
+	// and name, the source MAC; bound is the zone whose binding a
+	// spoofed-source packet broke.
+	inIndex uint32
+	inPort  string
+	mac     rules.MAC
+	hasMAC  bool
+	bound   rules.ZoneID
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -140,6 +154,13 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		)
 		addFlow(&r, v)
 		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
+		if v.rev {
+			r.AddAttrs(slog.String("reverse_rule", ruleName(v.pol, v.revRule)), slog.String("reverse_mode", v.revMode.String()))
+		}
+		if v.reply {
+			r.AddAttrs(slog.Bool("reply", true))
+		}
+		addIngress(&r, v)
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
@@ -155,8 +176,11 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		f := &c.Flow
 		name := c.Kind.String()
 		level := slog.LevelInfo
-		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction {
-			level = slog.LevelWarn // a full table is where allowed sessions start to suffer
+		// A full table is where allowed sessions start to suffer: the
+		// eviction of an established allowed flow (nothing of less worth
+		// was left) is the one that hurts; the others make room as meant.
+		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction && c.Class == conntrack.ClassEstablished {
+			level = slog.LevelWarn
 		}
 		r := slog.NewRecord(time.Unix(0, ev.at), level, name, 0)
 		r.AddAttrs(slog.String("event", name))
@@ -169,6 +193,7 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 				slog.Int("sport", int(f.Key.SrcPort)),
 				slog.Int("dport", int(f.Key.DstPort)),
 				slog.String("state", f.State.String()),
+				slog.String("class", c.Class.String()),
 				slog.String("reason", c.Reason),
 				slog.Duration("idle", c.Idle),
 				slog.Duration("duration", time.Duration(f.LastSeen-f.Created)),
@@ -221,6 +246,41 @@ func addFlow(r *slog.Record, v *verdictEvent) {
 	)
 	if v.hasICMPType {
 		r.AddAttrs(slog.Int("icmp_type", int(v.icmpType)))
+	}
+}
+
+// addIngress adds where the packet came in: in_port (the port's name, or
+// its ifindex when conduit could not name it), and for a spoofed-source
+// verdict the source MAC and what the zone's binding expected.
+func addIngress(r *slog.Record, v *verdictEvent) {
+	if v.inIndex == 0 {
+		return
+	}
+	if v.inPort != "" {
+		r.AddAttrs(slog.String("in_port", v.inPort))
+	} else {
+		r.AddAttrs(slog.String("in_port", "ifindex "+strconv.Itoa(int(v.inIndex))))
+	}
+	if v.reason != ReasonSpoofed {
+		return
+	}
+	if v.hasMAC {
+		r.AddAttrs(slog.String("src_mac", v.mac.String()))
+	}
+	if v.bound == rules.ZoneUnknown || int(v.bound) > len(v.pol.Zones) {
+		return
+	}
+	z := &v.pol.Zones[v.bound-1]
+	r.AddAttrs(slog.String("bound_zone", z.Name))
+	if len(z.Ports) > 0 {
+		r.AddAttrs(slog.Any("expected_ports", z.Ports))
+	}
+	if len(z.MACs) > 0 {
+		ms := make([]string, len(z.MACs))
+		for i, m := range z.MACs {
+			ms[i] = m.String()
+		}
+		r.AddAttrs(slog.Any("expected_macs", ms))
 	}
 }
 

@@ -198,8 +198,15 @@ func tupleOf(k conntrack.Key) ctnl.Tuple {
 }
 
 // offload marks f's kernel entry, under the shard lock (once per flow).
-// With the verdict method the packet's verdict carries the mark.
-func (w *Worker) offload(f *conntrack.Flow) {
+// With the verdict method the packet's verdict carries the mark. A flow
+// of a zone bound to ports or MACs stays in userspace: the kernel's entry
+// does not know where a packet came in, so a forged source could ride it
+// past the binding.
+func (w *Worker) offload(pol *rules.Policy, f *conntrack.Flow) {
+	if pol.Binding(pol.Zone(f.Key.Src)) != nil || pol.Binding(pol.Zone(f.Key.Dst)) != nil {
+		f.Mark |= markNoOffload
+		return
+	}
 	if w.e.fp.verdict.Load() {
 		w.ctMark = true
 	} else if err := w.fp.SetMark(tupleOf(f.Key), nft.CtMarkFastpath, nft.CtMarkFastpath); err != nil {

@@ -553,3 +553,32 @@ func TestDisableFastpath(t *testing.T) {
 		t.Error("offloaded with the fast path disabled")
 	}
 }
+
+// TestFastpathBoundZonesStayInUserspace: the kernel's entry does not know
+// the port a packet came in on, so a flow of a zone bound to ports or MACs
+// is never offloaded (a forged source would ride it past the binding).
+func TestFastpathBoundZonesStayInUserspace(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "enforce"})
+	bound := strings.Replace(pol{mode: "enforce"}.yaml(), "control:     {level: 1, cidrs: [10.10.0.0/24, \"fd00:10::/64\"]}",
+		"control:     {level: 1, cidrs: [10.10.0.0/24, \"fd00:10::/64\"], ports: [vctl]}", 1)
+	if bound == (pol{mode: "enforce"}).yaml() {
+		t.Fatal("the test policy did not change")
+	}
+	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Load: func(string) (*rules.Policy, error) { return rules.Parse("test.yaml", []byte(bound)) }}
+	if res := r.Reload("test"); !res.Changed {
+		t.Fatal("reload did not change the policy")
+	}
+	k := newFakeKernel()
+	if err := te.EnableFastpath(FastpathConfig{Open: k.open}); err != nil {
+		t.Fatal(err)
+	}
+	w := te.Worker(0)
+	tu := k.add(17, plc, hist, 40000, 123)
+	w.Decide(udp(plc, hist, 40000, 123))
+	w.Decide(udp(hist, plc, 123, 40000))
+	w.Decide(udp(plc, hist, 40000, 123))
+	if k.mark(tu) != 0 || k.setMarks != 0 {
+		t.Errorf("a flow of a bound zone was offloaded (%d requests)", k.setMarks)
+	}
+}

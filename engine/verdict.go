@@ -17,7 +17,13 @@ type Verdict struct {
 
 // DecideVerdict is Decide with the replacement packet a reset may need.
 func (w *Worker) DecideVerdict(b []byte) Verdict {
+	w.replace = nil
+	return w.DecideVerdictIn(b, Ingress{})
+}
+
+// DecideVerdictIn is DecideIn with the replacement packet a reset may need.
+func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
 	w.replace, w.ctMark = nil, false
-	accept := w.Decide(b)
+	accept := w.DecideIn(b, in)
 	return Verdict{Accept: accept, Packet: w.replace, CtMark: w.ctMark && accept && w.replace == nil}
 }

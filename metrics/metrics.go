@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
 	"github.com/conduit-ot/conduit/modes"
@@ -55,6 +56,7 @@ var (
 	dWouldDrop    = desc("would_drop_total", "Packets the policy denies (dropped in enforce, passed in monitor), by queue and mode.", "queue", "mode")
 	dMalformed    = desc("malformed_packets_total", "Packets the decoder refused.", "queue")
 	dPanics       = desc("engine_panics_total", "Packets whose decision panicked and got the failure verdict.", "queue")
+	dSpoofed      = desc("spoofed_packets_total", "Packets whose source address belongs to a zone bound to other bridge ports or MACs (dropped in enforce, passed in monitor).", "queue")
 	dRulePackets  = desc("rule_packets_total", "Packets decided by each rule (the implicit default is rule \"default\").", "rule")
 	dRuleBytes    = desc("rule_bytes_total", "Bytes of the packets decided by each rule.", "rule")
 	dRuleFlows    = desc("rule_flows_total", "Flows decided by each rule.", "rule")
@@ -64,6 +66,8 @@ var (
 	dCTEntries    = desc("conntrack_entries", "Flows in the connection table.")
 	dCTCapacity   = desc("conntrack_capacity", "Capacity of the connection table.")
 	dCTEvictions  = desc("conntrack_evictions_total", "Flows evicted because the table was full.")
+	dCTEvictClass = desc("conntrack_evictions_by_class_total", "Flows evicted because the table was full, by the evicted flow's class (denied, handshake, closing, unanswered, established: evicted in that order).", "class")
+	dCTClassFlows = desc("conntrack_entries_by_class", "Flows in the connection table, by eviction class.", "class")
 	dCTExpired    = desc("conntrack_expired_total", "Flows ended by their idle, handshake or close timeout.")
 	dCTPickups    = desc("conntrack_pickups_total", "Mid-stream TCP sessions adopted.")
 	dKWaiting     = desc("kernel_queue_waiting", "Packets in the kernel's queue waiting for a verdict.", "queue")
@@ -96,9 +100,9 @@ func NewRegistry(src Source) *prometheus.Registry {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics,
+	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics, dSpoofed,
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
-		dCTEntries, dCTCapacity, dCTEvictions, dCTExpired, dCTPickups,
+		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
 		dKWaiting, dKDropped, dKUserDropped, dReloads, dLogDropped, dLogWritten, dLatency,
 		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes} {
 		ch <- d
@@ -121,6 +125,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dPackets, q.Packets, num)
 		counter(dMalformed, q.Malformed, num)
 		counter(dPanics, q.Panics, num)
+		counter(dSpoofed, q.Spoofed, num)
 		for m, v := range q.ByMode {
 			mode := rules.Mode(m).String()
 			counter(dVerdicts, v.Accept, num, mode, "accept")
@@ -144,6 +149,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCTEntries, float64(st.Entries))
 	gauge(dCTCapacity, float64(st.Capacity))
 	counter(dCTEvictions, st.Evictions)
+	for c := range conntrack.NumClasses {
+		class := conntrack.Class(c).String()
+		counter(dCTEvictClass, st.EvictionsByClass[c], class)
+		gauge(dCTClassFlows, float64(st.EntriesByClass[c]), class)
+	}
 	counter(dCTExpired, st.Expired)
 	counter(dCTPickups, e.Counters().Pickups)
 

@@ -20,6 +20,9 @@ type Reloader struct {
 	Load func(path string) (*rules.Policy, error)
 	// OnSwap, if set, runs after a new generation is in force.
 	OnSwap func(old, cur *Active)
+	// OnWatch, if set, runs once Watch has armed its watches and compared
+	// the file with the policy in force: every change after it is seen.
+	OnWatch func()
 
 	mu sync.Mutex // one reload at a time: SIGHUP, the file watcher and the control socket race
 }

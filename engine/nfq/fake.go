@@ -28,6 +28,12 @@ func NewFake(num uint16, batch int, readTimeout time.Duration) (q *Queue, kernel
 // PacketMessage builds an NFQNL_MSG_PACKET for queue num as the kernel
 // sends it: an IPv4 packet header, the payload, and GSO when gso is set.
 func PacketMessage(num uint16, id uint32, payload []byte, gso bool) []byte {
+	return PacketMessageFrom(num, id, payload, gso, 7, nil)
+}
+
+// PacketMessageFrom is PacketMessage for a packet that came in on bridge
+// port physIn (ifindex) from the hardware address hw (none when nil).
+func PacketMessageFrom(num uint16, id uint32, payload []byte, gso bool, physIn uint32, hw []byte) []byte {
 	b := make([]byte, 256+len(payload))
 	n := nlmsgHdrLen + nfgenHdrLen
 	hdr := make([]byte, 7)
@@ -35,7 +41,13 @@ func PacketMessage(num uint16, id uint32, payload []byte, gso bool) []byte {
 	binary.BigEndian.PutUint16(hdr[4:], 0x0800)
 	hdr[6] = 2 // NF_INET_FORWARD
 	n += putAttr(b[n:], attrPacketHdr, hdr)
-	n += putAttr(b[n:], attrPhysInDev, binary.BigEndian.AppendUint32(nil, 7))
+	n += putAttr(b[n:], attrPhysInDev, binary.BigEndian.AppendUint32(nil, physIn))
+	if hw != nil {
+		v := make([]byte, 12) // struct nfqnl_msg_packet_hw
+		binary.BigEndian.PutUint16(v, uint16(len(hw)))
+		copy(v[4:], hw)
+		n += putAttr(b[n:], attrHWAddr, v)
+	}
 	if gso {
 		n += putAttr(b[n:], attrSkbInfo, binary.BigEndian.AppendUint32(nil, skbInfoGSO))
 	}
