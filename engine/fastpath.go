@@ -349,6 +349,17 @@ func (e *Engine) syncKernel(now int64) {
 			unmark = append(unmark, en.Tuple())
 			return
 		}
+		if f.Key.Proto == packet.ProtoTCP && f.State == conntrack.StateEstablished {
+			// conduit saw none of the close: the kernel did.
+			switch en.Closed {
+			case ctnl.ClosedOne:
+				f.State = conntrack.StateClosing
+				s.Reclassify(f)
+			case ctnl.ClosedBoth:
+				f.State = conntrack.StateClosed
+				s.Reclassify(f)
+			}
+		}
 		flows++
 		live[f.ID] = true
 		var kc kernelCounts

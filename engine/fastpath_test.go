@@ -582,3 +582,31 @@ func TestFastpathBoundZonesStayInUserspace(t *testing.T) {
 		t.Errorf("a flow of a bound zone was offloaded (%d requests)", k.setMarks)
 	}
 }
+
+// TestFastpathKernelCloses: an offloaded TCP session's close is seen by
+// the kernel only; the sweep carries it over, so the flow's state, timeout
+// and eviction class are those of a closing session.
+func TestFastpathKernelCloses(t *testing.T) {
+	te, k := fastEngine(t, pol{mode: "enforce"})
+	w := te.Worker(0)
+	tt := k.add(6, hmi, plc, 40000, 502)
+	if !handshake(w, hmi, plc, 40000, 502) || k.mark(tt) == 0 {
+		t.Fatal("not offloaded")
+	}
+	state := func() string {
+		var s string
+		te.Flows(func(fi FlowInfo) bool { s = fi.State; return true })
+		return s
+	}
+	te.syncKernel(te.clock)
+	if s := state(); s != "established" {
+		t.Fatalf("state %s before the close", s)
+	}
+	k.mu.Lock()
+	k.find(tt).Closed = ctnl.ClosedOne
+	k.mu.Unlock()
+	te.syncKernel(te.clock)
+	if s := state(); s != "closing" {
+		t.Errorf("state %s after the kernel saw a FIN, want closing", s)
+	}
+}

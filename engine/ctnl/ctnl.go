@@ -24,7 +24,11 @@ type Entry struct {
 	// accounting by direction (0 original, 1 reply), zero unless
 	// net.netfilter.nf_conntrack_acct was on when the entry was created
 	// (HasCounters says whether they were present).
-	Mark           uint32
+	Mark uint32
+	// Closed is how far the kernel saw a TCP connection close: not
+	// (ClosedNone), one side (ClosedOne: FIN_WAIT, CLOSE_WAIT, LAST_ACK), or
+	// both or reset (ClosedBoth: TIME_WAIT, CLOSE).
+	Closed         uint8
 	Packets, Bytes [2]uint64
 	HasCounters    bool
 }
@@ -66,6 +70,16 @@ const (
 	protoTCP, protoUDP    = 6, 17
 	protoICMP, protoICMP6 = 1, 58
 )
+
+// Entry.Closed values.
+const (
+	ClosedNone = iota
+	ClosedOne
+	ClosedBoth
+)
+
+// TCP_CONNTRACK_* states past ESTABLISHED.
+const tcpFinWait, tcpCloseWait, tcpLastAck, tcpTimeWait, tcpClose = 4, 5, 6, 7, 8
 
 // Dial opens ctnetlink in the caller's network namespace.
 func Dial() (*netlink.Conn, error) {
@@ -164,6 +178,12 @@ func Parse(b []byte) (Entry, bool) {
 	switch e.Proto {
 	case protoTCP:
 		e.Established = tcpState == tcpStateEstablished
+		switch tcpState {
+		case tcpFinWait, tcpCloseWait, tcpLastAck:
+			e.Closed = ClosedOne
+		case tcpTimeWait, tcpClose:
+			e.Closed = ClosedBoth
+		}
 	default:
 		e.Established = status&statusSeenReply != 0
 	}

@@ -92,3 +92,15 @@ func FuzzWalk(f *testing.F) {
 		_, _ = walk(b, 7, func(body []byte) { Parse(body) })
 	})
 }
+
+func TestParseClosed(t *testing.T) {
+	for _, tc := range []struct {
+		state uint8
+		want  uint8
+	}{{tcpStateEstablished, ClosedNone}, {tcpFinWait, ClosedOne}, {tcpCloseWait, ClosedOne}, {tcpLastAck, ClosedOne},
+		{tcpTimeWait, ClosedBoth}, {tcpClose, ClosedBoth}} {
+		if e, ok := Parse(entryMsg(t, protoTCP, "10.20.0.10", "10.10.0.10", 40000, 502, tc.state, 0)); !ok || e.Closed != tc.want {
+			t.Errorf("state %d: Closed %d, want %d", tc.state, e.Closed, tc.want)
+		}
+	}
+}
