@@ -4,21 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
+	"github.com/conduit-ot/conduit/rules"
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"golang.org/x/sys/unix"
 )
 
 // TableName is the only table conduit creates, in whichever families it uses.
 const TableName = "conduit"
 
-// Config describes the queue rule.
+// Config describes the table.
 type Config struct {
 	QueueNum   uint16 // first queue
 	QueueCount uint16 // number of queues, balanced by a symmetric flow hash; 0 means 1
 	Bypass     bool   // the kernel accepts packets while no reader is bound (fail-open)
 	NetNS      int    // optional netns fd; 0 is the caller's namespace
+	// Policy, when set, is compiled into the kernel pre-filter
+	// (prefilter.go) and decides what goes to the app queue.
+	Policy *rules.Policy
+	Filter FilterConfig
+	// AppQueue sends the flows a protocol-condition rule could decide to
+	// queue QueueNum+QueueCount, which has no bypass (appqueue.go).
+	AppQueue bool
 }
 
 // Method names how the queue rule was expressed.
@@ -35,6 +47,15 @@ type Installed struct {
 	Method   Method
 	families []nftables.TableFamily
 	cfg      Config
+	queue    func(Config) expr.Any
+	// Logging is whether the kernel took the NFLOG statement; without it
+	// kernel drops are counted only.
+	Logging bool
+
+	mu           sync.Mutex
+	ruleOf       map[string]string  // counter → rule name of the table in force
+	base         map[string]Counter // by rule name: counts of tables replaced since Install
+	unjudgedBase Counter
 }
 
 // candidate is one way of expressing the queue rule.
@@ -54,13 +75,18 @@ func candidates() []candidate {
 
 // Install replaces any stale conduit table with a fresh one in a single
 // batch per candidate method. It returns the first method the kernel took,
-// or every refusal when none worked.
+// or every refusal when none worked. A kernel that refuses the NFLOG
+// statement gets the table without it.
 func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 	if cfg.QueueCount == 0 {
 		cfg.QueueCount = 1
 	}
-	if uint32(cfg.QueueNum)+uint32(cfg.QueueCount) > 65536 {
-		return nil, fmt.Errorf("queue range %d..%d exceeds 65535", cfg.QueueNum, uint32(cfg.QueueNum)+uint32(cfg.QueueCount)-1)
+	last := uint32(cfg.QueueNum) + uint32(cfg.QueueCount)
+	if cfg.AppQueue {
+		last++
+	}
+	if last > 65536 {
+		return nil, fmt.Errorf("queue range %d..%d exceeds 65535", cfg.QueueNum, last-1)
 	}
 	conn, err := dial(cfg)
 	if err != nil {
@@ -68,30 +94,101 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 	}
 	var errs []error
 	for _, c := range candidates() {
-		// Remove leftovers of every candidate first, so that a table from an
-		// earlier run in another family never queues to a dead reader.
-		for _, other := range candidates() {
-			if other.method != c.method {
-				removeFamilies(conn, other.families)
+		for _, logging := range []bool{true, false} {
+			if logging && cfg.Filter.LogGroup == 0 {
+				continue
 			}
+			// Remove leftovers of every candidate first, so that a table from an
+			// earlier run in another family never queues to a dead reader.
+			for _, other := range candidates() {
+				if other.method != c.method {
+					removeFamilies(conn, other.families)
+				}
+			}
+			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: logging,
+				base: map[string]Counter{}}
+			ruleOf := inst.build(conn, cfg.Policy)
+			if err := conn.Flush(); err != nil {
+				errs = append(errs, fmt.Errorf("%s (nflog %v): %w", c.method, logging, err))
+				log.Debug("nftables table refused", "method", c.method, "nflog", logging, "err", err)
+				continue
+			}
+			inst.ruleOf = ruleOf
+			log.Info("nftables table installed", "table", TableName, "method", c.method,
+				"queue_num", cfg.QueueNum, "queue_count", cfg.QueueCount, "bypass", cfg.Bypass,
+				"app_queue", cfg.AppQueue, "prefilter", cfg.Policy != nil, "nflog", logging)
+			return inst, nil
 		}
-		for _, fam := range c.families {
-			t := &nftables.Table{Name: TableName, Family: fam}
-			conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
-			conn.DelTable(t)
-			buildTable(conn, t, c.queue(cfg))
-		}
-		if err := conn.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.method, err))
-			log.Debug("nftables queue method refused", "method", c.method, "err", err)
-			continue
-		}
-		log.Info("nftables table installed", "table", TableName, "method", c.method,
-			"queue_num", cfg.QueueNum, "queue_count", cfg.QueueCount, "bypass", cfg.Bypass)
-		return &Installed{Method: c.method, families: c.families, cfg: cfg}, nil
 	}
 	return nil, fmt.Errorf("install nftables table %q: kernel refused every queue method (need CONFIG_NFT_QUEUE, or CONFIG_NFT_COMPAT with CONFIG_NETFILTER_XT_TARGET_NFQUEUE): %w",
 		TableName, errors.Join(errs...))
+}
+
+// build queues a fresh table (the stale one deleted first) for every
+// family of the method into conn's batch, and returns its counter names.
+func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy) map[string]string {
+	cfg := i.cfg
+	cfg.Policy = pol
+	fc := cfg.Filter
+	if !i.Logging {
+		fc.LogGroup = 0
+	}
+	var fams [][]family
+	if len(i.families) == 1 {
+		fams = [][]family{{fam4, fam6}}
+	} else {
+		fams = [][]family{{fam4}, {fam6}}
+	}
+	ruleOf := map[string]string{}
+	for k, tf := range i.families {
+		t := &nftables.Table{Name: TableName, Family: tf}
+		conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
+		conn.DelTable(t)
+		var app *appQueue
+		if cfg.AppQueue && pol != nil && HasAppRules(pol) {
+			app = &appQueue{queue: i.queue(Config{QueueNum: cfg.QueueNum + cfg.QueueCount, QueueCount: 1})}
+		}
+		var prog *program
+		if pol != nil {
+			prog = compile(pol, fams[k], fc, app)
+		} else {
+			prog = &program{}
+		}
+		buildTable(conn, t, i.queue(cfg), prog)
+		for c, r := range prog.ruleOf {
+			ruleOf[c] = r
+		}
+	}
+	return ruleOf
+}
+
+// Replace swaps the table for one compiled from pol, in one atomic batch:
+// packets see either the old rules or the new. The kernel counters of the
+// old table are kept in the totals. On error the old table stays.
+func (i *Installed) Replace(pol *rules.Policy) error {
+	conn, err := dial(i.cfg)
+	if err != nil {
+		return err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	old, unj, oerr := i.readLocked(conn)
+	ruleOf := i.build(conn, pol)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("replace nftables table %q: %w", TableName, err)
+	}
+	if oerr == nil {
+		i.unjudgedBase.Packets += unj.Packets
+		i.unjudgedBase.Bytes += unj.Bytes
+		for name, c := range old {
+			b := i.base[name]
+			b.Packets += c.Packets
+			b.Bytes += c.Bytes
+			i.base[name] = b
+		}
+	}
+	i.ruleOf = ruleOf
+	return nil
 }
 
 // Remove deletes the table. Removing a table that is already gone is not an error.
@@ -130,7 +227,9 @@ func Present(netns int) (bool, error) {
 var testKernel nltest.Func
 
 func dial(cfg Config) (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
+	// A batch acknowledges every message: a compiled policy is thousands,
+	// more than the default receive buffer holds.
+	opts := []nftables.ConnOption{nftables.WithSockOptions(bigReadBuffer)}
 	if testKernel != nil {
 		opts = append(opts, nftables.WithTestDial(testKernel))
 	}
@@ -152,12 +251,12 @@ func removeFamilies(conn *nftables.Conn, fams []nftables.TableFamily) {
 	}
 }
 
-// buildTable queues the table's forward traffic. Priority filter (0) runs after
-// conntrack's defragmentation (-400) and connection tracking (-200).
-func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any) {
+// buildTable adds the table and its chains. Priority filter (0) runs
+// after conntrack's defragmentation (-400) and connection tracking (-200).
+func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *program) {
 	conn.AddTable(t)
 	accept := nftables.ChainPolicyAccept
-	ch := conn.AddChain(&nftables.Chain{
+	fwd := conn.AddChain(&nftables.Chain{
 		Name:     "forward",
 		Table:    t,
 		Type:     nftables.ChainTypeFilter,
@@ -165,15 +264,112 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any) {
 		Priority: nftables.ChainPriorityFilter,
 		Policy:   &accept,
 	})
+	acct := conn.AddChain(&nftables.Chain{
+		Name:     "unjudged",
+		Table:    t,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookForward,
+		Priority: nftables.ChainPriorityRef(unjudgedPriority),
+		Policy:   &accept,
+	})
+	chains := map[string]*nftables.Chain{}
+	for _, c := range prog.chains {
+		chains[c.name] = conn.AddChain(&nftables.Chain{Name: c.name, Table: t})
+	}
+	ids := map[string]uint32{}
+	for _, s := range prog.sets {
+		set := s.set
+		set.Table = t
+		set.ID = 0
+		if set.Interval {
+			set.KeyByteOrder = binaryutil.BigEndian
+		}
+		// AddSet only fails on an anonymous set that is not constant.
+		_ = conn.AddSet(&set, s.elems)
+		ids[set.Name] = set.ID
+	}
+	conn.AddObj(&nftables.CounterObj{Table: t, Name: unjudgedCounter})
+	for _, name := range prog.counters {
+		conn.AddObj(&nftables.CounterObj{Table: t, Name: name})
+	}
+	for _, ex := range forwardRules(queue, prog) {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: ex})
+	}
+	conn.AddRule(&nftables.Rule{Table: t, Chain: acct, Exprs: unjudgedRule()})
+	for _, c := range prog.chains {
+		for _, ex := range c.rules {
+			for _, e := range ex {
+				if l, ok := e.(*expr.Lookup); ok {
+					l.SetID = ids[l.SetName]
+				}
+			}
+			conn.AddRule(&nftables.Rule{Table: t, Chain: chains[c.name], Exprs: ex})
+		}
+	}
+}
+
+// forwardRules is the forward chain, in order. Every rule but the last
+// either has no verdict or ends the packet's way early.
+func forwardRules(queue expr.Any, prog *program) [][]expr.Any {
+	var out [][]expr.Any
 	// Counter-only rule that references conntrack: its presence registers
 	// the family's conntrack and defrag hooks for this namespace. It has no
-	// verdict, so every packet continues to the queue rule.
-	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+	// verdict, so every packet continues.
+	out = append(out, []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Counter{},
-	}})
-	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
-		&expr.Counter{},
-		queue,
-	}})
+	})
+	// The fast path of decided flows (CtMarkFastpath) belongs here: before
+	// the pre-filter, which only judges new packets anyway.
+	if prog.entry != "" {
+		// Drops what no allow rule could match; returns everything else.
+		out = append(out, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: prog.entry}})
+	}
+	if prog.appEntry != "" {
+		// Protocol-condition flows leave for their own queue.
+		out = append(out, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: prog.appEntry}})
+	}
+	out = append(out, []expr.Any{&expr.Counter{}, queue})
+	return out
+}
+
+// The unjudged chain runs after the forward chain and counts the packets
+// that were accepted without a verdict from conduit: passed by the
+// kernel because the queue was full (fail-open flag) or had no reader
+// (bypass). The fast path accepts decided flows on purpose; those are
+// not counted.
+const (
+	unjudgedPriority = 100
+	unjudgedCounter  = "unjudged"
+)
+
+func unjudgedRule() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(MarkJudged), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(CtMarkFastpath), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Objref{Type: 1, Name: unjudgedCounter},
+	}
+}
+
+func bigReadBuffer(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+		if serr != nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20)
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
 }
