@@ -29,6 +29,10 @@ type Config struct {
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
 	LargeBuffers int
+	// VerdictMark, when not 0, is set in the packet mark with every
+	// verdict Serve gives (the other bits kept): a later nftables chain
+	// counts the packets the kernel accepted without one.
+	VerdictMark uint32
 }
 
 // Engine decides packets. Create it with New, start its event writer with
@@ -43,7 +47,8 @@ type Engine struct {
 	reads   []readCounters // per queue, written by its Serve loop
 	started time.Time
 
-	onRequest func(RequestSeen)
+	onRequest   func(RequestSeen)
+	verdictMark uint32
 
 	logDropped atomic.Uint64
 }
@@ -72,7 +77,8 @@ func New(cfg Config) *Engine {
 		started: time.Now(),
 		reads:   make([]readCounters, cfg.Workers),
 
-		onRequest: cfg.OnRequest,
+		onRequest:   cfg.OnRequest,
+		verdictMark: cfg.VerdictMark,
 	}
 	pol := cfg.Store.Load().Policy
 	e.ct = conntrack.New(conntrack.Config{

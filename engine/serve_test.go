@@ -138,3 +138,52 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestServeSetsJudgedMark: with a verdict mark, every verdict sets it in
+// the packet's mark and keeps the packet's other bits; a batch verdict
+// only covers packets that end with the same mark.
+func TestServeSetsJudgedMark(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "enforce"})
+	te.verdictMark = 0x8000_0000
+	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(k)
+	defer q.Close()
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	pkts := []struct {
+		b    []byte
+		mark uint32
+	}{
+		{tcp(hmi, plc, 40000, 502, fSYN), 0},
+		{tcp(hmi, plc, 40001, 502, fSYN), 0},
+		{tcp(hmi, plc, 40002, 502, fSYN), 0x11},
+		{tcp(hmi, plc, 40003, 503, fSYN), 0x22}, // dropped
+	}
+	for i, p := range pkts {
+		unix.Write(k, nfq.PacketMessageMark(0, uint32(i+1), p.b, false, p.mark))
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
+	defer func() { close(stop); <-done }()
+	want := []nfq.SentVerdict{
+		{Batch: true, ID: 2, Verdict: nfq.Accept, Mark: 0x8000_0000, HasMark: true},
+		{ID: 3, Verdict: nfq.Accept, Mark: 0x8000_0011, HasMark: true},
+		{ID: 4, Verdict: nfq.Drop, Mark: 0x8000_0022, HasMark: true},
+	}
+	buf := make([]byte, 256)
+	for i, w := range want {
+		n, err := unix.Read(k, buf)
+		if err != nil {
+			t.Fatalf("verdict %d: %v", i, err)
+		}
+		got, err := nfq.ParseVerdict(buf[:n])
+		if err != nil || got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
+			t.Errorf("verdict %d = %+v, want %+v (%v)", i, got, w, err)
+		}
+	}
+}

@@ -28,6 +28,12 @@ func NewFake(num uint16, batch int, readTimeout time.Duration) (q *Queue, kernel
 // PacketMessage builds an NFQNL_MSG_PACKET for queue num as the kernel
 // sends it: an IPv4 packet header, the payload, and GSO when gso is set.
 func PacketMessage(num uint16, id uint32, payload []byte, gso bool) []byte {
+	return PacketMessageMark(num, id, payload, gso, 0)
+}
+
+// PacketMessageMark is PacketMessage for a packet with a mark (NFQA_MARK,
+// which the kernel includes only when it is not 0).
+func PacketMessageMark(num uint16, id uint32, payload []byte, gso bool, mark uint32) []byte {
 	b := make([]byte, 256+len(payload))
 	n := nlmsgHdrLen + nfgenHdrLen
 	hdr := make([]byte, 7)
@@ -36,6 +42,9 @@ func PacketMessage(num uint16, id uint32, payload []byte, gso bool) []byte {
 	hdr[6] = 2 // NF_INET_FORWARD
 	n += putAttr(b[n:], attrPacketHdr, hdr)
 	n += putAttr(b[n:], attrPhysInDev, binary.BigEndian.AppendUint32(nil, 7))
+	if mark != 0 {
+		n += putAttr(b[n:], attrMark, binary.BigEndian.AppendUint32(nil, mark))
+	}
 	if gso {
 		n += putAttr(b[n:], attrSkbInfo, binary.BigEndian.AppendUint32(nil, skbInfoGSO))
 	}
@@ -50,6 +59,8 @@ type SentVerdict struct {
 	Verdict  uint32
 	ID       uint32
 	Modified []byte // the replacement packet, if any
+	Mark     uint32 // the mark it sets, when HasMark
+	HasMark  bool
 }
 
 // ParseVerdict decodes one verdict message.
@@ -80,6 +91,11 @@ func ParseVerdict(b []byte) (SentVerdict, error) {
 			v.Verdict, v.ID, seen = binary.BigEndian.Uint32(val), binary.BigEndian.Uint32(val[4:]), true
 		case attrPayload:
 			v.Modified = val
+		case attrMark:
+			if len(val) != 4 {
+				return v, errShort
+			}
+			v.Mark, v.HasMark = binary.BigEndian.Uint32(val), true
 		}
 		a = a[min(align4(l), len(a)):]
 	}
