@@ -49,6 +49,7 @@ type Engine struct {
 
 	onRequest   func(RequestSeen)
 	verdictMark uint32
+	kernel      kernelSide
 
 	logDropped atomic.Uint64
 }

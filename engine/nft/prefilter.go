@@ -425,8 +425,10 @@ func (b *builder) drop(m []expr.Any, i int) [][]expr.Any {
 		}
 		first = append(first,
 			&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(b.fc.LogRate), Unit: expr.LimitTimeSecond, Burst: b.fc.LogRate},
-			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_SNAPLEN,
-				Group: b.fc.LogGroup, Data: []byte(prefix), Snaplen: 128})
+			// The whole packet: the reader's copy range decides, and the
+			// rate limit keeps a flood from costing much.
+			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX,
+				Group: b.fc.LogGroup, Data: []byte(prefix)})
 	}
 	first = append(first, &expr.Verdict{Kind: expr.VerdictDrop})
 	if b.fc.LogGroup == 0 {
