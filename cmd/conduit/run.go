@@ -81,7 +81,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		count = 1
 	}
 	store := modes.NewStore(pol)
-	eng := engine.New(engine.Config{Store: store, Workers: count, Log: log})
+	// One worker per queue, and with protocol-condition rules one more for
+	// the app queue (num+count): their flows never pass unjudged.
+	app := 0
+	if nft.HasAppRules(pol) {
+		app = 1
+	}
+	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged})
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
@@ -91,15 +97,17 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
-	queues := make([]*nfq.Queue, 0, count)
+	queues := make([]*nfq.Queue, 0, count+app)
 	closeQueues := func() {
 		for _, q := range queues {
 			q.Close()
 		}
 	}
-	for i := range count {
+	for i := range count + app {
 		num := pol.Queue.Num + uint16(i)
-		q, err := nfq.Open(nfq.Config{Num: num, FailOpen: pol.Queue.FailOpen})
+		// A full queue accepts (queue.overload) or drops; the app queue
+		// always drops: its traffic waits for inspection or does not pass.
+		q, err := nfq.Open(nfq.Config{Num: num, FailOpen: pol.Queue.OverloadAccept && i < count})
 		if err != nil {
 			closeQueues()
 			if errors.Is(err, nfq.ErrBusy) {
@@ -109,11 +117,14 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		}
 		queues = append(queues, q)
 	}
-	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen}, log)
+	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen,
+		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1}, log)
 	if err != nil {
 		closeQueues()
 		return err
 	}
+	o.kernel, o.appQueue = inst, app == 1
+	eng.SetKernelCounts(kernelCounts(inst))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	logCtx, stopLog := context.WithCancel(context.Background())
@@ -128,7 +139,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	for i, q := range queues {
 		workers.Go(func() { eng.Serve(ctx, i, q, stop) })
 	}
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
+	if inst.Logging {
+		go o.readKernelLog(ctx, pol.Queue.NFLOGGroup)
+	}
+	// The kernel's table follows the policy: replaced in one batch before
+	// the swap, or the reload is refused.
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap,
+		Prepare: func(_ *modes.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
 	// take over anything; before the start event: tests and scripts that
@@ -143,7 +160,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
-		"nft_method", string(inst.Method), "conntrack_capacity", eng.Conntrack().Capacity(),
+		"overload", overloadWord(pol.Queue.OverloadAccept), "app_queue", appQueueNum(pol, count, app),
+		"nft_method", string(inst.Method), "nflog_group", nflogGroup(inst, pol), "conntrack_capacity", eng.Conntrack().Capacity(),
 		"control_socket", ctlPath(ctl), "metrics", metAddr(met), "state_file", o.state)
 
 	sigs := make(chan os.Signal, 4)
