@@ -191,6 +191,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		met.Close()
 	}
 
+	// What the kernel's pre-filter dropped goes with the table.
+	var kernelDropped uint64
+	if kc, _, err := eng.KernelCounts(); err == nil {
+		for _, d := range kc.Dropped {
+			kernelDropped += d.Packets
+		}
+	}
 	// Shutdown: first stop queueing (the kernel forwards on its own again),
 	// then give every packet already queued its verdict, then let go.
 	rmErr := inst.Remove()
@@ -204,7 +211,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	o.saveState()
 	c := eng.Counters()
 	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
-		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics)
+		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics,
+		"kernel_dropped", kernelDropped)
 	stopLog()
 	logDone.Wait()
 	return rmErr

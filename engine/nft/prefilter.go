@@ -58,7 +58,7 @@ type chainSpec struct {
 // FilterConfig is what the pre-filter needs besides the policy.
 type FilterConfig struct {
 	LogGroup uint16 // NFLOG group for kernel drops; 0: counters only
-	LogRate  uint32 // NFLOG messages per second per rule; default 100
+	LogRate  uint32 // NFLOG messages per second per rule (and burst); default 1000
 }
 
 // conntrack state bits (NF_CT_STATE_*_BIT), as the ct expression loads them.
@@ -72,7 +72,7 @@ func compile(pol *rules.Policy, fams []family, fc FilterConfig, app *appQueue) *
 	}
 	b := &builder{pol: pol, p: p, fc: fc, sets: map[string]*setSpec{}, counter: map[int]string{}, parts: map[string][]ival{}}
 	if fc.LogRate == 0 {
-		b.fc.LogRate = 100
+		b.fc.LogRate = 1000
 	}
 	if app != nil {
 		b.appChains(fams, app)

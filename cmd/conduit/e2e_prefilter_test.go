@@ -1,0 +1,206 @@
+package main
+
+// The flood of issue 16, scaled to a test: enforce, fail_open true, two
+// queues, a plant policy. An allowed UDP flood from the HMI, a denied UDP
+// flood from the enterprise and a SYN flood from operations (denied by
+// the default) run at once. Before the kernel pre-filter the queues
+// overflowed and the fail-open flag let denied packets reach the PLC; now
+// what no rule allows is dropped before the queue, counted per rule and
+// logged (rate-limited) as kernel-deny.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+)
+
+const floodPolicy = `mode: enforce
+queue: {num: 110, count: 2, fail_open: true}
+log: {file: "-"}
+control: {socket: %q}
+zones:
+  enterprise:  {level: 4, cidrs: [10.40.0.0/16]}
+  operations:  {level: 3, cidrs: [10.30.0.0/24]}
+  supervisory: {level: 2, cidrs: [10.20.0.0/24]}
+  control:     {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - {name: hmi-io-flood, from: supervisory, to: control, proto: udp, dport: 9000}
+  - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502}
+  - {name: deny-enterprise-to-plant, from: enterprise, to: [operations, supervisory, control], action: deny}
+default: deny
+`
+
+// plcCounter counts, in the PLC's namespace before anything else sees
+// them, the TCP SYNs that arrive from src.
+func plcCounter(t *testing.T, ns, src string) func() uint64 {
+	t.Helper()
+	script := fmt.Sprintf(`table ip plccount {
+  chain pre {
+    type filter hook prerouting priority -500; policy accept;
+    ip saddr %s tcp flags & (syn | ack) == syn counter
+  }
+}
+`, src)
+	cmd := plant.NSCmd(ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft in the PLC namespace: %v: %s", err, out)
+	}
+	re := regexp.MustCompile(`counter packets (\d+)`)
+	return func() uint64 {
+		out, err := plant.NSCmd(ns, "nft", "list", "table", "ip", "plccount").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v: %s", err, out)
+		}
+		m := re.FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no counter in %s", out)
+		}
+		n, _ := strconv.ParseUint(string(m[1]), 10, 64)
+		return n
+	}
+}
+
+// TestE2EFloodPrefilter: not one denied packet reaches the PLC under the
+// flood, the kernel's drops are in hits and status, and their log lines
+// are verdict lines with reason kernel-deny, limited per source.
+func TestE2EFloodPrefilter(t *testing.T) {
+	r := newRig(t)
+	sock := filepath.Join(r.dir, "conduit.sock")
+	writeFile(t, r.path, fmt.Sprintf(floodPolicy, sock))
+	const burst, window = 5, 2 * time.Second
+	d := r.startOps("--state", "", "--denied-burst", strconv.Itoa(burst), "--denied-window", window.String())
+
+	ctl := r.p.Host(plant.Control)
+	sup, ent, ops := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Enterprise).IPv4.String(), r.p.Host(plant.Operations).IPv4.String()
+	syns := plcCounter(t, ctl.NS, ops)
+	sinkAddr := ctl.IPv4.String() + ":9000"
+	sink := plant.NSCmd(ctl.NS, r.peer, "udp-sink", "-l", sinkAddr, "-for", "90s", "-idle", "3s", "-by-source")
+	var sinkOut, sinkErr bytes.Buffer
+	sink.Stdout, sink.Stderr = &sinkOut, &sinkErr
+	if err := sink.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Process.Kill() })
+	time.Sleep(200 * time.Millisecond)
+
+	const floodFor = 8 * time.Second
+	floods := map[string]*bytes.Buffer{}
+	var wg sync.WaitGroup
+	var errs []error
+	var mu sync.Mutex
+	start := func(name string, cmd *exec.Cmd) {
+		out := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		floods[name] = out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if err := cmd.Wait(); err != nil && name != "syn" { // timeout ends hping3 with 124
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w: %s", name, err, out))
+				mu.Unlock()
+			}
+		})
+	}
+	start("allowed", plant.NSCmd(r.p.Host(plant.Supervisory).NS, r.peer, "flood", "-addr", sinkAddr, "-for", floodFor.String()))
+	start("denied", plant.NSCmd(r.p.Host(plant.Enterprise).NS, r.peer, "flood", "-addr", sinkAddr, "-for", floodFor.String()))
+	start("syn", plant.NSCmd(r.p.Host(plant.Operations).NS, "timeout", fmt.Sprint(int(floodFor.Seconds())),
+		"hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP), "--flood", ctl.IPv4.String()))
+	// An allowed session still gets through while the floods run.
+	time.Sleep(floodFor / 2)
+	r.mustPass(supTCP, "enforce during the flood")
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if err := sink.Wait(); err != nil {
+		t.Fatalf("udp-sink: %v: %s", err, sinkErr.String())
+	}
+	var got struct {
+		Packets uint64            `json:"packets"`
+		Sources map[string]uint64 `json:"sources"`
+	}
+	if err := json.Unmarshal(sinkOut.Bytes(), &got); err != nil {
+		t.Fatalf("udp-sink output %q: %v", sinkOut.String(), err)
+	}
+	sent := func(name string) uint64 {
+		var s struct {
+			Sent uint64 `json:"sent"`
+		}
+		_ = json.Unmarshal(floods[name].Bytes(), &s)
+		return s.Sent
+	}
+	synsAtPLC := syns()
+
+	hits, _ := r.opsHits(sock)
+	var st statusReport
+	r.opsJSON(sock, &st, "status")
+	var unjudged, kdrop uint64
+	if st.Table != nil {
+		unjudged, kdrop = st.Table.Unjudged, st.Table.Dropped
+	}
+	var queued, kernelQueueDrops uint64
+	for _, q := range st.Queues {
+		queued += q.Packets
+		kernelQueueDrops += q.KernelDropped
+	}
+	t.Logf("allowed flood: %d sent, %d at the PLC; denied UDP flood: %d sent, %d at the PLC; SYNs at the PLC from operations: %d",
+		sent("allowed"), got.Sources[sup], sent("denied"), got.Sources[ent], synsAtPLC)
+	t.Logf("kernel pre-filter dropped %d (deny-enterprise-to-plant %d, default %d); queued %d, queue overflows %d, accepted unjudged %d",
+		kdrop, hits["deny-enterprise-to-plant"].WouldDrop, hits["default"].WouldDrop, queued, kernelQueueDrops, unjudged)
+
+	if got.Sources[ent] != 0 {
+		t.Errorf("%d denied datagrams from the enterprise reached the PLC", got.Sources[ent])
+	}
+	if synsAtPLC != 0 {
+		t.Errorf("%d denied SYNs from operations reached the PLC", synsAtPLC)
+	}
+	if got.Sources[sup] == 0 {
+		t.Errorf("none of the HMI's %d allowed datagrams reached the PLC", sent("allowed"))
+	}
+	// The kernel's drops are the rules' counts.
+	if h := hits["deny-enterprise-to-plant"]; h.WouldDrop < sent("denied")/10 || h.Packets < h.WouldDrop {
+		t.Errorf("deny-enterprise-to-plant: %+v for %d denied datagrams sent", h, sent("denied"))
+	}
+	if h := hits["default"]; h.WouldDrop == 0 {
+		t.Errorf("default: %+v during a SYN flood", h)
+	}
+	if st.Table == nil || st.Table.Dropped == 0 || st.Table.NFLOGGroup == 0 {
+		t.Errorf("status table: %+v", st.Table)
+	}
+
+	// Logged as verdict lines, reason kernel-deny, limited per source.
+	l := d.waitTimeout(0, eventTimeout, "a kernel-deny line for the enterprise flood", func(l logLine) bool {
+		return l.event() == "verdict" && l.str("src") == ent && l.str("reason") == "kernel-deny"
+	})
+	for k, v := range map[string]string{"verdict": "drop", "would": "drop", "rule": "deny-enterprise-to-plant",
+		"mode": "enforce", "from_zone": "enterprise", "to_zone": "control", "proto": "udp"} {
+		if l.str(k) != v {
+			t.Errorf("kernel-deny line %s = %q, want %q: %s", k, l.str(k), v, l.raw)
+		}
+	}
+	if l.num("dport") != 9000 {
+		t.Errorf("kernel-deny line: %s", l.raw)
+	}
+	d.waitTimeout(0, 3*window+5*time.Second, "the suppressed line of the enterprise flood", func(l logLine) bool {
+		return l.str("src") == ent && l.event() == "suppressed"
+	})
+	lines := d.matching(0, func(l logLine) bool { return l.event() == "verdict" && l.str("src") == ent })
+	windows := int((floodFor+3*window)/window) + 2
+	if len(lines) > burst*windows {
+		t.Errorf("%d verdict lines for the enterprise flood, want at most %d per %v", len(lines), burst, window)
+	}
+	t.Logf("%d verdict lines for the enterprise flood", len(lines))
+}
