@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,4 +204,117 @@ func TestE2EFloodPrefilter(t *testing.T) {
 		t.Errorf("%d verdict lines for the enterprise flood, want at most %d per %v", len(lines), burst, window)
 	}
 	t.Logf("%d verdict lines for the enterprise flood", len(lines))
+}
+
+// TestE2EModbusFloodNoWrite: the HMI floods the PLC over UDP and TCP (allowed)
+// while clients on the HMI hammer the PLC with Modbus writes that the
+// rule's read-only condition refuses. The queues overflow, and with
+// fail_open true the kernel passes what they cannot hold, but the Modbus
+// flows have their own queue without the fail-open flag: no write ever
+// reaches the PLC unjudged.
+func TestE2EModbusFloodNoWrite(t *testing.T) {
+	r := newRig(t)
+	ctl := r.p.Host(plant.Control)
+	plc := plant.NSCmd(ctl.NS, r.peer, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m",
+		"-max-clients", "5000") // refused writes leave their connections open
+	var plcOut bytes.Buffer
+	plc.Stdout = &plcOut
+	if err := plc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plc.Process.Kill() })
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := r.mbDialFrom(ctl.NS, ctl.IPv4, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("modbus-plc never answered locally: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sock := filepath.Join(r.dir, "conduit.sock")
+	flood := `
+  - {name: hmi-io-flood, from: supervisory, to: control, proto: udp, dport: 9000}`
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Queue: 120, Socket: sock,
+		Extra: mbRule("") + flood}.render(t))
+	d := r.startDaemon("")
+	if d.start.num("app_queue") != 122 {
+		t.Errorf("start event: app_queue %v, want 122: %s", d.start.str("app_queue"), d.start.raw)
+	}
+	sup := r.p.Host(plant.Supervisory)
+	const floodFor = 8 * time.Second
+	var wg sync.WaitGroup
+	// The kernel balances by addresses and protocol: the TCP flood (SYNs
+	// to the allowed tcp/502) fills the queue the Modbus flows hash to,
+	// the UDP flood the other.
+	for _, cmd := range []*exec.Cmd{
+		plant.NSCmd(sup.NS, r.peer, "flood", "-addr", ctl.IPv4.String()+":9000", "-for", floodFor.String()),
+		plant.NSCmd(sup.NS, "timeout", fmt.Sprint(int(floodFor.Seconds())), "hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP),
+			"--flood", ctl.IPv4.String()),
+	} {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _ = cmd.Wait() })
+	}
+	time.Sleep(time.Second) // the queues are full by now
+	type hmiOut struct {
+		ReadsOK  int `json:"reads_ok"`
+		WritesOK int `json:"writes_ok"`
+	}
+	outs := make([]*bytes.Buffer, 4)
+	for i := range outs {
+		outs[i] = &bytes.Buffer{}
+		cmd := plant.NSCmd(sup.NS, "timeout", "-s", "INT", fmt.Sprint(int(floodFor.Seconds())-2), r.peer, "modbus-hmi",
+			"-addr", fmt.Sprintf("%s:%d", ctl.IPv4, mbPort), "-n", "1000000", "-interval", "0",
+			"-write", "-write-reg", "100", "-timeout", "150ms")
+		cmd.Stdout = outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _ = cmd.Wait() })
+	}
+	wg.Wait()
+	var reads, writes int
+	for _, o := range outs {
+		var h hmiOut
+		_ = json.Unmarshal(o.Bytes(), &h)
+		reads += h.ReadsOK
+		writes += h.WritesOK
+	}
+	// The PLC's own view, from its namespace: register 100 still holds 100.
+	// The PLC's own count of the writes it executed.
+	_ = plc.Process.Signal(syscall.SIGTERM)
+	if err := plc.Wait(); err != nil {
+		t.Fatalf("modbus-plc: %v: %s", err, plcOut.String())
+	}
+	var atPLC struct {
+		Reads, Writes uint64
+	}
+	if err := json.Unmarshal(plcOut.Bytes(), &atPLC); err != nil {
+		t.Fatalf("modbus-plc output %q: %v", plcOut.String(), err)
+	}
+	var st statusReport
+	r.opsJSON(sock, &st, "status")
+	var unjudged uint64
+	if st.Table != nil {
+		unjudged = st.Table.Unjudged
+	}
+	var app queueStatus
+	if n := len(st.Queues); n == 3 {
+		app = st.Queues[2]
+	}
+	t.Logf("modbus clients: %d reads and %d writes answered; the PLC executed %d reads and %d writes; app queue %d: %d packets, %d dropped by the kernel; %d accepted unjudged",
+		reads, writes, atPLC.Reads, atPLC.Writes, app.Num, app.Packets, app.KernelDropped, unjudged)
+	if atPLC.Writes != 0 || writes != 0 {
+		t.Errorf("a refused Modbus write reached the PLC under the flood: it executed %d writes, %d answered", atPLC.Writes, writes)
+	}
+	if reads == 0 {
+		t.Error("no read was answered: the allowed Modbus flow did not work")
+	}
+	if app.Num != 122 || app.Packets == 0 {
+		t.Errorf("the Modbus flows did not use the app queue: %+v", app)
+	}
 }
