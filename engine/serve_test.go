@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -185,5 +186,40 @@ func TestServeSetsJudgedMark(t *testing.T) {
 		if err != nil || got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
 			t.Errorf("verdict %d = %+v, want %+v (%v)", i, got, w, err)
 		}
+	}
+}
+
+// BenchmarkServeBatch is the verdict side of the packet path: a batch of
+// 16 accepted packets of established flows judged and released with one
+// batch verdict, with and without the judged mark.
+func BenchmarkServeBatch(b *testing.B) {
+	for _, mark := range []uint32{0, 0x8000_0000} {
+		b.Run(fmt.Sprintf("mark=%#x", mark), func(b *testing.B) {
+			te := newTestEngine(b, pol{mode: "enforce"})
+			te.verdictMark = mark
+			q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer unix.Close(k)
+			defer q.Close()
+			s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
+			var ps [readBatch]nfq.Packet
+			for i := range ps {
+				ps[i] = nfq.Packet{ID: uint32(i + 1), Payload: tcp(hmi, plc, 40000+uint16(i), 502, fSYN)}
+			}
+			s.batch(ps[:]) // open the flows
+			sink := make([]byte, 256)
+			for i := range ps {
+				ps[i].Payload = tcp(hmi, plc, 40000+uint16(i), 502, fACK)
+			}
+			unix.Read(k, sink)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				s.batch(ps[:])
+				unix.Read(k, sink)
+			}
+		})
 	}
 }
