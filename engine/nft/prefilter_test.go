@@ -231,7 +231,7 @@ func kernelDecide(t *testing.T, prog *program, fams []family, p testPacket) (str
 // charge the rule the engine charges.
 func TestPrefilterNeverDropsAllowed(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 16))
-	policies, packets := 400, 150
+	policies, packets := 200, 120
 	if testing.Short() {
 		policies = 60
 	}
