@@ -74,7 +74,9 @@ func compile(pol *rules.Policy, fams []family, fc FilterConfig, app *appQueue) *
 	if fc.LogRate == 0 {
 		b.fc.LogRate = 1000
 	}
-	if app != nil {
+	if app != nil && b.anyEnforce() {
+		// Only enforce inspects to drop: a policy that enforces nowhere
+		// keeps its protocol-condition flows on the queues it chose.
 		b.appChains(fams, app)
 	}
 	if !b.mayDrop() {
@@ -118,9 +120,11 @@ type builder struct {
 // mayDrop reports whether any packet could be dropped: some conduit
 // enforces and something is denied by default.
 func (b *builder) mayDrop() bool {
-	if b.pol.Default == rules.ActionAllow {
-		return false
-	}
+	return b.pol.Default != rules.ActionAllow && b.anyEnforce()
+}
+
+// anyEnforce reports whether the global mode or some conduit enforces.
+func (b *builder) anyEnforce() bool {
 	if b.pol.Mode == rules.ModeEnforce {
 		return true
 	}
