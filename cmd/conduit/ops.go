@@ -75,7 +75,7 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 		o.log.Info("conntrack timeouts changed", "event", "reload", "setting", "conntrack.timeouts",
 			"running", fmt.Sprint(a.Conntrack.Timeouts), "file", fmt.Sprint(b.Conntrack.Timeouts))
 	}
-	if !o.appQueue && nft.HasAppRules(b) {
+	if !o.appQueue && nft.NeedsAppQueue(b) {
 		o.log.Warn("rules with a protocol condition now share the fail-open queues; restart to give them their own",
 			"event", "reload", "setting", "app_queue")
 	}

@@ -84,7 +84,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	// One worker per queue, and with protocol-condition rules one more for
 	// the app queue (num+count): their flows never pass unjudged.
 	app := 0
-	if nft.HasAppRules(pol) {
+	if nft.NeedsAppQueue(pol) {
 		app = 1
 	}
 	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged})

@@ -73,3 +73,9 @@ func HasAppRules(pol *rules.Policy) bool {
 	}
 	return false
 }
+
+// NeedsAppQueue reports whether pol sends flows to the app queue: it has
+// an allow rule with a protocol condition and something enforces.
+func NeedsAppQueue(pol *rules.Policy) bool {
+	return HasAppRules(pol) && (&builder{pol: pol}).anyEnforce()
+}
