@@ -227,8 +227,9 @@ func Present(netns int) (bool, error) {
 var testKernel nltest.Func
 
 func dial(cfg Config) (*nftables.Conn, error) {
-	// A batch acknowledges every message: a compiled policy is thousands,
-	// more than the default receive buffer holds.
+	// A batch is one message per table, chain, set and rule, each
+	// acknowledged: a compiled policy is thousands, more than the default
+	// socket buffers hold.
 	opts := []nftables.ConnOption{nftables.WithSockOptions(bigReadBuffer)}
 	if testKernel != nil {
 		opts = append(opts, nftables.WithTestDial(testKernel))
@@ -367,6 +368,10 @@ func bigReadBuffer(c *netlink.Conn) error {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
 		if serr != nil {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20)
+		}
+		// The batch is one sendmsg, which netlink limits to the send buffer.
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 64<<20); err != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 64<<20)
 		}
 	}); err != nil {
 		return err
