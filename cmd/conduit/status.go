@@ -69,6 +69,7 @@ type queueStatus struct {
 // tableStatus is the kernel's side of the policy (engine/nft).
 type tableStatus struct {
 	Method     string `json:"method"`
+	Prefilter  bool   `json:"prefilter"`   // false: the kernel refused it, every packet is queued
 	NFLOGGroup int    `json:"nflog_group"` // 0: drops are counted, not logged
 	// Dropped and DroppedBytes are the pre-filter's drops, all rules;
 	// each rule's share is in its counters.
@@ -127,7 +128,7 @@ func (o *ops) status() statusReport {
 		Rules:     o.eng.Hits(),
 	}
 	if o.kernel != nil {
-		ts := &tableStatus{Method: string(o.kernel.Method), NFLOGGroup: nflogGroup(o.kernel, pol)}
+		ts := &tableStatus{Method: string(o.kernel.Method), Prefilter: o.kernel.Prefilter, NFLOGGroup: nflogGroup(o.kernel, pol)}
 		if kc, _, err := o.eng.KernelCounts(); err != nil {
 			ts.Error = err.Error()
 		} else {
@@ -210,6 +211,9 @@ func printStatus(w io.Writer, r *statusReport) {
 		logged := "logged to nflog group " + fmt.Sprint(t.NFLOGGroup)
 		if t.NFLOGGroup == 0 {
 			logged = "counted, not logged"
+		}
+		if !t.Prefilter {
+			logged = "NO PRE-FILTER: the kernel refused it, every packet is queued"
 		}
 		fmt.Fprintf(w, "kernel    %s: %d dropped before the queue (%s), %d accepted unjudged\n",
 			t.Method, t.Dropped, logged, t.Unjudged)

@@ -166,3 +166,40 @@ func TestInstallWithoutNFLOG(t *testing.T) {
 		t.Error("the table without NFLOG lost its drop counters")
 	}
 }
+
+// TestInstallWithoutPrefilter: a kernel that refuses the pre-filter (no
+// interval maps, say) still gets the queue rule: every packet is queued,
+// as before the pre-filter existed, rather than conduit not starting.
+func TestInstallWithoutPrefilter(t *testing.T) {
+	var accepted [][]netlink.Message
+	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+		if len(req) == 0 {
+			return nil, io.EOF
+		}
+		if batchHas(req, []byte("prefilter\x00")) {
+			return nil, unix.EOPNOTSUPP
+		}
+		accepted = append(accepted, req)
+		return nil, nil
+	}
+	defer func() { testKernel = nil }()
+	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := Install(Config{QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}, AppQueue: true},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Method != MethodNative || inst.Prefilter || inst.Logging || len(accepted) != 1 {
+		t.Fatalf("method %s prefilter %v logging %v, %d batches", inst.Method, inst.Prefilter, inst.Logging, len(accepted))
+	}
+	if !batchHas(accepted[0], nativeName) || batchHas(accepted[0], []byte("appqueue\x00")) {
+		t.Error("the fallback table is not the queue rule alone")
+	}
+	n := len(accepted)
+	if err := inst.Replace(pol); err != nil || len(accepted) <= n || !batchHas(accepted[len(accepted)-1], nativeName) {
+		t.Errorf("a replace of the fallback table: %v", err)
+	}
+}

@@ -51,6 +51,9 @@ type Installed struct {
 	// Logging is whether the kernel took the NFLOG statement; without it
 	// kernel drops are counted only.
 	Logging bool
+	// Prefilter is whether the kernel took the pre-filter (and the app
+	// queue); without it every packet is queued.
+	Prefilter bool
 
 	mu           sync.Mutex
 	ruleOf       map[string]string  // counter → rule name of the table in force
@@ -93,11 +96,20 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 		return nil, err
 	}
 	var errs []error
-	for _, c := range candidates() {
-		for _, logging := range []bool{true, false} {
-			if logging && cfg.Filter.LogGroup == 0 {
-				continue
-			}
+	// In order of preference: the pre-filter with NFLOG, without NFLOG,
+	// and as the last resort no pre-filter at all (every packet queued, as
+	// before it existed), each with every queue method.
+	type variant struct{ filter, logging bool }
+	var variants []variant
+	if cfg.Policy != nil {
+		if cfg.Filter.LogGroup != 0 {
+			variants = append(variants, variant{true, true})
+		}
+		variants = append(variants, variant{true, false})
+	}
+	variants = append(variants, variant{false, false})
+	for _, v := range variants {
+		for _, c := range candidates() {
 			// Remove leftovers of every candidate first, so that a table from an
 			// earlier run in another family never queues to a dead reader.
 			for _, other := range candidates() {
@@ -105,18 +117,22 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 					removeFamilies(conn, other.families)
 				}
 			}
-			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: logging,
-				base: map[string]Counter{}}
+			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: v.logging,
+				Prefilter: v.filter, base: map[string]Counter{}}
 			ruleOf := inst.build(conn, cfg.Policy)
 			if err := conn.Flush(); err != nil {
-				errs = append(errs, fmt.Errorf("%s (nflog %v): %w", c.method, logging, err))
-				log.Debug("nftables table refused", "method", c.method, "nflog", logging, "err", err)
+				errs = append(errs, fmt.Errorf("%s (prefilter %v, nflog %v): %w", c.method, v.filter, v.logging, err))
+				log.Debug("nftables table refused", "method", c.method, "prefilter", v.filter, "nflog", v.logging, "err", err)
 				continue
 			}
 			inst.ruleOf = ruleOf
+			if cfg.Policy != nil && !v.filter {
+				log.Warn("the kernel refused the pre-filter: every packet is queued", "event", "nft",
+					"table", TableName, "method", c.method, "err", errors.Join(errs...).Error())
+			}
 			log.Info("nftables table installed", "table", TableName, "method", c.method,
 				"queue_num", cfg.QueueNum, "queue_count", cfg.QueueCount, "bypass", cfg.Bypass,
-				"app_queue", cfg.AppQueue, "prefilter", cfg.Policy != nil, "nflog", logging)
+				"app_queue", cfg.AppQueue, "prefilter", v.filter, "nflog", v.logging)
 			return inst, nil
 		}
 	}
@@ -129,6 +145,9 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy) map[string]string {
 	cfg := i.cfg
 	cfg.Policy = pol
+	if !i.Prefilter {
+		cfg.Policy, pol = nil, nil
+	}
 	fc := cfg.Filter
 	if !i.Logging {
 		fc.LogGroup = 0
