@@ -41,6 +41,14 @@ rules:
 default: deny
 `
 
+// needHping fails the test without hping3, whose SYN floods it needs.
+func needHping(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("hping3"); err != nil {
+		t.Fatal("hping3 is needed for the SYN flood (apt-get install hping3)")
+	}
+}
+
 // plcCounter counts, in the PLC's namespace before anything else sees
 // them, the TCP SYNs that arrive from src.
 func plcCounter(t *testing.T, ns, src string) func() uint64 {
@@ -77,6 +85,7 @@ func plcCounter(t *testing.T, ns, src string) func() uint64 {
 // are verdict lines with reason kernel-deny, limited per source.
 func TestE2EFloodPrefilter(t *testing.T) {
 	r := newRig(t)
+	needHping(t)
 	sock := filepath.Join(r.dir, "conduit.sock")
 	writeFile(t, r.path, fmt.Sprintf(floodPolicy, sock))
 	const burst, window = 5, 2 * time.Second
@@ -214,6 +223,7 @@ func TestE2EFloodPrefilter(t *testing.T) {
 // reaches the PLC unjudged.
 func TestE2EModbusFloodNoWrite(t *testing.T) {
 	r := newRig(t)
+	needHping(t)
 	ctl := r.p.Host(plant.Control)
 	plc := plant.NSCmd(ctl.NS, r.peer, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m",
 		"-max-clients", "5000") // refused writes leave their connections open
