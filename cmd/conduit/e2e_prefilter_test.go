@@ -328,3 +328,68 @@ func TestE2EModbusFloodNoWrite(t *testing.T) {
 		t.Errorf("the Modbus flows did not use the app queue: %+v", app)
 	}
 }
+
+const nestedPolicy = `mode: enforce
+queue: {num: 130, count: 1, fail_open: true}
+log: {file: "-"}
+control: {socket: %q}
+zones:
+  operations:  {level: 3, cidrs: [10.30.0.0/24]}
+  ews:         {level: 3, cidrs: [10.30.0.11/32]}
+  control:     {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - {name: ews-programs-plc, from: ews, to: control, proto: tcp, dport: 502}
+  - {name: ops-io, from: operations, to: control, proto: udp, dport: 2222}
+default: deny
+`
+
+// TestE2ENestedZonesInKernel: the kernel pre-filter keeps the engine's
+// longest-prefix zones. The engineering workstation's /32 inside the
+// operations /24 is its own zone: its rule lets it reach the PLC over TCP,
+// the operations rule does not let it use UDP, and the other way round
+// for the ordinary operations host. What no rule allows is dropped in
+// the kernel (kernel-deny); what some rule allows passes.
+func TestE2ENestedZonesInKernel(t *testing.T) {
+	r := newRig(t)
+	sock := filepath.Join(r.dir, "conduit.sock")
+	writeFile(t, r.path, fmt.Sprintf(nestedPolicy, sock))
+	d := r.startDaemon("")
+	ops := r.p.Host(plant.Operations)
+	plc := r.p.Host(plant.Control).IPv4
+	probe := func(src, proto string, port int) error {
+		out, err := plant.NSCmd(ops.NS, r.peer, "probe", "-proto", proto, "-src", src,
+			"-addr", fmt.Sprintf("%s:%d", plc, port), "-timeout", blockTimeout.String()).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	ews := plant.EWS.String()
+	for _, c := range []struct {
+		src, proto string
+		port       int
+		pass       bool
+		rule       string
+	}{
+		{ews, "tcp", plcTCP, true, "ews-programs-plc"},
+		{ews, "udp", plcUDP, false, "default"},
+		{ops.IPv4.String(), "udp", plcUDP, true, "ops-io"},
+		{ops.IPv4.String(), "tcp", plcTCP, false, "default"},
+	} {
+		mark := d.mark()
+		err := probe(c.src, c.proto, c.port)
+		if c.pass != (err == nil) {
+			t.Errorf("%s %s/%d: passed %v, want %v (%v)", c.src, c.proto, c.port, err == nil, c.pass, err)
+		}
+		l := d.wait(mark, "the verdict of "+c.src+" "+c.proto, func(l logLine) bool {
+			return l.event() == "verdict" && l.str("src") == c.src && l.num("dport") == c.port
+		})
+		reason := "new-flow"
+		if !c.pass {
+			reason = "kernel-deny"
+		}
+		if l.str("rule") != c.rule || l.str("reason") != reason {
+			t.Errorf("%s %s/%d: verdict line %s; want rule %s, reason %s", c.src, c.proto, c.port, l.raw, c.rule, reason)
+		}
+	}
+}
