@@ -28,9 +28,12 @@ func (i *Installed) Counters() (Counters, error) {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	cur, unj, err := i.readLocked(conn)
-	if err != nil {
-		return Counters{}, err
+	var cur map[string]Counter
+	var unj Counter
+	if !i.removed {
+		if cur, unj, err = i.readLocked(conn); err != nil {
+			return Counters{}, err
+		}
 	}
 	unj.Packets += i.unjudgedBase.Packets
 	unj.Bytes += i.unjudgedBase.Bytes

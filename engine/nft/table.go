@@ -59,6 +59,7 @@ type Installed struct {
 	ruleOf       map[string]string  // counter → rule name of the table in force
 	base         map[string]Counter // by rule name: counts of tables replaced since Install
 	unjudgedBase Counter
+	removed      bool // Remove ran: the counts are all in the bases
 }
 
 // candidate is one way of expressing the queue rule.
@@ -196,31 +197,46 @@ func (i *Installed) Replace(pol *rules.Policy) error {
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("replace nftables table %q: %w", TableName, err)
 	}
-	if oerr == nil {
-		i.unjudgedBase.Packets += unj.Packets
-		i.unjudgedBase.Bytes += unj.Bytes
-		for name, c := range old {
-			b := i.base[name]
-			b.Packets += c.Packets
-			b.Bytes += c.Bytes
-			i.base[name] = b
-		}
+	if oerr == nil && !i.removed {
+		i.addBaseLocked(old, unj)
 	}
-	i.ruleOf = ruleOf
+	i.ruleOf, i.removed = ruleOf, false
 	return nil
 }
 
 // Remove deletes the table. Removing a table that is already gone is not an error.
+// The table's counters are kept: Counters reports them afterwards (the
+// hit state saved at shutdown includes them).
 func (i *Installed) Remove() error {
 	conn, err := dial(i.cfg)
 	if err != nil {
 		return err
 	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.removed {
+		if drops, unj, err := i.readLocked(conn); err == nil {
+			i.addBaseLocked(drops, unj)
+		}
+	}
 	removeFamilies(conn, i.families)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("remove nftables table %q: %w", TableName, err)
 	}
+	i.removed = true
 	return nil
+}
+
+// addBaseLocked keeps the counts of a table about to go.
+func (i *Installed) addBaseLocked(drops map[string]Counter, unj Counter) {
+	i.unjudgedBase.Packets += unj.Packets
+	i.unjudgedBase.Bytes += unj.Bytes
+	for name, c := range drops {
+		b := i.base[name]
+		b.Packets += c.Packets
+		b.Bytes += c.Bytes
+		i.base[name] = b
+	}
 }
 
 // Present reports whether the conduit table exists in the given namespace (0: ours).

@@ -156,6 +156,14 @@ func TestInstallPrefilter(t *testing.T) {
 	if err := inst.Replace(pol); err != nil {
 		t.Fatalf("Replace: %v", err)
 	}
+	// The counts outlive the table: the shutdown's state save reads them
+	// after the table is gone.
+	if err := inst.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if c2, err := inst.Counters(); err != nil || len(c2.Dropped) == 0 {
+		t.Errorf("counters after Remove: %+v, %v", c2, err)
+	}
 	if testing.Verbose() {
 		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").CombinedOutput()
 		t.Logf("%s", out)
