@@ -90,7 +90,7 @@ func BenchmarkInsertAtCapacity(b *testing.B) {
 }
 
 // BenchmarkMemoryPerEntry fills a 1,000,000-entry table and reports live heap
-// per flow (arena Flow + simplelru element + map slot). Run with -benchtime=1x.
+// per flow (arena Flow + class list link + map slot). Run with -benchtime=1x.
 func BenchmarkMemoryPerEntry(b *testing.B) {
 	const n = 1_000_000
 	var perEntry float64

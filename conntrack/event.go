@@ -9,7 +9,9 @@ const (
 	// EventFlowEnd: a flow expired (idle, handshake or close timeout) or was
 	// removed. Reason is one of the Reason* constants.
 	EventFlowEnd EventKind = iota
-	// EventEviction: a flow was evicted to make room (its shard was full).
+	// EventEviction: a flow was evicted to make room (its shard was full):
+	// the least recently seen flow of the lowest Class present. Class
+	// says which; ClassEstablished means nothing of less worth was left.
 	EventEviction
 	// EventOccupancyHigh: the table's occupancy rose to 90% of capacity.
 	// Emitted once per crossing; Flow is zero.
@@ -44,6 +46,9 @@ type Event struct {
 	Kind EventKind
 	// Flow is a copy taken when the flow ended.
 	Flow Flow
+	// Class is the flow's eviction class when it ended (flow_end and
+	// eviction events).
+	Class Class
 	// Idle is how long the flow had been silent when it ended.
 	Idle time.Duration
 	// Reason is one of the Reason* constants, or the caller's reason given

@@ -146,8 +146,12 @@ type Stats struct {
 	Entries, Capacity uint64
 	Inserts           uint64
 	Evictions         uint64 // flows pushed out by a full shard
-	Expired           uint64 // flows ended by their idle/handshake/close timeout
-	Removed           uint64 // flows ended by Remove or replaced by Insert
+	// EvictionsByClass splits Evictions by the evicted flow's Class.
+	EvictionsByClass [NumClasses]uint64
+	// EntriesByClass splits Entries by Class.
+	EntriesByClass [NumClasses]uint64
+	Expired        uint64 // flows ended by their idle/handshake/close timeout
+	Removed        uint64 // flows ended by Remove or replaced by Insert
 	// HighOccupancy is true between an EventOccupancyHigh and the next
 	// EventOccupancyNormal; HighCrossings counts the former.
 	HighOccupancy bool
@@ -159,9 +163,13 @@ func (t *Table) Stats() Stats {
 	st := Stats{Capacity: uint64(t.capacity)}
 	for _, s := range t.shards {
 		s.Lock()
-		st.Entries += uint64(s.lru.Len())
+		st.Entries += uint64(len(s.index))
 		st.Inserts += s.inserts
-		st.Evictions += s.evictions
+		for c := range NumClasses {
+			st.Evictions += s.evictions[c]
+			st.EvictionsByClass[c] += s.evictions[c]
+			st.EntriesByClass[c] += uint64(s.lens[c])
+		}
 		st.Expired += s.expired
 		st.Removed += s.removed
 		s.Unlock()

@@ -44,6 +44,11 @@ type verdictEvent struct {
 	flow              uint64
 	reason            string
 	app               appEvent // proto AppNone: no "app" object
+	// rev: the other orientation was judged too (orient.go), with revRule
+	// in revMode; reply: the packet was taken as the line's reply.
+	rev, reply bool
+	revRule    int32
+	revMode    rules.Mode
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -137,6 +142,12 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		)
 		addFlow(&r, v)
 		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
+		if v.rev {
+			r.AddAttrs(slog.String("reverse_rule", ruleName(v.pol, v.revRule)), slog.String("reverse_mode", v.revMode.String()))
+		}
+		if v.reply {
+			r.AddAttrs(slog.Bool("reply", true))
+		}
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
@@ -152,8 +163,11 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		f := &c.Flow
 		name := c.Kind.String()
 		level := slog.LevelInfo
-		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction {
-			level = slog.LevelWarn // a full table is where allowed sessions start to suffer
+		// A full table is where allowed sessions start to suffer: the
+		// eviction of an established allowed flow (nothing of less worth
+		// was left) is the one that hurts; the others make room as meant.
+		if c.Kind == conntrack.EventOccupancyHigh || c.Kind == conntrack.EventEviction && c.Class == conntrack.ClassEstablished {
+			level = slog.LevelWarn
 		}
 		r := slog.NewRecord(time.Unix(0, ev.at), level, name, 0)
 		r.AddAttrs(slog.String("event", name))
@@ -166,6 +180,7 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 				slog.Int("sport", int(f.Key.SrcPort)),
 				slog.Int("dport", int(f.Key.DstPort)),
 				slog.String("state", f.State.String()),
+				slog.String("class", c.Class.String()),
 				slog.String("reason", c.Reason),
 				slog.Duration("idle", c.Idle),
 				slog.Duration("duration", time.Duration(f.LastSeen-f.Created)),

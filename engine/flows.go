@@ -27,6 +27,7 @@ type FlowInfo struct {
 	PickedUp     bool       `json:"picked_up"`
 	Generation   uint64     `json:"generation"` // of the policy that decided it
 	State        string     `json:"state"`
+	Class        string     `json:"class"` // eviction class: a full table evicts denied, handshake, closing, unanswered, then established
 	Created      time.Time  `json:"created"`
 	LastSeen     time.Time  `json:"last_seen"`
 	IdleS        float64    `json:"idle_s"`
@@ -64,7 +65,7 @@ func flowInfo(f *conntrack.Flow, gen uint64, pol *rules.Policy, now int64, to *c
 		FromZone: pol.ZoneName(pol.Zone(k.Src)), ToZone: pol.ZoneName(pol.Zone(k.Dst)),
 		Mode:    rules.Mode(f.Mark & markModeMask).String(),
 		Allowed: f.Allowed, PickedUp: f.PickedUp, Generation: f.Generation,
-		State:   f.State.String(),
+		State: f.State.String(), Class: f.Class().String(),
 		Created: time.Unix(0, f.Created).UTC(), LastSeen: time.Unix(0, f.LastSeen).UTC(),
 		IdleS: f.Idle(now).Seconds(), MaxGapS: time.Duration(f.MaxGap).Seconds(),
 		TimeoutS:    f.Timeout(to).Seconds(),

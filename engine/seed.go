@@ -5,7 +5,6 @@ import (
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/modes"
-	"github.com/conduit-ot/conduit/rules"
 )
 
 // ReasonSeeded is the verdict reason of a session taken over from the
@@ -20,9 +19,10 @@ type SeedResult struct {
 }
 
 // Seed tracks the kernel's established sessions before the first packet
-// arrives, as pickup would adopt them on their next packet: each is
-// judged in its original direction, or reversed when only a rule for the
-// other side allows it. The kernel balances flows over the queues by a
+// arrives, as pickup would adopt them on their next packet: a TCP session
+// is judged in its original direction, or reversed when only a rule for
+// the other side allows it, and one neither allows is judged by the
+// stricter of the two modes (orient.go). The kernel balances flows over the queues by a
 // hash conduit cannot reproduce, so a session is tracked in every queue's
 // shard; the copies its packets never reach idle out. Each seeded session
 // gets a verdict line with reason "seeded". Call it before Serve.
@@ -62,15 +62,29 @@ func (e *Engine) Seed(entries []ctnl.Entry) SeedResult {
 // verdict line to log.
 func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEvent, bool) {
 	pol := act.Policy
-	d := w.evaluate(pol, k, 0)
-	orient := k
-	if modes.Evaluates(d.mode) && (d.action != rules.ActionAllow || catchAll(pol, d)) {
-		if r := w.evaluate(pol, k.Reverse(), 0); preferReverse(pol, d, r) {
-			d, orient = r, k.Reverse()
-		}
+	// The kernel's original direction is its first packet's, which may
+	// have been mid-stream: TCP is judged both ways, and one the policy
+	// allows in neither is left to the stricter mode, so that it stays
+	// denied whichever side speaks next. UDP is judged as the kernel saw
+	// it, as newFlow judges a datagram; the kernel tracks ICMP by its
+	// requests.
+	how, t := orientProven, uint8(0)
+	switch k.Proto {
+	case packet.ProtoTCP:
+		how = orientStrict
+	case packet.ProtoICMP:
+		t = packet.ICMPv4EchoRequest
+	case packet.ProtoICMPv6:
+		t = packet.ICMPv6EchoRequest
+	}
+	j := w.judge(pol, k, how, t, t)
+	d, orient := j.d, k
+	if j.reversed {
+		orient = k.Reverse()
 	}
 	ev := verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: ReasonSeeded,
 		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort}
+	ev.withOther(j)
 	if !modes.Evaluates(d.mode) {
 		ev.reason = ReasonPassthrough
 	}
@@ -87,10 +101,11 @@ func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEve
 	}
 	// Inserted in the orientation it was judged in, as newFlow does.
 	f := w.shard.Insert(orient, now)
-	w.setDecision(f, act, d)
 	// Its start was never seen, as with pickup: inspection begins mid-stream.
+	// The kernel had it established: so is its eviction class (setDecision).
 	f.PickedUp = true
 	f.State = conntrack.StateEstablished
+	w.setDecision(f, act, d)
 	ev.flow = f.ID
 	return ev, true
 }

@@ -17,8 +17,8 @@ import (
 // Reasons a verdict gives, beyond the decoder's malformed-packet reasons.
 const (
 	ReasonNewFlow     = "new-flow"     // first packet of a flow, decided by the rules
-	ReasonPickup      = "pickup"       // mid-stream TCP adopted (restart, eviction, first insertion)
-	ReasonNoFlow      = "no-flow"      // mid-stream TCP with pickup off: decided by the default rule
+	ReasonPickup      = "pickup"       // a flow met mid-stream (restart, eviction, first insertion), adopted as a rule allows (orient.go)
+	ReasonNoFlow      = "no-flow"      // mid-stream TCP with pickup off: the default rule, in the stricter mode of both orientations
 	ReasonReevaluated = "reevaluated"  // a new policy generation changed a tracked flow's decision
 	ReasonPassthrough = "passthrough"  // the mode accepts without evaluating rules
 	ReasonFragment    = "fragment"     // a non-first fragment that escaped reassembly
@@ -163,6 +163,13 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	var ev verdictEvent
 	logIt := false
 	switch {
+	case synPayload(p):
+		// Data on a SYN opens nothing, tracked or not: conduit refuses the
+		// SYN data TCP Fast Open would send, so no server answers with data
+		// on its SYN-ACK. A SYN-ACK's orientation is unproven.
+		w.locked = false
+		w.shard.Unlock()
+		return w.refuse(pol, ReasonSynPayload, p.TCPFlags&packet.TCPAck != 0, now)
 	case f == nil:
 		f, dir, logIt = w.newFlow(act, key, now, &ev)
 		if f == nil { // denied in enforce: not tracked
@@ -255,39 +262,36 @@ func (w *Worker) evaluate(pol *rules.Policy, k conntrack.Key, icmpType uint8) de
 // newFlow decides the first packet of a flow the table does not know and
 // tracks it, unless enforce drops it (a denied flow is not worth a slot that
 // an allowed session may need; its log line is limited per flow instead).
+// A packet that does not prove which side opened the flow is judged in
+// both orientations (orient.go).
 func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *verdictEvent) (*conntrack.Flow, conntrack.Dir, bool) {
 	pol := act.Policy
 	p := &w.pkt
-	reason := ReasonNewFlow
-	d := w.evaluate(pol, key, p.ICMPType)
+	how := orientationOf(p, pol.Conntrack.Pickup)
+	j := w.judge(pol, key, how, p.ICMPType, requestType(p.Proto, p.ICMPType))
+	d := j.d
 	orient, dir := key, conntrack.DirOriginal
-	pickedUp := false
-	if !modes.Evaluates(d.mode) {
-		reason = ReasonPassthrough
+	if j.reversed {
+		orient, dir = key.Reverse(), conntrack.DirReply
 	}
-
-	if p.Proto == packet.ProtoTCP && p.TCPFlags&(packet.TCPSyn|packet.TCPAck|packet.TCPRst) != packet.TCPSyn {
-		// Mid-stream: not the opening SYN of a session.
-		switch {
-		case !pol.Conntrack.Pickup && modes.Evaluates(d.mode):
-			n := len(pol.Rules)
-			d.rule, d.action, d.log, reason = int32(n), pol.ActionOf(n), true, ReasonNoFlow
-		case d.action == rules.ActionAllow && !catchAll(pol, d):
-			reason, pickedUp = ReasonPickup, true
-		default:
-			// It may be a server's reply: judge the reversed orientation,
-			// and prefer a rule written for it over the catch-all.
-			if r := w.evaluate(pol, key.Reverse(), 0); preferReverse(pol, d, r) {
-				d, orient, dir = r, key.Reverse(), conntrack.DirReply
-				reason, pickedUp = ReasonPickup, true
-			} else if d.action == rules.ActionAllow {
-				reason, pickedUp = ReasonPickup, true
-			}
-		}
+	// Its start was not seen: reevaluate judges it both ways again.
+	pickedUp := how == orientStrict || how == orientDefault || j.reversed
+	reason := ReasonNewFlow
+	switch {
+	case !modes.Evaluates(d.mode):
+		reason = ReasonPassthrough
+	case how == orientDefault:
+		reason = ReasonNoFlow
+	case pickedUp && ruleAllows(d):
+		reason = ReasonPickup
+	case pickedUp:
+		reason = ReasonPickupDenied
 	}
 	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: reason,
 		proto: orient.Proto, src: orient.Src, dst: orient.Dst, sport: orient.SrcPort, dport: orient.DstPort,
 		icmpType: p.ICMPType, hasICMPType: p.Proto == packet.ProtoICMP || p.Proto == packet.ProtoICMPv6}
+	ev.withOther(j)
+	ev.reply = j.reversed
 	out := modes.Apply(d.mode, d.action)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	if !out.Accept {
@@ -296,14 +300,16 @@ func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *ve
 	f := w.shard.Insert(orient, now)
 	w.setDecision(f, act, d)
 	f.PickedUp = pickedUp
-	if pickedUp {
+	if reason == ReasonPickup {
 		w.stats.pickups.Add(1)
 	}
 	return f, dir, d.log || pickedUp
 }
 
 // reevaluate re-decides a tracked flow after a policy swap, in the
-// orientation it was adopted in; a picked-up flow may also be a reply.
+// orientation it was adopted in; a flow whose start was not seen is judged
+// both ways again, as newFlow judged it (whatever conntrack.pickup now says:
+// the flow is tracked).
 func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev *verdictEvent) bool {
 	pol := act.Policy
 	k := f.Key
@@ -311,23 +317,25 @@ func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev 
 		k = k.Reverse()
 	}
 	oldAllowed, oldMode, oldRule := f.Allowed, rules.Mode(f.Mark&markModeMask), f.Rule
-	d := w.evaluate(pol, k, w.pkt.ICMPType)
-	reversed := false
-	if f.PickedUp && (d.action != rules.ActionAllow || catchAll(pol, d)) {
-		if r := w.evaluate(pol, k.Reverse(), 0); preferReverse(pol, d, r) {
-			d, reversed = r, true
-			k = k.Reverse()
-		}
+	how := orientProven
+	if f.PickedUp && k.Proto != packet.ProtoUDP {
+		how = orientStrict
 	}
-	w.setDecision(f, act, d)
-	if reversed != (f.Mark&markReversed != 0) {
+	// The packet in hand may go either way: judge ICMP as its request.
+	t := requestType(w.pkt.Proto, w.pkt.ICMPType)
+	j := w.judge(pol, k, how, t, t)
+	d := j.d
+	if j.reversed {
+		k = k.Reverse()
 		f.Mark ^= markReversed
 	}
+	w.setDecision(f, act, d)
 	if f.Allowed == oldAllowed && d.mode == oldMode && d.rule == oldRule {
 		return false
 	}
 	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: ReasonReevaluated,
 		proto: k.Proto, src: k.Src, dst: k.Dst, sport: k.SrcPort, dport: k.DstPort}
+	ev.withOther(j)
 	out := modes.Apply(d.mode, d.action)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	return true
@@ -343,16 +351,6 @@ func catchAll(pol *rules.Policy, d decision) bool {
 	return int(d.rule) >= len(pol.Rules) || pol.Rules[d.rule].Cleanup
 }
 
-// preferReverse chooses the reversed orientation r of a mid-stream packet
-// over the packet's own orientation d: when only r is allowed, or when r is
-// allowed by a specific rule and d only by the catch-all.
-func preferReverse(pol *rules.Policy, d, r decision) bool {
-	if r.action != rules.ActionAllow {
-		return false
-	}
-	return d.action != rules.ActionAllow || (catchAll(pol, d) && !catchAll(pol, r))
-}
-
 func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
 	f.Generation = act.Generation
 	f.Rule = d.rule
@@ -362,11 +360,18 @@ func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
 	if d.rule >= 0 && int(d.rule) < len(act.Policy.Rules) {
 		f.IdleTimeout = act.Policy.Rules[d.rule].IdleTimeout
 	}
+	w.shard.Reclassify(f) // Allowed decides its eviction class
 }
 
 // malformed decides a packet the decoder refused: enforce drops it, the
 // other modes pass it; either way it is counted and logged with its reason.
 func (w *Worker) malformed(pol *rules.Policy, reason string, now int64) bool {
+	return w.refuse(pol, reason, false, now)
+}
+
+// refuse is malformed for any odd packet; with both, in the stricter mode
+// of its two orientations (one whose direction is not proven).
+func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) bool {
 	w.stats.malformed.Add(1)
 	p := &w.pkt
 	var from, to rules.ZoneID
@@ -374,6 +379,9 @@ func (w *Worker) malformed(pol *rules.Policy, reason string, now int64) bool {
 	if p.Src.IsValid() && p.Dst.IsValid() {
 		from, to = pol.Zone(p.Src), pol.Zone(p.Dst)
 		mode = pol.ModeFor(from, to)
+		if r := pol.ModeFor(to, from); both && stricter(r, mode) {
+			mode = r
+		}
 	}
 	w.mode = mode
 	out := modes.Apply(mode, rules.ActionDeny)

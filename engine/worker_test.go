@@ -187,7 +187,7 @@ func TestPickup(t *testing.T) {
 	}{
 		{"request mid-stream adopted", "true", tcp(hmi, plc, 40000, 502, fACK|fPSH), true, ReasonPickup},
 		{"reply mid-stream adopted reversed", "true", tcp(plc, hmi, 502, 40000, fACK|fPSH), true, ReasonPickup},
-		{"unknown mid-stream denied", "true", tcp(hmi, plc, 40000, 503, fACK), false, ReasonNewFlow},
+		{"unknown mid-stream denied", "true", tcp(hmi, plc, 40000, 503, fACK), false, ReasonPickupDenied},
 		{"pickup off: default rule, no-flow", "false", tcp(hmi, plc, 40000, 502, fACK|fPSH), false, ReasonNoFlow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,7 +317,9 @@ func TestDecideNoAllocs(t *testing.T) {
 	w.Decide(syn)
 	w.Decide(denied)
 	te.verdicts()
-	for name, pkt := range map[string][]byte{"established": data, "denied-again": denied} {
+	midstream := tcp(hist, plc, 1, 2, fACK)                                                                               // judged both ways
+	synData := tpkt{src: plc, dst: hmi, proto: 6, sport: 502, dport: 1, flags: fSYN | fACK, payload: []byte("x")}.bytes() // syn-payload
+	for name, pkt := range map[string][]byte{"established": data, "denied-again": denied, "denied-midstream": midstream, "syn-payload": synData} {
 		if n := testing.AllocsPerRun(1000, func() { w.Decide(pkt) }); n != 0 {
 			t.Errorf("%s: %.1f allocations per packet", name, n)
 		}

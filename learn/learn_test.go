@@ -386,13 +386,14 @@ func TestLog(t *testing.T) {
 {"time":"2024-03-04T06:00:03Z","level":"WARN","msg":"verdict","event":"verdict","mode":"enforce","verdict":"drop","would":"drop","rule":"","proto":"tcp","src":"10.0.0.1","dst":"10.0.0.9","sport":0,"dport":0,"flow":0,"reason":"ipv4-total-length"}
 {"time":"2024-03-04T06:00:04Z","level":"INFO","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"accept","rule":"p","proto":"icmp","src":"10.0.0.1","dst":"10.0.0.2","sport":5,"dport":0,"flow":9,"reason":"new-flow"}
 {"time":"2024-03-04T06:00:05Z","level":"INFO","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"accept","rule":"p","proto":"icmp","src":"10.0.0.1","dst":"10.0.0.4","sport":6,"dport":0,"icmp_type":8,"flow":10,"reason":"new-flow"}
+{"time":"2024-03-04T06:00:06Z","level":"WARN","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"drop","rule":"default","proto":"tcp","src":"10.0.0.5","dst":"10.0.0.1","sport":35974,"dport":20000,"flow":11,"reason":"pickup-denied","reverse_rule":"default","reverse_mode":"monitor","reply":true}
 not json at all
 {"time":"2024-03-04T08:00:00Z","level":"INFO","msg":"flow_end","event":"flow_end","flow":7,"proto":"tcp","src":"10.0.0.1","dst":"10.0.0.2","sport":50000,"dport":502,"state":"established","reason":"idle","idle":60000000000,"duration":3600000000000,"max_gap":1800000000000,"packets_orig":10,"packets_reply":8,"bytes_orig":600,"bytes_reply":900,"rule":"r"}
 {"time":"2024-03-04T08:00:00Z","level":"INFO","msg":"flow_end","event":"flow_end","flow":99,"proto":"udp","src":"10.0.0.1","dst":"10.0.0.3","sport":123,"dport":123,"state":"established","reason":"idle","idle":600000000000,"duration":1000000000,"max_gap":1000000000,"packets_orig":1,"packets_reply":1,"bytes_orig":76,"bytes_reply":76}
 `
 	l := NewLearner()
 	n, err := l.Log("verdicts.log", strings.NewReader(log))
-	if err != nil || n != 8 {
+	if err != nil || n != 9 {
 		t.Fatalf("%d lines used, %v", n, err)
 	}
 	m := l.Matrix()
@@ -404,6 +405,10 @@ not json at all
 	// A pickup seen from the server's port is turned round; still running.
 	if s7 := m.Lookup(key("10.0.0.1", "10.0.0.2", tcp, 102)); s7 == nil || s7.Denied != 1 || s7.Partial != 1 {
 		t.Errorf("s7 %+v", s7)
+	}
+	// A flow met mid-stream that no rule allows either way is a service too.
+	if dnp := m.Lookup(key("10.0.0.5", "10.0.0.1", tcp, 20000)); dnp == nil || dnp.Denied != 1 || dnp.Partial != 1 {
+		t.Errorf("pickup-denied %+v", dnp)
 	}
 	if snmp := m.Lookup(key("10.0.0.1", "10.0.0.9", udp, 161)); snmp == nil || snmp.Packets != 1 || snmp.Denied != 1 {
 		t.Errorf("snmp %+v", snmp)

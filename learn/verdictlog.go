@@ -49,7 +49,7 @@ type logFlow struct {
 }
 
 // Verdict reasons of flows that start (package engine).
-var startReasons = map[string]bool{"new-flow": true, "pickup": true, "no-flow": true, "passthrough": true}
+var startReasons = map[string]bool{"new-flow": true, "pickup": true, "pickup-denied": true, "no-flow": true, "passthrough": true}
 
 // Log learns from the daemon's event log (JSON lines, as written in any
 // mode): verdict lines announce flows in their request direction, flow_end

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
 	"github.com/conduit-ot/conduit/modes"
@@ -61,6 +62,8 @@ var (
 	dCTEntries    = desc("conntrack_entries", "Flows in the connection table.")
 	dCTCapacity   = desc("conntrack_capacity", "Capacity of the connection table.")
 	dCTEvictions  = desc("conntrack_evictions_total", "Flows evicted because the table was full.")
+	dCTEvictClass = desc("conntrack_evictions_by_class_total", "Flows evicted because the table was full, by the evicted flow's class (denied, handshake, closing, unanswered, established: evicted in that order).", "class")
+	dCTClassFlows = desc("conntrack_entries_by_class", "Flows in the connection table, by eviction class.", "class")
 	dCTExpired    = desc("conntrack_expired_total", "Flows ended by their idle, handshake or close timeout.")
 	dCTPickups    = desc("conntrack_pickups_total", "Mid-stream TCP sessions adopted.")
 	dKWaiting     = desc("kernel_queue_waiting", "Packets in the kernel's queue waiting for a verdict.", "queue")
@@ -93,7 +96,7 @@ func NewRegistry(src Source) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics,
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
-		dCTEntries, dCTCapacity, dCTEvictions, dCTExpired, dCTPickups,
+		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
 		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
 		dGeneration, dPolicy, dStart} {
 		ch <- d
@@ -139,6 +142,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dCTEntries, float64(st.Entries))
 	gauge(dCTCapacity, float64(st.Capacity))
 	counter(dCTEvictions, st.Evictions)
+	for c := range conntrack.NumClasses {
+		class := conntrack.Class(c).String()
+		counter(dCTEvictClass, st.EvictionsByClass[c], class)
+		gauge(dCTClassFlows, float64(st.EntriesByClass[c]), class)
+	}
 	counter(dCTExpired, st.Expired)
 	counter(dCTPickups, e.Counters().Pickups)
 

@@ -156,6 +156,44 @@ func TestCollect(t *testing.T) {
 	}
 }
 
+// TestCollectEvictionsByClass: a table of 2 with an allowed handshake and
+// a monitored scan evicts only the scan's denied flows, and the class
+// series say so next to the total.
+func TestCollectEvictionsByClass(t *testing.T) {
+	pol, err := rules.Parse("test.yaml", []byte(strings.Replace(policy, "zones:", "conntrack: {capacity: 2}\nzones:", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(engine.Config{Store: modes.NewStore(pol), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w := e.Worker(0)
+	w.Decide(syn("10.20.0.10", "10.10.0.10", 40000, 502)) // allowed: a handshake
+	for i := range 3 {
+		w.Decide(syn("10.30.0.10", "10.10.0.10", uint16(50000+i), 503)) // no zone: monitor, tracked, denied
+	}
+	fams, err := NewRegistry(Source{Engine: e, Kernel: func() ([]engine.KernelQueue, error) { return nil, nil }}).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"conduit_conntrack_evictions_total", nil, 2},
+		{"conduit_conntrack_evictions_by_class_total", []string{"class", "denied"}, 2},
+		{"conduit_conntrack_evictions_by_class_total", []string{"class", "handshake"}, 0},
+		{"conduit_conntrack_evictions_by_class_total", []string{"class", "established"}, 0},
+		{"conduit_conntrack_entries_by_class", []string{"class", "handshake"}, 1},
+		{"conduit_conntrack_entries_by_class", []string{"class", "denied"}, 1},
+		{"conduit_conntrack_entries_by_class", []string{"class", "closing"}, 0},
+		{"conduit_conntrack_entries_by_class", []string{"class", "unanswered"}, 0},
+	} {
+		if got, ok := value(t, fams, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+}
+
 func TestServe(t *testing.T) {
 	_, src := setup(t)
 	s, err := Listen("127.0.0.1:0", NewRegistry(src), slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -24,6 +24,9 @@ type Reloader struct {
 	// over (the kernel's table is replaced there). An error refuses the
 	// reload: the running policy stays in force.
 	Prepare func(old *Active, next *rules.Policy) error
+	// OnWatch, if set, runs once Watch has armed its watches and compared
+	// the file with the policy in force: every change after it is seen.
+	OnWatch func()
 
 	mu sync.Mutex // one reload at a time: SIGHUP, the file watcher and the control socket race
 }

@@ -64,6 +64,9 @@ func (r *Reloader) Watch(ctx context.Context) error {
 	// An edit between the daemon's first load and the watch being armed
 	// has no event left to report it.
 	w.check()
+	if r.OnWatch != nil {
+		r.OnWatch()
+	}
 	var timer <-chan time.Time
 	for {
 		select {

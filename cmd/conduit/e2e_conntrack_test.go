@@ -10,6 +10,7 @@ package main
 // policy, since they need conntrack settings the shared template lacks.
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -126,6 +127,7 @@ type ctPolicy struct {
 	NoSeed      bool   // conntrack.seed: false
 	IdleTimeout string // the HMI rule's idle_timeout; "" for none
 	Revision    int    // shows in a description: a change that decides nothing
+	Monitor     string // a zone whose conduit to control runs in monitor; "" for none
 	Socket      string // control socket, in the rig's directory (see in)
 }
 
@@ -153,6 +155,9 @@ func (p ctPolicy) text() string {
 	}
 	if p.Socket != "" {
 		fmt.Fprintf(&b, "control: {socket: %q}\n", p.Socket)
+	}
+	if p.Monitor != "" {
+		fmt.Fprintf(&b, "conduits: [{from: %s, to: control, mode: monitor}]\n", p.Monitor)
 	}
 	b.WriteString(`log: {file: "-"}
 zones:
@@ -494,4 +499,123 @@ func TestConntrackCapacity(t *testing.T) {
 	}
 	t.Logf("%d sessions through a table of %d: %d evictions, %d pickups logged", sessions, capacity, len(evs),
 		len(d.matching(0, func(l logLine) bool { return ctHMILine(r, "verdict")(l) && l.str("reason") == "pickup" })))
+}
+
+// TestConntrackEvictionSparesIdleSession: a table of 64 (one queue, one
+// shard) with pickup off, and an HMI->PLC session that exchanged once and
+// then idles, as a historian's session does between polls. A SYN spray from
+// the enterprise zone (denied; its conduit runs in monitor, so the flows are
+// tracked — enforce would drop them untracked) and 150 short connections of
+// the HMI run the table over several times. Eviction takes the denied and
+// the closed flows, never the established allowed session, whose next
+// request still passes; with least-recently-seen eviction it was evicted
+// and that request met no-flow in enforce.
+func TestConntrackEvictionSparesIdleSession(t *testing.T) {
+	const capacity, spray, short = 64, 200, 150
+	r := newRig(t)
+	pol := ctPolicy{Queue: 68, Count: 1, Capacity: capacity, NoPickup: true, NoSeed: true, Monitor: "enterprise"}.in(r)
+	writeFile(t, r.path, pol.text())
+	d := r.startDaemon("")
+	if got := d.start.num("conntrack_capacity"); got != capacity {
+		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)
+	}
+
+	idle := r.openSession(supTCP)
+	// Idle means idle: no keepalive probe of ours may refresh the flow.
+	if err := idle.c.(*net.TCPConn).SetKeepAlive(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.exchange(ctEchoWait); err != nil {
+		t.Fatalf("allowed session in enforce: %v", err)
+	}
+	opened := d.wait(0, "the idle session's new-flow verdict", ctFlowLine(r, idle, "verdict"))
+	ctCheck(t, "the idle session's first verdict", opened, map[string]string{"reason": "new-flow",
+		"verdict": "accept", "mode": "enforce", "rule": ctRule})
+
+	// The spray: one SYN per source port to a closed PLC port, answered
+	// by an RST (monitor passes it).
+	plc := r.p.Host(plant.Control).IPv4.String()
+	refused := 0
+	err := r.p.Do(r.p.Host(plant.Enterprise).NS, func() error {
+		for range spray {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(plc, "503"), blockTimeout)
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("a connection to the closed port 503 was accepted")
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				refused++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused < spray/2 {
+		t.Fatalf("only %d of %d SYNs of the spray were answered: the monitored conduit did not pass them", refused, spray)
+	}
+	// The HMI's short connections: open, one exchange, close.
+	err = r.p.Do(r.p.Host(plant.Supervisory).NS, func() error {
+		for i := range short {
+			c, err := net.DialTimeout("tcp", r.addr(supTCP), passTimeout)
+			if err != nil {
+				return fmt.Errorf("short connection %d: %w", i+1, err)
+			}
+			s := &session{c: c}
+			err = s.exchange(ctEchoWait)
+			c.Close()
+			if err != nil {
+				return fmt.Errorf("short connection %d: %w", i+1, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mark := d.mark()
+	if err := idle.exchange(ctEchoWait); err != nil {
+		for _, l := range d.matching(0, ctFlowLine(r, idle, "eviction")) {
+			t.Logf("the idle session was evicted: %s", l.raw)
+		}
+		t.Fatalf("the idle allowed session broke after the spray and %d short connections: %v", short, err)
+	}
+	for _, l := range d.matching(0, ctFlowLine(r, idle, "eviction")) {
+		t.Errorf("the idle allowed session was evicted: %s", l.raw)
+	}
+	for _, l := range d.matching(mark, ctFlowLine(r, idle, "verdict")) {
+		t.Errorf("the idle session's request got a verdict line (its flow was lost): %s", l.raw)
+	}
+
+	// Many flows were evicted, none of them established; status and the
+	// log agree on it.
+	evs := ctWaitCount(t, d, 0, spray+short-capacity, eventTimeout, "eviction events", func(l logLine) bool { return l.event() == "eviction" })
+	byClass := map[string]int{}
+	for _, l := range evs {
+		byClass[l.str("class")]++
+		if c := l.str("class"); c != "denied" && c != "closing" || l.str("level") != "INFO" || l.str("reason") != "capacity" {
+			t.Errorf("eviction %s: want class denied or closing, level INFO, reason capacity", l.raw)
+		}
+	}
+	if byClass["denied"] == 0 || byClass["closing"] == 0 {
+		t.Errorf("evictions by class in the log %v: want both the spray's denied flows and closed short connections", byClass)
+	}
+	var st statusReport
+	r.opsJSON(pol.Socket, &st, "status")
+	ct := st.Conntrack
+	sum := uint64(0)
+	for _, v := range ct.EvictionsByClass {
+		sum += v
+	}
+	if ct.Evictions < uint64(spray+short-capacity) || sum != ct.Evictions || ct.EvictionsByClass["established"] != 0 ||
+		ct.EvictionsByClass["denied"] == 0 || ct.EvictionsByClass["closing"] == 0 {
+		t.Errorf("status conntrack %+v: want at least %d evictions, by class summing to them, none established", ct, spray+short-capacity)
+	}
+	if ct.EntriesByClass["established"] < 1 || ct.Entries > capacity {
+		t.Errorf("status conntrack entries %d by class %v: want the idle session established, within capacity", ct.Entries, ct.EntriesByClass)
+	}
+	t.Logf("%d SYNs (%d refused) and %d short connections through a table of %d: %d evictions %v; the idle session exchanged again",
+		spray, refused, short, capacity, ct.Evictions, ct.EvictionsByClass)
 }

@@ -654,6 +654,21 @@ func (r *rig) tablePresent() bool {
 	return ok
 }
 
+// divertTables puts an accept rule first in the conduit tables a killed
+// daemon left behind: the kernel forwards everything, as it did before the
+// pre-filter dropped what no rule allows, and keeps tracking connections.
+func (r *rig) divertTables() {
+	r.t.Helper()
+	f, err := os.Open("/run/netns/" + r.p.FW)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	if n, err := nft.Divert(int(f.Fd()), false); err != nil || n == 0 {
+		r.t.Fatalf("divert the leftover conduit table: %d tables, %v", n, err)
+	}
+}
+
 // deleteTables removes the conduit tables a killed daemon left behind.
 func (r *rig) deleteTables() {
 	r.t.Helper()
@@ -970,8 +985,11 @@ func TestE2EBrokenReload(t *testing.T) {
 // rewrites the policy in place through a descriptor it keeps open: the
 // file watcher reloads a file when its writer closes it or renames it into
 // place, never while it may be half-written, so until the close the edit
-// is invisible to it and only SIGHUP can load it. Closing the descriptor
-// at the end shows that the watcher was there all along.
+// is invisible to it and only SIGHUP can load it. The start event comes
+// after the watcher's first comparison of the file with the policy in
+// force (which would load any edit it finds), so no edit after the start
+// event can reach it that way either. Closing the descriptor at the end
+// shows that the watcher was there all along.
 func TestE2ESIGHUPReload(t *testing.T) {
 	r := newRig(t)
 	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
@@ -1102,12 +1120,12 @@ func TestE2ESIGKILL(t *testing.T) {
 	})
 }
 
-// TestE2ESIGTERM stops the daemon cleanly: it exits 0, removes its table,
-// and the kernel forwards again, even a flow the policy denies and even
-// though the policy chose fail-closed.
+// TestE2ESIGTERM stops a fail-open daemon cleanly: it exits 0, removes its
+// table, and the kernel forwards again, even a flow the policy denies.
+// (TestE2EStopFailClosed covers queue.fail_open false.)
 func TestE2ESIGTERM(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
 	d := r.startDaemon("")
 	s := r.openSession(supTCP)
 	r.mustBlock(entTCP, "enforce")
@@ -1123,6 +1141,10 @@ func TestE2ESIGTERM(t *testing.T) {
 	stop := d.wait(mark, "the stop event", func(l logLine) bool { return l.event() == "stop" })
 	if stop.num("packets") <= 0 || stop.num("dropped")+stop.num("kernel_dropped") <= 0 {
 		t.Errorf("stop event counts no packets or drops: %s", stop.raw)
+	}
+	gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })
+	if gone.str("kernel") != "forwards" || gone.str("why") != "queue.fail_open: true" {
+		t.Errorf("table_removed event: %s", gone.raw)
 	}
 	if r.tablePresent() {
 		t.Fatal("the conduit table is still there after SIGTERM")

@@ -19,7 +19,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "run -c FILE             the daemon: install the nftables table, serve the queues", runDaemon},
+		{"run", "run -c FILE [--remove-on-exit]  the daemon: install the nftables table, serve the queues", runDaemon},
+		{"remove", "remove [--force]        delete the nftables table a fail-closed conduit keeps while stopped", runRemove},
 		{"check", "check -c FILE [--json]  validate a policy file", runCheck},
 		{"replay", "replay -c FILE [--json] [--events FILE] [--mode M] [--fail-on-drop] CAPTURE...  run captures through the engine, offline", runReplay},
 		{"learn", "learn [-o FILE] [--zones FILE] [--matrix table|csv|json] | --timeouts -c FILE | --diff  INPUT...  draft a policy from captures or event logs", runLearn},

@@ -137,6 +137,10 @@ func TestStatusAndHitsAgree(t *testing.T) {
 	if s.Conntrack.Entries != 4 || s.Conntrack.Capacity != 65536 {
 		t.Errorf("conntrack %+v", s.Conntrack)
 	}
+	// Four allowed SYNs: four half-open handshakes; every class is listed.
+	if c := s.Conntrack; c.EntriesByClass["handshake"] != 4 || len(c.EntriesByClass) != 5 || len(c.EvictionsByClass) != 5 || c.EvictionsByClass["established"] != 0 {
+		t.Errorf("conntrack by class: entries %v evictions %v", c.EntriesByClass, c.EvictionsByClass)
+	}
 
 	out, _, code = r.run(t, runHits, "--json")
 	if code != 0 {

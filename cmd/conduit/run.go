@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/conduit-ot/conduit/control"
@@ -25,6 +22,9 @@ import (
 )
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
+	// Before anything else: a SIGTERM from here on ends the start cleanly.
+	sigs := notifySignals()
+	defer sigs.close()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
@@ -34,6 +34,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	var limit engine.DeniedLimit
 	fs.IntVar(&limit.Burst, "denied-burst", 20, "denied-flow log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
 	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	removeOnExit := fs.Bool("remove-on-exit", false, "delete the nftables table at exit even with queue.fail_open: false (decommissioning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,7 +60,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout}
-	if err := serve(*path, pol, o, *saveEvery); err != nil {
+	if err := serve(*path, pol, o, *saveEvery, sigs, *removeOnExit); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
@@ -67,8 +68,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// serve runs the daemon until SIGINT or SIGTERM.
-func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) error {
+// serve runs the daemon until SIGINT or SIGTERM, also when one arrives
+// during the start.
+func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs *signals, removeOnExit bool) error {
 	log := o.log
 	for _, w := range pol.Warnings {
 		log.Warn("policy warning", "warning", w.String())
@@ -94,6 +96,23 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	if pol.Conntrack.Seed {
 		seedFromKernel(eng, o.log)
 	}
+	exit := newExitTable(log, pol.Queue.FailOpen, removeOnExit)
+	nftCfg := nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen,
+		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1}
+	// A stop before the table is in place: nothing was queued to this run.
+	abort := func(queues []*nfq.Queue) error {
+		for _, q := range queues {
+			q.Close()
+		}
+		log.Info("stopping during the start", "signal", sigs.stop.String())
+		err := exit.finish(nil, nftCfg)
+		log.Info("conduit stopped", "event", "stop", "during_start", true, "packets", 0)
+		return err
+	}
+	if sigs.stopping() {
+		return abort(nil)
+	}
+	exit.divertStale(pol.Queue.FailOpen, pol.Queue.Num, uint16(count))
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
@@ -104,6 +123,9 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		}
 	}
 	for i := range count + app {
+		if sigs.stopping() {
+			return abort(queues)
+		}
 		num := pol.Queue.Num + uint16(i)
 		// A full queue accepts (queue.overload) or drops; the app queue
 		// always drops: its traffic waits for inspection or does not pass.
@@ -117,8 +139,10 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		}
 		queues = append(queues, q)
 	}
-	inst, err := nft.Install(nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen,
-		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1}, log)
+	if sigs.stopping() {
+		return abort(queues)
+	}
+	inst, err := nft.Install(nftCfg, log)
 	if err != nil {
 		closeQueues()
 		return err
@@ -142,9 +166,15 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 	if inst.Logging {
 		go o.readKernelLog(ctx, pol.Queue.NFLOGGroup)
 	}
+	// The start event waits for the watcher's first look at the file, so
+	// that an edit after it is the watcher's to see, never one it may miss
+	// or take for the start's own.
+	watching := make(chan struct{})
+	var watchOnce sync.Once
+	armed := func() { watchOnce.Do(func() { close(watching) }) }
 	// The kernel's table follows the policy: replaced in one batch before
 	// the swap, or the reload is refused.
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap,
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
 		Prepare: func(_ *modes.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
@@ -156,7 +186,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		if err := reloader.Watch(ctx); err != nil {
 			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
 		}
+		armed()
 	}()
+	select {
+	case <-watching:
+	case <-time.After(5 * time.Second):
+		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
+	}
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
@@ -164,26 +200,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		"nft_method", string(inst.Method), "nflog_group", nflogGroup(inst, pol), "conntrack_capacity", eng.Conntrack().Capacity(),
 		"control_socket", ctlPath(ctl), "metrics", metAddr(met), "state_file", o.state)
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
-			reloader.Reload("sighup")
-			continue
-		case syscall.SIGUSR1:
-			// logrotate moved the file away: continue in a new one.
-			if err := o.logs.Reopen(); err != nil {
-				log.Error("reopening the log file failed", "err", err)
-			} else {
-				log.Info("log file reopened", "event", "log_reopen")
-			}
-			continue
-		}
-		log.Info("stopping", "signal", sig.String())
-		break
-	}
-	signal.Stop(sigs)
+	// Returns at once when a stop signal arrived during the start.
+	sigs.serve(reloader, o)
 	if ctl != nil {
 		ctl.Close()
 	}
@@ -191,24 +209,24 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration) erro
 		met.Close()
 	}
 
-	// What the kernel's pre-filter dropped goes with the table.
+	// Shutdown: first stop queueing without unregistering anything (the
+	// kernel would drop what is queued), then give every packet already
+	// queued its verdict, then let go and leave the table as the policy
+	// says: removed (the kernel forwards) or kept with a drop rule first.
+	exit.stopQueueing(inst)
+	close(stop)
+	workers.Wait()
+	cancel()
+	closeQueues()
+	rmErr := exit.finish(inst, nftCfg)
+	o.saveState()
+	// The pre-filter's drops; a removed table's counts stay readable.
 	var kernelDropped uint64
 	if kc, _, err := eng.KernelCounts(); err == nil {
 		for _, d := range kc.Dropped {
 			kernelDropped += d.Packets
 		}
 	}
-	// Shutdown: first stop queueing (the kernel forwards on its own again),
-	// then give every packet already queued its verdict, then let go.
-	rmErr := inst.Remove()
-	if rmErr != nil {
-		log.Error("removing the nftables table failed", "err", rmErr)
-	}
-	close(stop)
-	workers.Wait()
-	cancel()
-	closeQueues()
-	o.saveState()
 	c := eng.Counters()
 	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
 		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics,

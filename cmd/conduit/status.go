@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
 	"github.com/conduit-ot/conduit/rules"
@@ -83,13 +84,18 @@ type tableStatus struct {
 }
 
 type conntrackStatus struct {
-	Entries       uint64 `json:"entries"`
-	Capacity      uint64 `json:"capacity"`
-	Evictions     uint64 `json:"evictions"`
-	Pickups       uint64 `json:"pickups"`
-	Expired       uint64 `json:"expired"`
-	Inserts       uint64 `json:"inserts"`
-	HighOccupancy bool   `json:"high_occupancy"`
+	Entries   uint64 `json:"entries"`
+	Capacity  uint64 `json:"capacity"`
+	Evictions uint64 `json:"evictions"`
+	// EvictionsByClass and EntriesByClass split evictions and entries by
+	// eviction class (denied, handshake, closing, unanswered,
+	// established); every class is present.
+	EvictionsByClass map[string]uint64 `json:"evictions_by_class"`
+	EntriesByClass   map[string]uint64 `json:"entries_by_class"`
+	Pickups          uint64            `json:"pickups"`
+	Expired          uint64            `json:"expired"`
+	Inserts          uint64            `json:"inserts"`
+	HighOccupancy    bool              `json:"high_occupancy"`
 }
 
 type verdictStatus struct {
@@ -120,6 +126,7 @@ func (o *ops) status() statusReport {
 			Rules: len(pol.Rules), Zones: len(pol.Zones)},
 		Started: o.started.UTC(), UptimeS: int64(time.Since(o.started).Seconds()),
 		Conntrack: conntrackStatus{Entries: ct.Entries, Capacity: ct.Capacity, Evictions: ct.Evictions,
+			EvictionsByClass: byClass(ct.EvictionsByClass), EntriesByClass: byClass(ct.EntriesByClass),
 			Pickups: c.Pickups, Expired: ct.Expired, Inserts: ct.Inserts, HighOccupancy: ct.HighOccupancy},
 		Verdicts: verdictStatus{Packets: c.Packets, Accept: c.Accepted, Drop: c.Dropped, WouldDrop: c.WouldDrop,
 			Malformed: c.Malformed, Panics: c.Panics, LinkControl: c.LinkControl},
@@ -204,6 +211,9 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 	fmt.Fprintf(w, "conntrack %d of %d flows (%.1f%%), %d evictions, %d pickups, %d expired%s\n",
 		ct.Entries, ct.Capacity, pct, ct.Evictions, ct.Pickups, ct.Expired, high)
+	if ct.Evictions > 0 {
+		fmt.Fprintf(w, "          evicted by class: %s\n", classList(ct.EvictionsByClass))
+	}
 	v := r.Verdicts
 	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics\n",
 		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics)
@@ -261,4 +271,24 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 	fmt.Fprintln(w)
 	printCleanupSummary(w, r.Rules, r.Started.Add(time.Duration(r.UptimeS)*time.Second))
+}
+
+// byClass names per-class counters for JSON.
+func byClass(n [conntrack.NumClasses]uint64) map[string]uint64 {
+	m := make(map[string]uint64, conntrack.NumClasses)
+	for c, v := range n {
+		m[conntrack.Class(c).String()] = v
+	}
+	return m
+}
+
+// classList prints per-class counters in eviction order, e.g.
+// "denied 12, handshake 0, closing 3, unanswered 0, established 0".
+func classList(m map[string]uint64) string {
+	parts := make([]string, 0, conntrack.NumClasses)
+	for c := range conntrack.NumClasses {
+		name := conntrack.Class(c).String()
+		parts = append(parts, fmt.Sprintf("%s %d", name, m[name]))
+	}
+	return strings.Join(parts, ", ")
 }

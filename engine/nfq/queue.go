@@ -13,13 +13,16 @@ import (
 
 // Config describes how to bind one queue.
 type Config struct {
-	Num         uint16
-	FailOpen    bool          // the kernel accepts packets while the queue is full instead of dropping them
-	MaxLen      uint32        // packets the kernel holds for this queue; default 4096
-	CopyRange   uint32        // bytes of each packet copied to userspace; default 0xffff (whole packet)
-	RcvBuf      int           // socket receive buffer in bytes; default 8 MiB
-	ReadTimeout time.Duration // Read returns ErrTimeout after this long without a packet; default 100ms
-	Batch       int           // packets ReadBatch takes from the socket in one system call; default 16
+	Num       uint16
+	FailOpen  bool   // the kernel accepts packets while the queue is full instead of dropping them
+	MaxLen    uint32 // packets the kernel holds for this queue; default 4096
+	CopyRange uint32 // bytes of each packet copied to userspace; default 0xffff (whole packet)
+	RcvBuf    int    // socket receive buffer in bytes; default 8 MiB
+	// ReadTimeout: Read returns ErrTimeout after this long without a
+	// packet; default 20ms. A stop drains a queue until one read times
+	// out, and a fail-closed stop drops that long before it lets go.
+	ReadTimeout time.Duration
+	Batch       int // packets ReadBatch takes from the socket in one system call; default 16
 }
 
 // ErrTimeout is returned by Read when no packet arrived within ReadTimeout.
@@ -92,7 +95,7 @@ func Open(cfg Config) (*Queue, error) {
 		cfg.RcvBuf = 8 << 20
 	}
 	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 100 * time.Millisecond
+		cfg.ReadTimeout = 20 * time.Millisecond
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 16

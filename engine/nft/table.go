@@ -59,7 +59,8 @@ type Installed struct {
 	ruleOf       map[string]string  // counter → rule name of the table in force
 	base         map[string]Counter // by rule name: counts of tables replaced since Install
 	unjudgedBase Counter
-	removed      bool // Remove ran: the counts are all in the bases
+	removed      bool       // Remove ran: the counts are all in the bases
+	progs        []*program // what each family's table holds, for an in-place replace
 }
 
 // candidate is one way of expressing the queue rule.
@@ -120,13 +121,13 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 			}
 			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: v.logging,
 				Prefilter: v.filter, base: map[string]Counter{}}
-			ruleOf := inst.build(conn, cfg.Policy)
+			ruleOf, progs := inst.build(conn, cfg.Policy, false)
 			if err := conn.Flush(); err != nil {
 				errs = append(errs, fmt.Errorf("%s (prefilter %v, nflog %v): %w", c.method, v.filter, v.logging, err))
 				log.Debug("nftables table refused", "method", c.method, "prefilter", v.filter, "nflog", v.logging, "err", err)
 				continue
 			}
-			inst.ruleOf = ruleOf
+			inst.ruleOf, inst.progs = ruleOf, progs
 			if cfg.Policy != nil && !v.filter {
 				log.Warn("the kernel refused the pre-filter: every packet is queued", "event", "nft",
 					"table", TableName, "method", c.method, "err", errors.Join(errs...).Error())
@@ -143,7 +144,12 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 
 // build queues a fresh table (the stale one deleted first) for every
 // family of the method into conn's batch, and returns its counter names.
-func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy) map[string]string {
+//
+// With inPlace, the base chains of the table in force stay, and only what
+// they hold is replaced (emptyTable): deleting a base chain unregisters its
+// hook, and the kernel then drops every packet queued in the namespace,
+// so a reload that rebuilt the table would lose what its queues hold.
+func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool) (map[string]string, []*program) {
 	cfg := i.cfg
 	cfg.Policy = pol
 	if !i.Prefilter {
@@ -160,10 +166,13 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy) map[string]str
 		fams = [][]family{{fam4}, {fam6}}
 	}
 	ruleOf := map[string]string{}
+	progs := make([]*program, len(i.families))
 	for k, tf := range i.families {
 		t := &nftables.Table{Name: TableName, Family: tf}
-		conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
-		conn.DelTable(t)
+		if !inPlace {
+			conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
+			conn.DelTable(t)
+		}
 		var app *appQueue
 		if cfg.AppQueue && pol != nil && HasAppRules(pol) {
 			app = &appQueue{queue: i.queue(Config{QueueNum: cfg.QueueNum + cfg.QueueCount, QueueCount: 1})}
@@ -174,12 +183,18 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy) map[string]str
 		} else {
 			prog = &program{}
 		}
-		buildTable(conn, t, i.queue(cfg), prog)
+		if inPlace {
+			emptyTable(conn, t, i.progs[k])
+			fillTable(conn, t, i.queue(cfg), prog)
+		} else {
+			buildTable(conn, t, i.queue(cfg), prog)
+		}
+		progs[k] = prog
 		for c, r := range prog.ruleOf {
 			ruleOf[c] = r
 		}
 	}
-	return ruleOf
+	return ruleOf, progs
 }
 
 // Replace swaps the table for one compiled from pol, in one atomic batch:
@@ -193,14 +208,15 @@ func (i *Installed) Replace(pol *rules.Policy) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	old, unj, oerr := i.readLocked(conn)
-	ruleOf := i.build(conn, pol)
+	inPlace := !i.removed && len(i.progs) == len(i.families)
+	ruleOf, progs := i.build(conn, pol, inPlace)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("replace nftables table %q: %w", TableName, err)
 	}
 	if oerr == nil && !i.removed {
 		i.addBaseLocked(old, unj)
 	}
-	i.ruleOf, i.removed = ruleOf, false
+	i.ruleOf, i.progs, i.removed = ruleOf, progs, false
 	return nil
 }
 
@@ -292,7 +308,7 @@ func removeFamilies(conn *nftables.Conn, fams []nftables.TableFamily) {
 func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *program) {
 	conn.AddTable(t)
 	accept := nftables.ChainPolicyAccept
-	fwd := conn.AddChain(&nftables.Chain{
+	conn.AddChain(&nftables.Chain{
 		Name:     "forward",
 		Table:    t,
 		Type:     nftables.ChainTypeFilter,
@@ -300,7 +316,7 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *pr
 		Priority: nftables.ChainPriorityFilter,
 		Policy:   &accept,
 	})
-	acct := conn.AddChain(&nftables.Chain{
+	conn.AddChain(&nftables.Chain{
 		Name:     "unjudged",
 		Table:    t,
 		Type:     nftables.ChainTypeFilter,
@@ -308,6 +324,14 @@ func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *pr
 		Priority: nftables.ChainPriorityRef(unjudgedPriority),
 		Policy:   &accept,
 	})
+	fillTable(conn, t, queue, prog)
+}
+
+// fillTable adds the rules of both base chains and everything else the
+// table holds; the base chains exist (and are empty).
+func fillTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *program) {
+	fwd := &nftables.Chain{Name: chainName, Table: t}
+	acct := &nftables.Chain{Name: "unjudged", Table: t}
 	chains := map[string]*nftables.Chain{}
 	for _, c := range prog.chains {
 		chains[c.name] = conn.AddChain(&nftables.Chain{Name: c.name, Table: t})
@@ -412,4 +436,25 @@ func bigReadBuffer(c *netlink.Conn) error {
 		return err
 	}
 	return serr
+}
+
+// emptyTable queues, into conn's batch, the removal of everything old put
+// in the table but its two base chains, which stay with their hooks:
+// their rules first (they reference the rest), then the maps (their
+// elements reference chains), the sets, the chains and the counters.
+func emptyTable(conn *nftables.Conn, t *nftables.Table, old *program) {
+	conn.FlushChain(&nftables.Chain{Name: chainName, Table: t})
+	conn.FlushChain(&nftables.Chain{Name: "unjudged", Table: t})
+	for _, c := range old.chains {
+		conn.FlushChain(&nftables.Chain{Name: c.name, Table: t})
+	}
+	for _, s := range old.sets {
+		conn.DelSet(&nftables.Set{Name: s.set.Name, Table: t})
+	}
+	for _, c := range old.chains {
+		conn.DelChain(&nftables.Chain{Name: c.name, Table: t})
+	}
+	for _, name := range append([]string{unjudgedCounter}, old.counters...) {
+		conn.DeleteObject(&nftables.CounterObj{Table: t, Name: name})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -153,8 +154,29 @@ func TestInstallPrefilter(t *testing.T) {
 	if _, ok := c.Dropped["default"]; !ok {
 		t.Errorf("no default counter: %v", c)
 	}
+	handle := func() string {
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-a", "list", "table", "inet", TableName).CombinedOutput()
+		if err != nil {
+			t.Skipf("nft -a list table: %v: %s", err, out)
+		}
+		// A new table gets a new handle; its chains count from 1 again.
+		m := regexp.MustCompile(`table inet conduit \{ # handle (\d+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no table handle in %s", out)
+		}
+		return string(m[1])
+	}
+	before := handle()
 	if err := inst.Replace(pol); err != nil {
 		t.Fatalf("Replace: %v", err)
+	}
+	// In place: the table and its base chains (and their hooks) stayed,
+	// so nothing queued was dropped by the replace.
+	if after := handle(); after != before {
+		t.Errorf("the table was recreated: handle %s, was %s", after, before)
+	}
+	if err := inst.Replace(pol); err != nil {
+		t.Fatalf("second Replace: %v", err)
 	}
 	// The counts outlive the table: the shutdown's state save reads them
 	// after the table is gone.

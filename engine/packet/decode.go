@@ -55,14 +55,23 @@ func (p *Parsed) decode4(b []byte) Reason {
 		return ReasonIPv4TotalLength
 	}
 	b = b[:tl] // drop Ethernet padding and anything else past the IP packet
-
 	if h.FragmentOffset() != 0 {
 		p.Fragment = LaterFragment
+	} else if h.MoreFragments() {
+		p.Fragment = FirstFragment
+	}
+	if ihl > IPv4MinLen && !validOptions(b[IPv4MinLen:ihl], false) {
+		// Checked in every fragment: each carries the options. The ports,
+		// when there, are for the log line.
+		p.L4Off, p.PayloadOff = ihl, ihl
+		if p.Fragment != LaterFragment && (p.Proto == ProtoTCP || p.Proto == ProtoUDP) {
+			p.ports(b[ihl:])
+		}
+		return ReasonBadIPOption
+	}
+	if p.Fragment == LaterFragment {
 		p.L4Off, p.PayloadOff = ihl, ihl
 		return ReasonOK
-	}
-	if h.MoreFragments() {
-		p.Fragment = FirstFragment
 	}
 	return p.decodeL4(b, ihl)
 }
@@ -159,6 +168,12 @@ func (p *Parsed) decodeL4(b []byte, off int) Reason {
 		if doff < TCPMinLen || doff > len(l4) {
 			return ReasonBadTCPOffset
 		}
+		if validTCPFlags>>(p.TCPFlags&tcpFlagsChecked)&1 == 0 {
+			return ReasonBadTCPFlags
+		}
+		if doff > TCPMinLen && !validOptions(l4[TCPMinLen:doff], true) {
+			return ReasonBadTCPOption
+		}
 		p.setPayload(b, off+doff)
 
 	case ProtoUDP:
@@ -196,6 +211,60 @@ func (p *Parsed) decodeL4(b []byte, off int) Reason {
 		p.setPayload(b, off+ICMPMinLen)
 	}
 	return ReasonOK
+}
+
+// tcpFlagsChecked are the flags whose combination validTCPFlags judges;
+// PSH, ECE and CWR may go with any of them.
+const tcpFlagsChecked = TCPFin | TCPSyn | TCPRst | TCPAck | TCPUrg
+
+// validTCPFlags has bit i set for each combination i of tcpFlagsChecked
+// that a TCP stack sends: the kernel's own table (nf_conntrack's
+// tcp_valid_flags). The others are scans and evasion tricks: SYN+FIN,
+// SYN+RST, no flags at all, FIN or URG without ACK (FIN+PSH+URG, "Xmas").
+const validTCPFlags uint64 = 1<<TCPSyn | 1<<(TCPSyn|TCPUrg) | 1<<(TCPSyn|TCPAck) |
+	1<<TCPRst | 1<<(TCPRst|TCPAck) |
+	1<<(TCPFin|TCPAck) | 1<<(TCPFin|TCPAck|TCPUrg) |
+	1<<TCPAck | 1<<(TCPAck|TCPUrg)
+
+// tcpOptionSize is the size of each TCP option that has a fixed one (0:
+// any): MSS, window scale, SACK permitted and timestamps.
+var tcpOptionSize = [256]uint8{2: 4, 3: 3, 4: 2, 8: 10}
+
+// validOptions reports whether o, the options of an IPv4 or TCP header,
+// is a well-formed list (RFC 791, RFC 9293): end-of-list (the rest is
+// padding) and no-operation are one byte; every other option has a length
+// of at least 2 that stays within the header. For TCP, the options of a
+// fixed size must have it, and SACK must hold one to four blocks of 8
+// bytes: a stack ignores an option that does not, an inspecting box might
+// not.
+func validOptions(o []byte, tcp bool) bool {
+	for len(o) > 0 {
+		kind := o[0]
+		if kind == 0 {
+			return true
+		}
+		if kind == 1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 {
+			return false
+		}
+		n := int(o[1])
+		if n < 2 || n > len(o) {
+			return false
+		}
+		if tcp {
+			if w := tcpOptionSize[kind]; w != 0 && n != int(w) {
+				return false
+			}
+			if kind == 5 && (n < 10 || (n-2)%8 != 0) {
+				return false
+			}
+		}
+		o = o[n:]
+	}
+	return true
 }
 
 // ports fills the ports of a truncated TCP/UDP header when they are there,

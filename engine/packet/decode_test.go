@@ -71,8 +71,13 @@ func decodeCases() []decodeCase {
 				p.L4Off, p.PayloadOff = 20, 40
 			})},
 		{"v4 tcp all flags", v4pkt{proto: ProtoTCP, l4: tcpSeg{sport: 3, dport: 4, flags: 0xff, data: []byte("x")}.build()}.build(),
-			ReasonOK, w4(ProtoTCP, 41, func(p *Parsed) {
+			ReasonBadTCPFlags, w4(ProtoTCP, 41, func(p *Parsed) {
 				p.SrcPort, p.DstPort, p.TCPFlags = 3, 4, TCPFin|TCPSyn|TCPRst|TCPPsh|TCPAck|TCPUrg|TCPEce|TCPCwr
+				p.L4Off, p.PayloadOff = 20, 20
+			})},
+		{"v4 tcp every flag that goes with ack", v4pkt{proto: ProtoTCP, l4: tcpSeg{sport: 3, dport: 4, flags: TCPAck | TCPPsh | TCPUrg | TCPEce | TCPCwr, data: []byte("x")}.build()}.build(),
+			ReasonOK, w4(ProtoTCP, 41, func(p *Parsed) {
+				p.SrcPort, p.DstPort, p.TCPFlags = 3, 4, TCPPsh|TCPAck|TCPUrg|TCPEce|TCPCwr
 				p.L4Off, p.PayloadOff, p.Payload = 20, 40, []byte("x")
 			})},
 		{"v4 udp payload bounded by udp length", v4pkt{proto: ProtoUDP, l4: udp(5353, 53, 11, []byte("abcdef"))}.build(),
@@ -374,5 +379,91 @@ func TestHelpers(t *testing.T) {
 		if got := ProtoName(proto); got != want {
 			t.Errorf("ProtoName(%d) = %q, want %q", proto, got, want)
 		}
+	}
+}
+
+// oddCases are packets no well-behaved stack sends, and the unusual but
+// legitimate ones beside them that must still decode.
+func oddCases() []struct {
+	name   string
+	pkt    []byte
+	reason Reason
+} {
+	ip := func(opts []byte) []byte {
+		return v4pkt{proto: ProtoTCP, opts: opts, l4: tcpSeg{sport: 40000, dport: 502, flags: TCPAck, data: data}.build()}.build()
+	}
+	tcpOpts := func(flags uint8, opts []byte) []byte {
+		return v4pkt{proto: ProtoTCP, l4: tcpSeg{sport: 40000, dport: 502, flags: flags, opts: opts}.build()}.build()
+	}
+	fl := func(flags uint8) []byte { return tcpOpts(flags, nil) }
+	ts := []byte{8, 10, 0, 0, 0, 1, 0, 0, 0, 0}
+	linuxSyn := append(append([]byte{2, 4, 0x05, 0xb4, 4, 2}, ts...), 1, 3, 3, 7)
+	return []struct {
+		name   string
+		pkt    []byte
+		reason Reason
+	}{
+		{"ip option length 0", ip([]byte{7, 0, 0, 0}), ReasonBadIPOption},
+		{"ip option length 1", ip([]byte{0x94, 1, 0, 0}), ReasonBadIPOption},
+		{"ip option length 40 past the header", ip([]byte{7, 40, 0, 0}), ReasonBadIPOption},
+		{"ip option without its length byte", ip([]byte{1, 1, 1, 7}), ReasonBadIPOption},
+		{"ip option bad in a later fragment", v4pkt{proto: ProtoUDP, fragOff: 8, opts: []byte{7, 0, 0, 0}, l4: blob[:8]}.build(), ReasonBadIPOption},
+		{"ip options nop and eol padding", ip([]byte{1, 1, 1, 0}), ReasonOK},
+		{"ip options all eol", ip([]byte{0, 0, 0, 0}), ReasonOK},
+		{"ip option eol then anything", ip([]byte{0, 7, 0, 0}), ReasonOK},
+		{"ip router alert", ip([]byte{0x94, 4, 0, 0}), ReasonOK},
+		{"ip timestamp option", ip([]byte{68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0}), ReasonOK},
+		{"ip option filling the header", ip(append([]byte{7, 39, 4}, make([]byte, 37)...)), ReasonOK},
+
+		{"tcp mss length 0", tcpOpts(TCPSyn, []byte{2, 0, 0, 0}), ReasonBadTCPOption},
+		{"tcp mss length 3", tcpOpts(TCPSyn, []byte{2, 3, 5, 1}), ReasonBadTCPOption},
+		{"tcp option length 1", tcpOpts(TCPAck, []byte{30, 1, 0, 0}), ReasonBadTCPOption},
+		{"tcp option past the header", tcpOpts(TCPAck, []byte{1, 1, 8, 10}), ReasonBadTCPOption},
+		{"tcp option without its length byte", tcpOpts(TCPAck, []byte{1, 1, 1, 8}), ReasonBadTCPOption},
+		{"tcp timestamps of 8 bytes", tcpOpts(TCPAck, []byte{1, 1, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0}), ReasonBadTCPOption},
+		{"tcp window scale of 4 bytes", tcpOpts(TCPSyn, []byte{3, 4, 7, 1}), ReasonBadTCPOption},
+		{"tcp sack of 9 bytes", tcpOpts(TCPAck, []byte{1, 1, 1, 5, 9, 0, 0, 0, 0, 0, 0, 0}), ReasonBadTCPOption},
+		{"tcp linux syn options", tcpOpts(TCPSyn, linuxSyn), ReasonOK},
+		{"tcp syn-ack options", tcpOpts(TCPSyn|TCPAck|TCPEce, linuxSyn), ReasonOK},
+		{"tcp timestamps", tcpOpts(TCPAck, tsopt), ReasonOK},
+		{"tcp one sack block", tcpOpts(TCPAck, []byte{1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2}), ReasonOK},
+		{"tcp two sack blocks", tcpOpts(TCPAck, append([]byte{1, 1, 5, 18}, make([]byte, 16)...)), ReasonOK},
+		{"tcp mptcp and fast open cookie request", tcpOpts(TCPSyn, []byte{30, 4, 0, 1, 34, 2, 1, 1}), ReasonOK},
+		{"tcp eol then anything", tcpOpts(TCPAck, []byte{0, 2, 0, 0}), ReasonOK},
+
+		{"tcp syn+fin", fl(TCPSyn | TCPFin), ReasonBadTCPFlags},
+		{"tcp syn+rst", fl(TCPSyn | TCPRst), ReasonBadTCPFlags},
+		{"tcp syn+fin+ack", fl(TCPSyn | TCPFin | TCPAck), ReasonBadTCPFlags},
+		{"tcp null flags", fl(0), ReasonBadTCPFlags},
+		{"tcp fin alone", fl(TCPFin), ReasonBadTCPFlags},
+		{"tcp fin+psh+urg (xmas)", fl(TCPFin | TCPPsh | TCPUrg), ReasonBadTCPFlags},
+		{"tcp psh alone", fl(TCPPsh), ReasonBadTCPFlags},
+		{"tcp urg alone", fl(TCPUrg), ReasonBadTCPFlags},
+		{"tcp rst+fin", fl(TCPRst | TCPFin), ReasonBadTCPFlags},
+		{"tcp syn", fl(TCPSyn), ReasonOK},
+		{"tcp syn with ecn", fl(TCPSyn | TCPEce | TCPCwr), ReasonOK},
+		{"tcp syn-ack", fl(TCPSyn | TCPAck), ReasonOK},
+		{"tcp rst", fl(TCPRst), ReasonOK},
+		{"tcp rst+ack", fl(TCPRst | TCPAck), ReasonOK},
+		{"tcp fin+ack+psh", fl(TCPFin | TCPAck | TCPPsh), ReasonOK},
+		{"tcp ack+urg+psh", fl(TCPAck | TCPUrg | TCPPsh), ReasonOK},
+	}
+}
+
+// TestDecodeOddPackets: malformed options and impossible flag combinations
+// are refused with their reason, and what stacks really send is not.
+func TestDecodeOddPackets(t *testing.T) {
+	for _, tc := range oddCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Parsed
+			r := p.Decode(tc.pkt)
+			if r != tc.reason {
+				t.Errorf("reason %q, want %q", r, tc.reason)
+			}
+			checkInvariants(t, tc.pkt, &p, r)
+			if r != ReasonOK && (p.Src != src4 || p.Dst != dst4 || (p.Fragment != LaterFragment && p.DstPort != 502)) {
+				t.Errorf("refused packet lost its addresses or ports for the log: %+v", p)
+			}
+		})
 	}
 }

@@ -12,7 +12,34 @@ var allReasons = map[Reason]bool{
 	ReasonTruncatedIPv4: true, ReasonBadIPv4HeaderLen: true, ReasonIPv4TotalLength: true,
 	ReasonTruncatedIPv6: true, ReasonIPv6PayloadLength: true, ReasonTruncatedIPv6Ext: true, ReasonIPv6ExtChain: true,
 	ReasonTruncatedTCP: true, ReasonBadTCPOffset: true, ReasonTruncatedUDP: true, ReasonBadUDPLength: true,
-	ReasonTruncatedICMP: true,
+	ReasonTruncatedICMP: true, ReasonBadIPOption: true, ReasonBadTCPOption: true, ReasonBadTCPFlags: true,
+}
+
+// wellFormedOptions is validOptions written out again, as a list of
+// (kind, length) pairs, so that the fuzzer checks one against the other.
+func wellFormedOptions(o []byte, tcp bool) bool {
+	fixed := map[byte]int{2: 4, 3: 3, 4: 2, 8: 10}
+	for len(o) > 0 {
+		if o[0] == 0 {
+			return true
+		}
+		if o[0] == 1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			return false
+		}
+		kind, n := o[0], int(o[1])
+		if want, ok := fixed[kind]; tcp && ok && n != want {
+			return false
+		}
+		if tcp && kind == 5 && (n < 10 || (n-2)%8 != 0) {
+			return false
+		}
+		o = o[n:]
+	}
+	return true
 }
 
 // checkInvariants asserts what must hold for any input, well-formed or not.
@@ -53,8 +80,23 @@ func checkInvariants(t *testing.T, b []byte, p *Parsed, reason Reason) {
 	if !p.IsICMP() && (p.ICMPType != 0 || p.ICMPCode != 0 || p.ICMPID != 0) {
 		fail("ICMP fields on a non-ICMP packet")
 	}
-	if p.Fragment == LaterFragment && (p.SrcPort != 0 || p.DstPort != 0 || p.Payload != nil || reason != ReasonOK) {
+	if p.Fragment == LaterFragment && (p.SrcPort != 0 || p.DstPort != 0 || p.Payload != nil || (reason != ReasonOK && reason != ReasonBadIPOption)) {
 		fail("later fragment with L4 data")
+	}
+	if reason == ReasonOK && p.Version == 4 && len(b) >= IPv4MinLen {
+		if ihl := int(b[0]&0xf) * 4; !wellFormedOptions(b[IPv4MinLen:ihl], false) {
+			fail("accepted IPv4 options % x", b[IPv4MinLen:ihl])
+		}
+	}
+	if reason == ReasonOK && p.IsTCP() && p.Fragment != LaterFragment {
+		th := b[p.L4Off:p.PayloadOff]
+		switch f := p.TCPFlags &^ (TCPPsh | TCPEce | TCPCwr); {
+		case f&TCPSyn != 0 && f&(TCPFin|TCPRst) != 0, f&(TCPSyn|TCPAck|TCPRst) == 0, f&TCPFin != 0 && f&TCPAck == 0:
+			fail("accepted TCP flags %s", FlagString(p.TCPFlags))
+		}
+		if !wellFormedOptions(th[TCPMinLen:], true) {
+			fail("accepted TCP options % x", th[TCPMinLen:])
+		}
 	}
 	if reason == ReasonOK {
 		if p.Version == 0 || !p.Src.IsValid() {
@@ -71,6 +113,9 @@ func checkInvariants(t *testing.T, b []byte, p *Parsed, reason Reason) {
 
 func FuzzDecode(f *testing.F) {
 	for _, tt := range decodeCases() {
+		f.Add(tt.pkt)
+	}
+	for _, tt := range oddCases() {
 		f.Add(tt.pkt)
 	}
 	if dir := captureDir(); dir != "" {

@@ -15,6 +15,7 @@ const (
 	ReasonTruncatedIPv4    Reason = "truncated-ipv4"
 	ReasonBadIPv4HeaderLen Reason = "bad-ipv4-header-length"
 	ReasonIPv4TotalLength  Reason = "ipv4-total-length"
+	ReasonBadIPOption      Reason = "bad-ip-option" // an IPv4 option of length 0 or 1, or past the header
 
 	ReasonTruncatedIPv6     Reason = "truncated-ipv6"
 	ReasonIPv6PayloadLength Reason = "ipv6-payload-length"
@@ -23,6 +24,8 @@ const (
 
 	ReasonTruncatedTCP Reason = "truncated-tcp"
 	ReasonBadTCPOffset Reason = "bad-tcp-offset"
+	ReasonBadTCPOption Reason = "bad-tcp-option" // a TCP option of a wrong length, or past the header
+	ReasonBadTCPFlags  Reason = "bad-tcp-flags"  // a flag combination no TCP stack sends (SYN+FIN, null, Xmas, ...)
 	ReasonTruncatedUDP Reason = "truncated-udp"
 	ReasonBadUDPLength Reason = "bad-udp-length"
 

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/capture"
+)
+
+// midStreamPolicy is the issue's plant: the global mode monitors, the
+// conduit operations -> control is enforced, and no rule allows tcp/20000.
+const midStreamPolicy = `mode: monitor
+conntrack: {pickup: %s}
+zones:
+  operations: {level: 3, cidrs: [10.30.0.0/24]}
+  control:    {level: 1, cidrs: [10.10.0.0/24]}
+conduits:
+  - {from: operations, to: control, mode: enforce}
+rules:
+  - {name: ops-reads-historian-port, from: operations, to: control, proto: tcp, dport: 20001}
+default: deny
+`
+
+// rawTCP is an IPv4 TCP segment (checksums zero: conduit does not check them).
+func rawTCP(src, dst string, sport, dport uint16, seq, ack uint32, flags uint8, data []byte) []byte {
+	b := make([]byte, 40+len(data))
+	b[0] = 0x45
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	b[8], b[9] = 64, 6
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(b[12:], s[:])
+	copy(b[16:], d[:])
+	binary.BigEndian.PutUint16(b[20:], sport)
+	binary.BigEndian.PutUint16(b[22:], dport)
+	binary.BigEndian.PutUint32(b[24:], seq)
+	binary.BigEndian.PutUint32(b[28:], ack)
+	b[32], b[33] = 5<<4, flags
+	binary.BigEndian.PutUint16(b[34:], 65535)
+	copy(b[40:], data)
+	return b
+}
+
+// midStreamCapture writes a session already running when the capture
+// began, whose first packet is the server's (the PLC's keepalive), then
+// requests and replies, on port.
+func midStreamCapture(t *testing.T, port uint16) string {
+	t.Helper()
+	const plc, ops, ack, psh = "10.10.0.10", "10.30.0.10", 0x10, 0x08
+	var buf bytes.Buffer
+	w, err := capture.NewWriter(&buf, capture.LinkRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC).UnixNano()
+	for i, p := range [][]byte{
+		rawTCP(plc, ops, port, 35974, 5000, 9000, ack, nil),
+		rawTCP(ops, plc, 35974, port, 9000, 5000, ack|psh, []byte("request 1")),
+		rawTCP(plc, ops, port, 35974, 5000, 9009, ack|psh, []byte("reply 1")),
+		rawTCP(ops, plc, 35974, port, 9009, 5007, ack|psh, []byte("request 2")),
+		rawTCP(plc, ops, port, 35974, 5007, 9018, ack|psh, []byte("reply 2")),
+	} {
+		if err := w.WriteFrame(start+int64(i)*int64(time.Second), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "midstream.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestReplayServerFirstMidStream: replay of a session first seen from its
+// server drops all of it when the enforced orientation has no rule,
+// whether pickup is on or off; the same session on a port a rule allows
+// is picked up and passes.
+func TestReplayServerFirstMidStream(t *testing.T) {
+	for _, pickup := range []string{"true", "false"} {
+		t.Run("pickup "+pickup, func(t *testing.T) {
+			dir := t.TempDir()
+			pol := filepath.Join(dir, "policy.yaml")
+			if err := os.WriteFile(pol, []byte(fmt.Sprintf(midStreamPolicy, pickup)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			events := filepath.Join(dir, "events.jsonl")
+			code, out, errOut := evRun(t, runReplay, "-c", pol, "--json", "--events", events, midStreamCapture(t, 20000))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			s := decodeSummary(t, out)
+			if s.Packets != 5 || s.Verdicts.Accept != 0 || s.Verdicts.Drop != 5 || s.WouldDrop != 5 {
+				t.Errorf("replay: %s; want 5 packets, 5 dropped", out)
+			}
+			reason := "pickup-denied"
+			if pickup == "false" {
+				reason = "no-flow"
+			}
+			lines := readLines(t, events)
+			if len(lines) == 0 {
+				t.Fatal("no verdict line")
+			}
+			for k, v := range map[string]any{"event": "verdict", "reason": reason, "mode": "enforce", "verdict": "drop",
+				"rule": "default", "from_zone": "operations", "to_zone": "control", "src": "10.30.0.10", "dport": 20000.0,
+				"reverse_mode": "monitor", "reply": true} {
+				if lines[0][k] != v {
+					t.Errorf("first verdict line %s = %v, want %v: %v", k, lines[0][k], v, lines[0])
+				}
+			}
+			if pickup == "false" {
+				return
+			}
+			// Promise 1: the same session on a port a rule allows is picked up.
+			code, out, errOut = evRun(t, runReplay, "-c", pol, "--json", midStreamCapture(t, 20001))
+			if s := decodeSummary(t, out); code != 0 || s.Verdicts.Accept != 5 || s.WouldDrop != 0 {
+				t.Errorf("allowed session: exit %d, %s %s; want 5 accepted", code, out, errOut)
+			}
+		})
+	}
+}
+
+func readLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if m["event"] == "verdict" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
