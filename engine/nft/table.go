@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/conduit-ot/conduit/rules"
@@ -97,6 +98,21 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A table left in place (a killed daemon, a fail-closed stop) is
+	// emptied and refilled in place where the method's families allow:
+	// deleting it would unregister its hooks, and the kernel would then
+	// drop what the new queues hold by the time the batch commits.
+	stale := map[nftables.TableFamily]*staleTable{}
+	if tables, err := conn.ListTables(); err == nil {
+		for _, t := range tables {
+			if t.Name != TableName {
+				continue
+			}
+			if st, err := listStale(conn, t.Family); err == nil {
+				stale[t.Family] = st
+			}
+		}
+	}
 	var errs []error
 	// In order of preference: the pre-filter with NFLOG, without NFLOG,
 	// and as the last resort no pre-filter at all (every packet queued, as
@@ -116,12 +132,12 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 			// earlier run in another family never queues to a dead reader.
 			for _, other := range candidates() {
 				if other.method != c.method {
-					removeFamilies(conn, other.families)
+					removeFamilies(conn, without(other.families, c.families))
 				}
 			}
 			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: v.logging,
 				Prefilter: v.filter, base: map[string]Counter{}}
-			ruleOf, progs := inst.build(conn, cfg.Policy, false)
+			ruleOf, progs := inst.build(conn, cfg.Policy, false, stale)
 			if err := conn.Flush(); err != nil {
 				errs = append(errs, fmt.Errorf("%s (prefilter %v, nflog %v): %w", c.method, v.filter, v.logging, err))
 				log.Debug("nftables table refused", "method", c.method, "prefilter", v.filter, "nflog", v.logging, "err", err)
@@ -149,7 +165,7 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 // they hold is replaced (emptyTable): deleting a base chain unregisters its
 // hook, and the kernel then drops every packet queued in the namespace,
 // so a reload that rebuilt the table would lose what its queues hold.
-func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool) (map[string]string, []*program) {
+func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool, stale map[nftables.TableFamily]*staleTable) (map[string]string, []*program) {
 	cfg := i.cfg
 	cfg.Policy = pol
 	if !i.Prefilter {
@@ -169,7 +185,8 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool) 
 	progs := make([]*program, len(i.families))
 	for k, tf := range i.families {
 		t := &nftables.Table{Name: TableName, Family: tf}
-		if !inPlace {
+		st := stale[tf]
+		if !inPlace && st == nil {
 			conn.AddTable(t) // add-then-delete makes the delete valid whether or not a stale table exists
 			conn.DelTable(t)
 		}
@@ -183,10 +200,15 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool) 
 		} else {
 			prog = &program{}
 		}
-		if inPlace {
+		switch {
+		case inPlace:
 			emptyTable(conn, t, i.progs[k])
 			fillTable(conn, t, i.queue(cfg), prog)
-		} else {
+		case st != nil:
+			st.empty(conn, t)
+			addBaseChains(conn, t, st.base)
+			fillTable(conn, t, i.queue(cfg), prog)
+		default:
 			buildTable(conn, t, i.queue(cfg), prog)
 		}
 		progs[k] = prog
@@ -209,7 +231,7 @@ func (i *Installed) Replace(pol *rules.Policy) error {
 	defer i.mu.Unlock()
 	old, unj, oerr := i.readLocked(conn)
 	inPlace := !i.removed && len(i.progs) == len(i.families)
-	ruleOf, progs := i.build(conn, pol, inPlace)
+	ruleOf, progs := i.build(conn, pol, inPlace, nil)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("replace nftables table %q: %w", TableName, err)
 	}
@@ -307,24 +329,33 @@ func removeFamilies(conn *nftables.Conn, fams []nftables.TableFamily) {
 // after conntrack's defragmentation (-400) and connection tracking (-200).
 func buildTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *program) {
 	conn.AddTable(t)
-	accept := nftables.ChainPolicyAccept
-	conn.AddChain(&nftables.Chain{
-		Name:     "forward",
-		Table:    t,
-		Type:     nftables.ChainTypeFilter,
-		Hooknum:  nftables.ChainHookForward,
-		Priority: nftables.ChainPriorityFilter,
-		Policy:   &accept,
-	})
-	conn.AddChain(&nftables.Chain{
-		Name:     "unjudged",
-		Table:    t,
-		Type:     nftables.ChainTypeFilter,
-		Hooknum:  nftables.ChainHookForward,
-		Priority: nftables.ChainPriorityRef(unjudgedPriority),
-		Policy:   &accept,
-	})
+	addBaseChains(conn, t, nil)
 	fillTable(conn, t, queue, prog)
+}
+
+// addBaseChains adds the base chains the table does not have yet.
+func addBaseChains(conn *nftables.Conn, t *nftables.Table, have map[string]bool) {
+	accept := nftables.ChainPolicyAccept
+	if !have[chainName] {
+		conn.AddChain(&nftables.Chain{
+			Name:     chainName,
+			Table:    t,
+			Type:     nftables.ChainTypeFilter,
+			Hooknum:  nftables.ChainHookForward,
+			Priority: nftables.ChainPriorityFilter,
+			Policy:   &accept,
+		})
+	}
+	if !have["unjudged"] {
+		conn.AddChain(&nftables.Chain{
+			Name:     "unjudged",
+			Table:    t,
+			Type:     nftables.ChainTypeFilter,
+			Hooknum:  nftables.ChainHookForward,
+			Priority: nftables.ChainPriorityRef(unjudgedPriority),
+			Policy:   &accept,
+		})
+	}
 }
 
 // fillTable adds the rules of both base chains and everything else the
@@ -457,4 +488,89 @@ func emptyTable(conn *nftables.Conn, t *nftables.Table, old *program) {
 	for _, name := range append([]string{unjudgedCounter}, old.counters...) {
 		conn.DeleteObject(&nftables.CounterObj{Table: t, Name: name})
 	}
+}
+
+// staleTable is what a conduit table left in place holds, listed before
+// the batch that empties it.
+type staleTable struct {
+	chains, sets, counters []string
+	base                   map[string]bool // base chains, by name
+}
+
+// listStale lists what the conduit table of family fam holds.
+func listStale(conn *nftables.Conn, fam nftables.TableFamily) (*staleTable, error) {
+	t := &nftables.Table{Name: TableName, Family: fam}
+	st := &staleTable{base: map[string]bool{}}
+	chains, err := conn.ListChainsOfTableFamily(fam)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chains {
+		switch {
+		case c.Table == nil || c.Table.Name != TableName:
+		case c.Hooknum != nil:
+			st.base[c.Name] = true
+		default:
+			st.chains = append(st.chains, c.Name)
+		}
+	}
+	sets, err := conn.GetSets(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, set := range sets {
+		if !set.Anonymous && !strings.HasPrefix(set.Name, "__") {
+			st.sets = append(st.sets, set.Name)
+		}
+	}
+	objs, err := conn.GetObjects(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if c, ok := o.(*nftables.CounterObj); ok {
+			st.counters = append(st.counters, c.Name)
+		}
+	}
+	return st, nil
+}
+
+// empty queues the removal of everything in the table but the base chains
+// conduit makes, which stay with their hooks (and lose their rules).
+func (st *staleTable) empty(conn *nftables.Conn, t *nftables.Table) {
+	for name := range st.base {
+		conn.FlushChain(&nftables.Chain{Name: name, Table: t})
+	}
+	for _, c := range st.chains {
+		conn.FlushChain(&nftables.Chain{Name: c, Table: t})
+	}
+	for _, s := range st.sets {
+		conn.DelSet(&nftables.Set{Name: s, Table: t})
+	}
+	for _, c := range st.chains {
+		conn.DelChain(&nftables.Chain{Name: c, Table: t})
+	}
+	for _, c := range st.counters {
+		conn.DeleteObject(&nftables.CounterObj{Table: t, Name: c})
+	}
+	for name := range st.base {
+		if name != chainName && name != "unjudged" {
+			conn.DelChain(&nftables.Chain{Name: name, Table: t})
+		}
+	}
+}
+
+// without returns the families of a that are not in b.
+func without(a, b []nftables.TableFamily) []nftables.TableFamily {
+	var out []nftables.TableFamily
+	for _, f := range a {
+		keep := true
+		for _, g := range b {
+			keep = keep && f != g
+		}
+		if keep {
+			out = append(out, f)
+		}
+	}
+	return out
 }

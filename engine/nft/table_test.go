@@ -178,6 +178,23 @@ func TestInstallPrefilter(t *testing.T) {
 	if err := inst.Replace(pol); err != nil {
 		t.Fatalf("second Replace: %v", err)
 	}
+	// A new daemon's Install over the table left in place refills it in
+	// place too (a killed daemon's table, diverted first).
+	if _, err := Divert(fd, false); err != nil {
+		t.Fatal(err)
+	}
+	inst2, err := Install(Config{QueueNum: 7, QueueCount: 2, Bypass: true, NetNS: fd, Policy: pol,
+		Filter: FilterConfig{LogGroup: 5}, AppQueue: true}, log)
+	if err != nil {
+		t.Fatalf("Install over the table in place: %v", err)
+	}
+	if after := handle(); after != before {
+		t.Errorf("Install recreated the table left in place: handle %s, was %s", after, before)
+	}
+	if out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "chain", "inet", TableName, chainName).CombinedOutput(); strings.Contains(string(out), "queueing stopped") || !strings.Contains(string(out), "jump prefilter") {
+		t.Errorf("the forward chain after Install in place:\n%s", out)
+	}
+	inst = inst2
 	// The counts outlive the table: the shutdown's state save reads them
 	// after the table is gone.
 	if err := inst.Remove(); err != nil {
