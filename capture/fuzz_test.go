@@ -21,6 +21,8 @@ func FuzzReader(f *testing.F) {
 	f.Add(pcapFile(false, false, LinkRaw, []rec{{ts: 1, frame: v4}}))
 	f.Add(newNG(false).section().iface(LinkEthernet, newNG(false).opt(9, []byte{9})).epb(0, 1, ether(0x0800, nil, v4)).spb(ether(0x0800, nil, v4)).bytes())
 	f.Add(newNG(true).section().iface(LinkRaw).obsolete(0, 1, v6).bytes())
+	named := newNG(false)
+	f.Add(named.section().iface(LinkEthernet, named.opt(2, []byte("eth1"))).epb(0, 1, ether(0x0800, nil, v4)).bytes())
 	// Real captures, when present, are seeds too.
 	dir := os.Getenv("CONDUIT_CAPTURES")
 	if dir == "" {

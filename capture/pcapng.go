@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"math/bits"
@@ -26,7 +27,8 @@ type ngIface struct {
 	// The timestamp unit: 10^-exp seconds, or 2^-exp when binary.
 	exp    uint8
 	binary bool
-	offset int64 // if_tsoffset, seconds
+	offset int64  // if_tsoffset, seconds
+	name   string // if_name
 }
 
 // ns converts a timestamp in the interface's units to Unix nanoseconds.
@@ -123,6 +125,10 @@ func (r *Reader) nextNG(p *Packet) error {
 				return r.corrupt(off+20, num, "packet claims %d captured bytes, its block holds %d", incl, len(body)-20)
 			}
 			if r.deliver(p, f.link, body[20:20+incl], f.ns(ts), int(orig), off) {
+				p.Interface = f.name
+				if typ == ngEnhancedPacket {
+					p.Direction = r.epbDirection(body[20+(incl+3)&^3:])
+				}
 				return nil
 			}
 		case ngSimplePacket:
@@ -145,7 +151,27 @@ func (r *Reader) nextNG(p *Packet) error {
 	}
 }
 
-// ifaceOptions reads if_tsresol (9) and if_tsoffset (14).
+// epbDirection reads the direction bits of epb_flags (2) among an
+// enhanced packet block's options.
+func (r *Reader) epbDirection(opts []byte) Direction {
+	for len(opts) >= 4 {
+		code, n := u16(opts, r.ngBE), int(u16(opts[2:], r.ngBE))
+		if code == 0 || 4+n > len(opts) {
+			return DirUnknown
+		}
+		if code == 2 && n == 4 {
+			return Direction(u32(opts[4:], r.ngBE) & 3 % 3)
+		}
+		adv := 4 + (n+3)&^3
+		if adv > len(opts) {
+			return DirUnknown
+		}
+		opts = opts[adv:]
+	}
+	return DirUnknown
+}
+
+// ifaceOptions reads if_name (2), if_tsresol (9) and if_tsoffset (14).
 func (r *Reader) ifaceOptions(f *ngIface, opts []byte) {
 	for len(opts) >= 4 {
 		code, n := u16(opts, r.ngBE), int(u16(opts[2:], r.ngBE))
@@ -154,6 +180,8 @@ func (r *Reader) ifaceOptions(f *ngIface, opts []byte) {
 		}
 		v := opts[4 : 4+n]
 		switch {
+		case code == 2 && n > 0:
+			f.name = string(bytes.TrimRight(v, "\x00"))
 		case code == 9 && n >= 1:
 			f.binary, f.exp = v[0]&0x80 != 0, v[0]&0x7f
 			if f.binary && f.exp > 63 || !f.binary && f.exp > 27 {

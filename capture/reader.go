@@ -58,7 +58,23 @@ type Packet struct {
 	CapLen  int      // bytes of the frame in the file
 	OrigLen int      // bytes of the frame on the wire
 	Link    LinkType // link type of the frame
+	// Interface is the name of the interface the frame was captured on
+	// (pcapng if_name), "" when the file does not say.
+	Interface string
+	// Direction is the frame's direction on that interface (pcapng
+	// epb_flags): DirUnknown, DirInbound or DirOutbound.
+	Direction Direction
 }
+
+// Direction is a frame's direction on its capture interface.
+type Direction uint8
+
+// Directions of epb_flags (bits 0-1).
+const (
+	DirUnknown Direction = iota
+	DirInbound
+	DirOutbound
+)
 
 // Stats count the records of a capture read so far.
 type Stats struct {

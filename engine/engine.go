@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,9 @@ type Config struct {
 	// verdict Serve gives (the other bits kept): a later nftables chain
 	// counts the packets the kernel accepted without one.
 	VerdictMark uint32
+	// Interfaces lists the namespace's interfaces, to name the ports
+	// packets come in on (zone bindings, in_port); default net.Interfaces.
+	Interfaces func() ([]net.Interface, error)
 }
 
 // Engine decides packets. Create it with New, start its event writer with
@@ -50,6 +54,7 @@ type Engine struct {
 	onRequest   func(RequestSeen)
 	verdictMark uint32
 	kernel      kernelSide
+	ports       portResolver
 
 	logDropped atomic.Uint64
 }
@@ -80,6 +85,10 @@ func New(cfg Config) *Engine {
 
 		onRequest:   cfg.OnRequest,
 		verdictMark: cfg.VerdictMark,
+	}
+	e.ports.list = cfg.Interfaces
+	if e.ports.list == nil {
+		e.ports.list = net.Interfaces
 	}
 	pol := cfg.Store.Load().Policy
 	e.ct = conntrack.New(conntrack.Config{
@@ -126,6 +135,7 @@ type Counters struct {
 	Packets, Accepted, Dropped, WouldDrop uint64
 	Malformed, Panics, Pickups            uint64
 	LinkControl                           uint64 // IPv6 neighbour discovery and MLD, passed without rules
+	Spoofed                               uint64 // source address of a zone bound to other ports or MACs
 	LogDropped                            uint64
 }
 
@@ -141,6 +151,7 @@ func (e *Engine) Counters() Counters {
 		c.Panics += w.stats.panics.Load()
 		c.Pickups += w.stats.pickups.Load()
 		c.LinkControl += w.stats.linkControl.Load()
+		c.Spoofed += w.stats.spoofed.Load()
 	}
 	c.LogDropped = e.logDropped.Load()
 	return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
@@ -49,6 +50,14 @@ type verdictEvent struct {
 	rev, reply bool
 	revRule    int32
 	revMode    rules.Mode
+	// Where the packet in hand came in, when known: the port's ifindex
+	// and name, the source MAC; bound is the zone whose binding a
+	// spoofed-source packet broke.
+	inIndex uint32
+	inPort  string
+	mac     rules.MAC
+	hasMAC  bool
+	bound   rules.ZoneID
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -148,6 +157,7 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		if v.reply {
 			r.AddAttrs(slog.Bool("reply", true))
 		}
+		addIngress(&r, v)
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
@@ -230,6 +240,41 @@ func addFlow(r *slog.Record, v *verdictEvent) {
 	)
 	if v.hasICMPType {
 		r.AddAttrs(slog.Int("icmp_type", int(v.icmpType)))
+	}
+}
+
+// addIngress adds where the packet came in: in_port (the port's name, or
+// its ifindex when conduit could not name it), and for a spoofed-source
+// verdict the source MAC and what the zone's binding expected.
+func addIngress(r *slog.Record, v *verdictEvent) {
+	if v.inIndex == 0 {
+		return
+	}
+	if v.inPort != "" {
+		r.AddAttrs(slog.String("in_port", v.inPort))
+	} else {
+		r.AddAttrs(slog.String("in_port", "ifindex "+strconv.Itoa(int(v.inIndex))))
+	}
+	if v.reason != ReasonSpoofed {
+		return
+	}
+	if v.hasMAC {
+		r.AddAttrs(slog.String("src_mac", v.mac.String()))
+	}
+	if v.bound == rules.ZoneUnknown || int(v.bound) > len(v.pol.Zones) {
+		return
+	}
+	z := &v.pol.Zones[v.bound-1]
+	r.AddAttrs(slog.String("bound_zone", z.Name))
+	if len(z.Ports) > 0 {
+		r.AddAttrs(slog.Any("expected_ports", z.Ports))
+	}
+	if len(z.MACs) > 0 {
+		ms := make([]string, len(z.MACs))
+		for i, m := range z.MACs {
+			ms[i] = m.String()
+		}
+		r.AddAttrs(slog.Any("expected_macs", ms))
 	}
 }
 

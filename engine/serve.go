@@ -92,7 +92,7 @@ func (s *server) batch(ps []nfq.Packet) {
 	for i := range ps {
 		p := &ps[i]
 		mark := p.Mark | vm
-		switch d := s.w.DecideVerdict(p.Payload); {
+		switch d := s.w.DecideVerdictIn(p.Payload, ingressOf(p)); {
 		case d.Accept && d.Packet == nil:
 			if len(s.accepts) > 0 && mark != s.runMark {
 				s.flush() // a batch verdict sets one mark
@@ -120,6 +120,17 @@ func (s *server) batch(ps []nfq.Packet) {
 			s.w.lat.observe(d)
 		}
 	}
+}
+
+// ingressOf is where a queued packet came in: the bridge port, or the
+// in-device of a routed packet, and the source MAC.
+func ingressOf(p *nfq.Packet) Ingress {
+	in := Ingress{Port: p.PhysIn}
+	if in.Port == 0 {
+		in.Port = p.InDev
+	}
+	in.MAC, in.HasMAC = p.MAC()
+	return in
 }
 
 // flush sends the verdict for the held accepts: a plain verdict for one,

@@ -59,7 +59,7 @@ func (e *Engine) QueueStats() []QueueStats {
 		q.Counters = Counters{
 			Packets: s.packets.Load(), Accepted: s.accepted.Load(), Dropped: s.dropped.Load(),
 			WouldDrop: s.wouldDrop.Load(), Malformed: s.malformed.Load(), Panics: s.panics.Load(),
-			Pickups: s.pickups.Load(), LinkControl: s.linkControl.Load(),
+			Pickups: s.pickups.Load(), LinkControl: s.linkControl.Load(), Spoofed: s.spoofed.Load(),
 		}
 		q.Reads, q.VerdictMessages = e.reads[i].reads.Load(), e.reads[i].verdicts.Load()
 		for m := range q.ByMode {

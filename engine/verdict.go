@@ -15,6 +15,12 @@ type Verdict struct {
 // DecideVerdict is Decide with the replacement packet a reset may need.
 func (w *Worker) DecideVerdict(b []byte) Verdict {
 	w.replace = nil
-	accept := w.Decide(b)
+	return w.DecideVerdictIn(b, Ingress{})
+}
+
+// DecideVerdictIn is DecideIn with the replacement packet a reset may need.
+func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
+	w.replace = nil
+	accept := w.DecideIn(b, in)
 	return Verdict{Accept: accept, Packet: w.replace}
 }

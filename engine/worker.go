@@ -38,6 +38,11 @@ type Worker struct {
 	// its own (the panic path looks up its conduit's mode by them).
 	decoded bool
 	denied  deniedCache
+	// in is where the packet in hand came in (zero: unknown); flagged: its
+	// source address is forged and monitor passes it (spoof.go).
+	in      Ingress
+	flagged bool
+	admit   admitted
 	stats   workerStats
 	hits    hitTable
 	byMode  modeCounters // verdicts by effective mode (stats.go)
@@ -66,6 +71,7 @@ type workerStats struct {
 	packets, accepted, dropped, wouldDrop atomic.Uint64
 	malformed, panics, pickups            atomic.Uint64
 	linkControl                           atomic.Uint64
+	spoofed                               atomic.Uint64
 }
 
 // flowMeta is what the engine keeps in a flow's Mark: the effective mode
@@ -80,16 +86,25 @@ const (
 // Decide returns whether to accept the IP packet b, and never panics: a
 // failure inside the engine is recovered, counted and logged, and the packet
 // gets the verdict the operator chose for failures (accept, unless its
-// conduit enforces with fail_open false).
-func (w *Worker) Decide(b []byte) (accept bool) {
+// conduit enforces with fail_open false). Where b came in is not known
+// (replay), so zone bindings are not checked.
+func (w *Worker) Decide(b []byte) bool { return w.DecideIn(b, Ingress{}) }
+
+// DecideIn is Decide for a packet that came in at in: a packet whose
+// source address belongs to a zone bound elsewhere is refused as forged.
+func (w *Worker) DecideIn(b []byte, in Ingress) (accept bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			accept = w.recovered(r)
 		}
 	}()
 	w.stats.packets.Add(1)
+	w.in, w.flagged = in, false
 	wd := w.stats.wouldDrop.Load() // this worker is its only writer
 	accept = w.decide(b, w.e.now())
+	if w.flagged && w.stats.wouldDrop.Load() == wd {
+		w.stats.wouldDrop.Add(1)
+	}
 	if accept {
 		w.stats.accepted.Add(1)
 	} else {
@@ -127,7 +142,7 @@ func (w *Worker) recovered(r any) bool {
 	}
 	w.byMode.count(w.mode, accept, false)
 	// A panic is rare and worth an allocation.
-	w.e.emit(event{kind: evPanic, at: w.e.now(), text: fmt.Sprint(r), v: verdictEvent{
+	w.emit(event{kind: evPanic, at: w.e.now(), text: fmt.Sprint(r), v: verdictEvent{
 		pol: act.Policy, mode: w.mode, accept: accept, rule: -1, reason: ReasonPanic,
 		src: w.pkt.Src, dst: w.pkt.Dst, proto: w.pkt.Proto, sport: w.pkt.SrcPort, dport: w.pkt.DstPort,
 	}})
@@ -150,6 +165,9 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	if linkControl(p) {
 		w.stats.linkControl.Add(1)
 		return true
+	}
+	if w.in.Port != 0 && pol.Binds() && w.spoofed(pol, now) {
+		return false
 	}
 	key := keyOf(p)
 	hits := w.hits.forGen(act)
@@ -182,7 +200,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			c.wouldDrop.Add(1)
 			if w.denied.first(key, now) {
 				c.flows.Add(1)
-				w.e.emit(event{kind: evVerdict, at: now, v: ev})
+				w.emit(event{kind: evVerdict, at: now, v: ev})
 			}
 			return false
 		}
@@ -222,11 +240,11 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		w.stats.wouldDrop.Add(1)
 	}
 	if logIt {
-		w.e.emit(event{kind: evVerdict, at: now, v: ev})
+		w.emit(event{kind: evVerdict, at: now, v: ev})
 	}
 	if w.appPending {
 		w.appPending = false
-		w.e.emit(event{kind: evVerdict, at: now, v: w.appEv})
+		w.emit(event{kind: evVerdict, at: now, v: w.appEv})
 	}
 	return out.Accept
 }
@@ -393,7 +411,7 @@ func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) 
 	}
 	k := conntrack.Key{Src: p.Src, Dst: p.Dst, Proto: p.Proto}
 	if w.denied.first(k, now) {
-		w.e.emit(event{kind: evVerdict, at: now, v: verdictEvent{pol: pol, mode: mode, accept: out.Accept,
+		w.emit(event{kind: evVerdict, at: now, v: verdictEvent{pol: pol, mode: mode, accept: out.Accept,
 			wouldDrop: out.WouldDrop, rule: -1, from: from, to: to, reason: reason,
 			proto: p.Proto, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort}})
 	}

@@ -121,8 +121,9 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 	var b bytes.Buffer
 	writeHeader(&b, m, zs, &cfg, rs)
 	b.WriteString("mode: monitor\n\nzones:\n")
+	bind := zoneBindings(m, zs)
 	for _, z := range zs.List {
-		writeZone(&b, z)
+		writeZone(&b, z, bind[z])
 	}
 	b.WriteString("\nrules:\n")
 	for i := range rs {
@@ -422,6 +423,9 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 	if m.Malformed > 0 {
 		fmt.Fprintf(b, "# %d packets were malformed or later fragments: no rule covers them (enforce drops them).\n", m.Malformed)
 	}
+	if m.Spoofed > 0 {
+		fmt.Fprintf(b, "# %d verdict lines were spoofed-source (a zone's address from a port or MAC its binding does not name): not learned.\n", m.Spoofed)
+	}
 	b.WriteString(`#
 # It allows exactly the services seen, from the side that opened them.
 # Review it before use:
@@ -452,7 +456,7 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 	b.WriteString("\n")
 }
 
-func writeZone(b *bytes.Buffer, z *Zone) {
+func writeZone(b *bytes.Buffer, z *Zone, in *zoneIngress) {
 	fmt.Fprintf(b, "  %s:\n", z.Name)
 	if z.Inferred {
 		fmt.Fprintf(b, "    level: %s  # inferred zone: set its Purdue level\n", z.Level)
@@ -467,6 +471,7 @@ func writeZone(b *bytes.Buffer, z *Zone) {
 		}
 	}
 	fmt.Fprintf(b, "    cidrs: [%s]\n", strings.Join(cidrs, ", "))
+	writePorts(b, z, in)
 	desc := z.Description
 	if z.Inferred {
 		desc = fmt.Sprintf("inferred from traffic: %s seen", plural(z.Hosts, "host"))

@@ -83,7 +83,10 @@ type Matrix struct {
 	Sources     []string // the files it was learned from
 	Packets     uint64   // IP packets seen
 	Malformed   uint64   // packets the decoder refused (not in any service)
+	Spoofed     uint64   // verdict lines of forged source addresses (spoofed-source), not learned
 	First, Last int64    // ns
+
+	ingress map[netip.Addr]*Ingress // where each source's packets came in (ingress.go)
 }
 
 // NewMatrix returns an empty matrix.

@@ -36,6 +36,9 @@ type Learner struct {
 	flows map[flowKey]*flow
 	p     packet.Parsed
 	obs   *observer // the engine that inspects industrial services (observe.go)
+	// decoded: the last packet decoded, so p holds its addresses.
+	decoded bool
+	copies  copies // recent frames, to skip forwarded copies (ingress.go)
 
 	logFlows map[uint64]*logFlow // flows of verdict logs not yet ended
 }
@@ -62,6 +65,9 @@ func (l *Learner) Capture(name string, r *capture.Reader) error {
 			return err
 		}
 		l.Packet(p.Time, p.Data)
+		if l.decoded {
+			l.ingressPacket(&p)
+		}
 	}
 }
 
@@ -70,10 +76,12 @@ func (l *Learner) Packet(ts int64, b []byte) {
 	m := l.m
 	m.Packets++
 	p := &l.p
+	l.decoded = false
 	if p.Decode(b) != packet.ReasonOK || p.Fragment == packet.LaterFragment {
 		m.Malformed++
 		return
 	}
+	l.decoded = true
 	if linkControl(p) {
 		return
 	}

@@ -32,6 +32,7 @@ type logLine struct {
 	ICMPType     *uint8 `json:"icmp_type"` // the type of an ICMP flow's first packet
 	Flow         uint64 `json:"flow"`
 	Reason       string `json:"reason"`
+	InPort       string `json:"in_port"` // the port the line's packet came in on
 	Idle         int64  `json:"idle"`
 	Duration     int64  `json:"duration"`
 	MaxGap       int64  `json:"max_gap"`
@@ -99,6 +100,12 @@ func (l *Learner) logLine(ln *logLine) bool {
 	ts := t.UnixNano()
 	switch ln.Event {
 	case "verdict":
+		if ln.Reason == "spoofed-source" {
+			// A bound zone's address from another port: nothing to allow,
+			// and no evidence of where the zone's hosts are.
+			l.m.Spoofed++
+			return true
+		}
 		if !startReasons[ln.Reason] {
 			if ln.Rule == "" && ln.Reason != "reevaluated" {
 				l.m.Malformed++ // malformed, fragment or engine failure
@@ -110,6 +117,17 @@ func (l *Learner) logLine(ln *logLine) bool {
 		svc, origToSrv, cport, ok := l.logService(ln)
 		if !ok {
 			return false
+		}
+		if ln.Reason != "pickup" {
+			// The line's packet is its source's (a pickup's may be the
+			// reply); a port conduit could not name is no evidence.
+			port := ln.InPort
+			if strings.HasPrefix(port, "ifindex ") {
+				port = ""
+			}
+			if src, err := netip.ParseAddr(ln.Src); err == nil {
+				l.m.sawFrom(src, port)
+			}
 		}
 		l.m.seen(ts)
 		svc.seen(ts)

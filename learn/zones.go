@@ -16,6 +16,8 @@ type Zone struct {
 	Name        string
 	Level       string
 	CIDRs       []netip.Prefix
+	Ports       []string // bridge ports, as given; learn proposes them for the others
+	MACs        []string // as given
 	Description string
 	Inferred    bool
 	Hosts       int // addresses seen in it
@@ -160,12 +162,14 @@ func LoadZones(path string) ([]*Zone, error) {
 		var z struct {
 			Level       string   `yaml:"level"`
 			CIDRs       []string `yaml:"cidrs"`
+			Ports       []string `yaml:"ports"`
+			MACs        []string `yaml:"macs"`
 			Description string   `yaml:"description"`
 		}
 		if err := v.Decode(&z); err != nil {
 			return nil, fmt.Errorf("zones %s:%d: zone %s: %w", path, v.Line, name, err)
 		}
-		zone := &Zone{Name: name, Level: z.Level, Description: z.Description}
+		zone := &Zone{Name: name, Level: z.Level, Ports: z.Ports, MACs: z.MACs, Description: z.Description}
 		for _, c := range z.CIDRs {
 			p, err := parsePrefix(c)
 			if err != nil {

@@ -53,6 +53,7 @@ var (
 	dWouldDrop    = desc("would_drop_total", "Packets the policy denies (dropped in enforce, passed in monitor), by queue and mode.", "queue", "mode")
 	dMalformed    = desc("malformed_packets_total", "Packets the decoder refused.", "queue")
 	dPanics       = desc("engine_panics_total", "Packets whose decision panicked and got the failure verdict.", "queue")
+	dSpoofed      = desc("spoofed_packets_total", "Packets whose source address belongs to a zone bound to other bridge ports or MACs (dropped in enforce, passed in monitor).", "queue")
 	dRulePackets  = desc("rule_packets_total", "Packets decided by each rule (the implicit default is rule \"default\").", "rule")
 	dRuleBytes    = desc("rule_bytes_total", "Bytes of the packets decided by each rule.", "rule")
 	dRuleFlows    = desc("rule_flows_total", "Flows decided by each rule.", "rule")
@@ -94,7 +95,7 @@ func NewRegistry(src Source) *prometheus.Registry {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics,
+	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics, dSpoofed,
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
 		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
 		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
@@ -119,6 +120,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dPackets, q.Packets, num)
 		counter(dMalformed, q.Malformed, num)
 		counter(dPanics, q.Panics, num)
+		counter(dSpoofed, q.Spoofed, num)
 		for m, v := range q.ByMode {
 			mode := rules.Mode(m).String()
 			counter(dVerdicts, v.Accept, num, mode, "accept")

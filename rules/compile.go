@@ -69,6 +69,10 @@ func (p *Policy) compile() error {
 		}
 	}
 	p.zones = buildZoneTable(p.Zones)
+	p.binds = false
+	for i := range p.Zones {
+		p.binds = p.binds || p.Zones[i].Bound()
+	}
 	p.modes = make(map[uint32]Mode, len(p.Conduits))
 	for _, c := range p.Conduits {
 		p.modes[uint32(c.FromID)<<16|uint32(c.ToID)] = c.Mode

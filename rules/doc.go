@@ -10,6 +10,12 @@
 // pseudo-zone "unknown", which rules and conduits may name. IPv4-mapped
 // IPv6 addresses are treated as IPv4.
 //
+// Zone bindings. A zone may name the bridge ports (ports: interface names)
+// its addresses may come in on and the source MACs (macs: unicast EUI-48)
+// they may come from. Zone.Admits tells whether a packet of the zone's
+// addresses came from where the binding says; the engine refuses the others
+// as spoofed-source before any flow lookup.
+//
 // Rules. Rules are evaluated top to bottom and the first match wins. If
 // none matches, the implicit last rule "default" applies (default: deny
 // unless the policy says default: allow, which is warned about).

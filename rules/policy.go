@@ -26,7 +26,7 @@ var (
 	logKeys       = []string{"file", "syslog"}
 	metricsKeys   = []string{"listen"}
 	controlKeys   = []string{"socket"}
-	zoneKeys      = []string{"level", "cidrs", "description"}
+	zoneKeys      = []string{"level", "cidrs", "ports", "macs", "description"}
 	conduitKeys   = []string{"from", "to", "mode", "description"}
 	levels        = []string{"0", "1", "2", "3", "3.5", "dmz", "4", "5", LevelUnknown}
 	modeWords     = []string{"passthrough", "monitor", "enforce"}
@@ -96,6 +96,7 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 	}
 	if v, ok := f["zones"]; ok {
 		p.Zones = d.zones(v.val)
+		p.zonesLine = v.key.Line
 	} else {
 		d.errAt(root.Line, root.Column, "the policy has no zones: section")
 	}
@@ -235,7 +236,7 @@ func (d *decoder) logConfig(n *yaml.Node, l *LogConfig) {
 	}
 }
 
-// zones decodes the zones mapping: name -> {level, cidrs, description}.
+// zones decodes the zones mapping: name -> {level, cidrs, ports, macs, description}.
 func (d *decoder) zones(n *yaml.Node) []Zone {
 	if n.Kind != yaml.MappingNode {
 		d.errf(n, "zones must be a mapping of zone name to {level, cidrs}, not %s", describe(n))
@@ -283,6 +284,12 @@ func (d *decoder) zones(n *yaml.Node) []Zone {
 				z.CIDRs = d.zoneCIDRs(x.val, ctx, len(zones), zones, owner)
 			} else {
 				d.errf(k, "%sno cidrs (the networks in the zone)", ctx)
+			}
+			if x, ok := f["ports"]; ok {
+				z.Ports = d.zonePorts(x.val, ctx)
+			}
+			if x, ok := f["macs"]; ok {
+				z.MACs = d.zoneMACs(x.val, ctx)
 			}
 			if x, ok := f["description"]; ok {
 				z.Description, _ = d.str(x.val, ctx, "description")

@@ -112,6 +112,8 @@ type Policy struct {
 	DefaultLine int // line of the `default` key, 0 if absent
 
 	rulesLine int
+	zonesLine int
+	binds     bool // a zone is bound (ports or macs)
 
 	zones   zoneTable
 	modes   map[uint32]Mode
@@ -177,9 +179,14 @@ type ControlConfig struct {
 
 // Zone is a named set of networks at one Purdue level.
 type Zone struct {
-	Name        string
-	Level       string // "0","1","2","3","3.5","dmz","4","5" or LevelUnknown, as written
-	CIDRs       []netip.Prefix
+	Name  string
+	Level string // "0","1","2","3","3.5","dmz","4","5" or LevelUnknown, as written
+	CIDRs []netip.Prefix
+	// Ports and MACs bind the zone (binding.go): its addresses may only
+	// come in on these bridge ports (interface names) and from these
+	// source MACs. Empty: anywhere.
+	Ports       []string
+	MACs        []MAC
 	Description string
 	Line, Col   int
 }

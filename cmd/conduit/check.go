@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -97,6 +98,8 @@ type zoneJSON struct {
 	Name        string   `json:"name"`
 	Level       string   `json:"level"`
 	CIDRs       []string `json:"cidrs"`
+	Ports       []string `json:"ports,omitempty"` // bridge ports its addresses may come in on
+	MACs        []string `json:"macs,omitempty"`  // source MACs they may come from
 	Description string   `json:"description,omitempty"`
 	Line        int      `json:"line"`
 }
@@ -181,12 +184,15 @@ func resultOf(p *rules.Policy) checkResult {
 	r := checkResult{
 		Valid: true, File: p.File, SHA256: p.SHA256, Mode: p.Mode.String(), Default: p.Default.String(),
 		Zones: []zoneJSON{}, Conduits: []conduitJSON{}, Rules: []ruleJSON{},
-		Warnings: diagsJSON(p.Warnings), Errors: []diagJSON{},
+		Warnings: diagsJSON(checkWarnings(p)), Errors: []diagJSON{},
 	}
 	for i, z := range p.Zones {
-		zj := zoneJSON{ID: i + 1, Name: z.Name, Level: z.Level, CIDRs: []string{}, Description: z.Description, Line: z.Line}
+		zj := zoneJSON{ID: i + 1, Name: z.Name, Level: z.Level, CIDRs: []string{}, Ports: z.Ports, Description: z.Description, Line: z.Line}
 		for _, c := range z.CIDRs {
 			zj.CIDRs = append(zj.CIDRs, c.String())
+		}
+		for _, m := range z.MACs {
+			zj.MACs = append(zj.MACs, m.String())
 		}
 		r.Zones = append(r.Zones, zj)
 	}
@@ -251,8 +257,9 @@ func printSummary(out io.Writer, p *rules.Policy) {
 		}
 	}()
 	w := &buf
+	warnings := checkWarnings(p)
 	fmt.Fprintf(w, "%s: valid, %s, %s, %s\n", p.File, plural(len(p.Zones), "zone"),
-		plural(len(p.Rules), "rule"), plural(len(p.Warnings), "warning"))
+		plural(len(p.Rules), "rule"), plural(len(warnings), "warning"))
 	fmt.Fprintf(w, "  sha256   %s\n", p.SHA256)
 	fmt.Fprintf(w, "  mode     %s (global; conduits below override it)\n", p.Mode)
 	fmt.Fprintf(w, "  default  %s\n", p.Default)
@@ -264,7 +271,7 @@ func printSummary(out io.Writer, p *rules.Policy) {
 		for i, c := range z.CIDRs {
 			cidrs[i] = c.String()
 		}
-		fmt.Fprintf(tw, "  %s\tlevel %s\t%s\n", z.Name, z.Level, strings.Join(cidrs, ", "))
+		fmt.Fprintf(tw, "  %s\tlevel %s\t%s%s\n", z.Name, z.Level, strings.Join(cidrs, ", "), bindingText(&z))
 	}
 	fmt.Fprintf(tw, "  unknown\t\taddresses outside every zone\n")
 	tw.Flush()
@@ -302,12 +309,48 @@ func printSummary(out io.Writer, p *rules.Policy) {
 	}
 	w.WriteString(rows[len(p.Rules)+1])
 
-	if len(p.Warnings) > 0 {
+	if len(warnings) > 0 {
 		fmt.Fprintf(w, "\nwarnings\n")
-		for _, d := range p.Warnings {
+		for _, d := range warnings {
 			fmt.Fprintln(w, d.String())
 		}
 	}
+}
+
+// checkWarnings are the policy's warnings and the advice check adds to
+// them (a bridge box whose zones name no ports), in file order.
+func checkWarnings(p *rules.Policy) []rules.Diagnostic {
+	adv := p.Advice(p.File)
+	if len(adv) == 0 {
+		return p.Warnings
+	}
+	ws := append(append([]rules.Diagnostic(nil), adv...), p.Warnings...)
+	sort.SliceStable(ws, func(i, j int) bool {
+		if ws[i].Line != ws[j].Line {
+			return ws[i].Line < ws[j].Line
+		}
+		return ws[i].Col < ws[j].Col
+	})
+	return ws
+}
+
+// bindingText is a zone's binding in the summary: "  ports vent; macs 02:..".
+func bindingText(z *rules.Zone) string {
+	var parts []string
+	if len(z.Ports) > 0 {
+		parts = append(parts, "ports "+strings.Join(z.Ports, ","))
+	}
+	if len(z.MACs) > 0 {
+		ms := make([]string, len(z.MACs))
+		for i, m := range z.MACs {
+			ms[i] = m.String()
+		}
+		parts = append(parts, "macs "+strings.Join(ms, ","))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "  (from " + strings.Join(parts, "; ") + ")"
 }
 
 func portsText(r *rules.Rule) string {

@@ -301,7 +301,8 @@ rules:
 		t.Fatalf("exit %d stderr %q", code, errOut)
 	}
 	for _, want := range []string{
-		path + ": valid, 2 zones, 2 rules, 2 warnings",
+		path + ": valid, 2 zones, 2 rules, 3 warnings",
+		path + ":2:1: warning: no zone names its bridge ports (ports: [eth1]), so a host on any port may send with any zone's addresses; advice for a bridge box",
 		path + ":6:5: warning: rule ent-plc: ent (level 4) to plc (level 1) crosses more than one Purdue level",
 		path + ":7:5: warning: the cleanup rule cleanup makes enforce allow everything",
 	} {
@@ -328,5 +329,51 @@ func TestCheckUsage(t *testing.T) {
 	// The file may also be given as the only argument.
 	if code, _, _ := check(t, filepath.Join(policies, "plant.yaml")); code != 0 {
 		t.Errorf("positional file: exit %d", code)
+	}
+}
+
+// TestCheckBindings: the summary and --json show each zone's ports and
+// MACs, and a bound policy gets no bridge-box advice.
+func TestCheckBindings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.yaml")
+	os.WriteFile(path, []byte(`zones:
+  ops: {level: 3, cidrs: [10.30.0.0/24], ports: [eth1, eth2]}
+  sup: {level: 2, cidrs: [10.20.0.0/24], ports: [eth3], macs: ["00:1D:9C:C7:B0:10"]}
+  ctl: {level: 1, cidrs: [10.10.0.0/24]}
+rules:
+  - {name: a, from: ops, to: sup, proto: tcp, dport: 443}
+  - {name: b, from: sup, to: ctl, proto: tcp, dport: 502}
+`), 0o644)
+	code, out, _ := check(t, "-c", path)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		path + ": valid, 3 zones, 2 rules, 0 warnings",
+		"(from ports eth1,eth2)",
+		"(from ports eth3; macs 00:1d:9c:c7:b0:10)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = check(t, "-c", path, "--json")
+	var r struct {
+		Zones []struct {
+			Name  string   `json:"name"`
+			Ports []string `json:"ports"`
+			MACs  []string `json:"macs"`
+		} `json:"zones"`
+		Warnings []diagJSON `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	if z := r.Zones; len(z) != 3 || strings.Join(z[0].Ports, ",") != "eth1,eth2" || z[1].MACs[0] != "00:1d:9c:c7:b0:10" ||
+		z[2].Ports != nil || len(r.Warnings) != 0 {
+		t.Errorf("zones %+v warnings %v", z, r.Warnings)
+	}
+	if !strings.Contains(out, `"ports": [`) || strings.Contains(out[strings.Index(out, `"ctl"`):], `"ports"`) {
+		t.Errorf("ports must be listed where bound and absent elsewhere:\n%s", out)
 	}
 }

@@ -67,6 +67,7 @@ func (o *ops) reloadCounts() metrics.Reloads {
 // onSwap warns about settings that a reload reads but only a restart applies.
 func (o *ops) onSwap(old, cur *modes.Active) {
 	a, b := old.Policy, cur.Policy
+	o.checkPorts(b)
 	if a.Log != b.Log {
 		o.applyLog(a.Log, b.Log)
 	}
@@ -91,6 +92,26 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 			o.log.Warn(c.what+" settings changed in the file; they take effect at the next restart",
 				"event", "reload", "setting", c.what, "running", fmt.Sprint(c.old), "file", fmt.Sprint(c.new))
 		}
+	}
+}
+
+// checkPorts reads the interface names for the zone bindings of pol and
+// warns about ports that do not exist: until they do, every packet of
+// their zones' addresses is spoofed-source.
+func (o *ops) checkPorts(pol *rules.Policy) {
+	missing, err := o.eng.ResolvePorts(pol)
+	if err != nil {
+		o.log.Error("cannot read the interfaces for the zones' ports", "err", err)
+	}
+	for _, p := range missing {
+		var zones []string
+		for _, z := range pol.Zones {
+			if z.HasPort(p) {
+				zones = append(zones, z.Name)
+			}
+		}
+		o.log.Warn("a zone names a port that does not exist here; its addresses are refused as spoofed-source until it does",
+			"event", "port_missing", "port", p, "zones", zones)
 	}
 }
 

@@ -93,6 +93,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
+	o.checkPorts(pol)
 	if pol.Conntrack.Seed {
 		seedFromKernel(eng, o.log)
 	}
@@ -155,6 +156,11 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	var logDone sync.WaitGroup
 	logDone.Go(func() { eng.RunLimited(logCtx, o.deniedLimit) })
 	go eng.Sweep(ctx, time.Second)
+	go func() {
+		if err := eng.WatchLinks(ctx); err != nil {
+			log.Warn("link events unavailable: a port renamed under its index goes unnoticed until conduit reads the interfaces again", "err", err)
+		}
+	}()
 	go o.reportLogLoss(ctx, 10*time.Second)
 	go o.saveStateEvery(ctx, saveEvery)
 

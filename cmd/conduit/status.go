@@ -106,6 +106,7 @@ type verdictStatus struct {
 	Malformed   uint64 `json:"malformed"`
 	Panics      uint64 `json:"panics"`
 	LinkControl uint64 `json:"link_control"`
+	Spoofed     uint64 `json:"spoofed"` // forged source addresses: a bound zone's address from another port or MAC
 }
 
 type logStatus struct {
@@ -129,7 +130,7 @@ func (o *ops) status() statusReport {
 			EvictionsByClass: byClass(ct.EvictionsByClass), EntriesByClass: byClass(ct.EntriesByClass),
 			Pickups: c.Pickups, Expired: ct.Expired, Inserts: ct.Inserts, HighOccupancy: ct.HighOccupancy},
 		Verdicts: verdictStatus{Packets: c.Packets, Accept: c.Accepted, Drop: c.Dropped, WouldDrop: c.WouldDrop,
-			Malformed: c.Malformed, Panics: c.Panics, LinkControl: c.LinkControl},
+			Malformed: c.Malformed, Panics: c.Panics, LinkControl: c.LinkControl, Spoofed: c.Spoofed},
 		Log:       logStatus{BufferDropped: c.LogDropped, Sinks: o.logs.Stats()},
 		StateFile: o.state,
 		Rules:     o.eng.Hits(),
@@ -215,8 +216,8 @@ func printStatus(w io.Writer, r *statusReport) {
 		fmt.Fprintf(w, "          evicted by class: %s\n", classList(ct.EvictionsByClass))
 	}
 	v := r.Verdicts
-	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics\n",
-		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics)
+	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics, %d spoofed\n",
+		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics, v.Spoofed)
 	if t := r.Table; t != nil {
 		logged := "logged to nflog group " + fmt.Sprint(t.NFLOGGroup)
 		if t.NFLOGGroup == 0 {

@@ -14,6 +14,7 @@ func FuzzRead(f *testing.F) {
 	two := append(PacketMessage(3, 1, []byte{0x60}, false), PacketMessage(3, 2, nil, false)...)
 	f.Add(two)
 	f.Add([]byte{16, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}) // NLMSG_ERROR
+	f.Add(PacketMessageFrom(3, 5, []byte{0x45, 0, 0, 20}, false, 4, []byte{2, 0, 0, 0, 0x40, 0x10}))
 	f.Add([]byte{0xff, 0xff, 0, 0, 0, 3})
 	f.Fuzz(func(t *testing.T, dgram []byte) {
 		if len(dgram) == 0 || len(dgram) > maxMessage {
@@ -37,6 +38,9 @@ func FuzzRead(f *testing.F) {
 			for _, p := range ps[:n] {
 				if len(p.Payload) > len(dgram) {
 					t.Fatalf("payload of %d bytes from a %d-byte datagram", len(p.Payload), len(dgram))
+				}
+				if int(p.HWAddrLen) > len(p.HWAddr) {
+					t.Fatalf("hardware address of %d bytes", p.HWAddrLen)
 				}
 			}
 		}

@@ -8,14 +8,19 @@ import (
 // Packet is one queued packet, decoded in place. Payload points into the
 // queue's receive buffer and is valid until the next call to Read.
 type Packet struct {
-	ID        uint32
-	HWProto   uint16 // ethertype, 0x0800 or 0x86dd
-	Hook      uint8
-	Mark      uint32
-	InDev     uint32
-	OutDev    uint32
-	PhysIn    uint32 // bridge port the packet arrived on (br_netfilter), 0 if routed
-	PhysOut   uint32
+	ID      uint32
+	HWProto uint16 // ethertype, 0x0800 or 0x86dd
+	Hook    uint8
+	Mark    uint32
+	InDev   uint32
+	OutDev  uint32
+	PhysIn  uint32 // bridge port the packet arrived on (br_netfilter), 0 if routed
+	PhysOut uint32
+	// HWAddr is the link-layer source address (NFQA_HWADDR), its first
+	// HWAddrLen bytes: the source MAC of a packet that came in on
+	// Ethernet; HWAddrLen is 0 when the kernel gave none.
+	HWAddr    [8]byte
+	HWAddrLen uint8
 	GSO       bool   // a GSO super-packet: longer than the MTU, checksums not final
 	CapLen    uint32 // original length when the payload was truncated to the copy range, else 0
 	Payload   []byte // the IP packet
@@ -27,6 +32,13 @@ var (
 	errNoHeader  = errors.New("nfqueue: packet message without NFQA_PACKET_HDR")
 	errNotPacket = errors.New("nfqueue: not a packet message")
 )
+
+// MAC returns the source MAC (the first six bytes of HWAddr) and whether
+// the packet carried an Ethernet-sized hardware address.
+func (p *Packet) MAC() (mac [6]byte, ok bool) {
+	copy(mac[:], p.HWAddr[:6])
+	return mac, p.HWAddrLen == 6
+}
 
 // parsePacket decodes the nfgenmsg and attributes of one NFQNL_MSG_PACKET
 // body (after the nlmsghdr). It never allocates.
@@ -64,6 +76,15 @@ func parsePacket(body []byte, p *Packet) error {
 			p.PhysIn = be32(v)
 		case attrPhysOutDev:
 			p.PhysOut = be32(v)
+		case attrHWAddr:
+			// struct nfqnl_msg_packet_hw; a length beyond the array is
+			// not trusted.
+			if len(v) >= 4+len(p.HWAddr) {
+				if n := binary.BigEndian.Uint16(v); n > 0 && int(n) <= len(p.HWAddr) {
+					copy(p.HWAddr[:], v[4:4+len(p.HWAddr)])
+					p.HWAddrLen = uint8(n)
+				}
+			}
 		case attrCapLen:
 			p.CapLen = be32(v)
 		case attrSkbInfo:

@@ -21,6 +21,7 @@ const (
 	attrOutDev     = 6  // NFQA_IFINDEX_OUTDEV
 	attrPhysInDev  = 7  // NFQA_IFINDEX_PHYSINDEV
 	attrPhysOutDev = 8  // NFQA_IFINDEX_PHYSOUTDEV
+	attrHWAddr     = 9  // NFQA_HWADDR: be16 hw_addrlen, u16 pad, u8 hw_addr[8]
 	attrPayload    = 10 // NFQA_PAYLOAD
 	attrCapLen     = 13 // NFQA_CAP_LEN
 	attrSkbInfo    = 14 // NFQA_SKB_INFO

@@ -282,3 +282,46 @@ func TestVerdictMark(t *testing.T) {
 		t.Errorf("VerdictMark allocates %.1f times", allocs)
 	}
 }
+
+// TestReadHWAddr decodes the source MAC (NFQA_HWADDR) and the bridge port
+// a packet came in on, and refuses a hardware address longer than the
+// kernel's array.
+func TestReadHWAddr(t *testing.T) {
+	mac := []byte{0x02, 0, 0, 0, 0x40, 0x10}
+	cases := []struct {
+		name   string
+		msg    []byte
+		physIn uint32
+		n      uint8
+		ok     bool
+	}{
+		{"ethernet", PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac), 9, 6, true},
+		{"none", PacketMessageFrom(3, 2, []byte{0x45}, false, 0, nil), 0, 0, false},
+		{"eight bytes", PacketMessageFrom(3, 3, []byte{0x45}, false, 4, []byte{1, 2, 3, 4, 5, 6, 7, 8}), 4, 8, false},
+	}
+	bad := PacketMessageFrom(3, 4, []byte{0x45}, false, 5, mac)
+	i := bytes.Index(bad, []byte{0, 6, 0, 0, 0x02, 0, 0, 0, 0x40, 0x10})
+	bad[i+1] = 9 // hw_addrlen 9: beyond hw_addr[8]
+	cases = append(cases, struct {
+		name   string
+		msg    []byte
+		physIn uint32
+		n      uint8
+		ok     bool
+	}{"length beyond the array", bad, 5, 0, false})
+	for _, c := range cases {
+		var p Packet
+		if err := parsePacket(c.msg[nlmsgHdrLen:], &p); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		m, ok := p.MAC()
+		if p.PhysIn != c.physIn || p.HWAddrLen != c.n || ok != c.ok || ok && !bytes.Equal(m[:], mac) {
+			t.Errorf("%s: physin %d hwlen %d mac %x %v", c.name, p.PhysIn, p.HWAddrLen, m, ok)
+		}
+	}
+	msg := PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac)
+	var p Packet
+	if n := testing.AllocsPerRun(100, func() { parsePacket(msg[nlmsgHdrLen:], &p) }); n != 0 {
+		t.Errorf("parsePacket allocates %v", n)
+	}
+}

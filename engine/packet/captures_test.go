@@ -83,8 +83,8 @@ var captureWant = map[string]capCounts{
 	"enip/cip_stop_plc.pcap":                             {ip: 1, tcp: 1, ipLen: 92, tcpData: 52, seqSum: 204708992, ackSum: 804503732},
 	"enip/cip_unlock_cpu.pcap":                           {ip: 1, tcp: 1, ipLen: 96, tcpData: 56, seqSum: 3782023025, ackSum: 2120776422},
 	"enip/enip_test.pcap":                                {ip: 11, tcp: 11, syn: 2, fin: 1, rst: 1, ipLen: 571, tcpData: 99, seqSum: 26272140312, ackSum: 20617881017},
-	"modbus/fuzz-72.pcap": {ip: 36, tcp: 34, port502: 34, ipLen: 36881, tcpData: 339, seqSum: 114586603852, ackSum: 92231260052,
-		malformed: map[Reason]int{ReasonIPv4TotalLength: 2}},
+	"modbus/fuzz-72.pcap": {ip: 36, tcp: 33, port502: 33, ipLen: 36881, tcpData: 327, seqSum: 110527771202, ackSum: 92231260052,
+		malformed: map[Reason]int{ReasonIPv4TotalLength: 2, ReasonBadTCPFlags: 1}}, // frame 11 has PSH alone
 	"modbus/modbusSmall.pcap":                 {ip: 166, tcp: 160, udp: 6, port502: 160, syn: 16, fin: 32, ipLen: 9874, tcpData: 384, udpData: 746, seqSum: 338441995688, ackSum: 315434845619},
 	"modbus/modbus_test_data_part1.pcap":      {ip: 118, tcp: 118, port502: 118, syn: 5, fin: 11, ipLen: 6269, tcpData: 1469, seqSum: 196475579201, ackSum: 195469120540},
 	"modbus/modbus_test_data_part2.pcap":      {ip: 350, tcp: 350, port502: 350, syn: 3, ipLen: 16998, tcpData: 2970, seqSum: 1106403436407, ackSum: 1120264630723},

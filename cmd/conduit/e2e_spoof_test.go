@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/rules"
+	"golang.org/x/sys/unix"
+)
+
+// TestE2ESpoofedSource: the zones are bound to their bridge ports, and the
+// supervisory zone to the HMI's MAC too. A host in the enterprise zone
+// forges the HMI's source address (a raw Ethernet frame from its own port,
+// carrying a datagram the policy allows the HMI to send). In enforce the
+// frame never reaches the PLC, and the verdict line says spoofed-source and
+// names the port it came in on; in monitor it passes, flagged as would
+// drop. The HMI's genuine traffic, from its own port and MAC, passes in
+// both, and its verdict lines name its port.
+func TestE2ESpoofedSource(t *testing.T) {
+	for _, mode := range []string{"enforce", "monitor"} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t)
+			sock := filepath.Join(r.dir, "conduit.sock")
+			hmiMAC := linkMAC(t, r.p.Host(plant.Supervisory).NS)
+			y := policy{Mode: mode, FailOpen: true, Socket: sock}.render(t)
+			for zone, bind := range map[string]string{
+				"enterprise":  "ports: [vent]",
+				"operations":  "ports: [vops]",
+				"supervisory": fmt.Sprintf("ports: [vsup], macs: [%q]", hmiMAC),
+				"control":     "ports: [vctl]",
+			} {
+				i := strings.Index(y, "  "+zone+":")
+				j := i + strings.Index(y[i:], "]}")
+				if i < 0 || j < i {
+					t.Fatalf("zone %s not in the policy", zone)
+				}
+				y = y[:j] + "], " + bind + "}" + y[j+2:]
+			}
+			writeFile(t, r.path, y)
+			d := r.startDaemon("")
+			if l, found := d.find(0, 0, func(l logLine) bool { return l.event() == "port_missing" }); found {
+				t.Errorf("every bound port exists, but: %s", l.raw)
+			}
+
+			// Genuine: the HMI from its own port and MAC.
+			mark := d.mark()
+			for _, f := range []flow{supTCP, supTCP6, supICMP, supUDP} {
+				r.mustPass(f, "genuine HMI traffic")
+			}
+			d.expectVerdict(mark, supUDP, map[string]string{"reason": "new-flow", "verdict": "accept", "in_port": "vsup"})
+
+			// Forged: the HMI's address from the enterprise port.
+			plc := r.p.Host(plant.Control)
+			rx := openPacket(t, plc.NS)
+			marker := []byte(fmt.Sprintf("conduit-spoof-%d", time.Now().UnixNano()))
+			frame := forgedUDP(linkMAC(t, r.p.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
+				r.p.Host(plant.Supervisory).IPv4.As4(), plc.IPv4.As4(), 33333, plcUDP, marker)
+			mark = d.mark()
+			tx := openPacket(t, r.p.Host(plant.Enterprise).NS)
+			for range 5 {
+				tx.send(t, frame)
+				time.Sleep(50 * time.Millisecond)
+			}
+			arrived := rx.seen(marker, time.Second)
+			switch {
+			case mode == "enforce" && arrived:
+				t.Error("enforce: the forged datagram reached the PLC")
+			case mode == "monitor" && !arrived:
+				t.Error("monitor: the forged datagram did not reach the PLC")
+			}
+			spoofed := func(l logLine) bool { return l.event() == "verdict" && l.str("reason") == "spoofed-source" }
+			l := d.wait(mark, "a spoofed-source verdict", spoofed)
+			want := map[string]string{"mode": mode, "verdict": "drop", "would": "drop", "in_port": "vent",
+				"src": "10.20.0.10", "dst": "10.10.0.10", "proto": "udp", "from_zone": "supervisory",
+				"to_zone": "control", "bound_zone": "supervisory"}
+			if mode == "monitor" {
+				want["verdict"] = "accept"
+			}
+			for k, v := range want {
+				if l.str(k) != v {
+					t.Errorf("spoofed-source line: %s=%q, want %q: %s", k, l.str(k), v, l.raw)
+				}
+			}
+			if !strings.Contains(l.raw, `"expected_ports":["vsup"]`) {
+				t.Errorf("spoofed-source line does not name the expected port: %s", l.raw)
+			}
+			if n := len(d.matching(mark, spoofed)); n != 1 {
+				t.Errorf("%d spoofed-source lines for 5 forged frames from one port, want 1", n)
+			}
+			var st statusReport
+			r.opsJSON(sock, &st, "status")
+			if st.Verdicts.Spoofed != 5 {
+				t.Errorf("status: spoofed %d, want 5", st.Verdicts.Spoofed)
+			}
+
+			// The HMI still gets through after the forgery.
+			r.mustPass(supTCP, "genuine HMI traffic after the forgery")
+			r.mustPass(supUDP, "genuine HMI traffic after the forgery")
+
+			if mode == "enforce" {
+				// A port renamed under its index: the binding's name no longer
+				// names it, and the link event tells conduit at once.
+				mark = d.mark()
+				cmd := exec.Command("ip", "-n", r.p.FW, "-batch", "-")
+				cmd.Stdin = strings.NewReader("link set vent down\nlink set vent name ventx\nlink set ventx up\n")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("rename vent: %v: %s", err, out)
+				}
+				renamed := func(l logLine) bool { return spoofed(l) && l.str("in_port") == "ventx" }
+				for deadline := time.Now().Add(eventTimeout); len(d.matching(mark, renamed)) == 0; {
+					if time.Now().After(deadline) {
+						ls := d.matching(mark, func(l logLine) bool { return l.str("src") == "10.40.0.10" })
+						last := ""
+						if len(ls) > 0 {
+							last = ls[len(ls)-1].raw
+						}
+						t.Fatalf("no spoofed-source line from the renamed port ventx in %d enterprise lines (last: %s)", len(ls), last)
+					}
+					_ = r.probe(entICMP, 200*time.Millisecond)
+				}
+			}
+
+			// A reload that names a port this box does not have says so.
+			mark = d.mark()
+			writeFile(t, r.path, strings.Replace(y, "ports: [vsup]", "ports: [vsup0]", 1))
+			l = d.wait(mark, "a port_missing warning", func(l logLine) bool { return l.event() == "port_missing" && l.str("port") == "vsup0" })
+			if !strings.Contains(l.raw, `"zones":["supervisory"]`) {
+				t.Errorf("port_missing: %s", l.raw)
+			}
+		})
+	}
+}
+
+// linkMAC is the MAC of eth0 in a zone host's namespace.
+func linkMAC(t *testing.T, ns string) net.HardwareAddr {
+	t.Helper()
+	var mac net.HardwareAddr
+	if err := plant.Do(ns, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+// packetSock is an AF_PACKET socket on eth0 of a zone host: it sends
+// frames as they are and sees every frame the host receives.
+type packetSock struct {
+	fd      int
+	ifindex int
+}
+
+func openPacket(t *testing.T, ns string) *packetSock {
+	t.Helper()
+	s := &packetSock{fd: -1}
+	proto := int(htons(unix.ETH_P_ALL))
+	err := plant.Do(ns, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		s.ifindex = ifi.Index
+		if s.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
+			return err
+		}
+		return unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	})
+	if err != nil {
+		if s.fd >= 0 {
+			unix.Close(s.fd)
+		}
+		t.Fatalf("packet socket in %s: %v", ns, err)
+	}
+	t.Cleanup(func() { unix.Close(s.fd) })
+	tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
+	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *packetSock) send(t *testing.T, frame []byte) {
+	t.Helper()
+	to := &unix.SockaddrLinklayer{Ifindex: s.ifindex, Halen: 6}
+	copy(to.Addr[:], frame[:6])
+	if err := unix.Sendto(s.fd, frame, 0, to); err != nil {
+		t.Fatalf("send frame: %v", err)
+	}
+}
+
+// seen reports whether a frame holding marker arrives within d.
+func (s *packetSock) seen(marker []byte, d time.Duration) bool {
+	buf := make([]byte, 65536)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(s.fd, buf, 0)
+		if err == nil && bytes.Contains(buf[:n], marker) {
+			return true
+		}
+	}
+	return false
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// forgedUDP is an Ethernet frame carrying an IPv4 UDP datagram with any
+// source address (the UDP checksum is left 0: none, which IPv4 allows).
+func forgedUDP(srcMAC, dstMAC net.HardwareAddr, src, dst [4]byte, sport, dport uint16, payload []byte) []byte {
+	b := make([]byte, 14+20+8+len(payload))
+	copy(b[0:], dstMAC)
+	copy(b[6:], srcMAC)
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	copy(ip[12:], src[:])
+	copy(ip[16:], dst[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	udp := ip[20:]
+	binary.BigEndian.PutUint16(udp[0:], sport)
+	binary.BigEndian.PutUint16(udp[2:], dport)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	copy(udp[8:], payload)
+	return b
+}
+
+// TestE2ELearnPorts captures on the bridge ports with dumpcap (one pcapng,
+// an interface per port, as an engineer would on the box) while the zone
+// hosts talk to the PLC, and has `conduit learn` draft the policy: each
+// zone gets the port its host is on, although the capture holds every
+// forwarded frame twice (in on one port, out on another).
+func TestE2ELearnPorts(t *testing.T) {
+	r := newRig(t)
+	dumpcap, err := exec.LookPath("dumpcap")
+	if err != nil {
+		t.Skip("dumpcap (tshark) is not installed")
+	}
+	pcap := filepath.Join(r.dir, "ports.pcapng")
+	cmd := plant.NSCmd(r.p.FW, dumpcap, "-q", "-i", "vent", "-i", "vops", "-i", "vsup", "-i", "vctl", "-w", pcap)
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "Capturing on"); {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("dumpcap did not start: %s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // every interface open
+	for range 3 {
+		for _, f := range []flow{supTCP, supUDP, opsTCP, entICMP} {
+			r.mustPass(f, "without conduit")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dumpcap: %v: %s", err, errb.String())
+	}
+	draft := filepath.Join(r.dir, "draft.yaml")
+	if out, err := exec.Command(r.conduit, "learn", "-o", draft, pcap).CombinedOutput(); err != nil {
+		t.Fatalf("conduit learn: %v: %s", err, out)
+	}
+	pol, err := rules.Load(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := os.ReadFile(draft)
+	for zone, port := range map[string]string{"net-10-40-0": "vent", "net-10-30-0": "vops", "net-10-20-0": "vsup", "net-10-10-0": "vctl"} {
+		id, ok := pol.ZoneByName(zone)
+		if !ok || !slices.Equal(pol.Zones[id-1].Ports, []string{port}) {
+			t.Errorf("zone %s: ports %v, want [%s]\n%s", zone, pol.Zones[max(int(id), 1)-1].Ports, port, y)
+		}
+	}
+	if !strings.Contains(string(y), "came in on vsup") {
+		t.Errorf("no evidence comment:\n%s", y)
+	}
+}

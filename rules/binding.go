@@ -1,0 +1,180 @@
+package rules
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Zone bindings: where a zone's addresses may come from. A zone that names
+// bridge ports (ports:) or source MAC addresses (macs:) is bound, and a
+// packet whose source address is in that zone but which entered on another
+// port, or from another MAC, carries a forged source address.
+
+// MAC is an EUI-48 hardware address.
+type MAC [6]byte
+
+// String returns the address as 00:11:22:33:44:55.
+func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
+
+// maxBindings bounds the ports and MACs of one zone: a binding is checked
+// by a linear scan on the packet path.
+const maxBindings = 64
+
+// Bound reports whether the zone names ports or MACs.
+func (z *Zone) Bound() bool { return len(z.Ports) > 0 || len(z.MACs) > 0 }
+
+// Binds reports whether any zone of the policy is bound.
+func (p *Policy) Binds() bool { return p.binds }
+
+// BindsPorts reports whether any zone of the policy names bridge ports.
+func (p *Policy) BindsPorts() bool {
+	for i := range p.Zones {
+		if len(p.Zones[i].Ports) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Binding returns the zone z's binding, nil when z is unbound (or unknown).
+func (p *Policy) Binding(z ZoneID) *Zone {
+	if z == ZoneUnknown || int(z) > len(p.Zones) || !p.Zones[z-1].Bound() {
+		return nil
+	}
+	return &p.Zones[z-1]
+}
+
+// Admits reports whether a packet of the zone's addresses may have come
+// in on port (an interface name, "" when unknown) from the source MAC mac
+// (hasMAC false when the kernel gave none). An unbound side admits
+// anything; a bound side admits only what it names, so a packet whose
+// port or MAC is not known does not pass a binding that asks for it. It
+// does not allocate.
+func (z *Zone) Admits(port string, mac MAC, hasMAC bool) bool {
+	if len(z.Ports) > 0 && !z.HasPort(port) {
+		return false
+	}
+	if len(z.MACs) > 0 {
+		if !hasMAC {
+			return false
+		}
+		for _, m := range z.MACs {
+			if m == mac {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// HasPort reports whether the zone names port.
+func (z *Zone) HasPort(port string) bool {
+	for _, p := range z.Ports {
+		if p == port {
+			return true
+		}
+	}
+	return false
+}
+
+// zonePorts decodes a zone's ports: Linux interface names.
+func (d *decoder) zonePorts(n *yaml.Node, ctx string) []string {
+	items, ok := d.items(n, ctx, "ports")
+	if !ok {
+		return nil
+	}
+	if len(items) > maxBindings {
+		d.errf(n, "%sports lists %d ports; at most %d are supported", ctx, len(items), maxBindings)
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		s, ok := d.scalar(it, ctx, "ports")
+		if !ok {
+			continue
+		}
+		if msg := badIfName(s); msg != "" {
+			d.errf(it, "%sport %q is not an interface name: %s", ctx, s, msg)
+			continue
+		}
+		if seen[s] {
+			d.errf(it, "%sport %s is listed twice", ctx, s)
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+// badIfName says why s cannot be a Linux interface name (dev_valid_name),
+// or "" when it can be.
+func badIfName(s string) string {
+	switch {
+	case len(s) > 15:
+		return "at most 15 characters"
+	case s == "." || s == "..":
+		return "reserved"
+	case strings.ContainsAny(s, "/: \t"):
+		return "no '/', ':' or blanks"
+	}
+	return ""
+}
+
+// zoneMACs decodes a zone's macs: unicast EUI-48 addresses.
+func (d *decoder) zoneMACs(n *yaml.Node, ctx string) []MAC {
+	items, ok := d.items(n, ctx, "macs")
+	if !ok {
+		return nil
+	}
+	if len(items) > maxBindings {
+		d.errf(n, "%smacs lists %d addresses; at most %d are supported", ctx, len(items), maxBindings)
+		return nil
+	}
+	var out []MAC
+	seen := map[MAC]bool{}
+	for _, it := range items {
+		s, ok := d.scalar(it, ctx, "macs")
+		if !ok {
+			continue
+		}
+		hw, err := net.ParseMAC(s)
+		if err != nil || len(hw) != 6 {
+			d.errf(it, "%s%q is not a MAC address (six bytes, e.g. 00:1d:9c:c7:b0:10)", ctx, s)
+			continue
+		}
+		m := MAC(hw)
+		switch {
+		case m == MAC{}:
+			d.errf(it, "%s%s is the zero address; no host sends from it", ctx, s)
+			continue
+		case m[0]&1 != 0:
+			d.errf(it, "%s%s is a multicast address; a source MAC never is", ctx, s)
+			continue
+		case seen[m]:
+			d.errf(it, "%s%s is listed twice", ctx, m)
+			continue
+		}
+		seen[m] = true
+		out = append(out, m)
+	}
+	return out
+}
+
+// Advice returns the hints `conduit check` gives beyond the warnings: on
+// a bridge box, a policy whose zones name no bridge ports lets any port
+// send with any zone's addresses.
+func (p *Policy) Advice(file string) []Diagnostic {
+	if p.BindsPorts() {
+		return nil
+	}
+	line := max(p.zonesLine, 1)
+	return []Diagnostic{{File: file, Line: line, Col: 1, Warning: true, Msg: fmt.Sprintf(
+		"no zone names its bridge ports (ports: [eth1]), so a host on any port may send with any zone's addresses; " +
+			"advice for a bridge box: bind each zone to the ports its hosts are on and forged source addresses are dropped")}}
+}
