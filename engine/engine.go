@@ -30,6 +30,10 @@ type Config struct {
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
 	LargeBuffers int
+	// VerdictMark, when not 0, is set in the packet mark with every
+	// verdict Serve gives (the other bits kept): a later nftables chain
+	// counts the packets the kernel accepted without one.
+	VerdictMark uint32
 	// Interfaces lists the namespace's interfaces, to name the ports
 	// packets come in on (zone bindings, in_port); default net.Interfaces.
 	Interfaces func() ([]net.Interface, error)
@@ -47,8 +51,10 @@ type Engine struct {
 	reads   []readCounters // per queue, written by its Serve loop
 	started time.Time
 
-	onRequest func(RequestSeen)
-	ports     portResolver
+	onRequest   func(RequestSeen)
+	verdictMark uint32
+	kernel      kernelSide
+	ports       portResolver
 
 	logDropped atomic.Uint64
 }
@@ -77,7 +83,8 @@ func New(cfg Config) *Engine {
 		started: time.Now(),
 		reads:   make([]readCounters, cfg.Workers),
 
-		onRequest: cfg.OnRequest,
+		onRequest:   cfg.OnRequest,
+		verdictMark: cfg.VerdictMark,
 	}
 	e.ports.list = cfg.Interfaces
 	if e.ports.list == nil {
