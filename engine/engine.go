@@ -30,6 +30,10 @@ type Config struct {
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
 	LargeBuffers int
+	// VerdictMark, when not 0, is set in the packet mark with every
+	// verdict Serve gives (the other bits kept): a later nftables chain
+	// counts the packets the kernel accepted without one.
+	VerdictMark uint32
 	// Interfaces lists the namespace's interfaces, to name the ports
 	// packets come in on (zone bindings, in_port); default net.Interfaces.
 	Interfaces func() ([]net.Interface, error)
@@ -47,9 +51,11 @@ type Engine struct {
 	reads   []readCounters // per queue, written by its Serve loop
 	started time.Time
 
-	onRequest func(RequestSeen)
-	fp        *fastpath // nil: no fast path (fastpath.go)
-	ports     portResolver
+	onRequest   func(RequestSeen)
+	verdictMark uint32
+	kernel      kernelSide
+	fp          *fastpath // nil: no fast path (fastpath.go)
+	ports       portResolver
 
 	logDropped atomic.Uint64
 }
@@ -78,7 +84,8 @@ func New(cfg Config) *Engine {
 		started: time.Now(),
 		reads:   make([]readCounters, cfg.Workers),
 
-		onRequest: cfg.OnRequest,
+		onRequest:   cfg.OnRequest,
+		verdictMark: cfg.VerdictMark,
 	}
 	e.ports.list = cfg.Interfaces
 	if e.ports.list == nil {

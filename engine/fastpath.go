@@ -9,7 +9,6 @@ import (
 
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/ctnl"
-	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
@@ -17,7 +16,7 @@ import (
 
 // The fast path: once a flow is decided for good (allowed by a rule
 // without a protocol condition, both directions seen, established), its
-// kernel conntrack entry gets nft.CtMarkFastpath and the table's fast-path
+// kernel conntrack entry gets the fast-path bit (nft.CtMarkFastpath) and the table's fast-path
 // rule accepts its established packets without queueing them. conduit still
 // owns the flow: the sweep reads the kernel's accounting for it (packets,
 // bytes, and so its last activity, on which conduit's own idle timeouts
@@ -49,6 +48,9 @@ type KernelConntrack interface {
 
 // FastpathConfig enables the fast path.
 type FastpathConfig struct {
+	// Mark is the connection-mark bit of the fast path (nft.CtMarkFastpath;
+	// the engine does not import nft, whose tests import the engine).
+	Mark uint32
 	// Open returns a connection to the kernel's connection table; it is
 	// called once per worker and once for the sweep.
 	Open func() (KernelConntrack, error)
@@ -80,6 +82,7 @@ type FastpathStats struct {
 
 // fastpath is the engine's side of the fast path.
 type fastpath struct {
+	bit uint32 // FastpathConfig.Mark
 	// verdict: mark through the verdict; turned off when the kernel
 	// shows it ignores NFQA_CT (verdictSeen: a verdict mark took).
 	verdict      atomic.Bool
@@ -107,7 +110,10 @@ type kernelCounts struct{ packets, bytes, seenP, seenB [2]uint64 }
 // previous run may have left (they would pass flows this run does not
 // know). Call it before Serve.
 func (e *Engine) EnableFastpath(cfg FastpathConfig) error {
-	fp := &fastpath{base: map[uint64]kernelCounts{}}
+	if cfg.Mark == 0 {
+		return errors.New("fast path: no connection-mark bit")
+	}
+	fp := &fastpath{bit: cfg.Mark, base: map[uint64]kernelCounts{}}
 	fp.verdict.Store(cfg.Verdict)
 	kct, err := cfg.Open()
 	if err != nil {
@@ -209,7 +215,7 @@ func (w *Worker) offload(pol *rules.Policy, f *conntrack.Flow) {
 	}
 	if w.e.fp.verdict.Load() {
 		w.ctMark = true
-	} else if err := w.fp.SetMark(tupleOf(f.Key), nft.CtMarkFastpath, nft.CtMarkFastpath); err != nil {
+	} else if err := w.fp.SetMark(tupleOf(f.Key), w.e.fp.bit, w.e.fp.bit); err != nil {
 		fails := (f.Mark&markFailMask)>>markFailShift + 1
 		f.Mark = f.Mark&^markFailMask | fails<<markFailShift&markFailMask
 		if !errors.Is(err, ctnl.ErrNoEntry) || fails >= maxMarkFails {
@@ -276,14 +282,14 @@ func (e *Engine) ClearFastpath() (int, error) {
 func (fp *fastpath) clearAll() (int, error) {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	ents, err := fp.kct.DumpMarked(nft.CtMarkFastpath)
+	ents, err := fp.kct.DumpMarked(fp.bit)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	var errs []error
 	for i := range ents {
-		switch err := fp.kct.SetMark(ents[i].Tuple(), 0, nft.CtMarkFastpath); {
+		switch err := fp.kct.SetMark(ents[i].Tuple(), 0, fp.bit); {
 		case err == nil:
 			n++
 		case errors.Is(err, ctnl.ErrNoEntry): // gone meanwhile
@@ -314,7 +320,7 @@ func (e *Engine) syncKernel(now int64) {
 	}
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	ents, err := fp.kct.DumpMarked(nft.CtMarkFastpath)
+	ents, err := fp.kct.DumpMarked(fp.bit)
 	if err != nil {
 		fp.failed(e, "fast path: reading the kernel's connection table failed", err)
 		return
@@ -416,7 +422,7 @@ func (e *Engine) syncKernel(now int64) {
 		}
 	}
 	for _, t := range unmark {
-		if err := fp.kct.SetMark(t, 0, nft.CtMarkFastpath); err == nil {
+		if err := fp.kct.SetMark(t, 0, fp.bit); err == nil {
 			fp.cleared.Add(1)
 		} else if !errors.Is(err, ctnl.ErrNoEntry) {
 			fp.failed(e, "fast path: unmarking a kernel entry failed", err)

@@ -128,7 +128,7 @@ func fastEngine(t testing.TB, p pol) (*testEngine, *fakeKernel) {
 	t.Helper()
 	te := newTestEngine(t, p)
 	k := newFakeKernel()
-	if err := te.EnableFastpath(FastpathConfig{Open: k.open}); err != nil {
+	if err := te.EnableFastpath(FastpathConfig{Open: k.open, Mark: nft.CtMarkFastpath}); err != nil {
 		t.Fatal(err)
 	}
 	return te, k
@@ -438,7 +438,7 @@ func swapPolicy(t *testing.T, te *testEngine, old, new string) {
 func TestFastpathVerdictMethod(t *testing.T) {
 	te := newTestEngine(t, pol{mode: "enforce"})
 	k := newFakeKernel()
-	if err := te.EnableFastpath(FastpathConfig{Open: k.open, Verdict: true}); err != nil {
+	if err := te.EnableFastpath(FastpathConfig{Open: k.open, Mark: nft.CtMarkFastpath, Verdict: true}); err != nil {
 		t.Fatal(err)
 	}
 	q, kern, err := nfq.NewFake(0, 4, 50*time.Millisecond)
@@ -570,7 +570,7 @@ func TestFastpathBoundZonesStayInUserspace(t *testing.T) {
 		t.Fatal("reload did not change the policy")
 	}
 	k := newFakeKernel()
-	if err := te.EnableFastpath(FastpathConfig{Open: k.open}); err != nil {
+	if err := te.EnableFastpath(FastpathConfig{Open: k.open, Mark: nft.CtMarkFastpath}); err != nil {
 		t.Fatal(err)
 	}
 	w := te.Worker(0)

@@ -105,9 +105,14 @@ type RuleHits struct {
 func (e *Engine) Hits() []RuleHits {
 	pol := e.store.Load().Policy
 	sum := map[string]*RuleHits{}
+	tables := make([]*hitTable, 0, len(e.workers)+1)
 	for _, w := range e.workers {
-		w.hits.mu.Lock()
-		for name, c := range w.hits.byName {
+		tables = append(tables, &w.hits)
+	}
+	tables = append(tables, &e.kernel.hits)
+	for _, h := range tables {
+		h.mu.Lock()
+		for name, c := range h.byName {
 			r := sum[name]
 			if r == nil {
 				r = &RuleHits{Name: name, Index: -1}
@@ -121,7 +126,20 @@ func (e *Engine) Hits() []RuleHits {
 			r.FirstHit = minTime(r.FirstHit, c.first.Load())
 			r.LastHit = maxTime(r.LastHit, c.last.Load())
 		}
-		w.hits.mu.Unlock()
+		h.mu.Unlock()
+	}
+	// The kernel pre-filter's drops count as the rule's refused packets.
+	if kc, ok, err := e.KernelCounts(); ok && err == nil {
+		for name, k := range kc.Dropped {
+			r := sum[name]
+			if r == nil {
+				r = &RuleHits{Name: name, Index: -1}
+				sum[name] = r
+			}
+			r.Packets += k.Packets
+			r.Bytes += k.Bytes
+			r.WouldDrop += k.Packets
+		}
 	}
 	out := make([]RuleHits, 0, len(pol.Rules)+1+len(sum))
 	for i := 0; i <= len(pol.Rules); i++ {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
-	"github.com/conduit-ot/conduit/engine/nft"
 )
 
 // readBatch is how many packets one read takes from a queue. Under load
@@ -69,8 +68,9 @@ type server struct {
 	queue   int
 	lastErr time.Time
 	// accepts is the run of accepted packets whose verdict is not sent
-	// yet, by id.
+	// yet, by id; they all get mark runMark.
 	accepts []uint32
+	runMark uint32
 }
 
 // batch decides ps in order. Accepts are held and sent as one message;
@@ -90,27 +90,37 @@ func (s *server) batch(ps []nfq.Packet) {
 	if sampled > 0 {
 		received = time.Now()
 	}
+	vm := s.e.verdictMark
 	for i := range ps {
 		p := &ps[i]
+		mark := p.Mark | vm
 		switch d := s.w.DecideVerdictIn(p.Payload, ingressOf(p)); {
 		case d.CtMark:
 			// The batch verdict cannot carry the mark: a verdict of its own.
 			s.flush()
-			s.sent(p.ID, s.q.VerdictCtMark(p.ID, nfq.Accept, nft.CtMarkFastpath, nft.CtMarkFastpath))
+			if vm != 0 {
+				s.sent(p.ID, s.q.VerdictCtMarkMark(p.ID, nfq.Accept, s.e.fp.bit, s.e.fp.bit, mark))
+			} else {
+				s.sent(p.ID, s.q.VerdictCtMark(p.ID, nfq.Accept, s.e.fp.bit, s.e.fp.bit))
+			}
 		case d.Accept && d.Packet == nil:
+			if len(s.accepts) > 0 && mark != s.runMark {
+				s.flush() // a batch verdict sets one mark
+			}
 			s.accepts = append(s.accepts, p.ID)
+			s.runMark = mark
 		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
 			s.flush()
-			err := s.q.VerdictModified(p.ID, nfq.Accept, d.Packet)
+			err := s.verdictModified(p.ID, d.Packet, mark)
 			if err != nil {
 				// The replacement did not reach the kernel: the packet still
 				// needs its one verdict, and the refused segment must not pass.
-				err = errors.Join(err, s.q.Verdict(p.ID, nfq.Drop))
+				err = errors.Join(err, s.verdict(p.ID, nfq.Drop, mark))
 			}
 			s.sent(p.ID, err)
 		default:
 			s.flush()
-			s.sent(p.ID, s.q.Verdict(p.ID, nfq.Drop))
+			s.sent(p.ID, s.verdict(p.ID, nfq.Drop, mark))
 		}
 	}
 	s.flush()
@@ -145,20 +155,40 @@ func (s *server) flush() {
 		return
 	case n == 1 || s.q.Stats.Unanswered > 0:
 		for _, id := range s.accepts {
-			s.sent(id, s.q.Verdict(id, nfq.Accept))
+			s.sent(id, s.verdict(id, nfq.Accept, s.runMark))
 		}
 	default:
 		last := s.accepts[n-1]
-		err := s.q.VerdictBatch(last, nfq.Accept)
+		var err error
+		if s.e.verdictMark != 0 {
+			err = s.q.VerdictBatchMark(last, nfq.Accept, s.runMark)
+		} else {
+			err = s.q.VerdictBatch(last, nfq.Accept)
+		}
 		if err != nil {
 			// The held packets still need their verdicts: one at a time.
 			for _, id := range s.accepts {
-				err = errors.Join(err, s.q.Verdict(id, nfq.Accept))
+				err = errors.Join(err, s.verdict(id, nfq.Accept, s.runMark))
 			}
 		}
 		s.sent(last, err)
 	}
 	s.accepts = s.accepts[:0]
+}
+
+// verdict sends one verdict, with the mark when the engine sets one.
+func (s *server) verdict(id, v, mark uint32) error {
+	if s.e.verdictMark != 0 {
+		return s.q.VerdictMark(id, v, mark)
+	}
+	return s.q.Verdict(id, v)
+}
+
+func (s *server) verdictModified(id uint32, pkt []byte, mark uint32) error {
+	if s.e.verdictMark != 0 {
+		return s.q.VerdictModifiedMark(id, nfq.Accept, pkt, mark)
+	}
+	return s.q.VerdictModified(id, nfq.Accept, pkt)
 }
 
 func (s *server) sent(id uint32, err error) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -137,4 +138,88 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestServeSetsJudgedMark: with a verdict mark, every verdict sets it in
+// the packet's mark and keeps the packet's other bits; a batch verdict
+// only covers packets that end with the same mark.
+func TestServeSetsJudgedMark(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "enforce"})
+	te.verdictMark = 0x8000_0000
+	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(k)
+	defer q.Close()
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	pkts := []struct {
+		b    []byte
+		mark uint32
+	}{
+		{tcp(hmi, plc, 40000, 502, fSYN), 0},
+		{tcp(hmi, plc, 40001, 502, fSYN), 0},
+		{tcp(hmi, plc, 40002, 502, fSYN), 0x11},
+		{tcp(hmi, plc, 40003, 503, fSYN), 0x22}, // dropped
+	}
+	for i, p := range pkts {
+		unix.Write(k, nfq.PacketMessageMark(0, uint32(i+1), p.b, false, p.mark))
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
+	defer func() { close(stop); <-done }()
+	want := []nfq.SentVerdict{
+		{Batch: true, ID: 2, Verdict: nfq.Accept, Mark: 0x8000_0000, HasMark: true},
+		{ID: 3, Verdict: nfq.Accept, Mark: 0x8000_0011, HasMark: true},
+		{ID: 4, Verdict: nfq.Drop, Mark: 0x8000_0022, HasMark: true},
+	}
+	buf := make([]byte, 256)
+	for i, w := range want {
+		n, err := unix.Read(k, buf)
+		if err != nil {
+			t.Fatalf("verdict %d: %v", i, err)
+		}
+		got, err := nfq.ParseVerdict(buf[:n])
+		if err != nil || got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
+			t.Errorf("verdict %d = %+v, want %+v (%v)", i, got, w, err)
+		}
+	}
+}
+
+// BenchmarkServeBatch is the verdict side of the packet path: a batch of
+// 16 accepted packets of established flows judged and released with one
+// batch verdict, with and without the judged mark.
+func BenchmarkServeBatch(b *testing.B) {
+	for _, mark := range []uint32{0, 0x8000_0000} {
+		b.Run(fmt.Sprintf("mark=%#x", mark), func(b *testing.B) {
+			te := newTestEngine(b, pol{mode: "enforce"})
+			te.verdictMark = mark
+			q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer unix.Close(k)
+			defer q.Close()
+			s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
+			var ps [readBatch]nfq.Packet
+			for i := range ps {
+				ps[i] = nfq.Packet{ID: uint32(i + 1), Payload: tcp(hmi, plc, 40000+uint16(i), 502, fSYN)}
+			}
+			s.batch(ps[:]) // open the flows
+			sink := make([]byte, 256)
+			for i := range ps {
+				ps[i].Payload = tcp(hmi, plc, 40000+uint16(i), 502, fACK)
+			}
+			unix.Read(k, sink)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				s.batch(ps[:])
+				unix.Read(k, sink)
+			}
+		})
+	}
 }

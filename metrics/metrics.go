@@ -73,6 +73,8 @@ var (
 	dKWaiting     = desc("kernel_queue_waiting", "Packets in the kernel's queue waiting for a verdict.", "queue")
 	dKDropped     = desc("kernel_queue_dropped_total", "Packets the kernel could not queue because the queue was full.", "queue")
 	dKUserDropped = desc("kernel_queue_user_dropped_total", "Packets the kernel failed to deliver to the reader's socket.", "queue")
+	dKFDropped    = desc("kernel_prefilter_dropped_packets_total", "Packets the kernel pre-filter dropped before the queue (no allow rule could match), by the rule charged.", "rule")
+	dUnjudged     = desc("kernel_unjudged_packets_total", "Packets the kernel accepted without a verdict from conduit: queue full with the fail-open flag, or no reader with bypass.")
 	dReloads      = desc("reloads_total", "Policy reload attempts by result.", "result")
 	dLogDropped   = desc("log_lines_dropped_total", "Log lines lost: refused by a full buffer or not delivered by a sink.", "sink", "reason")
 	dLogWritten   = desc("log_lines_written_total", "Log lines delivered, by sink.", "sink")
@@ -103,7 +105,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics, dSpoofed,
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
 		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
-		dKWaiting, dKDropped, dKUserDropped, dReloads, dLogDropped, dLogWritten, dLatency,
+		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
 		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes} {
 		ch <- d
 	}
@@ -167,6 +169,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dKDropped, k.QueueDropped, num)
 			counter(dKUserDropped, k.UserDropped, num)
 		}
+	}
+
+	if kc, ok, err := e.KernelCounts(); ok && err == nil {
+		for name, d := range kc.Dropped {
+			counter(dKFDropped, d.Packets, name)
+		}
+		counter(dUnjudged, kc.Unjudged.Packets)
 	}
 
 	if s.Reloads != nil {

@@ -222,3 +222,35 @@ func TestServe(t *testing.T) {
 		t.Error("a second Listen on a taken port succeeded")
 	}
 }
+
+// TestCollectKernel: the kernel pre-filter's drops are the rules' counts
+// and have their own series, with the unjudged accepts.
+func TestCollectKernel(t *testing.T) {
+	e, src := setup(t)
+	e.SetKernelCounts(func() (engine.KernelCounts, error) {
+		return engine.KernelCounts{
+			Dropped:  map[string]engine.KernelCounter{"default": {Packets: 1000, Bytes: 64000}},
+			Unjudged: engine.KernelCounter{Packets: 17, Bytes: 1700},
+		}, nil
+	})
+	fams, err := NewRegistry(src).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"conduit_rule_packets_total", []string{"rule", "default"}, 1002},
+		{"conduit_rule_bytes_total", []string{"rule", "default"}, 64080},
+		{"conduit_rule_would_drop_packets_total", []string{"rule", "default"}, 1002},
+		{"conduit_kernel_prefilter_dropped_packets_total", []string{"rule", "default"}, 1000},
+		{"conduit_kernel_unjudged_packets_total", nil, 17},
+	} {
+		got, ok := value(t, fams, c.name, c.labels...)
+		if !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+}

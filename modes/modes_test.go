@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -190,3 +191,32 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 func (l *lockedWriter) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.w.String() }
+
+// TestReloadRefusedByPrepare: a kernel that refuses the new table keeps
+// the running policy in force, and says so.
+func TestReloadRefusedByPrepare(t *testing.T) {
+	r, logs := newReloader(t, policy("monitor", ""))
+	var seen *rules.Policy
+	r.Prepare = func(old *Active, next *rules.Policy) error {
+		seen = next
+		if old.Generation != 1 {
+			t.Errorf("prepare sees generation %d", old.Generation)
+		}
+		return errors.New("netlink: no space")
+	}
+	writeFile(t, r.Path, policy("enforce", ""))
+	res := r.Reload("test")
+	if res.Err == nil || res.Changed || seen == nil || seen.Mode != rules.ModeEnforce {
+		t.Fatalf("Reload = %+v (prepare saw %v)", res, seen)
+	}
+	if got := r.Store.Load(); got.Generation != 1 || got.Policy.Mode != rules.ModeMonitor {
+		t.Fatalf("running policy replaced: gen %d mode %v", got.Generation, got.Policy.Mode)
+	}
+	if !strings.Contains(logs.String(), "reload refused by the kernel") {
+		t.Errorf("refusal not logged:\n%s", logs.String())
+	}
+	r.Prepare = func(*Active, *rules.Policy) error { return nil }
+	if res := r.Reload("test"); !res.Changed {
+		t.Fatalf("Reload after the kernel took it = %+v", res)
+	}
+}

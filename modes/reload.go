@@ -20,6 +20,10 @@ type Reloader struct {
 	Load func(path string) (*rules.Policy, error)
 	// OnSwap, if set, runs after a new generation is in force.
 	OnSwap func(old, cur *Active)
+	// Prepare, if set, runs before the swap with the policy about to take
+	// over (the kernel's table is replaced there). An error refuses the
+	// reload: the running policy stays in force.
+	Prepare func(old *Active, next *rules.Policy) error
 	// OnWatch, if set, runs once Watch has armed its watches and compared
 	// the file with the policy in force: every change after it is seen.
 	OnWatch func()
@@ -69,6 +73,14 @@ func (r *Reloader) Reload(trigger string) Result {
 	if p.SHA256 == old.Policy.SHA256 {
 		r.Log.Debug("reload: policy unchanged", "trigger", trigger, "sha256", p.SHA256)
 		return Result{Old: old, New: old}
+	}
+	if r.Prepare != nil {
+		if err := r.Prepare(old, p); err != nil {
+			r.Log.Error("reload refused by the kernel; the running policy stays in force", "event", "reload",
+				"result", "error", "trigger", trigger, "file", r.Path, "running_sha256", old.Policy.SHA256,
+				"sha256", p.SHA256, "error", err.Error())
+			return Result{Old: old, New: old, Err: err}
+		}
 	}
 	old, cur := r.Store.swap(p)
 	r.Log.Info("policy reloaded", "event", "reload", "result", "ok", "trigger", trigger, "file", r.Path,

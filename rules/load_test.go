@@ -219,7 +219,7 @@ rules:
 `)
 	want := Policy{
 		Mode:      ModeMonitor,
-		Queue:     QueueConfig{Num: 0, Count: 1, FailOpen: true},
+		Queue:     QueueConfig{Num: 0, Count: 1, FailOpen: true, OverloadAccept: true, NFLOGGroup: DefaultNFLOGGroup},
 		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Seed: true, Timeouts: DefaultTimeouts},
 		Log:       LogConfig{File: "-"},
 		Control:   ControlConfig{Socket: "/run/conduit.sock"},
@@ -545,4 +545,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestQueueOverload: overload follows fail_open unless it is given, in
+// either order; a wrong word is an error.
+func TestQueueOverload(t *testing.T) {
+	for _, tc := range []struct {
+		queue            string
+		failOpen, accept bool
+		group            uint16
+	}{
+		{"{num: 1}", true, true, DefaultNFLOGGroup},
+		{"{fail_open: false}", false, false, DefaultNFLOGGroup},
+		{"{fail_open: true, overload: drop}", true, false, DefaultNFLOGGroup},
+		{"{overload: accept, fail_open: false, nflog_group: 0}", false, true, 0},
+	} {
+		p := mustParse(t, "queue: "+tc.queue+`
+zones:
+  a: {level: 3, cidrs: [10.0.0.0/24]}
+rules:
+  - {name: ping, from: a, to: a, proto: icmp}
+`)
+		if p.Queue.FailOpen != tc.failOpen || p.Queue.OverloadAccept != tc.accept || p.Queue.NFLOGGroup != tc.group {
+			t.Errorf("%s: %+v", tc.queue, p.Queue)
+		}
+	}
+	_, err := Parse("p.yaml", []byte("queue: {overload: maybe}\nzones: {a: {level: 3, cidrs: [10.0.0.0/24]}}\nrules: []\n"))
+	if err == nil || !strings.Contains(err.Error(), "overload must be accept or drop") {
+		t.Errorf("bad overload: %v", err)
+	}
 }

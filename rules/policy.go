@@ -20,7 +20,7 @@ const (
 
 var (
 	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation", "fastpath"}
-	queueKeys     = []string{"num", "count", "fail_open"}
+	queueKeys     = []string{"num", "count", "fail_open", "overload", "nflog_group"}
 	conntrackKeys = []string{"capacity", "pickup", "seed", "timeouts"}
 	timeoutKeys   = []string{"tcp_established", "tcp_handshake", "tcp_closing", "udp", "icmp", "other"}
 	logKeys       = []string{"file", "syslog"}
@@ -42,7 +42,7 @@ var (
 func (d *decoder) policy(root *yaml.Node) *Policy {
 	p := &Policy{
 		Mode:      ModeMonitor,
-		Queue:     QueueConfig{Count: 1, FailOpen: true},
+		Queue:     QueueConfig{Count: 1, FailOpen: true, OverloadAccept: true, NFLOGGroup: DefaultNFLOGGroup},
 		Conntrack: ConntrackConfig{Capacity: 65536, Pickup: true, Seed: true, Timeouts: DefaultTimeouts},
 		Log:       LogConfig{File: "-"},
 		Control:   ControlConfig{Socket: "/run/conduit.sock"},
@@ -143,6 +143,17 @@ func (d *decoder) queue(n *yaml.Node, q *QueueConfig) {
 	if v, ok := f["fail_open"]; ok {
 		if b, ok := d.boolean(v.val, ctx, "fail_open"); ok {
 			q.FailOpen = b
+			q.OverloadAccept = b
+		}
+	}
+	if v, ok := f["overload"]; ok {
+		if w, ok := d.word(v.val, ctx, "overload", []string{"accept", "drop"}); ok {
+			q.OverloadAccept = w == "accept"
+		}
+	}
+	if v, ok := f["nflog_group"]; ok {
+		if x, ok := d.integer(v.val, ctx, "nflog_group", 0, 65535); ok {
+			q.NFLOGGroup = uint16(x)
 		}
 	}
 }

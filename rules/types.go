@@ -126,8 +126,19 @@ type Policy struct {
 type QueueConfig struct {
 	Num      uint16
 	Count    uint16 // default 1
-	FailOpen bool   // default true: the kernel accepts when no reader
+	FailOpen bool   // default true: the kernel accepts when no reader is bound (queue bypass)
+	// OverloadAccept: the kernel accepts what a full queue cannot hold
+	// (the queue's fail-open flag) instead of dropping it. Default: as
+	// FailOpen. Traffic a protocol-condition rule could decide never
+	// passes unjudged: it has its own queue without either flag.
+	OverloadAccept bool
+	// NFLOGGroup is the netlink log group of the kernel pre-filter's
+	// drops; 0 counts them without logging. Default 1700.
+	NFLOGGroup uint16
 }
+
+// DefaultNFLOGGroup is queue.nflog_group when the policy does not say.
+const DefaultNFLOGGroup = 1700
 
 // ConntrackConfig sizes the connection table.
 type ConntrackConfig struct {

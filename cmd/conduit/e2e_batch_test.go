@@ -24,8 +24,10 @@ zones:
   supervisory: {level: 2, cidrs: [10.20.0.0/24]}
   control:     {level: 1, cidrs: [10.10.0.0/24]}
 rules:
-  - {name: hmi-io-flood, from: supervisory, to: control, proto: udp, dport: 9000}
   - {name: deny-enterprise-to-plant, from: enterprise, to: [supervisory, control], action: deny}
+  # Below the deny rule, so the enterprise flood is the engine's to drop:
+  # an allow rule could match it, and the kernel pre-filter queues it.
+  - {name: hmi-io-flood, from: [supervisory, enterprise], to: control, proto: udp, dport: 9000}
 default: deny
 `
 

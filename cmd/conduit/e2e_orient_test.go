@@ -397,6 +397,9 @@ func TestE2ESeedKeepsDeniedSessionDenied(t *testing.T) {
 	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.render(t)+"conntrack: {pickup: false}\n")
 	d1 := r.startDaemon("")
 	r.killKeepingTable(d1)
+	// The kernel pre-filter would drop the denied session's SYN even with
+	// conduit down; the test needs it running in the kernel's table.
+	r.divertTables()
 	denied, allowed := r.midSession(20000), r.midSession(20001)
 	for _, s := range []*midSession{denied, allowed} {
 		if !send(s.client, s.server, "hello\n", passTimeout) || !send(s.server, s.client, "hello\n", passTimeout) {

@@ -630,7 +630,9 @@ func wantVerdict(mode string, f flow) map[string]string {
 		}
 	case "enforce":
 		if !f.allowed {
-			w["verdict"], w["would"] = "drop", "drop"
+			// No allow rule could match these flows by zones, protocol and
+			// port: the kernel pre-filter drops them before the queue.
+			w["verdict"], w["would"], w["reason"] = "drop", "drop", "kernel-deny"
 		}
 	}
 	return w
@@ -650,6 +652,21 @@ func (r *rig) tablePresent() bool {
 		r.t.Fatal(err)
 	}
 	return ok
+}
+
+// divertTables puts an accept rule first in the conduit tables a killed
+// daemon left behind: the kernel forwards everything, as it did before the
+// pre-filter dropped what no rule allows, and keeps tracking connections.
+func (r *rig) divertTables() {
+	r.t.Helper()
+	f, err := os.Open("/run/netns/" + r.p.FW)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	if n, err := nft.Divert(int(f.Fd()), false); err != nil || n == 0 {
+		r.t.Fatalf("divert the leftover conduit table: %d tables, %v", n, err)
+	}
 }
 
 // deleteTables removes the conduit tables a killed daemon left behind.
@@ -1058,11 +1075,15 @@ func TestE2ESIGKILL(t *testing.T) {
 		}
 
 		r.killKeepingTable(d)
-		// The table stays and queues to no reader: the bypass flag passes all.
-		r.mustPass(entTCP, "fail-open after SIGKILL")
-		r.mustPass(entICMP, "fail-open after SIGKILL")
-		r.mustPass(opsUDP, "fail-open after SIGKILL")
+		// The table stays and queues to no reader: the bypass flag passes
+		// what reaches the queue, which is what some rule allows; what no
+		// rule allows the kernel pre-filter still drops.
 		r.mustPass(supTCP6, "fail-open after SIGKILL")
+		r.mustPass(supUDP, "fail-open after SIGKILL")
+		r.mustPass(supICMP, "fail-open after SIGKILL")
+		r.mustBlock(entTCP, "the kernel pre-filter after SIGKILL")
+		r.mustBlock(entICMP, "the kernel pre-filter after SIGKILL")
+		r.mustBlock(opsUDP, "the kernel pre-filter after SIGKILL")
 		if err := s.exchange(passTimeout); err != nil {
 			t.Errorf("fail-open after SIGKILL: the allowed session broke: %v", err)
 		}
@@ -1118,7 +1139,7 @@ func TestE2ESIGTERM(t *testing.T) {
 		t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
 	}
 	stop := d.wait(mark, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-	if stop.num("packets") <= 0 || stop.num("dropped") <= 0 {
+	if stop.num("packets") <= 0 || stop.num("dropped")+stop.num("kernel_dropped") <= 0 {
 		t.Errorf("stop event counts no packets or drops: %s", stop.raw)
 	}
 	gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })

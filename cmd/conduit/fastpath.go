@@ -22,6 +22,7 @@ func startFastpath(eng *engine.Engine, log *slog.Logger) bool {
 	}
 	verdict := host.CtVerdictMarks()
 	err := eng.EnableFastpath(engine.FastpathConfig{
+		Mark: nft.CtMarkFastpath,
 		Open: func() (engine.KernelConntrack, error) {
 			c, err := ctnl.Open()
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/eventlog"
 	"github.com/conduit-ot/conduit/metrics"
 	"github.com/conduit-ot/conduit/modes"
@@ -25,6 +26,8 @@ import (
 type ops struct {
 	eng      *engine.Engine
 	store    *modes.Store
+	kernel   *nft.Installed // the table; nil before it is installed
+	appQueue bool           // a queue for protocol-condition flows is bound
 	reloader *modes.Reloader
 	queueNum uint16
 	started  time.Time
@@ -75,6 +78,10 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 		o.eng.SetTimeouts(b.Conntrack.Timeouts)
 		o.log.Info("conntrack timeouts changed", "event", "reload", "setting", "conntrack.timeouts",
 			"running", fmt.Sprint(a.Conntrack.Timeouts), "file", fmt.Sprint(b.Conntrack.Timeouts))
+	}
+	if !o.appQueue && nft.NeedsAppQueue(b) {
+		o.log.Warn("rules with a protocol condition now share the fail-open queues; restart to give them their own",
+			"event", "reload", "setting", "app_queue")
 	}
 	// Every flow leaves the fast path, so that its next packet is judged
 	// by the policy now in force (a narrowed rule stops a running session).

@@ -83,7 +83,13 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 		count = 1
 	}
 	store := modes.NewStore(pol)
-	eng := engine.New(engine.Config{Store: store, Workers: count, Log: log})
+	// One worker per queue, and with protocol-condition rules one more for
+	// the app queue (num+count): their flows never pass unjudged.
+	app := 0
+	if nft.NeedsAppQueue(pol) {
+		app = 1
+	}
+	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged})
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
@@ -93,7 +99,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	}
 	fastpath := startFastpath(eng, log)
 	exit := newExitTable(log, pol.Queue.FailOpen, removeOnExit)
-	nftCfg := nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen, Fastpath: fastpath}
+	nftCfg := nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen,
+		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1, Fastpath: fastpath}
 	// A stop before the table is in place: nothing was queued to this run.
 	abort := func(queues []*nfq.Queue) error {
 		for _, q := range queues {
@@ -111,18 +118,20 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 
 	// Bind the queues before the rule exists, so no packet is ever queued
 	// to a queue without a reader.
-	queues := make([]*nfq.Queue, 0, count)
+	queues := make([]*nfq.Queue, 0, count+app)
 	closeQueues := func() {
 		for _, q := range queues {
 			q.Close()
 		}
 	}
-	for i := range count {
+	for i := range count + app {
 		if sigs.stopping() {
 			return abort(queues)
 		}
 		num := pol.Queue.Num + uint16(i)
-		q, err := nfq.Open(nfq.Config{Num: num, FailOpen: pol.Queue.FailOpen})
+		// A full queue accepts (queue.overload) or drops; the app queue
+		// always drops: its traffic waits for inspection or does not pass.
+		q, err := nfq.Open(nfq.Config{Num: num, FailOpen: pol.Queue.OverloadAccept && i < count})
 		if err != nil {
 			closeQueues()
 			if errors.Is(err, nfq.ErrBusy) {
@@ -148,6 +157,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 		closeQueues()
 		return err
 	}
+	o.kernel, o.appQueue = inst, app == 1
+	eng.SetKernelCounts(kernelCounts(inst))
 	if fastpath {
 		o.fastpathCounter = inst.FastpathCounter
 	}
@@ -173,13 +184,19 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	for i, q := range queues {
 		workers.Go(func() { eng.Serve(ctx, i, q, stop) })
 	}
+	if inst.Logging {
+		go o.readKernelLog(ctx, pol.Queue.NFLOGGroup)
+	}
 	// The start event waits for the watcher's first look at the file, so
 	// that an edit after it is the watcher's to see, never one it may miss
 	// or take for the start's own.
 	watching := make(chan struct{})
 	var watchOnce sync.Once
 	armed := func() { watchOnce.Do(func() { close(watching) }) }
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
+	// The kernel's table follows the policy: replaced in one batch before
+	// the swap, or the reload is refused.
+	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
+		Prepare: func(_ *modes.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
 	// take over anything; before the start event: tests and scripts that
@@ -200,7 +217,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
-		"nft_method", string(inst.Method), "conntrack_capacity", eng.Conntrack().Capacity(),
+		"overload", overloadWord(pol.Queue.OverloadAccept), "app_queue", appQueueNum(pol, count, app),
+		"nft_method", string(inst.Method), "nflog_group", nflogGroup(inst, pol), "conntrack_capacity", eng.Conntrack().Capacity(),
 		"control_socket", ctlPath(ctl), "metrics", metAddr(met), "state_file", o.state)
 
 	// Returns at once when a stop signal arrived during the start.
@@ -227,9 +245,17 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	closeQueues()
 	rmErr := exit.finish(inst, nftCfg)
 	o.saveState()
+	// The pre-filter's drops; a removed table's counts stay readable.
+	var kernelDropped uint64
+	if kc, _, err := eng.KernelCounts(); err == nil {
+		for _, d := range kc.Dropped {
+			kernelDropped += d.Packets
+		}
+	}
 	c := eng.Counters()
 	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
-		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics)
+		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics,
+		"kernel_dropped", kernelDropped)
 	stopLog()
 	logDone.Wait()
 	return rmErr

@@ -26,6 +26,7 @@ type statusReport struct {
 	UptimeS   int64             `json:"uptime_s"`
 	Queues    []queueStatus     `json:"queues"`
 	KernelErr string            `json:"kernel_error,omitempty"` // why kernel queue counters are missing
+	Table     *tableStatus      `json:"table,omitempty"`        // the nftables table: pre-filter and unjudged counters
 	Conntrack conntrackStatus   `json:"conntrack"`
 	Fastpath  fastpathStatus    `json:"fastpath"`
 	Verdicts  verdictStatus     `json:"verdicts"`
@@ -65,6 +66,22 @@ type queueStatus struct {
 	// packets it lost there (queue full, or not delivered to conduit).
 	Kernel        *engine.KernelQueue `json:"kernel"`
 	KernelDropped uint64              `json:"kernel_dropped"`
+}
+
+// tableStatus is the kernel's side of the policy (engine/nft).
+type tableStatus struct {
+	Method     string `json:"method"`
+	Prefilter  bool   `json:"prefilter"`   // false: the kernel refused it, every packet is queued
+	NFLOGGroup int    `json:"nflog_group"` // 0: drops are counted, not logged
+	// Dropped and DroppedBytes are the pre-filter's drops, all rules;
+	// each rule's share is in its counters.
+	Dropped      uint64 `json:"dropped"`
+	DroppedBytes uint64 `json:"dropped_bytes"`
+	// Unjudged are the packets the kernel accepted without a verdict from
+	// conduit: queue full with the fail-open flag, or no reader (bypass).
+	Unjudged      uint64 `json:"unjudged"`
+	UnjudgedBytes uint64 `json:"unjudged_bytes"`
+	Error         string `json:"error,omitempty"`
 }
 
 type conntrackStatus struct {
@@ -135,6 +152,19 @@ func (o *ops) status() statusReport {
 		Log:       logStatus{BufferDropped: c.LogDropped, Sinks: o.logs.Stats()},
 		StateFile: o.state,
 		Rules:     o.eng.Hits(),
+	}
+	if o.kernel != nil {
+		ts := &tableStatus{Method: string(o.kernel.Method), Prefilter: o.kernel.Prefilter, NFLOGGroup: nflogGroup(o.kernel, pol)}
+		if kc, _, err := o.eng.KernelCounts(); err != nil {
+			ts.Error = err.Error()
+		} else {
+			for _, d := range kc.Dropped {
+				ts.Dropped += d.Packets
+				ts.DroppedBytes += d.Bytes
+			}
+			ts.Unjudged, ts.UnjudgedBytes = kc.Unjudged.Packets, kc.Unjudged.Bytes
+		}
+		r.Table = ts
 	}
 	r.Fastpath.FastpathStats = o.eng.FastpathStats()
 	r.Fastpath.AcceptedPackets, r.Fastpath.AcceptedBytes, _ = o.fastpathAccepted()
@@ -212,6 +242,20 @@ func printStatus(w io.Writer, r *statusReport) {
 	v := r.Verdicts
 	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics, %d spoofed\n",
 		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics, v.Spoofed)
+	if t := r.Table; t != nil {
+		logged := "logged to nflog group " + fmt.Sprint(t.NFLOGGroup)
+		if t.NFLOGGroup == 0 {
+			logged = "counted, not logged"
+		}
+		if !t.Prefilter {
+			logged = "NO PRE-FILTER: the kernel refused it, every packet is queued"
+		}
+		fmt.Fprintf(w, "kernel    %s: %d dropped before the queue (%s), %d accepted unjudged\n",
+			t.Method, t.Dropped, logged, t.Unjudged)
+		if t.Error != "" {
+			fmt.Fprintf(w, "          counters unavailable: %s\n", t.Error)
+		}
+	}
 
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -98,11 +98,15 @@ func runPLC(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("l", "", "listen address IP:PORT")
 	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
 	verbose := fs.Bool("v", false, "log the library's messages to stderr")
+	maxClients := fs.Uint("max-clients", 64, "concurrent client connections (1..100000)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := needHostPort("l", *listen); err != nil {
 		return err
+	}
+	if *maxClients < 1 || *maxClients > 100000 {
+		return usagef("-max-clients must be 1..100000")
 	}
 	ctx, cancel := lifetime(ctx, *dur)
 	defer cancel()
@@ -115,7 +119,7 @@ func runPLC(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	srv, err := modbus.NewServer(&modbus.ServerConfiguration{
 		URL:        "tcp://" + ap.String(),
 		Timeout:    time.Hour, // OT sessions idle long; the firewall, not the PLC, is under test
-		MaxClients: 64,
+		MaxClients: *maxClients,
 		Logger:     log.New(logOut, "modbus-plc ", log.LstdFlags),
 	}, p)
 	if err != nil {

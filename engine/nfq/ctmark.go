@@ -11,6 +11,8 @@ const (
 	ctaMark       = 8      // CTA_MARK
 	ctaMarkMask   = 21     // CTA_MARK_MASK
 	ctVerdictSize = nlmsgHdrLen + nfgenHdrLen + 12 + 4 + 8 + 8
+	// ctVerdictMarkSize: the same with NFQA_MARK.
+	ctVerdictMarkSize = ctVerdictSize + 8
 )
 
 // VerdictCtMark gives packet id its verdict and, in the same message,
@@ -23,7 +25,20 @@ const (
 // CONFIG_NETFILTER_NETLINK_GLUE_CT and ctnetlink is loaded; otherwise it
 // ignores the attribute and still applies the verdict.
 func (q *Queue) VerdictCtMark(id, verdict, mark, mask uint32) error {
-	b := q.cbuf[:]
+	return q.send(q.ctVerdict(id, verdict, mark, mask, 0, false))
+}
+
+// VerdictCtMarkMark is VerdictCtMark that also sets the packet's mark
+// (skb->mark) to pktMark, as VerdictMark does.
+func (q *Queue) VerdictCtMarkMark(id, verdict, mark, mask, pktMark uint32) error {
+	return q.send(q.ctVerdict(id, verdict, mark, mask, pktMark, true))
+}
+
+func (q *Queue) ctVerdict(id, verdict, mark, mask, pktMark uint32, withMark bool) []byte {
+	b := q.cbuf[:ctVerdictSize]
+	if withMark {
+		b = q.cbuf[:ctVerdictMarkSize]
+	}
 	putHeader(b, len(b), msgVerdict, nlmFRequest, 0, q.num)
 	n := nlmsgHdrLen + nfgenHdrLen
 	binary.NativeEndian.PutUint16(b[n:], 12)
@@ -41,5 +56,11 @@ func (q *Queue) VerdictCtMark(id, verdict, mark, mask uint32) error {
 	binary.NativeEndian.PutUint16(b[n:], 8)
 	binary.NativeEndian.PutUint16(b[n+2:], ctaMarkMask)
 	binary.BigEndian.PutUint32(b[n+4:], mask)
-	return q.send(b)
+	if withMark {
+		n += 8
+		binary.NativeEndian.PutUint16(b[n:], 8)
+		binary.NativeEndian.PutUint16(b[n+2:], attrMark)
+		binary.BigEndian.PutUint32(b[n+4:], pktMark)
+	}
+	return b
 }

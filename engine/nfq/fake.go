@@ -28,12 +28,22 @@ func NewFake(num uint16, batch int, readTimeout time.Duration) (q *Queue, kernel
 // PacketMessage builds an NFQNL_MSG_PACKET for queue num as the kernel
 // sends it: an IPv4 packet header, the payload, and GSO when gso is set.
 func PacketMessage(num uint16, id uint32, payload []byte, gso bool) []byte {
-	return PacketMessageFrom(num, id, payload, gso, 7, nil)
+	return packetMessage(num, id, payload, gso, 7, nil, 0)
+}
+
+// PacketMessageMark is PacketMessage for a packet with a mark (NFQA_MARK,
+// which the kernel includes only when it is not 0).
+func PacketMessageMark(num uint16, id uint32, payload []byte, gso bool, mark uint32) []byte {
+	return packetMessage(num, id, payload, gso, 7, nil, mark)
 }
 
 // PacketMessageFrom is PacketMessage for a packet that came in on bridge
 // port physIn (ifindex) from the hardware address hw (none when nil).
 func PacketMessageFrom(num uint16, id uint32, payload []byte, gso bool, physIn uint32, hw []byte) []byte {
+	return packetMessage(num, id, payload, gso, physIn, hw, 0)
+}
+
+func packetMessage(num uint16, id uint32, payload []byte, gso bool, physIn uint32, hw []byte, mark uint32) []byte {
 	b := make([]byte, 256+len(payload))
 	n := nlmsgHdrLen + nfgenHdrLen
 	hdr := make([]byte, 7)
@@ -42,6 +52,9 @@ func PacketMessageFrom(num uint16, id uint32, payload []byte, gso bool, physIn u
 	hdr[6] = 2 // NF_INET_FORWARD
 	n += putAttr(b[n:], attrPacketHdr, hdr)
 	n += putAttr(b[n:], attrPhysInDev, binary.BigEndian.AppendUint32(nil, physIn))
+	if mark != 0 {
+		n += putAttr(b[n:], attrMark, binary.BigEndian.AppendUint32(nil, mark))
+	}
 	if hw != nil {
 		v := make([]byte, 12) // struct nfqnl_msg_packet_hw
 		binary.BigEndian.PutUint16(v, uint16(len(hw)))
@@ -62,6 +75,8 @@ type SentVerdict struct {
 	Verdict  uint32
 	ID       uint32
 	Modified []byte // the replacement packet, if any
+	Mark     uint32 // the mark it sets, when HasMark
+	HasMark  bool
 	// CtMark and CtMask are the conntrack mark change of NFQA_CT
 	// (CTA_MARK, CTA_MARK_MASK), HasCt when the message carries one.
 	HasCt          bool
@@ -96,6 +111,11 @@ func ParseVerdict(b []byte) (SentVerdict, error) {
 			v.Verdict, v.ID, seen = binary.BigEndian.Uint32(val), binary.BigEndian.Uint32(val[4:]), true
 		case attrPayload:
 			v.Modified = val
+		case attrMark:
+			if len(val) != 4 {
+				return v, errShort
+			}
+			v.Mark, v.HasMark = binary.BigEndian.Uint32(val), true
 		case attrCt, attrCt | nlaFNested:
 			v.HasCt = true
 			for c := val; len(c) >= nlaHdrLen; {

@@ -52,12 +52,12 @@ type Queue struct {
 	bufs [][]byte // one receive buffer per datagram of a batch; bufs[0] also for acks
 	hdrs []unix.Mmsghdr
 	iovs []unix.Iovec
-	nd   int    // datagrams the last recvmmsg returned
-	di   int    // the datagram being decoded
-	rest []byte // its undecoded remainder
-	vbuf [32]byte
-	cbuf [ctVerdictSize]byte // a verdict with a conntrack mark (ctmark.go)
-	mbuf []byte              // verdicts that carry a modified packet
+	nd   int                     // datagrams the last recvmmsg returned
+	di   int                     // the datagram being decoded
+	rest []byte                  // its undecoded remainder
+	vbuf [40]byte                // a verdict, with room for NFQA_MARK
+	cbuf [ctVerdictMarkSize]byte // a verdict with a conntrack mark (ctmark.go)
+	mbuf []byte                  // verdicts that carry a modified packet
 	// Stats are written by the reading goroutine only.
 	Stats Stats
 }
@@ -288,13 +288,14 @@ func (q *Queue) next(p *Packet) bool {
 
 // Verdict tells the kernel what to do with packet id.
 func (q *Queue) Verdict(id, verdict uint32) error {
-	b := q.vbuf[:]
-	putHeader(b, len(b), msgVerdict, nlmFRequest, 0, q.num)
-	binary.NativeEndian.PutUint16(b[20:], 12)
-	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
-	binary.BigEndian.PutUint32(b[24:], verdict)
-	binary.BigEndian.PutUint32(b[28:], id)
-	return q.send(b)
+	return q.send(q.verdictMsg(msgVerdict, id, verdict, 0, false))
+}
+
+// VerdictMark is Verdict that also sets the packet's mark (skb->mark) to
+// mark. The packet message carries the mark the packet had (Packet.Mark),
+// so a caller that sets one bit keeps the others.
+func (q *Queue) VerdictMark(id, verdict, mark uint32) error {
+	return q.send(q.verdictMsg(msgVerdict, id, verdict, mark, true))
 }
 
 // VerdictBatch gives verdict to every packet still waiting in the queue
@@ -302,18 +303,46 @@ func (q *Queue) Verdict(id, verdict uint32) error {
 // queued and delivered in id order, so these are exactly the packets read
 // so far that have no verdict yet.
 func (q *Queue) VerdictBatch(id, verdict uint32) error {
-	b := q.vbuf[:]
-	putHeader(b, len(b), msgVerdictBatch, nlmFRequest, 0, q.num)
+	return q.send(q.verdictMsg(msgVerdictBatch, id, verdict, 0, false))
+}
+
+// VerdictBatchMark is VerdictBatch that sets every packet's mark to mark:
+// the caller batches only packets that get the same one.
+func (q *Queue) VerdictBatchMark(id, verdict, mark uint32) error {
+	return q.send(q.verdictMsg(msgVerdictBatch, id, verdict, mark, true))
+}
+
+func (q *Queue) verdictMsg(typ uint8, id, verdict, mark uint32, withMark bool) []byte {
+	n := 32
+	if withMark {
+		n = 40
+	}
+	b := q.vbuf[:n]
+	putHeader(b, n, typ, nlmFRequest, 0, q.num)
 	binary.NativeEndian.PutUint16(b[20:], 12)
 	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
 	binary.BigEndian.PutUint32(b[24:], verdict)
 	binary.BigEndian.PutUint32(b[28:], id)
-	return q.send(b)
+	if withMark {
+		binary.NativeEndian.PutUint16(b[32:], 8)
+		binary.NativeEndian.PutUint16(b[34:], attrMark)
+		binary.BigEndian.PutUint32(b[36:], mark)
+	}
+	return b
 }
 
 // VerdictModified accepts or drops packet id after replacing its content
 // with payload (for example a TCP reset in place of a refused segment).
 func (q *Queue) VerdictModified(id, verdict uint32, payload []byte) error {
+	return q.verdictModified(id, verdict, payload, 0, false)
+}
+
+// VerdictModifiedMark is VerdictModified that also sets the packet's mark.
+func (q *Queue) VerdictModifiedMark(id, verdict uint32, payload []byte, mark uint32) error {
+	return q.verdictModified(id, verdict, payload, mark, true)
+}
+
+func (q *Queue) verdictModified(id, verdict uint32, payload []byte, mark uint32, withMark bool) error {
 	if len(payload) > len(q.mbuf)-64 {
 		return fmt.Errorf("nfqueue: modified packet of %d bytes is too large", len(payload))
 	}
@@ -323,6 +352,9 @@ func (q *Queue) VerdictModified(id, verdict uint32, payload []byte) error {
 	binary.BigEndian.PutUint32(vh[0:], verdict)
 	binary.BigEndian.PutUint32(vh[4:], id)
 	n += putAttr(b[n:], attrVerdictHdr, vh[:])
+	if withMark {
+		n += putAttr(b[n:], attrMark, binary.BigEndian.AppendUint32(vh[:0], mark))
+	}
 	n += putAttr(b[n:], attrPayload, payload)
 	putHeader(b, n, msgVerdict, nlmFRequest, 0, q.num)
 	return q.send(b[:n])

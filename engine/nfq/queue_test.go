@@ -297,6 +297,48 @@ func TestVerdictCtMarkNoAllocs(t *testing.T) {
 	}
 }
 
+// TestVerdictMark: the mark rides on single, batch and modified verdicts
+// as NFQA_MARK, and a packet's own mark is read from its message; setting
+// it costs no allocation.
+func TestVerdictMark(t *testing.T) {
+	q, k := pair(t)
+	unix.Write(k, PacketMessageMark(3, 5, make([]byte, 20), false, 0x0000_00aa))
+	var p Packet
+	if err := q.Read(&p); err != nil || p.Mark != 0xaa {
+		t.Fatalf("read mark %#x, %v", p.Mark, err)
+	}
+	buf := make([]byte, 200)
+	for _, tc := range []struct {
+		send  func() error
+		batch bool
+	}{
+		{func() error { return q.VerdictMark(5, Accept, p.Mark|0x8000_0000) }, false},
+		{func() error { return q.VerdictBatchMark(5, Accept, p.Mark|0x8000_0000) }, true},
+		{func() error { return q.VerdictModifiedMark(5, Accept, []byte{0x45, 0, 0, 20}, p.Mark|0x8000_0000) }, false},
+	} {
+		if err := tc.send(); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := unix.Read(k, buf)
+		v, err := ParseVerdict(buf[:n])
+		if err != nil || !v.HasMark || v.Mark != 0x8000_00aa || v.ID != 5 || v.Batch != tc.batch {
+			t.Errorf("verdict %+v, %v", v, err)
+		}
+	}
+	q.Verdict(5, Accept)
+	n, _ := unix.Read(k, buf)
+	if v, _ := ParseVerdict(buf[:n]); v.HasMark {
+		t.Error("a plain verdict carries a mark")
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		q.VerdictMark(5, Accept, 0x8000_0000)
+		unix.Read(k, buf)
+	})
+	if allocs != 0 {
+		t.Errorf("VerdictMark allocates %.1f times", allocs)
+	}
+}
+
 // TestReadHWAddr decodes the source MAC (NFQA_HWADDR) and the bridge port
 // a packet came in on, and refuses a hardware address longer than the
 // kernel's array.
@@ -337,5 +379,20 @@ func TestReadHWAddr(t *testing.T) {
 	var p Packet
 	if n := testing.AllocsPerRun(100, func() { parsePacket(msg[nlmsgHdrLen:], &p) }); n != 0 {
 		t.Errorf("parsePacket allocates %v", n)
+	}
+}
+
+// TestVerdictCtMarkMark: the conntrack mark and the packet's judged mark
+// in one verdict.
+func TestVerdictCtMarkMark(t *testing.T) {
+	q, k := pair(t)
+	if err := q.VerdictCtMarkMark(5, Accept, 0x4000_0000, 0x4000_0000, 0x8000_0007); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 100)
+	n, _ := unix.Read(k, got)
+	v, err := ParseVerdict(got[:n])
+	if err != nil || n != ctVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
+		t.Errorf("sent %d bytes %+v, %v", n, v, err)
 	}
 }

@@ -30,23 +30,42 @@ func aliveSetOf(t *nftables.Table) *nftables.Set {
 	return &nftables.Set{Table: t, Name: aliveSet, KeyType: nftables.TypeInteger, HasTimeout: true, Timeout: AliveTimeout}
 }
 
-// addFastpathRule accepts, without queueing, the established packets of a
+// addFastpath puts the fast-path rule in the program's forward chain and,
+// with alive, the alive set in its sets, so that a reload's in-place
+// refill replaces both with the rest of the table.
+func (p *program) addFastpath(alive bool) {
+	p.fastpath, p.alive = true, alive
+	if alive {
+		set := aliveSetOf(nil)
+		p.sets = append(p.sets, &setSpec{set: *set, elems: []nftables.SetElement{{Key: aliveKey, Timeout: AliveTimeout}}})
+	}
+}
+
+// fastpathRule accepts, without queueing, the established packets of a
 // connection whose mark has CtMarkFastpath: flows conduit has decided for
 // good and handed to the kernel. It counts them (status, metrics). A
 // connection the kernel does not consider established (new, invalid,
-// related, untracked) is queued as before, whatever its mark. With alive,
+// related, untracked) goes on as before, whatever its mark. With alive,
 // the rule holds only while the daemon refreshes the alive element.
-func addFastpathRule(conn *nftables.Conn, t *nftables.Table, ch *nftables.Chain, alive bool) {
+func fastpathRule(alive bool) []expr.Any {
 	var exprs []expr.Any
 	if alive {
-		set := aliveSetOf(t)
-		// The set's own error would fail the batch at Flush, as for a rule.
-		_ = conn.AddSet(set, []nftables.SetElement{{Key: aliveKey, Timeout: AliveTimeout}})
 		exprs = append(exprs,
 			&expr.Immediate{Register: 1, Data: aliveKey},
-			&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID})
+			&expr.Lookup{SourceRegister: 1, SetName: aliveSet})
 	}
-	conn.AddRule(&nftables.Rule{Table: t, Chain: ch, UserData: fastpathTag, Exprs: append(exprs, fastpathMatch()...)})
+	return append(exprs, fastpathMatch()...)
+}
+
+// isFastpathRule recognises the rule by the packet mark it sets, which no
+// other rule of the table does.
+func isFastpathRule(ex []expr.Any) bool {
+	for _, e := range ex {
+		if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyMARK && m.SourceRegister {
+			return true
+		}
+	}
+	return false
 }
 
 // FastpathAlive renews the alive element of a fail-closed table's fast

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/conduit-ot/conduit/rules"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,19 @@ var (
 	// xt_NFQ_info_v3 in host order: queuenum 20, queues_total 2, flags bypass.
 	compatName = []byte("NFQUEUE\x00")
 	compatInfo = []byte{20, 0, 2, 0, 1, 0, 0, 0}
+	// The app queue, 22, alone and without bypass.
+	nativeApp = []byte{
+		6, 0, unix.NFTA_QUEUE_NUM, 0, 0, 22, 0, 0,
+		6, 0, unix.NFTA_QUEUE_TOTAL, 0, 0, 1, 0, 0,
+		6, 0, unix.NFTA_QUEUE_FLAGS, 0, 0, 0, 0, 0,
+	}
+	compatApp = []byte{22, 0, 1, 0, 0, 0, 0, 0}
 )
+
+// isBatch tells a transaction from a query (listing tables, counters).
+func isBatch(req []netlink.Message) bool {
+	return len(req) > 0 && req[0].Header.Type == netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN)
+}
 
 func batchHas(req []netlink.Message, b []byte) bool {
 	for _, m := range req {
@@ -72,11 +85,18 @@ func TestInstallProbe(t *testing.T) {
 				if tc.refuse(req) {
 					return nil, unix.EOPNOTSUPP
 				}
-				accepted = append(accepted, req)
+				if isBatch(req) {
+					accepted = append(accepted, req)
+				}
 				return nil, nil
 			}
 			t.Cleanup(func() { testKernel = nil })
-			inst, err := Install(Config{QueueNum: 20, QueueCount: 2, Bypass: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := Install(Config{QueueNum: 20, QueueCount: 2, Bypass: true, Policy: pol,
+				Filter: FilterConfig{LogGroup: 9}, AppQueue: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,6 +111,22 @@ func TestInstallProbe(t *testing.T) {
 					t.Errorf("accepted batch lacks % x", b)
 				}
 			}
+			// Whichever way the queue is expressed, the batch carries the
+			// pre-filter, its NFLOG statement, the app queue and the
+			// unjudged counter.
+			for _, b := range [][]byte{[]byte("prefilter\x00"), []byte("cls4\x00"), []byte("cls6\x00"),
+				[]byte("log\x00"), []byte("deny-enterprise-to-plant\x00"), []byte("appqueue\x00"), []byte("unjudged\x00")} {
+				if !batchHas(accepted[0], b) {
+					t.Errorf("accepted batch lacks %q", b)
+				}
+			}
+			app := nativeApp
+			if tc.want != MethodNative {
+				app = compatApp
+			}
+			if !batchHas(accepted[0], app) {
+				t.Errorf("accepted batch lacks the app queue % x", app)
+			}
 		})
 	}
 	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
@@ -103,5 +139,78 @@ func TestInstallProbe(t *testing.T) {
 	if _, err := Install(Config{QueueNum: 1}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
 		!bytes.Contains([]byte(err.Error()), []byte("CONFIG_NFT_COMPAT")) {
 		t.Errorf("a kernel refusing every method: %v", err)
+	}
+}
+
+// TestInstallWithoutNFLOG: a kernel that refuses the log statement gets the
+// same table without it: drops are then counted, not logged.
+func TestInstallWithoutNFLOG(t *testing.T) {
+	logName := []byte{8, 0, unix.NFTA_EXPR_NAME, 0, 'l', 'o', 'g', 0}
+	var accepted [][]netlink.Message
+	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+		if len(req) == 0 {
+			return nil, io.EOF
+		}
+		if batchHas(req, logName) {
+			return nil, unix.ENOENT
+		}
+		if isBatch(req) {
+			accepted = append(accepted, req)
+		}
+		return nil, nil
+	}
+	defer func() { testKernel = nil }()
+	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := Install(Config{QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Method != MethodNative || inst.Logging || len(accepted) != 1 {
+		t.Fatalf("method %s logging %v, %d batches", inst.Method, inst.Logging, len(accepted))
+	}
+	if !batchHas(accepted[0], []byte("deny-enterprise-to-plant\x00")) {
+		t.Error("the table without NFLOG lost its drop counters")
+	}
+}
+
+// TestInstallWithoutPrefilter: a kernel that refuses the pre-filter (no
+// interval maps, say) still gets the queue rule: every packet is queued,
+// as before the pre-filter existed, rather than conduit not starting.
+func TestInstallWithoutPrefilter(t *testing.T) {
+	var accepted [][]netlink.Message
+	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+		if len(req) == 0 {
+			return nil, io.EOF
+		}
+		if batchHas(req, []byte("prefilter\x00")) {
+			return nil, unix.EOPNOTSUPP
+		}
+		if isBatch(req) {
+			accepted = append(accepted, req)
+		}
+		return nil, nil
+	}
+	defer func() { testKernel = nil }()
+	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := Install(Config{QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}, AppQueue: true},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Method != MethodNative || inst.Prefilter || inst.Logging || len(accepted) != 1 {
+		t.Fatalf("method %s prefilter %v logging %v, %d batches", inst.Method, inst.Prefilter, inst.Logging, len(accepted))
+	}
+	if !batchHas(accepted[0], nativeName) || batchHas(accepted[0], []byte("appqueue\x00")) {
+		t.Error("the fallback table is not the queue rule alone")
+	}
+	n := len(accepted)
+	if err := inst.Replace(pol); err != nil || len(accepted) <= n || !batchHas(accepted[len(accepted)-1], nativeName) {
+		t.Errorf("a replace of the fallback table: %v", err)
 	}
 }

@@ -1,0 +1,278 @@
+// Package nflog reads one nfnetlink_log group: the packets an nftables
+// "log group N" statement sends, with their prefix. conduit's kernel
+// pre-filter logs its drops this way (engine/nft).
+//
+// Like engine/nfq it talks netlink directly on one socket and decodes in
+// place: reading a message allocates nothing.
+package nflog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// nfnetlink_log (linux/netfilter/nfnetlink_log.h).
+const (
+	subsysULOG = 4 // NFNL_SUBSYS_ULOG
+
+	msgPacket = 0 // NFULNL_MSG_PACKET
+	msgConfig = 1 // NFULNL_MSG_CONFIG
+
+	attrPacketHdr = 1  // NFULA_PACKET_HDR: be16 hw_protocol, u8 hook, u8 pad
+	attrMark      = 2  // NFULA_MARK
+	attrPayload   = 9  // NFULA_PAYLOAD
+	attrPrefix    = 10 // NFULA_PREFIX, NUL-terminated
+
+	cfgCmd     = 1 // NFULA_CFG_CMD: u8 command
+	cfgMode    = 2 // NFULA_CFG_MODE: be32 copy_range, u8 copy_mode, u8 pad
+	cfgTimeout = 4 // NFULA_CFG_TIMEOUT: be32, 1/100 s
+	cfgQThresh = 5 // NFULA_CFG_QTHRESH: be32
+
+	cmdBind    = 1 // NFULNL_CFG_CMD_BIND
+	copyPacket = 2 // NFULNL_COPY_PACKET
+
+	nlmsgHdrLen = 16
+	nfgenHdrLen = 4
+	nlaHdrLen   = 4
+	nlmsgError  = 2
+	nlmFRequest = 0x1
+	nlmFAck     = 0x4
+)
+
+// Message is one logged packet, decoded in place: Prefix and Payload point
+// into the reader's buffer and are valid until the next Read.
+type Message struct {
+	HWProto uint16
+	Hook    uint8
+	Mark    uint32
+	Prefix  []byte // without the NUL
+	Payload []byte // the IP packet (as much as was copied)
+}
+
+var (
+	errShort     = errors.New("nflog: truncated message")
+	errNotPacket = errors.New("nflog: not a packet message")
+)
+
+// ErrTimeout is returned by Read when nothing arrived within the read timeout.
+var ErrTimeout = errors.New("nflog: read timeout")
+
+// Parse decodes one netlink message (header included) into m. It never
+// allocates.
+func Parse(b []byte, m *Message) error {
+	*m = Message{}
+	if len(b) < nlmsgHdrLen+nfgenHdrLen {
+		return errShort
+	}
+	l := int(binary.NativeEndian.Uint32(b))
+	if l < nlmsgHdrLen+nfgenHdrLen || l > len(b) {
+		return errShort
+	}
+	if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
+		return errNotPacket
+	}
+	a := b[nlmsgHdrLen+nfgenHdrLen : l]
+	for len(a) >= nlaHdrLen {
+		al := int(binary.NativeEndian.Uint16(a))
+		typ := binary.NativeEndian.Uint16(a[2:]) & 0x3fff
+		if al < nlaHdrLen || al > len(a) {
+			return errShort
+		}
+		v := a[nlaHdrLen:al]
+		switch typ {
+		case attrPacketHdr:
+			if len(v) < 3 {
+				return errShort
+			}
+			m.HWProto = binary.BigEndian.Uint16(v)
+			m.Hook = v[2]
+		case attrMark:
+			if len(v) >= 4 {
+				m.Mark = binary.BigEndian.Uint32(v)
+			}
+		case attrPayload:
+			m.Payload = v
+		case attrPrefix:
+			for i, c := range v {
+				if c == 0 {
+					v = v[:i]
+					break
+				}
+			}
+			m.Prefix = v
+		}
+		n := (al + 3) &^ 3
+		if n >= len(a) {
+			break
+		}
+		a = a[n:]
+	}
+	return nil
+}
+
+// Reader is a socket bound to one log group.
+type Reader struct {
+	fd    int
+	group uint16
+	buf   []byte
+	rest  []byte // undecoded messages of the last datagram
+	// Malformed counts messages Parse refused.
+	Malformed uint64
+}
+
+// Open binds group with whole-packet copies (up to copyRange bytes; 0:
+// 0xffff), flushing to the socket at least every 100 ms.
+func Open(group uint16, copyRange uint32, readTimeout time.Duration) (*Reader, error) {
+	if copyRange == 0 {
+		copyRange = 0xffff
+	}
+	if readTimeout == 0 {
+		readTimeout = 100 * time.Millisecond
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
+	}
+	r := &Reader{fd: fd, group: group, buf: make([]byte, 1<<17)}
+	if err := r.setup(copyRange, readTimeout); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind nflog group %d: %w", group, err)
+	}
+	return r, nil
+}
+
+func (r *Reader) setup(copyRange uint32, timeout time.Duration) error {
+	if err := unix.Bind(r.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("bind netlink: %w", err)
+	}
+	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
+		_ = unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	// Log lines lost to a full socket are not worth an error in the loop.
+	_ = unix.SetsockoptInt(r.fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1)
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(r.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("set SO_RCVTIMEO: %w", err)
+	}
+	var msg [96]byte
+	n := nlmsgHdrLen + nfgenHdrLen
+	n += putAttr(msg[n:], cfgCmd, []byte{cmdBind})
+	var mode [6]byte
+	binary.BigEndian.PutUint32(mode[:], copyRange)
+	mode[4] = copyPacket
+	n += putAttr(msg[n:], cfgMode, mode[:])
+	n += putAttr(msg[n:], cfgTimeout, binary.BigEndian.AppendUint32(nil, 10))
+	n += putAttr(msg[n:], cfgQThresh, binary.BigEndian.AppendUint32(nil, 32))
+	putHeader(msg[:], n, msgConfig, nlmFRequest|nlmFAck, 1, r.group)
+	if _, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(r.fd), uintptr(unsafe.Pointer(&msg[0])), uintptr(n), 0, 0, 0); e != 0 {
+		return fmt.Errorf("send config: %w", e)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		k, err := r.recv()
+		if errors.Is(err, ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b := r.buf[:k]
+		if len(b) >= nlmsgHdrLen+4 && binary.NativeEndian.Uint16(b[4:]) == nlmsgError {
+			if errno := int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])); errno != 0 {
+				return fmt.Errorf("kernel refused the nflog config: %w", syscall.Errno(-errno))
+			}
+			return nil
+		}
+	}
+	return errors.New("no acknowledgement from the kernel for the nflog config")
+}
+
+// Read returns the next logged packet in m, or ErrTimeout.
+func (r *Reader) Read(m *Message) error {
+	for {
+		for len(r.rest) >= nlmsgHdrLen {
+			b := r.rest
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < nlmsgHdrLen || l > len(b) {
+				r.rest = nil
+				r.Malformed++
+				break
+			}
+			if a := (l + 3) &^ 3; a < len(b) {
+				r.rest = b[a:]
+			} else {
+				r.rest = nil
+			}
+			if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
+				continue
+			}
+			if err := Parse(b[:l], m); err != nil {
+				r.Malformed++
+				continue
+			}
+			return nil
+		}
+		n, err := r.recv()
+		if err != nil {
+			return err
+		}
+		r.rest = r.buf[:n]
+	}
+}
+
+// Close releases the socket (the kernel unbinds the group).
+func (r *Reader) Close() error { return unix.Close(r.fd) }
+
+func (r *Reader) recv() (int, error) {
+	for {
+		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case unix.EINTR, unix.ENOBUFS:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrTimeout
+		default:
+			return 0, fmt.Errorf("nflog %d recv: %w", r.group, e)
+		}
+	}
+}
+
+func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, group uint16) {
+	binary.NativeEndian.PutUint32(b[0:], uint32(length))
+	binary.NativeEndian.PutUint16(b[4:], subsysULOG<<8|uint16(msgType))
+	binary.NativeEndian.PutUint16(b[6:], flags)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	binary.NativeEndian.PutUint32(b[12:], 0)
+	b[16] = unix.AF_UNSPEC
+	b[17] = 0
+	binary.BigEndian.PutUint16(b[18:], group)
+}
+
+func putAttr(b []byte, typ uint16, v []byte) int {
+	l := nlaHdrLen + len(v)
+	binary.NativeEndian.PutUint16(b[0:], uint16(l))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	copy(b[nlaHdrLen:], v)
+	n := (l + 3) &^ 3
+	clear(b[l:n])
+	return n
+}
+
+// PacketMessage builds an NFULNL_MSG_PACKET as the kernel sends it, for tests.
+func PacketMessage(group uint16, prefix string, payload []byte) []byte {
+	b := make([]byte, 64+len(prefix)+len(payload))
+	n := nlmsgHdrLen + nfgenHdrLen
+	n += putAttr(b[n:], attrPacketHdr, []byte{0x08, 0x00, 2, 0})
+	n += putAttr(b[n:], attrPrefix, append([]byte(prefix), 0))
+	n += putAttr(b[n:], attrPayload, payload)
+	putHeader(b, n, msgPacket, 0, 0, group)
+	return b[:n]
+}
