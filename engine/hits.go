@@ -63,10 +63,13 @@ func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
 // RuleHits is one rule's counters, the JSON shape of PRODUCT.md shared by
 // hits, status and replay.
 type RuleHits struct {
-	Name     string `json:"name"`
-	Index    int    `json:"index"` // position in the policy in force; -1 for a rule no longer in it
-	Action   string `json:"action"`
-	Cleanup  bool   `json:"cleanup"`
+	Name    string `json:"name"`
+	Index   int    `json:"index"` // position in the policy in force; -1 for a rule no longer in it
+	Action  string `json:"action"`
+	Cleanup bool   `json:"cleanup"`
+	// Conduit is the zone pair ("from -> to") of a cleanup rule scoped to
+	// one conduit; "" for the global one and for other rules.
+	Conduit  string `json:"conduit,omitempty"`
 	Packets  uint64 `json:"packets"`
 	Bytes    uint64 `json:"bytes"`
 	Flows    uint64 `json:"flows"`
@@ -113,6 +116,9 @@ func (e *Engine) Hits() []RuleHits {
 		r.Index = i
 		r.Action = pol.ActionOf(i).String()
 		r.Cleanup = i < len(pol.Rules) && pol.Rules[i].Cleanup
+		if r.Cleanup {
+			r.Conduit = pol.Rules[i].CleanupConduit()
+		}
 		out = append(out, r)
 	}
 	rest := make([]RuleHits, 0, len(sum))
