@@ -15,6 +15,7 @@ type ruleCounters struct {
 	packets, bytes, flows, requests atomic.Uint64
 	wouldDrop                       atomic.Uint64 // packets the rule refused (dropped in enforce, passed in monitor)
 	first, last                     atomic.Int64  // clock ns; 0: never
+	cov                             ruleCoverage  // what the rule carried (coverage.go)
 }
 
 func (c *ruleCounters) hit(now int64, bytes int) {
