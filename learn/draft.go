@@ -612,9 +612,13 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 		slices.Sort(ps)
 		what = "IP protocol " + strings.Join(slices.Compact(ps), ", ")
 	}
-	fmt.Fprintf(b, "  # evidence: %s, %s from %s to %s (%s): %s, %s packets, %s,\n",
+	volume := fmt.Sprintf("%s, %s packets, %s", plural(int(flows), "flow"), commas(packets), byteSize(bytes_))
+	if packets == 0 { // drafted from coverage (review), which counts flows and requests
+		volume = plural(int(flows), "flow")
+	}
+	fmt.Fprintf(b, "  # evidence: %s, %s from %s to %s (%s): %s,\n",
 		r.serviceLabel(), what, plural(len(hostSetRule(r, true)), "client"), plural(len(hostSetRule(r, false)), "server"),
-		zonePair(r, zs), plural(int(flows), "flow"), commas(packets), byteSize(bytes_))
+		zonePair(r, zs), volume)
 	fmt.Fprintf(b, "  #   seen %s to %s", stampNS(first), stampNS(last))
 	if r.gapSvc != nil {
 		s := r.gapSvc
@@ -687,8 +691,11 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 	}
 
 	fmt.Fprintf(b, "  - name: %s\n", r.name)
-	fmt.Fprintf(b, "    description: %s\n", quote(fmt.Sprintf("learned: %s, %s packets, %s to %s",
-		plural(int(flows), "flow"), commas(packets), stampNS(first), stampNS(last))))
+	desc := fmt.Sprintf("learned: %s, %s packets, %s to %s", plural(int(flows), "flow"), commas(packets), stampNS(first), stampNS(last))
+	if packets == 0 {
+		desc = fmt.Sprintf("carried: %s, %s to %s", plural(int(flows), "flow"), stampNS(first), stampNS(last))
+	}
+	fmt.Fprintf(b, "    description: %s\n", quote(desc))
 	fmt.Fprintf(b, "    from: %s\n", r.from.yaml())
 	fmt.Fprintf(b, "    to: %s\n", r.to.yaml())
 	switch r.proto {

@@ -212,6 +212,7 @@ func (o *ops) startControl(path string) *control.Server {
 		"hits":     func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
 		"flows":    o.flowsHandler,
 		"coverage": o.coverageHandler,
+		"review":   o.reviewHandler,
 		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
 	}, o.log)
 	if err != nil {
