@@ -14,6 +14,7 @@ import (
 type ruleCounters struct {
 	packets, bytes, flows, requests atomic.Uint64
 	wouldDrop                       atomic.Uint64 // packets the rule refused (dropped in enforce, passed in monitor)
+	lastWouldDrop                   atomic.Int64  // clock ns of the last refused packet; 0: never
 	first, last                     atomic.Int64  // clock ns; 0: never
 	cov                             ruleCoverage  // what the rule carried (coverage.go)
 }
@@ -80,6 +81,15 @@ type RuleHits struct {
 	WouldDrop uint64     `json:"would_drop"`
 	FirstHit  *time.Time `json:"first_hit"`
 	LastHit   *time.Time `json:"last_hit"`
+	// LastWouldDrop is when the rule last refused a packet (ready's
+	// window); absent while it never has.
+	LastWouldDrop *time.Time `json:"last_would_drop,omitempty"`
+}
+
+// refused counts a packet the rule refused.
+func (c *ruleCounters) refused(now int64) {
+	c.wouldDrop.Add(1)
+	c.lastWouldDrop.Store(now)
 }
 
 // Hits sums the workers' counters for every rule of the policy in force,
@@ -103,6 +113,7 @@ func (e *Engine) Hits() []RuleHits {
 			r.WouldDrop += c.wouldDrop.Load()
 			r.FirstHit = minTime(r.FirstHit, c.first.Load())
 			r.LastHit = maxTime(r.LastHit, c.last.Load())
+			r.LastWouldDrop = maxTime(r.LastWouldDrop, c.lastWouldDrop.Load())
 		}
 		w.hits.mu.Unlock()
 	}

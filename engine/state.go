@@ -115,6 +115,15 @@ func (e *Engine) RestoreHits(saved []RuleHits) {
 				}
 			}
 		}
+		if r.LastWouldDrop != nil {
+			ns := r.LastWouldDrop.UnixNano()
+			for {
+				cur := c.lastWouldDrop.Load()
+				if cur >= ns || c.lastWouldDrop.CompareAndSwap(cur, ns) {
+					break
+				}
+			}
+		}
 		if r.LastHit != nil {
 			ns := r.LastHit.UnixNano()
 			for {

@@ -213,6 +213,7 @@ func (o *ops) startControl(path string) *control.Server {
 		"flows":    o.flowsHandler,
 		"coverage": o.coverageHandler,
 		"review":   o.reviewHandler,
+		"ready":    o.readyHandler,
 		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
 	}, o.log)
 	if err != nil {
