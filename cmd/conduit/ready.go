@@ -142,8 +142,11 @@ func buildReady(pol *rules.Policy, hits []engine.RuleHits, cov []engine.RuleCove
 			last, lastName = &t, name
 		}
 	}
-	for i := range hits {
+	for i := 0; i <= len(pol.Rules) && i < len(hits) && i < len(cov); i++ {
 		h, rc := hits[i], cov[i]
+		if h.Name != rc.Name || h.Name != pol.RuleName(i) {
+			continue // a reload between the snapshots
+		}
 		catchAll := h.Index >= 0 && (h.Index == len(pol.Rules) || pol.Rules[h.Index].Cleanup)
 		if !catchAll || h.LastHit == nil {
 			continue
@@ -185,8 +188,10 @@ func buildReady(pol *rules.Policy, hits []engine.RuleHits, cov []engine.RuleCove
 			continue
 		}
 		in := !scoped || covers(&r.From, from) && covers(&r.To, to)
-		for _, t := range cov[i].Tuples {
-			in = in || inPair(t)
+		if i < len(cov) && cov[i].Name == r.Name {
+			for _, t := range cov[i].Tuples {
+				in = in || inPair(t)
+			}
 		}
 		if in {
 			mine = append(mine, i)
@@ -195,6 +200,9 @@ func buildReady(pol *rules.Policy, hits []engine.RuleHits, cov []engine.RuleCove
 	c = readyCriterion{Name: "no_would_drops", Pass: true}
 	var dropped []string
 	for _, i := range mine {
+		if i >= len(hits) || hits[i].Name != pol.Rules[i].Name {
+			continue
+		}
 		if w := hits[i].LastWouldDrop; w != nil && !w.Before(since) {
 			dropped = append(dropped, fmt.Sprintf("%s (last %s)", hits[i].Name, w.Format(time.RFC3339)))
 		}

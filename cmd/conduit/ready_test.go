@@ -83,7 +83,9 @@ func (rr readyRun) failing() string {
 // TestReadyCriteria: each criterion failing alone, then all passing; the
 // scoped cleanup rules give each conduit its own quiet-for.
 func TestReadyCriteria(t *testing.T) {
-	const quiet = "300ms"
+	// The window: long enough that the checks right after a flow run
+	// inside it under load, short enough for a test.
+	const quiet, past = "2s", 2200 * time.Millisecond
 	const sc = "supervisory->control"
 	poll := func(r *opsRig, port uint16) {
 		r.o.eng.Worker(0).Decide(opsPacket(6, "10.20.0.11", "10.10.0.10", port, 502, 100, 0, 0x02, nil))
@@ -115,7 +117,7 @@ func TestReadyCriteria(t *testing.T) {
 		r := newOpsRigWith(t, readyPolicy)
 		poll(r, 40000)
 		r.o.eng.Worker(0).Decide(opsPacket(17, "10.10.0.10", "10.20.0.10", 123, 123, 0, 0, 0, []byte("ntp")))
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(past)
 		if rr := r.ready(t, "--conduit", sc, "--quiet", quiet); rr.code != 0 || !rr.rep.Ready || rr.failing() != "" {
 			t.Fatalf("all should pass: %+v\n%s", rr.rep, rr.text)
 		}
@@ -140,7 +142,7 @@ func TestReadyCriteria(t *testing.T) {
 	t.Run("would-drop fails alone", func(t *testing.T) {
 		r := newOpsRigWith(t, readyPolicy)
 		poll(r, 40000)
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(past)
 		w := r.o.eng.Worker(0)
 		write := []byte{0, 1, 0, 0, 0, 6, 1, 6, 0, 1, 0, 3} // write_single_register
 		w.Decide(opsPacket(6, "10.20.0.12", "10.10.0.11", 41000, 502, 1000, 0, 0x02, nil))
@@ -160,7 +162,8 @@ func TestReadyCriteria(t *testing.T) {
 		w.Decide(ntp)
 		time.Sleep(350 * time.Millisecond) // a third of the 900ms idle_timeout and more
 		w.Decide(ntp)
-		rr := r.ready(t, "--conduit", "control->supervisory", "--quiet", quiet)
+		// A window the 350ms of observation fill.
+		rr := r.ready(t, "--conduit", "control->supervisory", "--quiet", "300ms")
 		if rr.code != 1 || rr.failing() != "timeouts" || !strings.Contains(rr.rep.Criteria[2].Figure, "ntp: udp 10.10.0.10:123 -> 10.20.0.10:123") {
 			t.Errorf("%+v\n%s", rr.rep, rr.text)
 		}

@@ -101,6 +101,9 @@ func buildReview(pol *rules.Policy, eng *engine.Engine, now time.Time, window ti
 	}
 	since := now.Add(-window)
 	for i := range pol.Rules {
+		if i >= len(cov) || i >= len(hits) || cov[i].Name != pol.Rules[i].Name || hits[i].Name != pol.Rules[i].Name {
+			continue // a reload between the snapshots
+		}
 		r, rc, h := &pol.Rules[i], cov[i], hits[i]
 		switch {
 		case r.Cleanup:
