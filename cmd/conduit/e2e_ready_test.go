@@ -43,7 +43,7 @@ func TestE2EReadyPerConduit(t *testing.T) {
 
 	r.udpExchanges(supUDP, 3) // hmi-io-udp
 	r.udpExchanges(opsUDP, 1) // cleanup-ops-ctl
-	const quiet = "3s" // long enough that the checks after a new flow run inside it
+	const quiet = "3s"        // long enough that the checks after a new flow run inside it
 	time.Sleep(3500 * time.Millisecond)
 	for _, c := range []string{"supervisory->control", "operations->control"} {
 		if out := r.opsCLI(sock, 0, "ready", "--conduit", c, "--quiet", quiet); !strings.Contains(out, ": ready for enforce") {
