@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/conduit-ot/conduit/rules"
 )
 
 const readyPolicy = `mode: monitor
@@ -187,4 +189,25 @@ func TestReadyOffline(t *testing.T) {
 	if code, _, _ := evRun(t, runReady, "-c", pol, pcap, "--quiet", "4h", "--conduit", "engineering->operations"); code != 1 {
 		t.Errorf("a 4h window (3h observed, the cleanup quiet 3h): exit %d", code)
 	}
+}
+
+// FuzzParseConduit: any --conduit value is a pair of the policy's zones
+// or an error, never a panic.
+func FuzzParseConduit(f *testing.F) {
+	pol, err := rules.Parse("t.yaml", []byte(readyPolicy))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"supervisory->control", " control -> supervisory ", "->", "a->b->c", "control", "контроль->control"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		from, to, err := parseConduit(pol, s)
+		if err == nil && (from < 1 || int(from) > len(pol.Zones) || to < 1 || int(to) > len(pol.Zones)) {
+			t.Errorf("%q: zones %d, %d", s, from, to)
+		}
+		if err == nil && !strings.Contains(strings.ReplaceAll(s, " ", ""), pol.Zones[from-1].Name+"->"+pol.Zones[to-1].Name) {
+			t.Errorf("%q parsed as %s -> %s", s, pol.Zones[from-1].Name, pol.Zones[to-1].Name)
+		}
+	})
 }
