@@ -279,17 +279,21 @@ func draftRules(m *Matrix, zs *Zones, cfg *DraftConfig) []draftRule {
 			servers []netip.Addr
 		}
 		cells := map[netip.Addr]map[string][]netip.Addr{} // client -> sig -> servers
+		cellSvcs := map[netip.Addr]map[string][]*Service{}
 		sigOf := map[*Service]string{}
 		donors := adoptSilent(svcs, sigOf, cfg)
 		for _, s := range svcs {
 			sig := sigOf[s]
 			if cells[s.Client] == nil {
 				cells[s.Client] = map[string][]netip.Addr{}
+				cellSvcs[s.Client] = map[string][]*Service{}
 			}
 			cells[s.Client][sig] = append(cells[s.Client][sig], s.Server)
+			cellSvcs[s.Client][sig] = append(cellSvcs[s.Client][sig], s)
 		}
 		var keys []string
 		members := map[string][]netip.Addr{} // unit key -> clients
+		unitSvcs := map[string][]*Service{}
 		unitCell := map[string]cell{}
 		for _, c := range hostSet(svcs, true) {
 			sigs := make([]string, 0, len(cells[c]))
@@ -307,16 +311,13 @@ func draftRules(m *Matrix, zs *Zones, cfg *DraftConfig) []draftRule {
 					unitCell[key] = cell{sig, srvs}
 				}
 				members[key] = append(members[key], c)
+				unitSvcs[key] = append(unitSvcs[key], cellSvcs[c][sig]...)
 			}
 		}
 		for _, key := range keys {
 			uc, clients := unitCell[key], members[key]
-			var ss []*Service
-			for _, s := range svcs {
-				if sigOf[s] == uc.sig && slices.Contains(clients, s.Client) && slices.Contains(uc.servers, s.Server) {
-					ss = append(ss, s)
-				}
-			}
+			ss := unitSvcs[key]
+			slices.SortFunc(ss, func(a, b *Service) int { return compareKeys(a.ServiceKey, b.ServiceKey) })
 			u := draftRule{from: side{hosts: clients}, to: side{hosts: uc.servers}, proto: proto, ports: []uint16{k.port}, services: ss}
 			for _, s := range ss {
 				if d := donors[s]; d != nil {
