@@ -62,6 +62,7 @@ func TestScopedCleanupHits(t *testing.T) {
 		"cleanup rule cleanup-sup-ctl (supervisory -> control): quiet for ",
 		"cleanup rule cleanup-ops-sup (operations -> supervisory): never hit since counting began",
 		"cleanup rule cleanup: quiet for ",
+		"cleanup rule of supervisory -> control",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("hits lacks %q:\n%s", want, out)

@@ -100,6 +100,8 @@ func printHits(w io.Writer, r *hitsReply) {
 	for _, h := range r.Rules {
 		mark, note := " ", r.Notes[h.Name]
 		switch {
+		case h.Cleanup && h.Conduit != "":
+			mark, note = "*", "cleanup rule of "+h.Conduit
 		case h.Cleanup:
 			mark, note = "*", "cleanup rule"
 		case note != "":
