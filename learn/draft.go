@@ -208,6 +208,7 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 	for i := range rs {
 		writeRule(&b, &rs[i], zs, &cfg)
 	}
+	writeConduitCleanups(&b, rs, zs)
 	b.WriteString(`  # The logged catch-all: in monitor it reports (as would-drop) every flow
   # the rules above do not cover; narrow the rules until it is quiet, then
   # enforce. It denies, so switching to enforce never allows more than the
@@ -222,6 +223,52 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 default: deny
 `)
 	return b.Bytes(), zs
+}
+
+// writeConduitCleanups writes a logged catch-all for each zone pair the
+// rules serve, so that each conduit has its own cleanup rule and quiet-for
+// and can go to enforce on its own.
+func writeConduitCleanups(b *bytes.Buffer, rs []draftRule, zs *Zones) {
+	type pair struct{ from, to int }
+	seen := map[pair]bool{}
+	var pairs []pair
+	index := map[*Zone]int{}
+	for i, z := range zs.List {
+		index[z] = i
+	}
+	taken := map[string]bool{}
+	for _, r := range rs {
+		taken[r.name] = true
+		for _, s := range r.services {
+			cz, sz := zs.Zone(s.Client), zs.Zone(s.Server)
+			if cz == nil || sz == nil || !zoneable(s.Client) || !zoneable(s.Server) {
+				continue
+			}
+			p := pair{index[cz], index[sz]}
+			if !seen[p] {
+				seen[p] = true
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
+	b.WriteString(`  # A logged catch-all per conduit (zone pair the rules serve): each reports
+  # what the rules above leave of its conduit and has its own quiet-for in
+  # conduit hits; conduit ready tells when one has been quiet long enough
+  # for its conduit to go to enforce.
+`)
+	for _, p := range pairs {
+		from, to := zs.List[p.from].Name, zs.List[p.to].Name
+		name := truncName("cleanup-" + from + "-to-" + to)
+		for taken[name] {
+			name += "-cleanup"
+		}
+		taken[name] = true
+		fmt.Fprintf(b, "  - name: %s\n    from: %s\n    to: %s\n    action: deny\n    cleanup: true\n\n", name, from, to)
+	}
 }
 
 func dedupeZoneNames(zs *Zones, given int) {
@@ -543,7 +590,8 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 		b.WriteString("#     allowing the requests seen (a Modbus client that only read gets\n")
 		b.WriteString("#     preset read_only); enforce drops any other request.\n")
 	}
-	b.WriteString("#   - the cleanup rule (last) denies and logs what the rules do not cover.\n")
+	b.WriteString("#   - the cleanup rules (last: one per conduit the rules serve, then the global\n")
+	b.WriteString("#     one) deny and log what the rules do not cover.\n")
 	if reversed > 0 {
 		fmt.Fprintf(b, "#   - %d UDP flows were first seen from their server (the capture began\n", reversed)
 		b.WriteString("#     mid-exchange): enforce would drop such a first packet; see the rules.\n")
