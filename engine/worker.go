@@ -204,20 +204,23 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			w.stats.wouldDrop.Add(1)
 			c := hits[ev.rule]
 			c.hit(now, len(b))
-			c.wouldDrop.Add(1)
+			c.refused(now)
 			if w.denied.first(key, now) {
 				c.flows.Add(1)
+				c.cov.flow(flowCoverKey(conntrack.Key{Src: ev.src, Dst: ev.dst, SrcPort: ev.sport, DstPort: ev.dport, Proto: ev.proto}, false, p.ICMPType), now)
 				w.emit(event{kind: evVerdict, at: now, v: ev})
 			}
 			return false
 		}
 		if f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, p.ICMPType), now)
 		}
 	case f.Generation != act.Generation:
 		logIt = w.reevaluate(act, f, now, &ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, ev.icmpType), now)
 		}
 	}
 	w.shard.Update(f, dir, p.TCPFlags, len(b), now)
@@ -242,7 +245,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	if out.WouldDrop && f.Rule >= 0 {
 		// Charged to the rule that decided: a deny rule, or an allow rule
 		// whose protocol condition refused the request.
-		hits[f.Rule].wouldDrop.Add(1)
+		hits[f.Rule].refused(now)
 	}
 	w.locked = false
 	w.shard.Unlock()

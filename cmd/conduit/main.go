@@ -27,6 +27,9 @@ func commands() []command {
 		{"status", "status [--json] [--socket PATH]   ask the daemon how it is doing", runStatus},
 		{"hits", "hits [--json] [--socket PATH]     per-rule hits, and how long the cleanup rule has been quiet", runHits},
 		{"flows", "flows [--json] [--socket PATH] [--zone Z] [--rule R] [--addr IP|CIDR] [--limit N]  tracked flows", runFlows},
+		{"coverage", "coverage [--rule R] [--top N] [--json] [--socket PATH | -c FILE CAPTURE...]  what each rule carried: its tuples and requests", runCoverage},
+		{"review", "review [--window DUR] [--json] [--socket PATH | -c FILE CAPTURE...]  narrowed rules, candidates and retire candidates, as YAML", runReview},
+		{"ready", "ready [--conduit FROM->TO] [--quiet DUR] [--json] [--socket PATH | -c FILE CAPTURE...]  readiness for enforce; exit 0 ready, 1 not, 2 cannot tell", runReady},
 		{"reload", "reload [--json] [--socket PATH]   reload the policy file now and print the result", runReload},
 		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
 			fmt.Println("conduit", version)

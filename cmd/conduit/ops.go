@@ -246,10 +246,13 @@ func (o *ops) startControl(path string) *control.Server {
 		return nil
 	}
 	srv, err := control.Listen(path, map[string]control.Handler{
-		"status": func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
-		"hits":   func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
-		"flows":  o.flowsHandler,
-		"reload": func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+		"status":   func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
+		"hits":     func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
+		"flows":    o.flowsHandler,
+		"coverage": o.coverageHandler,
+		"review":   o.reviewHandler,
+		"ready":    o.readyHandler,
+		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
 	}, o.log)
 	if err != nil {
 		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)

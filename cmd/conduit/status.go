@@ -11,6 +11,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -41,6 +42,13 @@ type conduitStatus struct {
 	Mode string `json:"mode"`
 }
 
+func (o *ops) lastRefused() *modes.Refusal {
+	if o.reloader == nil {
+		return nil
+	}
+	return o.reloader.LastRefused()
+}
+
 type policyStatus struct {
 	File       string    `json:"file"`
 	SHA256     string    `json:"sha256"`
@@ -48,6 +56,9 @@ type policyStatus struct {
 	Since      time.Time `json:"since"`
 	Rules      int       `json:"rules"`
 	Zones      int       `json:"zones"`
+	// Refused is the file the last reload refused, while this generation
+	// stays in force; absent once a reload succeeds.
+	Refused *modes.Refusal `json:"refused,omitempty"`
 }
 
 type queueStatus struct {
@@ -142,7 +153,7 @@ func (o *ops) status() statusReport {
 		Version: version, PID: os.Getpid(), Mode: pol.Mode.String(),
 		Conduits: []conduitStatus{},
 		Policy: policyStatus{File: pol.File, SHA256: pol.SHA256, Generation: act.Generation, Since: act.Since.UTC(),
-			Rules: len(pol.Rules), Zones: len(pol.Zones)},
+			Rules: len(pol.Rules), Zones: len(pol.Zones), Refused: o.lastRefused()},
 		Started: o.started.UTC(), UptimeS: int64(time.Since(o.started).Seconds()),
 		Conntrack: conntrackStatus{Entries: ct.Entries, Capacity: ct.Capacity, Evictions: ct.Evictions,
 			EvictionsByClass: byClass(ct.EvictionsByClass), EntriesByClass: byClass(ct.EntriesByClass),
@@ -217,6 +228,13 @@ func printStatus(w io.Writer, r *statusReport) {
 	p := r.Policy
 	fmt.Fprintf(w, "policy    %s\n          generation %d since %s, sha256 %s, %s, %s\n", p.File, p.Generation,
 		p.Since.Local().Format("2006-01-02 15:04:05"), p.SHA256, plural(p.Rules, "rule"), plural(p.Zones, "zone"))
+	if f := p.Refused; f != nil {
+		fmt.Fprintf(w, "          refused at %s (%s): %s, sha256 %s, %s; generation %d stays in force\n",
+			f.Time.Local().Format("2006-01-02 15:04:05"), f.Trigger, f.File, f.SHA256, plural(len(f.Errors), "error"), p.Generation)
+		for _, e := range f.Errors {
+			fmt.Fprintf(w, "            %s\n", e)
+		}
+	}
 	fmt.Fprintf(w, "mode      %s\n", r.Mode)
 	for _, c := range r.Conduits {
 		fmt.Fprintf(w, "          %s -> %s: %s\n", c.From, c.To, c.Mode)
