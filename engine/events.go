@@ -73,6 +73,9 @@ func (e *Engine) emit(ev event) {
 // shard lock is released.
 func (e *Engine) onConntrack(ev conntrack.Event) {
 	e.releaseStream(&ev.Flow)
+	if e.flowEnded(ev) {
+		return // logged once its kernel entry is gone (fastpath.go)
+	}
 	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
 }
 
@@ -202,6 +205,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			)
 			if act := e.store.Load(); f.Rule >= 0 && f.Generation == act.Generation {
 				r.AddAttrs(slog.String("rule", ruleName(act.Policy, f.Rule)))
+			}
+			if f.Mark&markOffloaded != 0 {
+				r.AddAttrs(slog.Bool("offloaded", true))
 			}
 		} else {
 			r.AddAttrs(slog.Int("entries", c.Entries), slog.Int("capacity", c.Capacity))

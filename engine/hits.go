@@ -62,6 +62,27 @@ func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
 	return idx
 }
 
+// addKernel counts packets the kernel forwarded for an offloaded flow of
+// rule name (the sweep's goroutine).
+func (h *hitTable) addKernel(name string, packets, bytes uint64, now int64) {
+	h.mu.Lock()
+	if h.byName == nil {
+		h.byName = make(map[string]*ruleCounters)
+	}
+	c := h.byName[name]
+	if c == nil {
+		c = &ruleCounters{}
+		h.byName[name] = c
+	}
+	h.mu.Unlock()
+	c.packets.Add(packets)
+	c.bytes.Add(bytes)
+	c.last.Store(now)
+	if c.first.Load() == 0 {
+		c.first.CompareAndSwap(0, now)
+	}
+}
+
 // RuleHits is one rule's counters, the JSON shape of PRODUCT.md shared by
 // hits, status and replay.
 type RuleHits struct {

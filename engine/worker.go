@@ -65,6 +65,13 @@ type Worker struct {
 	appPending bool
 	out        [ipv6Len + tcpLen]byte
 	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
+
+	// The fast path (fastpath.go): this worker's kernel connection (nil:
+	// off), whether the verdict in hand carries the mark, and the batch
+	// bracket a reload waits on.
+	fp     KernelConntrack
+	ctMark bool
+	epoch  atomic.Uint64
 }
 
 type workerStats struct {
@@ -115,7 +122,7 @@ func (w *Worker) DecideIn(b []byte, in Ingress) (accept bool) {
 }
 
 func (w *Worker) recovered(r any) bool {
-	w.replace, w.appPending = nil, false
+	w.replace, w.appPending, w.ctMark = nil, false, false
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
@@ -231,6 +238,9 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	if logIt {
 		ev.flow = f.ID
+	}
+	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && f.Mark&(markOffloaded|markNoOffload) == 0 && offloadable(pol, f, mode) {
+		w.offload(pol, f)
 	}
 	if out.WouldDrop && f.Rule >= 0 {
 		// Charged to the rule that decided: a deny rule, or an allow rule

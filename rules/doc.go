@@ -41,12 +41,16 @@
 //
 // Other rule keys: action (allow, the default, or deny), log (default
 // true), idle_timeout (overrides conntrack.timeouts for the rule's flows),
-// description, cleanup, on_unparsed and on_violation. cleanup: true marks
+// description, cleanup, on_unparsed, on_violation and fastpath. cleanup: true marks
 // the logged catch-all scaffolding used while narrowing a policy in monitor
 // mode. A cleanup rule is global (from any, to any; at most one, the last
 // rule) or of one conduit (from and to one zone each and nothing else to
 // match; at most one per zone pair); cleanup rules come after every other
 // rule, so each counts, and goes quiet, for its own conduit.
+// fastpath (default: the policy's top-level fastpath, true) lets the
+// kernel pass a decided flow of an allow rule without queueing it; it is
+// refused with a protocol condition or on a deny rule, and off for cleanup
+// rules unless the rule says true.
 //
 // # Protocol conditions
 //

@@ -10,7 +10,7 @@ import (
 var (
 	ruleKeys = []string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
 		"action", "log", "cleanup", "idle_timeout", "modbus", "dnp3", "enip", "cip", "s7",
-		"on_unparsed", "on_violation"}
+		"on_unparsed", "on_violation", "fastpath"}
 	protoWords = []string{"tcp", "udp", "icmp", "icmpv6", "any"}
 	protoNums  = map[string]uint8{"tcp": ProtoTCP, "udp": ProtoUDP, "icmp": ProtoICMP, "icmpv6": ProtoICMPv6, "any": ProtoAny}
 )
@@ -215,6 +215,7 @@ func (d *decoder) rule(n *yaml.Node, i int, p *Policy) (Rule, bool) {
 		}
 	}
 	r.App = d.appCond(f, ctx, &r, protoKnown)
+	d.fastpath(f, ctx, &r, p)
 	r.OnUnparsed, r.OnViolation = p.OnUnparsed, p.OnViolation
 	if v, ok := f["on_unparsed"]; ok {
 		r.OnUnparsed, _ = d.onUnparsed(v.val, ctx)

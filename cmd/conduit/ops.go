@@ -38,6 +38,9 @@ type ops struct {
 	stdout   io.Writer // where log.file "-" writes
 
 	deniedLimit engine.DeniedLimit // denied lines per source (run flags)
+	// fastpathCounter reads the kernel's count of fast-path accepts (the
+	// nft rule's counter); nil without the fast path.
+	fastpathCounter func() (packets, bytes uint64, ok bool, err error)
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -79,6 +82,13 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 	if !o.appQueue && nft.NeedsAppQueue(b) {
 		o.log.Warn("rules with a protocol condition now share the fail-open queues; restart to give them their own",
 			"event", "reload", "setting", "app_queue")
+	}
+	// Every flow leaves the fast path, so that its next packet is judged
+	// by the policy now in force (a narrowed rule stops a running session).
+	if n, err := o.eng.ClearFastpath(); err != nil {
+		o.log.Error("clearing the fast path after a reload failed: offloaded flows keep passing until the sweep", "event", "reload", "err", err)
+	} else if n > 0 {
+		o.log.Info("flows taken off the fast path to be judged again", "event", "reload", "flows", n)
 	}
 	for _, c := range []struct {
 		what     string
@@ -260,7 +270,7 @@ func (o *ops) startMetrics(listen string) *metrics.Server {
 	}
 	reg := metrics.NewRegistry(metrics.Source{
 		Engine: o.eng, Store: o.store, QueueNum: o.queueNum, Started: o.started,
-		Reloads: o.reloadCounts, Sinks: o.logs.Stats,
+		Reloads: o.reloadCounts, Sinks: o.logs.Stats, Fastpath: o.fastpathAccepted,
 	})
 	srv, err := metrics.Listen(listen, reg, o.log)
 	if err != nil {

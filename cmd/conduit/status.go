@@ -29,6 +29,7 @@ type statusReport struct {
 	KernelErr string            `json:"kernel_error,omitempty"` // why kernel queue counters are missing
 	Table     *tableStatus      `json:"table,omitempty"`        // the nftables table: pre-filter and unjudged counters
 	Conntrack conntrackStatus   `json:"conntrack"`
+	Fastpath  fastpathStatus    `json:"fastpath"`
 	Verdicts  verdictStatus     `json:"verdicts"`
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
@@ -109,6 +110,23 @@ type conntrackStatus struct {
 	HighOccupancy    bool              `json:"high_occupancy"`
 }
 
+// fastpathStatus: the engine's fast-path counters and what the kernel
+// accepted on the fast path (the nft rule's counter).
+type fastpathStatus struct {
+	engine.FastpathStats
+	AcceptedPackets uint64 `json:"accepted_packets"`
+	AcceptedBytes   uint64 `json:"accepted_bytes"`
+}
+
+// fastpathAccepted reads the nft counter of the fast-path rule.
+func (o *ops) fastpathAccepted() (packets, bytes uint64, ok bool) {
+	if o.fastpathCounter == nil {
+		return 0, 0, false
+	}
+	p, b, ok, err := o.fastpathCounter()
+	return p, b, ok && err == nil
+}
+
 type verdictStatus struct {
 	Packets     uint64 `json:"packets"`
 	Accept      uint64 `json:"accept"`
@@ -159,6 +177,8 @@ func (o *ops) status() statusReport {
 		}
 		r.Table = ts
 	}
+	r.Fastpath.FastpathStats = o.eng.FastpathStats()
+	r.Fastpath.AcceptedPackets, r.Fastpath.AcceptedBytes, _ = o.fastpathAccepted()
 	for _, cd := range pol.Conduits {
 		r.Conduits = append(r.Conduits, conduitStatus{From: cd.From, To: cd.To, Mode: cd.Mode.String()})
 	}
@@ -232,6 +252,10 @@ func printStatus(w io.Writer, r *statusReport) {
 		ct.Entries, ct.Capacity, pct, ct.Evictions, ct.Pickups, ct.Expired, high)
 	if ct.Evictions > 0 {
 		fmt.Fprintf(w, "          evicted by class: %s\n", classList(ct.EvictionsByClass))
+	}
+	if fp := r.Fastpath; fp.Enabled {
+		fmt.Fprintf(w, "fastpath  %d flows offloaded (%s), %d offloads, %d packets accepted in the kernel, %d cleared, %d errors\n",
+			fp.Flows, fp.Method, fp.Offloads, fp.AcceptedPackets, fp.Cleared, fp.Errors)
 	}
 	v := r.Verdicts
 	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics, %d spoofed\n",
