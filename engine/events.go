@@ -143,6 +143,11 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		if ev.kind == evPanic {
 			r.AddAttrs(slog.String("panic", ev.text))
 		}
+		if v.pol != nil && v.pol.IsPassive() {
+			// A sensor's line (conduit observe): monitored, and the mode
+			// the file sets, so "would" reads as what enforce would do.
+			r.AddAttrs(slog.Bool("observed", true), slog.String("policy_mode", v.pol.PolicyMode(v.from, v.to).String()))
+		}
 		_ = h.Handle(ctx, r)
 		if ev.kind == evVerdict && v.reason == ReasonPickup && v.accept {
 			e.writePickup(h, ev)

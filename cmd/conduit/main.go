@@ -20,6 +20,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run -c FILE [--remove-on-exit]  the daemon: install the nftables table, serve the queues", runDaemon},
+		{"observe", "observe -c FILE -i IFACE[,IFACE...] [--workers N]  passive sensor on TAP/SPAN ports: judge and record copies, never transmit", runObserve},
 		{"remove", "remove [--force]        delete the nftables table a fail-closed conduit keeps while stopped", runRemove},
 		{"check", "check -c FILE [--json]  validate a policy file", runCheck},
 		{"replay", "replay -c FILE [--json] [--events FILE] [--mode M] [--fail-on-drop] CAPTURE...  run captures through the engine, offline", runReplay},

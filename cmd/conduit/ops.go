@@ -15,6 +15,7 @@ import (
 
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/eventlog"
 	"github.com/conduit-ot/conduit/metrics"
 	"github.com/conduit-ot/conduit/modes"
@@ -35,6 +36,11 @@ type ops struct {
 	stdout   io.Writer // where log.file "-" writes
 
 	deniedLimit engine.DeniedLimit // denied lines per source (run flags)
+
+	// conduit observe: the policy is judged passively (rules.Policy.Passive)
+	// and the rings are the sensor's.
+	passive bool
+	sensor  *tap.Sensor
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -46,6 +52,9 @@ type reloadCounter struct {
 
 func (o *ops) loadPolicy(path string) (*rules.Policy, error) {
 	p, err := rules.Load(path)
+	if err == nil && o.passive {
+		p = p.Passive()
+	}
 	switch {
 	case err != nil:
 		o.reloads.failed.Add(1)

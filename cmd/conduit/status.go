@@ -30,6 +30,8 @@ type statusReport struct {
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
 	Rules     []engine.RuleHits `json:"rules"`
+	// Observe is conduit observe's capture (observe.go); absent for run.
+	Observe *observeStatus `json:"observe,omitempty"`
 }
 
 type conduitStatus struct {
@@ -113,6 +115,11 @@ func (o *ops) status() statusReport {
 	for _, cd := range pol.Conduits {
 		r.Conduits = append(r.Conduits, conduitStatus{From: cd.From, To: cd.To, Mode: cd.Mode.String()})
 	}
+	if o.sensor != nil {
+		r.Observe = o.observeStatus()
+		r.Queues = []queueStatus{}
+		return r
+	}
 	kernel := map[uint16]engine.KernelQueue{}
 	if kq, err := engine.ReadKernelQueues(); err != nil {
 		r.KernelErr = err.Error()
@@ -179,6 +186,32 @@ func printStatus(w io.Writer, r *statusReport) {
 		v.Packets, v.Accept, v.Drop, v.WouldDrop, v.Malformed, v.Panics)
 
 	fmt.Fprintln(w)
+	if r.Observe != nil {
+		printObserveStatus(w, r.Observe)
+	} else {
+		printQueues(w, r)
+	}
+
+	var sinks []string
+	for _, s := range r.Log.Sinks {
+		line := fmt.Sprintf("%s %d written", s.Name, s.Written)
+		if s.Dropped+s.Failed > 0 {
+			line += fmt.Sprintf(", %d LOST (%d buffer full, %d failed)", s.Dropped+s.Failed, s.Dropped, s.Failed)
+		}
+		sinks = append(sinks, line)
+	}
+	fmt.Fprintf(w, "\nlog       %s\n", strings.Join(sinks, "; "))
+	if r.Log.BufferDropped > 0 {
+		fmt.Fprintf(w, "          %d events LOST: the event buffer was full\n", r.Log.BufferDropped)
+	}
+	if r.StateFile != "" {
+		fmt.Fprintf(w, "state     %s\n", r.StateFile)
+	}
+	fmt.Fprintln(w)
+	printCleanupSummary(w, r.Rules, r.Started.Add(time.Duration(r.UptimeS)*time.Second))
+}
+
+func printQueues(w io.Writer, r *statusReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
 	for _, q := range r.Queues {
@@ -199,22 +232,4 @@ func printStatus(w io.Writer, r *statusReport) {
 	if r.KernelErr != "" {
 		fmt.Fprintf(w, "kernel queue counters unavailable: %s\n", r.KernelErr)
 	}
-
-	var sinks []string
-	for _, s := range r.Log.Sinks {
-		line := fmt.Sprintf("%s %d written", s.Name, s.Written)
-		if s.Dropped+s.Failed > 0 {
-			line += fmt.Sprintf(", %d LOST (%d buffer full, %d failed)", s.Dropped+s.Failed, s.Dropped, s.Failed)
-		}
-		sinks = append(sinks, line)
-	}
-	fmt.Fprintf(w, "\nlog       %s\n", strings.Join(sinks, "; "))
-	if r.Log.BufferDropped > 0 {
-		fmt.Fprintf(w, "          %d events LOST: the event buffer was full\n", r.Log.BufferDropped)
-	}
-	if r.StateFile != "" {
-		fmt.Fprintf(w, "state     %s\n", r.StateFile)
-	}
-	fmt.Fprintln(w)
-	printCleanupSummary(w, r.Rules, r.Started.Add(time.Duration(r.UptimeS)*time.Second))
 }

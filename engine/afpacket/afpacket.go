@@ -64,6 +64,9 @@ type Frame struct {
 	VLANValid bool
 }
 
+// Time is the kernel's receive time in ns since the epoch.
+func (f *Frame) Time() int64 { return int64(f.Sec)*1e9 + int64(f.Nsec) }
+
 // Stats are the kernel's counters of a socket since it opened
 // (PACKET_STATISTICS): frames it received, and those it dropped because
 // the ring was full.

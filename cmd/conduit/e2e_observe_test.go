@@ -1,0 +1,187 @@
+package main
+
+// End-to-end test of conduit observe: the plant's bridge forwards on its
+// own (nothing inline), tc mirred copies what enters the bridge from the
+// HMI and the enterprise to one monitor port and what enters from the PLC
+// to another, like the two outputs of a network TAP, and conduit observe
+// reads both. Real Modbus (simonvetter/modbus) crosses the bridge.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/simonvetter/modbus"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+)
+
+// tapPorts are the monitor ports conduit observe reads in the firewall
+// namespace; mirror ports feed them.
+var tapPorts = [...]string{"tapa", "tapb"}
+
+// buildTap adds the monitor ports and the mirrors (u32 match-all: this
+// kernel has no matchall classifier): ingress of vsup and
+// vent to tapa's peer, ingress of vctl to tapb's peer. IPv6 and ARP are
+// off on the monitor ports, as on a real sensor, so the host itself has
+// nothing to send on them.
+func (r *rig) buildTap() {
+	r.t.Helper()
+	fw := r.p.FW
+	run := func(args ...string) {
+		r.t.Helper()
+		if out, err := plant.NSCmd(fw, args[0], args[1:]...).CombinedOutput(); err != nil {
+			r.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	for i, tp := range tapPorts {
+		mir := fmt.Sprintf("mir%d", i)
+		run("ip", "link", "add", tp, "type", "veth", "peer", "name", mir)
+		for _, dev := range []string{tp, mir} {
+			run("sysctl", "-qw", "net.ipv6.conf."+dev+".disable_ipv6=1")
+			run("ip", "link", "set", dev, "arp", "off", "up")
+		}
+	}
+	for dev, mir := range map[string]string{"vsup": "mir0", "vent": "mir0", "vctl": "mir1"} {
+		run("tc", "qdisc", "add", "dev", dev, "clsact")
+		run("tc", "filter", "add", "dev", dev, "ingress", "protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", mir)
+	}
+}
+
+// txPackets is the transmit counter of dev in the firewall namespace.
+func (r *rig) txPackets(dev string) uint64 {
+	r.t.Helper()
+	out, err := exec.Command("ip", "-n", r.p.FW, "-j", "-s", "link", "show", dev).Output()
+	if err != nil {
+		r.t.Fatalf("ip -s link show %s: %v", dev, err)
+	}
+	var l []struct {
+		Stats64 struct {
+			RX, TX struct {
+				Packets uint64 `json:"packets"`
+			}
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &l); err != nil || len(l) != 1 {
+		r.t.Fatalf("ip -s link show %s: %v: %s", dev, err, out)
+	}
+	return l[0].Stats64.TX.Packets
+}
+
+func TestE2EObserve(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("needs tc (iproute2) for the mirror")
+	}
+	r := newModbusRig(t)
+	r.buildTap()
+	sock := filepath.Join(r.dir, "conduit.sock")
+	// Enforce: observe judges it as monitor and says what enforce would do.
+	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: mbRule("")}.render(t))
+	var tx [len(tapPorts)]uint64
+	for i, tp := range tapPorts {
+		tx[i] = r.txPackets(tp)
+	}
+	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
+		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"))
+	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	if d.start.str("interfaces") != "tapa,tapb" || d.start.str("policy_mode") != "enforce" || d.start.str("mode") != "monitor" {
+		t.Errorf("start event: %s", d.start.raw)
+	}
+	mark := d.mark()
+
+	// The HMI reads, then writes: nothing is inline, so the write reaches
+	// the PLC, and the sensor records what enforce would have done.
+	c := r.hmiClient(passTimeout)
+	const polls = 5
+	for i := range polls {
+		mustRead(t, c, fmt.Sprintf("poll %d", i))
+	}
+	if err := c.WriteRegister(100, 4242); err != nil {
+		t.Fatalf("write (nothing inline): %v", err)
+	}
+	if v, err := c.ReadRegister(100, modbus.HOLDING_REGISTER); err != nil || v != 4242 {
+		t.Fatalf("read after the write: %d, %v", v, err)
+	}
+	// Enterprise to the PLC: the policy denies it, the bridge forwards it.
+	if err := r.probe(entTCP, passTimeout); err != nil {
+		t.Fatalf("enterprise->PLC (nothing inline): %v", err)
+	}
+
+	hmi, ctl := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
+	ent := r.p.Host(plant.Enterprise).IPv4.String()
+	observed := func(l logLine) bool {
+		return l.event() == "verdict" && l.m["observed"] == true && l.str("policy_mode") == "enforce" &&
+			l.str("mode") == "monitor" && l.str("verdict") == "accept"
+	}
+	d.wait(mark, "the HMI's Modbus flow", func(l logLine) bool {
+		return observed(l) && l.str("src") == hmi && l.str("dst") == ctl && l.num("dport") == mbPort &&
+			l.str("rule") == "hmi-modbus" && l.str("would") == "accept" && l.str("reason") == "new-flow"
+	})
+	w := d.wait(mark, "the write as a would-drop", func(l logLine) bool {
+		return observed(l) && l.str("rule") == "hmi-modbus" && l.str("would") == "drop"
+	})
+	if !strings.Contains(w.raw, "write_single_register") {
+		t.Errorf("violation line without the function: %s", w.raw)
+	}
+	d.wait(mark, "enterprise->PLC as a would-drop", func(l logLine) bool {
+		return observed(l) && l.str("src") == ent && l.str("rule") == "deny-enterprise-to-plant" && l.str("would") == "drop"
+	})
+
+	// One flow for the session, although its two directions came in on
+	// two interfaces, with packets each way.
+	var fl flowsReply
+	r.opsJSON(sock, &fl, "flows")
+	n := 0
+	for _, f := range fl.Flows {
+		if f.Src.String() == hmi && f.Dport == mbPort {
+			n++
+			if f.PacketsOrig < polls || f.PacketsReply < polls || f.Rule != "hmi-modbus" || f.Mode != "monitor" {
+				t.Errorf("HMI Modbus flow: %+v", f)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d flows for the HMI's one Modbus session, want 1: %+v", n, fl.Flows)
+	}
+	hits, _ := r.opsHits(sock)
+	if h := hits["hmi-modbus"]; h.Requests < 2*polls+1 || h.WouldDrop < 1 || h.Flows != 1 {
+		t.Errorf("hmi-modbus hits %+v: want >= %d requests, the write's would-drop, 1 flow", h, 2*polls+1)
+	}
+	if h := hits["deny-enterprise-to-plant"]; h.WouldDrop < 1 {
+		t.Errorf("deny-enterprise-to-plant hits %+v: want the probe's would-drop", h)
+	}
+	var st statusReport
+	r.opsJSON(sock, &st, "status")
+	if st.Observe == nil || len(st.Observe.Interfaces) != 2 {
+		t.Fatalf("status has no observe section for two interfaces: %+v", st.Observe)
+	}
+	for _, i := range st.Observe.Interfaces {
+		if i.Rings != 2 || i.Packets == 0 || i.Err != "" {
+			t.Errorf("status: interface %+v: want 2 rings that received frames", i)
+		}
+	}
+	if st.Observe.RingDrops != 0 {
+		t.Errorf("status: %d ring drops at a few packets per second", st.Observe.RingDrops)
+	}
+	if st.Verdicts.Drop != 0 || st.Verdicts.WouldDrop == 0 {
+		t.Errorf("status verdicts %+v: want would-drops and no drop", st.Verdicts)
+	}
+	text := r.opsCLI(sock, 0, "status")
+	if !strings.Contains(text, "tapa") || !strings.Contains(text, "RING DROPS") {
+		t.Errorf("status text lacks the interfaces:\n%s", text)
+	}
+
+	d.signal(syscall.SIGTERM)
+	if code := d.waitExit(exitTimeout); code != 0 {
+		t.Fatalf("observe exited %d", code)
+	}
+	for i, tp := range tapPorts {
+		if got := r.txPackets(tp); got != tx[i] {
+			t.Errorf("%s transmitted %d frames while observed", tp, got-tx[i])
+		}
+	}
+}

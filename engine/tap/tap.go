@@ -1,0 +1,309 @@
+// Package tap feeds copies of traffic from TAP or SPAN ports (AF_PACKET
+// rings, package afpacket) through the engine, for conduit observe: every
+// frame is judged and recorded as the inline daemon would judge it, and
+// the verdict goes nowhere.
+//
+// Worker i of the engine reads member i of every interface's fanout group.
+// The fanout hash is symmetric and the same on every interface, so both
+// directions of a flow, whichever port of a TAP carries them, reach the
+// same worker and its connection-table shard: they make one flow.
+package tap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/afpacket"
+	"golang.org/x/sys/unix"
+)
+
+// Config opens a sensor.
+type Config struct {
+	Ifaces []string
+	Engine *engine.Engine // built with Workers == len(workers) wanted
+	// Workers is the number of engine workers, one ring per interface each.
+	Workers int
+	Log     *slog.Logger
+	// Ring geometry per socket (afpacket.Config); zero for its defaults.
+	BlockSize, Blocks int
+	// OnFrame, when set, sees every frame a worker read, with the IP packet
+	// inside it (nil for a frame that carries no IP), after the engine
+	// judged it, on the worker's goroutine. The asset inventory listens
+	// here.
+	OnFrame func(worker int, frame, ip []byte)
+}
+
+// Sensor reads the rings of its interfaces into the engine.
+type Sensor struct {
+	cfg    Config
+	socks  [][]*afpacket.Socket // [worker][interface]
+	counts []frameCounters      // per worker
+}
+
+type frameCounters struct {
+	frames, ip, other atomic.Uint64
+	_                 [40]byte // one cache line per worker
+}
+
+// Open opens a receive-only ring per worker on every interface. It must
+// run in the interfaces' network namespace, as root (CAP_NET_RAW).
+func Open(cfg Config) (*Sensor, error) {
+	if len(cfg.Ifaces) == 0 {
+		return nil, errors.New("tap: no interface to observe")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	s := &Sensor{cfg: cfg, socks: make([][]*afpacket.Socket, cfg.Workers), counts: make([]frameCounters, cfg.Workers)}
+	for _, name := range cfg.Ifaces {
+		var g *afpacket.Group
+		if cfg.Workers > 1 {
+			g = &afpacket.Group{}
+		}
+		// Members join in worker order: member i is worker i's.
+		for w := range cfg.Workers {
+			sock, err := afpacket.Open(afpacket.Config{Iface: name, Fanout: g, BlockSize: cfg.BlockSize, Blocks: cfg.Blocks})
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.socks[w] = append(s.socks[w], sock)
+		}
+	}
+	return s, nil
+}
+
+// hold is how long a frame waits for frames of another interface that
+// the kernel received before it but has not handed over yet: a ring's
+// partly filled block is handed over after afpacket's retire timeout
+// (8 ms), so after this no earlier frame can still turn up.
+const hold = 25 * time.Millisecond
+
+// Serve reads worker i's rings until stop is closed, then reads what the
+// rings already hold and returns.
+//
+// Frames of several interfaces are judged in the order the kernel received
+// them: a TCP handshake whose SYN came in on one port of a TAP and whose
+// SYN-ACK came in on the other must reach the engine in that order, or the
+// flow would be taken for a mid-stream reply. Each ring is in order; the
+// worker merges them by receive time, and a frame waits (up to hold) while
+// another of its rings has nothing to show.
+func (s *Sensor) Serve(ctx context.Context, i int, stop <-chan struct{}) {
+	m := merger{socks: s.socks[i], next: make([]afpacket.Frame, len(s.socks[i])), has: make([]bool, len(s.socks[i])),
+		fds: make([]unix.PollFd, len(s.socks[i]))}
+	w := s.cfg.Engine.Worker(i)
+	c := &s.counts[i]
+	var lastErr time.Time
+	for {
+		stopping := false
+		select {
+		case <-stop:
+			stopping = true
+		default:
+		}
+		// Judge what is safe to judge now; at a stop, everything in hand.
+		for {
+			f, ok := m.pop(time.Now().Add(-hold).UnixNano(), stopping)
+			if !ok {
+				break
+			}
+			s.frame(w, c, i, f.Data)
+		}
+		if stopping {
+			m.drainAll(func(f *afpacket.Frame) { s.frame(w, c, i, f.Data) })
+			return
+		}
+		timeout := 100
+		if m.waiting() {
+			timeout = 5 // a frame waits out its hold
+		}
+		if err := m.wait(timeout); err != nil {
+			if time.Since(lastErr) > time.Second && s.cfg.Log != nil {
+				s.cfg.Log.Error("ring poll failed; continuing", "worker", i, "err", err)
+				lastErr = time.Now()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// merger merges the rings of one worker by receive time. next[r] is ring
+// r's next frame, when has[r]; its block stays in hand until the frame is
+// judged.
+type merger struct {
+	socks []*afpacket.Socket
+	next  []afpacket.Frame
+	has   []bool
+	fds   []unix.PollFd
+}
+
+// fill takes the next frame of every ring that has one to give.
+func (m *merger) fill() {
+	for r, sock := range m.socks {
+		if !m.has[r] && sock.Ready() {
+			m.has[r] = sock.Next(&m.next[r])
+			if !m.has[r] && sock.Ready() { // the block was spent: the next one
+				m.has[r] = sock.Next(&m.next[r])
+			}
+		}
+	}
+}
+
+// pop returns the earliest frame in hand when it is safe to judge: every
+// ring shows a frame (so none can still hold an earlier one), or it is
+// older than the watermark, or force. The frame is valid until the next
+// pop.
+func (m *merger) pop(watermark int64, force bool) (*afpacket.Frame, bool) {
+	m.fill()
+	best, all := -1, true
+	for r := range m.socks {
+		if !m.has[r] {
+			all = false
+			continue
+		}
+		if best < 0 || m.next[r].Time() < m.next[best].Time() {
+			best = r
+		}
+	}
+	if best < 0 {
+		return nil, false
+	}
+	if !all && !force && len(m.socks) > 1 && m.next[best].Time() > watermark {
+		return nil, false
+	}
+	m.has[best] = false
+	return &m.next[best], true
+}
+
+// waiting reports a frame in hand that waits for its hold.
+func (m *merger) waiting() bool {
+	for _, h := range m.has {
+		if h {
+			return true
+		}
+	}
+	return false
+}
+
+// wait blocks until a ring has a block to read or timeoutMS passes.
+func (m *merger) wait(timeoutMS int) error {
+	// A ring whose block is in hand polls readable: poll only the others.
+	fds := m.fds[:0]
+	for r, sock := range m.socks {
+		if m.has[r] {
+			continue
+		}
+		if sock.Ready() {
+			return nil
+		}
+		fds = append(fds, unix.PollFd{Fd: int32(sock.FD()), Events: unix.POLLIN | unix.POLLERR})
+	}
+	if len(fds) == 0 {
+		time.Sleep(time.Duration(timeoutMS) * time.Millisecond)
+		return nil
+	}
+	_, err := unix.Poll(fds, timeoutMS)
+	if errors.Is(err, unix.EINTR) {
+		return nil
+	}
+	return err
+}
+
+// drainAll judges what the rings hold, in order, at a stop.
+func (m *merger) drainAll(fn func(*afpacket.Frame)) {
+	for {
+		f, ok := m.pop(0, true)
+		if !ok {
+			return
+		}
+		fn(f)
+	}
+}
+
+// frame judges one frame. The verdict is dropped on purpose: the frame is
+// a copy, and the real one has long gone its way.
+func (s *Sensor) frame(w *engine.Worker, c *frameCounters, i int, data []byte) {
+	c.frames.Add(1)
+	ip, ok := capture.LinkEthernet.IP(data)
+	if ok {
+		c.ip.Add(1)
+		w.Decide(ip)
+	} else {
+		c.other.Add(1) // ARP, LLDP, STP, PROFINET: no IP to judge
+		ip = nil
+	}
+	if s.cfg.OnFrame != nil {
+		s.cfg.OnFrame(i, data, ip)
+	}
+}
+
+// IfaceStats is one observed interface, summed over its rings.
+type IfaceStats struct {
+	Name  string `json:"name"`
+	Rings int    `json:"rings"`
+	// From the kernel (PACKET_STATISTICS): frames the rings received and
+	// those they dropped because they were full.
+	Packets     uint64 `json:"packets"`
+	Drops       uint64 `json:"drops"`
+	FreezeQueue uint64 `json:"freeze_queue"`
+	Err         string `json:"error,omitempty"`
+}
+
+// Counters are the frames the workers read.
+type Counters struct {
+	Frames uint64 `json:"frames"`
+	IP     uint64 `json:"ip"`
+	NonIP  uint64 `json:"non_ip"`
+}
+
+// Stats returns the kernel's ring counters per interface.
+func (s *Sensor) Stats() []IfaceStats {
+	out := make([]IfaceStats, len(s.cfg.Ifaces))
+	for j, name := range s.cfg.Ifaces {
+		out[j].Name = name
+		for _, socks := range s.socks {
+			if j >= len(socks) {
+				continue
+			}
+			st, err := socks[j].Stats()
+			if err != nil {
+				out[j].Err = err.Error()
+			}
+			out[j].Rings++
+			out[j].Packets += st.Packets
+			out[j].Drops += st.Drops
+			out[j].FreezeQueue += st.FreezeQueue
+		}
+	}
+	return out
+}
+
+// Counters sums the workers' frame counts.
+func (s *Sensor) Counters() Counters {
+	var c Counters
+	for i := range s.counts {
+		c.Frames += s.counts[i].frames.Load()
+		c.IP += s.counts[i].ip.Load()
+		c.NonIP += s.counts[i].other.Load()
+	}
+	return c
+}
+
+// Close closes every ring. Call it after the Serve loops returned.
+func (s *Sensor) Close() error {
+	var err error
+	for _, socks := range s.socks {
+		for _, sock := range socks {
+			if e := sock.Close(); e != nil {
+				err = errors.Join(err, fmt.Errorf("tap: %s: %w", sock.Iface().Name, e))
+			}
+		}
+	}
+	return err
+}
