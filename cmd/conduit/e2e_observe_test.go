@@ -175,6 +175,36 @@ func TestE2EObserve(t *testing.T) {
 		t.Errorf("status text lacks the interfaces:\n%s", text)
 	}
 
+	// The inventory: the PLC with its MAC, serving the HMI's Modbus port.
+	mac, err := exec.Command("ip", "-n", r.p.Host(plant.Control).NS, "-br", "link", "show", "eth0").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv assetsReply
+	r.opsJSON(sock, &inv, "assets")
+	found := false
+	for _, a := range inv.Assets {
+		if a.IP.String() != ctl {
+			continue
+		}
+		found = true
+		if len(a.MACs) != 1 || !strings.Contains(string(mac), a.MACs[0].Addr) {
+			t.Errorf("PLC MACs %+v, want the one of `%s`", a.MACs, strings.TrimSpace(string(mac)))
+		}
+		served := false
+		for _, s := range a.Serves {
+			if s.Proto == "tcp" && s.Port == mbPort && len(s.Peers) == 1 && s.Peers[0].String() == hmi {
+				served = true
+			}
+		}
+		if !served {
+			t.Errorf("PLC serves %+v, want tcp/%d to the HMI", a.Serves, mbPort)
+		}
+	}
+	if !found {
+		t.Errorf("no PLC in the inventory: %+v", inv.Assets)
+	}
+
 	d.signal(syscall.SIGTERM)
 	if code := d.waitExit(exitTimeout); code != 0 {
 		t.Fatalf("observe exited %d", code)

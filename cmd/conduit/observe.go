@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/tap"
@@ -95,6 +96,8 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery t
 		return nil
 	}
 	cfg.Engine = eng
+	o.assets = assets.New(cfg.Workers)
+	cfg.OnFrame = o.assets.Frame
 	sensor, err := tap.Open(cfg)
 	if err != nil {
 		return err

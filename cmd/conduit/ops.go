@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/tap"
@@ -41,6 +42,7 @@ type ops struct {
 	// and the rings are the sensor's.
 	passive bool
 	sensor  *tap.Sensor
+	assets  *assets.Inventory // what the sensor learned of the plant's devices
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -221,6 +223,7 @@ func (o *ops) startControl(path string) *control.Server {
 		"hits":   func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
 		"flows":  o.flowsHandler,
 		"reload": func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+		"assets": o.assetsHandler,
 	}, o.log)
 	if err != nil {
 		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)

@@ -32,11 +32,11 @@ type Config struct {
 	Log     *slog.Logger
 	// Ring geometry per socket (afpacket.Config); zero for its defaults.
 	BlockSize, Blocks int
-	// OnFrame, when set, sees every frame a worker read, with the IP packet
-	// inside it (nil for a frame that carries no IP), after the engine
-	// judged it, on the worker's goroutine. The asset inventory listens
-	// here.
-	OnFrame func(worker int, frame, ip []byte)
+	// OnFrame, when set, sees every frame a worker read, with its kernel
+	// receive time (ns) and the IP packet inside it (nil for a frame that
+	// carries no IP), after the engine judged it, on the worker's
+	// goroutine. The asset inventory listens here.
+	OnFrame func(worker int, ts int64, frame, ip []byte)
 }
 
 // Sensor reads the rings of its interfaces into the engine.
@@ -113,10 +113,10 @@ func (s *Sensor) Serve(ctx context.Context, i int, stop <-chan struct{}) {
 			if !ok {
 				break
 			}
-			s.frame(w, c, i, f.Data)
+			s.frame(w, c, i, f)
 		}
 		if stopping {
-			m.drainAll(func(f *afpacket.Frame) { s.frame(w, c, i, f.Data) })
+			m.drainAll(func(f *afpacket.Frame) { s.frame(w, c, i, f) })
 			return
 		}
 		timeout := 100
@@ -228,7 +228,8 @@ func (m *merger) drainAll(fn func(*afpacket.Frame)) {
 
 // frame judges one frame. The verdict is dropped on purpose: the frame is
 // a copy, and the real one has long gone its way.
-func (s *Sensor) frame(w *engine.Worker, c *frameCounters, i int, data []byte) {
+func (s *Sensor) frame(w *engine.Worker, c *frameCounters, i int, f *afpacket.Frame) {
+	data := f.Data
 	c.frames.Add(1)
 	ip, ok := capture.LinkEthernet.IP(data)
 	if ok {
@@ -239,7 +240,7 @@ func (s *Sensor) frame(w *engine.Worker, c *frameCounters, i int, data []byte) {
 		ip = nil
 	}
 	if s.cfg.OnFrame != nil {
-		s.cfg.OnFrame(i, data, ip)
+		s.cfg.OnFrame(i, f.Time(), data, ip)
 	}
 }
 

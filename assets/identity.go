@@ -1,0 +1,157 @@
+package assets
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Identity is what a device said about itself in a reply it sent:
+// Modbus read device identification (function 43, MEI 14) or an
+// EtherNet/IP ListIdentity reply.
+type Identity struct {
+	Source      string `json:"source"` // modbus-device-id | enip-list-identity
+	Vendor      string `json:"vendor,omitempty"`
+	VendorID    int    `json:"vendor_id,omitempty"` // ENIP
+	Product     string `json:"product,omitempty"`
+	ProductCode string `json:"product_code,omitempty"`
+	Revision    string `json:"revision,omitempty"`
+	Serial      string `json:"serial,omitempty"`      // ENIP, hex as the devices print it
+	DeviceType  string `json:"device_type,omitempty"` // ENIP
+	Model       string `json:"model,omitempty"`       // Modbus object 5
+	Unit        int    `json:"unit,omitempty"`        // Modbus unit id of the reply
+}
+
+// modbusDeviceID decodes a Modbus/TCP ADU holding a read device
+// identification response (43/14) and reports whether it was one. It
+// reads only what the ADU holds; objects cut short are left out.
+func modbusDeviceID(b []byte) (Identity, bool) {
+	// MBAP (7) + function, MEI type, read code, conformity, more follows,
+	// next object id, number of objects.
+	if len(b) < 14 || binary.BigEndian.Uint16(b[2:]) != 0 || b[7] != 0x2b || b[8] != 0x0e {
+		return Identity{}, false
+	}
+	if n := 6 + int(binary.BigEndian.Uint16(b[4:])); n < len(b) {
+		b = b[:n] // the rest is the next ADU
+	}
+	if len(b) < 14 {
+		return Identity{}, false
+	}
+	id := Identity{Source: "modbus-device-id", Unit: int(b[6])}
+	count, p := int(b[13]), 14
+	got := false
+	for range count {
+		if p+2 > len(b) || p+2+int(b[p+1]) > len(b) {
+			break
+		}
+		obj, v := b[p], printable(b[p+2:p+2+int(b[p+1])])
+		p += 2 + int(b[p+1])
+		if v == "" {
+			continue
+		}
+		switch obj {
+		case 0:
+			id.Vendor = v
+		case 1:
+			id.ProductCode = v
+		case 2:
+			id.Revision = v
+		case 4:
+			id.Product = v
+		case 5:
+			id.Model = v
+		default:
+			continue
+		}
+		got = true
+	}
+	if !got {
+		return Identity{}, false
+	}
+	return id, true
+}
+
+// enipListIdentity decodes an EtherNet/IP encapsulation message holding a
+// ListIdentity reply (command 0x63 with a CIP Identity item) and reports
+// whether it was one; addr is the address the item gives for the device.
+func enipListIdentity(b []byte) (Identity, netip.Addr, bool) {
+	const hdr = 24
+	if len(b) < hdr+2 || binary.LittleEndian.Uint16(b) != 0x63 || binary.LittleEndian.Uint32(b[8:]) != 0 {
+		return Identity{}, netip.Addr{}, false
+	}
+	if n := hdr + int(binary.LittleEndian.Uint16(b[2:])); n < len(b) {
+		b = b[:n]
+	}
+	if len(b) < hdr+2 {
+		return Identity{}, netip.Addr{}, false
+	}
+	items, p := int(binary.LittleEndian.Uint16(b[hdr:])), hdr+2
+	for range items {
+		if p+4 > len(b) {
+			break
+		}
+		typ, n := binary.LittleEndian.Uint16(b[p:]), int(binary.LittleEndian.Uint16(b[p+2:]))
+		item := b[p+4 : min(len(b), p+4+n)]
+		p += 4 + n
+		// version(2) sockaddr(16) vendor(2) type(2) code(2) rev(2)
+		// status(2) serial(4) name length(1) name state(1)
+		if typ != 0x0c || len(item) < 33 {
+			continue
+		}
+		var ip [4]byte
+		copy(ip[:], item[6:10])
+		vendor := int(binary.LittleEndian.Uint16(item[18:]))
+		dtype := int(binary.LittleEndian.Uint16(item[20:]))
+		id := Identity{Source: "enip-list-identity", VendorID: vendor, Vendor: enipVendors[vendor],
+			DeviceType:  enipDeviceType(dtype),
+			ProductCode: fmt.Sprint(binary.LittleEndian.Uint16(item[22:])),
+			Revision:    fmt.Sprintf("%d.%02d", item[24], item[25]),
+			Serial:      fmt.Sprintf("0x%08x", binary.LittleEndian.Uint32(item[28:])),
+		}
+		if l := int(item[32]); 33+l <= len(item) {
+			id.Product = printable(item[33 : 33+l])
+		}
+		return id, netip.AddrFrom4(ip), true
+	}
+	return Identity{}, netip.Addr{}, false
+}
+
+// enipVendors names a few CIP vendor ids (ODVA's registry).
+var enipVendors = map[int]string{
+	1: "Rockwell Automation/Allen-Bradley",
+}
+
+func enipDeviceType(t int) string {
+	switch t {
+	case 0:
+		return "generic device"
+	case 2:
+		return "AC drive"
+	case 12:
+		return "communications adapter"
+	case 14:
+		return "programmable logic controller"
+	}
+	return fmt.Sprint(t)
+}
+
+// printable keeps what a device sent readable in a terminal and in JSON.
+func printable(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, string(b))
+	return strings.TrimSpace(strings.ToValidUTF8(s, ""))
+}
+
+// dnp3Link returns the source and destination link addresses of a DNP3
+// frame at the start of b (start bytes 0x05 0x64).
+func dnp3Link(b []byte) (src, dst uint16, ok bool) {
+	if len(b) < 10 || b[0] != 0x05 || b[1] != 0x64 || b[2] < 5 {
+		return 0, 0, false
+	}
+	return binary.LittleEndian.Uint16(b[6:]), binary.LittleEndian.Uint16(b[4:]), true
+}
