@@ -146,4 +146,3 @@ func dash(s string) string {
 	}
 	return s
 }
-
