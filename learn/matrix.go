@@ -44,6 +44,10 @@ type Service struct {
 	// a rule with a protocol condition drops them unless on_unparsed
 	// allows them.
 	Unparsed map[string]uint64
+	// Health: polling, response times, retransmissions, resets, session
+	// lifetimes and the largest stall (health.go); nil when learned from
+	// verdict logs only.
+	Health *Health
 
 	units  set256 // Modbus unit ids of the requests
 	logged bool   // learned from a verdict log, which does not say what was asked

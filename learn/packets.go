@@ -28,6 +28,7 @@ type flow struct {
 	clientPort uint16
 	last       int64
 	synOnly    bool // TCP: nothing but the client's SYN so far
+	h          flowHealth
 }
 
 // Learner builds a Matrix from IP packets. It is not safe for concurrent use.
@@ -46,7 +47,10 @@ func NewLearner() *Learner {
 }
 
 // Matrix returns the matrix learned so far.
-func (l *Learner) Matrix() *Matrix { return l.m }
+func (l *Learner) Matrix() *Matrix {
+	l.lifetimes()
+	return l.m
+}
 
 // Capture learns every packet of r. It returns the reader's error where a
 // truncated or corrupt capture stopped; the packets before it count.
@@ -89,11 +93,18 @@ func (l *Learner) Packet(ts int64, b []byte) {
 		// judged by its own type.
 		f = nil
 	}
+	var gap int64
 	if f == nil {
+		if old := l.flows[k]; old != nil && old.svc.Proto == packet.ProtoTCP && !old.h.lived {
+			// A new session on a reused port pair: the old one's life ended.
+			old.h.lived = true
+			old.svc.health().Lifetimes.add(old.last - old.h.start)
+		}
 		f = l.open(k, srcIsA, ts)
 		l.flows[k] = f
 	} else if f.last > 0 {
-		f.svc.gap(ts-f.last, f.clientPort)
+		gap = ts - f.last
+		f.svc.gap(gap, f.clientPort)
 	}
 	f.last = ts
 	s := f.svc
@@ -108,6 +119,9 @@ func (l *Learner) Packet(ts int64, b []byte) {
 	}
 	if p.Proto == packet.ProtoTCP && (p.TCPFlags&packet.TCPSyn == 0 || p.TCPFlags&packet.TCPAck != 0) {
 		f.synOnly = false
+	}
+	if p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP {
+		l.health(f, s, ts, gap, toServer)
 	}
 	if appOf(s.Proto, s.Port) != rules.AppNone {
 		l.observe(s, ts, b)

@@ -242,6 +242,11 @@ func learnDiff(inputs []string, given []*learn.Zone, asJSON bool, stdout, stderr
 		}
 		ms[i] = l.Matrix()
 	}
+	if code != 0 {
+		// A verdict on what could not be read would be a guess.
+		fmt.Fprintln(stderr, "conduit learn: no comparison: an input could not be read whole")
+		return code
+	}
 	zs := learn.InferZones(ms[0], given, ms[1])
 	changes := learn.Diff(ms[0], ms[1], zs)
 	bad := 0

@@ -520,3 +520,20 @@ func TestLearnUsageNoConditions(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, errOut)
 	}
 }
+
+// TestLearnDiffUnreadable: an input that cannot be read gets an error and
+// no verdict: "nothing changed" about a file never read would be a lie.
+func TestLearnDiffUnreadable(t *testing.T) {
+	good := filepath.Join(evidence, "plant.pcap")
+	bad := filepath.Join(t.TempDir(), "bad.pcap")
+	if err := os.WriteFile(bad, []byte("\xd4\xc3\xb2\xa1 not really a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pcap")
+	for _, args := range [][]string{{bad, good}, {good, missing}, {missing, bad}} {
+		code, out, errOut := evRun(t, runLearn, append([]string{"--diff"}, args...)...)
+		if code == 0 || code == 3 || strings.Contains(out, "no service") || strings.Contains(out, "KIND") || !strings.Contains(errOut, "no comparison") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want an error and no verdict", args, code, out, errOut)
+		}
+	}
+}
