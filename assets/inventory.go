@@ -66,6 +66,7 @@ type svcKey struct {
 
 type asset struct {
 	Asset
+	first, last  int64 // ns; FirstSeen and LastSeen are set when copied out
 	macs         [][6]byte
 	serves, uses map[svcKey]*Service
 	overflow     Service // what a full service map counts into
@@ -184,12 +185,10 @@ func (inv *shard) get(a netip.Addr, ts int64) *asset {
 			inv.full++
 			return nil
 		}
-		x = &asset{Asset: Asset{IP: a, FirstSeen: time.Unix(0, ts).UTC()}, serves: map[svcKey]*Service{}, uses: map[svcKey]*Service{}}
+		x = &asset{Asset: Asset{IP: a}, first: ts, serves: map[svcKey]*Service{}, uses: map[svcKey]*Service{}}
 		inv.assets[a] = x
 	}
-	if t := time.Unix(0, ts).UTC(); t.After(x.LastSeen) {
-		x.LastSeen = t
-	}
+	x.first, x.last = min(x.first, ts), max(x.last, ts)
 	return x
 }
 
@@ -239,7 +238,7 @@ func (inv *Inventory) Assets() []Asset {
 		for a, x := range sh.assets {
 			m := merged[a]
 			if m == nil {
-				m = &asset{Asset: Asset{IP: a, FirstSeen: x.FirstSeen}, serves: map[svcKey]*Service{}, uses: map[svcKey]*Service{}}
+				m = &asset{Asset: Asset{IP: a}, first: x.first, serves: map[svcKey]*Service{}, uses: map[svcKey]*Service{}}
 				merged[a] = m
 			}
 			m.merge(x)
@@ -249,6 +248,7 @@ func (inv *Inventory) Assets() []Asset {
 	out := make([]Asset, 0, len(merged))
 	for _, x := range merged {
 		a := x.Asset
+		a.FirstSeen, a.LastSeen = time.Unix(0, x.first).UTC(), time.Unix(0, x.last).UTC()
 		for _, mac := range x.macs {
 			hw := net.HardwareAddr(mac[:])
 			a.MACs = append(a.MACs, MAC{Addr: hw.String(), Vendor: OUIVendor(hw)})
@@ -264,12 +264,7 @@ func (inv *Inventory) Assets() []Asset {
 // merge adds shard entry x to m, copying what it shares.
 func (m *asset) merge(x *asset) {
 	m.Packets += x.Packets
-	if x.FirstSeen.Before(m.FirstSeen) {
-		m.FirstSeen = x.FirstSeen
-	}
-	if x.LastSeen.After(m.LastSeen) {
-		m.LastSeen = x.LastSeen
-	}
+	m.first, m.last = min(m.first, x.first), max(m.last, x.last)
 	for _, mac := range x.macs {
 		m.addMAC(mac)
 	}
