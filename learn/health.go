@@ -13,7 +13,8 @@ import (
 type Health struct {
 	Requests uint64 // client->server packets with data (TCP: new data only; UDP: every one)
 	Replies  uint64 // server->client data packets that answered a request
-	// Periods are the intervals between successive requests of a flow,
+	// Periods are the intervals between successive requests of a flow
+	// (the polling period and jitter are taken from their Cycle),
 	// Responses the times from a request to the first data the server
 	// sent back, Lifetimes the durations of the TCP sessions (first to
 	// last packet) — each a bounded sample.
@@ -68,6 +69,21 @@ func (s *sample) Quantile(q float64) time.Duration {
 
 // Jitter is the spread of the sample: its 90th percentile minus its 10th.
 func (s *sample) Jitter() time.Duration { return s.Quantile(0.9) - s.Quantile(0.1) }
+
+// Cycle is the polling cycle of a sample of request intervals: the
+// intervals of at least a quarter of the 90th percentile, so that the
+// requests a client sends back to back within one poll (registers 0-9,
+// then register 100) do not pass for the period. It is a sample itself.
+func (s *sample) Cycle() *sample {
+	floor := int64(s.Quantile(0.9)) / 4
+	c := &sample{}
+	for _, v := range s.v {
+		if v >= floor {
+			c.add(v)
+		}
+	}
+	return c
+}
 
 // flowHealth is what a flow needs to measure its service's health.
 type flowHealth struct {

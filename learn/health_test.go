@@ -123,3 +123,24 @@ func TestDiffHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestCycleIgnoresBursts: a client that sends two requests back to back
+// every second polls every second, whatever the count parity.
+func TestCycleIgnoresBursts(t *testing.T) {
+	for _, n := range []int{20, 21} {
+		var s sample
+		for i := range n {
+			if i%2 == 0 {
+				s.add(int64(300 * time.Microsecond))
+			} else {
+				s.add(int64(time.Second))
+			}
+		}
+		if got := s.Cycle().Quantile(0.5); got != time.Second {
+			t.Errorf("%d intervals: cycle %v, want 1s", n, got)
+		}
+		if j := s.Cycle().Jitter(); j != 0 {
+			t.Errorf("%d intervals: jitter %v, want 0", n, j)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 // the absolute bound, so that microsecond noise on a fast poll and a
 // second's drift on an hourly one are both left alone.
 type Thresholds struct {
-	Period       float64       // polling period p50 moves by more than this fraction (0.2: 20%)
+	Period       float64       // polling period (p50 of Cycle) moves by more than this fraction (0.2: 20%)
 	PeriodAbs    time.Duration // ... and by more than this
 	Jitter       float64       // jitter (p90-p10 of the period) grows by more than this factor
 	JitterAbs    time.Duration
@@ -55,12 +55,12 @@ func healthChanges(b, a *Service, th Thresholds) []Finding {
 		out = append(out, Finding{Figure: fig, Before: x.Seconds(), After: y.Seconds(),
 			Text: fmt.Sprintf("%s %s -> %s", what, fmtDur(x), fmtDur(y))})
 	}
-	if hb.Periods.Count() >= th.MinSamples && ha.Periods.Count() >= th.MinSamples {
-		x, y := hb.Periods.Quantile(0.5), ha.Periods.Quantile(0.5)
+	if cb, ca := hb.Periods.Cycle(), ha.Periods.Cycle(); cb.Count() >= th.MinSamples && ca.Count() >= th.MinSamples {
+		x, y := cb.Quantile(0.5), ca.Quantile(0.5)
 		if d := absDur(y - x); d > th.PeriodAbs && float64(d) > th.Period*float64(x) {
 			dur("period", "polling period", x, y)
 		}
-		x, y = hb.Periods.Jitter(), ha.Periods.Jitter()
+		x, y = cb.Jitter(), ca.Jitter()
 		if y-x > th.JitterAbs && float64(y) > th.Jitter*float64(x) {
 			dur("jitter", "polling jitter (p90-p10)", x, y)
 		}
