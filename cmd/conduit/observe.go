@@ -72,7 +72,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true}
-	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, BlockSize: 1 << 20, Blocks: *ringMB}
+	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
 	if err := observe(*path, pol.Passive(), o, cfg, *saveEvery, sigs); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)

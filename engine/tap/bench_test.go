@@ -108,7 +108,7 @@ func BenchmarkRing(b *testing.B) {
 	var peer *net.Interface
 	err := plant.Do(ns, func() error {
 		var err error
-		sens, err = Open(Config{Ifaces: []string{"tap"}, Engine: eng, Workers: 1, OnFrame: inv.Frame, Blocks: 64})
+		sens, err = Open(Config{Ifaces: []string{"tap"}, Engine: eng, Workers: 1, OnFrame: inv.Frame, RingBytes: 64 << 20})
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +31,12 @@ type Config struct {
 	// Workers is the number of engine workers, one ring per interface each.
 	Workers int
 	Log     *slog.Logger
-	// Ring geometry per socket (afpacket.Config); zero for its defaults.
-	BlockSize, Blocks int
+	// RingBytes is the ring size per worker and interface; default 16 MiB.
+	// It is cut in ringBlocks blocks: a worker holds a block while one of
+	// its frames waits out the merge's hold, and the kernel hands over a
+	// partly filled block every 8 ms, so fewer blocks would let a quiet
+	// second interface freeze a busy first one.
+	RingBytes int
 	// OnFrame, when set, sees every frame a worker read, with its kernel
 	// receive time (ns) and the IP packet inside it (nil for a frame that
 	// carries no IP), after the engine judged it, on the worker's
@@ -60,6 +65,11 @@ func Open(cfg Config) (*Sensor, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
+	if cfg.RingBytes <= 0 {
+		cfg.RingBytes = 16 << 20
+	}
+	page := os.Getpagesize()
+	block := max(page, cfg.RingBytes/ringBlocks/page*page)
 	s := &Sensor{cfg: cfg, socks: make([][]*afpacket.Socket, cfg.Workers), counts: make([]frameCounters, cfg.Workers)}
 	for _, name := range cfg.Ifaces {
 		var g *afpacket.Group
@@ -68,7 +78,7 @@ func Open(cfg Config) (*Sensor, error) {
 		}
 		// Members join in worker order: member i is worker i's.
 		for w := range cfg.Workers {
-			sock, err := afpacket.Open(afpacket.Config{Iface: name, Fanout: g, BlockSize: cfg.BlockSize, Blocks: cfg.Blocks})
+			sock, err := afpacket.Open(afpacket.Config{Iface: name, Fanout: g, BlockSize: block, Blocks: ringBlocks})
 			if err != nil {
 				s.Close()
 				return nil, err
@@ -84,6 +94,11 @@ func Open(cfg Config) (*Sensor, error) {
 // partly filled block is handed over after afpacket's retire timeout
 // (8 ms), so after this no earlier frame can still turn up.
 const hold = 25 * time.Millisecond
+
+// ringBlocks is the number of blocks of each ring: enough that the block a
+// held frame keeps (hold / 8 ms of partly filled blocks behind it) never
+// leaves the kernel without one.
+const ringBlocks = 16
 
 // Serve reads worker i's rings until stop is closed, then reads what the
 // rings already hold and returns.
