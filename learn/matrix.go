@@ -87,6 +87,7 @@ type Matrix struct {
 	Sources     []string // the files it was learned from
 	Packets     uint64   // IP packets seen
 	Malformed   uint64   // packets the decoder refused (not in any service)
+	Overflow    uint64   // packets of services a full live matrix did not take (live.go)
 	First, Last int64    // ns
 }
 

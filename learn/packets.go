@@ -39,6 +39,10 @@ type Learner struct {
 	obs   *observer // the engine that inspects industrial services (observe.go)
 
 	logFlows map[uint64]*logFlow // flows of verdict logs not yet ended
+
+	// Bounds of a live matrix (live.go); 0: none, as for captures.
+	noInspect             bool
+	maxFlows, maxServices int
 }
 
 // NewLearner starts an empty matrix.
@@ -94,13 +98,19 @@ func (l *Learner) Packet(ts int64, b []byte) {
 		f = nil
 	}
 	var gap int64
+	if f == nil && l.maxFlows > 0 && len(l.flows) >= l.maxFlows {
+		l.prune(ts)
+	}
 	if f == nil {
 		if old := l.flows[k]; old != nil && old.svc.Proto == packet.ProtoTCP && !old.h.lived {
 			// A new session on a reused port pair: the old one's life ended.
 			old.h.lived = true
 			old.svc.health().Lifetimes.add(old.last - old.h.start)
 		}
-		f = l.open(k, srcIsA, ts)
+		if f = l.open(k, srcIsA, ts); f == nil {
+			m.Overflow++ // a new service, and a live matrix has no room for it
+			return
+		}
 		l.flows[k] = f
 	} else if f.last > 0 {
 		gap = ts - f.last
@@ -123,7 +133,7 @@ func (l *Learner) Packet(ts int64, b []byte) {
 	if p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP {
 		l.health(f, s, ts, gap, toServer)
 	}
-	if appOf(s.Proto, s.Port) != rules.AppNone {
+	if !l.noInspect && appOf(s.Proto, s.Port) != rules.AppNone {
 		l.observe(s, ts, b)
 	}
 }
@@ -157,7 +167,11 @@ func (l *Learner) open(k flowKey, srcIsA bool, ts int64) *flow {
 	} else {
 		cport = 0
 	}
-	s := l.m.service(ServiceKey{Client: client, Server: server, Proto: p.Proto, Port: port})
+	key := ServiceKey{Client: client, Server: server, Proto: p.Proto, Port: port}
+	if l.maxServices > 0 && len(l.m.services) >= l.maxServices && l.m.services[key] == nil {
+		return nil
+	}
+	s := l.m.service(key)
 	s.Flows++
 	if p.Proto == packet.ProtoUDP && conclusive && !dstServes {
 		s.ReversedStarts++

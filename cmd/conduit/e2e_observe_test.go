@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/learn"
 )
 
 // tapPorts are the monitor ports conduit observe reads in the firewall
@@ -204,6 +206,34 @@ func TestE2EObserve(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no PLC in the inventory: %+v", inv.Assets)
+	}
+
+	// The live matrix, saved as a baseline: the Modbus session with its
+	// health, and learn --diff reads it.
+	base := filepath.Join(r.dir, "baseline.json")
+	if out := r.opsCLI(sock, 0, "baseline", "save", "-o", base); !strings.Contains(out, "saved to "+base) {
+		t.Errorf("baseline save: %s", out)
+	}
+	f, err := os.Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := learn.ReadBaseline(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mb *learn.Service
+	for _, s := range m.Services() {
+		if s.Port == mbPort && s.Client.String() == hmi {
+			mb = s
+		}
+	}
+	if mb == nil || mb.Health == nil || mb.Health.Requests < 2*polls+1 || mb.Health.Replies < 2*polls+1 || mb.ToClient == 0 {
+		t.Errorf("baseline's Modbus service: %+v", mb)
+	}
+	if code, out, errOut := evRun(t, runLearn, "--diff", base, base); code != 0 || !strings.Contains(out, "no service went missing or changed") {
+		t.Errorf("learn --diff of the baseline with itself: exit %d\n%s%s", code, out, errOut)
 	}
 
 	d.signal(syscall.SIGTERM)

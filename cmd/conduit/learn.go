@@ -157,6 +157,9 @@ func learnFrom(l *learn.Learner, path string) error {
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
+	if head, _ := br.Peek(16); learn.IsBaseline(head) {
+		return l.Baseline(path, br) // conduit baseline save
+	}
 	head, _ := br.Peek(4)
 	if capture.Detect(head) != capture.FormatUnknown {
 		r, err := capture.NewReader(br)

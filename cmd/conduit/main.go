@@ -29,6 +29,7 @@ func commands() []command {
 		{"hits", "hits [--json] [--socket PATH]     per-rule hits, and how long the cleanup rule has been quiet", runHits},
 		{"flows", "flows [--json] [--socket PATH] [--zone Z] [--rule R] [--addr IP|CIDR] [--limit N]  tracked flows", runFlows},
 		{"assets", "assets [--json] [--socket PATH] | assets [--json] CAPTURE...  asset inventory: addresses, MACs, device identities, services and their clients", runAssets},
+		{"baseline", "baseline save -o FILE [--socket PATH]  save conduit observe's matrix and health figures for learn --diff", runBaseline},
 		{"reload", "reload [--json] [--socket PATH]   reload the policy file now and print the result", runReload},
 		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
 			fmt.Println("conduit", version)

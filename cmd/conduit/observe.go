@@ -20,6 +20,7 @@ import (
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/tap"
+	"github.com/conduit-ot/conduit/learn"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -97,7 +98,14 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery t
 	}
 	cfg.Engine = eng
 	o.assets = assets.New(cfg.Workers)
-	cfg.OnFrame = o.assets.Frame
+	o.live = learn.NewLive(cfg.Workers)
+	o.liveSince, o.liveIfaces = time.Now(), cfg.Ifaces
+	cfg.OnFrame = func(i int, ts int64, frame, ip []byte) {
+		o.assets.Frame(i, ts, frame, ip)
+		if ip != nil {
+			o.live.Packet(i, ts, ip)
+		}
+	}
 	sensor, err := tap.Open(cfg)
 	if err != nil {
 		return err

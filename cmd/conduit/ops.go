@@ -18,6 +18,7 @@ import (
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/learn"
 	"github.com/conduit-ot/conduit/metrics"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
@@ -43,6 +44,11 @@ type ops struct {
 	passive bool
 	sensor  *tap.Sensor
 	assets  *assets.Inventory // what the sensor learned of the plant's devices
+	// live is the sensor's communication matrix with health figures
+	// (conduit baseline save), since liveSince on liveIfaces.
+	live       *learn.Live
+	liveSince  time.Time
+	liveIfaces []string
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -219,11 +225,12 @@ func (o *ops) startControl(path string) *control.Server {
 		return nil
 	}
 	srv, err := control.Listen(path, map[string]control.Handler{
-		"status": func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
-		"hits":   func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
-		"flows":  o.flowsHandler,
-		"reload": func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
-		"assets": o.assetsHandler,
+		"status":   func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
+		"hits":     func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
+		"flows":    o.flowsHandler,
+		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+		"assets":   o.assetsHandler,
+		"baseline": o.baselineHandler,
 	}, o.log)
 	if err != nil {
 		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)
