@@ -13,6 +13,7 @@ import (
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/afpacket"
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/learn"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
@@ -58,17 +59,20 @@ func udpFrame() []byte {
 // Ethernet header off, the engine's decision, the asset inventory, on an
 // established flow.
 func BenchmarkFrame(b *testing.B) {
-	for _, withAssets := range []bool{false, true} {
-		name := "engine"
-		if withAssets {
-			name = "engine+assets"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		onFrame func() func(int, int64, []byte, []byte)
+	}{
+		{"engine", func() func(int, int64, []byte, []byte) { return nil }},
+		{"engine+assets", func() func(int, int64, []byte, []byte) { return assets.New(1).Frame }},
+		{"engine+assets+matrix", func() func(int, int64, []byte, []byte) {
+			inv, lv := assets.New(1), learn.NewLive(1)
+			return func(i int, ts int64, frame, ip []byte) { inv.Frame(i, ts, frame, ip); lv.Packet(i, ts, ip) }
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			eng := benchEngine(b, 1)
-			s := &Sensor{cfg: Config{Engine: eng}, counts: make([]frameCounters, 1)}
-			if withAssets {
-				s.cfg.OnFrame = assets.New(1).Frame
-			}
+			s := &Sensor{cfg: Config{Engine: eng, OnFrame: c.onFrame()}, counts: make([]frameCounters, 1)}
 			f := afpacket.Frame{Data: udpFrame(), Sec: 1}
 			w := eng.Worker(0)
 			s.frame(w, &s.counts[0], 0, &f)
@@ -100,7 +104,7 @@ func BenchmarkRing(b *testing.B) {
 	run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
 	run("ip", "-n", ns, "link", "set", "tap", "arp", "off", "up")
 	run("ip", "-n", ns, "link", "set", "peer", "arp", "off", "up")
-	const chunk = 30_000 // frames per fill: fewer than 64 partly filled blocks hold
+	const chunk = 200_000 // frames per fill: what 64 MiB holds of these
 	eng := benchEngine(b, 1)
 	inv := assets.New(1)
 	var sens *Sensor
@@ -108,7 +112,9 @@ func BenchmarkRing(b *testing.B) {
 	var peer *net.Interface
 	err := plant.Do(ns, func() error {
 		var err error
-		sens, err = Open(Config{Ifaces: []string{"tap"}, Engine: eng, Workers: 1, OnFrame: inv.Frame, RingBytes: 64 << 20})
+		sens, err = Open(Config{Ifaces: []string{"tap"}, Engine: eng, Workers: 1, OnFrame: inv.Frame, RingBytes: 64 << 20,
+			// Blocks hand over when full, however slowly the sender fills them.
+			RetireMS: 300})
 		if err != nil {
 			return err
 		}
@@ -136,7 +142,7 @@ func BenchmarkRing(b *testing.B) {
 		for range n {
 			unix.Sendto(tx, frame, 0, sa)
 		}
-		time.Sleep(20 * time.Millisecond) // the last block retires
+		time.Sleep(400 * time.Millisecond) // the last block retires
 		b.StartTimer()
 		for got := 0; got < n; {
 			f, ok := m.pop(0, true)

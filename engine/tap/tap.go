@@ -37,6 +37,9 @@ type Config struct {
 	// partly filled block every 8 ms, so fewer blocks would let a quiet
 	// second interface freeze a busy first one.
 	RingBytes int
+	// RetireMS is afpacket.Config.RetireMS; 0 for its default (8 ms), which
+	// the merge's hold assumes.
+	RetireMS int
 	// OnFrame, when set, sees every frame a worker read, with its kernel
 	// receive time (ns) and the IP packet inside it (nil for a frame that
 	// carries no IP), after the engine judged it, on the worker's
@@ -78,7 +81,7 @@ func Open(cfg Config) (*Sensor, error) {
 		}
 		// Members join in worker order: member i is worker i's.
 		for w := range cfg.Workers {
-			sock, err := afpacket.Open(afpacket.Config{Iface: name, Fanout: g, BlockSize: block, Blocks: ringBlocks})
+			sock, err := afpacket.Open(afpacket.Config{Iface: name, Fanout: g, BlockSize: block, Blocks: ringBlocks, RetireMS: cfg.RetireMS})
 			if err != nil {
 				s.Close()
 				return nil, err
