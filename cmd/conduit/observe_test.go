@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestObserveUsage(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	sock := filepath.Join(t.TempDir(), "c.sock")
+	os.WriteFile(pol, []byte("mode: enforce\nlog: {file: \"-\"}\ncontrol: {socket: \""+sock+"\"}\n"+
+		"zones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-c", pol}, 2, "usage: conduit observe"},
+		{[]string{"-c", pol, "-i", "eth1", "extra"}, 2, "usage: conduit observe"},
+		{[]string{"-c", pol, "-i", "eth1", "--workers", "0"}, 2, "--workers"},
+		{[]string{"-c", filepath.Join(t.TempDir(), "missing.yaml"), "-i", "eth1"}, 1, "missing.yaml"},
+	} {
+		var out, errb bytes.Buffer
+		if code := runObserve(c.args, &out, &errb); code != c.code || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, errb.String(), c.code, c.want)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// An interface that does not exist: the sensor says which.
+		var out, errb bytes.Buffer
+		code := runObserve([]string{"-c", pol, "-i", "nosuchif0", "--state", ""}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), `"nosuchif0"`) {
+			t.Errorf("missing interface: exit %d, stderr %q", code, errb.String())
+		}
+	}
+}
+
+func TestStringList(t *testing.T) {
+	var l stringList
+	l.Set("eth1, eth2")
+	l.Set("eth3")
+	l.Set(",")
+	if got := l.String(); got != "eth1,eth2,eth3" {
+		t.Errorf("%q", got)
+	}
+}
