@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
 )
 
 func TestObserveUsage(t *testing.T) {
@@ -45,5 +48,25 @@ func TestStringList(t *testing.T) {
 	l.Set(",")
 	if got := l.String(); got != "eth1,eth2,eth3" {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestObserveReloadStaysPassive: a reload of the sensor's policy file is
+// judged passively too.
+func TestObserveReloadStaysPassive(t *testing.T) {
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(pol, []byte("mode: enforce\nzones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n"), 0o644)
+	p, err := rules.Load(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &ops{passive: true, store: modes.NewStore(p.Passive())}
+	q, err := o.loadPolicy(pol)
+	if err != nil || !q.IsPassive() || q.Mode != rules.ModeMonitor || q.PolicyMode(0, 0) != rules.ModeEnforce {
+		t.Errorf("reloaded: %v, passive %v, mode %v", err, q != nil && q.IsPassive(), q.Mode)
+	}
+	o = &ops{store: modes.NewStore(p)}
+	if q, _ := o.loadPolicy(pol); q.IsPassive() || q.Mode != rules.ModeEnforce {
+		t.Errorf("conduit run's reload made passive")
 	}
 }
