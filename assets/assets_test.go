@@ -157,6 +157,26 @@ func TestModbusDeviceID(t *testing.T) {
 	}
 }
 
+func TestStrictDeviceID(t *testing.T) {
+	full := mbDevID(1, []byte("Schneider Electric"), []byte("BMX"), []byte("v1"))
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"exact", full, true},
+		{"trailing byte", append(full[:len(full):len(full)], 0), false},
+		{"cut", full[:len(full)-1], false},
+		{"bad conformity", func() []byte { b := append([]byte(nil), full...); b[10] = 0x07; return b }(), false},
+		{"bad read code", func() []byte { b := append([]byte(nil), full...); b[9] = 9; return b }(), false},
+		{"no objects", mbDevID(1), false},
+	} {
+		if got := strictDeviceID(c.b); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestOUIVendor(t *testing.T) {
 	for mac, want := range map[string]string{
 		"00:00:bc:01:02:03": "Rockwell Automation",

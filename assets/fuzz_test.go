@@ -24,6 +24,7 @@ func FuzzIdentity(f *testing.F) {
 				}
 			}
 		}
+		strictDeviceID(b)
 		dnp3Link(b)
 		inv := New(2)
 		inv.Frame(1, 1, b, b)

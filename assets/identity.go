@@ -72,6 +72,33 @@ func modbusDeviceID(b []byte) (Identity, bool) {
 	return id, true
 }
 
+// strictDeviceID reports whether b is exactly one Modbus/TCP read device
+// identification response: the MBAP length covers the segment, the read
+// code and conformity level are the specification's, and the objects fill
+// the PDU to its last byte. Off port 502 nothing less is taken for Modbus.
+func strictDeviceID(b []byte) bool {
+	if len(b) < 14 || binary.BigEndian.Uint16(b[2:]) != 0 || b[7] != 0x2b || b[8] != 0x0e ||
+		6+int(binary.BigEndian.Uint16(b[4:])) != len(b) {
+		return false
+	}
+	if code := b[9]; code < 1 || code > 4 {
+		return false
+	}
+	switch b[10] {
+	case 0x01, 0x02, 0x03, 0x81, 0x82, 0x83:
+	default:
+		return false
+	}
+	p := 14
+	for range int(b[13]) {
+		if p+2 > len(b) {
+			return false
+		}
+		p += 2 + int(b[p+1])
+	}
+	return b[13] > 0 && p == len(b)
+}
+
 // enipListIdentity decodes an EtherNet/IP encapsulation message holding a
 // ListIdentity reply (command 0x63 with a CIP Identity item) and reports
 // whether it was one; addr is the address the item gives for the device.

@@ -152,6 +152,14 @@ func (inv *shard) frame(ts int64, frame, ip []byte) {
 		if id, _, ok := enipListIdentity(p.Payload); ok {
 			src.addIdentity(id)
 		}
+	case "":
+		// Modbus/TCP on another port (gateways, test rigs): only a reply
+		// that is exactly one well-formed identification ADU counts.
+		if p.Proto == packet.ProtoTCP && strictDeviceID(p.Payload) {
+			if id, ok := modbusDeviceID(p.Payload); ok {
+				src.addIdentity(id)
+			}
+		}
 	}
 }
 
