@@ -7,8 +7,13 @@ package main
 // reads both. Real Modbus (simonvetter/modbus) crosses the bridge.
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +24,7 @@ import (
 
 	"github.com/simonvetter/modbus"
 
+	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
 )
@@ -75,12 +81,87 @@ func (r *rig) txPackets(dev string) uint64 {
 	return l[0].Stats64.TX.Packets
 }
 
+// devIDPort is where the PLC answers Modbus read device identification
+// (function 43, MEI 14) in TestE2EObserve: simonvetter/modbus serves no
+// function 43, so the test answers it itself, over TCP across the bridge.
+const devIDPort = 5021
+
+// devIDServer answers 43/14 requests on devIDPort in ns with the basic
+// objects (vendor, product code, revision) until the test ends.
+func (r *rig) devIDServer(ns string, objs ...string) {
+	r.t.Helper()
+	var ln net.Listener
+	if err := r.p.Do(ns, func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", devIDPort)); return }); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					var h [7]byte
+					if _, err := io.ReadFull(c, h[:]); err != nil {
+						return
+					}
+					req := make([]byte, int(binary.BigEndian.Uint16(h[4:]))-1)
+					if _, err := io.ReadFull(c, req); err != nil || len(req) < 2 {
+						return
+					}
+					pdu := []byte{0xab, 0x01} // illegal function
+					if req[0] == 0x2b && req[1] == 0x0e {
+						pdu = []byte{0x2b, 0x0e, 0x01, 0x01, 0x00, 0x00, byte(len(objs))}
+						for i, o := range objs {
+							pdu = append(append(pdu, byte(i), byte(len(o))), o...)
+						}
+					}
+					binary.BigEndian.PutUint16(h[4:], uint16(1+len(pdu)))
+					if _, err := c.Write(append(h[:], pdu...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+}
+
+// askDevID sends one 43/14 request from ns and returns the reply.
+func (r *rig) askDevID(ns string, dst netip.Addr) []byte {
+	r.t.Helper()
+	var c net.Conn
+	if err := r.p.Do(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, devIDPort).String(), passTimeout)
+		return
+	}); err != nil {
+		r.t.Fatalf("dial the PLC's identification port: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(passTimeout))
+	if _, err := c.Write([]byte{0, 7, 0, 0, 0, 5, 1, 0x2b, 0x0e, 0x01, 0x00}); err != nil {
+		r.t.Fatal(err)
+	}
+	var h [7]byte
+	if _, err := io.ReadFull(c, h[:]); err != nil {
+		r.t.Fatalf("identification reply: %v", err)
+	}
+	body := make([]byte, int(binary.BigEndian.Uint16(h[4:]))-1)
+	if _, err := io.ReadFull(c, body); err != nil {
+		r.t.Fatalf("identification reply: %v", err)
+	}
+	return body
+}
+
 func TestE2EObserve(t *testing.T) {
 	if _, err := exec.LookPath("tc"); err != nil {
 		t.Skip("needs tc (iproute2) for the mirror")
 	}
 	r := newModbusRig(t)
 	r.buildTap()
+	r.devIDServer(r.p.Host(plant.Control).NS, "Schneider Electric", "BMX P34 2020", "v3.1")
 	sock := filepath.Join(r.dir, "conduit.sock")
 	// Enforce: observe judges it as monitor and says what enforce would do.
 	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: mbRule("")}.render(t))
@@ -108,6 +189,10 @@ func TestE2EObserve(t *testing.T) {
 	}
 	if v, err := c.ReadRegister(100, modbus.HOLDING_REGISTER); err != nil || v != 4242 {
 		t.Fatalf("read after the write: %d, %v", v, err)
+	}
+	// The HMI asks the PLC who it is (the sensor reads the answer).
+	if reply := r.askDevID(r.p.Host(plant.Supervisory).NS, r.p.Host(plant.Control).IPv4); !bytes.Contains(reply, []byte("Schneider Electric")) {
+		t.Fatalf("identification reply %q", reply)
 	}
 	// Enterprise to the PLC: the policy denies it, the bridge forwards it.
 	if err := r.probe(entTCP, passTimeout); err != nil {
@@ -202,6 +287,10 @@ func TestE2EObserve(t *testing.T) {
 		}
 		if !served {
 			t.Errorf("PLC serves %+v, want tcp/%d to the HMI", a.Serves, mbPort)
+		}
+		want := assets.Identity{Source: "modbus-device-id", Unit: 1, Vendor: "Schneider Electric", ProductCode: "BMX P34 2020", Revision: "v3.1"}
+		if len(a.Identity) != 1 || a.Identity[0] != want {
+			t.Errorf("PLC identity %+v, want %+v", a.Identity, want)
 		}
 	}
 	if !found {
