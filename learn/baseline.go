@@ -50,6 +50,9 @@ type baselineService struct {
 	Functions        map[string]uint64 `json:"functions,omitempty"`
 	Unparsed         map[string]uint64 `json:"unparsed,omitempty"`
 	Health           *baselineHealth   `json:"health,omitempty"`
+	// Uninspected: what was asked is unknown (a live matrix), so a draft
+	// gets no protocol condition for it.
+	Uninspected bool `json:"uninspected,omitempty"`
 }
 
 type baselineHealth struct {
@@ -82,7 +85,7 @@ func WriteBaseline(w io.Writer, m *Matrix) error {
 		b := baselineService{Client: s.Client, Server: s.Server, Proto: s.Proto, Port: s.Port, Flows: s.Flows,
 			Packets: s.Packets, Bytes: s.Bytes, ToServer: s.ToServer, ToClient: s.ToClient, First: s.First, Last: s.Last,
 			MaxGap: s.MaxGap, MaxGapClientPort: s.MaxGapClientPort, ReversedStarts: s.ReversedStarts, Denied: s.Denied,
-			Partial: s.Partial, Functions: s.Functions, Unparsed: s.Unparsed}
+			Partial: s.Partial, Functions: s.Functions, Unparsed: s.Unparsed, Uninspected: s.uninspected || s.logged}
 		if h := s.Health; h != nil {
 			b.Health = &baselineHealth{Requests: h.Requests, Replies: h.Replies, Retransmissions: h.Retransmissions,
 				Resets: h.Resets, Periods: baselineSample{h.Periods.v, h.Periods.n},
@@ -116,7 +119,7 @@ func ReadBaseline(r io.Reader) (*Matrix, error) {
 		s.Flows, s.Packets, s.Bytes, s.ToServer, s.ToClient = b.Flows, b.Packets, b.Bytes, b.ToServer, b.ToClient
 		s.First, s.Last, s.MaxGap, s.MaxGapClientPort = b.First, b.Last, b.MaxGap, b.MaxGapClientPort
 		s.ReversedStarts, s.Denied, s.Partial = b.ReversedStarts, b.Denied, b.Partial
-		s.Functions, s.Unparsed = b.Functions, b.Unparsed
+		s.Functions, s.Unparsed, s.uninspected = b.Functions, b.Unparsed, b.Uninspected
 		if h := b.Health; h != nil {
 			s.Health = &Health{Requests: h.Requests, Replies: h.Replies, Retransmissions: h.Retransmissions, Resets: h.Resets,
 				Periods: readSample(h.Periods), Responses: readSample(h.Responses), Lifetimes: readSample(h.Lifetimes),
@@ -170,6 +173,7 @@ func (m *Matrix) Merge(src *Matrix) {
 			d.units[i] |= s.units[i]
 		}
 		d.logged = d.logged || s.logged
+		d.uninspected = d.uninspected || s.uninspected
 		if h := s.Health; h != nil {
 			dh := d.health()
 			dh.Requests += h.Requests

@@ -77,3 +77,28 @@ func TestLiveBounds(t *testing.T) {
 		t.Errorf("%d services, %d overflow, %d flows; want 4, some, at most 8", len(m.Services()), m.Overflow, len(l.flows))
 	}
 }
+
+// TestLiveDraftHasNoGuessedCondition: a live matrix does not record what
+// was asked, so its Modbus rule gets no condition (not read_only for want
+// of writes seen), through a saved baseline too.
+func TestLiveDraftHasNoGuessedCondition(t *testing.T) {
+	lv := NewLive(1)
+	for _, p := range polls(10, time.Second, 2*time.Millisecond, -1, 0) {
+		lv.Packet(0, t0+int64(p.at), p.bytes())
+	}
+	var buf bytes.Buffer
+	if err := WriteBaseline(&buf, lv.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadBaseline(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*Matrix{"live": lv.Snapshot(), "baseline": back} {
+		draft, _ := Draft(m, DraftConfig{})
+		d := string(draft)
+		if strings.Contains(d, "modbus: {") || !strings.Contains(d, "learned from conduit observe's live matrix") || !strings.Contains(d, "dport: 502") {
+			t.Errorf("%s draft:\n%s", name, d)
+		}
+	}
+}

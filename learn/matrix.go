@@ -51,6 +51,9 @@ type Service struct {
 
 	units  set256 // Modbus unit ids of the requests
 	logged bool   // learned from a verdict log, which does not say what was asked
+	// uninspected: learned by a live matrix (conduit observe), which does
+	// not run learn's protocol inspection: what was asked is unknown.
+	uninspected bool
 }
 
 // set256 is a set of byte values.

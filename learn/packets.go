@@ -172,6 +172,7 @@ func (l *Learner) open(k flowKey, srcIsA bool, ts int64) *flow {
 		return nil
 	}
 	s := l.m.service(key)
+	s.uninspected = s.uninspected || l.noInspect && appOf(key.Proto, key.Port) != rules.AppNone
 	s.Flows++
 	if p.Proto == packet.ProtoUDP && conclusive && !dstServes {
 		s.ReversedStarts++

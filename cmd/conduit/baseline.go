@@ -78,3 +78,18 @@ func runBaseline(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "baseline: %s, %s packets, saved to %s\n", plural(len(m.Services()), "service"), fmtCount(m.Packets), *out)
 	return 0
 }
+
+// socketInput stands for the live matrix among learn's inputs; no path
+// can be it.
+const socketInput = "\x00socket"
+
+// learnFromSocket adds the live matrix of the conduit observe serving
+// socket to l (learn --socket).
+func learnFromSocket(l *learn.Learner, socket string, stderr io.Writer) error {
+	cf := &clientFlags{socket: socket}
+	var raw json.RawMessage
+	if code := cf.call("baseline", nil, &raw, stderr); code != 0 {
+		return fmt.Errorf("no live matrix from %s", socket)
+	}
+	return l.Baseline(socket, bytes.NewReader(raw))
+}

@@ -325,6 +325,18 @@ func TestE2EObserve(t *testing.T) {
 		t.Errorf("learn --diff of the baseline with itself: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// A draft from the live matrix, which check accepts.
+	draft := filepath.Join(r.dir, "draft.yaml")
+	if code, out, errOut := evRun(t, runLearn, "--socket", sock, "-o", draft); code != 0 {
+		t.Errorf("learn --socket: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := evRun(t, runCheck, "-c", draft); code != 0 {
+		t.Errorf("check of the live draft: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(draft); !strings.Contains(string(b), fmt.Sprint(mbPort)) || !strings.Contains(string(b), ctl) {
+		t.Errorf("the live draft lacks the HMI's Modbus service:\n%s", b)
+	}
+
 	d.signal(syscall.SIGTERM)
 	if code := d.waitExit(exitTimeout); code != 0 {
 		t.Fatalf("observe exited %d", code)

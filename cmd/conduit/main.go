@@ -24,7 +24,7 @@ func commands() []command {
 		{"remove", "remove [--force]        delete the nftables table a fail-closed conduit keeps while stopped", runRemove},
 		{"check", "check -c FILE [--json]  validate a policy file", runCheck},
 		{"replay", "replay -c FILE [--json] [--events FILE] [--mode M] [--fail-on-drop] CAPTURE...  run captures through the engine, offline", runReplay},
-		{"learn", "learn [-o FILE] [--zones FILE] [--matrix table|csv|json] | --timeouts -c FILE | --diff  INPUT...  draft a policy from captures or event logs", runLearn},
+		{"learn", "learn [-o FILE] [--zones FILE] [--matrix table|csv|json] | --timeouts -c FILE | --diff  INPUT... | --socket PATH  draft a policy from captures, event logs or conduit observe's live matrix", runLearn},
 		{"status", "status [--json] [--socket PATH]   ask the daemon how it is doing", runStatus},
 		{"hits", "hits [--json] [--socket PATH]     per-rule hits, and how long the cleanup rule has been quiet", runHits},
 		{"flows", "flows [--json] [--socket PATH] [--zone Z] [--rule R] [--addr IP|CIDR] [--limit N]  tracked flows", runFlows},
