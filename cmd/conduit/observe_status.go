@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/conduit-ot/conduit/engine/tap"
 )
 
@@ -45,4 +47,32 @@ func printObserveStatus(w io.Writer, s *observeStatus) {
 	if s.RingDrops > 0 {
 		fmt.Fprintf(w, "          %d frames LOST in full rings: the matrix misses them (more --workers or --ring-mb)\n", s.RingDrops)
 	}
+}
+
+// ringCollector exports conduit observe's rings to Prometheus.
+type ringCollector struct {
+	stats  func() []tap.IfaceStats
+	frames func() tap.Counters
+}
+
+var (
+	dRingPackets = prometheus.NewDesc("conduit_observe_ring_packets_total", "Frames the kernel put in the sensor's rings, by interface.", []string{"interface"}, nil)
+	dRingDrops   = prometheus.NewDesc("conduit_observe_ring_drops_total", "Frames the kernel dropped because the sensor's rings were full, by interface.", []string{"interface"}, nil)
+	dRingFrames  = prometheus.NewDesc("conduit_observe_frames_total", "Frames the sensor read, by kind (ip, non_ip).", []string{"kind"}, nil)
+)
+
+func (ringCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- dRingPackets
+	ch <- dRingDrops
+	ch <- dRingFrames
+}
+
+func (c ringCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, i := range c.stats() {
+		ch <- prometheus.MustNewConstMetric(dRingPackets, prometheus.CounterValue, float64(i.Packets), i.Name)
+		ch <- prometheus.MustNewConstMetric(dRingDrops, prometheus.CounterValue, float64(i.Drops), i.Name)
+	}
+	f := c.frames()
+	ch <- prometheus.MustNewConstMetric(dRingFrames, prometheus.CounterValue, float64(f.IP), "ip")
+	ch <- prometheus.MustNewConstMetric(dRingFrames, prometheus.CounterValue, float64(f.NonIP), "non_ip")
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -68,5 +71,43 @@ func TestObserveReloadStaysPassive(t *testing.T) {
 	o = &ops{store: modes.NewStore(p)}
 	if q, _ := o.loadPolicy(pol); q.IsPassive() || q.Mode != rules.ModeEnforce {
 		t.Errorf("conduit run's reload made passive")
+	}
+}
+
+func TestRingCollector(t *testing.T) {
+	c := ringCollector{
+		stats: func() []tap.IfaceStats {
+			return []tap.IfaceStats{{Name: "eth1", Packets: 10, Drops: 2}, {Name: "eth2", Packets: 5}}
+		},
+		frames: func() tap.Counters { return tap.Counters{Frames: 13, IP: 12, NonIP: 1} },
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"conduit_observe_ring_packets_total,eth1": 10, "conduit_observe_ring_packets_total,eth2": 5,
+		"conduit_observe_ring_drops_total,eth1": 2, "conduit_observe_ring_drops_total,eth2": 0,
+		"conduit_observe_frames_total,ip": 12, "conduit_observe_frames_total,non_ip": 1,
+	}
+	if len(got) != len(want) {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }

@@ -246,10 +246,18 @@ func (o *ops) startMetrics(listen string) *metrics.Server {
 	if listen == "" {
 		return nil
 	}
-	reg := metrics.NewRegistry(metrics.Source{
+	src := metrics.Source{
 		Engine: o.eng, Store: o.store, QueueNum: o.queueNum, Started: o.started,
 		Reloads: o.reloadCounts, Sinks: o.logs.Stats,
-	})
+	}
+	if o.sensor != nil {
+		// A sensor has no queue: the kernel's queues are another daemon's.
+		src.Kernel = func() ([]engine.KernelQueue, error) { return nil, nil }
+	}
+	reg := metrics.NewRegistry(src)
+	if o.sensor != nil {
+		reg.MustRegister(ringCollector{stats: o.sensor.Stats, frames: o.sensor.Counters})
+	}
 	srv, err := metrics.Listen(listen, reg, o.log)
 	if err != nil {
 		o.log.Error("metrics endpoint unavailable", "err", err)
