@@ -62,6 +62,25 @@ func TestENIPListIdentityCapture(t *testing.T) {
 	}
 }
 
+// TestS7ModuleIDCapture: a CPU 315-2 PN/DP answers snap7's read of SZL
+// 0x0011 (tshark: MlfB 6ES7 315-2EH14-0AB0; firmware record Ausbg
+// 0x5603, Ausbe 0x0207).
+func TestS7ModuleIDCapture(t *testing.T) {
+	dir := pcaptest.Dir(t)
+	m := read(t, filepath.Join(dir, "s7", "snap7_s300_everything.pcapng"))
+	a := m[addr("134.217.61.211")]
+	want := Identity{Source: "s7-szl", Vendor: "Siemens", Product: "6ES7 315-2EH14-0AB0", Revision: "V3.2.7"}
+	if len(a.Identity) != 1 || a.Identity[0] != want {
+		t.Errorf("identity %+v, want %+v", a.Identity, want)
+	}
+	if len(a.MACs) != 1 || a.MACs[0].Vendor != "Siemens" {
+		t.Errorf("MACs %+v: want Siemens' OUI", a.MACs)
+	}
+	if c := m[addr("134.217.61.131")]; len(c.Identity) != 0 {
+		t.Errorf("the client got an identity: %+v", c.Identity)
+	}
+}
+
 // TestDNP3LinkAddressesCapture: the link addresses each station sent from
 // (tshark: dnp3.src by ip.src).
 func TestDNP3LinkAddressesCapture(t *testing.T) {

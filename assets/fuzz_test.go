@@ -25,6 +25,9 @@ func FuzzIdentity(f *testing.F) {
 			}
 		}
 		strictDeviceID(b)
+		if id, ok := s7ModuleID(b); ok && id.Product == "" {
+			t.Fatalf("S7 identity without an order number: %+v", id)
+		}
 		dnp3Link(b)
 		inv := New(2)
 		inv.Frame(1, 1, b, b)

@@ -182,3 +182,57 @@ func dnp3Link(b []byte) (src, dst uint16, ok bool) {
 	}
 	return binary.LittleEndian.Uint16(b[6:]), binary.LittleEndian.Uint16(b[4:]), true
 }
+
+// s7ModuleID decodes an S7comm userdata response to a read of SZL
+// 0x0011 (module identification), inside TPKT and a COTP data TPDU, and
+// reports whether it was one: the module's order number (record index
+// 1) and, where the firmware record (index 7) carries it as 'V' major,
+// minor, patch, the firmware version.
+func s7ModuleID(b []byte) (Identity, bool) {
+	// TPKT (4) + COTP DT (length indicator + 1) + S7 userdata header (10).
+	if len(b) < 7 || b[0] != 3 || int(binary.BigEndian.Uint16(b[2:])) > len(b) || b[5] != 0xf0 {
+		return Identity{}, false
+	}
+	b = b[:binary.BigEndian.Uint16(b[2:])]
+	s := 5 + int(b[4])
+	if len(b) < s+10 || b[s] != 0x32 || b[s+1] != 7 {
+		return Identity{}, false
+	}
+	plen, dlen := int(binary.BigEndian.Uint16(b[s+6:])), int(binary.BigEndian.Uint16(b[s+8:]))
+	par, data := s+10, s+10+plen
+	if plen < 8 || data+dlen > len(b) || dlen < 12 {
+		return Identity{}, false
+	}
+	// Parameter: 00 01 12, length, method 0x12 (response), type 8 and
+	// function group 4 (CPU functions), subfunction 1 (read SZL).
+	if b[par+4] != 0x12 || b[par+5] != 0x84 || b[par+6] != 0x01 {
+		return Identity{}, false
+	}
+	d := b[data : data+dlen]
+	// Return code 0xff, transport size, length, SZL id, index, record
+	// length, record count.
+	id, reclen, count := binary.BigEndian.Uint16(d[4:]), int(binary.BigEndian.Uint16(d[8:])), int(binary.BigEndian.Uint16(d[10:]))
+	if d[0] != 0xff || id&0xff != 0x11 || reclen != 28 {
+		return Identity{}, false
+	}
+	out := Identity{Source: "s7-szl", Vendor: "Siemens"}
+	for i := range count {
+		r := 12 + i*reclen
+		if r+reclen > len(d) {
+			break
+		}
+		rec := d[r : r+reclen]
+		switch binary.BigEndian.Uint16(rec) {
+		case 1:
+			out.Product = printable(rec[2:22])
+		case 7:
+			if ausbg, ausbe := rec[24:26], rec[26:28]; ausbg[0] == 'V' {
+				out.Revision = fmt.Sprintf("V%d.%d.%d", ausbg[1], ausbe[0], ausbe[1])
+			}
+		}
+	}
+	if out.Product == "" {
+		return Identity{}, false
+	}
+	return out, true
+}

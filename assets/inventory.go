@@ -152,6 +152,10 @@ func (inv *shard) frame(ts int64, frame, ip []byte) {
 		if id, _, ok := enipListIdentity(p.Payload); ok {
 			src.addIdentity(id)
 		}
+	case "s7":
+		if id, ok := s7ModuleID(p.Payload); ok {
+			src.addIdentity(id)
+		}
 	case "":
 		// Modbus/TCP on another port (gateways, test rigs): only a reply
 		// that is exactly one well-formed identification ADU counts.
