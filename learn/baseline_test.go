@@ -102,3 +102,41 @@ func TestLiveDraftHasNoGuessedCondition(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveSurvivesRestart: a live matrix saved to a file and loaded into
+// a new one after a restart keeps its services and figures, and counts on.
+func TestLiveSurvivesRestart(t *testing.T) {
+	lv := NewLive(2)
+	for _, p := range polls(20, time.Second, 2*time.Millisecond, -1, 0) {
+		lv.Packet(1, t0+int64(p.at), p.bytes())
+	}
+	path := t.TempDir() + "/matrix.json"
+	if err := WriteBaselineFile(path, lv.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadBaselineFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := NewLive(2)
+	again.Load(m)
+	later := polls(20, time.Second, 2*time.Millisecond, -1, 0)
+	for i := range later {
+		later[i].at += time.Hour
+		if later[i].sport == 40000 {
+			later[i].sport = 40001
+		} else {
+			later[i].dport = 40001
+		}
+	}
+	for _, p := range later {
+		again.Packet(0, t0+int64(p.at), p.bytes())
+	}
+	s := again.Snapshot().Services()
+	if len(s) != 1 || s[0].Flows != 2 || s[0].Health.Requests != 40 || s[0].Health.Lifetimes.Count() != 2 || s[0].Last-s[0].First < int64(time.Hour) {
+		t.Errorf("after the restart: %+v %+v", s, s[0].Health)
+	}
+	if _, err := ReadBaselineFile(t.TempDir() + "/missing.json"); err == nil {
+		t.Error("a missing file read")
+	}
+}

@@ -169,8 +169,9 @@ func TestE2EObserve(t *testing.T) {
 	for i, tp := range tapPorts {
 		tx[i] = r.txPackets(tp)
 	}
-	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
-		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"))
+	args := []string{"observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
+		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"), "--matrix-state", filepath.Join(r.dir, "matrix.json")}
+	d := r.launch(args...)
 	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
 	if d.start.str("interfaces") != "tapa,tapb" || d.start.str("policy_mode") != "enforce" || d.start.str("mode") != "monitor" {
 		t.Errorf("start event: %s", d.start.raw)
@@ -346,6 +347,26 @@ func TestE2EObserve(t *testing.T) {
 			t.Errorf("%s transmitted %d frames while observed", tp, got-tx[i])
 		}
 	}
+
+	// A restart keeps the matrix: the Modbus service and its figures.
+	d = r.launch(args...)
+	d.waitTimeout(0, startTimeout, "the matrix restored", func(l logLine) bool {
+		return l.str("msg") == "live matrix restored" && l.num("services") > 0
+	})
+	d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	r.opsCLI(sock, 0, "baseline", "save", "-o", base)
+	if m, err = learn.ReadBaselineFile(base); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	for _, s := range m.Services() {
+		if s.Port == mbPort && s.Client.String() == hmi && s.Health != nil && s.Health.Requests >= 2*polls+1 {
+			restored = true
+		}
+	}
+	if !restored {
+		t.Errorf("after a restart the baseline lacks the HMI's Modbus service: %+v", m.Services())
+	}
 }
 
 // TestE2EObserveFlood mirrors the bench's UDP 64-byte flood (plantpeer
@@ -362,7 +383,7 @@ func TestE2EObserveFlood(t *testing.T) {
 	r.buildTap()
 	sock := filepath.Join(r.dir, "conduit.sock")
 	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Socket: sock}.render(t))
-	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "")
+	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "")
 	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
 
 	sup := r.p.Host(plant.Supervisory).NS

@@ -7,10 +7,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -37,6 +40,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 	ringMB := fs.Int("ring-mb", 16, "ring size per worker and interface, in MiB")
 	debug := fs.Bool("debug", false, "log debug messages")
 	state := fs.String("state", "/var/lib/conduit/observe-state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
+	matrixState := fs.String("matrix-state", "/var/lib/conduit/observe-matrix.json", `file keeping the live matrix (conduit baseline save) across restarts ("" keeps none)`)
 	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
 	var limit engine.DeniedLimit
 	fs.IntVar(&limit.Burst, "denied-burst", 20, "would-drop log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
@@ -72,7 +76,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true}
+	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true, matrixState: *matrixState}
 	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
 	if err := observe(*path, pol.Passive(), o, cfg, *saveEvery, sigs); err != nil {
 		log.Error("conduit stopped", "err", err)
@@ -100,6 +104,7 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery t
 	o.assets = assets.New(cfg.Workers)
 	o.live = learn.NewLive(cfg.Workers)
 	o.liveSince, o.liveIfaces = time.Now(), cfg.Ifaces
+	o.loadMatrix()
 	cfg.OnFrame = func(i int, ts int64, frame, ip []byte) {
 		o.assets.Frame(i, ts, frame, ip)
 		if ip != nil {
@@ -147,7 +152,7 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery t
 		"mode", pol.Mode.String(), "policy_mode", pol.PolicyMode(0, 0).String(), "conduits", len(pol.Conduits),
 		"rules", len(pol.Rules), "interfaces", strings.Join(cfg.Ifaces, ","), "workers", cfg.Workers,
 		"conntrack_capacity", eng.Conntrack().Capacity(), "control_socket", ctlPath(ctl), "metrics", metAddr(met),
-		"state_file", o.state)
+		"state_file", o.state, "matrix_state_file", o.matrixState)
 
 	sigs.serve(reloader, o)
 	if ctl != nil {
@@ -186,4 +191,30 @@ func (l *stringList) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// loadMatrix restores the live matrix an earlier run saved, so that weeks
+// of observation survive restarts. A file that cannot be read is moved
+// aside, as the hit counters' is.
+func (o *ops) loadMatrix() {
+	if o.matrixState == "" {
+		return
+	}
+	m, err := learn.ReadBaselineFile(o.matrixState)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return
+	case err != nil:
+		bad := o.matrixState + ".bad"
+		if rerr := os.Rename(o.matrixState, bad); rerr != nil {
+			bad = ""
+		}
+		o.log.Error("live matrix not restored; starting empty", "event", "state", "file", o.matrixState, "err", err, "moved_to", bad)
+		return
+	}
+	o.live.Load(m)
+	if m.First != 0 {
+		o.liveSince = time.Unix(0, m.First)
+	}
+	o.log.Info("live matrix restored", "event", "state", "file", o.matrixState, "services", len(m.Services()), "packets", m.Packets)
 }

@@ -37,7 +37,7 @@ func TestObserveUsage(t *testing.T) {
 	if os.Geteuid() == 0 {
 		// An interface that does not exist: the sensor says which.
 		var out, errb bytes.Buffer
-		code := runObserve([]string{"-c", pol, "-i", "nosuchif0", "--state", ""}, &out, &errb)
+		code := runObserve([]string{"-c", pol, "-i", "nosuchif0", "--state", "", "--matrix-state", ""}, &out, &errb)
 		if code != 1 || !strings.Contains(errb.String(), `"nosuchif0"`) {
 			t.Errorf("missing interface: exit %d, stderr %q", code, errb.String())
 		}

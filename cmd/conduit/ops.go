@@ -46,9 +46,10 @@ type ops struct {
 	assets  *assets.Inventory // what the sensor learned of the plant's devices
 	// live is the sensor's communication matrix with health figures
 	// (conduit baseline save), since liveSince on liveIfaces.
-	live       *learn.Live
-	liveSince  time.Time
-	liveIfaces []string
+	live        *learn.Live
+	liveSince   time.Time
+	liveIfaces  []string
+	matrixState string // file the live matrix is saved to with the hit counters; "" keeps none
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -193,6 +194,11 @@ func (o *ops) loadState() {
 }
 
 func (o *ops) saveState() {
+	if o.live != nil && o.matrixState != "" {
+		if err := learn.WriteBaselineFile(o.matrixState, o.live.Snapshot()); err != nil {
+			o.log.Error("saving the live matrix failed", "event", "state", "file", o.matrixState, "err", err)
+		}
+	}
 	if o.state == "" {
 		return
 	}
@@ -203,7 +209,7 @@ func (o *ops) saveState() {
 
 // saveStateEvery saves the hit counters periodically until ctx ends.
 func (o *ops) saveStateEvery(ctx context.Context, every time.Duration) {
-	if o.state == "" || every <= 0 {
+	if o.state == "" && o.matrixState == "" || every <= 0 {
 		return
 	}
 	t := time.NewTicker(every)
