@@ -131,7 +131,7 @@ func BenchmarkRing(b *testing.B) {
 	defer unix.Close(tx)
 	frame := udpFrame()
 	sa := &unix.SockaddrLinklayer{Ifindex: peer.Index, Halen: 6}
-	m := merger{socks: sens.socks[0], next: make([]afpacket.Frame, 1), has: make([]bool, 1), fds: make([]unix.PollFd, 1)}
+	m := newMerger(sens.socks[0])
 	w := eng.Worker(0)
 	c := &sens.counts[0]
 	b.ReportAllocs()
@@ -145,7 +145,7 @@ func BenchmarkRing(b *testing.B) {
 		time.Sleep(400 * time.Millisecond) // the last block retires
 		b.StartTimer()
 		for got := 0; got < n; {
-			f, ok := m.pop(0, true)
+			f, ok := m.pop(0, 0, true)
 			if !ok {
 				if m.wait(50) != nil || !m.socks[0].Ready() {
 					break // fewer frames than sent: counted below

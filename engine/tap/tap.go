@@ -113,8 +113,8 @@ const ringBlocks = 16
 // worker merges them by receive time, and a frame waits (up to hold) while
 // another of its rings has nothing to show.
 func (s *Sensor) Serve(ctx context.Context, i int, stop <-chan struct{}) {
-	m := merger{socks: s.socks[i], next: make([]afpacket.Frame, len(s.socks[i])), has: make([]bool, len(s.socks[i])),
-		fds: make([]unix.PollFd, len(s.socks[i]))}
+	m := newMerger(s.socks[i])
+	base := time.Now()
 	w := s.cfg.Engine.Worker(i)
 	c := &s.counts[i]
 	var lastErr time.Time
@@ -126,8 +126,12 @@ func (s *Sensor) Serve(ctx context.Context, i int, stop <-chan struct{}) {
 		default:
 		}
 		// Judge what is safe to judge now; at a stop, everything in hand.
+		// One clock reading serves the run: a frame judged later than it
+		// could be is only held a little longer.
+		now := time.Now()
+		watermark, mono := now.Add(-hold).UnixNano(), int64(now.Sub(base))
 		for {
-			f, ok := m.pop(time.Now().Add(-hold).UnixNano(), stopping)
+			f, ok := m.pop(watermark, mono, stopping)
 			if !ok {
 				break
 			}
@@ -158,27 +162,36 @@ type merger struct {
 	socks []*afpacket.Socket
 	next  []afpacket.Frame
 	has   []bool
+	taken []int64 // monotonic ns when next[r] was taken in hand
 	fds   []unix.PollFd
 }
 
+func newMerger(socks []*afpacket.Socket) *merger {
+	n := len(socks)
+	return &merger{socks: socks, next: make([]afpacket.Frame, n), has: make([]bool, n), taken: make([]int64, n),
+		fds: make([]unix.PollFd, n)}
+}
+
 // fill takes the next frame of every ring that has one to give.
-func (m *merger) fill() {
+func (m *merger) fill(mono int64) {
 	for r, sock := range m.socks {
 		if !m.has[r] && sock.Ready() {
 			m.has[r] = sock.Next(&m.next[r])
 			if !m.has[r] && sock.Ready() { // the block was spent: the next one
 				m.has[r] = sock.Next(&m.next[r])
 			}
+			m.taken[r] = mono
 		}
 	}
 }
 
 // pop returns the earliest frame in hand when it is safe to judge: every
-// ring shows a frame (so none can still hold an earlier one), or it is
-// older than the watermark, or force. The frame is valid until the next
-// pop.
-func (m *merger) pop(watermark int64, force bool) (*afpacket.Frame, bool) {
-	m.fill()
+// ring shows a frame (so none can still hold an earlier one), or it was
+// received before the watermark, or it has been in hand for hold (by the
+// monotonic clock mono, so that a step of the wall clock holds nothing
+// longer), or force. The frame is valid until the next pop.
+func (m *merger) pop(watermark, mono int64, force bool) (*afpacket.Frame, bool) {
+	m.fill(mono)
 	best, all := -1, true
 	for r := range m.socks {
 		if !m.has[r] {
@@ -192,7 +205,7 @@ func (m *merger) pop(watermark int64, force bool) (*afpacket.Frame, bool) {
 	if best < 0 {
 		return nil, false
 	}
-	if !all && !force && len(m.socks) > 1 && m.next[best].Time() > watermark {
+	if !all && !force && len(m.socks) > 1 && m.next[best].Time() > watermark && mono-m.taken[best] < int64(hold) {
 		return nil, false
 	}
 	m.has[best] = false
@@ -236,7 +249,7 @@ func (m *merger) wait(timeoutMS int) error {
 // drainAll judges what the rings hold, in order, at a stop.
 func (m *merger) drainAll(fn func(*afpacket.Frame)) {
 	for {
-		f, ok := m.pop(0, true)
+		f, ok := m.pop(0, 0, true)
 		if !ok {
 			return
 		}
