@@ -144,3 +144,21 @@ func TestCycleIgnoresBursts(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelSaysWhenPayloadDoesNotParse: plain text on tcp/20000 is not
+// DNP3, and the matrix says so.
+func TestLabelSaysWhenPayloadDoesNotParse(t *testing.T) {
+	const c, s = "10.20.0.10", "10.10.0.10"
+	ps := []tp{
+		{at: 0, proto: tcp, src: c, dst: s, sport: 40000, dport: 20000, flags: fS, seq: 99},
+		{at: time.Millisecond, proto: tcp, src: s, dst: c, sport: 20000, dport: 40000, flags: fS | fA, seq: 499, ack: 100},
+		{at: 2 * time.Millisecond, proto: tcp, src: c, dst: s, sport: 40000, dport: 20000, flags: fA, seq: 100, ack: 500},
+		{at: 3 * time.Millisecond, proto: tcp, src: c, dst: s, sport: 40000, dport: 20000, flags: fP | fA, seq: 100, ack: 500,
+			payload: []byte("GET / HTTP/1.0\r\n\r\n")},
+	}
+	m := matrixOf(ps)
+	rows := Rows(m, InferZones(m, nil))
+	if len(rows) != 1 || rows[0].Service != "dnp3 (does not parse)" || len(rows[0].Unparsed) == 0 {
+		t.Errorf("rows %+v", rows)
+	}
+}
