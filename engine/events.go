@@ -44,6 +44,9 @@ type verdictEvent struct {
 	flow              uint64
 	reason            string
 	app               appEvent // proto AppNone: no "app" object
+	// reset: on_violation reset took effect (enforce): the refused segment
+	// was replaced to reset the session at both ends (reset.go).
+	reset bool
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -139,6 +142,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		r.AddAttrs(slog.Uint64("flow", v.flow), slog.String("reason", v.reason))
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
+		}
+		if v.reset {
+			r.AddAttrs(slog.Bool("reset", true))
 		}
 		if ev.kind == evPanic {
 			r.AddAttrs(slog.String("panic", ev.text))
