@@ -382,9 +382,13 @@ func TestE2EObserveFlood(t *testing.T) {
 	r := newRig(t)
 	r.buildTap()
 	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Socket: sock}.render(t))
-	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "")
+	// The policy's socket is an inline daemon's; the sensor gets its own.
+	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
+	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "", "--socket", sock)
 	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	if d.start.str("control_socket") != sock {
+		t.Errorf("start event: %s; want control_socket %s", d.start.raw, sock)
+	}
 
 	sup := r.p.Host(plant.Supervisory).NS
 	dst := r.p.Host(plant.Control).IPv4.String() + ":" + fmt.Sprint(plcUDP)

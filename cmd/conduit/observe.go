@@ -38,6 +38,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&ifaces, "i", "interface to observe (a TAP's or SPAN port's); repeat or separate with commas; both ports of a TAP make one flow")
 	workers := fs.Int("workers", runtime.NumCPU(), "engine workers, each reading one ring per interface (fanout by a symmetric flow hash)")
 	ringMB := fs.Int("ring-mb", 16, "ring size per worker and interface, in MiB")
+	socket := fs.String("socket", "", "control socket, instead of the policy's control.socket (a sensor beside an inline conduit needs its own)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	state := fs.String("state", "/var/lib/conduit/observe-state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
 	matrixState := fs.String("matrix-state", "/var/lib/conduit/observe-matrix.json", `file keeping the live matrix (conduit baseline save) across restarts ("" keeps none)`)
@@ -78,7 +79,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true, matrixState: *matrixState}
 	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
-	if err := observe(*path, pol.Passive(), o, cfg, *saveEvery, sigs); err != nil {
+	if err := observe(*path, pol.Passive(), o, cfg, *socket, *saveEvery, sigs); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
@@ -87,7 +88,7 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 }
 
 // observe runs the sensor until SIGINT or SIGTERM.
-func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery time.Duration, sigs *signals) error {
+func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, socket string, saveEvery time.Duration, sigs *signals) error {
 	log := o.log
 	for _, w := range pol.Warnings {
 		log.Warn("policy warning", "warning", w.String())
@@ -135,7 +136,10 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, saveEvery t
 	armed := func() { watchOnce.Do(func() { close(watching) }) }
 	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
 	o.reloader = reloader
-	ctl := o.startControl(pol.Control.Socket)
+	if socket == "" {
+		socket = pol.Control.Socket
+	}
+	ctl := o.startControl(socket)
 	met := o.startMetrics(pol.Metrics.Listen)
 	go func() {
 		if err := reloader.Watch(ctx); err != nil {
