@@ -1026,6 +1026,7 @@ func (w *Worker) conclude(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule
 	if refused && mode == rules.ModeEnforce && st != nil && !in.gap &&
 		rule.OnViolation == rules.ViolationReset {
 		w.startReset(st, in.side, b)
+		w.appEv.reset = logIt // the line says what conduit did to the flow
 	}
 	return refused
 }

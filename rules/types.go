@@ -120,6 +120,7 @@ type Policy struct {
 	zones   zoneTable
 	modes   map[uint32]Mode
 	matcher *matcher
+	passive *Policy // the file's policy, on a Passive copy (passive.go)
 }
 
 // QueueConfig selects the NFQUEUE numbers the daemon serves.

@@ -178,13 +178,26 @@ func TestLearnRoundTripRealCaptures(t *testing.T) {
 			total += conds
 		})
 	}
-	// All of them at once: one policy for the whole lab. The folder grows
-	// (OPC UA, IEC 104), so the figure checked is the round trip's own:
-	// nothing is dropped in enforce but fuzz-72's three malformed frames
-	// (two IPv4 lengths beyond the frame, one with PSH alone).
+	// All of them at once: one policy for the whole lab. Every IP packet
+	// of the captures is replayed (counted by the capture reader, as the
+	// shared folder gains captures). Nothing is dropped in enforce but
+	// fuzz-72's three malformed frames (two IPv4 lengths beyond the frame,
+	// one with PSH alone).
+	ip := 0
+	for _, p := range paths {
+		r, err := capture.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pk capture.Packet
+		for r.Next(&pk) == nil {
+		}
+		ip += r.Stats().Packets
+		r.Close()
+	}
 	s, conds := roundTrip(t, paths, paths)
-	if s.Malformed != 3 || s.Verdicts.Drop != s.Malformed || s.Packets < 1206 || conds == 0 || total < 15 {
-		t.Errorf("all captures: %d rules with conditions (%d one by one); %+v", conds, total, s)
+	if s.Malformed != 3 || s.Verdicts.Drop != s.Malformed || s.Packets != uint64(ip) || conds == 0 || total < 15 {
+		t.Errorf("all captures: %d rules with conditions (%d one by one), %d IP packets in them; %+v", conds, total, ip, s)
 	}
 }
 
@@ -529,5 +542,22 @@ func TestLearnUsageNoConditions(t *testing.T) {
 	code, _, errOut := evRun(t, runLearn, "-h")
 	if code != 0 || !strings.Contains(errOut, "[--no-conditions]") || !strings.Contains(errOut, "-no-conditions") {
 		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+}
+
+// TestLearnDiffUnreadable: an input that cannot be read gets an error and
+// no verdict: "nothing changed" about a file never read would be a lie.
+func TestLearnDiffUnreadable(t *testing.T) {
+	good := filepath.Join(evidence, "plant.pcap")
+	bad := filepath.Join(t.TempDir(), "bad.pcap")
+	if err := os.WriteFile(bad, []byte("\xd4\xc3\xb2\xa1 not really a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pcap")
+	for _, args := range [][]string{{bad, good}, {good, missing}, {missing, bad}} {
+		code, out, errOut := evRun(t, runLearn, append([]string{"--diff"}, args...)...)
+		if code == 0 || code == 3 || strings.Contains(out, "no service") || strings.Contains(out, "KIND") || !strings.Contains(errOut, "no comparison") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want an error and no verdict", args, code, out, errOut)
+		}
 	}
 }

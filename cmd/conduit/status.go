@@ -34,6 +34,8 @@ type statusReport struct {
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
 	Rules     []engine.RuleHits `json:"rules"`
+	// Observe is conduit observe's capture (observe.go); absent for run.
+	Observe *observeStatus `json:"observe,omitempty"`
 }
 
 type conduitStatus struct {
@@ -182,6 +184,11 @@ func (o *ops) status() statusReport {
 	for _, cd := range pol.Conduits {
 		r.Conduits = append(r.Conduits, conduitStatus{From: cd.From, To: cd.To, Mode: cd.Mode.String()})
 	}
+	if o.sensor != nil {
+		r.Observe = o.observeStatus()
+		r.Queues = []queueStatus{}
+		return r
+	}
 	kernel := map[uint16]engine.KernelQueue{}
 	if kq, err := engine.ReadKernelQueues(); err != nil {
 		r.KernelErr = err.Error()
@@ -276,25 +283,10 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
-	for _, q := range r.Queues {
-		kd, waiting := "?", "?"
-		if q.Kernel != nil {
-			kd, waiting = fmt.Sprint(q.KernelDropped), fmt.Sprint(q.Kernel.Waiting)
-			if q.Kernel.UserDropped > 0 {
-				kd += fmt.Sprintf(" (%d not delivered)", q.Kernel.UserDropped)
-			}
-		}
-		perRead := "-"
-		if q.Reads > 0 {
-			perRead = fmt.Sprintf("%.1f", float64(q.Packets)/float64(q.Reads))
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting, perRead)
-	}
-	tw.Flush()
-	if r.KernelErr != "" {
-		fmt.Fprintf(w, "kernel queue counters unavailable: %s\n", r.KernelErr)
+	if r.Observe != nil {
+		printObserveStatus(w, r.Observe)
+	} else {
+		printQueues(w, r)
 	}
 
 	var sinks []string
@@ -334,4 +326,27 @@ func classList(m map[string]uint64) string {
 		parts = append(parts, fmt.Sprintf("%s %d", name, m[name]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func printQueues(w io.Writer, r *statusReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
+	for _, q := range r.Queues {
+		kd, waiting := "?", "?"
+		if q.Kernel != nil {
+			kd, waiting = fmt.Sprint(q.KernelDropped), fmt.Sprint(q.Kernel.Waiting)
+			if q.Kernel.UserDropped > 0 {
+				kd += fmt.Sprintf(" (%d not delivered)", q.Kernel.UserDropped)
+			}
+		}
+		perRead := "-"
+		if q.Reads > 0 {
+			perRead = fmt.Sprintf("%.1f", float64(q.Packets)/float64(q.Reads))
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting, perRead)
+	}
+	tw.Flush()
+	if r.KernelErr != "" {
+		fmt.Fprintf(w, "kernel queue counters unavailable: %s\n", r.KernelErr)
+	}
 }
