@@ -4,12 +4,12 @@ import (
 	"encoding/binary"
 
 	"github.com/conduit-ot/conduit/conntrack"
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
 	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/engine/s7"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
