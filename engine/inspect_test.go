@@ -13,6 +13,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -511,32 +512,7 @@ func dnp3Frame(ctrl byte, dst, src uint16, app []byte) []byte {
 
 // dnp3Segment builds a link frame with the transport header th.
 func dnp3Segment(ctrl byte, dst, src uint16, th byte, app []byte) []byte {
-	user := append([]byte{th}, app...)
-	h := []byte{0x05, 0x64, byte(5 + len(user)), ctrl, byte(dst), byte(dst >> 8), byte(src), byte(src >> 8)}
-	out := append(h, crc(h)...)
-	for len(user) > 0 {
-		n := min(16, len(user))
-		out = append(out, user[:n]...)
-		out = append(out, crc(user[:n])...)
-		user = user[n:]
-	}
-	return out
-}
-
-func crc(b []byte) []byte {
-	var c uint16
-	for _, x := range b {
-		c ^= uint16(x)
-		for range 8 {
-			if c&1 != 0 {
-				c = c>>1 ^ 0xa6bc
-			} else {
-				c >>= 1
-			}
-		}
-	}
-	c = ^c
-	return []byte{byte(c), byte(c >> 8)}
+	return dnp3test.Frame(ctrl, dst, src, append([]byte{th}, app...))
 }
 
 // dnp3Fragment cuts the application fragment app into transport segments
