@@ -95,7 +95,7 @@ func New(cfg Config) *Engine {
 	e.ct = conntrack.New(conntrack.Config{
 		Capacity: pol.Conntrack.Capacity,
 		Shards:   cfg.Workers,
-		Timeouts: timeouts(pol.Conntrack.Timeouts),
+		Timeouts: pol.Conntrack.Timeouts,
 		Now:      cfg.Now,
 		OnEvent:  e.onConntrack,
 	})
@@ -118,18 +118,7 @@ func (e *Engine) Now() int64 { return e.now() }
 
 // SetTimeouts applies a reloaded policy's conntrack.timeouts to the
 // running table.
-func (e *Engine) SetTimeouts(t rules.Timeouts) { e.ct.SetTimeouts(timeouts(t)) }
-
-func timeouts(t rules.Timeouts) conntrack.Timeouts {
-	return conntrack.Timeouts{
-		TCPEstablished: t.TCPEstablished,
-		TCPHandshake:   t.TCPHandshake,
-		TCPClosing:     t.TCPClosing,
-		UDP:            t.UDP,
-		ICMP:           t.ICMP,
-		Other:          t.Other,
-	}
-}
+func (e *Engine) SetTimeouts(t rules.Timeouts) { e.ct.SetTimeouts(t) }
 
 // Counters are verdict totals since start.
 type Counters struct {

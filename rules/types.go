@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/conduit-ot/conduit/conntrack"
 )
 
 // Mode is how decisions are applied: see the package comment.
@@ -149,20 +151,13 @@ type ConntrackConfig struct {
 	Timeouts Timeouts
 }
 
-// Timeouts are idle timeouts per flow state.
-type Timeouts struct {
-	TCPEstablished, TCPHandshake, TCPClosing, UDP, ICMP, Other time.Duration
-}
+// Timeouts are idle timeouts per flow state: the connection table's own
+// type, which owns their meaning and OT defaults.
+type Timeouts = conntrack.Timeouts
 
-// DefaultTimeouts are OT-grade: an established session idle for hours survives.
-var DefaultTimeouts = Timeouts{
-	TCPEstablished: 24 * time.Hour,
-	TCPHandshake:   30 * time.Second,
-	TCPClosing:     2 * time.Minute,
-	UDP:            10 * time.Minute,
-	ICMP:           30 * time.Second,
-	Other:          10 * time.Minute,
-}
+// DefaultTimeouts are conntrack's (OT-grade: an established session idle
+// for hours survives).
+var DefaultTimeouts = conntrack.DefaultTimeouts()
 
 // LogConfig says where verdict lines go.
 type LogConfig struct {
