@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
 // Config assembles an Engine.
 type Config struct {
-	Store   *modes.Store
+	Store   *inforce.Store
 	Workers int          // one per queue; default 1
 	Log     *slog.Logger // operational and event log
 	// Now is the clock in ns; default monotonic wall-clock. Replay passes
@@ -42,7 +42,7 @@ type Config struct {
 // Engine decides packets. Create it with New, start its event writer with
 // Run, and give each queue reader its own Worker.
 type Engine struct {
-	store   *modes.Store
+	store   *inforce.Store
 	ct      *conntrack.Table
 	log     *slog.Logger
 	now     func() int64

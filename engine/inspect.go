@@ -1038,7 +1038,7 @@ func (w *Worker) queueApp(pol *rules.Policy, f *conntrack.Flow, mode rules.Mode,
 	if f.Mark&markReversed != 0 {
 		k = k.Reverse()
 	}
-	out := modes.Apply(mode, action(!refused))
+	out := modes.Apply(mode, refused)
 	w.appEv = verdictEvent{pol: pol, mode: mode, accept: out.Accept, wouldDrop: out.WouldDrop, rule: f.Rule,
 		from: pol.Zone(k.Src), to: pol.Zone(k.Dst), proto: k.Proto, src: k.Src, dst: k.Dst,
 		sport: k.SrcPort, dport: k.DstPort, flow: f.ID, reason: w.insp.reason, app: w.insp.app}

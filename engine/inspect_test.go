@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -44,7 +44,7 @@ func newAppEngineSrc(t testing.TB, src string) *testEngine {
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
-	te := &testEngine{store: modes.NewStore(p), clock: 1_000_000_000}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
 	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() int64 { return te.clock }, EventBuffer: 1024})
 	return te
@@ -726,7 +726,7 @@ func TestInspectDNP3FragmentAcrossReload(t *testing.T) {
 	if v := s.req(frag[0]); !v.Accept {
 		t.Fatal("first segment refused")
 	}
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) {
 			return rules.Parse("app.yaml", []byte(src(`    dnp3: {functions: [direct_operate], objects: ["12:1"]}`)))
 		}}
@@ -936,7 +936,7 @@ func TestInspectAcrossReloads(t *testing.T) {
 	te := newAppEngineSrc(t, src(readOnly))
 	reload := func(s string) {
 		t.Helper()
-		r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Load: func(string) (*rules.Policy, error) { return rules.Parse("app.yaml", []byte(s)) }}
 		if res := r.Reload("test"); !res.Changed {
 			t.Fatalf("reload: %+v", res)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -116,7 +116,7 @@ func newObserver() *observer {
 	}
 	o := &observer{names: map[requestType]string{}}
 	o.eng = engine.New(engine.Config{
-		Store:        modes.NewStore(p),
+		Store:        inforce.NewStore(p),
 		Workers:      1,
 		Log:          slog.New(slog.DiscardHandler),
 		Now:          func() int64 { return o.now },

@@ -8,36 +8,20 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/modes"
 )
 
-// Mode is how decisions are applied: see the package comment.
-type Mode uint8
+// Mode is how decisions are applied; modes owns it.
+type Mode = modes.Mode
 
 const (
-	ModePassthrough Mode = iota
-	ModeMonitor
-	ModeEnforce
+	ModePassthrough = modes.ModePassthrough
+	ModeMonitor     = modes.ModeMonitor
+	ModeEnforce     = modes.ModeEnforce
 )
 
-var modeNames = [...]string{"passthrough", "monitor", "enforce"}
-
-// String returns the word used in the policy file.
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
-}
-
 // ParseMode parses a policy-file mode word.
-func ParseMode(s string) (Mode, bool) {
-	for i, n := range modeNames {
-		if s == n {
-			return Mode(i), true
-		}
-	}
-	return 0, false
-}
+func ParseMode(s string) (Mode, bool) { return modes.ParseMode(s) }
 
 // Action is what a rule decides.
 type Action uint8
