@@ -28,6 +28,7 @@ func commands() []command {
 		{"hits", "hits [--json] [--socket PATH]     per-rule hits, and how long the cleanup rule has been quiet", runHits},
 		{"flows", "flows [--json] [--socket PATH] [--zone Z] [--rule R] [--addr IP|CIDR] [--limit N]  tracked flows", runFlows},
 		{"reload", "reload [--json] [--socket PATH]   reload the policy file now and print the result", runReload},
+		{"report", "report -o FILE.html [--socket PATH | -c FILE CAPTURE...]  one self-contained HTML page: zone map, matrix, rules", runReport},
 		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
 			fmt.Println("conduit", version)
 			return 0
