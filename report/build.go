@@ -135,7 +135,13 @@ func conduitsOf(pol *rules.Policy, rows []Row, modes map[string]string) []Condui
 		c.Functions = uniqueSorted(c.Functions)
 		out = append(out, *c)
 	}
+	// What a reviewer must look at first: denied, then would-drop, then
+	// allowed, then idle conduits, each by zone names.
+	rank := map[string]int{Denied: 0, WouldDrop: 1, Allowed: 2, Idle: 3}
 	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := rank[out[i].Class()], rank[out[j].Class()]; a != b {
+			return a < b
+		}
 		if out[i].From != out[j].From {
 			return out[i].From < out[j].From
 		}

@@ -40,12 +40,15 @@ type Arrow struct {
 	Conduit string // "from->to"
 	Num     int    // C1, C2 ... as the matrix names them
 	Class   string
-	Path    string
-	LabelX  float64
-	LabelY  float64
-	LabelW  float64
-	LabelH  float64
-	Lines   []string
+	Mode    string
+	// Flows by class, as the label says them.
+	Flows, Allowed, WouldDrop, Denied uint64
+	Path                              string
+	LabelX                            float64
+	LabelY                            float64
+	LabelW                            float64
+	LabelH                            float64
+	Lines                             []string
 }
 
 // Purdue levels from the top of the map down; 3.5 and dmz share a band.
@@ -154,7 +157,8 @@ func newBox(z Zone, cx, cy float64) Box {
 // arrow draws conduit c from a to b; paired says the reverse conduit is
 // drawn too, so the two bow apart far enough for both labels.
 func arrow(num int, c *Conduit, a, b *Box, paired bool) Arrow {
-	ar := Arrow{Conduit: c.ID(), Num: num, Class: c.Class()}
+	ar := Arrow{Conduit: c.ID(), Num: num, Class: c.Class(), Mode: c.Mode,
+		Flows: c.Flows, Allowed: c.Allowed, WouldDrop: c.WouldDrop, Denied: c.Denied}
 	ar.Lines = []string{
 		fmt.Sprintf("C%d %s · %d flows", num, c.Mode, c.Flows),
 		fmt.Sprintf("allowed %d · would-drop %d · denied %d", c.Allowed, c.WouldDrop, c.Denied),

@@ -58,6 +58,7 @@ const (
 	Allowed   = "allowed"
 	WouldDrop = "would-drop" // denied by the policy, passed (monitor)
 	Denied    = "denied"     // dropped
+	Idle      = "idle"       // a conduit of the policy that nothing crossed
 )
 
 // Conduit is a zone pair that carried traffic or has a mode override.
@@ -87,6 +88,8 @@ func (c *Conduit) Class() string {
 		return Denied
 	case c.WouldDrop > 0:
 		return WouldDrop
+	case c.Flows == 0:
+		return Idle
 	}
 	return Allowed
 }
@@ -160,4 +163,13 @@ func (r *Report) HasCoverage() bool {
 		}
 	}
 	return false
+}
+
+// RowCount is the number of rows of the matrix.
+func (r *Report) RowCount() int {
+	n := 0
+	for _, c := range r.Conduits {
+		n += len(c.Rows)
+	}
+	return n
 }

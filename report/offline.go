@@ -48,7 +48,11 @@ func Offline(pol *rules.Policy, paths []string) (Input, replay.Result, error) {
 		}
 	}
 	in.Source = "replay of " + strings.Join(names, ", ")
-	if pol.Mode == rules.ModeEnforce || len(pol.Conduits) > 0 {
+	enforce := pol.Mode == rules.ModeEnforce
+	for _, c := range pol.Conduits {
+		enforce = enforce || c.Mode == rules.ModeEnforce
+	}
+	if enforce {
 		in.Notes = append(in.Notes, "In enforce, a denied flow the engine does not track counts one packet per logged line (once per 10 s); the rule counters are exact.")
 	}
 	return in, res, errors.Join(errs...)

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -39,10 +41,35 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 }).Parse(pageTemplate))
 
-// Render writes the report as one self-contained HTML page.
+// Render writes the report as one self-contained HTML page. The page is
+// checked before it is written: one that would make a browser fetch
+// anything (an air-gapped workstation opens it) is an error.
 func Render(w io.Writer, r *Report) error {
-	if err := page.Execute(w, r); err != nil {
+	var b bytes.Buffer
+	if err := page.Execute(&b, r); err != nil {
 		return fmt.Errorf("render report: %w", err)
+	}
+	if err := SelfContained(b.Bytes()); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// external matches what could make a browser fetch anything: a scheme
+// followed by //, a protocol-relative reference, a src/href/action/...
+// attribute that is not a fragment, a CSS url() that is not a fragment,
+// an @import.
+var external = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*:)?//|\b(src|href|action|srcset|poster|data|formaction|background)\s*=\s*["']?[^"'#\s]|url\(\s*["']?[^#"'\s]|@import`)
+
+// SelfContained reports the first reference of page to anything outside
+// it, if there is one.
+func SelfContained(page []byte) error {
+	if loc := external.FindIndex(page); loc != nil {
+		from := max(loc[0]-40, 0)
+		return fmt.Errorf("the page refers to something outside it: %q (in %q)", page[loc[0]:loc[1]], page[from:min(loc[1]+40, len(page))])
 	}
 	return nil
 }
