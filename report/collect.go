@@ -25,6 +25,10 @@ type Collector struct {
 	rows  map[rowKey]*Row
 	flows map[uint64]*Row
 	reqs  map[svcKey]map[fnKey]uint64
+	// The last service a request was seen on: a flow's requests come in
+	// runs, so most skip the outer lookup.
+	lastSvc  svcKey
+	lastReqs map[fnKey]uint64
 
 	Malformed, Spoofed uint64
 }
@@ -59,10 +63,14 @@ func (c *Collector) OnRequest(r engine.RequestSeen) {
 		return
 	}
 	k := svcKey{r.Client.Unmap(), r.Server.Unmap(), r.Proto, r.Port}
-	m := c.reqs[k]
-	if m == nil {
-		m = map[fnKey]uint64{}
-		c.reqs[k] = m
+	m := c.lastReqs
+	if m == nil || k != c.lastSvc {
+		m = c.reqs[k]
+		if m == nil {
+			m = map[fnKey]uint64{}
+			c.reqs[k] = m
+		}
+		c.lastSvc, c.lastReqs = k, m
 	}
 	m[fnKey{r.Kind, r.Code, r.MEI, r.Class}]++
 }
