@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/conduit-ot/conduit/report"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -422,5 +423,87 @@ func TestReportBrowser(t *testing.T) {
 		if err := os.WriteFile(*reportPNG, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestReportDaemon builds the report from a running daemon core over its
+// control socket: status, hits and the flows in its table.
+func TestReportDaemon(t *testing.T) {
+	r := newOpsRig(t)
+	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
+	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
+	w1.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 502)) // hmi-polls-plc
+	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
+	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup, the enforced conduit
+
+	page := filepath.Join(t.TempDir(), "daemon.html")
+	out, errOut, code := r.run(t, runReport, "-o", page)
+	if code != 0 || !strings.Contains(out, "wrote "+page) {
+		t.Fatalf("report: exit %d\n%s%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := r.o.store.Load().Policy
+	if n := all(doc, "id", "policy-sha256"); len(n) != 1 || text(n[0]) != pol.SHA256 {
+		t.Errorf("sha256 %v", n)
+	}
+	if n := all(doc, "id", "policy-file"); len(n) != 1 || text(n[0]) != r.file {
+		t.Errorf("policy file %v", n)
+	}
+	for _, z := range pol.Zones {
+		if len(all(doc, "data-zone", z.Name)) != 1 {
+			t.Errorf("zone %s not drawn", z.Name)
+		}
+	}
+	arrows := map[string]*html.Node{}
+	for _, g := range all(doc, "data-conduit", "") {
+		if g.Data == "g" {
+			c, _ := attr(g, "data-conduit")
+			arrows[c] = g
+		}
+	}
+	if g := arrows["operations->control"]; g == nil || num(t, g, "data-flows") != 1 {
+		t.Errorf("the enforced conduit: %v", g)
+	} else if m, _ := attr(g, "data-mode"); m != "enforce" {
+		t.Errorf("operations->control mode %q", m)
+	}
+	if g := arrows["supervisory->control"]; g == nil || num(t, g, "data-flows") != 3 || num(t, g, "data-would-drop") != 0 {
+		t.Errorf("supervisory->control: %v", g)
+	}
+	rows := visibleRows(doc)
+	var flows uint64
+	for _, tr := range rows {
+		flows += num(t, tr, "data-flows")
+	}
+	if flows != 4 {
+		t.Errorf("matrix: %d flows; the table holds 4", flows)
+	}
+	tot := all(doc, "id", "totals")[0]
+	if num(t, tot, "data-packets") != 4 || num(t, tot, "data-flows") != 4 {
+		t.Errorf("totals %v", tot.Attr)
+	}
+	for name, packets := range map[string]uint64{"hmi-polls-plc": 2, "cleanup": 2, "default": 0} {
+		tr := all(doc, "data-rule", name)
+		if len(tr) != 1 || num(t, tr[0], "data-packets") != packets {
+			t.Errorf("rule %s: %v", name, tr)
+		}
+	}
+	if err := report.SelfContained(raw); err != nil {
+		t.Error(err)
+	}
+
+	// No daemon: the report says so and fails.
+	if code, _, errOut := evRun(t, runReport, "-o", page, "--socket", filepath.Join(t.TempDir(), "none.sock")); code != 1 || !strings.Contains(errOut, "conduit status") {
+		t.Errorf("no daemon: exit %d: %s", code, errOut)
+	}
+	// Captures and a socket at once is a usage error.
+	if code, _, _ := evRun(t, runReport, "-o", page, "--socket", r.socket, "-c", r.file, "x.pcap"); code != 2 {
+		t.Errorf("both: exit %d", code)
 	}
 }
