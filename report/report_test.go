@@ -346,7 +346,8 @@ func TestRender(t *testing.T) {
 				t.Error("the version is not escaped")
 			}
 			for _, s := range append([]string{pol.SHA256, "2024-03-04 06:00:00Z", "2024-03-04 08:59:59Z", `data-zone="engineering"`,
-				`data-conduit="engineering-&gt;operations"`, `class="rule cleanup"`}, tt.want...) {
+				`data-conduit="engineering-&gt;operations"`, `class="rule cleanup"`,
+				`data-cleanup="cleanup"><b>cleanup</b>: 2 packets, 1 flows, last hit 2024-03-04 06:00:10Z, quiet for <b>2h59m</b>`}, tt.want...) {
 				if !strings.Contains(page, s) {
 					t.Errorf("page lacks %q", s)
 				}
