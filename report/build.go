@@ -116,6 +116,8 @@ func conduitsOf(pol *rules.Policy, rows []Row, modes map[string]string) []Condui
 		c.Flows += row.Flows
 		c.Packets += row.Packets
 		c.Bytes += row.Bytes
+		c.Refused += row.Refused
+		c.RefusedDropped += row.RefusedDropped
 		switch row.Verdict {
 		case Denied:
 			c.Denied += row.Flows

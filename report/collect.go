@@ -8,6 +8,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/rules"
 )
 
 // Collector gathers the matrix from the engine's event records and the
@@ -46,10 +47,11 @@ type svcKey struct {
 }
 
 type fnKey struct {
-	kind  engine.RequestKind
-	code  uint16
-	mei   uint8
-	class uint32
+	kind    engine.RequestKind
+	code    uint16
+	mei     uint8
+	class   uint32
+	refused bool
 }
 
 // NewCollector starts an empty matrix.
@@ -72,8 +74,11 @@ func (c *Collector) OnRequest(r engine.RequestSeen) {
 		}
 		c.lastSvc, c.lastReqs = k, m
 	}
-	m[fnKey{r.Kind, r.Code, r.MEI, r.Class}]++
+	m[fnKey{r.Kind, r.Code, r.MEI, r.Class, r.Failure != rules.Pass}]++
 }
+
+// refusedSuffix marks a function the rule's protocol condition refused.
+const refusedSuffix = " (refused)"
 
 // line holds the attributes of an event record the collector uses.
 type line struct {
@@ -168,6 +173,14 @@ func (c *Collector) verdict(l *line) {
 		if l.rule == "" && l.reason != engine.ReasonReevaluated {
 			c.Malformed++
 		}
+		// A packet of a tracked flow that the rule's protocol condition
+		// (or the stream's inspection) refused: one line each.
+		if row := c.flows[l.flow]; row != nil && l.flow != 0 && l.would == "drop" && l.reason != engine.ReasonReevaluated {
+			row.Refused++
+			if l.verdict == "drop" {
+				row.RefusedDropped++
+			}
+		}
 		return
 	}
 	k := rowKey{from: l.from, to: l.to, client: l.src, server: l.dst, proto: l.proto, port: l.dport,
@@ -250,7 +263,11 @@ func (c *Collector) Rows() []Row {
 		names := make([]string, 0, len(m))
 		for f := range m {
 			rs := engine.RequestSeen{Kind: f.kind, Code: f.code, MEI: f.mei, Class: f.class}
-			names = append(names, f.kind.String()+" "+rs.Name())
+			name := f.kind.String() + " " + rs.Name()
+			if f.refused {
+				name += refusedSuffix
+			}
+			names = append(names, name)
 		}
 		key := svcString(k.client.String(), k.server.String(), packet.ProtoName(k.proto), int(k.port))
 		fns[key] = append(fns[key], names...)

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -41,14 +42,14 @@ type Arrow struct {
 	Num     int    // C1, C2 ... as the matrix names them
 	Class   string
 	Mode    string
-	// Flows by class, as the label says them.
-	Flows, Allowed, WouldDrop, Denied uint64
-	Path                              string
-	LabelX                            float64
-	LabelY                            float64
-	LabelW                            float64
-	LabelH                            float64
-	Lines                             []string
+	// Flows by class, as the label says them, and packets refused.
+	Flows, Allowed, WouldDrop, Denied, Refused uint64
+	Path                                       string
+	LabelX                                     float64
+	LabelY                                     float64
+	LabelW                                     float64
+	LabelH                                     float64
+	Lines                                      []string
 }
 
 // Purdue levels from the top of the map down; 3.5 and dmz share a band.
@@ -158,13 +159,18 @@ func newBox(z Zone, cx, cy float64) Box {
 // drawn too, so the two bow apart far enough for both labels.
 func arrow(num int, c *Conduit, a, b *Box, paired bool) Arrow {
 	ar := Arrow{Conduit: c.ID(), Num: num, Class: c.Class(), Mode: c.Mode,
-		Flows: c.Flows, Allowed: c.Allowed, WouldDrop: c.WouldDrop, Denied: c.Denied}
+		Flows: c.Flows, Allowed: c.Allowed, WouldDrop: c.WouldDrop, Denied: c.Denied, Refused: c.Refused}
 	ar.Lines = []string{
 		fmt.Sprintf("C%d %s · %d flows", num, c.Mode, c.Flows),
 		fmt.Sprintf("allowed %d · would-drop %d · denied %d", c.Allowed, c.WouldDrop, c.Denied),
 	}
+	if c.Refused > 0 {
+		ar.Lines = append(ar.Lines, fmt.Sprintf("%d packets refused by a protocol condition", c.Refused))
+	}
 	if len(c.Functions) > 0 {
-		f := c.Functions
+		// Refused functions first: they are what the label must show.
+		f := append([]string(nil), c.Functions...)
+		sort.SliceStable(f, func(i, j int) bool { return isRefused(f[i]) && !isRefused(f[j]) })
 		more := ""
 		if len(f) > 2 {
 			f, more = f[:2], fmt.Sprintf(" +%d", len(c.Functions)-2)
@@ -225,6 +231,8 @@ func edge(b *Box, px, py float64) (float64, float64) {
 	}
 	return b.cx + dx*t, b.cy + dy*t
 }
+
+func isRefused(function string) bool { return strings.HasSuffix(function, refusedSuffix) }
 
 func contains(s []string, v string) bool {
 	for _, x := range s {

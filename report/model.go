@@ -74,8 +74,11 @@ type Conduit struct {
 	Denied    uint64 // flows
 	// Packets of the flows in each class.
 	AllowedPackets, WouldDropPackets, DeniedPackets uint64
-	Functions                                       []string // industrial functions seen, "modbus read_coils"
-	Rows                                            []Row
+	// Packets of allowed flows that the rule's protocol condition refused
+	// (a Modbus write under read_only), and of those, the ones dropped.
+	Refused, RefusedDropped uint64
+	Functions               []string // industrial functions seen, "modbus read_coils"
+	Rows                    []Row
 }
 
 // ID names the conduit as the policy's conduits do.
@@ -84,9 +87,9 @@ func (c *Conduit) ID() string { return c.From + "->" + c.To }
 // Class is the conduit's worst verdict class: what its arrow shows.
 func (c *Conduit) Class() string {
 	switch {
-	case c.Denied > 0:
+	case c.Denied > 0 || c.RefusedDropped > 0:
 		return Denied
-	case c.WouldDrop > 0:
+	case c.WouldDrop > 0 || c.Refused > 0:
 		return WouldDrop
 	case c.Flows == 0:
 		return Idle
@@ -105,10 +108,25 @@ type Row struct {
 	Functions      []string
 	Rule           string
 	Mode           string
-	Verdict        string // Allowed, WouldDrop or Denied
+	Verdict        string // of the flows' first packet: Allowed, WouldDrop or Denied
 	Flows          uint64
 	Packets        uint64
 	Bytes          uint64
+	// Packets the rule's protocol condition refused later in the flows,
+	// and of those, the ones dropped (enforce).
+	Refused, RefusedDropped uint64
+}
+
+// Class is the row's worst verdict: an allowed flow with refused
+// requests is would-drop (monitor) or denied (enforce).
+func (r *Row) Class() string {
+	switch {
+	case r.Verdict == Denied || r.RefusedDropped > 0:
+		return Denied
+	case r.Verdict == WouldDrop || r.Refused > 0:
+		return WouldDrop
+	}
+	return Allowed
 }
 
 // Rule is one rule's counters and what the page says of it.

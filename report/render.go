@@ -28,11 +28,12 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return itoa(r.Port)
 	},
-	"add":    func(a, b int) int { return a + b },
-	"odd":    func(i int) bool { return i%2 == 1 },
-	"labelX": func(x float64) float64 { return x + 5 },
-	"textY":  func(y float64, i int) float64 { return y + float64(i)*lineH },
-	"labelY": func(y float64, i int) float64 { return y + 14 + float64(i)*lineH },
+	"add":     func(a, b int) int { return a + b },
+	"odd":     func(i int) bool { return i%2 == 1 },
+	"refused": isRefused,
+	"labelX":  func(x float64) float64 { return x + 5 },
+	"textY":   func(y float64, i int) float64 { return y + float64(i)*lineH },
+	"labelY":  func(y float64, i int) float64 { return y + 14 + float64(i)*lineH },
 	"span": func(a, b *time.Time) string {
 		if a == nil || b == nil {
 			return ""

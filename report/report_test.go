@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -117,6 +118,72 @@ func TestOfflinePlant(t *testing.T) {
 	for _, rule := range r.Rules {
 		if rule.Name == "default" && rule.QuietFor != "never hit" {
 			t.Errorf("default quiet for %q", rule.QuietFor)
+		}
+	}
+}
+
+// TestRefused: with the workstation's S7 writes taken out of its rule,
+// the writes are refused by the condition (would-drop in monitor): the
+// conduit, its row and its functions say so, and the would-drop packets
+// of the map add up to replay's.
+func TestRefused(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdata, "plant.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrowed := strings.Replace(string(b), "s7: {functions: [setup_communication, read_var, write_var]}", "s7: {functions: [setup_communication, read_var]}", 1)
+	if narrowed == string(b) {
+		t.Fatal("the plant's policy changed: no write_var to take out")
+	}
+	for _, mode := range []string{"monitor", "enforce"} {
+		pol, err := rules.Parse("narrowed.yaml", []byte(strings.Replace(narrowed, "mode: monitor", "mode: "+mode, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, res, err := Offline(pol, []string{filepath.Join(testdata, "plant.pcap")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Build(pol, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ews uint64
+		for _, h := range res.Rules {
+			if h.Name == "ews-programs-s7" {
+				ews = h.WouldDrop
+			}
+		}
+		var c *Conduit
+		for i := range r.Conduits {
+			if r.Conduits[i].ID() == "engineering->control" {
+				c = &r.Conduits[i]
+			}
+		}
+		if ews == 0 || c == nil || c.Refused != ews {
+			t.Fatalf("%s: the rule refused %d packets; the conduit %+v", mode, ews, c)
+		}
+		want := WouldDrop
+		if mode == "enforce" {
+			want = Denied
+			if c.RefusedDropped != ews {
+				t.Errorf("enforce: %d of %d refused packets dropped", c.RefusedDropped, ews)
+			}
+		}
+		if c.Class() != want || len(c.Rows) != 1 || c.Rows[0].Class() != want || c.Rows[0].Verdict != Allowed {
+			t.Errorf("%s: conduit class %s, rows %+v", mode, c.Class(), c.Rows)
+		}
+		if !contains(c.Functions, "s7 write_var (refused)") || !contains(c.Functions, "s7 read_var") {
+			t.Errorf("%s: functions %q", mode, c.Functions)
+		}
+		if mode == "monitor" {
+			var would uint64
+			for _, c := range r.Conduits {
+				would += c.WouldDropPackets + c.Refused
+			}
+			if would != res.WouldDrop {
+				t.Errorf("map: %d would-drop packets; replay %d", would, res.WouldDrop)
+			}
 		}
 	}
 }
