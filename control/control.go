@@ -198,7 +198,7 @@ func Call(ctx context.Context, path, cmd string, args, result any) error {
 		return fmt.Errorf("read the answer to %s from %s: %w", cmd, path, err)
 	}
 	if !resp.OK {
-		return fmt.Errorf("%s: %s", cmd, resp.Error)
+		return &Refused{Cmd: cmd, Msg: resp.Error}
 	}
 	if result != nil {
 		if err := json.Unmarshal(resp.Result, result); err != nil {
@@ -207,3 +207,12 @@ func Call(ctx context.Context, path, cmd string, args, result any) error {
 	}
 	return nil
 }
+
+// Refused is the daemon's answer that it could not do what was asked (a
+// bad argument, an unknown zone): its message is meant for the operator
+// as it is.
+type Refused struct {
+	Cmd, Msg string
+}
+
+func (e *Refused) Error() string { return e.Msg }

@@ -54,6 +54,7 @@ type Engine struct {
 	onRequest   func(RequestSeen)
 	verdictMark uint32
 	kernel      kernelSide
+	fp          *fastpath // nil: no fast path (fastpath.go)
 	ports       portResolver
 
 	logDropped atomic.Uint64

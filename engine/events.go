@@ -58,6 +58,9 @@ type verdictEvent struct {
 	mac     rules.MAC
 	hasMAC  bool
 	bound   rules.ZoneID
+	// reset: on_violation reset took effect (enforce): the refused segment
+	// was replaced to reset the session at both ends (reset.go).
+	reset bool
 }
 
 // emit hands an event to the writer without ever waiting for it.
@@ -73,6 +76,9 @@ func (e *Engine) emit(ev event) {
 // shard lock is released.
 func (e *Engine) onConntrack(ev conntrack.Event) {
 	e.releaseStream(&ev.Flow)
+	if e.flowEnded(ev) {
+		return // logged once its kernel entry is gone (fastpath.go)
+	}
 	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
 }
 
@@ -161,8 +167,16 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 		if v.app.proto != rules.AppNone {
 			r.AddAttrs(v.app.attr())
 		}
+		if v.reset {
+			r.AddAttrs(slog.Bool("reset", true))
+		}
 		if ev.kind == evPanic {
 			r.AddAttrs(slog.String("panic", ev.text))
+		}
+		if v.pol != nil && v.pol.IsPassive() {
+			// A sensor's line (conduit observe): monitored, and the mode
+			// the file sets, so "would" reads as what enforce would do.
+			r.AddAttrs(slog.Bool("observed", true), slog.String("policy_mode", v.pol.PolicyMode(v.from, v.to).String()))
 		}
 		_ = h.Handle(ctx, r)
 		if ev.kind == evVerdict && v.reason == ReasonPickup && v.accept {
@@ -202,6 +216,9 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			)
 			if act := e.store.Load(); f.Rule >= 0 && f.Generation == act.Generation {
 				r.AddAttrs(slog.String("rule", ruleName(act.Policy, f.Rule)))
+			}
+			if f.Mark&markOffloaded != 0 {
+				r.AddAttrs(slog.Bool("offloaded", true))
 			}
 		} else {
 			r.AddAttrs(slog.Int("entries", c.Entries), slog.Int("capacity", c.Capacity))

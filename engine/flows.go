@@ -37,6 +37,9 @@ type FlowInfo struct {
 	PacketsReply uint64     `json:"packets_reply"`
 	BytesOrig    uint64     `json:"bytes_orig"`
 	BytesReply   uint64     `json:"bytes_reply"`
+	// Offloaded: the kernel passes the flow's established packets on the
+	// fast path; its counters come from the kernel's accounting.
+	Offloaded bool `json:"offloaded"`
 }
 
 // Flows calls fn for each tracked flow until it returns false. Flows are
@@ -71,6 +74,7 @@ func flowInfo(f *conntrack.Flow, gen uint64, pol *rules.Policy, now int64, to *c
 		TimeoutS:    f.Timeout(to).Seconds(),
 		PacketsOrig: f.Packets[orig], PacketsReply: f.Packets[reply],
 		BytesOrig: f.Bytes[orig], BytesReply: f.Bytes[reply],
+		Offloaded: f.Mark&markOffloaded != 0,
 	}
 	if f.Rule >= 0 && f.Generation == gen {
 		fi.Rule = pol.RuleName(int(f.Rule))

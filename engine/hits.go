@@ -14,7 +14,9 @@ import (
 type ruleCounters struct {
 	packets, bytes, flows, requests atomic.Uint64
 	wouldDrop                       atomic.Uint64 // packets the rule refused (dropped in enforce, passed in monitor)
+	lastWouldDrop                   atomic.Int64  // clock ns of the last refused packet; 0: never
 	first, last                     atomic.Int64  // clock ns; 0: never
+	cov                             ruleCoverage  // what the rule carried (coverage.go)
 }
 
 func (c *ruleCounters) hit(now int64, bytes int) {
@@ -60,13 +62,37 @@ func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
 	return idx
 }
 
+// addKernel counts packets the kernel forwarded for an offloaded flow of
+// rule name (the sweep's goroutine).
+func (h *hitTable) addKernel(name string, packets, bytes uint64, now int64) {
+	h.mu.Lock()
+	if h.byName == nil {
+		h.byName = make(map[string]*ruleCounters)
+	}
+	c := h.byName[name]
+	if c == nil {
+		c = &ruleCounters{}
+		h.byName[name] = c
+	}
+	h.mu.Unlock()
+	c.packets.Add(packets)
+	c.bytes.Add(bytes)
+	c.last.Store(now)
+	if c.first.Load() == 0 {
+		c.first.CompareAndSwap(0, now)
+	}
+}
+
 // RuleHits is one rule's counters, the JSON shape of PRODUCT.md shared by
 // hits, status and replay.
 type RuleHits struct {
-	Name     string `json:"name"`
-	Index    int    `json:"index"` // position in the policy in force; -1 for a rule no longer in it
-	Action   string `json:"action"`
-	Cleanup  bool   `json:"cleanup"`
+	Name    string `json:"name"`
+	Index   int    `json:"index"` // position in the policy in force; -1 for a rule no longer in it
+	Action  string `json:"action"`
+	Cleanup bool   `json:"cleanup"`
+	// Conduit is the zone pair ("from -> to") of a cleanup rule scoped to
+	// one conduit; "" for the global one and for other rules.
+	Conduit  string `json:"conduit,omitempty"`
 	Packets  uint64 `json:"packets"`
 	Bytes    uint64 `json:"bytes"`
 	Flows    uint64 `json:"flows"`
@@ -76,6 +102,15 @@ type RuleHits struct {
 	WouldDrop uint64     `json:"would_drop"`
 	FirstHit  *time.Time `json:"first_hit"`
 	LastHit   *time.Time `json:"last_hit"`
+	// LastWouldDrop is when the rule last refused a packet (ready's
+	// window); absent while it never has.
+	LastWouldDrop *time.Time `json:"last_would_drop,omitempty"`
+}
+
+// refused counts a packet the rule refused.
+func (c *ruleCounters) refused(now int64) {
+	c.wouldDrop.Add(1)
+	c.lastWouldDrop.Store(now)
 }
 
 // Hits sums the workers' counters for every rule of the policy in force,
@@ -104,6 +139,7 @@ func (e *Engine) Hits() []RuleHits {
 			r.WouldDrop += c.wouldDrop.Load()
 			r.FirstHit = minTime(r.FirstHit, c.first.Load())
 			r.LastHit = maxTime(r.LastHit, c.last.Load())
+			r.LastWouldDrop = maxTime(r.LastWouldDrop, c.lastWouldDrop.Load())
 		}
 		h.mu.Unlock()
 	}
@@ -131,6 +167,9 @@ func (e *Engine) Hits() []RuleHits {
 		r.Index = i
 		r.Action = pol.ActionOf(i).String()
 		r.Cleanup = i < len(pol.Rules) && pol.Rules[i].Cleanup
+		if r.Cleanup {
+			r.Conduit = pol.Rules[i].CleanupConduit()
+		}
 		out = append(out, r)
 	}
 	rest := make([]RuleHits, 0, len(sum))

@@ -48,8 +48,12 @@ type inspection struct {
 	flow     *conntrack.Flow
 	cond     *rules.AppCond
 	side     int
-	off      uint32 // stream offset of the payload's first new byte
-	requests uint64 // requests the condition matched
+	off      uint32        // stream offset of the payload's first new byte
+	requests uint64        // requests the condition matched
+	cov      *ruleCoverage // the rule's coverage: what the condition passed
+	covSt    *flowStream   // where the flow's tuple is kept, if it has a slot
+	tup      *tupleCov     // the flow's tuple, once a request was counted
+	now      int64
 
 	dir   *streamDir // the TCP direction (nil for a datagram)
 	large uint16     // a large buffer borrowed for dir's unfinished PDU
@@ -837,7 +841,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		side = rspSide
 	}
 	in := &w.insp
-	*in = inspection{w: w, flow: f, cond: rule.App, side: side}
+	*in = inspection{w: w, flow: f, cond: rule.App, side: side, cov: &c.cov, now: now}
 
 	if p.Fragment != packet.NotFragment {
 		// The first piece of a datagram the kernel did not reassemble.
@@ -849,6 +853,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	}
 
 	st := w.stream(f, rule.App.Proto)
+	in.covSt = st
 	if st == nil {
 		if len(p.Payload) == 0 {
 			return false
@@ -952,6 +957,7 @@ func (w *Worker) inspectDatagram(pol *rules.Policy, f *conntrack.Flow, rule *rul
 	var st *flowStream
 	if rule.App.Proto == rules.AppDNP3 {
 		if st = w.stream(f, rules.AppDNP3); st != nil {
+			in.covSt = st
 			w.resume(st, f)
 			in.loadAsm(st)
 		}
@@ -1020,6 +1026,7 @@ func (w *Worker) conclude(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule
 	if refused && mode == rules.ModeEnforce && st != nil && !in.gap &&
 		rule.OnViolation == rules.ViolationReset {
 		w.startReset(st, in.side, b)
+		w.appEv.reset = logIt // the line says what conduit did to the flow
 	}
 	return refused
 }

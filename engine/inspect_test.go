@@ -387,9 +387,17 @@ func TestInspectReset(t *testing.T) {
 			t.Error("closing packets after the reset refused")
 		}
 		lines := te.appLines()
-		if len(lines) != 1 || lines[0].reason != ReasonViolation {
-			t.Errorf("lines %+v", lines)
+		if len(lines) != 1 || lines[0].reason != ReasonViolation || !lines[0].reset {
+			t.Errorf("lines %+v, want one violation that says it reset the session", lines)
 		}
+	}
+	// In monitor nothing is reset, and the line does not say so.
+	te0 := newAppEngine(t, "monitor", "tcp", "502", readOnly+"\n    on_violation: reset")
+	if v := newSession(t, te0).req(mbReq(1, 1, 5, 0, 0xff00)); !v.Accept || v.Packet != nil {
+		t.Fatalf("monitor: %+v", v)
+	}
+	if lines := te0.appLines(); len(lines) != 1 || lines[0].reset || !lines[0].wouldDrop {
+		t.Errorf("monitor lines %+v", lines)
 	}
 	// A retransmission before the server answered becomes the FIN again.
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly+"\n    on_violation: reset")

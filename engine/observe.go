@@ -107,6 +107,9 @@ func (r *RequestSeen) Name() string {
 
 // seen reports a request the condition judged (f) to Config.OnRequest.
 func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, counted bool) {
+	if counted && f == rules.Pass {
+		in.cover(funcKey{kind: kind, code: code}, 0)
+	}
 	if in.w.e.onRequest != nil {
 		in.report(RequestSeen{Kind: kind, Code: code, Failure: f, Counted: counted})
 	}
@@ -114,6 +117,9 @@ func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, count
 
 // seenModbus reports a Modbus request the condition judged (f).
 func (in *inspection) seenModbus(p *modbus.PDU, f rules.Failure) {
+	if f == rules.Pass {
+		in.coverModbus(p)
+	}
 	if in.w.e.onRequest != nil {
 		in.reportModbus(p, f)
 	}
@@ -128,9 +134,21 @@ func (in *inspection) reportModbus(p *modbus.PDU, f rules.Failure) {
 		Failure: f, Counted: f == rules.Pass})
 }
 
+// coverModbus records a Modbus request the condition passed.
+func (in *inspection) coverModbus(p *modbus.PDU) {
+	f := funcKey{kind: KindModbus, code: uint16(p.Function)}
+	if p.Function == modbus.EncapsulatedInterface {
+		f.mei = p.MEIType
+	}
+	in.cover(f, p.UnitID)
+}
+
 // seenCIP reports a CIP request the condition judged (f); the ENIP
 // request carrying it is what the rule counts.
 func (in *inspection) seenCIP(m *enip.Msg, f rules.Failure) {
+	if f == rules.Pass {
+		in.cover(funcKey{kind: KindCIP, code: uint16(m.Service), class: m.Class}, 0)
+	}
 	if in.w.e.onRequest != nil {
 		in.report(RequestSeen{Kind: KindCIP, Code: uint16(m.Service), Class: m.Class, Failure: f})
 	}

@@ -78,6 +78,8 @@ type server struct {
 // the order they came (a reset never overtakes the data before it).
 func (s *server) batch(ps []nfq.Packet) {
 	s.rc.reads.Add(1)
+	s.w.batchStart()
+	defer s.w.batchEnd()
 	sampled := 0
 	for range ps {
 		if s.w.lat.sample() {
@@ -93,6 +95,14 @@ func (s *server) batch(ps []nfq.Packet) {
 		p := &ps[i]
 		mark := p.Mark | vm
 		switch d := s.w.DecideVerdictIn(p.Payload, ingressOf(p)); {
+		case d.CtMark:
+			// The batch verdict cannot carry the mark: a verdict of its own.
+			s.flush()
+			if vm != 0 {
+				s.sent(p.ID, s.q.VerdictCtMarkMark(p.ID, nfq.Accept, s.e.fp.bit, s.e.fp.bit, mark))
+			} else {
+				s.sent(p.ID, s.q.VerdictCtMark(p.ID, nfq.Accept, s.e.fp.bit, s.e.fp.bit))
+			}
 		case d.Accept && d.Packet == nil:
 			if len(s.accepts) > 0 && mark != s.runMark {
 				s.flush() // a batch verdict sets one mark
@@ -203,7 +213,11 @@ func (e *Engine) Sweep(ctx context.Context, every time.Duration) {
 	for {
 		select {
 		case <-t.C:
+			// The kernel's view of offloaded flows first: it is what keeps
+			// them from idling out here while they run.
+			e.syncKernel(e.now())
 			e.ct.Sweep(e.now())
+			e.removeEnded()
 		case <-ctx.Done():
 			return
 		}

@@ -15,6 +15,9 @@ type hitsState struct {
 	Version int        `json:"version"`
 	Saved   time.Time  `json:"saved"`
 	Rules   []RuleHits `json:"rules"`
+	// Coverage is what each rule carried (coverage.go); absent in files
+	// written before it was recorded.
+	Coverage []savedCoverage `json:"coverage,omitempty"`
 }
 
 const hitsStateVersion = 1
@@ -22,7 +25,7 @@ const hitsStateVersion = 1
 // SaveHits writes every rule's counters to path atomically (a temporary
 // file renamed over it), creating its directory if needed.
 func (e *Engine) SaveHits(path string) error {
-	st := hitsState{Version: hitsStateVersion, Saved: time.Now().UTC(), Rules: e.Hits()}
+	st := hitsState{Version: hitsStateVersion, Saved: time.Now().UTC(), Rules: e.Hits(), Coverage: e.coverageState()}
 	b, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
 		return fmt.Errorf("save hits: %w", err)
@@ -75,6 +78,7 @@ func (e *Engine) LoadHits(path string) (int, error) {
 		return 0, fmt.Errorf("load hits from %s: state version %d, want %d", path, st.Version, hitsStateVersion)
 	}
 	e.RestoreHits(st.Rules)
+	e.restoreCoverage(st.Coverage)
 	return len(st.Rules), nil
 }
 
@@ -107,6 +111,15 @@ func (e *Engine) RestoreHits(saved []RuleHits) {
 			for {
 				cur := c.first.Load()
 				if cur != 0 && cur <= ns || c.first.CompareAndSwap(cur, ns) {
+					break
+				}
+			}
+		}
+		if r.LastWouldDrop != nil {
+			ns := r.LastWouldDrop.UnixNano()
+			for {
+				cur := c.lastWouldDrop.Load()
+				if cur >= ns || c.lastWouldDrop.CompareAndSwap(cur, ns) {
 					break
 				}
 			}

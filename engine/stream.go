@@ -149,6 +149,10 @@ type flowStream struct {
 	reset resetState
 	logAt int64        // clock of the flow's last accepted app line (exceptions, allowed unparsed)
 	dir   [2]streamDir // by role: reqSide (client to server), rspSide
+	// The flow's coverage tuple and the rule coverage it belongs to (a
+	// reload may give the flow another rule).
+	cov   *tupleCov
+	covOf *ruleCoverage
 }
 
 // assembly is one direction's application-layer reassembly: the pieces of
@@ -243,6 +247,7 @@ func (p *streamPool) reinit(s *flowStream, owner uint64, proto rules.AppProto) {
 	s.s7PDU = 0
 	s.reset = resetState{}
 	s.logAt, s.pkts = 0, 0
+	s.cov, s.covOf = nil, nil
 }
 
 // takeBack returns the large buffers a slot holds, and forgets the bytes

@@ -10,6 +10,9 @@ type Verdict struct {
 	// (on_violation: reset). It is the worker's buffer, valid until the
 	// worker's next decision.
 	Packet []byte
+	// CtMark: the verdict also hands the flow to the kernel's fast path
+	// (the fast-path mark on its conntrack entry, NFQA_CT).
+	CtMark bool
 }
 
 // DecideVerdict is Decide with the replacement packet a reset may need.
@@ -20,7 +23,7 @@ func (w *Worker) DecideVerdict(b []byte) Verdict {
 
 // DecideVerdictIn is DecideIn with the replacement packet a reset may need.
 func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
-	w.replace = nil
+	w.replace, w.ctMark = nil, false
 	accept := w.DecideIn(b, in)
-	return Verdict{Accept: accept, Packet: w.replace}
+	return Verdict{Accept: accept, Packet: w.replace, CtMark: w.ctMark && accept && w.replace == nil}
 }

@@ -65,6 +65,13 @@ type Worker struct {
 	appPending bool
 	out        [ipv6Len + tcpLen]byte
 	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
+
+	// The fast path (fastpath.go): this worker's kernel connection (nil:
+	// off), whether the verdict in hand carries the mark, and the batch
+	// bracket a reload waits on.
+	fp     KernelConntrack
+	ctMark bool
+	epoch  atomic.Uint64
 }
 
 type workerStats struct {
@@ -115,7 +122,7 @@ func (w *Worker) DecideIn(b []byte, in Ingress) (accept bool) {
 }
 
 func (w *Worker) recovered(r any) bool {
-	w.replace, w.appPending = nil, false
+	w.replace, w.appPending, w.ctMark = nil, false, false
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
@@ -197,20 +204,23 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			w.stats.wouldDrop.Add(1)
 			c := hits[ev.rule]
 			c.hit(now, len(b))
-			c.wouldDrop.Add(1)
+			c.refused(now)
 			if w.denied.first(key, now) {
 				c.flows.Add(1)
+				c.cov.flow(flowCoverKey(conntrack.Key{Src: ev.src, Dst: ev.dst, SrcPort: ev.sport, DstPort: ev.dport, Proto: ev.proto}, false, p.ICMPType), now)
 				w.emit(event{kind: evVerdict, at: now, v: ev})
 			}
 			return false
 		}
 		if f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, p.ICMPType), now)
 		}
 	case f.Generation != act.Generation:
 		logIt = w.reevaluate(act, f, now, &ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, ev.icmpType), now)
 		}
 	}
 	w.shard.Update(f, dir, p.TCPFlags, len(b), now)
@@ -229,10 +239,13 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	if logIt {
 		ev.flow = f.ID
 	}
+	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && f.Mark&(markOffloaded|markNoOffload) == 0 && offloadable(pol, f, mode) {
+		w.offload(pol, f)
+	}
 	if out.WouldDrop && f.Rule >= 0 {
 		// Charged to the rule that decided: a deny rule, or an allow rule
 		// whose protocol condition refused the request.
-		hits[f.Rule].wouldDrop.Add(1)
+		hits[f.Rule].refused(now)
 	}
 	w.locked = false
 	w.shard.Unlock()

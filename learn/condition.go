@@ -75,6 +75,11 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 				name, s.Client.Unmap(), s.Server.Unmap()))
 			return c
 		}
+		if s.uninspected {
+			c.notes = append(c.notes, fmt.Sprintf("no %s condition: %s -> %s was learned from conduit observe's live matrix, which does not record what was asked",
+				name, s.Client.Unmap(), s.Server.Unmap()))
+			return c
+		}
 		asked := false
 		for f, n := range s.Functions {
 			proto, fn, _ := strings.Cut(f, " ")

@@ -179,7 +179,12 @@ func TestDraftConditionChoices(t *testing.T) {
 			}},
 		{"another protocol on the port: no condition", []tp{syn("10.0.0.1", 1, 502), seg("10.0.0.1", 1, 502, 0, mbRead), syn("10.0.0.3", 1, 502), seg("10.0.0.3", 1, 502, 0, []byte("GET / HTTP/1.0\r\n\r\n"))},
 			func(t *testing.T, rs map[string]*rules.Rule, y string) {
-				if r := rs["[10.0.0.1, 10.0.0.3]>502"]; r == nil || r.App != nil {
+				// Each client gets what it did: the reader its reads, the
+				// other protocol no condition (never the reader).
+				if r := rs["10.0.0.1>502"]; r == nil || r.App == nil || r.App.Modbus.Preset != "read_only" {
+					t.Errorf("rules %v", rs)
+				}
+				if r := rs["10.0.0.3>502"]; r == nil || r.App != nil {
 					t.Errorf("rules %v", rs)
 				}
 				if !strings.Contains(y, "#   no modbus condition: 10.0.0.3 -> 10.0.0.2 sent 1 packet that modbus cannot judge (malformed-modbus (bad-protocol-id) 1)") {

@@ -11,17 +11,27 @@ const (
 
 // Change is one service that differs between two matrices.
 type Change struct {
-	Kind   string   `json:"kind"`
-	Key    Row      `json:"service"`
-	Why    string   `json:"why"`
-	Before *Service `json:"-"`
-	After  *Service `json:"-"`
+	Kind string `json:"kind"`
+	Key  Row    `json:"service"`
+	Why  string `json:"why"`
+	// Health lists the figures of a changed service that moved past
+	// their thresholds (Thresholds), with before and after.
+	Health []Finding `json:"health,omitempty"`
+	Before *Service  `json:"-"`
+	After  *Service  `json:"-"`
 }
 
 // Diff compares the services seen before and after a change (a box put
 // inline, a policy enforced): services that went missing, that lost their
-// replies or started being denied, and services that are new.
+// replies or started being denied, whose health moved past
+// DefaultThresholds (polling, response times, retransmissions, resets,
+// session lifetimes, stalls), and services that are new.
 func Diff(before, after *Matrix, zs *Zones) []Change {
+	return DiffWith(before, after, zs, DefaultThresholds)
+}
+
+// DiffWith is Diff with the given health thresholds.
+func DiffWith(before, after *Matrix, zs *Zones, th Thresholds) []Change {
 	var out []Change
 	for _, b := range before.Services() {
 		a := after.Lookup(b.ServiceKey)
@@ -35,6 +45,14 @@ func Diff(before, after *Matrix, zs *Zones) []Change {
 		case a.Denied > b.Denied:
 			out = append(out, Change{Kind: Changed, Key: rowOf(b, zs), Before: b, After: a,
 				Why: fmt.Sprintf("denied after: %s of %s dropped or would-drop (%d before)", plural(int(a.Denied), "flow"), commas(a.Flows), b.Denied)})
+		default:
+			if f := healthChanges(b, a, th); len(f) > 0 {
+				why := f[0].Text
+				for _, x := range f[1:] {
+					why += "; " + x.Text
+				}
+				out = append(out, Change{Kind: Changed, Key: rowOf(b, zs), Before: b, After: a, Why: why, Health: f})
+			}
 		}
 	}
 	for _, a := range after.Services() {

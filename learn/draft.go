@@ -107,6 +107,86 @@ type draftRule struct {
 	idle     time.Duration
 	gap      int64
 	gapSvc   *Service
+	// silent: services that only connected; donors: the services whose
+	// condition they took (adoptSilent).
+	silent, donors []*Service
+	// fromAll, toAll: the side names its zone, whose hosts seen (this
+	// many) all used exactly this service and request set.
+	fromAll, toAll int
+}
+
+// adoptSilent sets the request signature of each service in svcs (one
+// port between two zones). A service that only connected (no request,
+// nothing unparsed) has asked for nothing a condition can say: it takes
+// the signature most used towards its server (else in svcs), so it
+// shares that rule rather than getting one without any condition.
+func adoptSilent(svcs []*Service, sigOf map[*Service]string, cfg *DraftConfig) (donors map[*Service][]*Service) {
+	donors = map[*Service][]*Service{}
+	var silent []*Service
+	isSilent := map[*Service]bool{}
+	for _, s := range svcs {
+		if !cfg.NoConditions && appOf(s.Proto, s.Port) != rules.AppNone && !s.logged && len(s.Functions) == 0 && len(s.Unparsed) == 0 {
+			silent = append(silent, s)
+			isSilent[s] = true
+			continue
+		}
+		sigOf[s] = requestSig(s, cfg)
+	}
+	pick := func(server netip.Addr, any bool) (string, []*Service) {
+		n := map[string][]*Service{}
+		for _, s := range svcs {
+			if sig, ok := sigOf[s]; ok && !isSilent[s] && (any || s.Server == server) {
+				n[sig] = append(n[sig], s)
+			}
+		}
+		best := ""
+		for sig, ss := range n {
+			if n[best] == nil || len(ss) > len(n[best]) || len(ss) == len(n[best]) && sig < best {
+				best = sig
+			}
+		}
+		return best, n[best]
+	}
+	for _, s := range silent {
+		sig, from := pick(s.Server, false)
+		if from == nil {
+			sig, from = pick(s.Server, true)
+		}
+		sigOf[s], donors[s] = sig, from
+	}
+	return donors
+}
+
+// condServices are the services a rule's condition is decided from: its
+// own and those whose condition its silent services took.
+func (r *draftRule) condServices() []*Service {
+	if len(r.donors) == 0 {
+		return r.services
+	}
+	out := slices.Clone(r.services)
+	for _, d := range r.donors {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// requestSig is what a client asked of a server, as the condition that
+// allows exactly that: services with the same one may share a rule.
+// Without conditions (--no-conditions) the rules allow by port only.
+func requestSig(s *Service, cfg *DraftConfig) string {
+	if cfg.NoConditions {
+		return ""
+	}
+	var parts []string
+	for _, c := range conditions([]*Service{s}) {
+		parts = append(parts, c.keys...)
+		if len(c.keys) > 0 && len(c.unparsed) > 0 {
+			parts = append(parts, "on_unparsed: allow")
+		}
+	}
+	return strings.Join(parts, "\n")
 }
 
 // Draft writes a draft policy for m: the narrowest allow rules covering
@@ -129,6 +209,7 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 	for i := range rs {
 		writeRule(&b, &rs[i], zs, &cfg)
 	}
+	writeConduitCleanups(&b, rs, zs)
 	b.WriteString(`  # The logged catch-all: in monitor it reports (as would-drop) every flow
   # the rules above do not cover; narrow the rules until it is quiet, then
   # enforce. It denies, so switching to enforce never allows more than the
@@ -143,6 +224,52 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 default: deny
 `)
 	return b.Bytes(), zs
+}
+
+// writeConduitCleanups writes a logged catch-all for each zone pair the
+// rules serve, so that each conduit has its own cleanup rule and quiet-for
+// and can go to enforce on its own.
+func writeConduitCleanups(b *bytes.Buffer, rs []draftRule, zs *Zones) {
+	type pair struct{ from, to int }
+	seen := map[pair]bool{}
+	var pairs []pair
+	index := map[*Zone]int{}
+	for i, z := range zs.List {
+		index[z] = i
+	}
+	taken := map[string]bool{}
+	for _, r := range rs {
+		taken[r.name] = true
+		for _, s := range r.services {
+			cz, sz := zs.Zone(s.Client), zs.Zone(s.Server)
+			if cz == nil || sz == nil || !zoneable(s.Client) || !zoneable(s.Server) {
+				continue
+			}
+			p := pair{index[cz], index[sz]}
+			if !seen[p] {
+				seen[p] = true
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
+	b.WriteString(`  # A logged catch-all per conduit (zone pair the rules serve): each reports
+  # what the rules above leave of its conduit and has its own quiet-for in
+  # conduit hits; conduit ready tells when one has been quiet long enough
+  # for its conduit to go to enforce.
+`)
+	for _, p := range pairs {
+		from, to := zs.List[p.from].Name, zs.List[p.to].Name
+		name := truncName("cleanup-" + from + "-to-" + to)
+		for taken[name] {
+			name += "-cleanup"
+		}
+		taken[name] = true
+		fmt.Fprintf(b, "  - name: %s\n    from: %s\n    to: %s\n    action: deny\n    cleanup: true\n\n", name, from, to)
+	}
 }
 
 func dedupeZoneNames(zs *Zones, given int) {
@@ -181,59 +308,78 @@ func draftRules(m *Matrix, zs *Zones, cfg *DraftConfig) []draftRule {
 		}
 		groups[k] = append(groups[k], s)
 	}
-	// Each group becomes one or more units: the narrowest rules whose
-	// from x to product is exactly what was seen, unless a side has so
-	// many hosts that it is named by its zone.
+	// Each group becomes units that grant exactly what was seen: the
+	// clients that asked the same servers for the same requests (the same
+	// protocol condition) share a unit, so no client gets a request, a
+	// server or a port it was not seen using. A side names its zone only
+	// where it has more than HostsPerSide hosts and they are every host
+	// seen in that zone: the zone then adds no seen host that did not use
+	// exactly this set.
 	var units []draftRule
 	for _, k := range order {
 		svcs := groups[k]
-		clients, servers := hostSet(svcs, true), hostSet(svcs, false)
-		fromZone := k.cz != nil && len(clients) > cfg.HostsPerSide
-		toZone := k.sz != nil && len(servers) > cfg.HostsPerSide
 		proto := k.proto
 		if !knownProto(proto) {
 			proto = 0
 		}
-		mk := func(from, to side, ss []*Service) draftRule {
-			return draftRule{from: from, to: to, proto: proto, ports: []uint16{k.port}, services: ss}
+		type cell struct {
+			sig     string
+			servers []netip.Addr
 		}
-		switch {
-		case fromZone && toZone:
-			units = append(units, mk(side{zone: k.cz}, side{zone: k.sz}, svcs))
-		case fromZone:
-			units = append(units, mk(side{zone: k.cz}, side{hosts: servers}, svcs))
-		case toZone:
-			units = append(units, mk(side{hosts: clients}, side{zone: k.sz}, svcs))
-		default:
-			// Servers with the same clients share a rule.
-			byClients := map[string][]netip.Addr{}
-			clientsOf := map[netip.Addr][]netip.Addr{}
-			for _, s := range svcs {
-				clientsOf[s.Server] = append(clientsOf[s.Server], s.Client)
+		cells := map[netip.Addr]map[string][]netip.Addr{} // client -> sig -> servers
+		cellSvcs := map[netip.Addr]map[string][]*Service{}
+		sigOf := map[*Service]string{}
+		donors := adoptSilent(svcs, sigOf, cfg)
+		for _, s := range svcs {
+			sig := sigOf[s]
+			if cells[s.Client] == nil {
+				cells[s.Client] = map[string][]netip.Addr{}
+				cellSvcs[s.Client] = map[string][]*Service{}
 			}
-			var sigs []string
-			sigClients := map[string][]netip.Addr{}
-			for _, srv := range servers {
-				cs := clientsOf[srv]
-				slices.SortFunc(cs, func(a, b netip.Addr) int { return a.Compare(b) })
-				cs = slices.Compact(cs)
-				sig := side{hosts: cs}.key()
-				if _, ok := byClients[sig]; !ok {
-					sigs = append(sigs, sig)
-					sigClients[sig] = cs
-				}
-				byClients[sig] = append(byClients[sig], srv)
+			cells[s.Client][sig] = append(cells[s.Client][sig], s.Server)
+			cellSvcs[s.Client][sig] = append(cellSvcs[s.Client][sig], s)
+		}
+		var keys []string
+		members := map[string][]netip.Addr{} // unit key -> clients
+		unitSvcs := map[string][]*Service{}
+		unitCell := map[string]cell{}
+		for _, c := range hostSet(svcs, true) {
+			sigs := make([]string, 0, len(cells[c]))
+			for sig := range cells[c] {
+				sigs = append(sigs, sig)
 			}
+			sort.Strings(sigs)
 			for _, sig := range sigs {
-				srvs := byClients[sig]
-				var ss []*Service
-				for _, s := range svcs {
-					if slices.Contains(srvs, s.Server) {
-						ss = append(ss, s)
-					}
+				srvs := cells[c][sig]
+				slices.SortFunc(srvs, func(a, b netip.Addr) int { return a.Compare(b) })
+				srvs = slices.Compact(srvs)
+				key := sig + "|" + side{hosts: srvs}.key()
+				if _, ok := members[key]; !ok {
+					keys = append(keys, key)
+					unitCell[key] = cell{sig, srvs}
 				}
-				units = append(units, mk(side{hosts: sigClients[sig]}, side{hosts: srvs}, ss))
+				members[key] = append(members[key], c)
+				unitSvcs[key] = append(unitSvcs[key], cellSvcs[c][sig]...)
 			}
+		}
+		for _, key := range keys {
+			uc, clients := unitCell[key], members[key]
+			ss := unitSvcs[key]
+			slices.SortFunc(ss, func(a, b *Service) int { return compareKeys(a.ServiceKey, b.ServiceKey) })
+			u := draftRule{from: side{hosts: clients}, to: side{hosts: uc.servers}, proto: proto, ports: []uint16{k.port}, services: ss}
+			for _, s := range ss {
+				if d := donors[s]; d != nil {
+					u.silent = append(u.silent, s)
+					u.donors = append(u.donors, d...)
+				}
+			}
+			if k.cz != nil && len(clients) > cfg.HostsPerSide && len(clients) == k.cz.Hosts {
+				u.from, u.fromAll = side{zone: k.cz}, len(clients)
+			}
+			if k.sz != nil && len(uc.servers) > cfg.HostsPerSide && len(uc.servers) == k.sz.Hosts {
+				u.to, u.toAll = side{zone: k.sz}, len(uc.servers)
+			}
+			units = append(units, u)
 		}
 	}
 	// Units between the same sides with the same protocol share a rule
@@ -243,13 +389,15 @@ func draftRules(m *Matrix, zs *Zones, cfg *DraftConfig) []draftRule {
 	var rs []draftRule
 	for _, u := range units {
 		key := fmt.Sprint(u.from.key(), "|", u.to.key(), "|", u.proto)
-		if !cfg.NoConditions && hasCondition(u.services) {
+		if !cfg.NoConditions && hasCondition(u.condServices()) {
 			key += fmt.Sprint("|", u.ports[0])
 		}
 		if i, ok := merged[key]; ok {
 			r := &rs[i]
 			r.ports = append(r.ports, u.ports...)
 			r.services = append(r.services, u.services...)
+			r.silent = append(r.silent, u.silent...)
+			r.donors = append(r.donors, u.donors...)
 			continue
 		}
 		merged[key] = len(rs)
@@ -432,8 +580,10 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 #   - zones marked inferred are the /24 (IPv6: /64) subnets of the addresses
 #     seen; the capture cannot tell their Purdue level, so it says ` + InferredLevel + `: set it.
 `)
-	fmt.Fprintf(b, "#   - a rule lists hosts while a service has at most %d clients (servers) and\n", cfg.HostsPerSide)
-	b.WriteString("#     names the zone when it has more.\n")
+	b.WriteString("#   - no host is granted a service, a request or a peer it was not seen using:\n")
+	b.WriteString("#     clients that asked the same servers for the same requests share a rule.\n")
+	fmt.Fprintf(b, "#     A side names its zone where it has more than %d hosts and they are every\n", cfg.HostsPerSide)
+	b.WriteString("#     host seen in the zone (the rule's comment says so); it lists hosts elsewhere.\n")
 	fmt.Fprintf(b, "#   - idle_timeout is the largest gap seen times %g where that exceeds the\n", cfg.Margin)
 	b.WriteString("#     protocol default (conntrack.timeouts); elsewhere the default stands.\n")
 	if cfg.NoConditions {
@@ -444,7 +594,8 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 		b.WriteString("#     allowing the requests seen (a Modbus client that only read gets\n")
 		b.WriteString("#     preset read_only); enforce drops any other request.\n")
 	}
-	b.WriteString("#   - the cleanup rule (last) denies and logs what the rules do not cover.\n")
+	b.WriteString("#   - the cleanup rules (last: one per conduit the rules serve, then the global\n")
+	b.WriteString("#     one) deny and log what the rules do not cover.\n")
 	if reversed > 0 {
 		fmt.Fprintf(b, "#   - %d UDP flows were first seen from their server (the capture began\n", reversed)
 		b.WriteString("#     mid-exchange): enforce would drop such a first packet; see the rules.\n")
@@ -515,9 +666,13 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 		slices.Sort(ps)
 		what = "IP protocol " + strings.Join(slices.Compact(ps), ", ")
 	}
-	fmt.Fprintf(b, "  # evidence: %s, %s from %s to %s (%s): %s, %s packets, %s,\n",
+	volume := fmt.Sprintf("%s, %s packets, %s", plural(int(flows), "flow"), commas(packets), byteSize(bytes_))
+	if packets == 0 { // drafted from coverage (review), which counts flows and requests
+		volume = plural(int(flows), "flow")
+	}
+	fmt.Fprintf(b, "  # evidence: %s, %s from %s to %s (%s): %s,\n",
 		r.serviceLabel(), what, plural(len(hostSetRule(r, true)), "client"), plural(len(hostSetRule(r, false)), "server"),
-		zonePair(r, zs), plural(int(flows), "flow"), commas(packets), byteSize(bytes_))
+		zonePair(r, zs), volume)
 	fmt.Fprintf(b, "  #   seen %s to %s", stampNS(first), stampNS(last))
 	if r.gapSvc != nil {
 		s := r.gapSvc
@@ -542,12 +697,30 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 		}
 		fmt.Fprintf(b, "  #   pairs: %s%s\n", strings.Join(shown, ", "), more)
 	}
+	if r.fromAll > 0 {
+		fmt.Fprintf(b, "  #   from the zone: all %d hosts seen in %s are clients that asked exactly this of %s\n",
+			r.fromAll, r.from.zone.Name, r.to.yaml())
+	}
+	if r.toAll > 0 {
+		fmt.Fprintf(b, "  #   to the zone: all %d hosts seen in %s are servers of exactly this for these clients\n",
+			r.toAll, r.to.zone.Name)
+	}
 	if reversed > 0 {
 		fmt.Fprintf(b, "  #   %d flows began with the server's datagram (capture started mid-exchange):\n", reversed)
 		b.WriteString("  #   enforce drops such a first datagram until the client sends.\n")
 	}
 	writeFunctions(b, funcs)
-	conds := conditions(r.services)
+	conds := conditions(r.condServices())
+	if len(r.silent) > 0 && len(r.donors) > 0 {
+		var hs []string
+		for _, s := range r.silent {
+			hs = append(hs, fmt.Sprintf("%s -> %s", s.Client.Unmap(), s.Server.Unmap()))
+		}
+		slices.Sort(hs)
+		fmt.Fprintf(b, "  #   only connected, no request seen: %s; the condition is the one of %s\n",
+			strings.Join(slices.Compact(hs), ", "), plural(len(hostSet(r.donors, true)), "client"))
+		b.WriteString("  #   of the same server(s), the narrowest the capture shows (a condition cannot allow nothing)\n")
+	}
 	var keys []string
 	unparsed := false
 	for _, c := range conds {
@@ -572,8 +745,11 @@ func writeRule(b *bytes.Buffer, r *draftRule, zs *Zones, cfg *DraftConfig) {
 	}
 
 	fmt.Fprintf(b, "  - name: %s\n", r.name)
-	fmt.Fprintf(b, "    description: %s\n", quote(fmt.Sprintf("learned: %s, %s packets, %s to %s",
-		plural(int(flows), "flow"), commas(packets), stampNS(first), stampNS(last))))
+	desc := fmt.Sprintf("learned: %s, %s packets, %s to %s", plural(int(flows), "flow"), commas(packets), stampNS(first), stampNS(last))
+	if packets == 0 {
+		desc = fmt.Sprintf("carried: %s, %s to %s", plural(int(flows), "flow"), stampNS(first), stampNS(last))
+	}
+	fmt.Fprintf(b, "    description: %s\n", quote(desc))
 	fmt.Fprintf(b, "    from: %s\n", r.from.yaml())
 	fmt.Fprintf(b, "    to: %s\n", r.to.yaml())
 	switch r.proto {

@@ -224,6 +224,9 @@ func TestDraftSides(t *testing.T) {
 		{"10.20.0.12", "[10.10.0.4, 10.10.0.5, 10.10.0.6]", "502"},
 		{"net-10-30-0", "10.40.0.10", "5450"},
 		{"10.20.0.11", "10.10.0.1", "any"},
+		// A cleanup rule per conduit the rules serve, then the global one.
+		{"net-10-20-0", "net-10-10-0", "any"},
+		{"net-10-30-0", "net-10-40-0", "any"},
 		{"any", "any", "any"},
 	}
 	if len(got) != len(want) {

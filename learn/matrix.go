@@ -44,9 +44,16 @@ type Service struct {
 	// a rule with a protocol condition drops them unless on_unparsed
 	// allows them.
 	Unparsed map[string]uint64
+	// Health: polling, response times, retransmissions, resets, session
+	// lifetimes and the largest stall (health.go); nil when learned from
+	// verdict logs only.
+	Health *Health
 
 	units  set256 // Modbus unit ids of the requests
 	logged bool   // learned from a verdict log, which does not say what was asked
+	// uninspected: learned by a live matrix (conduit observe), which does
+	// not run learn's protocol inspection: what was asked is unknown.
+	uninspected bool
 }
 
 // set256 is a set of byte values.
@@ -84,6 +91,7 @@ type Matrix struct {
 	Packets     uint64   // IP packets seen
 	Malformed   uint64   // packets the decoder refused (not in any service)
 	Spoofed     uint64   // verdict lines of forged source addresses (spoofed-source), not learned
+	Overflow    uint64   // packets of services a full live matrix did not take (live.go)
 	First, Last int64    // ns
 
 	ingress map[netip.Addr]*Ingress // where each source's packets came in (ingress.go)

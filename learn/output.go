@@ -32,17 +32,38 @@ type Row struct {
 	MaxGapS    float64           `json:"max_gap_s"`
 	Denied     uint64            `json:"denied,omitempty"` // flows a verdict log shows denied
 	Functions  map[string]uint64 `json:"functions,omitempty"`
+	// Unparsed counts, by reason, the packets the engine could not judge
+	// as the port's protocol.
+	Unparsed map[string]uint64 `json:"unparsed,omitempty"`
 }
 
 func rowOf(s *Service, zs *Zones) Row {
 	return Row{
 		Client: s.Client.Unmap().String(), ClientZone: zs.ZoneName(s.Client),
 		Server: s.Server.Unmap().String(), ServerZone: zs.ZoneName(s.Server),
-		Proto: packet.ProtoName(s.Proto), Port: int(s.Port), Service: s.Name(),
+		Proto: packet.ProtoName(s.Proto), Port: int(s.Port), Service: label(s),
 		Flows: s.Flows, Packets: s.Packets, Bytes: s.Bytes, Replies: s.ToClient,
 		First: time.Unix(0, s.First).UTC(), Last: time.Unix(0, s.Last).UTC(),
 		MaxGapS: time.Duration(s.MaxGap).Seconds(), Denied: s.Denied, Functions: s.Functions,
+		Unparsed: s.Unparsed,
 	}
+}
+
+// label is the service's name, unless its payload says otherwise: a row
+// named by an industrial port whose traffic never parsed as that protocol
+// says so ("dnp3 (does not parse)": plain text on tcp/20000 is not DNP3),
+// and S7comm-plus on port 102 is named as such.
+func label(s *Service) string {
+	name := s.Name()
+	for k := range s.Unparsed {
+		if strings.Contains(k, "s7plus") {
+			return "s7comm-plus"
+		}
+	}
+	if len(s.Unparsed) > 0 && len(s.Functions) == 0 {
+		return name + " (does not parse)"
+	}
+	return name
 }
 
 // Rows returns the matrix as rows, zones assigned by zs.

@@ -28,6 +28,7 @@ type flow struct {
 	clientPort uint16
 	last       int64
 	synOnly    bool // TCP: nothing but the client's SYN so far
+	h          flowHealth
 }
 
 // Learner builds a Matrix from IP packets. It is not safe for concurrent use.
@@ -41,6 +42,10 @@ type Learner struct {
 	copies  copies // recent frames, to skip forwarded copies (ingress.go)
 
 	logFlows map[uint64]*logFlow // flows of verdict logs not yet ended
+
+	// Bounds of a live matrix (live.go); 0: none, as for captures.
+	noInspect             bool
+	maxFlows, maxServices int
 }
 
 // NewLearner starts an empty matrix.
@@ -49,7 +54,10 @@ func NewLearner() *Learner {
 }
 
 // Matrix returns the matrix learned so far.
-func (l *Learner) Matrix() *Matrix { return l.m }
+func (l *Learner) Matrix() *Matrix {
+	l.lifetimes()
+	return l.m
+}
 
 // Capture learns every packet of r. It returns the reader's error where a
 // truncated or corrupt capture stopped; the packets before it count.
@@ -97,11 +105,24 @@ func (l *Learner) Packet(ts int64, b []byte) {
 		// judged by its own type.
 		f = nil
 	}
+	var gap int64
+	if f == nil && l.maxFlows > 0 && len(l.flows) >= l.maxFlows {
+		l.prune(ts)
+	}
 	if f == nil {
-		f = l.open(k, srcIsA, ts)
+		if old := l.flows[k]; old != nil && old.svc.Proto == packet.ProtoTCP && !old.h.lived {
+			// A new session on a reused port pair: the old one's life ended.
+			old.h.lived = true
+			old.svc.health().Lifetimes.add(old.last - old.h.start)
+		}
+		if f = l.open(k, srcIsA, ts); f == nil {
+			m.Overflow++ // a new service, and a live matrix has no room for it
+			return
+		}
 		l.flows[k] = f
 	} else if f.last > 0 {
-		f.svc.gap(ts-f.last, f.clientPort)
+		gap = ts - f.last
+		f.svc.gap(gap, f.clientPort)
 	}
 	f.last = ts
 	s := f.svc
@@ -117,7 +138,10 @@ func (l *Learner) Packet(ts int64, b []byte) {
 	if p.Proto == packet.ProtoTCP && (p.TCPFlags&packet.TCPSyn == 0 || p.TCPFlags&packet.TCPAck != 0) {
 		f.synOnly = false
 	}
-	if appOf(s.Proto, s.Port) != rules.AppNone {
+	if p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP {
+		l.health(f, s, ts, gap, toServer)
+	}
+	if !l.noInspect && appOf(s.Proto, s.Port) != rules.AppNone {
 		l.observe(s, ts, b)
 	}
 }
@@ -151,7 +175,12 @@ func (l *Learner) open(k flowKey, srcIsA bool, ts int64) *flow {
 	} else {
 		cport = 0
 	}
-	s := l.m.service(ServiceKey{Client: client, Server: server, Proto: p.Proto, Port: port})
+	key := ServiceKey{Client: client, Server: server, Proto: p.Proto, Port: port}
+	if l.maxServices > 0 && len(l.m.services) >= l.maxServices && l.m.services[key] == nil {
+		return nil
+	}
+	s := l.m.service(key)
+	s.uninspected = s.uninspected || l.noInspect && appOf(key.Proto, key.Port) != rules.AppNone
 	s.Flows++
 	if p.Proto == packet.ProtoUDP && conclusive && !dstServes {
 		s.ReversedStarts++

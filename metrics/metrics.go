@@ -41,6 +41,9 @@ type Source struct {
 	Kernel  func() ([]engine.KernelQueue, error)
 	Reloads func() Reloads
 	Sinks   func() []eventlog.SinkStats
+	// Fastpath reads what the kernel accepted on the fast path (packets,
+	// bytes; ok false without it).
+	Fastpath func() (packets, bytes uint64, ok bool)
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -79,6 +82,10 @@ var (
 	dGeneration   = desc("policy_generation", "Generation of the policy in force (1 at start, +1 per reload).")
 	dPolicy       = desc("policy_info", "The policy in force.", "sha256", "mode")
 	dStart        = desc("start_time_seconds", "When the daemon started.")
+	dFPFlows      = desc("fastpath_flows", "Flows on the kernel's fast path at the last sweep.")
+	dFPOffloads   = desc("fastpath_offloads_total", "Flows handed to the kernel's fast path.")
+	dFPPackets    = desc("fastpath_accepted_packets_total", "Packets the kernel accepted on the fast path without queueing them.")
+	dFPBytes      = desc("fastpath_accepted_bytes_total", "Bytes of the packets the kernel accepted on the fast path.")
 )
 
 type collector struct{ src Source }
@@ -99,7 +106,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
 		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
 		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
-		dGeneration, dPolicy, dStart} {
+		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes} {
 		ch <- d
 	}
 }
@@ -200,6 +207,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		act := s.Store.Load()
 		gauge(dGeneration, float64(act.Generation))
 		gauge(dPolicy, 1, act.Policy.SHA256, act.Policy.Mode.String())
+	}
+	if fp := e.FastpathStats(); fp.Enabled {
+		gauge(dFPFlows, float64(fp.Flows))
+		counter(dFPOffloads, fp.Offloads)
+		if s.Fastpath != nil {
+			if p, b, ok := s.Fastpath(); ok {
+				counter(dFPPackets, p)
+				counter(dFPBytes, b)
+			}
+		}
 	}
 	if !s.Started.IsZero() {
 		gauge(dStart, float64(s.Started.UnixNano())/1e9)

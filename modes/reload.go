@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -29,6 +30,33 @@ type Reloader struct {
 	OnWatch func()
 
 	mu sync.Mutex // one reload at a time: SIGHUP, the file watcher and the control socket race
+
+	refusedMu sync.Mutex
+	refused   *Refusal // the last refused file, until a reload succeeds
+}
+
+// Refusal is the last file a reload refused while the policy in force
+// stayed: status shows it beside the running generation.
+type Refusal struct {
+	File    string    `json:"file"`
+	SHA256  string    `json:"file_sha256,omitempty"`
+	Errors  []string  `json:"errors"`
+	Time    time.Time `json:"time"`
+	Trigger string    `json:"trigger"`
+}
+
+// LastRefused returns the last refused file, or nil when the last reload
+// succeeded (or found the file unchanged) or none was refused.
+func (r *Reloader) LastRefused() *Refusal {
+	r.refusedMu.Lock()
+	defer r.refusedMu.Unlock()
+	return r.refused
+}
+
+func (r *Reloader) setRefused(f *Refusal) {
+	r.refusedMu.Lock()
+	r.refused = f
+	r.refusedMu.Unlock()
 }
 
 // Result says what a reload did.
@@ -55,9 +83,11 @@ func (r *Reloader) Reload(trigger string) Result {
 			"running_sha256", old.Policy.SHA256, "running_mode", old.Policy.Mode.String(), "error", err.Error()}
 		// Which content was refused: the file may be edited again before
 		// anyone reads the log.
+		ref := &Refusal{File: r.Path, Time: time.Now().UTC(), Trigger: trigger, Errors: []string{err.Error()}}
 		if b, rerr := os.ReadFile(r.Path); rerr == nil {
 			sum := sha256.Sum256(b)
-			attrs = append(attrs, "file_sha256", hex.EncodeToString(sum[:]))
+			ref.SHA256 = hex.EncodeToString(sum[:])
+			attrs = append(attrs, "file_sha256", ref.SHA256)
 		}
 		var perr *rules.Errors
 		if errors.As(err, &perr) {
@@ -66,10 +96,13 @@ func (r *Reloader) Reload(trigger string) Result {
 				msgs = append(msgs, d.String())
 			}
 			attrs = append(attrs, "errors", msgs)
+			ref.Errors = msgs
 		}
+		r.setRefused(ref)
 		r.Log.Error("reload refused; the running policy stays in force", attrs...)
 		return Result{Old: old, New: old, Err: err}
 	}
+	r.setRefused(nil)
 	if p.SHA256 == old.Policy.SHA256 {
 		r.Log.Debug("reload: policy unchanged", "trigger", trigger, "sha256", p.SHA256)
 		return Result{Old: old, New: old}

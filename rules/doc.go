@@ -41,9 +41,16 @@
 //
 // Other rule keys: action (allow, the default, or deny), log (default
 // true), idle_timeout (overrides conntrack.timeouts for the rule's flows),
-// description, cleanup, on_unparsed and on_violation. cleanup: true marks
+// description, cleanup, on_unparsed, on_violation and fastpath. cleanup: true marks
 // the logged catch-all scaffolding used while narrowing a policy in monitor
-// mode; there may be one, and it must be the last rule.
+// mode. A cleanup rule is global (from any, to any; at most one, the last
+// rule) or of one conduit (from and to one zone each and nothing else to
+// match; at most one per zone pair); cleanup rules come after every other
+// rule, so each counts, and goes quiet, for its own conduit.
+// fastpath (default: the policy's top-level fastpath, true) lets the
+// kernel pass a decided flow of an allow rule without queueing it; it is
+// refused with a protocol condition or on a deny rule, and off for cleanup
+// rules unless the rule says true.
 //
 // # Protocol conditions
 //
@@ -124,8 +131,11 @@
 // earlier rule matches everything it does; an s7 condition without
 // setup_communication; on_violation reset on a UDP rule; an allow from
 // any to any not
-// marked cleanup; an allowing cleanup rule while the global mode or any
-// conduit is enforce (it makes enforce allow everything); a cleanup rule
+// marked cleanup; an allowing cleanup rule while what it catches is in
+// enforce (a scoped one: its conduit's mode; the global one: the global
+// mode, or an enforced conduit that no scoped cleanup rule and no deny of
+// the whole pair above it catches first), as it makes enforce allow
+// everything there; a cleanup rule
 // with log: false; an allow rule whose zones are more than one Purdue
 // level apart (with a DMZ zone in the policy, 3.5 counts as a level, so 4
 // to 3 directly skips it); a zone no rule names (by name or by a CIDR

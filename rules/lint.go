@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/conduit-ot/conduit/engine/s7"
@@ -40,16 +41,7 @@ func (p *Policy) lint(file string) []Diagnostic {
 			warn(r.Line, r.Col, "rule %s allows any to any%s; mark it cleanup: true if it is the catch-all, or narrow it", r.Name, what)
 		}
 		if r.Cleanup && r.Action == ActionAllow {
-			var enf []string
-			if p.Mode == ModeEnforce {
-				enf = append(enf, "the global mode")
-			}
-			for _, c := range p.Conduits {
-				if c.Mode == ModeEnforce {
-					enf = append(enf, fmt.Sprintf("conduit %s -> %s (line %d)", c.From, c.To, c.Line))
-				}
-			}
-			if len(enf) > 0 {
+			if enf := p.cleanupEnforced(i); len(enf) > 0 {
 				warn(r.Line, r.Col, "the cleanup rule %s makes enforce allow everything: %s %s in enforce mode; remove it (or make it deny) before enforcing",
 					r.Name, strings.Join(enf, ", "), map[bool]string{true: "is", false: "are"}[len(enf) == 1])
 			}
@@ -80,6 +72,56 @@ func (p *Policy) lint(file string) []Diagnostic {
 	}
 	ws = append(ws, p.shadowed(file)...)
 	return ws
+}
+
+// cleanupEnforced lists what is in enforce among the traffic the
+// allowing cleanup rule i would catch: its conduit's mode (a scoped rule),
+// or the global mode and the enforced conduits that no scoped cleanup rule
+// and no deny of the whole pair above it already catch (a global rule).
+func (p *Policy) cleanupEnforced(i int) []string {
+	r := &p.Rules[i]
+	var enf []string
+	if !(r.From.Any && r.To.Any) {
+		from, to := r.From.Zones[0], r.To.Zones[0]
+		for _, c := range p.Conduits {
+			if c.FromID == from && c.ToID == to {
+				if c.Mode == ModeEnforce {
+					enf = append(enf, fmt.Sprintf("conduit %s -> %s (line %d)", c.From, c.To, c.Line))
+				}
+				return enf
+			}
+		}
+		if p.Mode == ModeEnforce {
+			enf = append(enf, "the global mode")
+		}
+		return enf
+	}
+	if p.Mode == ModeEnforce {
+		enf = append(enf, "the global mode")
+	}
+	for _, c := range p.Conduits {
+		if c.Mode == ModeEnforce && !p.pairCaught(c.FromID, c.ToID, i) {
+			enf = append(enf, fmt.Sprintf("conduit %s -> %s (line %d)", c.From, c.To, c.Line))
+		}
+	}
+	return enf
+}
+
+// pairCaught reports whether a rule above rule i takes every flow from
+// zone a to zone b: a scoped cleanup rule of the pair, or a deny of
+// the whole pair with nothing else to match.
+func (p *Policy) pairCaught(a, b ZoneID, i int) bool {
+	covers := func(e *Endpoint, z ZoneID) bool {
+		return e.Any || slices.Contains(e.Zones, z)
+	}
+	for j := range p.Rules[:i] {
+		q := &p.Rules[j]
+		whole := q.Proto == ProtoAny && len(q.SPorts)+len(q.DPorts)+len(q.ICMPTypes) == 0 && q.App == nil
+		if whole && covers(&q.From, a) && covers(&q.To, b) && (q.Action == ActionDeny || q.Cleanup) {
+			return true
+		}
+	}
+	return false
 }
 
 // purdueRank orders levels; with a DMZ in the policy, 3.5 is a level of its

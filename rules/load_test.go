@@ -305,6 +305,33 @@ rules:
 			"18:5: the cleanup rule cleanup makes enforce allow everything: the global mode, conduit cell -> plc (line 11) are in enforce mode",
 			"18:5: the cleanup rule cleanup has log: false",
 		}},
+		{"an explicit deny of the pair above a global cleanup rule: no warning", zones + `
+conduits:
+  - {from: ops, to: cell, mode: enforce}
+  - {from: cell, to: plc, mode: enforce}
+rules:
+  - {name: a, from: ops, to: cell, proto: tcp, dport: 502}
+  - {name: b, from: cell, to: plc, proto: tcp, dport: 502}
+  - {name: no-ops-cell, from: ops, to: cell, action: deny}
+  - {name: cleanup, from: any, to: any, cleanup: true}
+`, []string{
+			"3:3: zone ent is not used", "4:3: zone dmz is not used",
+			"16:5: the cleanup rule cleanup makes enforce allow everything: conduit cell -> plc (line 11) is in enforce mode",
+		}},
+		{"scoped cleanup rules follow their conduit's mode", zones + `
+conduits:
+  - {from: ops, to: cell, mode: enforce}
+  - {from: cell, to: plc, mode: enforce}
+rules:
+  - {name: a, from: ops, to: cell, proto: tcp, dport: 502}
+  - {name: b, from: cell, to: plc, proto: tcp, dport: 502}
+  - {name: cleanup-ops-cell, from: ops, to: cell, cleanup: true}
+  - {name: cleanup-cell-plc, from: cell, to: plc, action: deny, cleanup: true}
+  - {name: cleanup, from: any, to: any, cleanup: true}
+`, []string{
+			"3:3: zone ent is not used", "4:3: zone dmz is not used",
+			"15:5: the cleanup rule cleanup-ops-cell makes enforce allow everything: conduit ops -> cell (line 10) is in enforce mode",
+		}},
 		{"purdue crossings", zones + `
 rules:
   - {name: ent-plc, from: ent, to: plc, proto: tcp, dport: 502}

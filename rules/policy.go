@@ -19,7 +19,7 @@ const (
 )
 
 var (
-	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation"}
+	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation", "fastpath"}
 	queueKeys     = []string{"num", "count", "fail_open", "overload", "nflog_group"}
 	conntrackKeys = []string{"capacity", "pickup", "seed", "timeouts"}
 	timeoutKeys   = []string{"tcp_established", "tcp_handshake", "tcp_closing", "udp", "icmp", "other"}
@@ -47,6 +47,7 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 		Log:       LogConfig{File: "-"},
 		Control:   ControlConfig{Socket: "/run/conduit.sock"},
 		Default:   ActionDeny,
+		Fastpath:  true,
 	}
 	f := d.fields(root, "", "the policy", topKeys)
 	if f == nil {
@@ -93,6 +94,11 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 	}
 	if v, ok := f["on_violation"]; ok {
 		p.OnViolation, _ = d.onViolation(v.val, "")
+	}
+	if v, ok := f["fastpath"]; ok {
+		if b, ok := d.boolean(v.val, "", "fastpath"); ok {
+			p.Fastpath = b
+		}
 	}
 	if v, ok := f["zones"]; ok {
 		p.Zones = d.zones(v.val)

@@ -10,13 +10,13 @@ import (
 var (
 	ruleKeys = []string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
 		"action", "log", "cleanup", "idle_timeout", "modbus", "dnp3", "enip", "cip", "s7",
-		"on_unparsed", "on_violation"}
+		"on_unparsed", "on_violation", "fastpath"}
 	protoWords = []string{"tcp", "udp", "icmp", "icmpv6", "any"}
 	protoNums  = map[string]uint8{"tcp": ProtoTCP, "udp": ProtoUDP, "icmp": ProtoICMP, "icmpv6": ProtoICMPv6, "any": ProtoAny}
 )
 
 // rules decodes the rules list and checks what involves several rules:
-// unique names and the single, last cleanup rule.
+// unique names and the cleanup rules, last.
 func (d *decoder) rules(key, n *yaml.Node, p *Policy) []Rule {
 	if n.Kind != yaml.SequenceNode {
 		d.errf(n, "rules must be a list of rules (each starting with \"- name:\"), not %s", describe(n))
@@ -28,7 +28,6 @@ func (d *decoder) rules(key, n *yaml.Node, p *Policy) []Rule {
 	}
 	out := make([]Rule, 0, len(n.Content))
 	names := map[string]int{}
-	cleanup := -1
 	for i, rn := range n.Content {
 		r, ok := d.rule(rn, i, p)
 		if !ok {
@@ -40,20 +39,78 @@ func (d *decoder) rules(key, n *yaml.Node, p *Policy) []Rule {
 			}
 			names[r.Name] = r.Line
 		}
-		if r.Cleanup {
-			if cleanup >= 0 {
-				d.errAt(r.Line, r.Col, "rule %s: only one cleanup rule is allowed (rule %s at line %d is one)", r.Name, out[cleanup].Name, out[cleanup].Line)
-			} else {
-				cleanup = len(out)
-			}
-		}
 		out = append(out, r)
 	}
-	if cleanup >= 0 && cleanup != len(out)-1 {
-		c, next := out[cleanup], out[cleanup+1]
-		d.errAt(c.Line, c.Col, "rule %s: the cleanup rule must be the last rule; rule %s (line %d) comes after it", c.Name, next.Name, next.Line)
-	}
+	d.cleanupRules(out)
 	return out
+}
+
+// cleanupRules checks the cleanup rules: a global one (from any, to any)
+// and scoped ones, each of one conduit (one zone on each side and nothing
+// else to match), at most one per zone pair. They come after every other
+// rule, the global one last: each catches what the rules above leave of
+// its conduit, so each has its own hits and quiet-for.
+func (d *decoder) cleanupRules(out []Rule) {
+	global, globalLate := -1, false
+	pairs := map[[2]ZoneID]int{}
+	for i := range out {
+		r := &out[i]
+		if !r.Cleanup {
+			continue
+		}
+		if next := nextPlain(out, i); next >= 0 {
+			n := &out[next]
+			d.errAt(r.Line, r.Col, "rule %s: the cleanup rule must be the last rule; rule %s (line %d) comes after it", r.Name, n.Name, n.Line)
+		}
+		if r.From.Any && r.To.Any {
+			if global >= 0 {
+				d.errAt(r.Line, r.Col, "rule %s: only one global cleanup rule (from: any, to: any) is allowed (rule %s at line %d is one)", r.Name, out[global].Name, out[global].Line)
+				continue
+			}
+			global = i
+			continue
+		}
+		if !oneZone(&r.From) || !oneZone(&r.To) || r.Proto != ProtoAny || len(r.SPorts)+len(r.DPorts)+len(r.ICMPTypes) > 0 || r.App != nil {
+			d.errAt(r.Line, r.Col, "rule %s: a cleanup rule is either global (from: any, to: any) or of one conduit (from and to each one zone), with no proto, ports or protocol condition", r.Name)
+			continue
+		}
+		pair := [2]ZoneID{r.From.Zones[0], r.To.Zones[0]}
+		if j, dup := pairs[pair]; dup {
+			d.errAt(r.Line, r.Col, "rule %s: conduit %s -> %s already has the cleanup rule %s (line %d)", r.Name, r.From, r.To, out[j].Name, out[j].Line)
+			continue
+		}
+		pairs[pair] = i
+		if global >= 0 && !globalLate {
+			globalLate = true
+			g := &out[global]
+			d.errAt(g.Line, g.Col, "rule %s: the global cleanup rule must be the last rule; the cleanup rule %s (line %d) comes after it", g.Name, r.Name, r.Line)
+		}
+	}
+}
+
+// CleanupConduit is the zone pair "from -> to" of a cleanup rule scoped
+// to one conduit, "" for the global cleanup rule and other rules.
+func (r *Rule) CleanupConduit() string {
+	if !r.Cleanup || r.From.Any && r.To.Any {
+		return ""
+	}
+	return r.From.String() + " -> " + r.To.String()
+}
+
+// nextPlain is the index of the first rule after i that is no cleanup
+// rule, or -1.
+func nextPlain(rs []Rule, i int) int {
+	for j := i + 1; j < len(rs); j++ {
+		if !rs[j].Cleanup {
+			return j
+		}
+	}
+	return -1
+}
+
+// oneZone reports whether e names exactly one zone and nothing else.
+func oneZone(e *Endpoint) bool {
+	return !e.Any && len(e.Zones) == 1 && len(e.CIDRs) == 0 && e.Zones[0] != ZoneUnknown
 }
 
 // rule decodes one rule. The name is read first so every message about the
@@ -158,6 +215,7 @@ func (d *decoder) rule(n *yaml.Node, i int, p *Policy) (Rule, bool) {
 		}
 	}
 	r.App = d.appCond(f, ctx, &r, protoKnown)
+	d.fastpath(f, ctx, &r, p)
 	r.OnUnparsed, r.OnViolation = p.OnUnparsed, p.OnViolation
 	if v, ok := f["on_unparsed"]; ok {
 		r.OnUnparsed, _ = d.onUnparsed(v.val, ctx)

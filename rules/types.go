@@ -107,7 +107,9 @@ type Policy struct {
 	// Defaults of the rules' on_unparsed and on_violation.
 	OnUnparsed  Unparsed  // UnparsedDeny unless the policy says allow
 	OnViolation Violation // ViolationDrop unless the policy says reset
-	Warnings    []Diagnostic
+	// Fastpath is the default of the rules' fastpath (true).
+	Fastpath bool
+	Warnings []Diagnostic
 
 	DefaultLine int // line of the `default` key, 0 if absent
 
@@ -118,6 +120,7 @@ type Policy struct {
 	zones   zoneTable
 	modes   map[uint32]Mode
 	matcher *matcher
+	passive *Policy // the file's policy, on a Passive copy (passive.go)
 }
 
 // QueueConfig selects the NFQUEUE numbers the daemon serves.
@@ -234,6 +237,12 @@ type Rule struct {
 	// Both inherit the policy's top-level keys.
 	OnUnparsed  Unparsed
 	OnViolation Violation
+	// Fastpath: once a flow of this allow rule has seen both directions,
+	// the kernel accepts its established packets without queueing them.
+	// The rule's fastpath key, else the policy's; never for a rule with a
+	// protocol condition, a deny rule, or (unless the rule says so) the
+	// cleanup rule, whose hits must keep telling the truth.
+	Fastpath bool
 }
 
 // Endpoint is the from or to side of a rule.

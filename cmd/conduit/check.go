@@ -124,6 +124,7 @@ type ruleJSON struct {
 	Log         bool     `json:"log"`
 	Cleanup     bool     `json:"cleanup"`
 	IdleTimeout string   `json:"idle_timeout,omitempty"`
+	Fastpath    bool     `json:"fastpath"` // the kernel passes its decided flows (README: fast path)
 	Description string   `json:"description,omitempty"`
 	Line        int      `json:"line"`
 	appJSON
@@ -203,7 +204,7 @@ func resultOf(p *rules.Policy) checkResult {
 		rj := ruleJSON{
 			Index: rl.Index, Name: rl.Name, From: rl.From.Items, To: rl.To.Items,
 			Proto: rules.ProtoName(rl.Proto), Action: rl.Action.String(), Log: rl.Log, Cleanup: rl.Cleanup,
-			Description: rl.Description, Line: rl.Line,
+			Fastpath: rl.Fastpath, Description: rl.Description, Line: rl.Line,
 		}
 		for _, pr := range rl.SPorts {
 			rj.Sport = append(rj.Sport, pr.String())
@@ -384,6 +385,14 @@ func notesText(r *rules.Rule) string {
 	}
 	if r.IdleTimeout > 0 {
 		n = append(n, "idle "+rules.FormatDuration(r.IdleTimeout))
+	}
+	// Only what differs from the default: allow rules without a protocol
+	// condition are on the fast path, the cleanup rule is not.
+	switch {
+	case r.Fastpath && r.Cleanup:
+		n = append(n, "fastpath")
+	case !r.Fastpath && !r.Cleanup && r.Action == rules.ActionAllow && r.App == nil:
+		n = append(n, "no fastpath")
 	}
 	if r.App != nil {
 		// Only what differs from the defaults: deny and drop.

@@ -129,6 +129,7 @@ type ctPolicy struct {
 	Revision    int    // shows in a description: a change that decides nothing
 	Monitor     string // a zone whose conduit to control runs in monitor; "" for none
 	Socket      string // control socket, in the rig's directory (see in)
+	NoFastpath  bool   // fastpath: false (every packet reaches the table)
 }
 
 // in places the policy's control socket in the rig's directory: never the
@@ -155,6 +156,9 @@ func (p ctPolicy) text() string {
 	}
 	if p.Socket != "" {
 		fmt.Fprintf(&b, "control: {socket: %q}\n", p.Socket)
+	}
+	if p.NoFastpath {
+		b.WriteString("fastpath: false\n")
 	}
 	if p.Monitor != "" {
 		fmt.Fprintf(&b, "conduits: [{from: %s, to: control, mode: monitor}]\n", p.Monitor)
@@ -435,7 +439,8 @@ func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
 func TestConntrackCapacity(t *testing.T) {
 	const capacity, sessions = 4, 8
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity}.in(r).text())
+	// Every message must reach the full table to evict and pick up.
+	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity, NoFastpath: true}.in(r).text())
 	d := r.startDaemon("")
 	if got := d.start.num("conntrack_capacity"); got != capacity {
 		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)
@@ -513,7 +518,8 @@ func TestConntrackCapacity(t *testing.T) {
 func TestConntrackEvictionSparesIdleSession(t *testing.T) {
 	const capacity, spray, short = 64, 200, 150
 	r := newRig(t)
-	pol := ctPolicy{Queue: 68, Count: 1, Capacity: capacity, NoPickup: true, NoSeed: true, Monitor: "enterprise"}.in(r)
+	// The short connections must close where the table sees it.
+	pol := ctPolicy{Queue: 68, Count: 1, Capacity: capacity, NoPickup: true, NoSeed: true, Monitor: "enterprise", NoFastpath: true}.in(r)
 	writeFile(t, r.path, pol.text())
 	d := r.startDaemon("")
 	if got := d.start.num("conntrack_capacity"); got != capacity {

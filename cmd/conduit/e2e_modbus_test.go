@@ -234,6 +234,10 @@ func TestE2EModbusInspection(t *testing.T) {
 				app["write_addr"] != 100.0 || app["unit"] != 1.0 {
 				t.Errorf("violation line: %s", l.raw)
 			}
+			// The line says what conduit did to the flow.
+			if reset, _ := l.m["reset"].(bool); reset != (tc.onViolation == "reset") {
+				t.Errorf("violation line says reset %v: %s", reset, l.raw)
+			}
 			// Every read was a request the condition matched: three polls
 			// and the check after the write (or after reconnecting), two
 			// requests each.

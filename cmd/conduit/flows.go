@@ -136,7 +136,7 @@ func runFlows(args []string, stdout, stderr io.Writer) int {
 
 func printFlows(w io.Writer, r *flowsReply) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPROTO\tFROM\tTO\tZONES\tRULE\tMODE\tSTATE\tIDLE\tMAX GAP\tTIMEOUT\tPACKETS\tBYTES")
+	fmt.Fprintln(tw, "ID\tPROTO\tFROM\tTO\tZONES\tRULE\tMODE\tPATH\tSTATE\tIDLE\tMAX GAP\tTIMEOUT\tPACKETS\tBYTES")
 	for _, f := range r.Flows {
 		rule := f.Rule
 		switch {
@@ -152,9 +152,15 @@ func printFlows(w io.Writer, r *flowsReply) {
 		if !f.Allowed && f.Mode != "passthrough" {
 			rule += " [denied]"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s -> %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s/%s\n",
+		// PATH: where the flow's packets are decided; "kernel" is the
+		// fast path (offloaded), its counters from conntrack accounting.
+		path := "queue"
+		if f.Offloaded {
+			path = "kernel"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s -> %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s/%s\n",
 			f.ID, f.Proto, endpoint(f.Src, f.Sport, f.Proto), endpoint(f.Dst, f.Dport, f.Proto),
-			f.FromZone, f.ToZone, rule, f.Mode, f.State,
+			f.FromZone, f.ToZone, rule, f.Mode, path, f.State,
 			fmtAgo(secs(f.IdleS)), fmtAgo(secs(f.MaxGapS)), fmtAgo(secs(f.TimeoutS)),
 			f.PacketsOrig, f.PacketsReply, fmtBytes(f.BytesOrig), fmtBytes(f.BytesReply))
 	}

@@ -100,6 +100,8 @@ func printHits(w io.Writer, r *hitsReply) {
 	for _, h := range r.Rules {
 		mark, note := " ", r.Notes[h.Name]
 		switch {
+		case h.Cleanup && h.Conduit != "":
+			mark, note = "*", "cleanup rule of "+h.Conduit
 		case h.Cleanup:
 			mark, note = "*", "cleanup rule"
 		case note != "":
@@ -125,22 +127,30 @@ func printHits(w io.Writer, r *hitsReply) {
 	printCleanupSummary(w, r.Rules, r.Now)
 }
 
-// printCleanupSummary says how long the cleanup rule has been quiet: the
-// number the narrowing discipline waits on before enforce.
+// printCleanupSummary says how long each cleanup rule has been quiet:
+// the number the narrowing discipline waits on before enforce, conduit by
+// conduit for the scoped ones.
 func printCleanupSummary(w io.Writer, hits []engine.RuleHits, now time.Time) {
+	n := 0
 	for _, h := range hits {
 		if !h.Cleanup || h.Index < 0 {
 			continue
 		}
+		n++
+		name := h.Name
+		if h.Conduit != "" {
+			name += " (" + h.Conduit + ")"
+		}
 		switch {
 		case h.LastHit == nil:
-			fmt.Fprintf(w, "cleanup rule %s: never hit since counting began\n", h.Name)
+			fmt.Fprintf(w, "cleanup rule %s: never hit since counting began\n", name)
 		default:
-			fmt.Fprintf(w, "cleanup rule %s: quiet for %s (last hit %s, %s in %s)\n", h.Name,
+			fmt.Fprintf(w, "cleanup rule %s: quiet for %s (last hit %s, %s in %s)\n", name,
 				fmtAgo(now.Sub(*h.LastHit)), h.LastHit.Local().Format("2006-01-02 15:04:05"),
 				plural(int(h.Packets), "packet"), plural(int(h.Flows), "flow"))
 		}
-		return
 	}
-	fmt.Fprintln(w, "no cleanup rule in the policy")
+	if n == 0 {
+		fmt.Fprintln(w, "no cleanup rule in the policy")
+	}
 }

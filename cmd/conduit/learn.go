@@ -18,7 +18,9 @@ import (
 const learnUsage = `usage: conduit learn [-o FILE] [--zones FILE] [--no-conditions] [--matrix table|csv|json] INPUT...
        conduit learn --timeouts -c FILE [--json] INPUT...
        conduit learn --diff [--json] BEFORE AFTER
-INPUT is a pcap or pcapng capture, or a conduit event log (JSON lines).
+       conduit learn --socket PATH [-o FILE] [--matrix table|csv|json]
+INPUT is a pcap or pcapng capture, a conduit event log (JSON lines), or a
+baseline (conduit baseline save); --socket reads conduit observe's live matrix.
 The draft's Modbus, DNP3, EtherNet/IP and S7 rules carry protocol conditions
 allowing exactly the requests seen (a Modbus client that only read gets
 preset read_only); --no-conditions writes them as comments instead, for
@@ -40,6 +42,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	diff := fs.Bool("diff", false, "compare two inputs: services present BEFORE and missing or changed AFTER")
 	asJSON := fs.Bool("json", false, "--timeouts and --diff: print JSON")
 	noConds := fs.Bool("no-conditions", false, "write the protocol conditions as comments: the rules allow by port only")
+	socket := fs.String("socket", "", "learn from the live matrix of the conduit observe serving this control `socket` instead of inputs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, learnUsage)
 		fs.PrintDefaults()
@@ -51,6 +54,13 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	inputs := fs.Args()
+	if *socket != "" {
+		if len(inputs) > 0 || *diff || *timeouts {
+			fmt.Fprintln(stderr, "conduit learn: --socket takes no inputs and does not go with --diff or --timeouts")
+			return 2
+		}
+		inputs = []string{socketInput}
+	}
 	switch {
 	case *timeouts && *diff:
 		fmt.Fprintln(stderr, "conduit learn: --timeouts and --diff do not go together")
@@ -86,6 +96,13 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	// In the order the captures were taken, as replay runs them, so that the
 	// engine that judges their requests sees the same sessions replay will.
 	for _, in := range chronological(inputs) {
+		if in == socketInput {
+			if err := learnFromSocket(l, *socket, stderr); err != nil {
+				fmt.Fprintf(stderr, "conduit learn: %v\n", err)
+				return 1
+			}
+			continue
+		}
 		if err := learnFrom(l, in); err != nil {
 			fmt.Fprintf(stderr, "conduit learn: %v\n", err)
 			code = exitCapture
@@ -157,6 +174,9 @@ func learnFrom(l *learn.Learner, path string) error {
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
+	if head, _ := br.Peek(16); learn.IsBaseline(head) {
+		return l.Baseline(path, br) // conduit baseline save
+	}
 	head, _ := br.Peek(4)
 	if capture.Detect(head) != capture.FormatUnknown {
 		r, err := capture.NewReader(br)
@@ -241,6 +261,11 @@ func learnDiff(inputs []string, given []*learn.Zone, asJSON bool, stdout, stderr
 			code = exitCapture
 		}
 		ms[i] = l.Matrix()
+	}
+	if code != 0 {
+		// A verdict on what could not be read would be a guess.
+		fmt.Fprintln(stderr, "conduit learn: no comparison: an input could not be read whole")
+		return code
 	}
 	zs := learn.InferZones(ms[0], given, ms[1])
 	changes := learn.Diff(ms[0], ms[1], zs)

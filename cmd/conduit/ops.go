@@ -13,10 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/learn"
 	"github.com/conduit-ot/conduit/metrics"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
@@ -38,6 +41,21 @@ type ops struct {
 	stdout   io.Writer // where log.file "-" writes
 
 	deniedLimit engine.DeniedLimit // denied lines per source (run flags)
+	// fastpathCounter reads the kernel's count of fast-path accepts (the
+	// nft rule's counter); nil without the fast path.
+	fastpathCounter func() (packets, bytes uint64, ok bool, err error)
+
+	// conduit observe: the policy is judged passively (rules.Policy.Passive)
+	// and the rings are the sensor's.
+	passive bool
+	sensor  *tap.Sensor
+	assets  *assets.Inventory // what the sensor learned of the plant's devices
+	// live is the sensor's communication matrix with health figures
+	// (conduit baseline save), since liveSince on liveIfaces.
+	live        *learn.Live
+	liveSince   time.Time
+	liveIfaces  []string
+	matrixState string // file the live matrix is saved to with the hit counters; "" keeps none
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's
@@ -49,6 +67,9 @@ type reloadCounter struct {
 
 func (o *ops) loadPolicy(path string) (*rules.Policy, error) {
 	p, err := rules.Load(path)
+	if err == nil && o.passive {
+		p = p.Passive()
+	}
 	switch {
 	case err != nil:
 		o.reloads.failed.Add(1)
@@ -79,6 +100,13 @@ func (o *ops) onSwap(old, cur *modes.Active) {
 	if !o.appQueue && nft.NeedsAppQueue(b) {
 		o.log.Warn("rules with a protocol condition now share the fail-open queues; restart to give them their own",
 			"event", "reload", "setting", "app_queue")
+	}
+	// Every flow leaves the fast path, so that its next packet is judged
+	// by the policy now in force (a narrowed rule stops a running session).
+	if n, err := o.eng.ClearFastpath(); err != nil {
+		o.log.Error("clearing the fast path after a reload failed: offloaded flows keep passing until the sweep", "event", "reload", "err", err)
+	} else if n > 0 {
+		o.log.Info("flows taken off the fast path to be judged again", "event", "reload", "flows", n)
 	}
 	for _, c := range []struct {
 		what     string
@@ -204,6 +232,11 @@ func (o *ops) loadState() {
 }
 
 func (o *ops) saveState() {
+	if o.live != nil && o.matrixState != "" {
+		if err := learn.WriteBaselineFile(o.matrixState, o.live.Snapshot()); err != nil {
+			o.log.Error("saving the live matrix failed", "event", "state", "file", o.matrixState, "err", err)
+		}
+	}
 	if o.state == "" {
 		return
 	}
@@ -214,7 +247,7 @@ func (o *ops) saveState() {
 
 // saveStateEvery saves the hit counters periodically until ctx ends.
 func (o *ops) saveStateEvery(ctx context.Context, every time.Duration) {
-	if o.state == "" || every <= 0 {
+	if o.state == "" && o.matrixState == "" || every <= 0 {
 		return
 	}
 	t := time.NewTicker(every)
@@ -236,10 +269,15 @@ func (o *ops) startControl(path string) *control.Server {
 		return nil
 	}
 	srv, err := control.Listen(path, map[string]control.Handler{
-		"status": func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
-		"hits":   func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
-		"flows":  o.flowsHandler,
-		"reload": func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+		"status":   func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
+		"hits":     func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
+		"flows":    o.flowsHandler,
+		"coverage": o.coverageHandler,
+		"review":   o.reviewHandler,
+		"ready":    o.readyHandler,
+		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
+		"assets":   o.assetsHandler,
+		"baseline": o.baselineHandler,
 	}, o.log)
 	if err != nil {
 		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)
@@ -255,10 +293,18 @@ func (o *ops) startMetrics(listen string) *metrics.Server {
 	if listen == "" {
 		return nil
 	}
-	reg := metrics.NewRegistry(metrics.Source{
+	src := metrics.Source{
 		Engine: o.eng, Store: o.store, QueueNum: o.queueNum, Started: o.started,
-		Reloads: o.reloadCounts, Sinks: o.logs.Stats,
-	})
+		Reloads: o.reloadCounts, Sinks: o.logs.Stats, Fastpath: o.fastpathAccepted,
+	}
+	if o.sensor != nil {
+		// A sensor has no queue: the kernel's queues are another daemon's.
+		src.Kernel = func() ([]engine.KernelQueue, error) { return nil, nil }
+	}
+	reg := metrics.NewRegistry(src)
+	if o.sensor != nil {
+		reg.MustRegister(ringCollector{stats: o.sensor.Stats, frames: o.sensor.Counters})
+	}
 	srv, err := metrics.Listen(listen, reg, o.log)
 	if err != nil {
 		o.log.Error("metrics endpoint unavailable", "err", err)

@@ -5,7 +5,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,9 +63,15 @@ type opsRig struct {
 
 func newOpsRig(t *testing.T) *opsRig {
 	t.Helper()
+	return newOpsRigWith(t, opsTestPolicy)
+}
+
+// newOpsRigWith is newOpsRig with another policy.
+func newOpsRigWith(t *testing.T, policy string) *opsRig {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "conduit.yaml")
-	if err := os.WriteFile(file, []byte(opsTestPolicy), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := rules.Load(file)
@@ -218,9 +226,12 @@ func TestFlowsFilter(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"--zone", "nowhere"}, {"--rule", "nope"}, {"--addr", "x"}} {
-		if _, errOut, code := r.run(t, runFlows, args...); code != 1 || errOut == "" {
+		if _, errOut, code := r.run(t, runFlows, args...); code != 1 || errOut == "" || strings.Contains(errOut, "flows: flows:") {
 			t.Errorf("flows %v: exit %d %q, want 1 with a message", args, code, errOut)
 		}
+	}
+	if _, errOut, _ := r.run(t, runFlows, "--zone", "contrl"); errOut != "conduit flows: no zone \"contrl\" in the policy in force (zones: operations, supervisory, control)\n" {
+		t.Errorf("flows --zone contrl: %q", errOut)
 	}
 	out, _, _ := r.run(t, runFlows, "--zone", "operations")
 	if !strings.Contains(out, "10.30.0.10:40002") || !strings.Contains(out, "operations -> control") || !strings.Contains(out, "1 of 3 tracked flows") {
@@ -262,6 +273,30 @@ func TestReloadCommand(t *testing.T) {
 	}
 	if c := r.o.reloadCounts(); c.OK != 1 || c.Unchanged != 1 || c.Error != 1 {
 		t.Errorf("reload counts %+v", c)
+	}
+	// status shows the refused file beside the generation in force, until
+	// a reload succeeds.
+	sum := sha256.Sum256([]byte(opsTestPolicy + "bogus: 1\n  - x\n"))
+	out, _, _ = r.run(t, runStatus, "--json")
+	var st statusReport
+	json.Unmarshal([]byte(out), &st)
+	if f := st.Policy.Refused; st.Policy.Generation != 2 || f == nil || f.SHA256 != hex.EncodeToString(sum[:]) || len(f.Errors) == 0 ||
+		!strings.Contains(f.Errors[0], "conduit.yaml:") || f.Time.IsZero() || f.File != r.file {
+		t.Errorf("status after a refused reload: %+v %+v", st.Policy, st.Policy.Refused)
+	}
+	out, _, _ = r.run(t, runStatus)
+	if !strings.Contains(out, "refused at ") || !strings.Contains(out, hex.EncodeToString(sum[:])) || !strings.Contains(out, "generation 2 stays in force") {
+		t.Errorf("status text after a refused reload:\n%s", out)
+	}
+	os.WriteFile(r.file, []byte(opsTestPolicy), 0o644)
+	if _, errOut, code := r.run(t, runReload); code != 0 {
+		t.Fatalf("reload: %d %s", code, errOut)
+	}
+	out, _, _ = r.run(t, runStatus, "--json")
+	st = statusReport{}
+	json.Unmarshal([]byte(out), &st)
+	if st.Policy.Refused != nil || st.Policy.Generation != 3 {
+		t.Errorf("status after a good reload: %+v", st.Policy)
 	}
 }
 

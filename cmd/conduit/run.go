@@ -97,9 +97,10 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if pol.Conntrack.Seed {
 		seedFromKernel(eng, o.log)
 	}
+	fastpath := startFastpath(eng, log)
 	exit := newExitTable(log, pol.Queue.FailOpen, removeOnExit)
 	nftCfg := nft.Config{QueueNum: pol.Queue.Num, QueueCount: uint16(count), Bypass: pol.Queue.FailOpen,
-		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1}
+		Policy: pol, Filter: nft.FilterConfig{LogGroup: pol.Queue.NFLOGGroup}, AppQueue: app == 1, Fastpath: fastpath}
 	// A stop before the table is in place: nothing was queued to this run.
 	abort := func(queues []*nfq.Queue) error {
 		for _, q := range queues {
@@ -144,18 +145,32 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 		return abort(queues)
 	}
 	inst, err := nft.Install(nftCfg, log)
+	if err != nil && fastpath {
+		// A kernel without nft's ct expression refuses the fast-path rule:
+		// queue every packet rather than not run.
+		log.Warn("fast path off: the kernel refused the fast-path rule", "event", "fastpath", "err", err.Error())
+		eng.DisableFastpath()
+		fastpath, nftCfg.Fastpath = false, false
+		inst, err = nft.Install(nftCfg, log)
+	}
 	if err != nil {
 		closeQueues()
 		return err
 	}
 	o.kernel, o.appQueue = inst, app == 1
 	eng.SetKernelCounts(kernelCounts(inst))
+	if fastpath {
+		o.fastpathCounter = inst.FastpathCounter
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	logCtx, stopLog := context.WithCancel(context.Background())
 	var logDone sync.WaitGroup
 	logDone.Go(func() { eng.RunLimited(logCtx, o.deniedLimit) })
 	go eng.Sweep(ctx, time.Second)
+	if fastpath {
+		go keepFastpathAlive(ctx, inst, log)
+	}
 	go func() {
 		if err := eng.WatchLinks(ctx); err != nil {
 			log.Warn("link events unavailable: a port renamed under its index goes unnoticed until conduit reads the interfaces again", "err", err)
@@ -222,6 +237,10 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	exit.stopQueueing(inst)
 	close(stop)
 	workers.Wait()
+	// No flow stays on the fast path without conduit behind it.
+	if _, err := eng.ClearFastpath(); err != nil {
+		log.Error("clearing the fast path at stop failed", "err", err)
+	}
 	cancel()
 	closeQueues()
 	rmErr := exit.finish(inst, nftCfg)

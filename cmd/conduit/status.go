@@ -11,6 +11,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -28,16 +29,26 @@ type statusReport struct {
 	KernelErr string            `json:"kernel_error,omitempty"` // why kernel queue counters are missing
 	Table     *tableStatus      `json:"table,omitempty"`        // the nftables table: pre-filter and unjudged counters
 	Conntrack conntrackStatus   `json:"conntrack"`
+	Fastpath  fastpathStatus    `json:"fastpath"`
 	Verdicts  verdictStatus     `json:"verdicts"`
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
 	Rules     []engine.RuleHits `json:"rules"`
+	// Observe is conduit observe's capture (observe.go); absent for run.
+	Observe *observeStatus `json:"observe,omitempty"`
 }
 
 type conduitStatus struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	Mode string `json:"mode"`
+}
+
+func (o *ops) lastRefused() *modes.Refusal {
+	if o.reloader == nil {
+		return nil
+	}
+	return o.reloader.LastRefused()
 }
 
 type policyStatus struct {
@@ -47,6 +58,9 @@ type policyStatus struct {
 	Since      time.Time `json:"since"`
 	Rules      int       `json:"rules"`
 	Zones      int       `json:"zones"`
+	// Refused is the file the last reload refused, while this generation
+	// stays in force; absent once a reload succeeds.
+	Refused *modes.Refusal `json:"refused,omitempty"`
 }
 
 type queueStatus struct {
@@ -98,6 +112,23 @@ type conntrackStatus struct {
 	HighOccupancy    bool              `json:"high_occupancy"`
 }
 
+// fastpathStatus: the engine's fast-path counters and what the kernel
+// accepted on the fast path (the nft rule's counter).
+type fastpathStatus struct {
+	engine.FastpathStats
+	AcceptedPackets uint64 `json:"accepted_packets"`
+	AcceptedBytes   uint64 `json:"accepted_bytes"`
+}
+
+// fastpathAccepted reads the nft counter of the fast-path rule.
+func (o *ops) fastpathAccepted() (packets, bytes uint64, ok bool) {
+	if o.fastpathCounter == nil {
+		return 0, 0, false
+	}
+	p, b, ok, err := o.fastpathCounter()
+	return p, b, ok && err == nil
+}
+
 type verdictStatus struct {
 	Packets     uint64 `json:"packets"`
 	Accept      uint64 `json:"accept"`
@@ -124,7 +155,7 @@ func (o *ops) status() statusReport {
 		Version: version, PID: os.Getpid(), Mode: pol.Mode.String(),
 		Conduits: []conduitStatus{},
 		Policy: policyStatus{File: pol.File, SHA256: pol.SHA256, Generation: act.Generation, Since: act.Since.UTC(),
-			Rules: len(pol.Rules), Zones: len(pol.Zones)},
+			Rules: len(pol.Rules), Zones: len(pol.Zones), Refused: o.lastRefused()},
 		Started: o.started.UTC(), UptimeS: int64(time.Since(o.started).Seconds()),
 		Conntrack: conntrackStatus{Entries: ct.Entries, Capacity: ct.Capacity, Evictions: ct.Evictions,
 			EvictionsByClass: byClass(ct.EvictionsByClass), EntriesByClass: byClass(ct.EntriesByClass),
@@ -148,8 +179,15 @@ func (o *ops) status() statusReport {
 		}
 		r.Table = ts
 	}
+	r.Fastpath.FastpathStats = o.eng.FastpathStats()
+	r.Fastpath.AcceptedPackets, r.Fastpath.AcceptedBytes, _ = o.fastpathAccepted()
 	for _, cd := range pol.Conduits {
 		r.Conduits = append(r.Conduits, conduitStatus{From: cd.From, To: cd.To, Mode: cd.Mode.String()})
+	}
+	if o.sensor != nil {
+		r.Observe = o.observeStatus()
+		r.Queues = []queueStatus{}
+		return r
 	}
 	kernel := map[uint16]engine.KernelQueue{}
 	if kq, err := engine.ReadKernelQueues(); err != nil {
@@ -197,6 +235,13 @@ func printStatus(w io.Writer, r *statusReport) {
 	p := r.Policy
 	fmt.Fprintf(w, "policy    %s\n          generation %d since %s, sha256 %s, %s, %s\n", p.File, p.Generation,
 		p.Since.Local().Format("2006-01-02 15:04:05"), p.SHA256, plural(p.Rules, "rule"), plural(p.Zones, "zone"))
+	if f := p.Refused; f != nil {
+		fmt.Fprintf(w, "          refused at %s (%s): %s, sha256 %s, %s; generation %d stays in force\n",
+			f.Time.Local().Format("2006-01-02 15:04:05"), f.Trigger, f.File, f.SHA256, plural(len(f.Errors), "error"), p.Generation)
+		for _, e := range f.Errors {
+			fmt.Fprintf(w, "            %s\n", e)
+		}
+	}
 	fmt.Fprintf(w, "mode      %s\n", r.Mode)
 	for _, c := range r.Conduits {
 		fmt.Fprintf(w, "          %s -> %s: %s\n", c.From, c.To, c.Mode)
@@ -214,6 +259,10 @@ func printStatus(w io.Writer, r *statusReport) {
 		ct.Entries, ct.Capacity, pct, ct.Evictions, ct.Pickups, ct.Expired, high)
 	if ct.Evictions > 0 {
 		fmt.Fprintf(w, "          evicted by class: %s\n", classList(ct.EvictionsByClass))
+	}
+	if fp := r.Fastpath; fp.Enabled {
+		fmt.Fprintf(w, "fastpath  %d flows offloaded (%s), %d offloads, %d packets accepted in the kernel, %d cleared, %d errors\n",
+			fp.Flows, fp.Method, fp.Offloads, fp.AcceptedPackets, fp.Cleared, fp.Errors)
 	}
 	v := r.Verdicts
 	fmt.Fprintf(w, "verdicts  %d packets: %d accepted, %d dropped, %d would drop, %d malformed, %d engine panics, %d spoofed\n",
@@ -234,25 +283,10 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
-	for _, q := range r.Queues {
-		kd, waiting := "?", "?"
-		if q.Kernel != nil {
-			kd, waiting = fmt.Sprint(q.KernelDropped), fmt.Sprint(q.Kernel.Waiting)
-			if q.Kernel.UserDropped > 0 {
-				kd += fmt.Sprintf(" (%d not delivered)", q.Kernel.UserDropped)
-			}
-		}
-		perRead := "-"
-		if q.Reads > 0 {
-			perRead = fmt.Sprintf("%.1f", float64(q.Packets)/float64(q.Reads))
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting, perRead)
-	}
-	tw.Flush()
-	if r.KernelErr != "" {
-		fmt.Fprintf(w, "kernel queue counters unavailable: %s\n", r.KernelErr)
+	if r.Observe != nil {
+		printObserveStatus(w, r.Observe)
+	} else {
+		printQueues(w, r)
 	}
 
 	var sinks []string
@@ -292,4 +326,27 @@ func classList(m map[string]uint64) string {
 		parts = append(parts, fmt.Sprintf("%s %d", name, m[name]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func printQueues(w io.Writer, r *statusReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tPACKETS\tACCEPTED\tDROPPED\tWOULD DROP\tKERNEL DROPPED\tWAITING\tPER READ")
+	for _, q := range r.Queues {
+		kd, waiting := "?", "?"
+		if q.Kernel != nil {
+			kd, waiting = fmt.Sprint(q.KernelDropped), fmt.Sprint(q.Kernel.Waiting)
+			if q.Kernel.UserDropped > 0 {
+				kd += fmt.Sprintf(" (%d not delivered)", q.Kernel.UserDropped)
+			}
+		}
+		perRead := "-"
+		if q.Reads > 0 {
+			perRead = fmt.Sprintf("%.1f", float64(q.Packets)/float64(q.Reads))
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", q.Num, q.Packets, q.Accepted, q.Dropped, q.WouldDrop, kd, waiting, perRead)
+	}
+	tw.Flush()
+	if r.KernelErr != "" {
+		fmt.Fprintf(w, "kernel queue counters unavailable: %s\n", r.KernelErr)
+	}
 }

@@ -45,6 +45,7 @@ func runFlood(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dur := fs.Duration("for", 5*time.Second, "how long to send (at most 10m)")
 	batch := fs.Int("batch", 64, "datagrams per sendmmsg (1..1024)")
 	src := fs.String("src", "", "source IP to bind")
+	hello := fs.Bool("hello", false, "first exchange one datagram with a udp-sink -hello (so that a firewall has seen the flow both ways)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +74,19 @@ func runFlood(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer c.Close()
 	_ = c.SetWriteBuffer(4 << 20)
 	bc := newBatchConn(c, dst.Addr().Is6() && !dst.Addr().Is4In6())
+	if *hello {
+		// Best effort: the flood runs whether or not the answer comes.
+		for range 5 {
+			if _, err := c.Write([]byte(helloMsg)); err != nil {
+				continue
+			}
+			_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 64)); err == nil {
+				break
+			}
+		}
+		_ = c.SetReadDeadline(time.Time{})
+	}
 
 	payload := make([]byte, *size)
 	copy(payload, "conduit-flood")
@@ -107,6 +121,10 @@ func runFlood(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return writeJSON(stdout, res)
 }
 
+// helloMsg is the datagram flood -hello sends and udp-sink -hello answers
+// (and does not count).
+const helloMsg = "conduit-hello"
+
 // sinkResult is udp-sink's JSON line.
 type sinkResult struct {
 	Packets uint64  `json:"packets"`
@@ -126,6 +144,7 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	idle := fs.Duration("idle", time.Second, "stop this long after the last packet (0: never)")
 	batch := fs.Int("batch", 64, "datagrams per recvmmsg (1..1024)")
 	bySource := fs.Bool("by-source", false, "also count packets per source address (slower)")
+	hello := fs.Bool("hello", false, "answer flood -hello's first datagram")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -167,17 +186,23 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			n, err := bc.ReadBatch(msgs, 0)
 			if n > 0 {
 				last = time.Now()
-				if first.IsZero() {
-					first = last
-				}
+				before := res.Packets
 				res.Packets += uint64(n)
 				for i := 0; i < n; i++ {
+					if *hello && msgs[i].N == len(helloMsg) && string(msgs[i].Buffers[0][:msgs[i].N]) == helloMsg {
+						_, _ = c.WriteTo(msgs[i].Buffers[0][:msgs[i].N], msgs[i].Addr)
+						res.Packets--
+						continue
+					}
 					res.Bytes += uint64(msgs[i].N)
 					if res.Sources != nil {
 						if ua, ok := msgs[i].Addr.(*net.UDPAddr); ok {
 							res.Sources[ua.AddrPort().Addr().Unmap().String()]++
 						}
 					}
+				}
+				if first.IsZero() && res.Packets > before {
+					first = last
 				}
 			}
 			if err != nil {

@@ -20,15 +20,33 @@ type Entry struct {
 	// Established: a TCP connection in ESTABLISHED, or a UDP/ICMP flow
 	// that has seen replies.
 	Established bool
+	// Mark is the connection mark; Packets and Bytes the kernel's
+	// accounting by direction (0 original, 1 reply), zero unless
+	// net.netfilter.nf_conntrack_acct was on when the entry was created
+	// (HasCounters says whether they were present).
+	Mark uint32
+	// Closed is how far the kernel saw a TCP connection close: not
+	// (ClosedNone), one side (ClosedOne: FIN_WAIT, CLOSE_WAIT, LAST_ACK), or
+	// both or reset (ClosedBoth: TIME_WAIT, CLOSE).
+	Closed         uint8
+	Packets, Bytes [2]uint64
+	HasCounters    bool
 }
 
 // ctnetlink message types and attributes (linux/netfilter/nfnetlink_conntrack.h).
 const (
 	msgGet = 1 // IPCTNL_MSG_CT_GET
 
-	ctaTupleOrig = 1
-	ctaStatus    = 3
-	ctaProtoinfo = 4
+	ctaTupleOrig     = 1
+	ctaStatus        = 3
+	ctaProtoinfo     = 4
+	ctaMark          = 8
+	ctaCountersOrig  = 9
+	ctaCountersReply = 10
+	ctaMarkMask      = 21
+
+	ctaCountersPackets = 1
+	ctaCountersBytes   = 2
 
 	ctaTupleIP    = 1
 	ctaTupleProto = 2
@@ -52,6 +70,16 @@ const (
 	protoTCP, protoUDP    = 6, 17
 	protoICMP, protoICMP6 = 1, 58
 )
+
+// Entry.Closed values.
+const (
+	ClosedNone = iota
+	ClosedOne
+	ClosedBoth
+)
+
+// TCP_CONNTRACK_* states past ESTABLISHED.
+const tcpFinWait, tcpCloseWait, tcpLastAck, tcpTimeWait, tcpClose = 4, 5, 6, 7, 8
 
 // Dial opens ctnetlink in the caller's network namespace.
 func Dial() (*netlink.Conn, error) {
@@ -107,6 +135,25 @@ func Parse(b []byte) (Entry, bool) {
 			})
 		case ctaStatus:
 			status = binary.BigEndian.Uint32(pad4(ad.Bytes()))
+		case ctaMark:
+			e.Mark = binary.BigEndian.Uint32(pad4(ad.Bytes()))
+		case ctaCountersOrig, ctaCountersReply:
+			d := 0
+			if ad.Type() == ctaCountersReply {
+				d = 1
+			}
+			e.HasCounters = true
+			ad.Nested(func(nd *netlink.AttributeDecoder) error {
+				for nd.Next() {
+					switch nd.Type() {
+					case ctaCountersPackets:
+						e.Packets[d] = binary.BigEndian.Uint64(pad8(nd.Bytes()))
+					case ctaCountersBytes:
+						e.Bytes[d] = binary.BigEndian.Uint64(pad8(nd.Bytes()))
+					}
+				}
+				return nil
+			})
 		case ctaProtoinfo:
 			ad.Nested(func(nd *netlink.AttributeDecoder) error {
 				for nd.Next() {
@@ -131,6 +178,12 @@ func Parse(b []byte) (Entry, bool) {
 	switch e.Proto {
 	case protoTCP:
 		e.Established = tcpState == tcpStateEstablished
+		switch tcpState {
+		case tcpFinWait, tcpCloseWait, tcpLastAck:
+			e.Closed = ClosedOne
+		case tcpTimeWait, tcpClose:
+			e.Closed = ClosedBoth
+		}
 	default:
 		e.Established = status&statusSeenReply != 0
 	}
@@ -189,4 +242,11 @@ func pad4(b []byte) []byte {
 		return b
 	}
 	return make([]byte, 4)
+}
+
+func pad8(b []byte) []byte {
+	if len(b) >= 8 {
+		return b
+	}
+	return make([]byte, 8)
 }

@@ -77,6 +77,10 @@ type SentVerdict struct {
 	Modified []byte // the replacement packet, if any
 	Mark     uint32 // the mark it sets, when HasMark
 	HasMark  bool
+	// CtMark and CtMask are the conntrack mark change of NFQA_CT
+	// (CTA_MARK, CTA_MARK_MASK), HasCt when the message carries one.
+	HasCt          bool
+	CtMark, CtMask uint32
 }
 
 // ParseVerdict decodes one verdict message.
@@ -112,6 +116,23 @@ func ParseVerdict(b []byte) (SentVerdict, error) {
 				return v, errShort
 			}
 			v.Mark, v.HasMark = binary.BigEndian.Uint32(val), true
+		case attrCt, attrCt | nlaFNested:
+			v.HasCt = true
+			for c := val; len(c) >= nlaHdrLen; {
+				cl := int(binary.NativeEndian.Uint16(c))
+				if cl < nlaHdrLen || cl > len(c) {
+					return v, errShort
+				}
+				if cv := c[nlaHdrLen:cl]; len(cv) == 4 {
+					switch binary.NativeEndian.Uint16(c[2:]) {
+					case ctaMark:
+						v.CtMark = binary.BigEndian.Uint32(cv)
+					case ctaMarkMask:
+						v.CtMask = binary.BigEndian.Uint32(cv)
+					}
+				}
+				c = c[min(align4(cl), len(c)):]
+			}
 		}
 		a = a[min(align4(l), len(a)):]
 	}

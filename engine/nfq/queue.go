@@ -52,11 +52,12 @@ type Queue struct {
 	bufs [][]byte // one receive buffer per datagram of a batch; bufs[0] also for acks
 	hdrs []unix.Mmsghdr
 	iovs []unix.Iovec
-	nd   int      // datagrams the last recvmmsg returned
-	di   int      // the datagram being decoded
-	rest []byte   // its undecoded remainder
-	vbuf [40]byte // a verdict, with room for NFQA_MARK
-	mbuf []byte   // verdicts that carry a modified packet
+	nd   int                     // datagrams the last recvmmsg returned
+	di   int                     // the datagram being decoded
+	rest []byte                  // its undecoded remainder
+	vbuf [40]byte                // a verdict, with room for NFQA_MARK
+	cbuf [ctVerdictMarkSize]byte // a verdict with a conntrack mark (ctmark.go)
+	mbuf []byte                  // verdicts that carry a modified packet
 	// Stats are written by the reading goroutine only.
 	Stats Stats
 }

@@ -241,6 +241,62 @@ func TestReadBatchVerdictBatchNoAllocs(t *testing.T) {
 	}
 }
 
+// TestVerdictCtMarkEncoding: one NFQNL_MSG_VERDICT with the verdict header
+// and a nested NFQA_CT holding CTA_MARK and CTA_MARK_MASK, so that the
+// kernel sets only the masked bits of the entry's mark.
+func TestVerdictCtMarkEncoding(t *testing.T) {
+	q, k := pair(t)
+	for _, tc := range []struct{ mark, mask, wantMark uint32 }{
+		{0x4000_0000, 0x4000_0000, 0x4000_0000},
+		{0, 0x4000_0000, 0},              // clear the bit
+		{0xffff_ffff, 0x0000_00f0, 0xf0}, // a mark beyond the mask is cut to it
+	} {
+		if err := q.VerdictCtMark(77, Accept, tc.mark, tc.mask); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 100)
+		n, _ := unix.Read(k, got)
+		got = got[:n]
+		if n != ctVerdictSize || int(binary.NativeEndian.Uint32(got)) != n {
+			t.Fatalf("message is %d bytes (header says %d), want %d", n, binary.NativeEndian.Uint32(got), ctVerdictSize)
+		}
+		v, err := ParseVerdict(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Batch || v.ID != 77 || v.Verdict != Accept || !v.HasCt || v.CtMark != tc.wantMark || v.CtMask != tc.mask {
+			t.Errorf("mark %#x mask %#x: sent %+v", tc.mark, tc.mask, v)
+		}
+		// The nested attribute is flagged as such and spans both marks.
+		if typ := binary.NativeEndian.Uint16(got[34:]); typ != attrCt|nlaFNested {
+			t.Errorf("attribute type %#x, want NFQA_CT|NLA_F_NESTED", typ)
+		}
+		if l := binary.NativeEndian.Uint16(got[32:]); l != 20 {
+			t.Errorf("NFQA_CT length %d, want 20", l)
+		}
+	}
+}
+
+func TestVerdictCtMarkNoAllocs(t *testing.T) {
+	q, k := pair(t)
+	msg := packetMsg(1, make([]byte, 64), false)
+	var p Packet
+	sink := make([]byte, 64)
+	allocs := testing.AllocsPerRun(1000, func() {
+		unix.Write(k, msg)
+		if err := q.Read(&p); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.VerdictCtMark(p.ID, Accept, 0x4000_0000, 0x4000_0000); err != nil {
+			t.Fatal(err)
+		}
+		unix.Read(k, sink)
+	})
+	if allocs != 0 {
+		t.Errorf("Read+VerdictCtMark allocate %.1f times per packet", allocs)
+	}
+}
+
 // TestVerdictMark: the mark rides on single, batch and modified verdicts
 // as NFQA_MARK, and a packet's own mark is read from its message; setting
 // it costs no allocation.
@@ -323,5 +379,20 @@ func TestReadHWAddr(t *testing.T) {
 	var p Packet
 	if n := testing.AllocsPerRun(100, func() { parsePacket(msg[nlmsgHdrLen:], &p) }); n != 0 {
 		t.Errorf("parsePacket allocates %v", n)
+	}
+}
+
+// TestVerdictCtMarkMark: the conntrack mark and the packet's judged mark
+// in one verdict.
+func TestVerdictCtMarkMark(t *testing.T) {
+	q, k := pair(t)
+	if err := q.VerdictCtMarkMark(5, Accept, 0x4000_0000, 0x4000_0000, 0x8000_0007); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 100)
+	n, _ := unix.Read(k, got)
+	v, err := ParseVerdict(got[:n])
+	if err != nil || n != ctVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
+		t.Errorf("sent %d bytes %+v, %v", n, v, err)
 	}
 }

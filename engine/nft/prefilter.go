@@ -43,6 +43,9 @@ type program struct {
 	ruleOf   map[string]string // counter name → rule name
 	entry    string            // chain the forward chain jumps to; "" for none
 	appEntry string            // chain deciding the protocol-condition queue; "" for none
+	// fastpath: the forward chain accepts CtMarkFastpath flows; alive:
+	// only while the alive set's element lives (fastpath.go).
+	fastpath, alive bool
 }
 
 type setSpec struct {

@@ -32,6 +32,9 @@ type Config struct {
 	// AppQueue sends the flows a protocol-condition rule could decide to
 	// queue QueueNum+QueueCount, which has no bypass (appqueue.go).
 	AppQueue bool
+	// Fastpath adds the rule that accepts established connections marked
+	// with CtMarkFastpath before the pre-filter (fastpath.go).
+	Fastpath bool
 }
 
 // Method names how the queue rule was expressed.
@@ -199,6 +202,9 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool, 
 			prog = compile(pol, fams[k], fc, app)
 		} else {
 			prog = &program{}
+		}
+		if cfg.Fastpath {
+			prog.addFastpath(!cfg.Bypass)
 		}
 		switch {
 		case inPlace:
@@ -384,7 +390,16 @@ func fillTable(conn *nftables.Conn, t *nftables.Table, queue expr.Any, prog *pro
 		conn.AddObj(&nftables.CounterObj{Table: t, Name: name})
 	}
 	for _, ex := range forwardRules(queue, prog) {
-		conn.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: ex})
+		r := &nftables.Rule{Table: t, Chain: fwd, Exprs: ex}
+		if isFastpathRule(ex) {
+			r.UserData = fastpathTag
+			for _, e := range ex {
+				if l, ok := e.(*expr.Lookup); ok {
+					l.SetID = ids[l.SetName]
+				}
+			}
+		}
+		conn.AddRule(r)
 	}
 	conn.AddRule(&nftables.Rule{Table: t, Chain: acct, Exprs: unjudgedRule()})
 	for _, c := range prog.chains {
@@ -410,8 +425,11 @@ func forwardRules(queue expr.Any, prog *program) [][]expr.Any {
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Counter{},
 	})
-	// The fast path of decided flows (CtMarkFastpath) belongs here: before
-	// the pre-filter, which only judges new packets anyway.
+	// The fast path of decided flows (CtMarkFastpath): before the
+	// pre-filter, which only judges new packets anyway.
+	if prog.fastpath {
+		out = append(out, fastpathRule(prog.alive))
+	}
 	if prog.entry != "" {
 		// Drops what no allow rule could match; returns everything else.
 		out = append(out, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: prog.entry}})

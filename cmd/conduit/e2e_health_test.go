@@ -1,0 +1,124 @@
+package main
+
+// End-to-end test of learn --diff's health comparison: the HMI's Modbus
+// polling is captured on the bridge before conduit goes inline and after,
+// and after insertion the path toward the PLC loses everything for three
+// seconds (netem), as a box that stalls would. The diff must name the
+// stall with its figures, where it used to say nothing changed.
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+)
+
+// capturing runs tcpdump on the HMI's bridge port until the returned stop
+// is called. Not on br0: a promiscuous bridge device keeps bridged packets
+// from conduit's forward hook on this kernel.
+func (r *rig) capturing(path string) (stop func()) {
+	r.t.Helper()
+	cmd := plant.NSCmd(r.p.FW, "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("tcpdump: %v", err)
+	}
+	// tcpdump says when it listens.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(errb.String(), "listening") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			r.t.Fatalf("tcpdump never started: %s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		time.Sleep(100 * time.Millisecond) // the last packets reach the file
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	r.t.Cleanup(stop)
+	return stop
+}
+
+func TestE2EDiffNamesStall(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("needs tcpdump")
+	}
+	r := newModbusRig(t)
+	before, after := filepath.Join(r.dir, "before.pcap"), filepath.Join(r.dir, "after.pcap")
+	poll := func(n int, during func(i int)) {
+		t.Helper()
+		c := r.hmiClient(20 * time.Second) // waits out the stall
+		for i := range n {
+			if during != nil {
+				during(i)
+			}
+			mustRead(t, c, fmt.Sprintf("poll %d", i))
+			time.Sleep(200 * time.Millisecond)
+		}
+		c.Close()
+	}
+
+	stop := r.capturing(before)
+	poll(15, nil)
+	stop()
+
+	// Insertion: conduit inline in monitor, and a stall on the way to the PLC.
+	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")}.render(t))
+	r.startDaemon("")
+	stop = r.capturing(after)
+	// The stall: a bridge-family table that drops what goes to the PLC
+	// (this kernel has no netem), removed three seconds later.
+	stall := "table bridge stall {\n chain drops {\n type filter hook forward priority -300;\n ip daddr " +
+		r.p.Host(plant.Control).IPv4.String() + " drop\n }\n}\n"
+	poll(15, func(i int) {
+		if i == 5 {
+			cmd := plant.NSCmd(r.p.FW, "nft", "-f", "-")
+			cmd.Stdin = strings.NewReader(stall)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("nft: %v: %s", err, out)
+			}
+			go func() {
+				time.Sleep(3 * time.Second)
+				plant.NSCmd(r.p.FW, "nft", "delete", "table", "bridge", "stall").Run()
+			}()
+		}
+	})
+	stop()
+
+	code, out, errOut := evRun(t, runLearn, "--diff", before, after)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (changed):\n%s%s", code, out, errOut)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "changed") && strings.Contains(l, fmt.Sprintf("/%d", mbPort)) {
+			line = l
+		}
+	}
+	for _, want := range []string{"stall: a ", "silence in flow 10.20.0.10:", "then a retransmission", "retransmissions 0.0 -> "} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the Modbus service's line lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("%s", out)
+}
