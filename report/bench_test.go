@@ -51,7 +51,8 @@ func BenchmarkReportVsReplay(b *testing.B) {
 
 		runtime.GC()
 		t1 := time.Now()
-		in, res2, err := Offline(pol, []string{path})
+		ev, err := Offline(pol, []string{path})
+		in, res2 := ev.Input, ev.Result
 		if err != nil {
 			b.Fatal(err)
 		}

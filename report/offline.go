@@ -6,15 +6,24 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/replay"
 	"github.com/conduit-ot/conduit/rules"
 )
+
+// Evidence is what an offline replay gives: the input for Build, replay's
+// result, and the engine (its coverage and flows, for annotators).
+type Evidence struct {
+	Input  Input
+	Result replay.Result
+	Engine *engine.Engine
+}
 
 // Offline replays the captures, in the order given, through the engine of
 // package replay (exactly what `conduit replay` runs) and returns the
 // evidence for Build with replay's result. A capture that could not be
 // read to its end is reported in the error; what was read counts.
-func Offline(pol *rules.Policy, paths []string) (Input, replay.Result, error) {
+func Offline(pol *rules.Policy, paths []string) (Evidence, error) {
 	c := NewCollector()
 	r := replay.New(replay.Config{Policy: pol, Handler: c, OnRequest: c.OnRequest})
 	var errs []error
@@ -55,5 +64,5 @@ func Offline(pol *rules.Policy, paths []string) (Input, replay.Result, error) {
 	if enforce {
 		in.Notes = append(in.Notes, "In enforce, a denied flow the engine does not track counts one packet per logged line (once per 10 s); the rule counters are exact.")
 	}
-	return in, res, errors.Join(errs...)
+	return Evidence{Input: in, Result: res, Engine: r.Engine()}, errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -31,9 +32,13 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"add":     func(a, b int) int { return a + b },
 	"odd":     func(i int) bool { return i%2 == 1 },
 	"refused": isRefused,
-	"labelX":  func(x float64) float64 { return x + 5 },
-	"textY":   func(y float64, i int) float64 { return y + float64(i)*lineH },
-	"labelY":  func(y float64, i int) float64 { return y + 14 + float64(i)*lineH },
+	"firstLine": func(s string) string {
+		first, _, _ := strings.Cut(s, "\n")
+		return first
+	},
+	"labelX": func(x float64) float64 { return x + 5 },
+	"textY":  func(y float64, i int) float64 { return y + float64(i)*lineH },
+	"labelY": func(y float64, i int) float64 { return y + 14 + float64(i)*lineH },
 	"span": func(a, b *time.Time) string {
 		if a == nil || b == nil {
 			return ""

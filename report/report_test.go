@@ -33,7 +33,8 @@ func plant(t testing.TB) (*rules.Policy, string) {
 // those counts from the capture with tshark).
 func TestOfflinePlant(t *testing.T) {
 	pol, pcap := plant(t)
-	in, res, err := Offline(pol, []string{pcap})
+	ev, err := Offline(pol, []string{pcap})
+	in, res := ev.Input, ev.Result
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,8 @@ func TestRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, res, err := Offline(pol, []string{filepath.Join(testdata, "plant.pcap")})
+		ev, err := Offline(pol, []string{filepath.Join(testdata, "plant.pcap")})
+		in, res := ev.Input, ev.Result
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +379,8 @@ func (r readiness) Annotate(rep *Report) error {
 // optional sections appear only when an annotator supplies them.
 func TestRender(t *testing.T) {
 	pol, pcap := plant(t)
-	in, _, err := Offline(pol, []string{pcap})
+	ev, err := Offline(pol, []string{pcap})
+	in := ev.Input
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,14 +21,20 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "report.html", "write the report to `file` (- for stdout)")
 	file := fs.String("c", "", "policy `file`: with captures, the policy to replay them with; with --socket, the zones' file when the daemon's is not readable here")
 	socket := fs.String("socket", "", "the daemon's control socket (default: control.socket of -c, else "+defaultSocket+")")
+	quiet := fs.String("quiet", "14d", "the window of readiness (how long the cleanup rules must have been quiet) and of review (`duration`)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit report -o FILE.html [--socket PATH | -c FILE CAPTURE...]")
+		fmt.Fprintln(stderr, "usage: conduit report -o FILE.html [--quiet DUR] [--socket PATH | -c FILE CAPTURE...]")
 		fs.PrintDefaults()
 	}
 	if err := parseArgsAnyOrder(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	q, err := rules.ParseDuration(*quiet)
+	if err != nil || q <= 0 {
+		fmt.Fprintf(stderr, "conduit report: --quiet %q is not a duration\n", *quiet)
 		return 2
 	}
 	var (
@@ -49,13 +55,18 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "conduit report: %v\n", err)
 			return 2
 		}
-		in, _, err := report.Offline(pol, chronological(fs.Args()))
+		ev, err := report.Offline(pol, chronological(fs.Args()))
 		if err != nil {
 			fmt.Fprintf(stderr, "conduit report: %v (the packets before it were replayed)\n", err)
 			code = exitCapture
 		}
+		in := ev.Input
 		in.Version = version
-		if rep, err = report.Build(pol, in); err != nil {
+		end := time.Now().UTC()
+		if in.Last != nil {
+			end = *in.Last
+		}
+		if rep, err = report.Build(pol, in, offlineEvidence(pol, ev.Engine, end, q)); err != nil {
 			fmt.Fprintf(stderr, "conduit report: %v\n", err)
 			return 1
 		}
@@ -65,7 +76,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			cf.config = *file
 		}
 		var c int
-		if rep, c = daemonReport(cf, *file, stderr); c != 0 {
+		if rep, c = daemonReport(cf, *file, q, stderr); c != 0 {
 			return c
 		}
 	}
@@ -88,7 +99,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 // daemonReport asks the daemon for its status, hits and every tracked
 // flow. The zones come from the policy file the daemon names (the report
 // runs on the box), else from -c.
-func daemonReport(cf *clientFlags, file string, stderr io.Writer) (*report.Report, int) {
+func daemonReport(cf *clientFlags, file string, quiet time.Duration, stderr io.Writer) (*report.Report, int) {
 	var st statusReport
 	if code := cf.call("status", nil, &st, stderr); code != 0 {
 		return nil, code
@@ -144,7 +155,14 @@ func daemonReport(cf *clientFlags, file string, stderr io.Writer) (*report.Repor
 	if st.Version != version {
 		in.Notes = append(in.Notes, fmt.Sprintf("Report written by conduit %s.", version))
 	}
-	rep, err := report.Build(pol, in)
+	var ann []report.Annotator
+	if ev, evNotes := daemonEvidence(cf, pol, quiet, stderr); ev != nil {
+		ann = append(ann, ev)
+		in.Notes = append(in.Notes, evNotes...)
+	} else {
+		in.Notes = append(in.Notes, evNotes...)
+	}
+	rep, err := report.Build(pol, in, ann...)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit report: %v\n", err)
 		return nil, 1

@@ -282,6 +282,32 @@ func TestReportBrowser(t *testing.T) {
 		}
 	}
 
+	// Readiness for the box and each conduit between zones of the policy,
+	// as `conduit ready` judges it at the end of the capture: the cleanup
+	// rule caught the workstation's DNS 3 hours before the end, short of
+	// the 14 days.
+	ready := map[string]string{}
+	for _, h := range all(doc, "data-readiness", "") {
+		c, _ := attr(h, "data-readiness")
+		ready[c] = strings.TrimSpace(text(h))
+	}
+	if len(ready) != 1+len(want) || !strings.Contains(ready[""], "not ready") {
+		t.Errorf("readiness %q", ready)
+	}
+	for _, c := range want {
+		code, out, _ := evRun(t, runReady, "--json", "--conduit", c, "-c", polPath, pcap)
+		var rr readyReport
+		if err := json.Unmarshal([]byte(out), &rr); err != nil {
+			t.Fatalf("ready %s: exit %d %v", c, code, err)
+		}
+		if !strings.HasSuffix(ready[c], ": "+rr.Verdict) {
+			t.Errorf("readiness of %s: %q; conduit ready says %q", c, ready[c], rr.Verdict)
+		}
+	}
+	if n := all(ruleRows["cleanup"], "class", "narrowing"); len(n) != 1 || !strings.Contains(text(n[0]), "candidate rules") {
+		t.Errorf("the cleanup rule's candidates: %v", n)
+	}
+
 	// The matrix accounts for every packet (all tracked, in monitor).
 	rows := visibleRows(doc)
 	var packets uint64
@@ -496,6 +522,13 @@ func TestReportDaemon(t *testing.T) {
 	}
 	if err := report.SelfContained(raw); err != nil {
 		t.Error(err)
+	}
+	// Coverage and readiness, as the daemon's coverage and ready answer.
+	if tr := all(doc, "data-rule", "hmi-polls-plc"); len(tr) != 1 || !strings.Contains(text(tr[0]), "10.20.0.11 -> 10.10.0.10 tcp/502: 1 flow") {
+		t.Errorf("coverage of hmi-polls-plc: %q", text(tr[0]))
+	}
+	if h := all(doc, "data-readiness", "operations->control"); len(h) != 1 || !strings.Contains(text(h[0]), "not ready") {
+		t.Errorf("readiness of the enforced conduit: %v", h)
 	}
 
 	// No daemon: the report says so and fails.
