@@ -4,7 +4,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test unit vet fuzz bench clean
+.PHONY: all build demo test unit vet fuzz bench docs clean
 
 all: build
 
@@ -42,6 +42,11 @@ fuzz:
 ## bench: kernel vs bare go-nfqueue vs conduit in each mode, side by side (root)
 bench: build
 	scripts/bench
+
+## docs: regenerate docs/report.png, the README's screenshot of the plant report (headless chromium)
+docs:
+	mkdir -p docs
+	$(GO) test -count=1 -run '^TestReportBrowser$$' ./cmd/conduit -args -report-png=$(CURDIR)/docs/report.png
 
 clean:
 	rm -rf $(BIN) .bench

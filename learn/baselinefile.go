@@ -5,7 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/conduit-ot/conduit/internal/atomicfile"
 )
 
 // WriteBaselineFile writes m as a baseline to path: to a file beside it,
@@ -19,30 +20,7 @@ func WriteBaselineFile(path string, m *Matrix) error {
 }
 
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("baseline %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("baseline %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o640)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data, 0o640); err != nil {
 		return fmt.Errorf("baseline %s: %w", path, err)
 	}
 	return nil

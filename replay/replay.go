@@ -36,6 +36,13 @@ type Config struct {
 	// Events receives the engine's event lines (verdicts, flow ends,
 	// evictions) as JSON, one per line; nil writes none.
 	Events io.Writer
+	// Handler, when set, receives the same event lines as records, before
+	// any formatting (conduit report reads them without a JSON round
+	// trip). Their times are on the engine's clock (clock.go).
+	Handler slog.Handler
+	// OnRequest, when set, is told every request the protocol inspection
+	// judges (engine.Config.OnRequest).
+	OnRequest func(engine.RequestSeen)
 }
 
 // Replay feeds captures through one engine. It is not safe for concurrent use.
@@ -99,9 +106,16 @@ func New(cfg Config) *Replay {
 	r := &Replay{}
 	log := slog.New(slog.DiscardHandler)
 	buffer := 1 // no writer: events are dropped as soon as they are made
-	if cfg.Events != nil {
-		r.events = bufio.NewWriterSize(cfg.Events, 256<<10)
-		log = slog.New(ownTime{slog.NewJSONHandler(r.events, nil), &r.clock})
+	if cfg.Events != nil || cfg.Handler != nil {
+		var h slog.Handler
+		if cfg.Events != nil {
+			r.events = bufio.NewWriterSize(cfg.Events, 256<<10)
+			h = ownTime{slog.NewJSONHandler(r.events, nil), &r.clock}
+		}
+		if cfg.Handler != nil {
+			h = teeHandler(h, cfg.Handler)
+		}
+		log = slog.New(h)
 		// A sweep may end every tracked flow at once.
 		buffer = cfg.Policy.Conntrack.Capacity + drainEvery*eventsPerPacket
 		ctx, cancel := context.WithCancel(context.Background())
@@ -114,6 +128,7 @@ func New(cfg Config) *Replay {
 		Log:         log,
 		Now:         func() int64 { return r.clock.now },
 		EventBuffer: buffer,
+		OnRequest:   cfg.OnRequest,
 	})
 	r.w = r.eng.Worker(0)
 	return r
@@ -122,7 +137,7 @@ func New(cfg Config) *Replay {
 // drain writes the queued events, on this goroutine: RunLimited with a
 // cancelled context writes what is queued and returns.
 func (r *Replay) drain() {
-	if r.events != nil {
+	if r.drainCtx != nil {
 		r.eng.RunLimited(r.drainCtx, engine.DeniedLimit{Burst: -1})
 	}
 }
@@ -207,6 +222,9 @@ func (r *Replay) Result() (Result, error) {
 		WouldDrop: c.WouldDrop,
 		Rules:     r.hits.report(r.eng.Hits(), &r.clock),
 		Captures:  append([]File(nil), r.files...),
+	}
+	if d := c.LogDropped; d > 0 && r.drainCtx != nil && r.events == nil {
+		return res, fmt.Errorf("events: %d event lines were lost", d)
 	}
 	if r.events != nil {
 		if err := r.events.Flush(); err != nil {

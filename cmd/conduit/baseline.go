@@ -12,10 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/conduit-ot/conduit/internal/atomicfile"
 	"github.com/conduit-ot/conduit/learn"
 )
 
@@ -60,17 +59,7 @@ func runBaseline(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// Written beside the target and renamed: a reader never sees half a file.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*")
-	if err == nil {
-		_, err = tmp.Write(append(raw, '\n'))
-		err = errors.Join(err, tmp.Close())
-		if err == nil {
-			err = os.Rename(tmp.Name(), *out)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
+	err = atomicfile.Write(*out, append(raw, '\n'), 0o640)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1

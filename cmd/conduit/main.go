@@ -34,6 +34,7 @@ func commands() []command {
 		{"assets", "assets [--json] [--socket PATH] | assets [--json] CAPTURE...  asset inventory: addresses, MACs, device identities, services and their clients", runAssets},
 		{"baseline", "baseline save -o FILE [--socket PATH]  save conduit observe's matrix and health figures for learn --diff", runBaseline},
 		{"reload", "reload [--json] [--socket PATH]   reload the policy file now and print the result", runReload},
+		{"report", "report -o FILE.html [--socket PATH | -c FILE CAPTURE...]  one self-contained HTML page: zone map, matrix, rules", runReport},
 		{"version", "version                 print the version", func([]string, io.Writer, io.Writer) int {
 			fmt.Println("conduit", version)
 			return 0

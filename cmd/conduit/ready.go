@@ -61,8 +61,14 @@ func (o *ops) readyHandler(_ context.Context, raw json.RawMessage) (any, error) 
 		}
 	}
 	pol := o.store.Load().Policy
+	return buildReady(pol, o.eng.Hits(), o.eng.Coverage(0), flowTimeoutWarnings(o.eng), time.Now().UTC(), a)
+}
+
+// flowTimeoutWarnings are the tracked flows whose silences come close to
+// their timeout.
+func flowTimeoutWarnings(eng *engine.Engine) []timeoutWarning {
 	var warns []timeoutWarning
-	o.eng.Flows(func(fi engine.FlowInfo) bool {
+	eng.Flows(func(fi engine.FlowInfo) bool {
 		// learn sizes idle_timeout at 3 x the largest gap: a live flow
 		// silent for more than a third of its timeout is what learn
 		// --timeouts would flag on a longer capture.
@@ -72,7 +78,7 @@ func (o *ops) readyHandler(_ context.Context, raw json.RawMessage) (any, error) 
 		}
 		return true
 	})
-	return buildReady(pol, o.eng.Hits(), o.eng.Coverage(0), warns, time.Now().UTC(), a)
+	return warns
 }
 
 // parseConduit reads "from->to" into the policy's zones.
