@@ -10,6 +10,7 @@ package proto
 import (
 	"strconv"
 
+	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/modbus"
@@ -30,10 +31,10 @@ const (
 	Count
 )
 
-// IP protocol numbers of the transports a protocol runs on (IANA).
+// IP protocol numbers of the transports a protocol runs on.
 const (
-	TCP uint8 = 6
-	UDP uint8 = 17
+	TCP uint8 = ipproto.TCP
+	UDP uint8 = ipproto.UDP
 )
 
 // Info is what conduit knows of a protocol without naming it.

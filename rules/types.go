@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/modes"
 )
 
@@ -52,25 +53,20 @@ const ZoneUnknown ZoneID = 0
 // protocol: the packet decoder never reports 0 (hop-by-hop) as a transport.
 const (
 	ProtoAny    uint8 = 0
-	ProtoICMP   uint8 = 1
-	ProtoTCP    uint8 = 6
-	ProtoUDP    uint8 = 17
-	ProtoICMPv6 uint8 = 58
+	ProtoICMP   uint8 = ipproto.ICMP
+	ProtoTCP    uint8 = ipproto.TCP
+	ProtoUDP    uint8 = ipproto.UDP
+	ProtoICMPv6 uint8 = ipproto.ICMPv6
 )
 
-// ProtoName returns the policy-file word for a rule protocol.
+// ProtoName returns the policy-file word for a rule protocol: "any", a
+// name the policy accepts (ipproto's), else the number.
 func ProtoName(p uint8) string {
 	switch p {
 	case ProtoAny:
 		return "any"
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoICMPv6:
-		return "icmpv6"
+	case ProtoICMP, ProtoTCP, ProtoUDP, ProtoICMPv6:
+		return ipproto.Known(p)
 	}
 	return strconv.Itoa(int(p))
 }
