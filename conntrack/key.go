@@ -4,14 +4,16 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/conduit-ot/conduit/internal/ipproto"
 )
 
 // IP protocol numbers the table treats specially.
 const (
-	ProtoICMP   uint8 = 1
-	ProtoTCP    uint8 = 6
-	ProtoUDP    uint8 = 17
-	ProtoICMPv6 uint8 = 58
+	ProtoICMP   uint8 = ipproto.ICMP
+	ProtoTCP    uint8 = ipproto.TCP
+	ProtoUDP    uint8 = ipproto.UDP
+	ProtoICMPv6 uint8 = ipproto.ICMPv6
 )
 
 // Key identifies a flow in its original (request) direction.
@@ -61,19 +63,14 @@ func (k Key) String() string {
 	return string(b)
 }
 
-// ProtoName names an IP protocol number the way the policy file does.
+// ProtoName names an IP protocol number in a key: the protocols the table
+// treats specially by name, any other by number ("proto-47").
 func ProtoName(p uint8) string {
 	switch p {
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoICMPv6:
-		return "icmpv6"
+	case ProtoICMP, ProtoTCP, ProtoUDP, ProtoICMPv6:
+		return ipproto.Known(p)
 	}
-	return "proto-" + strconv.Itoa(int(p))
+	return ipproto.Number(p)
 }
 
 // flowKey is the LRU's map key. Both directions of a flow canonicalise to

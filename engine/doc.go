@@ -4,7 +4,7 @@
 // One worker serves each NFQUEUE queue and owns the connection-table shard
 // of that queue; the kernel balances flows onto queues by a symmetric hash,
 // so no two workers share a flow and the packet path takes no global lock.
-// The policy is read through an atomic pointer (package modes). Events
+// The policy is read through an atomic pointer (package inforce). Events
 // (verdicts, flow ends, evictions, pickups, panics) leave the packet path
 // through a bounded channel and are written by one goroutine, so a slow log
 // sink never stalls a verdict; what does not fit is counted.

@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
 // Config assembles an Engine.
 type Config struct {
-	Store   *modes.Store
+	Store   *inforce.Store
 	Workers int          // one per queue; default 1
 	Log     *slog.Logger // operational and event log
 	// Now is the clock in ns; default monotonic wall-clock. Replay passes
@@ -42,7 +42,7 @@ type Config struct {
 // Engine decides packets. Create it with New, start its event writer with
 // Run, and give each queue reader its own Worker.
 type Engine struct {
-	store   *modes.Store
+	store   *inforce.Store
 	ct      *conntrack.Table
 	log     *slog.Logger
 	now     func() int64
@@ -95,7 +95,7 @@ func New(cfg Config) *Engine {
 	e.ct = conntrack.New(conntrack.Config{
 		Capacity: pol.Conntrack.Capacity,
 		Shards:   cfg.Workers,
-		Timeouts: timeouts(pol.Conntrack.Timeouts),
+		Timeouts: pol.Conntrack.Timeouts,
 		Now:      cfg.Now,
 		OnEvent:  e.onConntrack,
 	})
@@ -118,18 +118,7 @@ func (e *Engine) Now() int64 { return e.now() }
 
 // SetTimeouts applies a reloaded policy's conntrack.timeouts to the
 // running table.
-func (e *Engine) SetTimeouts(t rules.Timeouts) { e.ct.SetTimeouts(timeouts(t)) }
-
-func timeouts(t rules.Timeouts) conntrack.Timeouts {
-	return conntrack.Timeouts{
-		TCPEstablished: t.TCPEstablished,
-		TCPHandshake:   t.TCPHandshake,
-		TCPClosing:     t.TCPClosing,
-		UDP:            t.UDP,
-		ICMP:           t.ICMP,
-		Other:          t.Other,
-	}
-}
+func (e *Engine) SetTimeouts(t rules.Timeouts) { e.ct.SetTimeouts(t) }
 
 // Counters are verdict totals since start.
 type Counters struct {

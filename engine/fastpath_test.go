@@ -14,7 +14,7 @@ import (
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/nfq"
 	"github.com/conduit-ot/conduit/engine/nft"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
 )
@@ -422,7 +422,7 @@ func TestFastpathReloadClears(t *testing.T) {
 func swapPolicy(t *testing.T, te *testEngine, old, new string) {
 	t.Helper()
 	y := pol{mode: "enforce"}.yaml()
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) {
 			return rules.Parse("test.yaml", []byte(strings.Replace(y, old, new, 1)))
 		}}
@@ -564,7 +564,7 @@ func TestFastpathBoundZonesStayInUserspace(t *testing.T) {
 	if bound == (pol{mode: "enforce"}).yaml() {
 		t.Fatal("the test policy did not change")
 	}
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) { return rules.Parse("test.yaml", []byte(bound)) }}
 	if res := r.Reload("test"); !res.Changed {
 		t.Fatal("reload did not change the policy")

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 )
 
 // ruleCounters are one worker's counters for one rule name. Rules are
@@ -38,7 +38,7 @@ type hitTable struct {
 }
 
 // forGen returns the index for act, rebuilding it after a policy swap.
-func (h *hitTable) forGen(act *modes.Active) []*ruleCounters {
+func (h *hitTable) forGen(act *inforce.Active) []*ruleCounters {
 	if h.gen == act.Generation && h.index != nil {
 		return h.index
 	}

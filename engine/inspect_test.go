@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -43,7 +44,7 @@ func newAppEngineSrc(t testing.TB, src string) *testEngine {
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
-	te := &testEngine{store: modes.NewStore(p), clock: 1_000_000_000}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
 	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() int64 { return te.clock }, EventBuffer: 1024})
 	return te
@@ -511,32 +512,7 @@ func dnp3Frame(ctrl byte, dst, src uint16, app []byte) []byte {
 
 // dnp3Segment builds a link frame with the transport header th.
 func dnp3Segment(ctrl byte, dst, src uint16, th byte, app []byte) []byte {
-	user := append([]byte{th}, app...)
-	h := []byte{0x05, 0x64, byte(5 + len(user)), ctrl, byte(dst), byte(dst >> 8), byte(src), byte(src >> 8)}
-	out := append(h, crc(h)...)
-	for len(user) > 0 {
-		n := min(16, len(user))
-		out = append(out, user[:n]...)
-		out = append(out, crc(user[:n])...)
-		user = user[n:]
-	}
-	return out
-}
-
-func crc(b []byte) []byte {
-	var c uint16
-	for _, x := range b {
-		c ^= uint16(x)
-		for range 8 {
-			if c&1 != 0 {
-				c = c>>1 ^ 0xa6bc
-			} else {
-				c >>= 1
-			}
-		}
-	}
-	c = ^c
-	return []byte{byte(c), byte(c >> 8)}
+	return dnp3test.Frame(ctrl, dst, src, append([]byte{th}, app...))
 }
 
 // dnp3Fragment cuts the application fragment app into transport segments
@@ -750,7 +726,7 @@ func TestInspectDNP3FragmentAcrossReload(t *testing.T) {
 	if v := s.req(frag[0]); !v.Accept {
 		t.Fatal("first segment refused")
 	}
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) {
 			return rules.Parse("app.yaml", []byte(src(`    dnp3: {functions: [direct_operate], objects: ["12:1"]}`)))
 		}}
@@ -960,7 +936,7 @@ func TestInspectAcrossReloads(t *testing.T) {
 	te := newAppEngineSrc(t, src(readOnly))
 	reload := func(s string) {
 		t.Helper()
-		r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Load: func(string) (*rules.Policy, error) { return rules.Parse("app.yaml", []byte(s)) }}
 		if res := r.Reload("test"); !res.Changed {
 			t.Fatalf("reload: %+v", res)

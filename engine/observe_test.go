@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -22,7 +22,7 @@ func newObservedEngine(t testing.TB, mode, port, cond string, seen *[]string) *t
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
-	te := &testEngine{store: modes.NewStore(p), clock: 1_000_000_000}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
 	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() int64 { return te.clock }, EventBuffer: 1024,
 		OnRequest: func(r RequestSeen) { *seen = append(*seen, summary(t, r)) }})
@@ -122,7 +122,7 @@ func TestObserverCostsNoAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		te := &testEngine{store: modes.NewStore(p), clock: 1_000_000_000}
+		te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
 		cfg := Config{Store: te.store, Log: slog.New(slog.DiscardHandler), Now: func() int64 { return te.clock }, EventBuffer: 1024}
 		if observe {
 			cfg.OnRequest = func(RequestSeen) { calls++ }

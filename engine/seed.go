@@ -4,7 +4,9 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/rules"
 )
 
 // ReasonSeeded is the verdict reason of a session taken over from the
@@ -60,7 +62,7 @@ func (e *Engine) Seed(entries []ctnl.Entry) SeedResult {
 
 // seed tracks k in w's shard if the policy lets it run, and returns the
 // verdict line to log.
-func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEvent, bool) {
+func (w *Worker) seed(act *inforce.Active, k conntrack.Key, now int64) (verdictEvent, bool) {
 	pol := act.Policy
 	// The kernel's original direction is its first packet's, which may
 	// have been mid-stream: TCP is judged both ways, and one the policy
@@ -88,7 +90,7 @@ func (w *Worker) seed(act *modes.Active, k conntrack.Key, now int64) (verdictEve
 	if !modes.Evaluates(d.mode) {
 		ev.reason = ReasonPassthrough
 	}
-	out := modes.Apply(d.mode, d.action)
+	out := modes.Apply(d.mode, d.action == rules.ActionDeny)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	if !out.Accept {
 		return ev, false

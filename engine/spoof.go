@@ -55,7 +55,7 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 		}
 	}
 	w.stats.spoofed.Add(1)
-	out := modes.Apply(mode, rules.ActionDeny)
+	out := modes.Apply(mode, true)
 	k := conntrack.Key{Src: p.Src, Proto: protoSpoof, SrcPort: uint16(in.Port >> 16), DstPort: uint16(in.Port)}
 	if w.denied.first(k, now) {
 		w.emit(event{kind: evVerdict, at: now, v: verdictEvent{pol: pol, mode: mode, accept: out.Accept,

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
 )
@@ -83,7 +83,7 @@ func newBoundEngine(t testing.TB, mode, conduits string) (*testEngine, *fakeLink
 	}
 	links := &fakeLinks{links: map[int]string{1: "lo", 10: "br0", ixEnt: "vent", ixOps: "vops", ixSup: "vsup", ixCtl: "vctl"}}
 	var buf bytes.Buffer
-	te := &testEngine{store: modes.NewStore(p), clock: 1_000_000_000}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
 	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.NewJSONHandler(&buf, nil)),
 		Now: func() int64 { return te.clock }, EventBuffer: 1024, Interfaces: links.list})
 	return te, links, &buf
@@ -376,7 +376,7 @@ func TestSpoofAdmitMemo(t *testing.T) {
 		t.Fatal("refused after the name came back")
 	}
 	moved := strings.Replace(strings.NewReplacer("%MODE%", "enforce", "%CONDUITS%", "").Replace(boundPolicy), "ports: [vsup]", "ports: [vent]", 1)
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) { return rules.Parse("bound.yaml", []byte(moved)) }}
 	if res := r.Reload("test"); !res.Changed {
 		t.Fatalf("reload: %+v", res)

@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 
 	"github.com/conduit-ot/conduit/conntrack"
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
 	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -229,11 +230,11 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	mode := rules.Mode(f.Mark & markModeMask)
 	w.mode = mode
-	out := modes.Apply(mode, action(f.Allowed))
+	out := modes.Apply(mode, !f.Allowed)
 	if f.Allowed && modes.Evaluates(mode) && f.Rule >= 0 && int(f.Rule) < len(pol.Rules) && pol.Rules[f.Rule].App != nil {
 		// The rule's protocol condition judges the payload (inspect.go).
 		if w.inspect(pol, f, dir, hits[f.Rule], mode, b, now) {
-			out = modes.Apply(mode, rules.ActionDeny)
+			out = modes.Apply(mode, true)
 		}
 	}
 	if logIt {
@@ -295,7 +296,7 @@ func (w *Worker) evaluate(pol *rules.Policy, k conntrack.Key, icmpType uint8) de
 // an allowed session may need; its log line is limited per flow instead).
 // A packet that does not prove which side opened the flow is judged in
 // both orientations (orient.go).
-func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *verdictEvent) (*conntrack.Flow, conntrack.Dir, bool) {
+func (w *Worker) newFlow(act *inforce.Active, key conntrack.Key, now int64, ev *verdictEvent) (*conntrack.Flow, conntrack.Dir, bool) {
 	pol := act.Policy
 	p := &w.pkt
 	how := orientationOf(p, pol.Conntrack.Pickup)
@@ -323,7 +324,7 @@ func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *ve
 		icmpType: p.ICMPType, hasICMPType: p.Proto == packet.ProtoICMP || p.Proto == packet.ProtoICMPv6}
 	ev.withOther(j)
 	ev.reply = j.reversed
-	out := modes.Apply(d.mode, d.action)
+	out := modes.Apply(d.mode, d.action == rules.ActionDeny)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	if !out.Accept {
 		return nil, 0, false
@@ -341,7 +342,7 @@ func (w *Worker) newFlow(act *modes.Active, key conntrack.Key, now int64, ev *ve
 // orientation it was adopted in; a flow whose start was not seen is judged
 // both ways again, as newFlow judged it (whatever conntrack.pickup now says:
 // the flow is tracked).
-func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev *verdictEvent) bool {
+func (w *Worker) reevaluate(act *inforce.Active, f *conntrack.Flow, now int64, ev *verdictEvent) bool {
 	pol := act.Policy
 	k := f.Key
 	if f.Mark&markReversed != 0 {
@@ -367,7 +368,7 @@ func (w *Worker) reevaluate(act *modes.Active, f *conntrack.Flow, now int64, ev 
 	*ev = verdictEvent{pol: pol, mode: d.mode, rule: d.rule, from: d.from, to: d.to, reason: ReasonReevaluated,
 		proto: k.Proto, src: k.Src, dst: k.Dst, sport: k.SrcPort, dport: k.DstPort}
 	ev.withOther(j)
-	out := modes.Apply(d.mode, d.action)
+	out := modes.Apply(d.mode, d.action == rules.ActionDeny)
 	ev.accept, ev.wouldDrop = out.Accept, out.WouldDrop
 	return true
 }
@@ -382,7 +383,7 @@ func catchAll(pol *rules.Policy, d decision) bool {
 	return int(d.rule) >= len(pol.Rules) || pol.Rules[d.rule].Cleanup
 }
 
-func (w *Worker) setDecision(f *conntrack.Flow, act *modes.Active, d decision) {
+func (w *Worker) setDecision(f *conntrack.Flow, act *inforce.Active, d decision) {
 	f.Generation = act.Generation
 	f.Rule = d.rule
 	f.Allowed = d.action == rules.ActionAllow
@@ -415,7 +416,7 @@ func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) 
 		}
 	}
 	w.mode = mode
-	out := modes.Apply(mode, rules.ActionDeny)
+	out := modes.Apply(mode, true)
 	if out.WouldDrop {
 		w.stats.wouldDrop.Add(1)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -46,13 +46,13 @@ func parse(t testing.TB, p pol) *rules.Policy {
 // testEngine is an engine with a fake clock and a reachable event channel.
 type testEngine struct {
 	*Engine
-	store *modes.Store
+	store *inforce.Store
 	clock int64
 }
 
 func newTestEngine(t testing.TB, p pol) *testEngine {
 	t.Helper()
-	te := &testEngine{store: modes.NewStore(parse(t, p)), clock: 1_000_000_000}
+	te := &testEngine{store: inforce.NewStore(parse(t, p)), clock: 1_000_000_000}
 	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() int64 { return te.clock }, EventBuffer: 1024})
 	return te
@@ -61,7 +61,7 @@ func newTestEngine(t testing.TB, p pol) *testEngine {
 // swap installs a new policy the way a reload does.
 func (te *testEngine) swap(t testing.TB, p pol) {
 	t.Helper()
-	r := &modes.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &inforce.Reloader{Store: te.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Load: func(string) (*rules.Policy, error) { return parse(t, p), nil }}
 	if res := r.Reload("test"); !res.Changed {
 		t.Fatalf("reload did not change the policy: %+v", res)
@@ -288,7 +288,7 @@ func TestPanicGetsAVerdict(t *testing.T) {
 		te := newTestEngine(t, pol{mode: tc.mode, extra: ""})
 		p := parse(t, pol{mode: tc.mode, conduits: tc.conduits})
 		p.Queue.FailOpen = tc.failOpen == "true"
-		te.store = modes.NewStore(p)
+		te.store = inforce.NewStore(p)
 		te.Engine.store = te.store
 		w := te.Worker(0)
 		w.testPanic = func() { panic("boom") }

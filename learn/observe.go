@@ -3,11 +3,12 @@ package learn
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
-	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -21,19 +22,7 @@ import (
 // with a condition drops unless on_unparsed allows them.
 
 // appOf is the industrial protocol learn reads on a service, by its port.
-func appOf(proto uint8, port uint16) rules.AppProto {
-	switch {
-	case port == 502 && proto == packet.ProtoTCP:
-		return rules.AppModbus
-	case port == 20000 && (proto == packet.ProtoTCP || proto == packet.ProtoUDP):
-		return rules.AppDNP3
-	case port == 102 && proto == packet.ProtoTCP:
-		return rules.AppS7
-	case port == 44818 && (proto == packet.ProtoTCP || proto == packet.ProtoUDP):
-		return rules.AppENIP
-	}
-	return rules.AppNone
-}
+func appOf(l4 uint8, port uint16) rules.AppProto { return proto.ByPort(l4, port) }
 
 // Function is one industrial request type: the policy condition it
 // belongs to (modbus, dnp3, s7, s7-userdata, enip, cip) and its name
@@ -57,7 +46,13 @@ func (f Function) String() string { return f.Proto + " " + f.Name }
 // UDP flows never idle out: the draft gives each rule an idle_timeout
 // above the largest gap its flows had. Handshake and closing timeouts are
 // the daemon's.
-const observePolicy = `mode: enforce
+var observePolicy = observeYAML()
+
+// observeYAML writes observePolicy: one rule per protocol of proto's
+// table and transport it runs on, to its well-known port.
+func observeYAML() string {
+	var b strings.Builder
+	b.WriteString(`mode: enforce
 default: deny
 zones:
   all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
@@ -65,13 +60,24 @@ conntrack:
   capacity: 67108864
   timeouts: {tcp_established: 87600h, udp: 87600h}
 rules:
-  - {name: modbus, from: all, to: all, proto: tcp, dport: 502, modbus: {}, on_unparsed: allow}
-  - {name: dnp3-tcp, from: all, to: all, proto: tcp, dport: 20000, dnp3: {}, on_unparsed: allow}
-  - {name: dnp3-udp, from: all, to: all, proto: udp, dport: 20000, dnp3: {}, on_unparsed: allow}
-  - {name: s7, from: all, to: all, proto: tcp, dport: 102, s7: {}, on_unparsed: allow}
-  - {name: enip-tcp, from: all, to: all, proto: tcp, dport: 44818, enip: {}, cip: {}, on_unparsed: allow}
-  - {name: enip-udp, from: all, to: all, proto: udp, dport: 44818, enip: {}, cip: {}, on_unparsed: allow}
-`
+`)
+	for _, id := range proto.All() {
+		info := proto.Table[id]
+		var conds []string
+		for _, k := range info.Keys {
+			conds = append(conds, k+": {}")
+		}
+		for _, l4 := range info.Transports {
+			name := info.Key
+			if len(info.Transports) > 1 {
+				name += "-" + rules.ProtoName(l4)
+			}
+			fmt.Fprintf(&b, "  - {name: %s, from: all, to: all, proto: %s, dport: %d, %s, on_unparsed: allow}\n",
+				name, rules.ProtoName(l4), info.Port, strings.Join(conds, ", "))
+		}
+	}
+	return b.String()
+}
 
 const (
 	// observeLargeBuffers: large stream buffers the engine may lend at
@@ -110,7 +116,7 @@ func newObserver() *observer {
 	}
 	o := &observer{names: map[requestType]string{}}
 	o.eng = engine.New(engine.Config{
-		Store:        modes.NewStore(p),
+		Store:        inforce.NewStore(p),
 		Workers:      1,
 		Log:          slog.New(slog.DiscardHandler),
 		Now:          func() int64 { return o.now },

@@ -20,7 +20,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -33,7 +33,7 @@ type Reloads struct {
 // required.
 type Source struct {
 	Engine   *engine.Engine
-	Store    *modes.Store
+	Store    *inforce.Store
 	QueueNum uint16 // number of the engine's first queue
 	Started  time.Time
 	// Kernel reads the kernel's queue counters; default

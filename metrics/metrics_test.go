@@ -14,7 +14,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -48,7 +48,7 @@ func setup(t *testing.T) (*engine.Engine, Source) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := modes.NewStore(pol)
+	store := inforce.NewStore(pol)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := engine.New(engine.Config{Store: store, Workers: 2, Log: log})
 	w := e.Worker(1)
@@ -164,7 +164,7 @@ func TestCollectEvictionsByClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := engine.New(engine.Config{Store: modes.NewStore(pol), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e := engine.New(engine.Config{Store: inforce.NewStore(pol), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := e.Worker(0)
 	w.Decide(syn("10.20.0.10", "10.10.0.10", 40000, 502)) // allowed: a handshake
 	for i := range 3 {

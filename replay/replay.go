@@ -26,7 +26,7 @@ import (
 
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/engine"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -123,7 +123,7 @@ func New(cfg Config) *Replay {
 		r.drainCtx = ctx
 	}
 	r.eng = engine.New(engine.Config{
-		Store:       modes.NewStore(cfg.Policy),
+		Store:       inforce.NewStore(cfg.Policy),
 		Workers:     1,
 		Log:         log,
 		Now:         func() int64 { return r.clock.now },

@@ -6,10 +6,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
-	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/proto"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/s7"
 )
 
 // Decoding of the industrial-protocol conditions. The names are the
@@ -17,7 +18,7 @@ import (
 // verdict log line are the same word.
 
 var (
-	appKeys        = []string{"modbus", "dnp3", "enip", "cip", "s7"}
+	appKeys        = conditionKeys()
 	modbusKeys     = []string{"functions", "preset", "unit_ids", "addresses"}
 	modbusAddrKeys = []string{"read", "write"}
 	dnp3Keys       = []string{"functions", "sources", "destinations", "objects"}
@@ -29,13 +30,13 @@ var (
 	violationWords = []string{"drop", "reset"}
 )
 
-// appProtos are the transports each condition key may be used with.
-var appProtos = map[string][]uint8{
-	"modbus": {ProtoTCP},
-	"dnp3":   {ProtoTCP, ProtoUDP},
-	"enip":   {ProtoTCP, ProtoUDP},
-	"cip":    {ProtoTCP, ProtoUDP},
-	"s7":     {ProtoTCP},
+// conditionKeys lists every protocol's condition keys in table order.
+func conditionKeys() []string {
+	var keys []string
+	for _, id := range proto.All() {
+		keys = append(keys, proto.Table[id].Keys...)
+	}
+	return keys
 }
 
 // vocab is a field whose values are protocol names or numbers.
@@ -94,9 +95,10 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 	}
 	for _, k := range keys {
 		v := f[k]
-		if protoKnown && !containsProto(appProtos[k], r.Proto) {
-			names := make([]string, len(appProtos[k]))
-			for i, p := range appProtos[k] {
+		if app := proto.ByKey(k); protoKnown && !app.Runs(r.Proto) {
+			ts := proto.Table[app].Transports
+			names := make([]string, len(ts))
+			for i, p := range ts {
 				names[i] = ProtoName(p)
 			}
 			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(names), ProtoName(r.Proto))
@@ -124,15 +126,6 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 	}
 	c.build()
 	return c
-}
-
-func containsProto(ps []uint8, p uint8) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 // condFields checks a condition mapping; an empty mapping ({}) is allowed

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
 )
 
 const appZones = `

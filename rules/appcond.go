@@ -5,32 +5,24 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
-	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/proto"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/s7"
 )
 
-// AppProto is the industrial protocol a rule's flows are parsed as.
-type AppProto uint8
+// AppProto is the industrial protocol a rule's flows are parsed as; the
+// protocols and what is known of each are proto's table.
+type AppProto = proto.ID
 
 const (
-	AppNone   AppProto = iota
-	AppModbus          // Modbus/TCP
-	AppDNP3            // DNP3 over TCP or UDP
-	AppENIP            // EtherNet/IP and the CIP it carries (keys enip and cip)
-	AppS7              // S7comm over ISO-on-TCP
+	AppNone   = proto.None
+	AppModbus = proto.Modbus // Modbus/TCP
+	AppDNP3   = proto.DNP3   // DNP3 over TCP or UDP
+	AppENIP   = proto.ENIP   // EtherNet/IP and the CIP it carries (keys enip and cip)
+	AppS7     = proto.S7     // S7comm over ISO-on-TCP
 )
-
-var appProtoNames = [...]string{"", "modbus", "dnp3", "enip", "s7"}
-
-// String returns the protocol's policy key ("enip" for enip and cip).
-func (a AppProto) String() string {
-	if int(a) < len(appProtoNames) {
-		return appProtoNames[a]
-	}
-	return "app(" + strconv.Itoa(int(a)) + ")"
-}
 
 // Unparsed is what a rule does with traffic of its flows that cannot be
 // judged (on_unparsed): a stream gap, a malformed PDU. The zero value

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/proto/s7"
 )
 
 // lint returns the warnings of a valid, compiled policy: things that are

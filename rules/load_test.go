@@ -229,7 +229,7 @@ rules:
 		p.Control != want.Control || p.Default != want.Default || p.Metrics.Listen != "" {
 		t.Errorf("defaults: got %+v", p)
 	}
-	if DefaultTimeouts != (Timeouts{24 * time.Hour, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Second, 10 * time.Minute}) {
+	if DefaultTimeouts != (Timeouts{TCPEstablished: 24 * time.Hour, TCPHandshake: 30 * time.Second, TCPClosing: 2 * time.Minute, UDP: 10 * time.Minute, ICMP: 30 * time.Second, Other: 10 * time.Minute}) {
 		t.Errorf("DefaultTimeouts = %+v", DefaultTimeouts)
 	}
 	r := p.Rules[0]

@@ -6,36 +6,23 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/internal/ipproto"
+	"github.com/conduit-ot/conduit/modes"
 )
 
-// Mode is how decisions are applied: see the package comment.
-type Mode uint8
+// Mode is how decisions are applied; modes owns it.
+type Mode = modes.Mode
 
 const (
-	ModePassthrough Mode = iota
-	ModeMonitor
-	ModeEnforce
+	ModePassthrough = modes.ModePassthrough
+	ModeMonitor     = modes.ModeMonitor
+	ModeEnforce     = modes.ModeEnforce
 )
 
-var modeNames = [...]string{"passthrough", "monitor", "enforce"}
-
-// String returns the word used in the policy file.
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
-}
-
 // ParseMode parses a policy-file mode word.
-func ParseMode(s string) (Mode, bool) {
-	for i, n := range modeNames {
-		if s == n {
-			return Mode(i), true
-		}
-	}
-	return 0, false
-}
+func ParseMode(s string) (Mode, bool) { return modes.ParseMode(s) }
 
 // Action is what a rule decides.
 type Action uint8
@@ -66,25 +53,20 @@ const ZoneUnknown ZoneID = 0
 // protocol: the packet decoder never reports 0 (hop-by-hop) as a transport.
 const (
 	ProtoAny    uint8 = 0
-	ProtoICMP   uint8 = 1
-	ProtoTCP    uint8 = 6
-	ProtoUDP    uint8 = 17
-	ProtoICMPv6 uint8 = 58
+	ProtoICMP   uint8 = ipproto.ICMP
+	ProtoTCP    uint8 = ipproto.TCP
+	ProtoUDP    uint8 = ipproto.UDP
+	ProtoICMPv6 uint8 = ipproto.ICMPv6
 )
 
-// ProtoName returns the policy-file word for a rule protocol.
+// ProtoName returns the policy-file word for a rule protocol: "any", a
+// name the policy accepts (ipproto's), else the number.
 func ProtoName(p uint8) string {
 	switch p {
 	case ProtoAny:
 		return "any"
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoICMPv6:
-		return "icmpv6"
+	case ProtoICMP, ProtoTCP, ProtoUDP, ProtoICMPv6:
+		return ipproto.Known(p)
 	}
 	return strconv.Itoa(int(p))
 }
@@ -149,20 +131,13 @@ type ConntrackConfig struct {
 	Timeouts Timeouts
 }
 
-// Timeouts are idle timeouts per flow state.
-type Timeouts struct {
-	TCPEstablished, TCPHandshake, TCPClosing, UDP, ICMP, Other time.Duration
-}
+// Timeouts are idle timeouts per flow state: the connection table's own
+// type, which owns their meaning and OT defaults.
+type Timeouts = conntrack.Timeouts
 
-// DefaultTimeouts are OT-grade: an established session idle for hours survives.
-var DefaultTimeouts = Timeouts{
-	TCPEstablished: 24 * time.Hour,
-	TCPHandshake:   30 * time.Second,
-	TCPClosing:     2 * time.Minute,
-	UDP:            10 * time.Minute,
-	ICMP:           30 * time.Second,
-	Other:          10 * time.Minute,
-}
+// DefaultTimeouts are conntrack's (OT-grade: an established session idle
+// for hours survives).
+var DefaultTimeouts = conntrack.DefaultTimeouts()
 
 // LogConfig says where verdict lines go.
 type LogConfig struct {

@@ -3,6 +3,8 @@ package synth
 import (
 	"encoding/binary"
 	"strings"
+
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 )
 
 // Application payloads, framed as the real protocols frame them.
@@ -41,35 +43,8 @@ func modbusWriteRegister(tid uint16, unit uint8, addr, value uint16) (req, resp 
 
 // --- DNP3 ------------------------------------------------------------------
 
-// dnp3CRC is CRC-16/DNP: reflected polynomial 0xA6BC, result inverted.
-func dnp3CRC(b []byte) uint16 {
-	var crc uint16
-	for _, x := range b {
-		crc ^= uint16(x)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xa6bc
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return ^crc
-}
-
-// dnp3Frame wraps user data (transport header onwards) in a link frame:
-// the header block and 16-byte data blocks, each followed by its CRC.
-func dnp3Frame(ctrl uint8, dst, src uint16, user []byte) []byte {
-	h := []byte{0x05, 0x64, byte(5 + len(user)), ctrl, byte(dst), byte(dst >> 8), byte(src), byte(src >> 8)}
-	b := binary.LittleEndian.AppendUint16(h, dnp3CRC(h))
-	for len(user) > 0 {
-		n := min(16, len(user))
-		b = append(b, user[:n]...)
-		b = binary.LittleEndian.AppendUint16(b, dnp3CRC(user[:n]))
-		user = user[n:]
-	}
-	return b
-}
+// dnp3Frame wraps user data (transport header onwards) in a link frame.
+var dnp3Frame = dnp3test.Frame
 
 // DNP3 link control bytes: DIR and PRM set for the master's unconfirmed
 // user data, PRM alone for the outstation's.

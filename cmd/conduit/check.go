@@ -12,10 +12,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/conduit-ot/conduit/engine/dnp3"
-	"github.com/conduit-ot/conduit/engine/enip"
-	"github.com/conduit-ot/conduit/engine/modbus"
-	"github.com/conduit-ot/conduit/engine/s7"
+	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 

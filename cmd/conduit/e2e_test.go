@@ -31,6 +31,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
 
 // Timeouts of the e2e tests. A flow that should be dropped counts as
@@ -143,7 +144,7 @@ func newRig(t *testing.T) *rig {
 		t.Skipf("netns end-to-end tests of conduit run skipped: %s", why)
 	}
 	conduit, peer := binaries(t)
-	r := &rig{t: t, p: plant.ForTest(t), conduit: conduit, peer: peer, dir: t.TempDir()}
+	r := &rig{t: t, p: planttest.New(t), conduit: conduit, peer: peer, dir: t.TempDir()}
 	r.path = filepath.Join(r.dir, "conduit.yaml")
 	ctl := r.p.Host(plant.Control).NS
 	// [::] is dual-stack: one server each answers IPv4 and IPv6.

@@ -23,8 +23,8 @@ import (
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/tap"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/learn"
-	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -93,7 +93,7 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, socket stri
 	for _, w := range pol.Warnings {
 		log.Warn("policy warning", "warning", w.String())
 	}
-	store := modes.NewStore(pol)
+	store := inforce.NewStore(pol)
 	eng := engine.New(engine.Config{Store: store, Workers: cfg.Workers, Log: log})
 	o.eng, o.store, o.started = eng, store, time.Now()
 	o.loadState()
@@ -134,7 +134,7 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, socket stri
 	watching := make(chan struct{})
 	var watchOnce sync.Once
 	armed := func() { watchOnce.Do(func() { close(watching) }) }
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
 	o.reloader = reloader
 	if socket == "" {
 		socket = pol.Control.Socket

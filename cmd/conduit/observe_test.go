@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/conduit-ot/conduit/engine/tap"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -63,12 +63,12 @@ func TestObserveReloadStaysPassive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &ops{passive: true, store: modes.NewStore(p.Passive())}
+	o := &ops{passive: true, store: inforce.NewStore(p.Passive())}
 	q, err := o.loadPolicy(pol)
 	if err != nil || !q.IsPassive() || q.Mode != rules.ModeMonitor || q.PolicyMode(0, 0) != rules.ModeEnforce {
 		t.Errorf("reloaded: %v, passive %v, mode %v", err, q != nil && q.IsPassive(), q.Mode)
 	}
-	o = &ops{store: modes.NewStore(p)}
+	o = &ops{store: inforce.NewStore(p)}
 	if q, _ := o.loadPolicy(pol); q.IsPassive() || q.Mode != rules.ModeEnforce {
 		t.Errorf("conduit run's reload made passive")
 	}

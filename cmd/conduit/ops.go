@@ -19,19 +19,19 @@ import (
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/eventlog"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/learn"
 	"github.com/conduit-ot/conduit/metrics"
-	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
 
 // ops is the running daemon as its operator sees it.
 type ops struct {
 	eng      *engine.Engine
-	store    *modes.Store
+	store    *inforce.Store
 	kernel   *nft.Installed // the table; nil before it is installed
 	appQueue bool           // a queue for protocol-condition flows is bound
-	reloader *modes.Reloader
+	reloader *inforce.Reloader
 	queueNum uint16
 	started  time.Time
 	logs     *eventlog.Mux
@@ -86,7 +86,7 @@ func (o *ops) reloadCounts() metrics.Reloads {
 }
 
 // onSwap warns about settings that a reload reads but only a restart applies.
-func (o *ops) onSwap(old, cur *modes.Active) {
+func (o *ops) onSwap(old, cur *inforce.Active) {
 	a, b := old.Policy, cur.Policy
 	o.checkPorts(b)
 	if a.Log != b.Log {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -79,13 +79,13 @@ func newOpsRigWith(t *testing.T, policy string) *opsRig {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := modes.NewStore(pol)
+	store := inforce.NewStore(pol)
 	o := &ops{
 		eng:   engine.New(engine.Config{Store: store, Workers: 2, Log: log}),
 		store: store, queueNum: 30, started: time.Now().Add(-time.Hour),
 		logs: eventlog.NewMux(8), log: log, state: filepath.Join(dir, "state.json"),
 	}
-	o.reloader = &modes.Reloader{Path: file, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
+	o.reloader = &inforce.Reloader{Path: file, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap}
 	r := &opsRig{o: o, socket: filepath.Join(dir, "c.sock"), file: file}
 	ctl := o.startControl(r.socket)
 	if ctl == nil {

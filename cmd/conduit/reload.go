@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -38,7 +38,7 @@ func (o *ops) reload() reloadReply {
 		}
 	case res.Changed:
 		r.Result = "ok"
-		for _, c := range modes.ModeChanges(res.Old.Policy, cur.Policy) {
+		for _, c := range inforce.ModeChanges(res.Old.Policy, cur.Policy) {
 			what := "global mode"
 			if c.Conduit != "" {
 				what = "conduit " + c.Conduit

@@ -16,8 +16,8 @@ import (
 	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/nfq"
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/metrics"
-	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -82,7 +82,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if count == 0 {
 		count = 1
 	}
-	store := modes.NewStore(pol)
+	store := inforce.NewStore(pol)
 	// One worker per queue, and with protocol-condition rules one more for
 	// the app queue (num+count): their flows never pass unjudged.
 	app := 0
@@ -195,8 +195,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	armed := func() { watchOnce.Do(func() { close(watching) }) }
 	// The kernel's table follows the policy: replaced in one batch before
 	// the swap, or the reload is refused.
-	reloader := &modes.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
-		Prepare: func(_ *modes.Active, next *rules.Policy) error { return inst.Replace(next) }}
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
+		Prepare: func(_ *inforce.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
 	// take over anything; before the start event: tests and scripts that

@@ -11,7 +11,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/eventlog"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -44,7 +44,7 @@ type conduitStatus struct {
 	Mode string `json:"mode"`
 }
 
-func (o *ops) lastRefused() *modes.Refusal {
+func (o *ops) lastRefused() *inforce.Refusal {
 	if o.reloader == nil {
 		return nil
 	}
@@ -60,7 +60,7 @@ type policyStatus struct {
 	Zones      int       `json:"zones"`
 	// Refused is the file the last reload refused, while this generation
 	// stays in force; absent once a reload succeeds.
-	Refused *modes.Refusal `json:"refused,omitempty"`
+	Refused *inforce.Refusal `json:"refused,omitempty"`
 }
 
 type queueStatus struct {

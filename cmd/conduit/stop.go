@@ -12,8 +12,8 @@ import (
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/internal/earlysig"
-	"github.com/conduit-ot/conduit/modes"
 )
 
 // signals are the daemon's signals, subscribed before anything else is
@@ -69,7 +69,7 @@ func (s *signals) note(sig os.Signal) {
 // serve handles signals until one asks the daemon to stop: SIGHUP reloads,
 // SIGUSR1 reopens the log file. Those that arrived during the start are
 // handled first (the file may have changed after it was read).
-func (s *signals) serve(reloader *modes.Reloader, o *ops) {
+func (s *signals) serve(reloader *inforce.Reloader, o *ops) {
 	log := o.log
 	for !s.stopping() {
 		if !s.hup && !s.usr1 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
 
 // TestMain lets the plant test run this binary as nfq-accept in the
@@ -119,7 +120,7 @@ func (s *syncBuffer) String() string {
 // flows through the queue, a second reader on the same queue is refused,
 // and SIGTERM removes the table and reports the packets handled.
 func TestAcceptsAndCleansUp(t *testing.T) {
-	p := plant.ForTest(t)
+	p := planttest.New(t)
 	addr := udpEcho(t, p)
 
 	cmd := self(p, "-queue", "7", "-gso")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
 
 // peer runs this test binary as plantpeer inside ns.
@@ -89,7 +90,7 @@ func waitListening(t *testing.T, p *plant.Plant, ns string, args ...string) {
 
 // TestPeersAcrossPlant runs every peer through the plant's bridge.
 func TestPeersAcrossPlant(t *testing.T) {
-	p := plant.ForTest(t)
+	p := planttest.New(t)
 	ctl, sup, ops := p.Host(plant.Control), p.Host(plant.Supervisory), p.Host(plant.Operations)
 	udpAddr := ctl.IPv4.String() + ":7000"
 	tcpAddr := ctl.IPv4.String() + ":7001"
@@ -207,7 +208,7 @@ func TestPeersAcrossPlant(t *testing.T) {
 
 // TestServerExitsOnItsOwn checks -for bounds a server's life.
 func TestServerExitsOnItsOwn(t *testing.T) {
-	p := plant.ForTest(t)
+	p := planttest.New(t)
 	start := time.Now()
 	out, err := peer(p, p.Host(plant.Control).NS, "udp-server", "-l", "10.10.0.10:7000", "-for", "300ms").CombinedOutput()
 	if err != nil {

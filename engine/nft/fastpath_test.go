@@ -51,7 +51,7 @@ func TestFastpathRuleEveryMethod(t *testing.T) {
 	} {
 		for _, on := range []bool{true, false} {
 			var accepted []netlink.Message
-			testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+			kernel := func(req []netlink.Message) ([]netlink.Message, error) {
 				if len(req) == 0 {
 					return nil, io.EOF
 				}
@@ -61,8 +61,7 @@ func TestFastpathRuleEveryMethod(t *testing.T) {
 				accepted = req
 				return nil, nil
 			}
-			inst, err := Install(Config{QueueNum: 20, QueueCount: 2, Bypass: true, Fastpath: on}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			testKernel = nil
+			inst, err := Install(Config{Dial: kernel, QueueNum: 20, QueueCount: 2, Bypass: true, Fastpath: on}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil || inst.Method != tc.want {
 				t.Fatalf("%s: method %v, %v", tc.name, inst, err)
 			}

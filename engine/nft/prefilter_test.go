@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine"
-	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -260,7 +260,7 @@ func TestPrefilterNeverDropsAllowed(t *testing.T) {
 			checked++
 			// The engine's decision, on a fresh engine: the packet is the
 			// first of its flow, as ct state new says.
-			e := engine.New(engine.Config{Store: modes.NewStore(pol), EventBuffer: 4})
+			e := engine.New(engine.Config{Store: inforce.NewStore(pol), EventBuffer: 4})
 			b, _ := p.bytes()
 			accept := e.Worker(0).Decide(b)
 			if !accept {

@@ -78,7 +78,7 @@ func TestInstallProbe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var accepted [][]netlink.Message
-			testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+			kernel := func(req []netlink.Message) ([]netlink.Message, error) {
 				if len(req) == 0 {
 					return nil, io.EOF // no more replies
 				}
@@ -90,12 +90,11 @@ func TestInstallProbe(t *testing.T) {
 				}
 				return nil, nil
 			}
-			t.Cleanup(func() { testKernel = nil })
 			pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 			if err != nil {
 				t.Fatal(err)
 			}
-			inst, err := Install(Config{QueueNum: 20, QueueCount: 2, Bypass: true, Policy: pol,
+			inst, err := Install(Config{Dial: kernel, QueueNum: 20, QueueCount: 2, Bypass: true, Policy: pol,
 				Filter: FilterConfig{LogGroup: 9}, AppQueue: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
@@ -129,14 +128,13 @@ func TestInstallProbe(t *testing.T) {
 			}
 		})
 	}
-	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
 		if len(req) == 0 {
 			return nil, io.EOF
 		}
 		return nil, unix.EOPNOTSUPP
 	}
-	defer func() { testKernel = nil }()
-	if _, err := Install(Config{QueueNum: 1}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
+	if _, err := Install(Config{Dial: kernel, QueueNum: 1}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil ||
 		!bytes.Contains([]byte(err.Error()), []byte("CONFIG_NFT_COMPAT")) {
 		t.Errorf("a kernel refusing every method: %v", err)
 	}
@@ -147,7 +145,7 @@ func TestInstallProbe(t *testing.T) {
 func TestInstallWithoutNFLOG(t *testing.T) {
 	logName := []byte{8, 0, unix.NFTA_EXPR_NAME, 0, 'l', 'o', 'g', 0}
 	var accepted [][]netlink.Message
-	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
 		if len(req) == 0 {
 			return nil, io.EOF
 		}
@@ -159,12 +157,11 @@ func TestInstallWithoutNFLOG(t *testing.T) {
 		}
 		return nil, nil
 	}
-	defer func() { testKernel = nil }()
 	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := Install(Config{QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	inst, err := Install(Config{Dial: kernel, QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +178,7 @@ func TestInstallWithoutNFLOG(t *testing.T) {
 // as before the pre-filter existed, rather than conduit not starting.
 func TestInstallWithoutPrefilter(t *testing.T) {
 	var accepted [][]netlink.Message
-	testKernel = func(req []netlink.Message) ([]netlink.Message, error) {
+	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
 		if len(req) == 0 {
 			return nil, io.EOF
 		}
@@ -193,12 +190,11 @@ func TestInstallWithoutPrefilter(t *testing.T) {
 		}
 		return nil, nil
 	}
-	defer func() { testKernel = nil }()
 	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := Install(Config{QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}, AppQueue: true},
+	inst, err := Install(Config{Dial: kernel, QueueNum: 20, Policy: pol, Filter: FilterConfig{LogGroup: 9}, AppQueue: true},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

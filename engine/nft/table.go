@@ -35,6 +35,10 @@ type Config struct {
 	// Fastpath adds the rule that accepts established connections marked
 	// with CtMarkFastpath before the pre-filter (fastpath.go).
 	Fastpath bool
+	// Dial, when set, stands in for the kernel's nftables netlink: every
+	// message of every batch goes to it (unit tests' fake kernel). Nil
+	// dials the kernel.
+	Dial nltest.Func
 }
 
 // Method names how the queue rule was expressed.
@@ -301,17 +305,13 @@ func Present(netns int) (bool, error) {
 	return false, nil
 }
 
-// testKernel, when a test sets it, stands in for the kernel's nftables
-// netlink (every message of every batch goes to it).
-var testKernel nltest.Func
-
 func dial(cfg Config) (*nftables.Conn, error) {
 	// A batch is one message per table, chain, set and rule, each
 	// acknowledged: a compiled policy is thousands, more than the default
 	// socket buffers hold.
 	opts := []nftables.ConnOption{nftables.WithSockOptions(bigReadBuffer)}
-	if testKernel != nil {
-		opts = append(opts, nftables.WithTestDial(testKernel))
+	if cfg.Dial != nil {
+		opts = append(opts, nftables.WithTestDial(cfg.Dial))
 	}
 	if cfg.NetNS != 0 {
 		opts = append(opts, nftables.WithNetNSFd(cfg.NetNS))

@@ -3,6 +3,8 @@ package packet
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/conduit-ot/conduit/internal/ipproto"
 )
 
 // Header views in the gVisor style: a named byte slice with accessors.
@@ -24,14 +26,14 @@ const (
 // IP protocol numbers that Decode understands.
 const (
 	ProtoHopByHop = 0
-	ProtoICMP     = 1
-	ProtoTCP      = 6
-	ProtoUDP      = 17
+	ProtoICMP     = ipproto.ICMP
+	ProtoTCP      = ipproto.TCP
+	ProtoUDP      = ipproto.UDP
 	ProtoRouting  = 43
 	ProtoFragment = 44
-	ProtoESP      = 50
-	ProtoAH       = 51
-	ProtoICMPv6   = 58
+	ProtoESP      = ipproto.ESP
+	ProtoAH       = ipproto.AH
+	ProtoICMPv6   = ipproto.ICMPv6
 	ProtoNoNext   = 59
 	ProtoDstOpts  = 60
 )

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/conduit-ot/conduit/internal/ipproto"
 )
 
 // TCP flag bits as they appear in TCPFlags.
@@ -95,28 +97,9 @@ func (p *Parsed) SrcAddrPort() netip.AddrPort { return netip.AddrPortFrom(p.Src,
 // DstAddrPort returns the destination address and port (port 0 if none).
 func (p *Parsed) DstAddrPort() netip.AddrPort { return netip.AddrPortFrom(p.Dst, p.DstPort) }
 
-// ProtoName returns a short lowercase name for an IP protocol number.
-func ProtoName(proto uint8) string {
-	switch proto {
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoICMPv6:
-		return "icmpv6"
-	case ProtoESP:
-		return "esp"
-	case ProtoAH:
-		return "ah"
-	case 47:
-		return "gre"
-	case 132:
-		return "sctp"
-	}
-	return "proto-" + strconv.Itoa(int(proto))
-}
+// ProtoName returns a short lowercase name for an IP protocol number
+// ("proto-N" for one without a name).
+func ProtoName(proto uint8) string { return ipproto.Name(proto) }
 
 // String formats the packet for logs and debugging; it allocates, so keep
 // it off the per-packet path.

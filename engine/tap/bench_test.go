@@ -12,9 +12,9 @@ import (
 	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/afpacket"
+	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
-	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +34,7 @@ func benchEngine(tb testing.TB, workers int) *engine.Engine {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return engine.New(engine.Config{Store: modes.NewStore(p.Passive()), Workers: workers,
+	return engine.New(engine.Config{Store: inforce.NewStore(p.Passive()), Workers: workers,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), EventBuffer: 1024})
 }
 

@@ -10,7 +10,7 @@
 // that every CIP request a PLC would act on is listed in PDU.Msgs.
 package enip
 
-import "github.com/conduit-ot/conduit/engine/internal/pdu"
+import "github.com/conduit-ot/conduit/proto/internal/pdu"
 
 // Port is the registered EtherNet/IP port for TCP (explicit messaging)
 // and UDP (list commands).

@@ -10,7 +10,7 @@
 // COTP.Data and decodes the whole with ParseS7.
 package s7
 
-import "github.com/conduit-ot/conduit/engine/internal/pdu"
+import "github.com/conduit-ot/conduit/proto/internal/pdu"
 
 // Port is the ISO-on-TCP port.
 const Port = 102

@@ -1,6 +1,6 @@
 package dnp3
 
-import "github.com/conduit-ot/conduit/engine/internal/vocab"
+import "github.com/conduit-ot/conduit/proto/internal/vocab"
 
 // Application function codes (IEEE 1815-2012, table 4-1 and 4-2).
 const (

@@ -1,6 +1,6 @@
 package modbus
 
-import "github.com/conduit-ot/conduit/engine/internal/vocab"
+import "github.com/conduit-ot/conduit/proto/internal/vocab"
 
 // Public function codes (Modbus Application Protocol V1.1b3, section 5.1).
 const (

@@ -1,12 +1,21 @@
-package modes
+// Package fswatch tells when a file may have changed on disk, following
+// the symlinks on its path: it watches directories with inotify, not the
+// file, because editors and configuration management replace files by
+// writing a temporary file and renaming it over the old one, which a watch
+// on the old inode would never see. When the path is a symlink, or passes
+// through symlinks (Kubernetes ConfigMaps: policy.yaml -> ..data/policy.yaml,
+// with ..data swapped atomically), it watches the directory of every link
+// on the way and of the file they resolve to, and resolves the path anew
+// after every change, so an edit of the target, a swap of an intermediate
+// link and a re-pointed link all count.
+package fswatch
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,27 +40,34 @@ const maxLinks = 40
 const watchMask = unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM |
 	unix.IN_CREATE | unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
 
-// Watch reloads when the policy file changes on disk, until ctx ends.
-//
-// It watches directories, not the file: editors and configuration
-// management replace files by writing a temporary file and renaming it
-// over the old one, which a watch on the old inode would never see. When
-// the path is a symlink, or passes through symlinks (Kubernetes ConfigMaps:
-// policy.yaml -> ..data/policy.yaml, with ..data swapped atomically), it
-// watches the directory of every link on the way and of the file they
-// resolve to, and resolves the path anew after every change, so an edit of
-// the target, a swap of an intermediate link and a re-pointed link all
-// reload. A change reloads only when the resolved bytes differ from the
-// policy in force (and from the last attempt), so the burst of events of
-// one deployment reloads once.
-func (r *Reloader) Watch(ctx context.Context) error {
+// Config says what to watch and whom to tell.
+type Config struct {
+	Path string
+	Log  *slog.Logger
+	// Changed runs once when the watches are armed (a change between the
+	// caller's first read and the watch has no event left to report it),
+	// then after each burst of events on the path, Debounce after its last
+	// event. It runs on Watch's goroutine.
+	Changed func()
+	// Armed, if set, runs once after the first Changed.
+	Armed func()
+	// Lost, if set, hears that re-arming the watches after an event
+	// failed: changes may go unseen until the path resolves again.
+	Lost func(error)
+}
+
+// Watch runs c.Changed as described in Config until ctx ends. It returns
+// an error when the path cannot be watched at all; a later loss of the
+// watches (re-arming failed) goes to c.Lost and is retried at the next
+// event.
+func Watch(ctx context.Context, c Config) error {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
-		return fmt.Errorf("watch %s: inotify: %w", r.Path, err)
+		return fmt.Errorf("watch %s: inotify: %w", c.Path, err)
 	}
 	// os.File puts the non-blocking fd on the runtime poller, so Close
 	// below unblocks the reader.
-	w := &watcher{r: r, fd: fd, f: os.NewFile(uintptr(fd), "inotify")}
+	w := &watcher{path: c.Path, log: c.Log, fd: fd, f: os.NewFile(uintptr(fd), "inotify")}
 	if err := w.arm(); err != nil {
 		w.f.Close()
 		return err
@@ -61,11 +77,9 @@ func (r *Reloader) Watch(ctx context.Context) error {
 	changed := make(chan struct{}, 1)
 	go w.read(changed)
 
-	// An edit between the daemon's first load and the watch being armed
-	// has no event left to report it.
-	w.check()
-	if r.OnWatch != nil {
-		r.OnWatch()
+	c.Changed()
+	if c.Armed != nil {
+		c.Armed()
 	}
 	var timer <-chan time.Time
 	for {
@@ -77,10 +91,10 @@ func (r *Reloader) Watch(ctx context.Context) error {
 			timer = time.After(Debounce)
 		case <-timer:
 			timer = nil
-			if err := w.arm(); err != nil {
-				r.Log.Warn("policy file watch lost; reload with SIGHUP", "file", r.Path, "err", err)
+			if err := w.arm(); err != nil && c.Lost != nil {
+				c.Lost(err)
 			}
-			w.check()
+			c.Changed()
 		case <-ctx.Done():
 			return nil
 		}
@@ -89,16 +103,16 @@ func (r *Reloader) Watch(ctx context.Context) error {
 
 // watcher is one Watch's inotify state.
 type watcher struct {
-	r  *Reloader
-	fd int
-	f  *os.File
+	path string
+	log  *slog.Logger
+	fd   int
+	f    *os.File
 
 	mu    sync.Mutex                // names, against the reader
 	names map[int32]map[string]bool // watch descriptor → the entries that matter in it
 	dirs  map[string]int32          // watched directory → its descriptor
 
-	target  string // what the path resolved to at the last arm
-	refused string // sha256 of the content the last reload refused
+	target string // what the path resolved to at the last arm
 }
 
 // arm resolves the path and watches the directories its resolution went
@@ -106,7 +120,7 @@ type watcher struct {
 // resolve keeps the watches on the part that did, so that the file
 // reappearing is seen; arm reports that only when nothing could be watched.
 func (w *watcher) arm() error {
-	target, deps, rerr := resolve(w.r.Path)
+	target, deps, rerr := resolve(w.path)
 	want := map[string]map[string]bool{}
 	for _, d := range deps {
 		if want[d.dir] == nil {
@@ -144,42 +158,16 @@ func (w *watcher) arm() error {
 		}
 	}
 	if rerr == nil && target != w.target {
-		w.r.Log.Debug("watching the policy file", "file", w.r.Path, "resolves_to", target, "dirs", len(dirs))
+		w.log.Debug("watching the file", "file", w.path, "resolves_to", target, "dirs", len(dirs))
 		w.target = target
 	}
 	if len(dirs) == 0 {
 		if rerr != nil {
 			errs = append(errs, rerr)
 		}
-		return fmt.Errorf("watch %s: %w", w.r.Path, errors.Join(errs...))
+		return fmt.Errorf("watch %s: %w", w.path, errors.Join(errs...))
 	}
 	return nil
-}
-
-// check reloads when the file's content differs from the policy in force.
-// A file refused once is not tried again until its content changes, so
-// stray events do not repeat the refusal.
-func (w *watcher) check() {
-	r := w.r
-	b, err := os.ReadFile(r.Path)
-	if err != nil {
-		r.Log.Warn("policy file is gone; the running policy stays in force", "file", r.Path, "err", err)
-		return
-	}
-	h := sha256.Sum256(b)
-	sum := hex.EncodeToString(h[:])
-	if sum == r.Store.Load().Policy.SHA256 {
-		w.refused = ""
-		r.Log.Debug("policy file event without a change of content", "file", r.Path, "sha256", sum)
-		return
-	}
-	if sum == w.refused {
-		return
-	}
-	w.refused = ""
-	if res := r.Reload("file-change"); res.Err != nil {
-		w.refused = sum
-	}
 }
 
 // read turns inotify events on the entries that matter into a signal on
@@ -191,7 +179,7 @@ func (w *watcher) read(changed chan<- struct{}) {
 		n, err := w.f.Read(buf)
 		if err != nil {
 			if !errors.Is(err, os.ErrClosed) {
-				w.r.Log.Error("policy file watcher stopped", "file", w.r.Path, "err", err)
+				w.log.Error("file watcher stopped", "file", w.path, "err", err)
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package modes
+package inforce
 
 import (
 	"crypto/sha256"

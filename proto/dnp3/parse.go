@@ -3,7 +3,7 @@ package dnp3
 import (
 	"encoding/binary"
 
-	"github.com/conduit-ot/conduit/engine/internal/pdu"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // Error says why Parse rejected its input (pdu.Error); its text suits

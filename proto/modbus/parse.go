@@ -3,7 +3,7 @@ package modbus
 import (
 	"encoding/binary"
 
-	"github.com/conduit-ot/conduit/engine/internal/pdu"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // Dir is the direction of an ADU: requests go from client to server (to

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// Stream slots: the per-flow inspection state a worker lends to flows
+// whose rule has a protocol condition.
+
+// settle stores the working copies when the packet passes (keep), and
+// gives back the large buffers it borrowed and no longer needs.
+func (w *Worker) settle(st *flowStream, keep bool) {
+	in := &w.insp
+	a := &in.asm
+	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.s7PDU == st.s7PDU {
+		return // unchanged (a protocol without reassembly, or a whole PDU)
+	}
+	var held uint16
+	if st != nil {
+		held = st.asm[in.side].large
+	}
+	if !keep || st == nil {
+		if a.large != held {
+			w.streams.release(&a.large)
+		}
+		return
+	}
+	if !a.active || a.decided {
+		a.n = 0
+		w.streams.release(&a.large)
+	} else if in.asmOff != 0 && a.n > 0 {
+		buf := w.streams.lend(a.large)
+		copy(buf, buf[in.asmOff:in.asmOff+a.n])
+	}
+	st.asm[in.side], st.s7PDU = *a, in.s7PDU
+}
+
+// stream returns the inspection state of f, taking a slot for it if it
+// has none (or a stale one), or nil when the pool is exhausted.
+func (w *Worker) stream(f *conntrack.Flow, proto rules.AppProto) *flowStream {
+	if i := int32(f.Mark>>markStreamShift) - 1; i >= 0 {
+		st := w.streams.at(i)
+		if st.owner == f.ID {
+			if st.proto != proto { // a reload gave the flow another protocol's rule
+				w.streams.reinit(st, f.ID, proto)
+			}
+			return st
+		}
+	}
+	i, st := w.streams.get(f.ID, proto)
+	if st == nil {
+		return nil
+	}
+	f.Mark = f.Mark&(1<<markStreamShift-1) | uint32(i+1)<<markStreamShift
+	return st
+}
+
+// releaseStream returns the slot of a flow that ended.
+func (e *Engine) releaseStream(f *conntrack.Flow) {
+	i := int32(f.Mark>>markStreamShift) - 1
+	if i < 0 || f.ID == 0 {
+		return
+	}
+	e.workers[(f.ID-1)%uint64(len(e.workers))].streams.put(i)
+}
