@@ -28,11 +28,34 @@ type pairTable struct {
 	byName map[pairKey]*pairCounters
 	pol    *rules.Policy                     // whose zone IDs index holds
 	index  map[[2]rules.ZoneID]*pairCounters // the worker's own
+	// last is the pair get returned last, and flow the tracked flow
+	// flowPair did: refused packets come in runs of one pair, or of one
+	// flow (a denied flow monitor passes).
+	last struct {
+		pol      *rules.Policy
+		from, to rules.ZoneID
+		c        *pairCounters
+	}
+	flow struct {
+		pol      *rules.Policy
+		id       uint64
+		reversed bool // a reevaluation may turn a picked-up flow round
+		c        *pairCounters
+	}
 }
 
 // get returns the counters of from → to under pol. It allocates only the
 // first time a policy meets a pair.
 func (t *pairTable) get(pol *rules.Policy, from, to rules.ZoneID) *pairCounters {
+	if l := &t.last; l.pol == pol && l.from == from && l.to == to {
+		return l.c
+	}
+	c := t.lookup(pol, from, to)
+	t.last.pol, t.last.from, t.last.to, t.last.c = pol, from, to, c
+	return c
+}
+
+func (t *pairTable) lookup(pol *rules.Policy, from, to rules.ZoneID) *pairCounters {
 	if t.index == nil {
 		t.index = make(map[[2]rules.ZoneID]*pairCounters)
 	}
@@ -62,11 +85,18 @@ func (t *pairTable) get(pol *rules.Policy, from, to rules.ZoneID) *pairCounters 
 // flowPair returns the counters of a tracked flow's zone pair, in the
 // flow's request direction.
 func (w *Worker) flowPair(pol *rules.Policy, f *conntrack.Flow) *pairCounters {
+	t := &w.pairs
+	reversed := f.Mark&markReversed != 0
+	if l := &t.flow; l.pol == pol && l.id == f.ID && l.reversed == reversed {
+		return l.c
+	}
 	src, dst := f.Key.Src, f.Key.Dst
-	if f.Mark&markReversed != 0 {
+	if reversed {
 		src, dst = dst, src
 	}
-	return w.pairs.get(pol, pol.Zone(src), pol.Zone(dst))
+	c := t.get(pol, pol.Zone(src), pol.Zone(dst))
+	t.flow.pol, t.flow.id, t.flow.reversed, t.flow.c = pol, f.ID, reversed, c
+	return c
 }
 
 // ConduitStats are the counters of one zone pair, summed over the

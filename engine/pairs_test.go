@@ -127,3 +127,24 @@ func TestConduitCountersNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConduitCountersInterleaved: refused packets of flows of different
+// pairs, interleaved, are each charged to their own pair.
+func TestConduitCountersInterleaved(t *testing.T) {
+	te := newTestEngine(t, pol{mode: "monitor"})
+	w := te.Worker(0)
+	a := tcp(hist, plc, 40001, 9999, fACK) // operations → control, picked up
+	b := tcp(hmi, hist, 40002, 8888, fACK) // supervisory → operations
+	for range 3 {
+		w.Decide(a)
+		w.Decide(b)
+		w.Decide(b)
+	}
+	m := pairsOf(te.Engine)
+	if d := m["operations>control"]; d.WouldDrop != 3 || d.Flows != 1 {
+		t.Errorf("operations>control = %+v, want 3 would-drops of 1 flow", d)
+	}
+	if d := m["supervisory>operations"]; d.WouldDrop != 6 || d.Flows != 1 {
+		t.Errorf("supervisory>operations = %+v, want 6 would-drops of 1 flow", d)
+	}
+}
