@@ -148,7 +148,7 @@ func (e *Engine) Conduits() []ConduitStats {
 	if kc, ok, err := e.KernelCounts(); ok && err == nil && len(kc.Dropped) > 0 {
 		pol := e.store.Load().Policy
 		for i := range pol.Rules {
-			d, ok := kc.Dropped[pol.Rules[i].Name]
+			d, ok := kc.Dropped[pol.RuleName(i)]
 			if !ok || d.Packets == 0 {
 				continue
 			}
