@@ -65,8 +65,10 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 	w.mode = mode
 	if !out.Accept {
 		w.stats.wouldDrop.Add(1)
+		w.pairs.get(pol, from, to).wouldDrop.Add(1)
 		return true
 	}
+	w.spoofPair = w.pairs.get(pol, from, to)
 	w.flagged = true // counted as would-drop once the packet is decided
 	return false
 }

@@ -48,6 +48,12 @@ type Worker struct {
 	hits    hitTable
 	byMode  modeCounters // verdicts by effective mode (stats.go)
 	lat     latencyHist  // sampled receipt-to-verdict time (latency.go), timed by Serve
+
+	// Counters by zone pair (pairs.go), and the pair of a packet flagged
+	// as forged, charged its would-drop once it is decided.
+	pairs     pairTable
+	spoofPair *pairCounters
+
 	// testPanic, when set by a test, runs inside the decision to provoke
 	// the failure path.
 	testPanic func()
@@ -112,6 +118,7 @@ func (w *Worker) DecideIn(b []byte, in Ingress) (accept bool) {
 	accept = w.decide(b, w.e.now())
 	if w.flagged && w.stats.wouldDrop.Load() == wd {
 		w.stats.wouldDrop.Add(1)
+		w.spoofPair.wouldDrop.Add(1)
 	}
 	if accept {
 		w.stats.accepted.Add(1)
@@ -206,8 +213,12 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			c := hits[ev.rule]
 			c.hit(now, len(b))
 			c.refused(now)
+			pc := w.pairs.get(pol, ev.from, ev.to)
+			pc.wouldDrop.Add(1)
 			if w.denied.first(key, now) {
 				c.flows.Add(1)
+				pc.flows.Add(1)
+				pc.deniedFlows.Add(1)
 				c.cov.flow(flowCoverKey(conntrack.Key{Src: ev.src, Dst: ev.dst, SrcPort: ev.sport, DstPort: ev.dport, Proto: ev.proto}, false, p.ICMPType), now)
 				w.emit(event{kind: evVerdict, at: now, v: ev})
 			}
@@ -217,11 +228,15 @@ func (w *Worker) decide(b []byte, now int64) bool {
 			hits[f.Rule].flows.Add(1)
 			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, p.ICMPType), now)
 		}
+		w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
 	case f.Generation != act.Generation:
 		logIt = w.reevaluate(act, f, now, &ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
 			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, ev.icmpType), now)
+		}
+		if logIt {
+			w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
 		}
 	}
 	w.shard.Update(f, dir, p.TCPFlags, len(b), now)
@@ -247,6 +262,9 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		// Charged to the rule that decided: a deny rule, or an allow rule
 		// whose protocol condition refused the request.
 		hits[f.Rule].refused(now)
+	}
+	if out.WouldDrop {
+		w.flowPair(pol, f).wouldDrop.Add(1)
 	}
 	w.locked = false
 	w.shard.Unlock()
@@ -419,6 +437,7 @@ func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) 
 	out := modes.Apply(mode, true)
 	if out.WouldDrop {
 		w.stats.wouldDrop.Add(1)
+		w.pairs.get(pol, from, to).wouldDrop.Add(1)
 	}
 	if mode == rules.ModePassthrough {
 		out.Accept = true

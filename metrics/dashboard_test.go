@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/ctnl"
 )
 
 const dashboardFile = "../deploy/grafana/conduit.json"
@@ -55,18 +56,34 @@ var metricName = regexp.MustCompile(`\bconduit_[a-zA-Z0-9_]+`)
 // underscores.
 var variable = regexp.MustCompile(`\$([a-zA-Z][a-zA-Z0-9_]*)`)
 
+// noKernelConntrack is a kernel connection table with nothing in it: the
+// fast path is on, and no kernel is needed.
+type noKernelConntrack struct{}
+
+func (noKernelConntrack) SetMark(ctnl.Tuple, uint32, uint32) error { return ctnl.ErrNoEntry }
+func (noKernelConntrack) Get(ctnl.Tuple) (ctnl.Entry, error)       { return ctnl.Entry{}, ctnl.ErrNoEntry }
+func (noKernelConntrack) Delete(ctnl.Tuple) error                  { return ctnl.ErrNoEntry }
+func (noKernelConntrack) DumpMarked(uint32) ([]ctnl.Entry, error)  { return nil, nil }
+func (noKernelConntrack) Close() error                             { return nil }
+
 // served scrapes /metrics of an engine that has seen allowed and denied
-// packets, with kernel queues and pre-filter counts, and returns the
-// sample names (histogram series as _bucket, _sum, _count).
+// packets, with kernel queues, pre-filter counts (of a single-pair rule
+// too) and the fast path on, and returns the sample names (histogram
+// series as _bucket, _sum, _count).
 func served(t *testing.T) map[string]bool {
 	t.Helper()
 	e, src := setup(t)
 	e.SetKernelCounts(func() (engine.KernelCounts, error) {
 		return engine.KernelCounts{
-			Dropped:  map[string]engine.KernelCounter{"default": {Packets: 10, Bytes: 640}},
+			Dropped:  map[string]engine.KernelCounter{"default": {Packets: 10, Bytes: 640}, "no-telnet": {Packets: 2, Bytes: 120}},
 			Unjudged: engine.KernelCounter{Packets: 3, Bytes: 180},
 		}, nil
 	})
+	open := func() (engine.KernelConntrack, error) { return noKernelConntrack{}, nil }
+	if err := e.EnableFastpath(engine.FastpathConfig{Mark: 1 << 30, Open: open}); err != nil {
+		t.Fatal(err)
+	}
+	src.Fastpath = func() (uint64, uint64, bool) { return 1234, 567890, true }
 	s, err := Listen("127.0.0.1:0", NewRegistry(src), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +192,10 @@ func TestDashboard(t *testing.T) {
 		"conduit_rule_packets_total", "conduit_rule_flows_total", "conduit_rule_last_hit_timestamp_seconds",
 		"conduit_conntrack_entries", "conduit_conntrack_capacity", "conduit_conntrack_evictions_by_class_total",
 		"conduit_kernel_queue_dropped_total", "conduit_kernel_unjudged_packets_total",
-		"conduit_kernel_prefilter_dropped_packets_total", "conduit_verdict_latency_seconds_bucket"} {
+		"conduit_kernel_prefilter_dropped_packets_total", "conduit_verdict_latency_seconds_bucket",
+		"conduit_conduit_would_drop_packets_total", "conduit_conduit_denied_flows_total",
+		"conduit_conduit_kernel_dropped_packets_total", "conduit_conduit_flows_total",
+		"conduit_fastpath_flows", "conduit_fastpath_offloads_total", "conduit_fastpath_accepted_packets_total"} {
 		if !queried[n] {
 			t.Errorf("the dashboard does not show %s", n)
 		}

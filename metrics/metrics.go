@@ -86,6 +86,11 @@ var (
 	dFPOffloads   = desc("fastpath_offloads_total", "Flows handed to the kernel's fast path.")
 	dFPPackets    = desc("fastpath_accepted_packets_total", "Packets the kernel accepted on the fast path without queueing them.")
 	dFPBytes      = desc("fastpath_accepted_bytes_total", "Bytes of the packets the kernel accepted on the fast path.")
+	// By conduit: from the zone of a flow's requester to its responder's.
+	dPairFlows  = desc("conduit_flows_total", "Flows decided between each zone pair (again after a reload that changed a flow's decision).", "from", "to")
+	dPairDenied = desc("conduit_denied_flows_total", "Flows the policy denied between each zone pair (dropped in enforce, passed in monitor).", "from", "to")
+	dPairWould  = desc("conduit_would_drop_packets_total", "Packets the policy refused between each zone pair (dropped in enforce, passed in monitor): denied flows, refused requests, malformed and forged packets.", "from", "to")
+	dPairKernel = desc("conduit_kernel_dropped_packets_total", "Packets the kernel pre-filter dropped between each zone pair, for deny rules that name one zone each side (the others' are only in kernel_prefilter_dropped_packets_total).", "from", "to")
 )
 
 type collector struct{ src Source }
@@ -106,7 +111,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
 		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
 		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
-		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes} {
+		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes,
+		dPairFlows, dPairDenied, dPairWould, dPairKernel} {
 		ch <- d
 	}
 }
@@ -145,6 +151,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if r.LastHit != nil {
 			gauge(dRuleLast, float64(r.LastHit.UnixNano())/1e9, r.Name)
 		}
+	}
+
+	for _, p := range e.Conduits() {
+		counter(dPairFlows, p.Flows, p.From, p.To)
+		counter(dPairDenied, p.DeniedFlows, p.From, p.To)
+		counter(dPairWould, p.WouldDrop, p.From, p.To)
+		counter(dPairKernel, p.KernelDropped, p.From, p.To)
 	}
 
 	st := e.Conntrack().Stats()

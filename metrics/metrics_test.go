@@ -25,6 +25,7 @@ zones:
 conduits: [{from: supervisory, to: control, mode: enforce}]
 rules:
   - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502}
+  - {name: no-telnet, action: deny, from: supervisory, to: control, proto: tcp, dport: 23}
 default: deny
 `
 
@@ -139,6 +140,10 @@ func TestCollect(t *testing.T) {
 		{"conduit_verdict_latency_seconds", nil, 0},
 		{"conduit_policy_generation", nil, 1},
 		{"conduit_start_time_seconds", nil, 1700000000},
+		{"conduit_conduit_flows_total", []string{"from", "supervisory", "to", "control"}, 3},
+		{"conduit_conduit_denied_flows_total", []string{"from", "supervisory", "to", "control"}, 2},
+		{"conduit_conduit_would_drop_packets_total", []string{"from", "supervisory", "to", "control"}, 2},
+		{"conduit_conduit_kernel_dropped_packets_total", []string{"from", "supervisory", "to", "control"}, 0},
 	} {
 		got, ok := value(t, fams, c.name, c.labels...)
 		if !ok || got != c.want {
@@ -229,7 +234,8 @@ func TestCollectKernel(t *testing.T) {
 	e, src := setup(t)
 	e.SetKernelCounts(func() (engine.KernelCounts, error) {
 		return engine.KernelCounts{
-			Dropped:  map[string]engine.KernelCounter{"default": {Packets: 1000, Bytes: 64000}},
+			Dropped: map[string]engine.KernelCounter{"default": {Packets: 1000, Bytes: 64000},
+				"no-telnet": {Packets: 30, Bytes: 1800}},
 			Unjudged: engine.KernelCounter{Packets: 17, Bytes: 1700},
 		}, nil
 	})
@@ -247,6 +253,9 @@ func TestCollectKernel(t *testing.T) {
 		{"conduit_rule_would_drop_packets_total", []string{"rule", "default"}, 1002},
 		{"conduit_kernel_prefilter_dropped_packets_total", []string{"rule", "default"}, 1000},
 		{"conduit_kernel_unjudged_packets_total", nil, 17},
+		// A rule of one zone pair charges its pair; the default does not.
+		{"conduit_conduit_kernel_dropped_packets_total", []string{"from", "supervisory", "to", "control"}, 30},
+		{"conduit_conduit_would_drop_packets_total", []string{"from", "supervisory", "to", "control"}, 2},
 	} {
 		got, ok := value(t, fams, c.name, c.labels...)
 		if !ok || got != c.want {

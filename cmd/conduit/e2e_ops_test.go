@@ -416,6 +416,8 @@ func TestE2EOpsSyslogFloodMetrics(t *testing.T) {
 		`conduit_would_drop_total{mode="enforce",queue="73"}`,
 		fmt.Sprintf(`conduit_rule_packets_total{rule="deny-enterprise-to-plant"} %d`, n),
 		fmt.Sprintf(`conduit_rule_would_drop_packets_total{rule="deny-enterprise-to-plant"} %d`, n),
+		fmt.Sprintf(`conduit_conduit_would_drop_packets_total{from="enterprise",to="control"} %d`, n),
+		`conduit_conduit_denied_flows_total{from="enterprise",to="control"}`,
 		`conduit_rule_packets_total{rule="hmi-io-udp"} 2`,
 		`conduit_rule_last_hit_timestamp_seconds{rule="hmi-io-udp"}`,
 		"conduit_conntrack_entries 1",

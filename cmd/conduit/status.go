@@ -34,6 +34,9 @@ type statusReport struct {
 	Log       logStatus         `json:"log"`
 	StateFile string            `json:"state_file"`
 	Rules     []engine.RuleHits `json:"rules"`
+	// ZonePairs are the flows and refused packets by zone pair
+	// (status_pairs.go).
+	ZonePairs []engine.ConduitStats `json:"zone_pairs"`
 	// Observe is conduit observe's capture (observe.go); absent for run.
 	Observe *observeStatus `json:"observe,omitempty"`
 }
@@ -165,6 +168,7 @@ func (o *ops) status() statusReport {
 		Log:       logStatus{BufferDropped: c.LogDropped, Sinks: o.logs.Stats()},
 		StateFile: o.state,
 		Rules:     o.eng.Hits(),
+		ZonePairs: o.eng.Conduits(),
 	}
 	if o.kernel != nil {
 		ts := &tableStatus{Method: string(o.kernel.Method), Prefilter: o.kernel.Prefilter, NFLOGGroup: nflogGroup(o.kernel, pol)}
@@ -288,6 +292,7 @@ func printStatus(w io.Writer, r *statusReport) {
 	} else {
 		printQueues(w, r)
 	}
+	printZonePairs(w, r.ZonePairs)
 
 	var sinks []string
 	for _, s := range r.Log.Sinks {
