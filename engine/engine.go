@@ -26,6 +26,10 @@ type Config struct {
 	// worker's goroutine, under its shard lock. For offline tools (conduit
 	// learn); the daemon leaves it nil.
 	OnRequest func(RequestSeen)
+	// OnPacket, when set, sees every queued packet Serve reads, on
+	// the queue's goroutine, with the batch's receive time (ns). It must
+	// neither block nor keep b (the daemon copies it to a ring: matrix.go).
+	OnPacket func(worker int, ts int64, b []byte)
 	// LargeBuffers bounds the large stream buffers each worker lends
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
@@ -52,6 +56,7 @@ type Engine struct {
 	started time.Time
 
 	onRequest   func(RequestSeen)
+	onPacket    func(worker int, ts int64, b []byte)
 	verdictMark uint32
 	kernel      kernelSide
 	fp          *fastpath // nil: no fast path (fastpath.go)
@@ -85,6 +90,7 @@ func New(cfg Config) *Engine {
 		reads:   make([]readCounters, cfg.Workers),
 
 		onRequest:   cfg.OnRequest,
+		onPacket:    cfg.OnPacket,
 		verdictMark: cfg.VerdictMark,
 	}
 	e.ports.list = cfg.Interfaces
