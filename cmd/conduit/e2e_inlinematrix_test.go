@@ -71,6 +71,17 @@ func TestE2EInlineMatrix(t *testing.T) {
 		if p := s.Health.Periods.Cycle().Quantile(0.5); p < every || p > every+every/2 {
 			t.Errorf("%s: polling period %v, want about %v", name, p, every)
 		}
+		// A draft from the inline daemon's matrix, which check accepts.
+		draft := filepath.Join(r.dir, name+"-draft.yaml")
+		if code, out, errOut := evRun(t, runLearn, "--socket", sock, "-o", draft); code != 0 {
+			t.Errorf("learn --socket: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := evRun(t, runCheck, "-c", draft); code != 0 {
+			t.Errorf("check of the inline draft: exit %d\n%s%s", code, out, errOut)
+		}
+		if b, _ := os.ReadFile(draft); !strings.Contains(string(b), fmt.Sprint(mbPort)) || !strings.Contains(string(b), plc.String()) {
+			t.Errorf("the inline draft lacks the HMI's Modbus service:\n%s", b)
+		}
 		d.signal(syscall.SIGTERM)
 		if code := d.waitExit(3 * exitTimeout); code != 0 {
 			t.Fatalf("%s: exit %d", name, code)
