@@ -30,6 +30,11 @@ type Config struct {
 	// the queue's goroutine, with the batch's receive time (ns). It must
 	// neither block nor keep b (the daemon copies it to a ring: matrix.go).
 	OnPacket func(worker int, ts int64, b []byte)
+	// OnKernelCounts, when set, is told what the kernel's accounting
+	// added to a flow on the fast path since the last sweep (per
+	// direction: original, reply), at now, from the sweep's goroutine and
+	// under the flow's shard lock: it must not block.
+	OnKernelCounts func(k conntrack.Key, packets, bytes [2]uint64, now int64)
 	// LargeBuffers bounds the large stream buffers each worker lends
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
@@ -57,6 +62,7 @@ type Engine struct {
 
 	onRequest   func(RequestSeen)
 	onPacket    func(worker int, ts int64, b []byte)
+	onKernel    func(k conntrack.Key, packets, bytes [2]uint64, now int64)
 	verdictMark uint32
 	kernel      kernelSide
 	fp          *fastpath // nil: no fast path (fastpath.go)
@@ -91,6 +97,7 @@ func New(cfg Config) *Engine {
 
 		onRequest:   cfg.OnRequest,
 		onPacket:    cfg.OnPacket,
+		onKernel:    cfg.OnKernelCounts,
 		verdictMark: cfg.VerdictMark,
 	}
 	e.ports.list = cfg.Interfaces

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/learn"
 )
 
@@ -28,6 +29,16 @@ type liveFeed struct {
 	rings []feedRing
 	live  *learn.Live
 	stop  func() // ends drain after a last pass
+	// kernel carries the fast path's counts from the sweep (which holds
+	// a connection-table shard lock and must not wait for the matrix).
+	kernel      chan kernelCount
+	kernelDrops atomic.Uint64
+}
+
+type kernelCount struct {
+	k              conntrack.Key
+	packets, bytes [2]uint64
+	ts             int64
 }
 
 type feedRing struct {
@@ -46,7 +57,7 @@ type feedSlot struct {
 }
 
 func newLiveFeed(workers int, live *learn.Live) *liveFeed {
-	f := &liveFeed{rings: make([]feedRing, workers), live: live}
+	f := &liveFeed{rings: make([]feedRing, workers), live: live, kernel: make(chan kernelCount, 4096)}
 	for i := range f.rings {
 		f.rings[i].slots = new([feedSlots]feedSlot)
 	}
@@ -65,6 +76,16 @@ func (f *liveFeed) push(i int, ts int64, b []byte) {
 	s := &r.slots[t%feedSlots]
 	s.ts, s.n = ts, copy(s.data[:], b)
 	r.tail.Store(t + 1)
+}
+
+// counted is the engine's OnKernelCounts: what the kernel forwarded of
+// a flow on the fast path, for the matrix's counts.
+func (f *liveFeed) counted(k conntrack.Key, packets, bytes [2]uint64, ts int64) {
+	select {
+	case f.kernel <- kernelCount{k, packets, bytes, ts}:
+	default:
+		f.kernelDrops.Add(1)
+	}
 }
 
 // drain moves the rings' packets into the matrix until ctx ends, then
@@ -98,7 +119,16 @@ func (f *liveFeed) drainOnce() int {
 		}
 		r.head.Store(h)
 	}
-	return moved
+	for {
+		select {
+		case c := <-f.kernel:
+			k := learn.ServiceKey{Client: c.k.Src, Server: c.k.Dst, Proto: c.k.Proto, Port: c.k.DstPort}
+			f.live.Counted(k, c.k.SrcPort, c.packets, c.bytes, c.ts)
+			moved++
+		default:
+			return moved
+		}
+	}
 }
 
 // dropped is how many packet copies the matrix missed.
@@ -107,7 +137,7 @@ func (f *liveFeed) dropped() uint64 {
 	for i := range f.rings {
 		n += f.rings[i].drops.Load()
 	}
-	return n
+	return n + f.kernelDrops.Load()
 }
 
 // startLive gives the inline daemon its live matrix, restored from

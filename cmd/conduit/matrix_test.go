@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/learn"
 )
 
@@ -116,5 +117,35 @@ func BenchmarkLiveFeedPush(b *testing.B) {
 		if i%feedSlots == feedSlots-1 {
 			f.rings[0].head.Store(f.rings[0].tail.Load()) // emptied, as drain would
 		}
+	}
+}
+
+// The fast path's counts reach the service of the flow, in whichever
+// direction the kernel saw it first; a flow the matrix never saw is left out.
+func TestLiveFeedKernelCounts(t *testing.T) {
+	hmi, plc := netip.MustParseAddr("10.20.0.10"), netip.MustParseAddr("10.30.0.10")
+	for _, tc := range []struct {
+		name                 string
+		k                    conntrack.Key
+		wantServer, wantClnt uint64
+	}{
+		{"as the client opened it", conntrack.Key{Src: hmi, Dst: plc, SrcPort: 40000, DstPort: 502, Proto: 6}, 2 + 7, 2 + 3},
+		{"reply side first", conntrack.Key{Src: plc, Dst: hmi, SrcPort: 502, DstPort: 40000, Proto: 6}, 2 + 3, 2 + 7},
+		{"unknown flow", conntrack.Key{Src: hmi, Dst: plc, SrcPort: 40001, DstPort: 503, Proto: 6}, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := learn.NewLive(1)
+			f := newLiveFeed(1, live)
+			feedPolls(f, 0, 2, 1e9, time.Second)
+			f.counted(tc.k, [2]uint64{7, 3}, [2]uint64{700, 300}, 10e9)
+			f.drainOnce()
+			s := mbService(t, live.Snapshot())
+			if s.ToServer != tc.wantServer || s.ToClient != tc.wantClnt {
+				t.Errorf("to server %d, to client %d; want %d, %d", s.ToServer, s.ToClient, tc.wantServer, tc.wantClnt)
+			}
+			if found := tc.wantServer > 2; found && (s.Last != 10e9 || s.Packets != 14) || !found && s.Last == 10e9 {
+				t.Errorf("last seen %d, packets %d", s.Last, s.Packets)
+			}
+		})
 	}
 }

@@ -95,7 +95,8 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 		app = 1
 	}
 	feed := o.startLive(count + app)
-	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged, OnPacket: feed.push})
+	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged,
+		OnPacket: feed.push, OnKernelCounts: feed.counted})
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
