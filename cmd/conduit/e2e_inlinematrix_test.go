@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
 	"github.com/simonvetter/modbus"
@@ -133,4 +135,45 @@ func TestE2EInlineMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("%s", out)
+}
+
+// TestE2EInlineMatrixFastpath: a flow the fast path takes off the queue
+// keeps counting in the inline matrix, from the kernel's accounting.
+func TestE2EInlineMatrixFastpath(t *testing.T) {
+	r := newModbusRig(t)
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		t.Skip("needs the conntrack tool")
+	}
+	sock := filepath.Join(r.dir, "conduit.sock")
+	writeFile(t, r.path, fastpathPolicy{Mode: "enforce", Queue: 94, Socket: sock, TCPPort: plcTCP, Idle: "30s"}.render(t))
+	r.startDaemon(r.path)
+	const n = 400
+	u := r.openUDP(supUDP)
+	for range n {
+		if err := u.exchange(passTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.waitFlow(sock, "hmi-io-udp", "counters from the kernel", func(f engine.FlowInfo) bool {
+		return f.Offloaded && f.PacketsOrig == n && f.PacketsReply == n
+	})
+	key := learn.ServiceKey{Client: r.p.Host(plant.Supervisory).IPv4, Server: r.p.Host(plant.Control).IPv4, Proto: 17, Port: 2222}
+	base := filepath.Join(r.dir, "fastpath.json")
+	var s *learn.Service
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		r.opsCLI(sock, 0, "baseline", "save", "-o", base)
+		m, err := learn.ReadBaselineFile(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = m.Lookup(key); s != nil && s.ToServer == n && s.ToClient == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the matrix's %v service: %+v; want %d packets each way (most from the kernel's accounting)", key, s, n)
+		}
+	}
+	if s.Bytes != 2*n*(20+8+fpUDPPayload) {
+		t.Errorf("bytes %d, want %d", s.Bytes, 2*n*(20+8+fpUDPPayload))
+	}
 }
