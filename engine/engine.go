@@ -26,6 +26,15 @@ type Config struct {
 	// worker's goroutine, under its shard lock. For offline tools (conduit
 	// learn); the daemon leaves it nil.
 	OnRequest func(RequestSeen)
+	// OnPacket, when set, sees every queued packet Serve reads, on
+	// the queue's goroutine, with the batch's receive time (ns). It must
+	// neither block nor keep b (the daemon copies it to a ring: matrix.go).
+	OnPacket func(worker int, ts int64, b []byte)
+	// OnKernelCounts, when set, is told what the kernel's accounting
+	// added to a flow on the fast path since the last sweep (per
+	// direction: original, reply), at now, from the sweep's goroutine and
+	// under the flow's shard lock: it must not block.
+	OnKernelCounts func(k conntrack.Key, packets, bytes [2]uint64, now int64)
 	// LargeBuffers bounds the large stream buffers each worker lends
 	// (stream.go); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
@@ -52,6 +61,8 @@ type Engine struct {
 	started time.Time
 
 	onRequest   func(RequestSeen)
+	onPacket    func(worker int, ts int64, b []byte)
+	onKernel    func(k conntrack.Key, packets, bytes [2]uint64, now int64)
 	verdictMark uint32
 	kernel      kernelSide
 	fp          *fastpath // nil: no fast path (fastpath.go)
@@ -85,6 +96,8 @@ func New(cfg Config) *Engine {
 		reads:   make([]readCounters, cfg.Workers),
 
 		onRequest:   cfg.OnRequest,
+		onPacket:    cfg.OnPacket,
+		onKernel:    cfg.OnKernelCounts,
 		verdictMark: cfg.VerdictMark,
 	}
 	e.ports.list = cfg.Interfaces

@@ -381,6 +381,7 @@ func (e *Engine) syncKernel(now int64) {
 		// or after a reload took it back), is what conduit missed. At
 		// first sight both count from the flow's start.
 		var addP, addB uint64
+		var dP, dB [2]uint64
 		b, known := fp.base[f.ID]
 		for d := range 2 {
 			kp, kb, sp, sb := kc.packets[d], kc.bytes[d], f.Packets[d], f.Bytes[d]
@@ -393,10 +394,12 @@ func (e *Engine) syncKernel(now int64) {
 			if kp > sp {
 				f.Packets[d] += kp - sp
 				addP += kp - sp
+				dP[d] = kp - sp
 			}
 			if kb > sb {
 				f.Bytes[d] += kb - sb
 				addB += kb - sb
+				dB[d] = kb - sb
 			}
 			kc.seenP[d], kc.seenB[d] = f.Packets[d], f.Bytes[d]
 		}
@@ -405,6 +408,9 @@ func (e *Engine) syncKernel(now int64) {
 			s.Touch(f, now)
 			fp.kpackets.Add(addP)
 			fp.kbytes.Add(addB)
+			if e.onKernel != nil {
+				e.onKernel(f.Key, dP, dB, now)
+			}
 			if f.Rule >= 0 && f.Generation == act.Generation {
 				e.workers[0].hits.addKernel(act.Policy.RuleName(int(f.Rule)), addP, addB, now)
 			}

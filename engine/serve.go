@@ -91,6 +91,12 @@ func (s *server) batch(ps []nfq.Packet) {
 		received = time.Now()
 	}
 	vm := s.e.verdictMark
+	if on := s.e.onPacket; on != nil {
+		ts := time.Now().UnixNano()
+		for i := range ps {
+			on(s.queue, ts, ps[i].Payload)
+		}
+	}
 	for i := range ps {
 		p := &ps[i]
 		mark := p.Mark | vm

@@ -23,8 +23,11 @@ func (o *ops) baselineHandler(context.Context, json.RawMessage) (any, error) {
 		return nil, errors.New("this daemon keeps no live matrix: conduit observe does")
 	}
 	m := o.live.Snapshot()
-	m.Sources = []string{fmt.Sprintf("conduit observe -i %s since %s", strings.Join(o.liveIfaces, ","),
-		o.liveSince.UTC().Format("2006-01-02T15:04:05Z"))}
+	since := o.liveSince.UTC().Format("2006-01-02T15:04:05Z")
+	m.Sources = []string{fmt.Sprintf("conduit observe -i %s since %s", strings.Join(o.liveIfaces, ","), since)}
+	if o.feed != nil {
+		m.Sources = []string{fmt.Sprintf("conduit run (inline) since %s", since)}
+	}
 	var b bytes.Buffer
 	if err := learn.WriteBaseline(&b, m); err != nil {
 		return nil, err

@@ -55,7 +55,8 @@ type ops struct {
 	live        *learn.Live
 	liveSince   time.Time
 	liveIfaces  []string
-	matrixState string // file the live matrix is saved to with the hit counters; "" keeps none
+	matrixState string    // file the live matrix is saved to with the hit counters; "" keeps none
+	feed        *liveFeed // the inline daemon's copies of queued packets for live (matrix.go)
 }
 
 // reloadCounter counts reload attempts by result. It wraps the reloader's

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	var limit engine.DeniedLimit
 	fs.IntVar(&limit.Burst, "denied-burst", 20, "denied-flow log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
 	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	matrixState := fs.String("matrix-state", "", `file keeping the live matrix (conduit baseline save) across restarts; default matrix.json beside --state ("" with --state "" keeps none)`)
 	removeOnExit := fs.Bool("remove-on-exit", false, "delete the nftables table at exit even with queue.fail_open: false (decommissioning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -59,7 +61,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout}
+	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, matrixState: *matrixState}
+	if o.matrixState == "" && o.state != "" {
+		o.matrixState = filepath.Join(filepath.Dir(o.state), "matrix.json")
+	}
 	if err := serve(*path, pol, o, *saveEvery, sigs, *removeOnExit); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
@@ -89,7 +94,9 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if nft.NeedsAppQueue(pol) {
 		app = 1
 	}
-	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged})
+	feed := o.startLive(count + app)
+	eng := engine.New(engine.Config{Store: store, Workers: count + app, Log: log, VerdictMark: nft.MarkJudged,
+		OnPacket: feed.push, OnKernelCounts: feed.counted})
 	o.eng, o.store, o.queueNum, o.started = eng, store, pol.Queue.Num, time.Now()
 	// Counting continues on top of the saved counts.
 	o.loadState()
@@ -244,6 +251,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	cancel()
 	closeQueues()
 	rmErr := exit.finish(inst, nftCfg)
+	o.stopLive()
 	o.saveState()
 	// The pre-filter's drops; a removed table's counts stay readable.
 	var kernelDropped uint64
@@ -255,7 +263,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	c := eng.Counters()
 	log.Info("conduit stopped", "event", "stop", "packets", c.Packets, "accepted", c.Accepted,
 		"dropped", c.Dropped, "would_drop", c.WouldDrop, "malformed", c.Malformed, "panics", c.Panics,
-		"kernel_dropped", kernelDropped)
+		"kernel_dropped", kernelDropped, "matrix_dropped", feed.dropped())
 	stopLog()
 	logDone.Wait()
 	return rmErr
