@@ -74,7 +74,16 @@ func (c *copies) arrival(ts int64, b []byte, port string) (in bool, undo string)
 	h := maphash.Bytes(c.seed, b)
 	s := &c.slots[h%uint64(len(c.slots))]
 	if s.h == h && s.port != port && max(ts-s.at, s.at-ts) < copyWindow {
-		if ts >= s.at {
+		switch {
+		case ts == s.at && s.port != "":
+			// The same timestamp on two ports (captures are stamped to the
+			// microsecond, and a bridge forwards within one): neither can
+			// be told to be the arrival, so neither is counted. The slot
+			// keeps the time, with no port, for further copies.
+			undo = s.port
+			s.port = ""
+			return false, undo
+		case ts >= s.at:
 			return false, "" // a copy leaving by port
 		}
 		undo = s.port

@@ -131,8 +131,19 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 			"net-10-30-0": "ports: [vops]  # every one of 1 packet from its 1 host came in on vops",
 		}},
 		{"no directions: the forwarded copy is told apart", []ngFrame{
-			{0, 0, req(0, hmi, plc, 40000)}, {1, 0, req(0, hmi, plc, 40000)},
-			{1, 0, rsp(1, plc, hmi, 40000)}, {0, 0, rsp(1, plc, hmi, 40000)},
+			{0, 0, req(0, hmi, plc, 40000)}, {1, 0, req(1, hmi, plc, 40000)},
+			{1, 0, rsp(2, plc, hmi, 40000)}, {0, 0, rsp(3, plc, hmi, 40000)},
+		}, map[string]string{
+			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
+			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
+		}},
+		// Captures stamped alike on two ports (to the microsecond, within
+		// which a bridge forwards) cannot be told apart: neither counts, and
+		// the frames stamped apart still place their hosts.
+		{"no directions, the same time on two ports", []ngFrame{
+			{1, 0, req(0, hmi, plc, 40000)}, {0, 0, req(0, hmi, plc, 40000)},
+			{0, 0, req(5, hmi, plc, 40002)}, {1, 0, req(6, hmi, plc, 40002)},
+			{1, 0, rsp(7, plc, hmi, 40002)}, {0, 0, rsp(8, plc, hmi, 40002)},
 		}, map[string]string{
 			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
 			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
