@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/engine"
-	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/learn"
@@ -57,26 +55,13 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conduit: --workers and --ring-mb must be at least 1")
 		return 2
 	}
-	pol, err := rules.Load(*path)
+	pol, logs, log, err := openDaemon(*path, *debug, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
-	if err := host.CheckRoot(); err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
-		return 1
-	}
-	logs, err := openLogs(pol.Log, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
-		return 1
-	}
+	// Last out: what is queued for the sinks gets a few seconds to leave.
 	defer logs.Close(3 * time.Second)
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true, matrixState: *matrixState}
 	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
 	if err := observe(*path, pol.Passive(), o, cfg, *socket, *saveEvery, sigs); err != nil {

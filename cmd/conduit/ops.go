@@ -16,6 +16,7 @@ import (
 	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/control"
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/engine/host"
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/engine/tap"
 	"github.com/conduit-ot/conduit/eventlog"
@@ -161,6 +162,27 @@ func (o *ops) applyLog(running, want rules.LogConfig) {
 
 // openLogs builds the log sinks of the policy: stdout or a file, and
 // syslog when set.
+// openDaemon loads the policy of a daemon (run, observe), checks it runs as
+// root, and opens its log sinks and the JSON logger writing to them.
+func openDaemon(path string, debug bool, stdout io.Writer) (*rules.Policy, *eventlog.Mux, *slog.Logger, error) {
+	pol, err := rules.Load(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := host.CheckRoot(); err != nil {
+		return nil, nil, nil, err
+	}
+	logs, err := openLogs(pol.Log, stdout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return pol, logs, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})), nil
+}
+
 func openLogs(cfg rules.LogConfig, stdout io.Writer) (*eventlog.Mux, error) {
 	sinks, err := logSinks(cfg, stdout)
 	if err != nil {

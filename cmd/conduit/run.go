@@ -40,27 +40,13 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	pol, err := rules.Load(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
-		return 1
-	}
-	if err := host.CheckRoot(); err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
-		return 1
-	}
-	logs, err := openLogs(pol.Log, stdout)
+	pol, logs, log, err := openDaemon(*path, *debug, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
 	defer logs.Close(3 * time.Second)
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, matrixState: *matrixState}
 	if o.matrixState == "" && o.state != "" {
 		o.matrixState = filepath.Join(filepath.Dir(o.state), "matrix.json")
