@@ -401,18 +401,11 @@ func (e *Engine) restoreCoverage(saved []savedCoverage) {
 	h := &e.workers[0].hits
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byName == nil {
-		h.byName = make(map[string]*ruleCounters)
-	}
 	for _, r := range saved {
 		if r.Name == "" {
 			continue
 		}
-		c := h.byName[r.Name]
-		if c == nil {
-			c = &ruleCounters{}
-			h.byName[r.Name] = c
-		}
+		c := h.named(r.Name)
 		c.cov.mu.Lock()
 		c.cov.moreFlows += r.MoreFlows
 		c.cov.moreRequests += r.MoreRequests

@@ -37,6 +37,20 @@ type hitTable struct {
 	index  []*ruleCounters // rule index → counters; last is "default"
 }
 
+// named returns the counters of rule name, creating them; h.mu is held.
+// Counters are kept by name so that they survive reloads and restarts.
+func (h *hitTable) named(name string) *ruleCounters {
+	if h.byName == nil {
+		h.byName = make(map[string]*ruleCounters)
+	}
+	c := h.byName[name]
+	if c == nil {
+		c = &ruleCounters{}
+		h.byName[name] = c
+	}
+	return c
+}
+
 // forGen returns the index for act, rebuilding it after a policy swap.
 func (h *hitTable) forGen(act *inforce.Active) []*ruleCounters {
 	if h.gen == act.Generation && h.index != nil {
@@ -44,19 +58,10 @@ func (h *hitTable) forGen(act *inforce.Active) []*ruleCounters {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byName == nil {
-		h.byName = make(map[string]*ruleCounters)
-	}
 	pol := act.Policy
 	idx := make([]*ruleCounters, len(pol.Rules)+1)
 	for i := range idx {
-		name := pol.RuleName(i)
-		c := h.byName[name]
-		if c == nil {
-			c = &ruleCounters{}
-			h.byName[name] = c
-		}
-		idx[i] = c
+		idx[i] = h.named(pol.RuleName(i))
 	}
 	h.index, h.gen = idx, act.Generation
 	return idx
@@ -66,14 +71,7 @@ func (h *hitTable) forGen(act *inforce.Active) []*ruleCounters {
 // rule name (the sweep's goroutine).
 func (h *hitTable) addKernel(name string, packets, bytes uint64, now int64) {
 	h.mu.Lock()
-	if h.byName == nil {
-		h.byName = make(map[string]*ruleCounters)
-	}
-	c := h.byName[name]
-	if c == nil {
-		c = &ruleCounters{}
-		h.byName[name] = c
-	}
+	c := h.named(name)
 	h.mu.Unlock()
 	c.packets.Add(packets)
 	c.bytes.Add(bytes)

@@ -67,18 +67,11 @@ func (e *Engine) RestoreHits(saved []RuleHits) {
 	h := &e.workers[0].hits
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byName == nil {
-		h.byName = make(map[string]*ruleCounters)
-	}
 	for _, r := range saved {
 		if r.Name == "" {
 			continue
 		}
-		c := h.byName[r.Name]
-		if c == nil {
-			c = &ruleCounters{}
-			h.byName[r.Name] = c
-		}
+		c := h.named(r.Name)
 		c.packets.Add(r.Packets)
 		c.bytes.Add(r.Bytes)
 		c.flows.Add(r.Flows)
