@@ -36,7 +36,7 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 		return 0, pduShort
 	case err != dnp3.OK:
 		if f.FIR() {
-			in.asm.active = false // the outstation drops what it gathered, too
+			in.asm.Active = false // the outstation drops what it gathered, too
 		}
 		_, n, st := in.malformed(n, string(err), off)
 		return n, st
@@ -60,9 +60,9 @@ func (in *inspection) dnp3(b []byte, off uint32) (int, pduStatus) {
 	case !f.FIR():
 		in.dnp3Next(f, off, linkOK)
 	case !request:
-		in.asm.active = false // a FIR starts a new fragment
+		in.asm.Active = false // a FIR starts a new fragment
 	case f.FIN():
-		in.asm.active = false
+		in.asm.Active = false
 		if linkOK {
 			in.dnp3App(f, &f.App, off)
 		}
@@ -98,9 +98,9 @@ func (in *inspection) dnp3App(f *dnp3.Frame, app *dnp3.App, off uint32) {
 func (in *inspection) dnp3First(f *dnp3.Frame, off uint32, linkOK bool) {
 	in.asmStart(off)
 	a := &in.asm
-	a.seq, a.src, a.dst, a.fn = nextSeq(f.Seq()), f.Source, f.Destination, f.App.Function
+	a.B[0], a.H[0], a.H[1], a.B[1] = nextSeq(f.Seq()), f.Source, f.Destination, f.App.Function
 	if !linkOK {
-		a.decided = true
+		a.Decided = true
 		return
 	}
 	c := in.cond.DNP3
@@ -128,13 +128,13 @@ func (in *inspection) dnp3First(f *dnp3.Frame, off uint32, linkOK bool) {
 			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, off); e != nil {
 				e.fromDNP3(f, -1)
 			}
-			a.decided = true
+			a.Decided = true
 		}
 	default:
 		if e := in.violation(fl, off); e != nil {
 			e.fromDNP3(f, bad)
 		}
-		a.decided = true
+		a.Decided = true
 	}
 }
 
@@ -147,11 +147,11 @@ func (in *inspection) dnp3Next(f *dnp3.Frame, off uint32, linkOK bool) {
 	a := &in.asm
 	detail := ""
 	switch {
-	case !a.active || f.Source != a.src || f.Destination != a.dst:
+	case !a.Active || f.Source != a.H[0] || f.Destination != a.H[1]:
 		detail = "segment-without-its-first"
-	case f.Seq() != a.seq:
+	case f.Seq() != a.B[0]:
 		detail = "segment-out-of-sequence"
-		a.active = false
+		a.Active = false
 	}
 	if detail != "" {
 		if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, off); e != nil {
@@ -159,45 +159,45 @@ func (in *inspection) dnp3Next(f *dnp3.Frame, off uint32, linkOK bool) {
 		}
 		return
 	}
-	a.seq = nextSeq(a.seq)
+	a.B[0] = nextSeq(a.B[0])
 	if !linkOK {
-		a.decided = true
+		a.Decided = true
 	}
 	objects := len(in.cond.DNP3.Objects) > 0
-	if !a.decided && objects && a.n == 0 {
+	if !a.Decided && objects && a.N == 0 {
 		// The first segment was not kept: the condition listed no objects
 		// then (a reload changed it). The fragment cannot be seen whole.
-		if e := in.unparsed(unparsedReason[rules.AppDNP3], "", "object-headers-not-all-decoded", a.at); e != nil {
+		if e := in.unparsed(unparsedReason[rules.AppDNP3], "", "object-headers-not-all-decoded", a.At); e != nil {
 			e.fromDNP3(f, -1)
 		}
-		a.decided = true
+		a.Decided = true
 	}
-	if !a.decided && objects {
+	if !a.Decided && objects {
 		if detail := in.asmAppend(f.Segment(), asmMax); detail != "" {
-			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, a.at); e != nil {
+			if e := in.unparsed(unparsedReason[rules.AppDNP3], "", detail, a.At); e != nil {
 				e.fromDNP3(f, -1)
 			}
-			a.decided = true
+			a.Decided = true
 		}
 	}
 	if !f.FIN() {
 		return
 	}
-	a.active = false
+	a.Active = false
 	switch {
-	case a.decided:
+	case a.Decided:
 	case !objects:
 		in.requests++ // judged by its first segment
-		in.seen(KindDNP3, uint16(a.fn), rules.Pass, true)
+		in.seen(KindDNP3, uint16(a.B[1]), rules.Pass, true)
 	default:
 		// The frame's App is free once its segment is read: decode the
 		// whole fragment into it.
 		if err := dnp3.ParseApp(in.asmBytes(), &f.App); err != dnp3.OK {
-			if e := in.unparsed(malformedReason[rules.AppDNP3], string(err), "", a.at); e != nil {
+			if e := in.unparsed(malformedReason[rules.AppDNP3], string(err), "", a.At); e != nil {
 				e.fromDNP3(f, -1)
 			}
 			return
 		}
-		in.dnp3App(f, &f.App, a.at)
+		in.dnp3App(f, &f.App, a.At)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -19,13 +18,10 @@ import (
 
 var (
 	appKeys        = conditionKeys()
-	modbusKeys     = []string{"functions", "preset", "unit_ids", "addresses"}
-	modbusAddrKeys = []string{"read", "write"}
 	dnp3Keys       = []string{"functions", "sources", "destinations", "objects"}
 	enipKeys       = []string{"commands"}
 	cipKeys        = []string{"services", "classes"}
 	s7Keys         = []string{"functions", "userdata_groups"}
-	presetWords    = []string{"read_only", "read_write"}
 	unparsedWords  = []string{"deny", "allow"}
 	violationWords = []string{"drop", "reset"}
 )
@@ -48,10 +44,6 @@ type vocab struct {
 }
 
 var (
-	modbusFunctionVocab = vocab{"modbus function", 1, 127, modbus.FunctionNames, func(s string) (int64, bool) {
-		c, ok := modbus.FunctionCode(s)
-		return int64(c), ok
-	}}
 	dnp3FunctionVocab = vocab{"dnp3 function", 0, 255, dnp3.FunctionNames, func(s string) (int64, bool) {
 		c, ok := dnp3.FunctionCode(s)
 		return int64(c), ok
@@ -103,9 +95,12 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 			}
 			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(names), ProtoName(r.Proto))
 		}
+		if app := proto.ByKey(k); proto.Table[app].Protocol != nil {
+			c.Proto = app
+			c.Cond = proto.Table[app].Decode(condDecoder{d, ctx}, k, v.val, c.Cond)
+			continue
+		}
 		switch k {
-		case "modbus":
-			c.Proto, c.Modbus = AppModbus, d.modbusCond(v.val, ctx)
 		case "dnp3":
 			c.Proto, c.DNP3 = AppDNP3, d.dnp3Cond(v.val, ctx)
 		case "enip", "cip":
@@ -136,44 +131,6 @@ func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) ma
 		return nil
 	}
 	return d.fields(n, ctx, key+" conditions", allowed)
-}
-
-func (d *decoder) modbusCond(n *yaml.Node, ctx string) *ModbusCond {
-	c := &ModbusCond{}
-	f := d.condFields(n, ctx, "modbus", modbusKeys)
-	if v, ok := f["functions"]; ok {
-		d.codes(v.val, ctx, "modbus.functions", modbusFunctionVocab, func(code int64, byName bool) {
-			c.Functions = append(c.Functions, uint8(code))
-			if code == modbus.EncapsulatedInterface && !byName {
-				c.fc43 = true
-			}
-		})
-	}
-	if v, ok := f["preset"]; ok {
-		c.Preset, _ = d.word(v.val, ctx, "modbus.preset", presetWords)
-	}
-	if v, ok := f["unit_ids"]; ok {
-		c.UnitIDs = d.ranges(v.val, ctx, "modbus.unit_ids", 255)
-	}
-	if v, ok := f["addresses"]; ok {
-		if v.val.Kind == yaml.MappingNode {
-			g := d.fields(v.val, ctx, "modbus.addresses", modbusAddrKeys)
-			if x, ok := g["read"]; ok {
-				c.Read = d.ranges(x.val, ctx, "modbus.addresses.read", 65535)
-			}
-			if x, ok := g["write"]; ok {
-				c.Write = d.ranges(x.val, ctx, "modbus.addresses.write", 65535)
-			}
-			if len(g) == 0 {
-				d.errf(v.val, "%smodbus.addresses needs read, write or both", ctx)
-			}
-		} else {
-			// A plain list bounds reads and writes alike.
-			c.Read = d.ranges(v.val, ctx, "modbus.addresses", 65535)
-			c.Write = append([]PortRange(nil), c.Read...)
-		}
-	}
-	return c
 }
 
 func (d *decoder) dnp3Cond(n *yaml.Node, ctx string) *DNP3Cond {
@@ -259,7 +216,7 @@ func (d *decoder) cipCond(n *yaml.Node, ctx string, c *ENIPCond) {
 					continue
 				}
 				if x, ok := cipClassVocab.code(s); ok {
-					c.Classes = append(c.Classes, PortRange{uint16(x), uint16(x)})
+					c.Classes = append(c.Classes, PortRange{Lo: uint16(x), Hi: uint16(x)})
 					continue
 				}
 				if isNumeric(s) {
@@ -382,14 +339,16 @@ func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
 // keyed "modbus.functions", "cip.services", ... (for documentation and
 // tools).
 func AppVocabulary() map[string][]string {
-	return map[string][]string{
-		"modbus.functions":   modbus.FunctionNames(),
-		"modbus.preset":      append([]string(nil), presetWords...),
+	m := proto.Vocabulary()
+	for k, v := range map[string][]string{
 		"dnp3.functions":     dnp3.FunctionNames(),
 		"enip.commands":      enip.CommandNames(),
 		"cip.services":       enip.ServiceNames(),
 		"cip.classes":        enip.ClassNames(),
 		"s7.functions":       s7.FunctionNames(),
 		"s7.userdata_groups": s7.GroupNames(),
+	} {
+		m[k] = v
 	}
+	return m
 }

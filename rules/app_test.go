@@ -30,7 +30,7 @@ func TestModbusCondition(t *testing.T) {
       unit_ids: [1, "10-12"]
       addresses: {read: ["0-99"], write: ["100-119", "200"]}
 `)
-	c := r.App.Modbus
+	c, _ := r.App.Cond.(*modbus.Cond)
 	if r.App.Proto != AppModbus || c == nil {
 		t.Fatalf("condition %+v", r.App)
 	}
@@ -64,13 +64,13 @@ func TestModbusCondition(t *testing.T) {
 	}
 
 	// 43 by number: any MEI type. Presets add up with functions.
-	c = appRule(t, "tcp", "502", "    modbus: {functions: [43, 8], preset: read_only}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {functions: [43, 8], preset: read_only}\n").App.Cond.(*modbus.Cond)
 	for fn, want := range map[uint8]Failure{43: Pass, 8: Pass, 3: Pass, 24: Pass, 5: FailFunction, 16: FailFunction, 23: FailFunction} {
 		if got := c.Check(&modbus.PDU{Function: fn, MEIType: 13}); got != want {
 			t.Errorf("functions [43, 8] + read_only, function %d: %v, want %v", fn, got, want)
 		}
 	}
-	c = appRule(t, "tcp", "502", "    modbus: {preset: read_write, addresses: [\"0-9\"]}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {preset: read_write, addresses: [\"0-9\"]}\n").App.Cond.(*modbus.Cond)
 	for _, tc := range []struct {
 		pdu  *modbus.PDU
 		want Failure
@@ -84,7 +84,7 @@ func TestModbusCondition(t *testing.T) {
 		}
 	}
 	// The empty condition asks only for well-formed Modbus.
-	c = appRule(t, "tcp", "502", "    modbus: {}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {}\n").App.Cond.(*modbus.Cond)
 	if got := c.Check(write(22, 200, 65000, 1)); got != Pass {
 		t.Errorf("modbus: {} refused a request: %v", got)
 	}
@@ -274,7 +274,7 @@ func TestAppWarnings(t *testing.T) {
 }
 
 func TestAppChecksDoNotAllocate(t *testing.T) {
-	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Modbus
+	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Cond.(*modbus.Cond)
 	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.DNP3
 	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.ENIP
 	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.S7

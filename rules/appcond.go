@@ -8,7 +8,6 @@ import (
 	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -61,48 +60,35 @@ func (v Violation) String() string {
 	return "drop"
 }
 
-// Failure names the part of a protocol condition a request did not meet,
-// in the policy's words; Pass is the empty value.
-type Failure uint8
+// Failure names the part of a protocol condition a request did not meet
+// (proto.Failure).
+type Failure = proto.Failure
 
 const (
-	Pass Failure = iota
-	FailFunction
-	FailUnitID
-	FailReadAddress
-	FailWriteAddress
-	FailSource
-	FailDestination
-	FailObject
-	FailCommand
-	FailService
-	FailClass
-	FailUserdataGroup
-	// FailIncomplete: the request cannot be judged (a DNP3 object list the
-	// parser could not walk to its end, more CIP messages than it records).
-	// It is unparsed, not a violation: on_unparsed decides.
-	FailIncomplete
+	Pass              = proto.Pass
+	FailFunction      = proto.FailFunction
+	FailUnitID        = proto.FailUnitID
+	FailReadAddress   = proto.FailReadAddress
+	FailWriteAddress  = proto.FailWriteAddress
+	FailSource        = proto.FailSource
+	FailDestination   = proto.FailDestination
+	FailObject        = proto.FailObject
+	FailCommand       = proto.FailCommand
+	FailService       = proto.FailService
+	FailClass         = proto.FailClass
+	FailUserdataGroup = proto.FailUserdataGroup
+	FailIncomplete    = proto.FailIncomplete
 )
 
-var failureNames = [...]string{"", "functions", "unit_ids", "addresses.read", "addresses.write",
-	"sources", "destinations", "objects", "commands", "services", "classes", "userdata_groups", "incomplete"}
-
-// String returns the condition key that failed ("functions", ...).
-func (f Failure) String() string {
-	if int(f) < len(failureNames) {
-		return failureNames[f]
-	}
-	return "failure(" + strconv.Itoa(int(f)) + ")"
-}
-
-// AppCond is a rule's industrial-protocol condition. Exactly one of the
-// protocol fields is set, matching Proto.
+// AppCond is a rule's industrial-protocol condition: its protocol's own
+// (Cond), decoded and judged by the protocol's package through proto's
+// table.
 type AppCond struct {
-	Proto  AppProto
-	Modbus *ModbusCond
-	DNP3   *DNP3Cond
-	ENIP   *ENIPCond // the enip and cip keys together
-	S7     *S7Cond
+	Proto AppProto
+	Cond  proto.Cond
+	DNP3  *DNP3Cond
+	ENIP  *ENIPCond // the enip and cip keys together
+	S7    *S7Cond
 	// Line and Col locate the (first) condition key.
 	Line, Col int
 }
@@ -113,8 +99,8 @@ func (c *AppCond) String() string {
 		return ""
 	}
 	switch {
-	case c.Modbus != nil:
-		return c.Modbus.String()
+	case c.Cond != nil:
+		return c.Cond.String()
 	case c.DNP3 != nil:
 		return c.DNP3.String()
 	case c.ENIP != nil:
@@ -127,8 +113,6 @@ func (c *AppCond) String() string {
 
 func (c *AppCond) build() {
 	switch {
-	case c.Modbus != nil:
-		c.Modbus.build()
 	case c.DNP3 != nil:
 		c.DNP3.build()
 	case c.ENIP != nil:
@@ -165,118 +149,6 @@ func mergedOrNil(rs []PortRange) []PortRange {
 		return nil
 	}
 	return mergeRanges(rs)
-}
-
-// --- Modbus ----------------------------------------------------------------
-
-// Modbus presets: read_only is every public function that only reads
-// (device identification only through MEI type 14); read_write adds the
-// register and coil writes. Diagnostics (8) is in neither: its
-// sub-functions restart the device's communications or silence it.
-var (
-	modbusReadOnly  = []uint8{1, 2, 3, 4, 7, 11, 12, 17, 20, 24}
-	modbusReadWrite = []uint8{5, 6, 15, 16, 21, 22, 23}
-)
-
-// ModbusCond is a modbus: condition. Functions and the preset add up; an
-// empty list matches anything.
-type ModbusCond struct {
-	Functions []uint8 // as written (names resolved to codes)
-	Preset    string  // "", "read_only" or "read_write"
-	UnitIDs   []PortRange
-	// Read and Write bound the addresses a request reads or writes (coils,
-	// inputs and registers alike): the whole span must lie in one range.
-	Read, Write []PortRange
-
-	// devID records that read_device_identification was allowed by name
-	// or preset: function 43 then only with MEI type 14, unless 43 was
-	// also given as a number.
-	devID, fc43 bool
-	fn          set256
-	units       set256
-	built       bool
-}
-
-func (c *ModbusCond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.add(f)
-		if f == modbus.EncapsulatedInterface && !c.fc43 {
-			c.devID = true
-		}
-	}
-	switch c.Preset {
-	case "read_write":
-		for _, f := range modbusReadWrite {
-			c.fn.add(f)
-		}
-		fallthrough
-	case "read_only":
-		for _, f := range modbusReadOnly {
-			c.fn.add(f)
-		}
-		c.devID = true
-	}
-	for _, r := range c.UnitIDs {
-		for u := int(r.Lo); u <= int(r.Hi); u++ {
-			c.units.add(uint8(u))
-		}
-	}
-	c.Read, c.Write = mergedOrNil(c.Read), mergedOrNil(c.Write)
-}
-
-// Check judges one Modbus request.
-func (c *ModbusCond) Check(p *modbus.PDU) Failure {
-	if len(c.Functions) > 0 || c.Preset != "" {
-		ok := c.fn.has(p.Function)
-		if p.Function == modbus.EncapsulatedInterface && !c.fc43 {
-			ok = c.devID && p.MEIType == modbus.MEIReadDeviceIdentification
-		}
-		if !ok {
-			return FailFunction
-		}
-	}
-	if len(c.UnitIDs) > 0 && !c.units.has(p.UnitID) {
-		return FailUnitID
-	}
-	if p.HasRead && c.Read != nil && !within(c.Read, p.ReadAddr, p.ReadQty) {
-		return FailReadAddress
-	}
-	if p.HasWrite && c.Write != nil && !within(c.Write, p.WriteAddr, p.WriteQty) {
-		return FailWriteAddress
-	}
-	return Pass
-}
-
-func (c *ModbusCond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		names := make([]string, len(c.Functions))
-		for i, f := range c.Functions {
-			names[i] = codeName(modbus.FunctionName(f), int(f))
-		}
-		parts = append(parts, "functions: "+flowList(names))
-	}
-	if c.Preset != "" {
-		parts = append(parts, "preset: "+c.Preset)
-	}
-	if len(c.UnitIDs) > 0 {
-		parts = append(parts, "unit_ids: "+FormatPorts(c.UnitIDs))
-	}
-	if len(c.Read) > 0 || len(c.Write) > 0 {
-		var a []string
-		if len(c.Read) > 0 {
-			a = append(a, "read: "+FormatPorts(c.Read))
-		}
-		if len(c.Write) > 0 {
-			a = append(a, "write: "+FormatPorts(c.Write))
-		}
-		parts = append(parts, "addresses: {"+strings.Join(a, ", ")+"}")
-	}
-	return "modbus: {" + strings.Join(parts, ", ") + "}"
 }
 
 // --- DNP3 ------------------------------------------------------------------

@@ -341,7 +341,7 @@ func coverRanges(a, b []PortRange, max uint16) bool {
 		return true
 	}
 	if len(b) == 0 {
-		b = []PortRange{{0, max}}
+		b = []PortRange{{Lo: 0, Hi: max}}
 	}
 	ma := mergeRanges(a)
 next:
