@@ -66,6 +66,12 @@ func init() {
 			core.Kinds[k.Kind] = k
 			kindProto[k.Kind] = id
 		}
+		for _, f := range Table[id].Failures {
+			if core.FailureNames[f.Failure] != "" || f.Failure == Pass {
+				panic("proto: " + id.String() + " names failure " + f.Failure.String() + ", which is taken")
+			}
+			core.FailureNames[f.Failure] = f.Name
+		}
 	}
 }
 

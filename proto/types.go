@@ -17,6 +17,7 @@ type (
 	Failure   = core.Failure
 	Kind      = core.Kind
 	KindInfo  = core.KindInfo
+	FailInfo  = core.FailureInfo
 	Judged    = core.Judged
 	Asm       = core.Asm
 	Seen      = core.Seen

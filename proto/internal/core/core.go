@@ -37,6 +37,8 @@ type Info struct {
 	Datagrams bool
 	// Kinds are the request kinds the protocol reports (Judge.Seen).
 	Kinds []KindInfo
+	// Failures are the protocol's own failures, beyond the shared ones.
+	Failures []FailureInfo
 	// Protocol is its implementation.
 	Protocol
 }
