@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
@@ -38,9 +37,7 @@ const (
 	hasFn appHas = 1 << iota
 	hasExc
 	hasGroup
-	hasObject
 	hasCmd
-	hasLink
 	hasPath
 	hasROSCTR
 	hasEncStatus
@@ -50,25 +47,6 @@ const (
 func (a *appEvent) setText(b []byte) {
 	a.textLen = uint8(copy(a.text[:], b))
 	a.has |= hasText
-}
-
-// fromDNP3 records a DNP3 frame; obj is the index of an object header of
-// its application request to name, or -1.
-func (a *appEvent) fromDNP3(f *dnp3.Frame, obj int) {
-	a.src, a.dst, a.has = f.Source, f.Destination, a.has|hasLink
-	if f.HasApp {
-		a.fromDNP3App(&f.App, obj)
-	}
-}
-
-// fromDNP3App records an application request (of a frame, or a fragment
-// gathered from several) and its object header obj (-1: none).
-func (a *appEvent) fromDNP3App(app *dnp3.App, obj int) {
-	a.fn, a.has = app.Function, a.has|hasFn
-	if obj >= 0 && obj < app.NumObjects {
-		h := &app.Objects[obj]
-		a.group, a.sub, a.has = h.Group, h.Variation, a.has|hasObject
-	}
 }
 
 // fromENIP records an encapsulation message and, when m is not nil, one
@@ -131,16 +109,6 @@ func (a *appEvent) attr() slog.Attr {
 		as = append(as, slog.String(key, n), slog.Int(key+"_code", code))
 	}
 	switch a.proto {
-	case rules.AppDNP3:
-		if a.has&hasFn != 0 {
-			name("function", dnp3.FunctionName(a.fn), int(a.fn))
-		}
-		if a.has&hasLink != 0 {
-			as = append(as, slog.Int("source", int(a.src)), slog.Int("destination", int(a.dst)))
-		}
-		if a.has&hasObject != 0 {
-			as = append(as, slog.String("object", strconv.Itoa(int(a.group))+":"+strconv.Itoa(int(a.sub))))
-		}
 	case rules.AppENIP:
 		if a.has&hasCmd != 0 {
 			name("command", enip.CommandName(a.cmd), int(a.cmd))

@@ -289,3 +289,13 @@ func appInt(a *appEvent, key string) int64 {
 	}
 	return -1
 }
+
+// appStr is a text field of an app event's log line ("": none).
+func appStr(a *appEvent, key string) string {
+	for _, at := range a.attr().Value.Group() {
+		if at.Key == key {
+			return at.Value.String()
+		}
+	}
+	return ""
+}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -192,10 +191,6 @@ func (in *inspection) declared(b []byte) int {
 		return in.ins.Declared(b)
 	}
 	switch in.cond.Proto {
-	case rules.AppDNP3:
-		if len(b) >= 3 {
-			return dnp3.FrameLen(b[2])
-		}
 	case rules.AppENIP:
 		if len(b) >= 4 {
 			return enip.HeaderLen + int(binary.LittleEndian.Uint16(b[2:4]))
@@ -217,8 +212,6 @@ func (in *inspection) pdu(b []byte, off uint32) (int, pduStatus) {
 		return n, st
 	}
 	switch in.cond.Proto {
-	case rules.AppDNP3:
-		return in.dnp3(b, off)
 	case rules.AppENIP:
 		return in.enip(b, off)
 	case rules.AppS7:

@@ -495,7 +495,7 @@ func TestInspectPickupAndUDP(t *testing.T) {
 		t.Error("truncated DNP3 datagram accepted")
 	}
 	lines := te.appLines()
-	if len(lines) != 2 || lines[0].app.fn != 13 || lines[0].app.Violates != rules.FailFunction ||
+	if len(lines) != 2 || appInt(&lines[0].app, "function_code") != 13 || lines[0].app.Violates != rules.FailFunction ||
 		lines[1].reason != "malformed-dnp3" {
 		t.Errorf("lines %+v", lines)
 	}
@@ -664,8 +664,8 @@ func TestInspectDNP3Fragments(t *testing.T) {
 	s.req(mixed[0])
 	s.req(mixed[1])
 	l := te.appLines()
-	if len(l) != 1 || l[0].app.has&hasObject == 0 || l[0].app.group != 41 || l[0].app.sub != 2 ||
-		l[0].app.Offset != uint32(len(plain[0])+len(plain[1])) || l[0].app.fn != 5 {
+	if len(l) != 1 || appStr(&l[0].app, "object") != "41:2" ||
+		l[0].app.Offset != uint32(len(plain[0])+len(plain[1])) || appInt(&l[0].app, "function_code") != 5 {
 		t.Errorf("violation line %+v", l)
 	}
 }

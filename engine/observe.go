@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
@@ -23,7 +22,6 @@ type RequestKind = proto.Kind
 
 const (
 	KindUnparsed   RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
-	KindDNP3       RequestKind = 2              // Code is the application function
 	KindENIP       RequestKind = 3              // Code is the encapsulation command
 	KindCIP        RequestKind = 4              // Code is the service, Class the class it addresses
 	KindS7Job      RequestKind = 5              // Code is the job's function
@@ -73,8 +71,6 @@ func (r *RequestSeen) Name() string {
 	}
 	var name string
 	switch r.Kind {
-	case KindDNP3:
-		name = dnp3.FunctionName(uint8(r.Code))
 	case KindENIP:
 		name = enip.CommandName(r.Code)
 	case KindCIP:

@@ -128,8 +128,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		return out
 	}
 	switch app {
-	case rules.AppDNP3:
-		c.keys = append(c.keys, "dnp3: {functions: "+yamlFlow(list("dnp3"))+"}")
 	case rules.AppENIP:
 		cmds := list("enip")
 		c.keys = append(c.keys, "enip: {commands: "+yamlFlow(cmds)+"}")

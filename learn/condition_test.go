@@ -348,7 +348,7 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		}
 		return rules.Pass
 	case "dnp3":
-		f, _ := c.DNP3.CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
+		f, _ := c.Cond.(*dnp3.Cond).CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
 		return f
 	case "enip":
 		return c.ENIP.CheckCommand(uint16(code(func(n string) (int, bool) { c, ok := enip.CommandCode(n); return int(c), ok })))

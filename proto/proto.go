@@ -49,8 +49,7 @@ const (
 // its line here.
 var Table = [Count]Info{
 	Modbus: modbus.Info,
-	DNP3: {Key: "dnp3", Keys: []string{"dnp3"}, Transports: []uint8{TCP, UDP}, Port: dnp3.Port, Datagrams: true,
-		Kinds: []KindInfo{{Kind: 2, Name: "dnp3"}}},
+	DNP3:   dnp3.Info,
 	ENIP: {Key: "enip", Keys: []string{"enip", "cip"}, Transports: []uint8{TCP, UDP}, Port: enip.Port,
 		Kinds: []KindInfo{{Kind: 3, Name: "enip"}, {Kind: 4, Name: "cip", Uncounted: true}}},
 	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,

@@ -7,7 +7,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
@@ -18,7 +17,6 @@ import (
 
 var (
 	appKeys        = conditionKeys()
-	dnp3Keys       = []string{"functions", "sources", "destinations", "objects"}
 	enipKeys       = []string{"commands"}
 	cipKeys        = []string{"services", "classes"}
 	s7Keys         = []string{"functions", "userdata_groups"}
@@ -44,10 +42,6 @@ type vocab struct {
 }
 
 var (
-	dnp3FunctionVocab = vocab{"dnp3 function", 0, 255, dnp3.FunctionNames, func(s string) (int64, bool) {
-		c, ok := dnp3.FunctionCode(s)
-		return int64(c), ok
-	}}
 	enipCommandVocab = vocab{"enip command", 0, 65535, enip.CommandNames, func(s string) (int64, bool) {
 		c, ok := enip.CommandCode(s)
 		return int64(c), ok
@@ -101,8 +95,6 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 			continue
 		}
 		switch k {
-		case "dnp3":
-			c.Proto, c.DNP3 = AppDNP3, d.dnp3Cond(v.val, ctx)
 		case "enip", "cip":
 			if c.ENIP == nil {
 				c.Proto, c.ENIP = AppENIP, &ENIPCond{}
@@ -131,51 +123,6 @@ func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) ma
 		return nil
 	}
 	return d.fields(n, ctx, key+" conditions", allowed)
-}
-
-func (d *decoder) dnp3Cond(n *yaml.Node, ctx string) *DNP3Cond {
-	c := &DNP3Cond{}
-	f := d.condFields(n, ctx, "dnp3", dnp3Keys)
-	if v, ok := f["functions"]; ok {
-		d.codes(v.val, ctx, "dnp3.functions", dnp3FunctionVocab, func(code int64, _ bool) {
-			c.Functions = append(c.Functions, uint8(code))
-		})
-	}
-	if v, ok := f["sources"]; ok {
-		c.Sources = d.ranges(v.val, ctx, "dnp3.sources", 65535)
-	}
-	if v, ok := f["destinations"]; ok {
-		c.Destinations = d.ranges(v.val, ctx, "dnp3.destinations", 65535)
-	}
-	if v, ok := f["objects"]; ok {
-		if items, ok := d.items(v.val, ctx, "dnp3.objects"); ok {
-			for _, it := range items {
-				if o, ok := d.dnp3Object(it, ctx); ok {
-					c.Objects = append(c.Objects, o)
-				}
-			}
-		}
-	}
-	return c
-}
-
-// dnp3Object parses "group:variation" or "group".
-func (d *decoder) dnp3Object(n *yaml.Node, ctx string) (DNP3Object, bool) {
-	s, ok := d.scalar(n, ctx, "dnp3.objects")
-	if !ok {
-		return DNP3Object{}, false
-	}
-	g, v, hasV := strings.Cut(s, ":")
-	gi, okG := parseInt(strings.TrimSpace(g))
-	vi, okV := int64(0), true
-	if hasV {
-		vi, okV = parseInt(strings.TrimSpace(v))
-	}
-	if !okG || !okV || gi < 0 || gi > 255 || vi < 0 || vi > 255 {
-		d.errf(n, "%sdnp3.objects: %q must be group:variation such as \"12:1\" (each 0-255), or a whole group such as \"60\"", ctx, s)
-		return DNP3Object{}, false
-	}
-	return DNP3Object{Group: uint8(gi), Variation: uint8(vi), AnyVariation: !hasV}, true
 }
 
 func (d *decoder) enipCond(n *yaml.Node, ctx string, c *ENIPCond) {
@@ -341,7 +288,6 @@ func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
 func AppVocabulary() map[string][]string {
 	m := proto.Vocabulary()
 	for k, v := range map[string][]string{
-		"dnp3.functions":     dnp3.FunctionNames(),
 		"enip.commands":      enip.CommandNames(),
 		"cip.services":       enip.ServiceNames(),
 		"cip.classes":        enip.ClassNames(),

@@ -93,7 +93,7 @@ func TestModbusCondition(t *testing.T) {
 func TestDNP3Condition(t *testing.T) {
 	r := appRule(t, "tcp", "20000", `    dnp3: {functions: [read, direct_operate], sources: [1], destinations: ["10-11"], objects: ["12:1", "60"]}
 `)
-	c := r.App.DNP3
+	c, _ := r.App.Cond.(*dnp3.Cond)
 	frame := func(src, dst uint16) *dnp3.Frame { return &dnp3.Frame{Source: src, Destination: dst} }
 	if c.CheckLink(frame(1, 10)) != Pass || c.CheckLink(frame(2, 10)) != FailSource || c.CheckLink(frame(1, 12)) != FailDestination {
 		t.Error("link addresses judged wrongly")
@@ -123,7 +123,7 @@ func TestDNP3Condition(t *testing.T) {
 		}
 	}
 	// Without objects, an incomplete object list does not matter.
-	c = appRule(t, "udp", "20000", "    dnp3: {functions: [read]}\n").App.DNP3
+	c = appRule(t, "udp", "20000", "    dnp3: {functions: [read]}\n").App.Cond.(*dnp3.Cond)
 	if got, _ := c.CheckApp(app(1, false)); got != Pass {
 		t.Errorf("functions only, incomplete objects: %v", got)
 	}
@@ -275,7 +275,7 @@ func TestAppWarnings(t *testing.T) {
 
 func TestAppChecksDoNotAllocate(t *testing.T) {
 	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Cond.(*modbus.Cond)
-	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.DNP3
+	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.Cond.(*dnp3.Cond)
 	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.ENIP
 	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.S7
 	mp := &modbus.PDU{Function: 3, UnitID: 1, HasRead: true, ReadQty: 10}

@@ -1,12 +1,10 @@
 package rules
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
@@ -86,7 +84,6 @@ const (
 type AppCond struct {
 	Proto AppProto
 	Cond  proto.Cond
-	DNP3  *DNP3Cond
 	ENIP  *ENIPCond // the enip and cip keys together
 	S7    *S7Cond
 	// Line and Col locate the (first) condition key.
@@ -101,8 +98,6 @@ func (c *AppCond) String() string {
 	switch {
 	case c.Cond != nil:
 		return c.Cond.String()
-	case c.DNP3 != nil:
-		return c.DNP3.String()
 	case c.ENIP != nil:
 		return c.ENIP.String()
 	case c.S7 != nil:
@@ -113,8 +108,6 @@ func (c *AppCond) String() string {
 
 func (c *AppCond) build() {
 	switch {
-	case c.DNP3 != nil:
-		c.DNP3.build()
 	case c.ENIP != nil:
 		c.ENIP.build()
 	case c.S7 != nil:
@@ -149,119 +142,6 @@ func mergedOrNil(rs []PortRange) []PortRange {
 		return nil
 	}
 	return mergeRanges(rs)
-}
-
-// --- DNP3 ------------------------------------------------------------------
-
-// DNP3Object is an object group and variation ("12:1"), or a whole group
-// ("12", AnyVariation).
-type DNP3Object struct {
-	Group, Variation uint8
-	AnyVariation     bool
-}
-
-func (o DNP3Object) String() string {
-	if o.AnyVariation {
-		return strconv.Itoa(int(o.Group))
-	}
-	return strconv.Itoa(int(o.Group)) + ":" + strconv.Itoa(int(o.Variation))
-}
-
-// DNP3Cond is a dnp3: condition. Sources and Destinations are the link
-// addresses of the frames the master sends (master and outstation).
-type DNP3Cond struct {
-	Functions    []uint8
-	Sources      []PortRange
-	Destinations []PortRange
-	Objects      []DNP3Object
-
-	fn       set256
-	groups   set256   // groups allowed with any variation
-	variants []uint16 // group<<8|variation, sorted
-	built    bool
-}
-
-func (c *DNP3Cond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.add(f)
-	}
-	for _, o := range c.Objects {
-		if o.AnyVariation {
-			c.groups.add(o.Group)
-		} else {
-			c.variants = append(c.variants, uint16(o.Group)<<8|uint16(o.Variation))
-		}
-	}
-	sort.Slice(c.variants, func(i, j int) bool { return c.variants[i] < c.variants[j] })
-	c.Sources, c.Destinations = mergedOrNil(c.Sources), mergedOrNil(c.Destinations)
-}
-
-// CheckLink judges the link addresses of a frame from the master.
-func (c *DNP3Cond) CheckLink(f *dnp3.Frame) Failure {
-	if c.Sources != nil && !inRange(c.Sources, f.Source) {
-		return FailSource
-	}
-	if c.Destinations != nil && !inRange(c.Destinations, f.Destination) {
-		return FailDestination
-	}
-	return Pass
-}
-
-// CheckApp judges an application request: its function and, when the
-// condition lists objects, every object header (all of them must have
-// been decoded, else FailIncomplete). bad is the index of the refused
-// object header, or -1.
-func (c *DNP3Cond) CheckApp(a *dnp3.App) (f Failure, bad int) {
-	if len(c.Functions) > 0 && !c.fn.has(a.Function) {
-		return FailFunction, -1
-	}
-	if len(c.Objects) == 0 {
-		return Pass, -1
-	}
-	if !a.ObjectsComplete {
-		return FailIncomplete, -1
-	}
-	for i := 0; i < a.NumObjects; i++ {
-		h := &a.Objects[i]
-		if c.groups.has(h.Group) {
-			continue
-		}
-		k := uint16(h.Group)<<8 | uint16(h.Variation)
-		j := sort.Search(len(c.variants), func(j int) bool { return c.variants[j] >= k })
-		if j == len(c.variants) || c.variants[j] != k {
-			return FailObject, i
-		}
-	}
-	return Pass, -1
-}
-
-func (c *DNP3Cond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		names := make([]string, len(c.Functions))
-		for i, f := range c.Functions {
-			names[i] = codeName(dnp3.FunctionName(f), int(f))
-		}
-		parts = append(parts, "functions: "+flowList(names))
-	}
-	if len(c.Sources) > 0 {
-		parts = append(parts, "sources: "+FormatPorts(c.Sources))
-	}
-	if len(c.Destinations) > 0 {
-		parts = append(parts, "destinations: "+FormatPorts(c.Destinations))
-	}
-	if len(c.Objects) > 0 {
-		os := make([]string, len(c.Objects))
-		for i, o := range c.Objects {
-			os[i] = strconv.Quote(o.String())
-		}
-		parts = append(parts, "objects: "+flowList(os))
-	}
-	return "dnp3: {" + strings.Join(parts, ", ") + "}"
 }
 
 // --- EtherNet/IP and CIP -----------------------------------------------------

@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
@@ -170,13 +169,6 @@ func (r ruleJSON) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-type dnp3JSON struct {
-	Functions    []string `json:"functions,omitempty"`
-	Sources      []string `json:"sources,omitempty"`
-	Destinations []string `json:"destinations,omitempty"`
-	Objects      []string `json:"objects,omitempty"`
 }
 
 type enipJSON struct {
@@ -444,16 +436,6 @@ func appOf(r *rules.Rule) appJSON {
 		return a
 	}
 	switch {
-	case c.DNP3 != nil:
-		d := c.DNP3
-		j := &dnp3JSON{Sources: rangeList(d.Sources), Destinations: rangeList(d.Destinations)}
-		for _, f := range d.Functions {
-			j.Functions = append(j.Functions, nameOr(dnp3.FunctionName(f), strconv.Itoa(int(f))))
-		}
-		for _, o := range d.Objects {
-			j.Objects = append(j.Objects, o.String())
-		}
-		a.Sections = append(a.Sections, proto.Section{Key: "dnp3", JSON: j, Text: textLine("dnp3", "functions", jn(j.Functions), "sources", jn(j.Sources), "destinations", jn(j.Destinations), "objects", jn(j.Objects))})
 	case c.ENIP != nil:
 		e := c.ENIP
 		if e.HasENIP {
