@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -49,25 +48,6 @@ func (a *appEvent) setText(b []byte) {
 	a.has |= hasText
 }
 
-// fromENIP records an encapsulation message and, when m is not nil, one
-// CIP message of it.
-func (a *appEvent) fromENIP(p *enip.PDU, m *enip.Msg) {
-	a.cmd, a.has = p.Encap.Command, a.has|hasCmd
-	if p.Encap.Status != 0 {
-		a.encStatus, a.has = p.Encap.Status, a.has|hasEncStatus
-	}
-	if m == nil {
-		return
-	}
-	a.fn, a.class, a.inst, a.has = m.Service, m.Class, m.Instance, a.has|hasFn|hasPath
-	if m.Response {
-		a.exc, a.has = m.Status, a.has|hasExc
-	}
-	if len(m.Symbol) > 0 {
-		a.setText(m.Symbol)
-	}
-}
-
 // fromS7 records an S7 PDU.
 func (a *appEvent) fromS7(p *s7.PDU) {
 	a.rosctr, a.has = p.ROSCTR, a.has|hasROSCTR
@@ -109,26 +89,6 @@ func (a *appEvent) attr() slog.Attr {
 		as = append(as, slog.String(key, n), slog.Int(key+"_code", code))
 	}
 	switch a.proto {
-	case rules.AppENIP:
-		if a.has&hasCmd != 0 {
-			name("command", enip.CommandName(a.cmd), int(a.cmd))
-		}
-		if a.has&hasEncStatus != 0 {
-			as = append(as, slog.Uint64("encap_status", uint64(a.encStatus)))
-		}
-		if a.has&hasFn != 0 {
-			name("service", enip.ServiceName(a.fn, a.class), int(a.fn))
-		}
-		if a.has&hasPath != 0 {
-			name("class", enip.ClassName(a.class), int(a.class))
-			as = append(as, slog.Uint64("instance", uint64(a.inst)))
-		}
-		if a.has&hasExc != 0 {
-			as = append(as, slog.Int("status", int(a.exc)))
-		}
-		if a.has&hasText != 0 {
-			as = append(as, slog.String("tag", string(a.text[:a.textLen])))
-		}
 	case rules.AppS7:
 		if a.has&hasROSCTR != 0 {
 			as = append(as, slog.String("rosctr", s7.ROSCTRName(a.rosctr)))

@@ -5,7 +5,6 @@ import (
 
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -191,10 +190,6 @@ func (in *inspection) declared(b []byte) int {
 		return in.ins.Declared(b)
 	}
 	switch in.cond.Proto {
-	case rules.AppENIP:
-		if len(b) >= 4 {
-			return enip.HeaderLen + int(binary.LittleEndian.Uint16(b[2:4]))
-		}
 	case rules.AppS7:
 		if len(b) >= 4 {
 			return int(binary.BigEndian.Uint16(b[2:4]))
@@ -212,8 +207,6 @@ func (in *inspection) pdu(b []byte, off uint32) (int, pduStatus) {
 		return n, st
 	}
 	switch in.cond.Proto {
-	case rules.AppENIP:
-		return in.enip(b, off)
 	case rules.AppS7:
 		return in.s7(b, off)
 	}

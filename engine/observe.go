@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -22,8 +21,6 @@ type RequestKind = proto.Kind
 
 const (
 	KindUnparsed   RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
-	KindENIP       RequestKind = 3              // Code is the encapsulation command
-	KindCIP        RequestKind = 4              // Code is the service, Class the class it addresses
 	KindS7Job      RequestKind = 5              // Code is the job's function
 	KindS7Userdata RequestKind = 6              // Code is the userdata request's function group
 )
@@ -71,10 +68,6 @@ func (r *RequestSeen) Name() string {
 	}
 	var name string
 	switch r.Kind {
-	case KindENIP:
-		name = enip.CommandName(r.Code)
-	case KindCIP:
-		name = enip.ServiceName(uint8(r.Code), r.Class)
 	case KindS7Job:
 		name = s7.FunctionName(uint8(r.Code))
 	case KindS7Userdata:
@@ -95,17 +88,6 @@ func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, count
 	}
 	if in.w.e.onRequest != nil {
 		in.report(RequestSeen{Kind: kind, Code: code, Failure: f, Counted: counted})
-	}
-}
-
-// seenCIP reports a CIP request the condition judged (f); the ENIP
-// request carrying it is what the rule counts.
-func (in *inspection) seenCIP(m *enip.Msg, f rules.Failure) {
-	if f == rules.Pass {
-		in.cover(funcKey{kind: KindCIP, code: uint16(m.Service), class: m.Class}, 0)
-	}
-	if in.w.e.onRequest != nil {
-		in.report(RequestSeen{Kind: KindCIP, Code: uint16(m.Service), Class: m.Class, Failure: f})
 	}
 }
 

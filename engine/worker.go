@@ -9,7 +9,6 @@ import (
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -64,7 +63,6 @@ type Worker struct {
 	insp       inspection
 	join       [pduMax]byte
 	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
-	enip       enip.PDU
 	s7         s7.PDU
 	appEv      verdictEvent
 	appPending bool

@@ -128,16 +128,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		return out
 	}
 	switch app {
-	case rules.AppENIP:
-		cmds := list("enip")
-		c.keys = append(c.keys, "enip: {commands: "+yamlFlow(cmds)+"}")
-		if svcs := list("cip"); len(svcs) > 0 {
-			c.keys = append(c.keys, "cip: {services: "+yamlFlow(svcs)+"}")
-		}
-		if !slices.Contains(cmds, "register_session") &&
-			(slices.Contains(cmds, "send_rr_data") || slices.Contains(cmds, "send_unit_data")) {
-			c.notes = append(c.notes, "enip: no register_session seen (the capture began mid-session): a new session needs it; add it (and for send_unit_data, cip forward_open) before enforce")
-		}
 	case rules.AppS7:
 		var fields []string
 		fns := list("s7")

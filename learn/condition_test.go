@@ -351,13 +351,13 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		f, _ := c.Cond.(*dnp3.Cond).CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
 		return f
 	case "enip":
-		return c.ENIP.CheckCommand(uint16(code(func(n string) (int, bool) { c, ok := enip.CommandCode(n); return int(c), ok })))
+		return c.Cond.(*enip.Cond).CheckCommand(uint16(code(func(n string) (int, bool) { c, ok := enip.CommandCode(n); return int(c), ok })))
 	case "cip":
 		svc, class, ok := enip.ServiceCode(name)
 		if !ok {
 			svc, class = uint8(code(nil)), 1
 		}
-		return c.ENIP.CheckCIP(&enip.Msg{Service: svc, Class: class})
+		return c.Cond.(*enip.Cond).CheckCIP(&enip.Msg{Service: svc, Class: class})
 	case "s7":
 		return c.S7.CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
 	case "s7-userdata":

@@ -50,8 +50,7 @@ const (
 var Table = [Count]Info{
 	Modbus: modbus.Info,
 	DNP3:   dnp3.Info,
-	ENIP: {Key: "enip", Keys: []string{"enip", "cip"}, Transports: []uint8{TCP, UDP}, Port: enip.Port,
-		Kinds: []KindInfo{{Kind: 3, Name: "enip"}, {Kind: 4, Name: "cip", Uncounted: true}}},
+	ENIP:   enip.Info,
 	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
 		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
 }

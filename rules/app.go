@@ -7,7 +7,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -17,12 +16,22 @@ import (
 
 var (
 	appKeys        = conditionKeys()
-	enipKeys       = []string{"commands"}
-	cipKeys        = []string{"services", "classes"}
 	s7Keys         = []string{"functions", "userdata_groups"}
 	unparsedWords  = []string{"deny", "allow"}
 	violationWords = []string{"drop", "reset"}
 )
+
+// togetherHint names the keys that may go together: "enip and cip may go
+// together".
+var togetherHint = func() string {
+	var hs []string
+	for _, id := range proto.All() {
+		if ks := proto.Table[id].Keys; len(ks) > 1 {
+			hs = append(hs, strings.Join(ks, " and ")+" may go together")
+		}
+	}
+	return strings.Join(hs, "; ")
+}()
 
 // conditionKeys lists every protocol's condition keys in table order.
 func conditionKeys() []string {
@@ -42,14 +51,6 @@ type vocab struct {
 }
 
 var (
-	enipCommandVocab = vocab{"enip command", 0, 65535, enip.CommandNames, func(s string) (int64, bool) {
-		c, ok := enip.CommandCode(s)
-		return int64(c), ok
-	}}
-	cipClassVocab = vocab{"cip class", 0, 65535, enip.ClassNames, func(s string) (int64, bool) {
-		c, ok := enip.ClassCode(s)
-		return int64(c), ok
-	}}
 	s7FunctionVocab = vocab{"s7 function", 0, 255, s7.FunctionNames, func(s string) (int64, bool) {
 		c, ok := s7.FunctionCode(s)
 		return int64(c), ok
@@ -58,12 +59,12 @@ var (
 		c, ok := s7.GroupCode(s)
 		return int64(c), ok
 	}}
-	cipServiceVocab = vocab{what: "cip service", min: 0, max: 127, names: enip.ServiceNames}
 )
 
 // appCond decodes the protocol condition keys present in a rule's fields
-// into one AppCond, or returns nil when there is none. enip and cip may be
-// combined (they judge the same stream); any other pair is an error.
+// into one AppCond, or returns nil when there is none. The keys of one
+// protocol may be combined (enip and cip judge the same stream); keys of
+// two protocols are an error.
 func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bool) *AppCond {
 	var keys []string
 	for _, k := range appKeys {
@@ -76,8 +77,11 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 	}
 	first := f[keys[0]].key
 	c := &AppCond{Line: first.Line, Col: first.Column}
-	if len(keys) > 1 && !(len(keys) == 2 && keys[0] == "enip" && keys[1] == "cip") {
-		d.errf(first, "%sonly one protocol condition per rule (enip and cip may go together), not %s", ctx, strings.Join(keys, " and "))
+	for _, k := range keys[1:] {
+		if proto.ByKey(k) != proto.ByKey(keys[0]) {
+			d.errf(first, "%sonly one protocol condition per rule (%s), not %s", ctx, togetherHint, strings.Join(keys, " and "))
+			break
+		}
 	}
 	for _, k := range keys {
 		v := f[k]
@@ -95,15 +99,6 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 			continue
 		}
 		switch k {
-		case "enip", "cip":
-			if c.ENIP == nil {
-				c.Proto, c.ENIP = AppENIP, &ENIPCond{}
-			}
-			if k == "enip" {
-				d.enipCond(v.val, ctx, c.ENIP)
-			} else {
-				d.cipCond(v.val, ctx, c.ENIP)
-			}
 		case "s7":
 			c.Proto, c.S7 = AppS7, d.s7Cond(v.val, ctx)
 		}
@@ -123,59 +118,6 @@ func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) ma
 		return nil
 	}
 	return d.fields(n, ctx, key+" conditions", allowed)
-}
-
-func (d *decoder) enipCond(n *yaml.Node, ctx string, c *ENIPCond) {
-	c.HasENIP = true
-	f := d.condFields(n, ctx, "enip", enipKeys)
-	if v, ok := f["commands"]; ok {
-		d.codes(v.val, ctx, "enip.commands", enipCommandVocab, func(code int64, _ bool) {
-			c.Commands = append(c.Commands, uint16(code))
-		})
-	}
-}
-
-func (d *decoder) cipCond(n *yaml.Node, ctx string, c *ENIPCond) {
-	c.HasCIP = true
-	f := d.condFields(n, ctx, "cip", cipKeys)
-	if v, ok := f["services"]; ok {
-		if items, ok := d.items(v.val, ctx, "cip.services"); ok {
-			for _, it := range items {
-				s, ok := d.scalar(it, ctx, "cip.services")
-				if !ok {
-					continue
-				}
-				if code, class, ok := enip.ServiceCode(s); ok {
-					c.Services = append(c.Services, CIPService{Code: code, Class: class})
-					continue
-				}
-				if x, ok := d.number(it, s, ctx, "cip.services", cipServiceVocab); ok {
-					c.Services = append(c.Services, CIPService{Code: uint8(x)})
-				}
-			}
-		}
-	}
-	if v, ok := f["classes"]; ok {
-		if items, ok := d.items(v.val, ctx, "cip.classes"); ok {
-			for _, it := range items {
-				s, ok := d.scalar(it, ctx, "cip.classes")
-				if !ok {
-					continue
-				}
-				if x, ok := cipClassVocab.code(s); ok {
-					c.Classes = append(c.Classes, PortRange{Lo: uint16(x), Hi: uint16(x)})
-					continue
-				}
-				if isNumeric(s) {
-					if r, ok := d.portRange(it, ctx, "cip.classes", 65535); ok {
-						c.Classes = append(c.Classes, r)
-					}
-					continue
-				}
-				d.unknownName(it, s, ctx, "cip.classes", cipClassVocab)
-			}
-		}
-	}
 }
 
 func (d *decoder) s7Cond(n *yaml.Node, ctx string) *S7Cond {
@@ -288,9 +230,6 @@ func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
 func AppVocabulary() map[string][]string {
 	m := proto.Vocabulary()
 	for k, v := range map[string][]string{
-		"enip.commands":      enip.CommandNames(),
-		"cip.services":       enip.ServiceNames(),
-		"cip.classes":        enip.ClassNames(),
 		"s7.functions":       s7.FunctionNames(),
 		"s7.userdata_groups": s7.GroupNames(),
 	} {

@@ -133,7 +133,7 @@ func TestENIPCondition(t *testing.T) {
 	r := appRule(t, "tcp", "44818", `    enip: {commands: [register_session, send_rr_data, send_unit_data]}
     cip: {services: [get_attribute_single, read_tag, forward_open, 0x4d], classes: [identity, symbol, "0x6c-0x6d", connection_manager]}
 `)
-	c := r.App.ENIP
+	c, _ := r.App.Cond.(*enip.Cond)
 	if r.App.Proto != AppENIP || !c.HasENIP || !c.HasCIP {
 		t.Fatalf("condition %+v", r.App)
 	}
@@ -160,12 +160,12 @@ func TestENIPCondition(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if !Envelope(&enip.Msg{Service: 0x0a, Class: 0x02}) || !Envelope(&enip.Msg{Service: 0x52, Class: 0x06}) ||
-		Envelope(&enip.Msg{Service: 0x52, Class: enip.ClassSymbol}) {
+	if !enip.Envelope(&enip.Msg{Service: 0x0a, Class: 0x02}) || !enip.Envelope(&enip.Msg{Service: 0x52, Class: 0x06}) ||
+		enip.Envelope(&enip.Msg{Service: 0x52, Class: enip.ClassSymbol}) {
 		t.Error("envelopes: 0x0a anywhere and 0x52 on the connection manager only")
 	}
 	// cip alone leaves the encapsulation commands free.
-	c = appRule(t, "tcp", "44818", "    cip: {services: [read_tag]}\n").App.ENIP
+	c = appRule(t, "tcp", "44818", "    cip: {services: [read_tag]}\n").App.Cond.(*enip.Cond)
 	if c.HasENIP || c.CheckCommand(enip.CmdListIdentity) != Pass {
 		t.Error("a cip condition constrained the encapsulation commands")
 	}
@@ -276,7 +276,7 @@ func TestAppWarnings(t *testing.T) {
 func TestAppChecksDoNotAllocate(t *testing.T) {
 	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Cond.(*modbus.Cond)
 	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.Cond.(*dnp3.Cond)
-	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.ENIP
+	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.Cond.(*enip.Cond)
 	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.S7
 	mp := &modbus.PDU{Function: 3, UnitID: 1, HasRead: true, ReadQty: 10}
 	fr := &dnp3.Frame{Source: 1, Destination: 10}

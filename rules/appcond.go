@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -84,7 +83,6 @@ const (
 type AppCond struct {
 	Proto AppProto
 	Cond  proto.Cond
-	ENIP  *ENIPCond // the enip and cip keys together
 	S7    *S7Cond
 	// Line and Col locate the (first) condition key.
 	Line, Col int
@@ -98,8 +96,6 @@ func (c *AppCond) String() string {
 	switch {
 	case c.Cond != nil:
 		return c.Cond.String()
-	case c.ENIP != nil:
-		return c.ENIP.String()
 	case c.S7 != nil:
 		return c.S7.String()
 	}
@@ -108,8 +104,6 @@ func (c *AppCond) String() string {
 
 func (c *AppCond) build() {
 	switch {
-	case c.ENIP != nil:
-		c.ENIP.build()
 	case c.S7 != nil:
 		c.S7.build()
 	}
@@ -142,123 +136,6 @@ func mergedOrNil(rs []PortRange) []PortRange {
 		return nil
 	}
 	return mergeRanges(rs)
-}
-
-// --- EtherNet/IP and CIP -----------------------------------------------------
-
-// CIPService is a CIP service code, on any class (Class 0: a common service
-// or one given by number) or on the class that defines it.
-type CIPService struct {
-	Code  uint8
-	Class uint32
-}
-
-func (s CIPService) String() string {
-	if n := enip.ServiceName(s.Code, s.Class); n != "" {
-		return n
-	}
-	return "0x" + strconv.FormatUint(uint64(s.Code), 16)
-}
-
-// ENIPCond is an enip: and/or cip: condition. Commands judge the
-// encapsulation header; Services and Classes judge every CIP request the
-// encapsulation carries (Multiple Service Packet and Unconnected Send are
-// envelopes: the requests inside them are judged, not the envelope).
-type ENIPCond struct {
-	HasENIP, HasCIP bool // which keys were written
-	Commands        []uint16
-	Services        []CIPService
-	Classes         []PortRange
-
-	anySvc   set256 // codes allowed on any class
-	classSvc []CIPService
-	built    bool
-}
-
-func (c *ENIPCond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	c.classSvc = nil
-	for _, s := range c.Services {
-		if s.Class == 0 {
-			c.anySvc.add(s.Code)
-		} else {
-			c.classSvc = append(c.classSvc, s)
-		}
-	}
-	c.Classes = mergedOrNil(c.Classes)
-}
-
-// CheckCommand judges an encapsulation command.
-func (c *ENIPCond) CheckCommand(cmd uint16) Failure {
-	if len(c.Commands) == 0 {
-		return Pass
-	}
-	for _, x := range c.Commands {
-		if x == cmd {
-			return Pass
-		}
-	}
-	return FailCommand
-}
-
-// Envelope reports whether m only carries other requests (Multiple
-// Service Packet, Unconnected Send) that are judged on their own.
-func Envelope(m *enip.Msg) bool {
-	return m.Service == enip.SvcMultipleServicePacket ||
-		m.Service == enip.SvcUnconnectedSend && m.Class == enip.ClassConnectionManager
-}
-
-// CheckCIP judges one CIP request.
-func (c *ENIPCond) CheckCIP(m *enip.Msg) Failure {
-	if len(c.Services) > 0 && !c.anySvc.has(m.Service) {
-		ok := false
-		for _, s := range c.classSvc {
-			if s.Code == m.Service && s.Class == m.Class {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return FailService
-		}
-	}
-	if c.Classes != nil && (m.Class > 0xffff || !inRange(c.Classes, uint16(m.Class))) {
-		return FailClass
-	}
-	return Pass
-}
-
-func (c *ENIPCond) String() string {
-	var out []string
-	if c.HasENIP {
-		var parts []string
-		if len(c.Commands) > 0 {
-			names := make([]string, len(c.Commands))
-			for i, x := range c.Commands {
-				names[i] = codeName(enip.CommandName(x), int(x))
-			}
-			parts = append(parts, "commands: "+flowList(names))
-		}
-		out = append(out, "enip: {"+strings.Join(parts, ", ")+"}")
-	}
-	if c.HasCIP {
-		var parts []string
-		if len(c.Services) > 0 {
-			names := make([]string, len(c.Services))
-			for i, s := range c.Services {
-				names[i] = s.String()
-			}
-			parts = append(parts, "services: "+flowList(names))
-		}
-		if len(c.Classes) > 0 {
-			parts = append(parts, "classes: "+FormatPorts(c.Classes))
-		}
-		out = append(out, "cip: {"+strings.Join(parts, ", ")+"}")
-	}
-	return strings.Join(out, " ")
 }
 
 // --- S7comm ------------------------------------------------------------------

@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -169,15 +168,6 @@ func (r ruleJSON) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-type enipJSON struct {
-	Commands []string `json:"commands,omitempty"`
-}
-
-type cipJSON struct {
-	Services []string `json:"services,omitempty"`
-	Classes  []string `json:"classes,omitempty"`
 }
 
 type s7JSON struct {
@@ -436,25 +426,6 @@ func appOf(r *rules.Rule) appJSON {
 		return a
 	}
 	switch {
-	case c.ENIP != nil:
-		e := c.ENIP
-		if e.HasENIP {
-			j := &enipJSON{}
-			for _, x := range e.Commands {
-				j.Commands = append(j.Commands, nameOr(enip.CommandName(x), fmt.Sprintf("0x%04x", x)))
-			}
-			a.Sections = append(a.Sections, proto.Section{Key: "enip", JSON: j, Text: textLine("enip", "commands", jn(j.Commands))})
-		}
-		if e.HasCIP {
-			j := &cipJSON{}
-			for _, s := range e.Services {
-				j.Services = append(j.Services, s.String())
-			}
-			for _, r := range e.Classes {
-				j.Classes = append(j.Classes, classNames(r)...)
-			}
-			a.Sections = append(a.Sections, proto.Section{Key: "cip", JSON: j, Text: textLine("cip", "services", jn(j.Services), "classes", jn(j.Classes))})
-		}
 	case c.S7 != nil:
 		j := &s7JSON{}
 		for _, f := range c.S7.Functions {
@@ -492,24 +463,6 @@ func textLine(key string, fields ...string) string {
 		return key + ": {}" // only well-formed traffic of the protocol
 	}
 	return key + ": " + strings.Join(parts, "; ")
-}
-
-// classNames names the CIP classes of a range (the loader merges
-// neighbours, so "symbol, template" arrive as 0x6b-0x6c); a range holding
-// an unnamed class stays a hexadecimal range.
-func classNames(r rules.PortRange) []string {
-	var names []string
-	for c := uint32(r.Lo); c <= uint32(r.Hi); c++ {
-		n := enip.ClassName(c)
-		if n == "" {
-			if r.Lo == r.Hi {
-				return []string{fmt.Sprintf("0x%x", r.Lo)}
-			}
-			return []string{fmt.Sprintf("0x%x-0x%x", r.Lo, r.Hi)}
-		}
-		names = append(names, n)
-	}
-	return names
 }
 
 func rangeList(rs []rules.PortRange) []string {
