@@ -921,7 +921,7 @@ func TestInspectS7Reassembly(t *testing.T) {
 	s.req(wrTiny[0])
 	s.req(wrTiny[1])
 	s.req(wrTiny[2])
-	if l := te.appLines(); len(l) != 1 || l[0].app.fn != 5 || l[0].app.rosctr != 1 ||
+	if l := te.appLines(); len(l) != 1 || appInt(&l[0].app, "function_code") != 5 || appStr(&l[0].app, "rosctr") != "job" ||
 		l[0].app.Offset != uint32(len(s7ReadVar)+7) {
 		t.Errorf("line %+v", l)
 	}

@@ -63,4 +63,4 @@ func (in *inspection) AsmAppend(b []byte, limit int) string { return in.asmAppen
 
 func (in *inspection) AsmBytes() []byte { return in.asmBytes() }
 
-func (in *inspection) Word() *uint16 { return &in.s7PDU }
+func (in *inspection) Word() *uint16 { return &in.word }

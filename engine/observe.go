@@ -2,10 +2,8 @@ package engine
 
 import (
 	"net/netip"
-	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -20,9 +18,7 @@ import (
 type RequestKind = proto.Kind
 
 const (
-	KindUnparsed   RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
-	KindS7Job      RequestKind = 5              // Code is the job's function
-	KindS7Userdata RequestKind = 6              // Code is the userdata request's function group
+	KindUnparsed RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
 )
 
 // RequestSeen is one report of the protocol inspection to
@@ -63,32 +59,7 @@ type RequestSeen struct {
 // with an MEI type other than read_device_identification's is "43",
 // which a condition must list by number.
 func (r *RequestSeen) Name() string {
-	if id, _ := proto.KindOf(r.Kind); proto.Table[id].Protocol != nil {
-		return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
-	}
-	var name string
-	switch r.Kind {
-	case KindS7Job:
-		name = s7.FunctionName(uint8(r.Code))
-	case KindS7Userdata:
-		name = s7.GroupName(uint8(r.Code))
-	case KindUnparsed:
-		return ""
-	}
-	if name == "" {
-		name = strconv.Itoa(int(r.Code))
-	}
-	return name
-}
-
-// seen reports a request the condition judged (f) to Config.OnRequest.
-func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, counted bool) {
-	if counted && f == rules.Pass {
-		in.cover(funcKey{kind: kind, code: code}, 0)
-	}
-	if in.w.e.onRequest != nil {
-		in.report(RequestSeen{Kind: kind, Code: code, Failure: f, Counted: counted})
-	}
+	return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
 }
 
 // seenOutcome reports why the packet could not be judged, if it could not.

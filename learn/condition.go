@@ -2,7 +2,6 @@ package learn
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -118,31 +117,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		}
 		keys, notes := p.Draft(&seen)
 		c.keys, c.notes = append(c.keys, keys...), append(c.notes, notes...)
-	}
-	list := func(proto string) []string {
-		var out []string
-		for n := range funcs[proto] {
-			out = append(out, n)
-		}
-		sort.Strings(out)
-		return out
-	}
-	switch app {
-	case rules.AppS7:
-		var fields []string
-		fns := list("s7")
-		if !slices.Contains(fns, "setup_communication") {
-			// Every S7 session opens with it: without it no new session
-			// gets anywhere (conduit check warns about that).
-			fns = append(fns, "setup_communication")
-			sort.Strings(fns)
-			c.notes = append(c.notes, "s7: setup_communication added: every session opens with it (the capture began mid-session)")
-		}
-		fields = append(fields, "functions: "+yamlFlow(fns))
-		if gs := list("s7-userdata"); len(gs) > 0 {
-			fields = append(fields, "userdata_groups: "+yamlFlow(gs))
-		}
-		c.keys = append(c.keys, "s7: {"+strings.Join(fields, ", ")+"}")
 	}
 	if len(c.unparsed) > 0 {
 		c.notes = append(c.notes, fmt.Sprintf("%s could not be judged (%s):",

@@ -359,9 +359,9 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		}
 		return c.Cond.(*enip.Cond).CheckCIP(&enip.Msg{Service: svc, Class: class})
 	case "s7":
-		return c.S7.CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
+		return c.Cond.(*s7.Cond).CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
 	case "s7-userdata":
-		return c.S7.CheckUserdata(uint8(code(func(n string) (int, bool) { c, ok := s7.GroupCode(n); return int(c), ok })))
+		return c.Cond.(*s7.Cond).CheckUserdata(uint8(code(func(n string) (int, bool) { c, ok := s7.GroupCode(n); return int(c), ok })))
 	}
 	t.Fatalf("unknown request %q", fn)
 	return rules.Pass

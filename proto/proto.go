@@ -51,8 +51,7 @@ var Table = [Count]Info{
 	Modbus: modbus.Info,
 	DNP3:   dnp3.Info,
 	ENIP:   enip.Info,
-	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
-		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
+	S7:     s7.Info,
 }
 
 func init() {

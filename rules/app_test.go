@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/conduit-ot/conduit/proto/s7"
 	"strings"
 	"testing"
 
@@ -172,7 +173,7 @@ func TestENIPCondition(t *testing.T) {
 }
 
 func TestS7Condition(t *testing.T) {
-	c := appRule(t, "tcp", "102", "    s7: {functions: [setup_communication, read_var, pi_service], userdata_groups: [cpu_functions, 7]}\n").App.S7
+	c := appRule(t, "tcp", "102", "    s7: {functions: [setup_communication, read_var, pi_service], userdata_groups: [cpu_functions, 7]}\n").App.Cond.(*s7.Cond)
 	for _, tc := range []struct {
 		job   bool
 		code  uint8
@@ -193,11 +194,11 @@ func TestS7Condition(t *testing.T) {
 		}
 	}
 	// Functions alone refuse userdata; the empty condition refuses nothing.
-	c = appRule(t, "tcp", "102", "    s7: {functions: [setup_communication, read_var]}\n").App.S7
+	c = appRule(t, "tcp", "102", "    s7: {functions: [setup_communication, read_var]}\n").App.Cond.(*s7.Cond)
 	if c.CheckUserdata(4) != FailUserdataGroup {
 		t.Error("functions without userdata_groups let a userdata request through")
 	}
-	c = appRule(t, "tcp", "102", "    s7: {}\n").App.S7
+	c = appRule(t, "tcp", "102", "    s7: {}\n").App.Cond.(*s7.Cond)
 	if c.CheckJob(0x29) != Pass || c.CheckUserdata(1) != Pass {
 		t.Error("s7: {} refused a request")
 	}
@@ -277,7 +278,7 @@ func TestAppChecksDoNotAllocate(t *testing.T) {
 	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Cond.(*modbus.Cond)
 	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.Cond.(*dnp3.Cond)
 	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.Cond.(*enip.Cond)
-	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.S7
+	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.Cond.(*s7.Cond)
 	mp := &modbus.PDU{Function: 3, UnitID: 1, HasRead: true, ReadQty: 10}
 	fr := &dnp3.Frame{Source: 1, Destination: 10}
 	ap := &dnp3.App{Function: 1, ObjectsComplete: true, NumObjects: 2}

@@ -20,6 +20,10 @@ type Cond interface {
 	// Lint returns warnings about the condition ("s7 functions lack
 	// setup_communication, ...").
 	Lint() []string
+	// Build prepares the condition for its checks (once; later calls do
+	// nothing). Decode builds what it returns; the policy's compile builds
+	// a condition made in code.
+	Build()
 	sealed()
 }
 
