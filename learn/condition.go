@@ -63,8 +63,7 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 	c := condition{app: app}
 	name := app.String()
 	funcs := map[string]map[string]uint64{} // Function.Proto -> name -> count
-	var units set256
-	nunits := 0
+	seen := proto.Seen{Funcs: funcs}
 	for _, s := range svcs {
 		if s.logged {
 			c.notes = append(c.notes, fmt.Sprintf("no %s condition: %s -> %s was learned from a verdict log, which does not say what was asked",
@@ -91,9 +90,9 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 			return c
 		}
 		for u := range 256 {
-			if s.units.has(uint8(u)) && !units.has(uint8(u)) {
-				units.add(uint8(u))
-				nunits++
+			if s.units.Has(uint8(u)) && !seen.Units.Has(uint8(u)) {
+				seen.Units.Add(uint8(u))
+				seen.NUnits++
 			}
 		}
 		for r, n := range s.Unparsed {
@@ -109,12 +108,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		return c
 	}
 	if p := proto.Table[app].Protocol; p != nil {
-		seen := proto.Seen{Funcs: funcs, NUnits: nunits}
-		for u := range 256 {
-			if units.has(uint8(u)) {
-				seen.Units.Add(uint8(u))
-			}
-		}
 		keys, notes := p.Draft(&seen)
 		c.keys, c.notes = append(c.keys, keys...), append(c.notes, notes...)
 	}

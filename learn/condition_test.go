@@ -3,6 +3,7 @@ package learn
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/conduit-ot/conduit/proto"
 	"maps"
 	"slices"
 	"strconv"
@@ -273,7 +274,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 			byApp[r.App.Proto]++
 		}
 	}
-	if byApp[rules.AppModbus] < 2 || byApp[rules.AppDNP3] == 0 || byApp[rules.AppS7] == 0 || byApp[rules.AppENIP] == 0 {
+	if byApp[proto.Modbus] < 2 || byApp[proto.DNP3] == 0 || byApp[proto.S7] == 0 || byApp[proto.ENIP] == 0 {
 		t.Errorf("rules with conditions by protocol %v\n%s", byApp, y)
 	}
 	readOnly, writer := 0, 0
@@ -339,7 +340,7 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 			p.MEIType = modbus.MEIReadDeviceIdentification
 		}
 		for u := range 256 {
-			if s.units.has(uint8(u)) {
+			if s.units.Has(uint8(u)) {
 				p.UnitID = uint8(u)
 				if f := c.Cond.(*modbus.Cond).Check(&p); f != rules.Pass {
 					return f

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestModbusCondition(t *testing.T) {
       addresses: {read: ["0-99"], write: ["100-119", "200"]}
 `)
 	c, _ := r.App.Cond.(*modbus.Cond)
-	if r.App.Proto != AppModbus || c == nil {
+	if r.App.Proto != proto.Modbus || c == nil {
 		t.Fatalf("condition %+v", r.App)
 	}
 	read := func(fn, unit uint8, addr, qty uint16) *modbus.PDU {
@@ -135,7 +136,7 @@ func TestENIPCondition(t *testing.T) {
     cip: {services: [get_attribute_single, read_tag, forward_open, 0x4d], classes: [identity, symbol, "0x6c-0x6d", connection_manager]}
 `)
 	c, _ := r.App.Cond.(*enip.Cond)
-	if r.App.Proto != AppENIP || !c.HasENIP || !c.HasCIP {
+	if r.App.Proto != proto.ENIP || !c.HasENIP || !c.HasCIP {
 		t.Fatalf("condition %+v", r.App)
 	}
 	if c.CheckCommand(enip.CmdSendUnitData) != Pass || c.CheckCommand(enip.CmdListIdentity) != FailCommand {

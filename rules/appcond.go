@@ -8,13 +8,8 @@ import (
 // protocols and what is known of each are proto's table.
 type AppProto = proto.ID
 
-const (
-	AppNone   = proto.None
-	AppModbus = proto.Modbus // Modbus/TCP
-	AppDNP3   = proto.DNP3   // DNP3 over TCP or UDP
-	AppENIP   = proto.ENIP   // EtherNet/IP and the CIP it carries (keys enip and cip)
-	AppS7     = proto.S7     // S7comm over ISO-on-TCP
-)
+// AppNone is no protocol.
+const AppNone = proto.None
 
 // Unparsed is what a rule does with traffic of its flows that cannot be
 // judged (on_unparsed): a stream gap, a malformed PDU. The zero value
