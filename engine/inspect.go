@@ -82,7 +82,7 @@ func (in *inspection) record(what outcome, reason string) *appEvent {
 	return &in.app
 }
 
-func (in *inspection) violation(f rules.Failure, off uint32) *appEvent {
+func (in *inspection) violation(f proto.Failure, off uint32) *appEvent {
 	a := in.record(outViolation, ReasonViolation)
 	if a != nil {
 		a.Violates, a.Offset = f, off

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/rules"
 )
 
 // Offline tools (conduit learn) watch the protocol inspection through
@@ -46,7 +45,7 @@ type RequestSeen struct {
 	MEI     uint8         // Modbus function 43: the MEI type
 	Unit    uint8         // Modbus: the unit id
 	Class   uint32        // CIP: the class of the request's path
-	Failure rules.Failure // rules.Pass, or how the condition refused it
+	Failure proto.Failure // proto.Pass, or how the condition refused it
 	Counted bool          // the rule counts the request now
 
 	// KindUnparsed: the verdict's reason (malformed-modbus, unparsed-s7,

@@ -290,7 +290,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 			continue
 		}
 		for f := range s.Functions {
-			if fl := admits(t, rule.App, s, f); fl != rules.Pass {
+			if fl := admits(t, rule.App, s, f); fl != proto.Pass {
 				t.Errorf("%s -> %s:%d: rule %s (%s) refuses %s: %s", s.Client, s.Server, s.Port, rule.Name, rule.App, f, fl)
 			}
 		}
@@ -305,7 +305,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 		case !strings.Contains(rule.From.String(), "10.20.0.10"):
 			// An HMI's rule that the SCADA server does not share.
 			readOnly++
-			if c.Preset != "read_only" || len(c.Functions) != 0 || c.Check(&modbus.PDU{Function: modbus.WriteSingleRegister, UnitID: 1}) != rules.FailFunction {
+			if c.Preset != "read_only" || len(c.Functions) != 0 || c.Check(&modbus.PDU{Function: modbus.WriteSingleRegister, UnitID: 1}) != proto.FailFunction {
 				t.Errorf("HMI rule %s: %s", rule.Name, c)
 			}
 		}
@@ -320,9 +320,9 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 
 // admits judges one recorded request type (a Function string) of s with
 // the rule's compiled condition, as the engine would.
-func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure {
+func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) proto.Failure {
 	t.Helper()
-	proto, name, _ := strings.Cut(fn, " ")
+	kind, name, _ := strings.Cut(fn, " ")
 	code := func(lookup func(string) (int, bool)) int {
 		if n, err := strconv.Atoi(name); err == nil {
 			return n
@@ -333,7 +333,7 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		}
 		return n
 	}
-	switch proto {
+	switch kind {
 	case "modbus":
 		p := modbus.PDU{Function: uint8(code(func(n string) (int, bool) { c, ok := modbus.FunctionCode(n); return int(c), ok })), MEIType: modbus.MEICANopen}
 		if name == "read_device_identification" {
@@ -342,12 +342,12 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		for u := range 256 {
 			if s.units.Has(uint8(u)) {
 				p.UnitID = uint8(u)
-				if f := c.Cond.(*modbus.Cond).Check(&p); f != rules.Pass {
+				if f := c.Cond.(*modbus.Cond).Check(&p); f != proto.Pass {
 					return f
 				}
 			}
 		}
-		return rules.Pass
+		return proto.Pass
 	case "dnp3":
 		f, _ := c.Cond.(*dnp3.Cond).CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
 		return f
@@ -365,7 +365,7 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		return c.Cond.(*s7.Cond).CheckUserdata(uint8(code(func(n string) (int, bool) { c, ok := s7.GroupCode(n); return int(c), ok })))
 	}
 	t.Fatalf("unknown request %q", fn)
-	return rules.Pass
+	return proto.Pass
 }
 
 // FuzzLearnInspect feeds arbitrary segments of every industrial port, in

@@ -45,20 +45,20 @@ func TestModbusCondition(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		pdu  *modbus.PDU
-		want Failure
+		want proto.Failure
 	}{
-		{"read inside", read(3, 1, 0, 100), Pass},
-		{"read past the range", read(3, 1, 90, 11), FailReadAddress},
-		{"read at the last address", read(3, 11, 99, 1), Pass},
-		{"unit out of the list", read(3, 2, 0, 1), FailUnitID},
-		{"unit at a range end", read(3, 12, 0, 1), Pass},
-		{"function not listed", read(1, 1, 0, 1), FailFunction},
-		{"write inside", write(16, 1, 100, 20), Pass},
-		{"write spanning two ranges", write(16, 1, 119, 2), FailWriteAddress},
-		{"write of the single address", write(16, 1, 200, 1), Pass},
-		{"write single register not listed", write(6, 1, 100, 1), FailFunction},
-		{"device identification by name: MEI 14", &modbus.PDU{Function: 43, MEIType: 14, UnitID: 1}, Pass},
-		{"device identification by name: not CANopen", &modbus.PDU{Function: 43, MEIType: 13, UnitID: 1}, FailFunction},
+		{"read inside", read(3, 1, 0, 100), proto.Pass},
+		{"read past the range", read(3, 1, 90, 11), proto.FailReadAddress},
+		{"read at the last address", read(3, 11, 99, 1), proto.Pass},
+		{"unit out of the list", read(3, 2, 0, 1), proto.FailUnitID},
+		{"unit at a range end", read(3, 12, 0, 1), proto.Pass},
+		{"function not listed", read(1, 1, 0, 1), proto.FailFunction},
+		{"write inside", write(16, 1, 100, 20), proto.Pass},
+		{"write spanning two ranges", write(16, 1, 119, 2), proto.FailWriteAddress},
+		{"write of the single address", write(16, 1, 200, 1), proto.Pass},
+		{"write single register not listed", write(6, 1, 100, 1), proto.FailFunction},
+		{"device identification by name: MEI 14", &modbus.PDU{Function: 43, MEIType: 14, UnitID: 1}, proto.Pass},
+		{"device identification by name: not CANopen", &modbus.PDU{Function: 43, MEIType: 13, UnitID: 1}, proto.FailFunction},
 	} {
 		if got := c.Check(tc.pdu); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -67,7 +67,7 @@ func TestModbusCondition(t *testing.T) {
 
 	// 43 by number: any MEI type. Presets add up with functions.
 	c = appRule(t, "tcp", "502", "    modbus: {functions: [43, 8], preset: read_only}\n").App.Cond.(*modbus.Cond)
-	for fn, want := range map[uint8]Failure{43: Pass, 8: Pass, 3: Pass, 24: Pass, 5: FailFunction, 16: FailFunction, 23: FailFunction} {
+	for fn, want := range map[uint8]proto.Failure{43: proto.Pass, 8: proto.Pass, 3: proto.Pass, 24: proto.Pass, 5: proto.FailFunction, 16: proto.FailFunction, 23: proto.FailFunction} {
 		if got := c.Check(&modbus.PDU{Function: fn, MEIType: 13}); got != want {
 			t.Errorf("functions [43, 8] + read_only, function %d: %v, want %v", fn, got, want)
 		}
@@ -75,11 +75,11 @@ func TestModbusCondition(t *testing.T) {
 	c = appRule(t, "tcp", "502", "    modbus: {preset: read_write, addresses: [\"0-9\"]}\n").App.Cond.(*modbus.Cond)
 	for _, tc := range []struct {
 		pdu  *modbus.PDU
-		want Failure
+		want proto.Failure
 	}{
-		{write(6, 0, 9, 1), Pass}, {write(15, 0, 0, 10), Pass}, {write(15, 0, 5, 10), FailWriteAddress},
-		{read(4, 0, 10, 1), FailReadAddress}, {&modbus.PDU{Function: 8}, FailFunction},
-		{&modbus.PDU{Function: 43, MEIType: 13}, FailFunction}, {&modbus.PDU{Function: 43, MEIType: 14}, Pass},
+		{write(6, 0, 9, 1), proto.Pass}, {write(15, 0, 0, 10), proto.Pass}, {write(15, 0, 5, 10), proto.FailWriteAddress},
+		{read(4, 0, 10, 1), proto.FailReadAddress}, {&modbus.PDU{Function: 8}, proto.FailFunction},
+		{&modbus.PDU{Function: 43, MEIType: 13}, proto.FailFunction}, {&modbus.PDU{Function: 43, MEIType: 14}, proto.Pass},
 	} {
 		if got := c.Check(tc.pdu); got != tc.want {
 			t.Errorf("read_write, addresses 0-9, %+v: %v, want %v", tc.pdu, got, tc.want)
@@ -87,7 +87,7 @@ func TestModbusCondition(t *testing.T) {
 	}
 	// The empty condition asks only for well-formed Modbus.
 	c = appRule(t, "tcp", "502", "    modbus: {}\n").App.Cond.(*modbus.Cond)
-	if got := c.Check(write(22, 200, 65000, 1)); got != Pass {
+	if got := c.Check(write(22, 200, 65000, 1)); got != proto.Pass {
 		t.Errorf("modbus: {} refused a request: %v", got)
 	}
 }
@@ -97,7 +97,7 @@ func TestDNP3Condition(t *testing.T) {
 `)
 	c, _ := r.App.Cond.(*dnp3.Cond)
 	frame := func(src, dst uint16) *dnp3.Frame { return &dnp3.Frame{Source: src, Destination: dst} }
-	if c.CheckLink(frame(1, 10)) != Pass || c.CheckLink(frame(2, 10)) != FailSource || c.CheckLink(frame(1, 12)) != FailDestination {
+	if c.CheckLink(frame(1, 10)) != proto.Pass || c.CheckLink(frame(2, 10)) != proto.FailSource || c.CheckLink(frame(1, 12)) != proto.FailDestination {
 		t.Error("link addresses judged wrongly")
 	}
 	app := func(fn uint8, complete bool, objs ...[2]uint8) *dnp3.App {
@@ -110,15 +110,15 @@ func TestDNP3Condition(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		app  *dnp3.App
-		want Failure
+		want proto.Failure
 		bad  int
 	}{
-		{"class poll", app(1, true, [2]uint8{60, 2}, [2]uint8{60, 3}), Pass, -1},
-		{"CROB", app(5, true, [2]uint8{12, 1}), Pass, -1},
-		{"analog output not listed", app(5, true, [2]uint8{12, 1}, [2]uint8{41, 2}), FailObject, 1},
-		{"variation not listed", app(5, true, [2]uint8{12, 2}), FailObject, 0},
-		{"cold restart", app(13, true), FailFunction, -1},
-		{"objects not all decoded", app(1, false, [2]uint8{60, 1}), FailIncomplete, -1},
+		{"class poll", app(1, true, [2]uint8{60, 2}, [2]uint8{60, 3}), proto.Pass, -1},
+		{"CROB", app(5, true, [2]uint8{12, 1}), proto.Pass, -1},
+		{"analog output not listed", app(5, true, [2]uint8{12, 1}, [2]uint8{41, 2}), proto.FailObject, 1},
+		{"variation not listed", app(5, true, [2]uint8{12, 2}), proto.FailObject, 0},
+		{"cold restart", app(13, true), proto.FailFunction, -1},
+		{"objects not all decoded", app(1, false, [2]uint8{60, 1}), proto.FailIncomplete, -1},
 	} {
 		if got, bad := c.CheckApp(tc.app); got != tc.want || bad != tc.bad {
 			t.Errorf("%s: %v at %d, want %v at %d", tc.name, got, bad, tc.want, tc.bad)
@@ -126,7 +126,7 @@ func TestDNP3Condition(t *testing.T) {
 	}
 	// Without objects, an incomplete object list does not matter.
 	c = appRule(t, "udp", "20000", "    dnp3: {functions: [read]}\n").App.Cond.(*dnp3.Cond)
-	if got, _ := c.CheckApp(app(1, false)); got != Pass {
+	if got, _ := c.CheckApp(app(1, false)); got != proto.Pass {
 		t.Errorf("functions only, incomplete objects: %v", got)
 	}
 }
@@ -139,24 +139,24 @@ func TestENIPCondition(t *testing.T) {
 	if r.App.Proto != proto.ENIP || !c.HasENIP || !c.HasCIP {
 		t.Fatalf("condition %+v", r.App)
 	}
-	if c.CheckCommand(enip.CmdSendUnitData) != Pass || c.CheckCommand(enip.CmdListIdentity) != FailCommand {
+	if c.CheckCommand(enip.CmdSendUnitData) != proto.Pass || c.CheckCommand(enip.CmdListIdentity) != proto.FailCommand {
 		t.Error("commands judged wrongly")
 	}
 	for _, tc := range []struct {
 		name string
 		msg  enip.Msg
-		want Failure
+		want proto.Failure
 	}{
-		{"common service on a listed class", enip.Msg{Service: 0x0e, Class: 0x01}, Pass},
-		{"read tag on the symbol class", enip.Msg{Service: 0x4c, Class: enip.ClassSymbol}, Pass},
+		{"common service on a listed class", enip.Msg{Service: 0x0e, Class: 0x01}, proto.Pass},
+		{"read tag on the symbol class", enip.Msg{Service: 0x4c, Class: enip.ClassSymbol}, proto.Pass},
 		// 0x4c on the template class is read_template, not read_tag.
-		{"0x4c on the template class", enip.Msg{Service: 0x4c, Class: 0x6c}, FailService},
-		{"0x4d by number: any class", enip.Msg{Service: 0x4d, Class: 0x6d}, Pass},
-		{"forward open on the connection manager", enip.Msg{Service: 0x54, Class: enip.ClassConnectionManager}, Pass},
-		{"0x54 elsewhere", enip.Msg{Service: 0x54, Class: 0x01}, FailService},
-		{"stop", enip.Msg{Service: 0x07, Class: 0x01}, FailService},
-		{"class not listed", enip.Msg{Service: 0x0e, Class: 0xf5}, FailClass},
-		{"class beyond 16 bits", enip.Msg{Service: 0x0e, Class: 0x10001}, FailClass},
+		{"0x4c on the template class", enip.Msg{Service: 0x4c, Class: 0x6c}, proto.FailService},
+		{"0x4d by number: any class", enip.Msg{Service: 0x4d, Class: 0x6d}, proto.Pass},
+		{"forward open on the connection manager", enip.Msg{Service: 0x54, Class: enip.ClassConnectionManager}, proto.Pass},
+		{"0x54 elsewhere", enip.Msg{Service: 0x54, Class: 0x01}, proto.FailService},
+		{"stop", enip.Msg{Service: 0x07, Class: 0x01}, proto.FailService},
+		{"class not listed", enip.Msg{Service: 0x0e, Class: 0xf5}, proto.FailClass},
+		{"class beyond 16 bits", enip.Msg{Service: 0x0e, Class: 0x10001}, proto.FailClass},
 	} {
 		if got := c.CheckCIP(&tc.msg); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -168,7 +168,7 @@ func TestENIPCondition(t *testing.T) {
 	}
 	// cip alone leaves the encapsulation commands free.
 	c = appRule(t, "tcp", "44818", "    cip: {services: [read_tag]}\n").App.Cond.(*enip.Cond)
-	if c.HasENIP || c.CheckCommand(enip.CmdListIdentity) != Pass {
+	if c.HasENIP || c.CheckCommand(enip.CmdListIdentity) != proto.Pass {
 		t.Error("a cip condition constrained the encapsulation commands")
 	}
 }
@@ -178,13 +178,13 @@ func TestS7Condition(t *testing.T) {
 	for _, tc := range []struct {
 		job   bool
 		code  uint8
-		want  Failure
+		want  proto.Failure
 		about string
 	}{
-		{true, 0xf0, Pass, "setup"}, {true, 0x04, Pass, "read var"}, {true, 0x28, Pass, "PI service by its alias"},
-		{true, 0x05, FailFunction, "write var"}, {true, 0x29, FailFunction, "PLC stop"},
-		{false, 4, Pass, "cpu functions"}, {false, 7, Pass, "time functions by number"},
-		{false, 1, FailUserdataGroup, "programmer commands"},
+		{true, 0xf0, proto.Pass, "setup"}, {true, 0x04, proto.Pass, "read var"}, {true, 0x28, proto.Pass, "PI service by its alias"},
+		{true, 0x05, proto.FailFunction, "write var"}, {true, 0x29, proto.FailFunction, "PLC stop"},
+		{false, 4, proto.Pass, "cpu functions"}, {false, 7, proto.Pass, "time functions by number"},
+		{false, 1, proto.FailUserdataGroup, "programmer commands"},
 	} {
 		got := c.CheckUserdata(tc.code)
 		if tc.job {
@@ -196,11 +196,11 @@ func TestS7Condition(t *testing.T) {
 	}
 	// Functions alone refuse userdata; the empty condition refuses nothing.
 	c = appRule(t, "tcp", "102", "    s7: {functions: [setup_communication, read_var]}\n").App.Cond.(*s7.Cond)
-	if c.CheckUserdata(4) != FailUserdataGroup {
+	if c.CheckUserdata(4) != proto.FailUserdataGroup {
 		t.Error("functions without userdata_groups let a userdata request through")
 	}
 	c = appRule(t, "tcp", "102", "    s7: {}\n").App.Cond.(*s7.Cond)
-	if c.CheckJob(0x29) != Pass || c.CheckUserdata(1) != Pass {
+	if c.CheckJob(0x29) != proto.Pass || c.CheckUserdata(1) != proto.Pass {
 		t.Error("s7: {} refused a request")
 	}
 }

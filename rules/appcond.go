@@ -48,26 +48,6 @@ func (v Violation) String() string {
 	return "drop"
 }
 
-// Failure names the part of a protocol condition a request did not meet
-// (proto.Failure).
-type Failure = proto.Failure
-
-const (
-	Pass              = proto.Pass
-	FailFunction      = proto.FailFunction
-	FailUnitID        = proto.FailUnitID
-	FailReadAddress   = proto.FailReadAddress
-	FailWriteAddress  = proto.FailWriteAddress
-	FailSource        = proto.FailSource
-	FailDestination   = proto.FailDestination
-	FailObject        = proto.FailObject
-	FailCommand       = proto.FailCommand
-	FailService       = proto.FailService
-	FailClass         = proto.FailClass
-	FailUserdataGroup = proto.FailUserdataGroup
-	FailIncomplete    = proto.FailIncomplete
-)
-
 // AppCond is a rule's industrial-protocol condition: its protocol's own
 // (Cond), decoded and judged by the protocol's package through proto's
 // table.
