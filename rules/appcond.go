@@ -22,12 +22,7 @@ const (
 )
 
 // String returns "deny" or "allow".
-func (u Unparsed) String() string {
-	if u == UnparsedAllow {
-		return "allow"
-	}
-	return "deny"
-}
+func (u Unparsed) String() string { return unparsedWords[u&1] }
 
 // Violation is what a rule does with a request its protocol condition
 // refuses (on_violation).
@@ -41,12 +36,7 @@ const (
 )
 
 // String returns "drop" or "reset".
-func (v Violation) String() string {
-	if v == ViolationReset {
-		return "reset"
-	}
-	return "drop"
-}
+func (v Violation) String() string { return violationWords[v&1] }
 
 // AppCond is a rule's industrial-protocol condition: its protocol's own
 // (Cond), decoded and judged by the protocol's package through proto's

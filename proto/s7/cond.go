@@ -13,16 +13,8 @@ import (
 
 var (
 	condKeys  = []string{"functions", "userdata_groups"}
-	functions = core.Vocab{What: "s7 function", Min: 0, Max: 255, Names: FunctionNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := FunctionCode(s)
-			return int64(c), ok
-		}}
-	groups = core.Vocab{What: "s7 userdata group", Min: 0, Max: 15, Names: GroupNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := GroupCode(s)
-			return int64(c), ok
-		}}
+	functions = core.Vocab{What: "s7 function", Min: 0, Max: 255, Names: FunctionNames, Code: core.CodeOf(FunctionCode)}
+	groups    = core.Vocab{What: "s7 userdata group", Min: 0, Max: 15, Names: GroupNames, Code: core.CodeOf(GroupCode)}
 )
 
 // Cond is an s7: condition: together, Functions (jobs) and
@@ -37,35 +29,19 @@ type Cond struct {
 
 	fn     core.Set256
 	groups uint16
-	built  bool
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
-	c := &Cond{}
 	f := d.Cond(n, "s7", condKeys)
-	if v, ok := f["functions"]; ok {
-		d.Codes(v.Val, "s7.functions", &functions, func(code int64, _ bool) {
-			c.Functions = append(c.Functions, uint8(code))
-		})
-	}
-	if v, ok := f["userdata_groups"]; ok {
-		d.Codes(v.Val, "s7.userdata_groups", &groups, func(code int64, _ bool) {
-			c.UserdataGroups = append(c.UserdataGroups, uint8(code))
-		})
-	}
-	c.Build()
+	c := &Cond{Functions: core.Bytes(d, f, "functions", "s7.functions", &functions),
+		UserdataGroups: core.Bytes(d, f, "userdata_groups", "s7.userdata_groups", &groups)}
 	return c
 }
 
-// Build prepares the condition for its checks; decoding builds it.
+// Build prepares the condition for its checks (again: it derives all it
+// sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.Add(f)
-	}
+	c.fn, c.groups = core.SetOf(c.Functions), 0
 	for _, g := range c.UserdataGroups {
 		c.groups |= 1 << (g & 15)
 	}
@@ -89,31 +65,9 @@ func (c *Cond) CheckUserdata(group uint8) core.Failure {
 	return core.Pass
 }
 
-func (c *Cond) functionNames() []string {
-	var names []string
-	for _, f := range c.Functions {
-		names = append(names, core.CodeName(FunctionName(f), int(f)))
-	}
-	return names
-}
-
-func (c *Cond) groupNames() []string {
-	var names []string
-	for _, g := range c.UserdataGroups {
-		names = append(names, core.CodeName(GroupName(g), int(g)))
-	}
-	return names
-}
-
 func (c *Cond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		parts = append(parts, "functions: "+core.FlowList(c.functionNames()))
-	}
-	if len(c.UserdataGroups) > 0 {
-		parts = append(parts, "userdata_groups: "+core.FlowList(c.groupNames()))
-	}
-	return "s7: {" + strings.Join(parts, ", ") + "}"
+	return core.Braced("s7", "functions", core.List(core.CodeNames(c.Functions, FunctionName)),
+		"userdata_groups", core.List(core.CodeNames(c.UserdataGroups, GroupName)))
 }
 
 // condJSON is the condition in check --json.
@@ -124,7 +78,7 @@ type condJSON struct {
 
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{Functions: c.functionNames(), UserdataGroups: c.groupNames()}
+	j := &condJSON{Functions: core.CodeNames(c.Functions, FunctionName), UserdataGroups: core.CodeNames(c.UserdataGroups, GroupName)}
 	l := func(s []string) string { return strings.Join(s, ",") }
 	return []core.Section{{Key: "s7", JSON: j,
 		Text: core.TextLine("s7", "functions", l(j.Functions), "userdata_groups", l(j.UserdataGroups))}}

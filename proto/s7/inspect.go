@@ -65,11 +65,7 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	} else {
 		n, err = Parse(b, side, p)
 	}
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		_, n, st := core.Malformed(j, n, string(err), off)
+	if _, n, st, done := core.Parsed(j, n, err, off); done {
 		return n, st
 	}
 	cond := c.(*Cond)

@@ -118,3 +118,17 @@ func Malformed(j Judge, n int, err string, off uint32) (*Event, int, Status) {
 	}
 	return a, n, OK
 }
+
+// Parsed turns a parser's result (n bytes, err) into the inspector's when
+// the PDU is not to be judged (done): it continues beyond b (Short), or
+// the parser refused it (Malformed: a is the event to fill, or nil).
+func Parsed(j Judge, n int, err pdu.Error, off uint32) (a *Event, m int, st Status, done bool) {
+	switch {
+	case err == pdu.ErrShort:
+		return nil, 0, Short, true
+	case err != pdu.OK:
+		a, m, st = Malformed(j, n, string(err), off)
+		return a, m, st, true
+	}
+	return nil, n, OK, false
+}
