@@ -63,7 +63,7 @@ func (r *RequestSeen) Name() string {
 
 // seenOutcome reports why the packet could not be judged, if it could not.
 func (in *inspection) seenOutcome() {
-	if in.w.e.onRequest != nil && in.what == outUnparsed {
+	if in.w.onRequest != nil && in.what == outUnparsed {
 		in.reportUnparsed()
 	}
 }
@@ -82,5 +82,5 @@ func (in *inspection) report(r RequestSeen) {
 		k = k.Reverse()
 	}
 	r.Client, r.Server, r.Proto, r.Port = k.Src, k.Dst, k.Proto, k.DstPort
-	in.w.e.onRequest(r)
+	in.w.onRequest(r)
 }

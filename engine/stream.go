@@ -137,8 +137,8 @@ func (s *streamDir) ack(a uint32) {
 
 // flowStream is the inspection state of one flow whose rule has a
 // protocol condition: both directions of a TCP stream, the protocol's
-// state between PDUs and the reset in progress. A DNP3 flow over UDP
-// keeps only its reassemblies here.
+// state between PDUs and the reset in progress. A UDP flow keeps only its
+// reassemblies here (a protocol with proto.Info.Datagrams: DNP3).
 //
 // What every packet reads comes first, so that it shares the slot's
 // first cache line; the directions' buffers follow.

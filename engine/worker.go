@@ -62,6 +62,7 @@ type Worker struct {
 	insp       inspection
 	join       [pduMax]byte
 	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
+	onRequest  func(RequestSeen)            // Config.OnRequest, at hand where requests are judged
 	appEv      verdictEvent
 	appPending bool
 	out        [ipv6Len + tcpLen]byte

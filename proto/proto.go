@@ -62,6 +62,12 @@ func init() {
 			}
 			core.Kinds[k.Kind] = k
 			kindProto[k.Kind] = id
+			if k.Uncounted {
+				kindFlags[k.Kind] |= flagUncounted
+			}
+			if k.Units {
+				kindFlags[k.Kind] |= flagUnits
+			}
 		}
 		for _, f := range Table[id].Failures {
 			if core.FailureNames[f.Failure] != "" || f.Failure == Pass {
@@ -72,8 +78,31 @@ func init() {
 	}
 }
 
-// kindProto is the protocol owning each Kind.
-var kindProto [256]ID
+// kindProto is the protocol owning each Kind; kindFlags, compact for the
+// packet path, its KindInfo's Uncounted and Units.
+var (
+	kindProto [256]ID
+	kindFlags [256]uint8
+)
+
+// The bits of KindBits.
+const (
+	flagUncounted = 1 << iota
+	flagUnits
+	KindUncounted = flagUncounted // KindInfo.Uncounted
+	KindUnits     = flagUnits     // KindInfo.Units
+)
+
+// KindBits is k's KindUncounted and KindUnits, one load for the packet
+// path.
+func KindBits(k Kind) uint8 { return kindFlags[k] }
+
+// Uncounted reports KindInfo.Uncounted of k: the rule counts the request
+// carrying it.
+func Uncounted(k Kind) bool { return kindFlags[k]&flagUncounted != 0 }
+
+// HasUnits reports KindInfo.Units of k: its requests' units are recorded.
+func HasUnits(k Kind) bool { return kindFlags[k]&flagUnits != 0 }
 
 // KindOf returns the protocol owning a request kind and the kind's
 // description (None for Unparsed or a kind no protocol owns).
@@ -111,7 +140,29 @@ func Vocabulary() map[string][]string {
 // All lists the protocols in table order, None excluded.
 func All() []ID { return all[:] }
 
-var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7}
+var all = func() (ids [Count - 1]ID) {
+	for i := range ids {
+		ids[i] = ID(i + 1)
+	}
+	return ids
+}()
+
+// Names lists the protocols' names for prose: "Modbus, DNP3, EtherNet/IP
+// and S7".
+func Names() string {
+	var s string
+	for i, id := range all {
+		switch {
+		case i == 0:
+		case i == len(all)-1:
+			s += " and "
+		default:
+			s += ", "
+		}
+		s += Table[id].Name
+	}
+	return s
+}
 
 // String returns the protocol's policy key.
 func (id ID) String() string {

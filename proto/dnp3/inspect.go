@@ -60,7 +60,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	if err != OK && err != ErrShort && f.FIR() {
 		j.Asm().Active = false // the outstation drops what it gathered, too
 	}
-	if _, n, st, done := core.Parsed(j, n, err, off); done {
+	if err != OK {
+		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
 	// DNP3 frames say who sent them: the master's frames (DIR set) and

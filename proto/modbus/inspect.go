@@ -31,7 +31,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	p := &in.p
 	side := j.Side()
 	n, err := Parse(b, side, p)
-	if a, n, st, done := core.Parsed(j, n, err, off); done {
+	if err != OK {
+		a, n, st := core.Refused(j, n, err, off)
 		if a != nil && n > 0 {
 			event(a, p) // malformed, but the MBAP fields and the function are set
 		}

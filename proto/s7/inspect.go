@@ -65,7 +65,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	} else {
 		n, err = Parse(b, side, p)
 	}
-	if _, n, st, done := core.Parsed(j, n, err, off); done {
+	if err != OK {
+		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
 	cond := c.(*Cond)

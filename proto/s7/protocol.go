@@ -14,7 +14,7 @@ import (
 
 // Info is S7comm's line of proto's table.
 var Info = core.Info{
-	Key: "s7", Keys: []string{"s7"}, Transports: []uint8{ipproto.TCP}, Port: Port,
+	Key: "s7", Name: "S7", Keys: []string{"s7"}, Transports: []uint8{ipproto.TCP}, Port: Port,
 	Kinds:    []core.KindInfo{{Kind: RequestJob, Name: "s7"}, {Kind: RequestUserdata, Name: "s7-userdata"}},
 	Protocol: protocol{},
 }

@@ -25,6 +25,8 @@ type Info struct {
 	// Key is the protocol's policy key and its name in logs ("enip" for
 	// enip and cip together).
 	Key string
+	// Name is its name in prose ("EtherNet/IP").
+	Name string
 	// Keys are the rule condition keys that select the protocol, in the
 	// order the policy reference lists them.
 	Keys []string

@@ -119,16 +119,14 @@ func Malformed(j Judge, n int, err string, off uint32) (*Event, int, Status) {
 	return a, n, OK
 }
 
-// Parsed turns a parser's result (n bytes, err) into the inspector's when
-// the PDU is not to be judged (done): it continues beyond b (Short), or
-// the parser refused it (Malformed: a is the event to fill, or nil).
-func Parsed(j Judge, n int, err pdu.Error, off uint32) (a *Event, m int, st Status, done bool) {
-	switch {
-	case err == pdu.ErrShort:
-		return nil, 0, Short, true
-	case err != pdu.OK:
-		a, m, st = Malformed(j, n, string(err), off)
-		return a, m, st, true
+// Refused turns a parser's refusal (err not OK; n bytes framed) into the
+// inspector's result: the PDU continues beyond the buffer (ErrShort:
+// Short), or it is malformed (recorded through j; a is the event to fill,
+// or nil). Inspectors call it only when err is not OK, so the judged case
+// costs one compare.
+func Refused(j Judge, n int, err pdu.Error, off uint32) (a *Event, m int, st Status) {
+	if err == pdu.ErrShort {
+		return nil, 0, Short
 	}
-	return nil, n, OK, false
+	return Malformed(j, n, string(err), off)
 }
