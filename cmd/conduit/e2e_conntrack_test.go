@@ -216,27 +216,7 @@ func ctCheck(t *testing.T, what string, l logLine, want map[string]string) {
 // them all, failing the test after timeout.
 func ctWaitCount(t *testing.T, d *daemon, from, n int, timeout time.Duration, what string, match func(logLine) bool) []logLine {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		lines, changed := d.log.since(from)
-		var got []logLine
-		for _, l := range lines {
-			if match(l) {
-				got = append(got, l)
-			}
-		}
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-changed:
-		case <-d.exited:
-			t.Fatalf("conduit exited after logging %d of %d %s: %v", len(got), n, what, d.err)
-		case <-deadline.C:
-			t.Fatalf("conduit logged %d of %d %s within %v", len(got), n, what, timeout)
-		}
-	}
+	return lines(d.WaitCount(from, n, timeout, what, matcher(match)))
 }
 
 // ctNoDrops fails the test for every verdict from mark on that dropped a
