@@ -83,6 +83,12 @@ func newQueue(fd int, num uint16, batch int) *Queue {
 	return q
 }
 
+// FromSocket returns a Queue that reads the messages of queue num from fd,
+// a socket its caller has set up (Open does it for a netlink socket bound
+// to the kernel; nfqtest passes one end of a socketpair), batch datagrams
+// per system call.
+func FromSocket(fd int, num uint16, batch int) *Queue { return newQueue(fd, num, max(batch, 1)) }
+
 // Open binds queue cfg.Num with the GSO flag (so the kernel does not segment
 // large TCP packets before queueing them) and, when asked, fail-open.
 func Open(cfg Config) (*Queue, error) {
