@@ -83,24 +83,12 @@ func TestE2EDiffNamesStall(t *testing.T) {
 	stop()
 
 	// Insertion: conduit inline in monitor, and a stall on the way to the PLC.
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")}.render(t))
-	r.startDaemon("")
+	r.startWith(policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")})
 	stop = r.capturing(after)
-	// The stall: a bridge-family table that drops what goes to the PLC
-	// (this kernel has no netem), removed three seconds later.
-	stall := "table bridge stall {\n chain drops {\n type filter hook forward priority -300;\n ip daddr " +
-		r.p.Host(plant.Control).IPv4.String() + " drop\n }\n}\n"
+	// The stall: the bridge drops what goes to the PLC for three seconds.
 	poll(15, func(i int) {
 		if i == 5 {
-			cmd := plant.NSCmd(r.p.FW, "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(stall)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nft: %v: %s", err, out)
-			}
-			go func() {
-				time.Sleep(3 * time.Second)
-				plant.NSCmd(r.p.FW, "nft", "delete", "table", "bridge", "stall").Run()
-			}()
+			r.Stall(r.p.Host(plant.Control).IPv4, 3*time.Second)
 		}
 	})
 	stop()

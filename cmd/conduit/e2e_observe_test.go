@@ -172,7 +172,7 @@ func TestE2EObserve(t *testing.T) {
 	args := []string{"observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
 		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"), "--matrix-state", filepath.Join(r.dir, "matrix.json")}
 	d := r.launch(args...)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	if d.start.str("interfaces") != "tapa,tapb" || d.start.str("policy_mode") != "enforce" || d.start.str("mode") != "monitor" {
 		t.Errorf("start event: %s", d.start.raw)
 	}
@@ -385,7 +385,7 @@ func TestE2EObserveFlood(t *testing.T) {
 	// The policy's socket is an inline daemon's; the sensor gets its own.
 	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
 	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "", "--socket", sock)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	if d.start.str("control_socket") != sock {
 		t.Errorf("start event: %s; want control_socket %s", d.start.raw, sock)
 	}

@@ -27,10 +27,10 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -49,15 +49,7 @@ type opsPolicy struct {
 
 func (p opsPolicy) render(t *testing.T) string {
 	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "e2e-ops-policy.yaml.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := tmpl.Execute(&b, p); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return e2e.RenderFile(t, filepath.Join("testdata", "e2e-ops-policy.yaml.tmpl"), p)
 }
 
 // startOps is startDaemon with extra flags for `conduit run`.
@@ -65,7 +57,7 @@ func (r *rig) startOps(args ...string) *daemon {
 	t := r.t
 	t.Helper()
 	d := r.launch(append([]string{"run", "-c", r.path}, args...)...)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	return d
 }
 

@@ -75,14 +75,14 @@ func (r *rig) killKeepingTable(d *daemon) {
 }
 
 // flow is e2e.Flow with its fields under their old names.
+// Its fields, in the order of the literals: desc, from (the client host's
+// zone key), proto (tcp, udp, icmp), v6, rule (the rule that decides it),
+// fromZone, allowed.
 type flow struct {
-	desc     string
-	from     string // zone key of the client host (plant.Supervisory, ...)
-	proto    string // tcp, udp or icmp (ICMPv6 when v6)
-	v6       bool
-	rule     string // the rule that decides it in monitor and enforce
-	fromZone string
-	allowed  bool
+	desc, from, proto string
+	v6                bool
+	rule, fromZone    string
+	allowed           bool
 }
 
 func (f flow) e2e() e2e.Flow {
@@ -162,6 +162,15 @@ func (r *rig) startDaemon(path string) *daemon {
 	return r.wrapDaemon(r.StartDaemon(path))
 }
 func (r *rig) launch(args ...string) *daemon { r.t.Helper(); return r.wrapDaemon(r.Launch(args...)) }
+
+// startWith writes pol as the rig's policy file and starts the daemon on it.
+func (r *rig) startWith(pol policy) *daemon {
+	r.t.Helper()
+	return r.wrapDaemon(r.StartWith(e2e.Policy(pol)))
+}
+
+// waitStart waits for the start event and keeps it in d.start.
+func (d *daemon) waitStart() { d.r.t.Helper(); d.start = line(d.WaitStart()) }
 
 func (d *daemon) mark() int { return d.Mark() }
 func (d *daemon) wait(from int, what string, match func(logLine) bool) logLine {

@@ -203,8 +203,7 @@ func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 // be lost, neither while the old daemon lets go nor when the new one binds.
 func TestE2ERestartFailOpenLosesNothing(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	s := r.startStream(supUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark
@@ -261,8 +260,7 @@ func (r *rig) wantHeld(why string) {
 // seeds the running session and passes allowed traffic again.
 func TestE2EStopFailClosed(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 	s := r.openSession(supTCP)
 	if err := s.exchange(passTimeout); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
@@ -333,8 +331,7 @@ func TestE2EStopRemove(t *testing.T) {
 	})
 	t.Run("remove-command", func(t *testing.T) {
 		r := newRig(t)
-		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-		d := r.startDaemon("")
+		d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 		// Not under a running daemon.
 		out, err := plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 1 || !strings.Contains(string(out), "may be running") {
@@ -478,8 +475,7 @@ func TestE2ESignalDuringStart(t *testing.T) {
 // new daemon's start.
 func TestE2ERestartFailClosedWindow(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 	s := r.startStream(supUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark
@@ -532,8 +528,7 @@ func TestE2ERestartFailClosedWindow(t *testing.T) {
 // only what the killed daemon held at the instant of the kill is lost.
 func TestE2ERestartAfterKill(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	s := r.startStream(supUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark

@@ -28,8 +28,7 @@ func TestE2EModes(t *testing.T) {
 	for _, mode := range []string{"passthrough", "monitor", "enforce"} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t)
-			writeFile(t, r.path, policy{Mode: mode, FailOpen: true}.render(t))
-			d := r.startDaemon("")
+			d := r.startWith(policy{Mode: mode, FailOpen: true})
 			if got := d.start.str("mode"); got != mode {
 				t.Errorf("start event: mode %q, want %q: %s", got, mode, d.start.raw)
 			}
@@ -54,8 +53,7 @@ func TestE2EModes(t *testing.T) {
 // denied session that monitor let through is cut, and the change is logged.
 func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "monitor", FailOpen: true})
 
 	allowed := r.openSession(supTCP)
 	denied := r.openSession(entTCP)
@@ -123,8 +121,7 @@ func brokenPolicy(t *testing.T) (string, int) {
 // unchanged; a fixed file is then taken.
 func TestE2EBrokenReload(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	r.mustPass(supTCP, "enforce")
 	r.mustBlock(entTCP, "enforce")
 
@@ -185,8 +182,7 @@ func TestE2EBrokenReload(t *testing.T) {
 // shows that the watcher was there all along.
 func TestE2ESIGHUPReload(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "monitor", FailOpen: true})
 	r.mustPass(entTCP, "monitor")
 
 	f, err := os.OpenFile(r.path, os.O_RDWR, 0)
@@ -247,8 +243,7 @@ func TestE2ESIGHUPReload(t *testing.T) {
 func TestE2ESIGKILL(t *testing.T) {
 	t.Run("fail-open", func(t *testing.T) {
 		r := newRig(t)
-		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-		d := r.startDaemon("")
+		d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 		s := r.openSession(supTCP)
 		r.mustBlock(entTCP, "enforce")
 		if err := s.exchange(passTimeout); err != nil {
@@ -273,8 +268,7 @@ func TestE2ESIGKILL(t *testing.T) {
 
 	t.Run("fail-closed", func(t *testing.T) {
 		r := newRig(t)
-		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-		d := r.startDaemon("")
+		d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 		if d.start.str("fail_open") != "false" {
 			t.Errorf("start event: %s; want fail_open false", d.start.raw)
 		}
@@ -306,8 +300,7 @@ func TestE2ESIGKILL(t *testing.T) {
 // (TestE2EStopFailClosed covers queue.fail_open false.)
 func TestE2ESIGTERM(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	s := r.openSession(supTCP)
 	r.mustBlock(entTCP, "enforce")
 	if err := s.exchange(passTimeout); err != nil {
@@ -342,8 +335,7 @@ func TestE2ESIGTERM(t *testing.T) {
 // serves: it must refuse with a clear message and leave the first intact.
 func TestE2ESecondDaemon(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Queue: 40}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true, Queue: 40})
 
 	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", r.path)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
@@ -388,8 +380,7 @@ func TestE2ESecondDaemon(t *testing.T) {
 func TestE2EConduitOverride(t *testing.T) {
 	r := newRig(t)
 	monitorEnt := "\n  - {from: enterprise, to: control, mode: monitor}"
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Conduits: monitorEnt}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true, Conduits: monitorEnt})
 	if d.start.num("conduits") != 1 {
 		t.Errorf("start event: %s; want 1 conduit", d.start.raw)
 	}
@@ -430,8 +421,7 @@ func TestE2EFragments(t *testing.T) {
 	if got := r.bigUDP(entUDP, size, n, passTimeout); got != n {
 		t.Fatalf("without conduit %d of %d fragmented datagrams came back", got, n)
 	}
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 	supUDP6 := supUDP
 	supUDP6.desc, supUDP6.v6 = "HMI->PLC udp/2222 over IPv6", true
 	for _, f := range []flow{supUDP, supUDP6, entUDP} {

@@ -252,3 +252,11 @@ func (d *Daemon) ExpectVerdict(from int, f Flow, want map[string]string) {
 		}
 	}
 }
+
+// StartWith writes pol as the rig's policy file and starts the daemon on
+// it.
+func (r *Rig) StartWith(pol Policy) *Daemon {
+	r.T.Helper()
+	WriteFile(r.T, r.Path, pol.Render(r.T))
+	return r.StartDaemon("")
+}
