@@ -62,6 +62,21 @@ func (r *rig) probe(f flow, timeout time.Duration) error {
 }
 func (r *rig) mustPass(f flow, why string)  { r.t.Helper(); r.MustPass(f.e2e(), why) }
 func (r *rig) mustBlock(f flow, why string) { r.t.Helper(); r.MustBlock(f.e2e(), why) }
+
+// mustPassAll and mustBlockAll are mustPass and mustBlock for each of fs.
+func (r *rig) mustPassAll(why string, fs ...flow) {
+	r.t.Helper()
+	for _, f := range fs {
+		r.mustPass(f, why)
+	}
+}
+
+func (r *rig) mustBlockAll(why string, fs ...flow) {
+	r.t.Helper()
+	for _, f := range fs {
+		r.mustBlock(f, why)
+	}
+}
 func (r *rig) bigUDP(f flow, size, n int, timeout time.Duration) int {
 	r.t.Helper()
 	return r.BigUDP(f.e2e(), size, n, timeout)

@@ -198,21 +198,30 @@ func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 	return d2
 }
 
+// restartsUnderStream starts an enforce daemon under a steady allowed UDP
+// stream, restarts it n times, and returns what the stream saw and the
+// instants of each restart (sigterm, exited#i, started#i).
+func (r *rig) restartsUnderStream(failOpen bool, n int) (streamResult, []mark) {
+	r.t.Helper()
+	d := r.startWith(policy{Mode: "enforce", FailOpen: failOpen})
+	s := r.startStream(supUDP, 100*time.Microsecond)
+	time.Sleep(300 * time.Millisecond)
+	var marks []mark
+	for i := range n {
+		d = r.restart(d, &marks)
+		marks[len(marks)-2].name = fmt.Sprintf("exited#%d", i+1)
+		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s.finish(2 * time.Second), marks
+}
+
 // TestE2ERestartFailOpenLosesNothing restarts an enforce daemon with
 // fail_open true under a steady allowed UDP stream: not one datagram may
 // be lost, neither while the old daemon lets go nor when the new one binds.
 func TestE2ERestartFailOpenLosesNothing(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	s := r.startStream(supUDP, 100*time.Microsecond)
-	time.Sleep(300 * time.Millisecond)
-	var marks []mark
-	for i := range 5 {
-		d = r.restart(d, &marks)
-		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
-		time.Sleep(300 * time.Millisecond)
-	}
-	res := s.finish(2 * time.Second)
+	res, marks := r.restartsUnderStream(true, 5)
 	t.Logf("allowed UDP stream over 5 restarts (fail_open true): %s", res.describe(marks))
 	if res.sent < 500 {
 		t.Fatalf("the stream sent only %d datagrams", res.sent)
@@ -247,11 +256,7 @@ func (r *rig) wantHeld(why string) {
 	if rs := r.ruleset(); rs != "" && !strings.Contains(rs, nft.DivertDropComment) {
 		r.t.Errorf("%s: the kept table has no drop rule with its comment:\n%s", why, rs)
 	}
-	r.mustBlock(supTCP, why)
-	r.mustBlock(supUDP, why)
-	r.mustBlock(supICMP, why)
-	r.mustBlock(entTCP, why)
-	r.mustBlock(entUDP, why)
+	r.mustBlockAll(why, supTCP, supUDP, supICMP, entTCP, entUDP)
 }
 
 // TestE2EStopFailClosed: with queue.fail_open false a SIGTERM (systemctl
@@ -290,9 +295,7 @@ func TestE2EStopFailClosed(t *testing.T) {
 		t.Errorf("the restart seeded nothing from the kernel (the held table must keep conntrack): %s", seed.raw)
 	}
 	mark = d2.mark()
-	r.mustPass(supTCP, "after the restart")
-	r.mustPass(supUDP, "after the restart")
-	r.mustPass(supICMP, "after the restart")
+	r.mustPassAll("after the restart", supTCP, supUDP, supICMP)
 	r.mustBlock(entTCP, "after the restart")
 	d2.expectVerdict(mark, supUDP, wantVerdict("enforce", supUDP))
 	// The session that ran before the stop (silent while held) is known
@@ -326,8 +329,7 @@ func TestE2EStopRemove(t *testing.T) {
 		if r.tablePresent() {
 			t.Fatal("--remove-on-exit left the table")
 		}
-		r.mustPass(entTCP, "after --remove-on-exit")
-		r.mustPass(supUDP, "after --remove-on-exit")
+		r.mustPassAll("after --remove-on-exit", entTCP, supUDP)
 	})
 	t.Run("remove-command", func(t *testing.T) {
 		r := newRig(t)
@@ -352,8 +354,7 @@ func TestE2EStopRemove(t *testing.T) {
 		if r.tablePresent() {
 			t.Fatal("conduit remove left the table")
 		}
-		r.mustPass(entTCP, "after conduit remove")
-		r.mustPass(supUDP, "after conduit remove")
+		r.mustPassAll("after conduit remove", entTCP, supUDP)
 		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "nothing to remove") {
 			t.Errorf("conduit remove without a table: exit %d, %s", code, out)
@@ -475,17 +476,7 @@ func TestE2ESignalDuringStart(t *testing.T) {
 // new daemon's start.
 func TestE2ERestartFailClosedWindow(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
-	s := r.startStream(supUDP, 100*time.Microsecond)
-	time.Sleep(300 * time.Millisecond)
-	var marks []mark
-	for i := range 3 {
-		d = r.restart(d, &marks)
-		marks[len(marks)-2].name = fmt.Sprintf("exited#%d", i+1)
-		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
-		time.Sleep(300 * time.Millisecond)
-	}
-	res := s.finish(2 * time.Second)
+	res, marks := r.restartsUnderStream(false, 3)
 	t.Logf("allowed UDP stream over 3 restarts (fail_open false): %s", res.describe(marks))
 	var down time.Duration
 	for i := 0; i+2 < len(marks); i += 3 {

@@ -91,8 +91,7 @@ func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 		"verdict": "accept", "would": "accept", "rule": "hmi-polls-plc"})
 	d.expectVerdict(mark, entTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
 		"verdict": "drop", "would": "drop", "rule": "deny-enterprise-to-plant"})
-	r.mustBlock(entICMP, "after the switch to enforce")
-	r.mustBlock(entTCP, "after the switch to enforce")
+	r.mustBlockAll("after the switch to enforce", entICMP, entTCP)
 	r.mustPass(supICMP, "after the switch to enforce")
 
 	n, err := poll.finish()
@@ -149,10 +148,8 @@ func TestE2EBrokenReload(t *testing.T) {
 		t.Errorf("reload event errors = %q, want [%q]", list, want)
 	}
 
-	r.mustBlock(entTCP, "enforce after the broken file")
-	r.mustBlock(opsTCP6, "enforce after the broken file")
-	r.mustPass(supTCP, "enforce after the broken file")
-	r.mustPass(supICMP, "enforce after the broken file")
+	r.mustBlockAll("enforce after the broken file", entTCP, opsTCP6)
+	r.mustPassAll("enforce after the broken file", supTCP, supICMP)
 	if l := d.matching(mark, func(l logLine) bool { return l.event() == "mode_change" }); len(l) > 0 {
 		t.Errorf("a refused file changed the mode: %s", l[0].raw)
 	}
@@ -167,8 +164,7 @@ func TestE2EBrokenReload(t *testing.T) {
 	}
 	r.mustPass(opsTCP, "after the fixed file")
 	d.expectVerdict(mark, opsTCP, map[string]string{"rule": "ops-polls-plc", "verdict": "accept", "mode": "enforce"})
-	r.mustBlock(entTCP, "after the fixed file")
-	r.mustBlock(opsUDP, "after the fixed file")
+	r.mustBlockAll("after the fixed file", entTCP, opsUDP)
 }
 
 // TestE2ESIGHUPReload proves that SIGHUP alone loads an edit. The test
@@ -254,12 +250,8 @@ func TestE2ESIGKILL(t *testing.T) {
 		// The table stays and queues to no reader: the bypass flag passes
 		// what reaches the queue, which is what some rule allows; what no
 		// rule allows the kernel pre-filter still drops.
-		r.mustPass(supTCP6, "fail-open after SIGKILL")
-		r.mustPass(supUDP, "fail-open after SIGKILL")
-		r.mustPass(supICMP, "fail-open after SIGKILL")
-		r.mustBlock(entTCP, "the kernel pre-filter after SIGKILL")
-		r.mustBlock(entICMP, "the kernel pre-filter after SIGKILL")
-		r.mustBlock(opsUDP, "the kernel pre-filter after SIGKILL")
+		r.mustPassAll("fail-open after SIGKILL", supTCP6, supUDP, supICMP)
+		r.mustBlockAll("the kernel pre-filter after SIGKILL", entTCP, entICMP, opsUDP)
 		if err := s.exchange(passTimeout); err != nil {
 			t.Errorf("fail-open after SIGKILL: the allowed session broke: %v", err)
 		}
@@ -280,18 +272,14 @@ func TestE2ESIGKILL(t *testing.T) {
 
 		r.killKeepingTable(d)
 		// Without a reader and without bypass the kernel drops, allowed or not.
-		r.mustBlock(supTCP, "fail-closed after SIGKILL")
-		r.mustBlock(supUDP, "fail-closed after SIGKILL")
-		r.mustBlock(supICMP, "fail-closed after SIGKILL")
-		r.mustBlock(entTCP, "fail-closed after SIGKILL")
+		r.mustBlockAll("fail-closed after SIGKILL", supTCP, supUDP, supICMP, entTCP)
 		if err := s.exchange(blockTimeout); err == nil {
 			t.Error("fail-closed after SIGKILL: the allowed session still works")
 		}
 
 		// It was the leftover table: without it the kernel forwards again.
 		r.deleteTables()
-		r.mustPass(supTCP, "after deleting the leftover table")
-		r.mustPass(entTCP, "after deleting the leftover table")
+		r.mustPassAll("after deleting the leftover table", supTCP, entTCP)
 	})
 }
 
@@ -323,9 +311,7 @@ func TestE2ESIGTERM(t *testing.T) {
 	if r.tablePresent() {
 		t.Fatal("the conduit table is still there after SIGTERM")
 	}
-	r.mustPass(entTCP, "after SIGTERM")
-	r.mustPass(entICMP, "after SIGTERM")
-	r.mustPass(opsTCP6, "after SIGTERM")
+	r.mustPassAll("after SIGTERM", entTCP, entICMP, opsTCP6)
 	if err := s.exchange(passTimeout); err != nil {
 		t.Errorf("after SIGTERM the allowed session broke: %v", err)
 	}
@@ -404,8 +390,7 @@ func TestE2EConduitOverride(t *testing.T) {
 	if mc.str("conduit") != "enterprise->control" || mc.str("old_mode") != "monitor" || mc.str("new_mode") != "enforce" {
 		t.Errorf("mode_change event: %s; want conduit enterprise->control from monitor to enforce", mc.raw)
 	}
-	r.mustBlock(entTCP, "the conduit after its switch to enforce")
-	r.mustBlock(entICMP, "the conduit after its switch to enforce")
+	r.mustBlockAll("the conduit after its switch to enforce", entTCP, entICMP)
 	r.mustPass(supTCP, "global enforce after the conduit's switch")
 	if l := d.matching(mark, func(l logLine) bool { return l.event() == "mode_change" }); len(l) != 1 {
 		t.Errorf("%d mode_change events, want 1 (the global mode did not change)", len(l))

@@ -111,6 +111,22 @@ func (r *Rig) MustBlock(f Flow, why string) {
 	}
 }
 
+// MustPassAll is MustPass for each of fs.
+func (r *Rig) MustPassAll(why string, fs ...Flow) {
+	r.T.Helper()
+	for _, f := range fs {
+		r.MustPass(f, why)
+	}
+}
+
+// MustBlockAll is MustBlock for each of fs.
+func (r *Rig) MustBlockAll(why string, fs ...Flow) {
+	r.T.Helper()
+	for _, f := range fs {
+		r.MustBlock(f, why)
+	}
+}
+
 // BigUDP sends n datagrams of size bytes (larger than the MTU, so the
 // sender fragments them) from f's host to the PLC's UDP echo and returns
 // how many came back.
