@@ -330,10 +330,7 @@ func TestConntrackSeedAcrossRestart(t *testing.T) {
 	poll := ctPoll(t, s, 50*time.Millisecond)
 	poll.waitFor(t, 0, 5, "before the stop")
 
-	d1.signal(syscall.SIGTERM)
-	if code := d1.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exit %d after SIGTERM", code)
-	}
+	d1.stop()
 	down, _ := poll.state()
 	poll.waitFor(t, down, 5, "while conduit is stopped (the kernel forwards)")
 

@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -338,10 +337,7 @@ func TestE2EObserve(t *testing.T) {
 		t.Errorf("the live draft lacks the HMI's Modbus service:\n%s", b)
 	}
 
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("observe exited %d", code)
-	}
+	d.stop()
 	for i, tp := range tapPorts {
 		if got := r.txPackets(tp); got != tx[i] {
 			t.Errorf("%s transmitted %d frames while observed", tp, got-tx[i])
@@ -353,7 +349,7 @@ func TestE2EObserve(t *testing.T) {
 	d.waitTimeout(0, startTimeout, "the matrix restored", func(l logLine) bool {
 		return l.str("msg") == "live matrix restored" && l.num("services") > 0
 	})
-	d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	r.opsCLI(sock, 0, "baseline", "save", "-o", base)
 	if m, err = learn.ReadBaselineFile(base); err != nil {
 		t.Fatal(err)

@@ -64,18 +64,10 @@ func (r *rig) mustPass(f flow, why string)  { r.t.Helper(); r.MustPass(f.e2e(), 
 func (r *rig) mustBlock(f flow, why string) { r.t.Helper(); r.MustBlock(f.e2e(), why) }
 
 // mustPassAll and mustBlockAll are mustPass and mustBlock for each of fs.
-func (r *rig) mustPassAll(why string, fs ...flow) {
-	r.t.Helper()
-	for _, f := range fs {
-		r.mustPass(f, why)
-	}
-}
-
+func (r *rig) mustPassAll(why string, fs ...flow) { r.t.Helper(); r.MustPassAll(why, e2eFlows(fs)...) }
 func (r *rig) mustBlockAll(why string, fs ...flow) {
 	r.t.Helper()
-	for _, f := range fs {
-		r.mustBlock(f, why)
-	}
+	r.MustBlockAll(why, e2eFlows(fs)...)
 }
 func (r *rig) bigUDP(f flow, size, n int, timeout time.Duration) int {
 	r.t.Helper()
@@ -102,6 +94,14 @@ type flow struct {
 
 func (f flow) e2e() e2e.Flow {
 	return e2e.Flow{Desc: f.desc, From: f.from, Proto: f.proto, V6: f.v6, Rule: f.rule, FromZone: f.fromZone, Allowed: f.allowed}
+}
+
+func e2eFlows(fs []flow) []e2e.Flow {
+	out := make([]e2e.Flow, len(fs))
+	for i, f := range fs {
+		out[i] = f.e2e()
+	}
+	return out
 }
 
 func oldFlow(f e2e.Flow) flow {
@@ -204,6 +204,7 @@ func (d *daemon) matching(from int, match func(logLine) bool) []logLine {
 	return lines(d.Matching(from, matcher(match)))
 }
 func (d *daemon) hasExited() bool              { return d.HasExited() }
+func (d *daemon) stop()                        { d.r.t.Helper(); d.Stop() }
 func (d *daemon) signal(sig syscall.Signal)    { d.r.t.Helper(); d.Signal(sig) }
 func (d *daemon) waitExit(t time.Duration) int { d.r.t.Helper(); return d.WaitExit(t) }
 func (d *daemon) verdicts(from int, f flow) []logLine {

@@ -188,10 +188,7 @@ func relTo(t time.Time, marks []mark) string {
 func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 	r.t.Helper()
 	*marks = append(*marks, mark{"sigterm", time.Now()})
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		r.t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
-	}
+	d.stop()
 	*marks = append(*marks, mark{"exited", time.Now()})
 	d2 := r.startDaemon("")
 	*marks = append(*marks, mark{"started", time.Now()})
@@ -273,10 +270,7 @@ func TestE2EStopFailClosed(t *testing.T) {
 	r.mustBlock(entTCP, "enforce")
 
 	mark := d.mark()
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
-	}
+	d.stop()
 	kept := d.wait(mark, "the table_kept event", func(l logLine) bool { return l.event() == "table_kept" })
 	if kept.str("kernel") != "drops" || kept.str("why") != "queue.fail_open: false" || kept.str("level") != "WARN" {
 		t.Errorf("table_kept event: %s", kept.raw)
@@ -315,13 +309,10 @@ func TestE2EStopRemove(t *testing.T) {
 		r := newRig(t)
 		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
 		d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"), "--remove-on-exit")
-		d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+		d.waitStart()
 		r.mustBlock(entTCP, "enforce")
 		mark := d.mark()
-		d.signal(syscall.SIGTERM)
-		if code := d.waitExit(exitTimeout); code != 0 {
-			t.Fatalf("conduit exited %d, want 0; stderr: %s", code, d.stderr.String())
-		}
+		d.stop()
 		gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })
 		if gone.str("why") != "--remove-on-exit" {
 			t.Errorf("table_removed event: %s", gone.raw)
@@ -342,10 +333,7 @@ func TestE2EStopRemove(t *testing.T) {
 		if !r.tablePresent() {
 			t.Fatal("conduit remove took the table from under a running daemon")
 		}
-		d.signal(syscall.SIGTERM)
-		if code := d.waitExit(exitTimeout); code != 0 {
-			t.Fatalf("conduit exited %d, want 0", code)
-		}
+		d.stop()
 		r.wantHeld("after SIGTERM")
 		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "removed nftables table") {

@@ -234,17 +234,26 @@ func TestE2ESIGHUPReload(t *testing.T) {
 	}
 }
 
+// enforcingWithSession starts a fail-open daemon in enforce with an
+// allowed HMI session open, after checking that both hold: the session
+// exchanges and a denied flow is dropped.
+func enforcingWithSession(t *testing.T) (*rig, *daemon, *session) {
+	t.Helper()
+	r := newRig(t)
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
+	s := r.openSession(supTCP)
+	r.mustBlock(entTCP, "enforce")
+	if err := s.exchange(passTimeout); err != nil {
+		t.Fatalf("allowed session in enforce: %v", err)
+	}
+	return r, d, s
+}
+
 // TestE2ESIGKILL kills the daemon without warning: its table stays, and the
 // kernel then does what queue.fail_open says.
 func TestE2ESIGKILL(t *testing.T) {
 	t.Run("fail-open", func(t *testing.T) {
-		r := newRig(t)
-		d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-		s := r.openSession(supTCP)
-		r.mustBlock(entTCP, "enforce")
-		if err := s.exchange(passTimeout); err != nil {
-			t.Fatalf("allowed session in enforce: %v", err)
-		}
+		r, d, s := enforcingWithSession(t)
 
 		r.killKeepingTable(d)
 		// The table stays and queues to no reader: the bypass flag passes
@@ -287,19 +296,10 @@ func TestE2ESIGKILL(t *testing.T) {
 // table, and the kernel forwards again, even a flow the policy denies.
 // (TestE2EStopFailClosed covers queue.fail_open false.)
 func TestE2ESIGTERM(t *testing.T) {
-	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	s := r.openSession(supTCP)
-	r.mustBlock(entTCP, "enforce")
-	if err := s.exchange(passTimeout); err != nil {
-		t.Fatalf("allowed session in enforce: %v", err)
-	}
+	r, d, s := enforcingWithSession(t)
 
 	mark := d.mark()
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
-	}
+	d.stop()
 	stop := d.wait(mark, "the stop event", func(l logLine) bool { return l.event() == "stop" })
 	if stop.num("packets") <= 0 || stop.num("dropped")+stop.num("kernel_dropped") <= 0 {
 		t.Errorf("stop event counts no packets or drops: %s", stop.raw)
@@ -420,10 +420,7 @@ func TestE2EFragments(t *testing.T) {
 		}
 		d.expectVerdict(mark, f, wantVerdict("enforce", f))
 	}
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM", code)
-	}
+	d.stop()
 	stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
 	if stop.num("malformed") != 0 {
 		t.Errorf("fragments counted as malformed: %s", stop.raw)

@@ -201,6 +201,16 @@ func (d *Daemon) Signal(sig syscall.Signal) {
 	}
 }
 
+// Stop sends SIGTERM, as systemd stops the daemon, and fails the test
+// unless it exits 0 within ExitTimeout.
+func (d *Daemon) Stop() {
+	d.R.T.Helper()
+	d.Signal(syscall.SIGTERM)
+	if code := d.WaitExit(ExitTimeout); code != 0 {
+		d.R.T.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.Stderr.String())
+	}
+}
+
 // WaitExit waits for the process to end and returns its exit code, minus
 // the signal's number when a signal ended it.
 func (d *Daemon) WaitExit(timeout time.Duration) int {
