@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,40 +22,8 @@ import (
 // from conduit's forward hook on this kernel.
 func (r *rig) capturing(path string) (stop func()) {
 	r.t.Helper()
-	cmd := plant.NSCmd(r.p.FW, "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
-	var errb syncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("tcpdump: %v", err)
-	}
-	// tcpdump says when it listens.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(errb.String(), "listening") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			r.t.Fatalf("tcpdump never started: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		time.Sleep(100 * time.Millisecond) // the last packets reach the file
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	r.t.Cleanup(stop)
-	return stop
+	c := r.StartCapture("listening", "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
+	return func() { _ = c.Stop() }
 }
 
 func TestE2EDiffNamesStall(t *testing.T) {

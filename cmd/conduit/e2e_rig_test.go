@@ -228,8 +228,17 @@ func (r *rig) openSession(f flow) *session {
 	return &session{Session: s, c: s.C}
 }
 
-func (s *session) exchange(timeout time.Duration) error { return s.Exchange(timeout) }
-func (s *session) chatter(every time.Duration) *chatter { return &chatter{s.Chatter(every)} }
+// e2e is the session's e2e.Session; a session a test makes itself
+// (session{c: conn}) gets one on first use.
+func (s *session) e2e() *e2e.Session {
+	if s.Session == nil {
+		s.Session = &e2e.Session{C: s.c}
+	}
+	return s.Session
+}
+
+func (s *session) exchange(timeout time.Duration) error { return s.e2e().Exchange(timeout) }
+func (s *session) chatter(every time.Duration) *chatter { return &chatter{s.e2e().Chatter(every)} }
 
 type chatter struct{ *e2e.Chatter }
 
