@@ -160,16 +160,27 @@ func matcher(match func(logLine) bool) func(e2e.Line) bool {
 }
 
 // daemon is e2e.Daemon with its fields under their old names.
+// (err is d.Err: it is set when the process ends.)
 type daemon struct {
 	*e2e.Daemon
 	r      *rig
 	cmd    *exec.Cmd
+	log    logSink
 	stderr *e2e.SyncBuffer
+	exited chan struct{}
 	start  logLine
 }
 
 func (r *rig) wrapDaemon(d *e2e.Daemon) *daemon {
-	return &daemon{Daemon: d, r: r, cmd: d.Cmd, stderr: d.Stderr, start: line(d.Start)}
+	return &daemon{Daemon: d, r: r, cmd: d.Cmd, log: logSink{d.Log}, stderr: d.Stderr, exited: d.Exited, start: line(d.Start)}
+}
+
+// logSink is e2e.LogSink under its old name.
+type logSink struct{ *e2e.LogSink }
+
+func (s logSink) since(from int) ([]logLine, <-chan struct{}) {
+	ls, changed := s.Since(from)
+	return lines(ls), changed
 }
 
 func (r *rig) startDaemon(path string) *daemon {
