@@ -63,25 +63,37 @@ func (s *Session) Exchange(timeout time.Duration) error {
 }
 
 // Chatter keeps a session exchanging messages in the background, the way
-// an HMI polls a PLC, and records the first failure.
+// an HMI polls a PLC, and records the first failure and the slowest
+// exchange.
 type Chatter struct {
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	ok   int
-	err  error
+	stop, done chan struct{}
+	once       sync.Once
+	timeout    time.Duration // what one exchange may take
+	mu         sync.Mutex
+	ok         int
+	err        error
+	slowest    time.Duration
 }
 
-// Chatter exchanges a message every period until Finish or a failure.
-func (s *Session) Chatter(every time.Duration) *Chatter {
-	ch := &Chatter{stop: make(chan struct{}), done: make(chan struct{})}
+// Chatter exchanges a message every period, each within PassTimeout,
+// until Finish or a failure.
+func (s *Session) Chatter(every time.Duration) *Chatter { return s.Poll(every, PassTimeout) }
+
+// Poll is Chatter with each exchange allowed timeout: longer for a
+// session that must ride out a retransmission (a segment in flight when a
+// daemon is killed is lost, and TCP's retransmission backs off from 200ms,
+// more on a loaded machine).
+func (s *Session) Poll(every, timeout time.Duration) *Chatter {
+	ch := &Chatter{stop: make(chan struct{}), done: make(chan struct{}), timeout: timeout}
 	go func() {
 		defer close(ch.done)
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
-			err := s.Exchange(PassTimeout)
+			start := time.Now()
+			err := s.Exchange(timeout)
 			ch.mu.Lock()
+			ch.slowest = max(ch.slowest, time.Since(start))
 			if err != nil {
 				ch.err = err
 			} else {
@@ -108,10 +120,19 @@ func (ch *Chatter) State() (int, error) {
 	return ch.ok, ch.err
 }
 
-// WaitFor waits until n more exchanges than base succeeded.
+// Slowest is the longest exchange so far.
+func (ch *Chatter) Slowest() time.Duration {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.slowest
+}
+
+// WaitFor waits until n more exchanges than base succeeded, failing the
+// test if the session breaks or makes no progress for long: twice what
+// one exchange may take, and a second for each one waited for.
 func (ch *Chatter) WaitFor(t testing.TB, base, n int, why string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(2*ch.timeout + time.Duration(n)*time.Second)
 	for {
 		ok, err := ch.State()
 		if err != nil {
@@ -121,15 +142,19 @@ func (ch *Chatter) WaitFor(t testing.TB, base, n int, why string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: the allowed session made %d of %d exchanges in 5s", why, ok-base, n)
+			t.Fatalf("%s: the allowed session made %d of %d exchanges in time", why, ok-base, n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ch.done:
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
-// Finish stops the chatter and returns its final state.
+// Finish stops the exchanges and returns the final state; it may be
+// called again.
 func (ch *Chatter) Finish() (int, error) {
-	close(ch.stop)
+	ch.once.Do(func() { close(ch.stop) })
 	<-ch.done
 	return ch.State()
 }
