@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
 )
 
 // nfnetlink_log (linux/netfilter/nfnetlink_log.h).
@@ -230,19 +232,11 @@ func (r *Reader) Read(m *Message) error {
 func (r *Reader) Close() error { return unix.Close(r.fd) }
 
 func (r *Reader) recv() (int, error) {
-	for {
-		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR, unix.ENOBUFS:
-			continue
-		case unix.EAGAIN:
-			return 0, ErrTimeout
-		default:
-			return 0, fmt.Errorf("nflog %d recv: %w", r.group, e)
-		}
+	n, err := nlsock.Recv(r.fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, ErrTimeout, true)
+	if err != nil && err != ErrTimeout {
+		return 0, fmt.Errorf("nflog %d recv: %w", r.group, err)
 	}
+	return n, err
 }
 
 func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, group uint16) {
@@ -264,15 +258,4 @@ func putAttr(b []byte, typ uint16, v []byte) int {
 	n := (l + 3) &^ 3
 	clear(b[l:n])
 	return n
-}
-
-// PacketMessage builds an NFULNL_MSG_PACKET as the kernel sends it, for tests.
-func PacketMessage(group uint16, prefix string, payload []byte) []byte {
-	b := make([]byte, 64+len(prefix)+len(payload))
-	n := nlmsgHdrLen + nfgenHdrLen
-	n += putAttr(b[n:], attrPacketHdr, []byte{0x08, 0x00, 2, 0})
-	n += putAttr(b[n:], attrPrefix, append([]byte(prefix), 0))
-	n += putAttr(b[n:], attrPayload, payload)
-	putHeader(b, n, msgPacket, 0, 0, group)
-	return b[:n]
 }

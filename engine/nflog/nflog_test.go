@@ -7,7 +7,7 @@ import (
 
 func TestParse(t *testing.T) {
 	pkt := []byte{0x45, 0, 0, 20, 1, 2, 3}
-	msg := PacketMessage(9, "deny-enterprise", pkt)
+	msg := packetMessage(9, "deny-enterprise", pkt)
 	var m Message
 	if err := Parse(msg, &m); err != nil {
 		t.Fatal(err)
@@ -28,8 +28,8 @@ func TestParse(t *testing.T) {
 
 // FuzzParse: no input makes Parse panic or return views outside the input.
 func FuzzParse(f *testing.F) {
-	f.Add(PacketMessage(1, "default", []byte{0x45, 0, 0, 20}))
-	f.Add(PacketMessage(1, "", nil))
+	f.Add(packetMessage(1, "default", []byte{0x45, 0, 0, 20}))
+	f.Add(packetMessage(1, "", nil))
 	f.Add([]byte{20, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Message
@@ -45,4 +45,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("prefix holds its NUL")
 		}
 	})
+}
+
+// packetMessage builds an NFULNL_MSG_PACKET as the kernel sends it.
+func packetMessage(group uint16, prefix string, payload []byte) []byte {
+	b := make([]byte, 64+len(prefix)+len(payload))
+	n := nlmsgHdrLen + nfgenHdrLen
+	n += putAttr(b[n:], attrPacketHdr, []byte{0x08, 0x00, 2, 0})
+	n += putAttr(b[n:], attrPrefix, append([]byte(prefix), 0))
+	n += putAttr(b[n:], attrPayload, payload)
+	putHeader(b, n, msgPacket, 0, 0, group)
+	return b[:n]
 }
