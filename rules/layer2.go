@@ -356,3 +356,34 @@ func (d *decoder) l2Scope(n *yaml.Node, ctx, side string, p *Policy) (zones, por
 	}
 	return zones, ports, ok
 }
+
+// Verdict is the layer2 verdict word of a frame that entry allows (-1:
+// none does): accept, or for a refused frame drop in enforce, would_drop
+// in monitor and accept in passthrough, as the bridge table counts it.
+func (l *Layer2) Verdict(entry int) string {
+	switch {
+	case entry >= 0 || l.Mode == ModePassthrough:
+		return "accept"
+	case l.Mode == ModeEnforce:
+		return "drop"
+	}
+	return "would_drop"
+}
+
+// CounterName is the EtherType name a frame is counted under: the
+// allowing entry's EtherType (vlan for the vlan entry), else the frame's
+// own name; a tagged frame carrying an EtherType outside the vocabulary
+// counts as vlan, an untagged one as other (the bridge table has a
+// counter per name of the vocabulary only).
+func (l *Layer2) CounterName(t uint16, tagged bool, entry int) string {
+	if entry >= 0 && l.Mode != ModePassthrough {
+		return EtherTypeName(l.Allow[entry].EtherType)
+	}
+	switch {
+	case KnownEtherType(t) && t != EtherTypeVLAN:
+		return EtherTypeName(t)
+	case tagged || t == EtherTypeVLAN:
+		return "vlan"
+	}
+	return "other"
+}

@@ -177,3 +177,16 @@ func printLayer2Status(w io.Writer, l *layer2JSON) {
 	}
 	tw.Flush()
 }
+
+// printReplayLayer2 is replay's line of the frames without IP, by
+// EtherType and the verdict of the layer2 section.
+func printReplayLayer2(w io.Writer, pol *rules.Policy, counts []engine.Layer2Count) {
+	if len(counts) == 0 {
+		return
+	}
+	parts := make([]string, len(counts))
+	for i, c := range counts {
+		parts[i] = fmt.Sprintf("%s %d %s", c.EtherType, c.Packets, strings.ReplaceAll(c.Verdict, "_", " "))
+	}
+	fmt.Fprintf(w, "layer2 (%s): %s\n", pol.Layer2.Mode, strings.Join(parts, ", "))
+}
