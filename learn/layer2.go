@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/conduit-ot/conduit/capture"
@@ -158,4 +159,24 @@ func writtenPorts(z *Zone, in *zoneIngress) []string {
 		return ps
 	}
 	return nil
+}
+
+// reasonLayer2Deny is the reason of the daemon's lines of refused frames
+// (engine.ReasonLayer2Deny).
+const reasonLayer2Deny = "layer2-deny"
+
+// layer2Line learns a refused frame's verdict line: one frame of its
+// EtherType, in on its in_port. The daemon writes one line per kind of
+// frame per 10 s, so the counts are of lines, not frames.
+func (l *Learner) layer2Line(ln *logLine, ts int64) bool {
+	v, err := strconv.ParseUint(strings.TrimPrefix(ln.EtherType, "0x"), 16, 16)
+	if err != nil {
+		return false
+	}
+	port := ln.InPort
+	if strings.HasPrefix(port, "ifindex ") {
+		port = ""
+	}
+	l.nonIP(capture.NonIP{Time: ts, EtherType: uint16(v), Interface: port, Direction: capture.DirInbound})
+	return true
 }

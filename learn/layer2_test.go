@@ -138,3 +138,19 @@ func TestDraftLayer2(t *testing.T) {
 		t.Errorf("draft with ARP seen:\n%s", y2)
 	}
 }
+
+// TestLayer2FromLog: the daemon's lines of refused frames teach learn
+// their EtherType and port, as a capture's frames do.
+func TestLayer2FromLog(t *testing.T) {
+	log := `{"time":"2026-12-01T10:00:00Z","level":"INFO","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"accept","rule":"hmi","from_zone":"sup","to_zone":"ctl","proto":"tcp","src":"10.20.0.10","dst":"10.10.0.10","sport":40000,"dport":502,"flow":1,"reason":"new-flow","in_port":"vsup"}
+{"time":"2026-12-01T10:00:01Z","level":"WARN","msg":"verdict","event":"verdict","mode":"monitor","verdict":"accept","would":"drop","would_drop":true,"rule":"default","action":"deny","layer2":true,"ethertype":"0x8892","ethertype_name":"profinet","src_mac":"02:00:00:00:20:10","dst_mac":"02:00:00:00:10:10","in_port":"vsup","out_port":"vctl","reason":"layer2-deny"}
+`
+	l := NewLearner()
+	if n, err := l.Log("conduit.log", strings.NewReader(log)); err != nil || n != 2 {
+		t.Fatalf("Log = %d, %v", n, err)
+	}
+	_, y := parseDraft(t, l.Matrix(), DraftConfig{})
+	if !strings.Contains(y, "    - {ethertype: profinet, from: net-10-20-0}  # 1 frame, every one in on vsup\n") {
+		t.Errorf("draft from the log:\n%s", y)
+	}
+}
