@@ -32,7 +32,7 @@ type logLine struct {
 	ICMPType     *uint8 `json:"icmp_type"` // the type of an ICMP flow's first packet
 	Flow         uint64 `json:"flow"`
 	Reason       string `json:"reason"`
-	InPort       string `json:"in_port"` // the port the line's packet came in on
+	InPort       string `json:"in_port"`   // the port the line's packet came in on
 	EtherType    string `json:"ethertype"` // a layer2 line's (layer2.go)
 	Idle         int64  `json:"idle"`
 	Duration     int64  `json:"duration"`
