@@ -28,7 +28,7 @@ type L2Seen struct {
 	Unknown uint64
 }
 
-// layer2 counts frames by EtherType; 0 is 802.3 (LLC), which no entry can name.
+// layer2 counts frames by EtherType; 0 is 802.3 (llc).
 type layer2 map[uint16]*L2Seen
 
 // nonIP is the capture reader's OnNonIP: a frame leaving by a port is the
@@ -76,7 +76,6 @@ func writeLayer2(b *bytes.Buffer, m *Matrix, zs *Zones, ports map[*Zone][]string
 	b.WriteString("layer2:\n  allow:\n")
 	seen := m.Layer2()
 	arp := false
-	var llc *L2Seen
 	for _, s := range seen {
 		arp = arp || s.EtherType == rules.EtherTypeARP
 	}
@@ -84,11 +83,7 @@ func writeLayer2(b *bytes.Buffer, m *Matrix, zs *Zones, ports map[*Zone][]string
 		b.WriteString("    - arp  # not seen; IPv4 needs it\n")
 	}
 	for _, s := range seen {
-		switch {
-		case s.EtherType == 0:
-			llc = s
-			continue
-		case s.EtherType == rules.EtherTypeIPv4 || s.EtherType == rules.EtherTypeIPv6:
+		if s.EtherType == rules.EtherTypeIPv4 || s.EtherType == rules.EtherTypeIPv6 {
 			continue
 		}
 		name := rules.EtherTypeName(s.EtherType)
@@ -104,10 +99,6 @@ func writeLayer2(b *bytes.Buffer, m *Matrix, zs *Zones, ports map[*Zone][]string
 		default:
 			fmt.Fprintf(b, "    - %s  # %s, in on %s (not every one a zone's port)\n", name, evidence, orPorts(sortedPorts(s)))
 		}
-	}
-	if llc != nil {
-		fmt.Fprintf(b, "  # %s without an EtherType (IEEE 802.3 with LLC, such as STP) were seen:\n", plural(int(llc.Frames), "frame"))
-		b.WriteString("  # the layer2 section cannot allow them, so they are refused.\n")
 	}
 }
 

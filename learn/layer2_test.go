@@ -73,8 +73,7 @@ func l2Eth(et uint16, inner ...byte) []byte {
 // TestDraftLayer2: learn drafts the layer2 section from the frames without
 // IP it saw: ARP always, each EtherType seen (tagged frames by what they
 // carry), scoped from the zones whose ports all its frames came in on,
-// unscoped where a port is unknown or no zone's; 802.3 frames are named
-// in a comment. The draft passes check, and its section allows each
+// unscoped where a port is unknown or no zone's; 802.3 frames as llc. The draft passes check, and its section allows each
 // frame seen as replay judges it.
 func TestDraftLayer2(t *testing.T) {
 	hmi, plc := "10.20.0.10", "10.10.0.10"
@@ -107,14 +106,14 @@ func TestDraftLayer2(t *testing.T) {
 		"    - {ethertype: profinet, from: [net-10-10-0, net-10-20-0]}  # 2 frames, every one in on vctl or vsup\n",
 		"    - ptp  # 1 frame, in on vops (not every one a zone's port)\n",
 		"    - 0x9000  # 1 frame; the port of 1 is not known\n",
-		"  # 1 frame without an EtherType (IEEE 802.3 with LLC, such as STP) were seen:\n",
+		"    - {ethertype: llc, from: net-10-20-0}  # 1 frame, every one in on vsup\n",
 	} {
 		if !strings.Contains(y, want) {
 			t.Errorf("draft lacks %q:\n%s", want, y)
 		}
 	}
 	l := &p.Layer2
-	if !l.Written || l.Mode != rules.ModeMonitor || len(l.Allow) != 5 {
+	if !l.Written || l.Mode != rules.ModeMonitor || len(l.Allow) != 6 {
 		t.Fatalf("parsed layer2 %+v", l)
 	}
 	for _, c := range []struct {

@@ -23,7 +23,19 @@ const (
 	EtherTypeIPv6 uint16 = 0x86dd
 	EtherTypeARP  uint16 = 0x0806
 	EtherTypeVLAN uint16 = 0x8100
+	// EtherTypeLLC stands for every 802.3 frame (a length field, below
+	// 0x0600): the name llc.
+	EtherTypeLLC uint16 = 0
 )
+
+// JudgedEtherType maps an Ethernet type/length field to what the layer2
+// section judges: an 802.3 length is llc.
+func JudgedEtherType(t uint16) uint16 {
+	if t < 0x0600 {
+		return EtherTypeLLC
+	}
+	return t
+}
 
 // EtherTypeInfo is one EtherType of the vocabulary.
 type EtherTypeInfo struct {
@@ -37,6 +49,10 @@ type EtherTypeInfo struct {
 // counters in the kernel; any other EtherType is counted as "other".
 var EtherTypes = []EtherTypeInfo{
 	{"arp", 0x0806, "ARP"},
+	// 802.3 frames carry a length, not an EtherType, where EtherTypes
+	// begin (0x0600): they are LLC, such as the spanning-tree BPDUs a
+	// bridge that runs no STP itself forwards to keep loops detectable.
+	{"llc", EtherTypeLLC, "IEEE 802.3 frames with an LLC header (STP BPDUs, …): a length below 0x0600 instead of an EtherType"},
 	{"rarp", 0x8035, "reverse ARP"},
 	{"vlan", 0x8100, "IEEE 802.1Q tagged frames, whatever they carry"},
 	{"qinq", 0x88a8, "IEEE 802.1ad (Q-in-Q) service tag"},
@@ -75,6 +91,7 @@ func EtherTypeName(t uint16) string {
 	case EtherTypeIPv6:
 		return "ipv6"
 	}
+	t = JudgedEtherType(t)
 	for _, e := range EtherTypes {
 		if e.Number == t {
 			return e.Name
@@ -83,11 +100,17 @@ func EtherTypeName(t uint16) string {
 	return EtherTypeNumber(t)
 }
 
-// EtherTypeNumber returns t as written in a policy: 0x88b8.
-func EtherTypeNumber(t uint16) string { return fmt.Sprintf("0x%04x", t) }
+// EtherTypeNumber returns t as written in a policy: 0x88b8 (802.3 for llc).
+func EtherTypeNumber(t uint16) string {
+	if t < 0x0600 {
+		return "802.3"
+	}
+	return fmt.Sprintf("0x%04x", t)
+}
 
 // KnownEtherType reports whether t has a name in the vocabulary.
 func KnownEtherType(t uint16) bool {
+	t = JudgedEtherType(t)
 	for _, e := range EtherTypes {
 		if e.Number == t {
 			return true
@@ -175,6 +198,7 @@ func (l *Layer2) Judge(t uint16, tagged bool, in, out string) int {
 	if t == EtherTypeIPv4 || t == EtherTypeIPv6 {
 		return -2
 	}
+	t = JudgedEtherType(t)
 	for i := range l.Allow {
 		e := &l.Allow[i]
 		if e.EtherType == EtherTypeVLAN && !tagged {
@@ -311,7 +335,7 @@ func (d *decoder) etherType(n *yaml.Node, ctx string) (uint16, bool) {
 		return 0, false
 	}
 	if v < 0x0600 || v > 0xffff {
-		d.errf(n, "%sEtherType %s is out of range: EtherTypes are 0x0600-0xffff (smaller values are 802.3 lengths)", ctx, s)
+		d.errf(n, "%sEtherType %s is out of range: EtherTypes are 0x0600-0xffff (smaller values are 802.3 lengths: write llc)", ctx, s)
 		return 0, false
 	}
 	if t := uint16(v); t == EtherTypeIPv4 || t == EtherTypeIPv6 || s == "ip" {
@@ -379,6 +403,7 @@ func (l *Layer2) CounterName(t uint16, tagged bool, entry int) string {
 	if entry >= 0 && l.Mode != ModePassthrough {
 		return EtherTypeName(l.Allow[entry].EtherType)
 	}
+	t = JudgedEtherType(t)
 	switch {
 	case KnownEtherType(t) && t != EtherTypeVLAN:
 		return EtherTypeName(t)

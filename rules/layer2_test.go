@@ -114,6 +114,7 @@ func TestLayer2Judge(t *testing.T) {
     - {ethertype: profinet, from: cell, to: cell}
     - {ethertype: goose, name: goose-sup, from: sup}
     - {ethertype: vlan, to: sup}
+    - {ethertype: llc, from: cell}
 `)
 	l := &p.Layer2
 	cases := []struct {
@@ -136,6 +137,8 @@ func TestLayer2Judge(t *testing.T) {
 		{"tagged goose to sup: vlan", 0x88b8, true, "vctl", "vsup", 3},
 		{"tagged goose elsewhere", 0x88b8, true, "vctl", "vent", -1},
 		{"untagged other", 0x88f7, false, "vctl", "vsup", -1},
+		{"802.3 is llc", 0x0026, false, "vctl", "vsup", 4},
+		{"llc from elsewhere", 0x0026, false, "vsup", "vctl", -1},
 	}
 	for _, c := range cases {
 		if got := l.Judge(c.t, c.tagged, c.in, c.out); got != c.want {
@@ -151,7 +154,7 @@ func TestEtherTypeNames(t *testing.T) {
 	seen := map[string]bool{}
 	nums := map[uint16]bool{}
 	for _, e := range EtherTypes {
-		if seen[e.Name] || nums[e.Number] || e.Number < 0x0600 || e.Number == EtherTypeIPv4 || e.Number == EtherTypeIPv6 {
+		if seen[e.Name] || nums[e.Number] || e.Number < 0x0600 && e.Name != "llc" || e.Number == EtherTypeIPv4 || e.Number == EtherTypeIPv6 {
 			t.Errorf("vocabulary entry %+v: duplicate, out of range or IP", e)
 		}
 		seen[e.Name], nums[e.Number] = true, true
@@ -162,7 +165,7 @@ func TestEtherTypeNames(t *testing.T) {
 	for _, c := range []struct {
 		t    uint16
 		want string
-	}{{0x88b8, "goose"}, {0x8892, "profinet"}, {0x0800, "ipv4"}, {0x9000, "0x9000"}, {0x00aa, "0x00aa"}} {
+	}{{0x88b8, "goose"}, {0x8892, "profinet"}, {0x0800, "ipv4"}, {0x9000, "0x9000"}, {0x0000, "llc"}} {
 		if got := EtherTypeName(c.t); got != c.want {
 			t.Errorf("EtherTypeName(%#x) = %q, want %q", c.t, got, c.want)
 		}

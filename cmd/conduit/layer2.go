@@ -36,6 +36,7 @@ func layer2Frame(eng *engine.Engine, m *nflog.Message) (engine.Layer2Frame, bool
 		f.Tagged, f.VLAN = true, binary.BigEndian.Uint16(m.Payload)&0x0fff
 		f.EtherType = binary.BigEndian.Uint16(m.Payload[2:4])
 	}
+	f.EtherType = rules.JudgedEtherType(f.EtherType) // an 802.3 length is llc
 	in, out := m.Port()
 	f.InPort, f.OutPort = eng.Layer2Port(in), eng.Layer2Port(out)
 	return f, true

@@ -27,6 +27,7 @@ import (
 //	ether type 0x8892 iifname @l2p_0 oifname @l2p_0 counter name "l2_profinet_accept" accept
 //	ether type 0x88b8 counter name "l2_goose_drop" limit rate 10/second burst 10 packets log prefix "l2:enforce" group 1700 drop
 //	ether type 0x88b8 drop
+//	ether type < 0x0600 …                   # llc: 802.3 frames (STP BPDUs)
 //	…                                       # every EtherType of the vocabulary, then
 //	ether type 8100 counter name "l2_vlan_drop" … drop   # tagged, carrying anything else
 //	counter name "l2_other_drop" … drop     # any other EtherType
@@ -176,7 +177,12 @@ func l2Match(t uint16, tagged bool, from, to string, then ...expr.Any) []expr.An
 	} else {
 		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 12, Len: 2})
 	}
-	ex = append(ex, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(t)})
+	if t == rules.EtherTypeLLC {
+		// An 802.3 length, not an EtherType (big-endian bytes compare as numbers).
+		ex = append(ex, &expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binaryutil.BigEndian.PutUint16(0x0600)})
+	} else {
+		ex = append(ex, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(t)})
+	}
 	if from != "" {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, &expr.Lookup{SourceRegister: 1, SetName: from})
 	}

@@ -54,11 +54,17 @@ rules:
 				}
 				reg = hdr[e.Offset : e.Offset+e.Len]
 			case *expr.Cmp:
-				if e.Op != expr.CmpOpEq {
+				switch e.Op {
+				case expr.CmpOpEq:
+					if !bytes.Equal(reg, e.Data) {
+						continue rules
+					}
+				case expr.CmpOpLt:
+					if bytes.Compare(reg, e.Data) >= 0 {
+						continue rules
+					}
+				default:
 					t.Fatalf("cmp op %v", e.Op)
-				}
-				if !bytes.Equal(reg, e.Data) {
-					continue rules
 				}
 			case *expr.Meta:
 				switch e.Key {
@@ -158,6 +164,9 @@ func TestLayer2Program(t *testing.T) {
 		{"default: tagged ip6", "enforce", "", l2frame{ethertype: 0x8100, inner: 0x86dd}, vAccept, "", false},
 		{"vlan entry: any tagged frame", "enforce", "layer2: {allow: [vlan]}\n", l2frame{ethertype: 0x8100, inner: 0x88b8}, vAccept, "l2_vlan_accept", false},
 		{"vlan entry: untagged goose", "enforce", "layer2: {allow: [vlan]}\n", goose, vDrop, "l2_goose_drop", true},
+		{"stp refused by default", "enforce", "", l2frame{ethertype: 0x0026}, vDrop, "l2_llc_drop", true},
+		{"llc allowed", "enforce", "layer2: {allow: [llc]}\n", l2frame{ethertype: 0x0026}, vAccept, "l2_llc_accept", false},
+		{"llc does not allow an EtherType", "enforce", "layer2: {allow: [llc]}\n", l2frame{ethertype: 0x0600}, vDrop, "l2_other_drop", true},
 		{"empty allow: arp refused", "enforce", "layer2:\n  allow:\n", l2frame{ethertype: 0x0806}, vDrop, "l2_arp_drop", true},
 	}
 	for _, c := range cases {
@@ -237,7 +246,7 @@ func TestLayer2Table(t *testing.T) {
 	for _, want := range []string{"type filter hook forward priority filter; policy accept;", "ether type ip accept",
 		`ether type 0x8892 iifname @l2p_0 oifname @l2p_0 counter name "l2_profinet_accept" accept`,
 		`counter name "l2_goose_drop" limit rate 10/second burst 10 packets log prefix "l2:enforce" group 1700 drop`,
-		`counter name "l2_other_drop"`} {
+		`counter name "l2_other_drop"`, `ether type < 0x0600 counter name "l2_llc_drop"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("bridge table lacks %q:\n%s", want, got)
 		}
