@@ -90,7 +90,8 @@ func compileLayer2(pol *rules.Policy, logGroup uint16) *l2program {
 		}
 		name := fmt.Sprintf("l2p_%d", len(ports))
 		ports[k] = name
-		s := &setSpec{set: nftables.Set{Name: name, KeyType: nftables.TypeIFName}}
+		// nft's ifname type is host-endian: said so, it lists the names as written.
+		s := &setSpec{set: nftables.Set{Name: name, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}}
 		for _, port := range list {
 			s.elems = append(s.elems, nftables.SetElement{Key: ifname(port)})
 		}

@@ -246,7 +246,7 @@ func TestLayer2Table(t *testing.T) {
 	for _, want := range []string{"type filter hook forward priority filter; policy accept;", "ether type ip accept",
 		`ether type 0x8892 iifname @l2p_0 oifname @l2p_0 counter name "l2_profinet_accept" accept`,
 		`counter name "l2_goose_drop" limit rate 10/second burst 10 packets log prefix "l2:enforce" group 1700 drop`,
-		`counter name "l2_other_drop"`, `ether type < 0x0600 counter name "l2_llc_drop"`} {
+		`counter name "l2_other_drop"`, `elements = { "vctl" }`, `ether type < 0x0600 counter name "l2_llc_drop"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("bridge table lacks %q:\n%s", want, got)
 		}
