@@ -29,7 +29,7 @@ type event struct {
 	v    verdictEvent
 	ct   conntrack.Event
 	text string
-	l2   Layer2Frame
+	l2   *Layer2Frame // evLayer2 only: a pointer keeps every other event small
 }
 
 // verdictEvent is one verdict log line before formatting.

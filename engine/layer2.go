@@ -44,7 +44,7 @@ const l2Window = 10 * time.Second
 // EtherType, source MAC and ports per l2Window (the kernel's counters
 // count every frame). One goroutine calls it.
 func (e *Engine) Layer2Refused(f Layer2Frame) {
-	e.emit(event{kind: evLayer2, at: e.now(), l2: f})
+	e.emit(event{kind: evLayer2, at: e.now(), l2: &f})
 }
 
 // l2Seen is the writer's memory of the frames it logged lately; bounded.
@@ -71,7 +71,7 @@ func (s l2Seen) first(f Layer2Frame, now int64) bool {
 // writeLayer2 writes a refused frame's line: the fields of an IP verdict
 // line that apply to a frame, the EtherType and the MACs and ports.
 func (e *Engine) writeLayer2(h slog.Handler, ev event) {
-	f := &ev.l2
+	f := ev.l2
 	if e.l2seen == nil {
 		e.l2seen = l2Seen{}
 	}
