@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -319,6 +318,11 @@ func (d *decoder) etherType(n *yaml.Node, ctx string) (uint16, bool) {
 	if t, ok := EtherTypeByName(strings.ToLower(s)); ok {
 		return t, true
 	}
+	switch strings.ToLower(s) {
+	case "ip", "ipv4", "ip6", "ipv6":
+		d.errf(n, "%s%s is IP: the rules judge IP traffic, layer2 judges only what is not IP", ctx, s)
+		return 0, false
+	}
 	v, isNum := parseInt(s)
 	if !isNum {
 		names := make([]string, len(EtherTypes))
@@ -338,8 +342,8 @@ func (d *decoder) etherType(n *yaml.Node, ctx string) (uint16, bool) {
 		d.errf(n, "%sEtherType %s is out of range: EtherTypes are 0x0600-0xffff (smaller values are 802.3 lengths: write llc)", ctx, s)
 		return 0, false
 	}
-	if t := uint16(v); t == EtherTypeIPv4 || t == EtherTypeIPv6 || s == "ip" {
-		d.errf(n, "%sEtherType %s is IP: the rules judge IP traffic, layer2 judges only what is not IP", ctx, strconv.Quote(s))
+	if t := uint16(v); t == EtherTypeIPv4 || t == EtherTypeIPv6 {
+		d.errf(n, "%sEtherType %s is IP (%s): the rules judge IP traffic, layer2 judges only what is not IP", ctx, s, EtherTypeName(t))
 		return 0, false
 	}
 	return uint16(v), true
