@@ -23,10 +23,14 @@ func CheckRoot() error {
 // fsRoot is where /proc and /sys are found; tests point it at a fake tree.
 var fsRoot = "/"
 
-// bridgeSysctls make br_netfilter hand bridged IPv4 and IPv6 to the inet hooks.
+// bridgeSysctls make br_netfilter hand bridged IPv4 and IPv6 to the inet
+// hooks, those in 802.1Q tags too: without the last, a tagged IP packet
+// crosses the bridge past the inet table (the bridge table of the layer2
+// section passes IP on to it, tagged or not).
 var bridgeSysctls = []string{
 	"proc/sys/net/bridge/bridge-nf-call-iptables",
 	"proc/sys/net/bridge/bridge-nf-call-ip6tables",
+	"proc/sys/net/bridge/bridge-nf-filter-vlan-tagged",
 }
 
 // PrepareBridge makes bridged IP traffic in this namespace reach the forward
