@@ -67,12 +67,15 @@ func (d *dec) u32() uint32 {
 
 // bytes reads a String or ByteString: an Int32 length (-1: null) and the
 // bytes. It returns a view into b and the length as sent.
-func (d *dec) bytes() ([]byte, int32) {
+func (d *dec) bytes() ([]byte, int32) { return d.bytesMax(d.size) }
+
+// bytesMax is bytes for a string of at most max bytes.
+func (d *dec) bytesMax(max int) ([]byte, int32) {
 	n := int32(d.u32())
 	if d.failed() || n == -1 {
 		return nil, n
 	}
-	if n < -1 || int(n) > d.size-d.i {
+	if n < -1 || int(n) > d.size-d.i || int(n) > max {
 		d.bad = ErrBadString
 		return nil, n
 	}

@@ -178,10 +178,7 @@ func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
 // url reads one of the connection messages' strings, at most MaxURL
 // bytes.
 func (d *dec) url() []byte {
-	s, l := d.bytes()
-	if l > MaxURL {
-		d.bad = ErrBadString
-	}
+	s, _ := d.bytesMax(MaxURL)
 	return s
 }
 
@@ -192,10 +189,7 @@ const maxPolicyURI = 255
 // policy, its sequence header and the OpenSecureChannel request's mode or
 // response's token.
 func open(d *dec, h Hint, p *Message) {
-	var l int32
-	if p.Policy, l = d.bytes(); l > maxPolicyURI {
-		d.bad = ErrBadString
-	}
+	p.Policy, _ = d.bytesMax(maxPolicyURI)
 	_, p.SenderCertLen = d.bytes()
 	_, p.ThumbprintLen = d.bytes()
 	if d.failed() {
@@ -244,14 +238,13 @@ func symmetric(d *dec, h Hint, p *Message) {
 		// Guess: read as clear, and take for encrypted what does not
 		// show a known service.
 		g := *d
-		var q Message
-		q.Chunk = p.Chunk
 		g.skip(8)
-		if typeID(&g, &q); g.out {
+		ns, id, numeric := g.nodeID(false)
+		if g.out {
 			d.out = true
 			return
 		}
-		if g.bad != OK || q.TypeNS != 0 || q.Service == ServiceUnknown {
+		if s, _ := ServiceOf(id); g.bad != OK || !numeric || ns != 0 || s == ServiceUnknown {
 			p.Encrypted = true
 			return
 		}
