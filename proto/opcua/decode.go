@@ -14,6 +14,7 @@ type dec struct {
 	size int
 	out  bool
 	bad  Error
+	past bool // bad because a field runs past the chunk's end
 }
 
 // failed reports whether a read went wrong.
@@ -25,7 +26,7 @@ func (d *dec) need(n int) bool {
 		return false
 	}
 	if n < 0 || d.i+n > d.size {
-		d.bad = ErrBadBody
+		d.bad, d.past = ErrBadBody, true
 		return false
 	}
 	if d.i+n > len(d.b) {
@@ -75,8 +76,12 @@ func (d *dec) bytesMax(max int) ([]byte, int32) {
 	if d.failed() || n == -1 {
 		return nil, n
 	}
-	if n < -1 || int(n) > d.size-d.i || int(n) > max {
+	if n < -1 || int(n) > max {
 		d.bad = ErrBadString
+		return nil, n
+	}
+	if int(n) > d.size-d.i {
+		d.bad, d.past = ErrBadString, true
 		return nil, n
 	}
 	if !d.need(int(n)) {
@@ -189,8 +194,12 @@ func (d *dec) stringArray() {
 	if d.failed() || n == -1 {
 		return
 	}
-	if n < -1 || int(n) > (d.size-d.i)/4 {
+	if n < -1 {
 		d.bad = ErrBadBody
+		return
+	}
+	if int(n) > (d.size-d.i)/4 {
+		d.bad, d.past = ErrBadBody, true
 		return
 	}
 	for range n {

@@ -159,7 +159,7 @@ func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
 		p.ChannelID, p.TokenID = d.u32(), d.u32()
 		symmetric(&d, h, p)
 	}
-	if d.bad == ErrBadBody && p.Chunk == ChunkIntermediate && p.inBody {
+	if d.past && p.Chunk == ChunkIntermediate && p.inBody && !p.Encrypted {
 		// A body may be cut anywhere between chunks: what this one lacks
 		// is in the next.
 		d.bad, p.Split = OK, true
@@ -170,7 +170,7 @@ func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
 	case d.out:
 		return 0, ErrShort
 	case p.Type < TypeOpen && d.i != n:
-		return n, ErrBadSize // the message holds bytes beyond its fields
+		return n, ErrBadBody // the message holds bytes beyond its fields
 	}
 	return n, OK
 }

@@ -10,6 +10,13 @@ import (
 
 var ch = opcuatest.Chan{ID: 9, Token: 14}
 
+// cutChunk returns the first n bytes of message b as a C chunk.
+func cutChunk(b []byte, n int) []byte {
+	b = withSize(b[:n], uint32(n))
+	b[3] = opcua.ChunkIntermediate
+	return b
+}
+
 // withSize returns b with its header's size set to size.
 func withSize(b []byte, size uint32) []byte {
 	b = bytes.Clone(b)
@@ -54,7 +61,7 @@ func TestParse(t *testing.T) {
 		{name: "size below fields", b: withSize(read, 23), err: opcua.ErrBadSize},
 		{name: "size above limit", b: withSize(read, opcua.MaxSize+1), err: opcua.ErrBadSize},
 		{name: "ack too long", b: withSize(opcuatest.Ack(), 29), err: opcua.ErrBadSize},
-		{name: "hello with a tail", b: withSize(append(bytes.Clone(hel), 0), uint32(len(hel)+1)), err: opcua.ErrBadSize, n: len(hel) + 1},
+		{name: "hello with a tail", b: withSize(append(bytes.Clone(hel), 0), uint32(len(hel)+1)), err: opcua.ErrBadBody, n: len(hel) + 1},
 		{name: "hello cut", b: hel[:len(hel)-1], err: opcua.ErrShort},
 
 		// Connection messages.
@@ -188,6 +195,14 @@ func TestParse(t *testing.T) {
 				t.Errorf("%+v", m)
 			}
 		}},
+		{name: "open request split in its header", b: cutChunk(opcuatest.OpenRequest("None", opcua.ModeSign, 1, 1), 95), err: opcua.OK, n: 95,
+			check: func(t *testing.T, m *opcua.Message) {
+				if !m.Split || !m.HasType || m.Service != opcua.OpenSecureChannel || m.HasMode {
+					t.Errorf("%+v", m)
+				}
+			}},
+		{name: "open request split final", b: withSize(opcuatest.OpenRequest("None", opcua.ModeSign, 1, 1)[:95], 95), err: opcua.ErrBadBody, n: 95},
+		{name: "open security header split", b: cutChunk(opcuatest.OpenRequest("None", opcua.ModeSign, 1, 1), 70), err: opcua.ErrBadBody, n: 70},
 		{name: "continuation", b: ch.Chunk("MSG", 'F', 3, 3, []byte{0xff, 0xff}), h: cont, err: opcua.OK, n: -1, check: func(t *testing.T, m *opcua.Message) {
 			if m.HasType || m.RequestID != 3 || m.SequenceNumber != 3 || m.Split {
 				t.Errorf("%+v", m)
