@@ -70,6 +70,20 @@ func (d *dec) u32() uint32 {
 // bytes. It returns a view into b and the length as sent.
 func (d *dec) bytes() ([]byte, int32) { return d.bytesMax(d.size) }
 
+// length reads a String's or ByteString's length and checks it fits the
+// chunk, without needing its bytes.
+func (d *dec) length() int32 {
+	n := int32(d.u32())
+	switch {
+	case d.failed():
+	case n < -1:
+		d.bad = ErrBadString
+	case int(n) > d.size-d.i:
+		d.bad, d.past = ErrBadString, true
+	}
+	return n
+}
+
 // bytesMax is bytes for a string of at most max bytes.
 func (d *dec) bytesMax(max int) ([]byte, int32) {
 	n := int32(d.u32())

@@ -56,7 +56,8 @@ type Message struct {
 	// OPN, MSG and CLO.
 	ChannelID uint32 // the secure channel (0 in the first OPN request)
 	// OPN's asymmetric security header: the policy URI and the lengths of
-	// the certificate and thumbprint as sent (-1: null).
+	// the certificate and thumbprint as sent (-1: null; the thumbprint's
+	// is read only under the None policy, 0 otherwise).
 	Policy        []byte
 	SenderCertLen int32
 	ThumbprintLen int32
@@ -190,13 +191,19 @@ const maxPolicyURI = 255
 // response's token.
 func open(d *dec, h Hint, p *Message) {
 	p.Policy, _ = d.bytesMax(maxPolicyURI)
-	_, p.SenderCertLen = d.bytes()
-	_, p.ThumbprintLen = d.bytes()
 	if d.failed() {
 		return
 	}
 	if !PolicyNone(p.Policy) {
-		p.Encrypted = true
+		// Nothing after the certificate is readable: its length is
+		// enough (a chain may be larger than the stream buffer).
+		p.SenderCertLen = d.length()
+		p.Encrypted = !d.failed()
+		return
+	}
+	_, p.SenderCertLen = d.bytes()
+	_, p.ThumbprintLen = d.bytes()
+	if d.failed() {
 		return
 	}
 	p.SequenceNumber, p.RequestID = d.u32(), d.u32()

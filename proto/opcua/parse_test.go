@@ -110,12 +110,13 @@ func TestParse(t *testing.T) {
 		}},
 		{name: "open encrypted", b: opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSignAndEncrypt, 1, 1), err: opcua.OK, n: -1,
 			check: func(t *testing.T, m *opcua.Message) {
-				if !m.Encrypted || m.HasMode || m.HasType || m.SenderCertLen != 900 || m.ThumbprintLen != 20 ||
+				if !m.Encrypted || m.HasMode || m.HasType || m.SenderCertLen != 900 || m.ThumbprintLen != 0 ||
 					string(opcua.PolicySuffix(m.Policy)) != "Basic256Sha256" {
 					t.Errorf("%+v", m)
 				}
 			}},
-		{name: "open encrypted cut in certificate", b: opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSign, 1, 1)[:200], err: opcua.ErrShort},
+		{name: "open encrypted cut in certificate", b: opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSign, 1, 1)[:200], err: opcua.OK, n: 1257},
+		{name: "open encrypted cut in certificate length", b: opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSign, 1, 1)[:8+4+4+57+2], err: opcua.ErrShort},
 		{name: "open certificate past message", b: withSize(opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSign, 1, 1), 500), err: opcua.ErrBadString, n: 500},
 		{name: "open policy too long", b: opcuatest.Frame("OPN", 'F', opcuatest.U32(opcuatest.Str(opcuatest.U32(nil, 0), make([]byte, 256)), 0xffffffff, 0xffffffff, 1, 1)),
 			err: opcua.ErrBadString, n: -1},
