@@ -59,6 +59,7 @@ func TestInspectOPCUAServices(t *testing.T) {
 	lines := te.appLines()
 	if len(lines) != 1 || lines[0].reason != ReasonViolation || appFunctionName(&lines[0].app) != "write" ||
 		appInt(&lines[0].app, "request_id") != 6 || appString(&lines[0].app, "security_mode") != "none" ||
+		appString(&lines[0].app, "security_policy") != "None" ||
 		appString(&lines[0].app, "violates") != "services" {
 		t.Errorf("lines %+v", lineSummaries(lines))
 	}
@@ -274,6 +275,15 @@ func TestInspectOPCUANoAllocs(t *testing.T) {
 		i++
 	}); a != 0 {
 		t.Errorf("%.1f allocations per inspected packet", a)
+	}
+	write := ch9.Request(opcua.Write, 5, 5, make([]byte, 40))
+	refused := seg(hmi, plc, s.sport, 4840, fACK|fPSH, s.cseq+uint32(len(read)*n), s.sseq, write)
+	if a := testing.AllocsPerRun(100, func() {
+		if w.Decide(refused) {
+			t.Fatal("write passed")
+		}
+	}); a != 0 {
+		t.Errorf("%.1f allocations per refused packet", a)
 	}
 }
 

@@ -43,6 +43,10 @@ const (
 	wordInfer   = 0x4  // the OPN was encrypted: the first MSG tells the mode
 	wordRecheck = 0x8  // the condition's modes are judged once the mode is known
 	wordOpened  = 0x10 // an OPN was seen on this flow
+	// The channel's policy for the verdict line: its index in Policies
+	// plus one (0: not seen, or not a standard one).
+	wordPolicyShift = 8
+	wordPolicy      = 0xf << wordPolicyShift
 )
 
 // Why a request cannot be judged (unparsed-opcua details).
@@ -134,7 +138,7 @@ func (in *inspector) open(j core.Judge, c *Cond, m *Message, w *uint16, off uint
 			mode = m.SecurityMode
 		}
 	}
-	*w = wordOpened | uint16(mode)
+	*w = wordOpened | uint16(mode) | uint16(policyIndex(m.Policy))<<wordPolicyShift
 	if mode == ModeUnknown {
 		*w |= wordInfer
 	}
@@ -298,8 +302,12 @@ func event(e *core.Event, m *Message, w uint16) {
 	if mode := Mode(w & wordMode); mode != ModeUnknown {
 		e.B[bMode], e.Has = uint8(mode), e.Has|hasMode
 	}
-	if m.Type == TypeOpen {
+	switch i := int(w&wordPolicy) >> wordPolicyShift; {
+	case m.Type == TypeOpen:
 		e.SetText(PolicySuffix(m.Policy))
+		e.Has |= hasPolicy
+	case i > 0 && i <= len(Policies):
+		e.TextLen = uint8(copy(e.Text[:], Policies[i-1]))
 		e.Has |= hasPolicy
 	}
 	switch {
