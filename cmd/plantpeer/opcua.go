@@ -86,6 +86,7 @@ type opcuaResult struct {
 	Op       string `json:"op"`
 	OK       bool   `json:"ok"`
 	Answered bool   `json:"answered"`
+	Millis   int64  `json:"ms"` // how long the service took
 	Error    string `json:"error,omitempty"`
 }
 
@@ -147,8 +148,10 @@ func runOPCUAClient(ctx context.Context, args []string, stdout, stderr io.Writer
 		opcua.AutoReconnect(false), opcua.SessionTimeout(time.Minute),
 	}
 	var results []opcuaResult
+	start := time.Now()
 	done := func(op string, err error) bool {
-		r := opcuaResult{Op: op, OK: err == nil, Answered: answered(err)}
+		r := opcuaResult{Op: op, OK: err == nil, Answered: answered(err), Millis: time.Since(start).Milliseconds()}
+		start = time.Now()
 		if err != nil {
 			r.Error = err.Error()
 		}
