@@ -54,7 +54,9 @@ func newOPCUARig(t *testing.T) *rig {
 	ctl := r.p.Host(plant.Control)
 	addr := fmt.Sprintf("%s:%d", ctl.IPv4, uaPort)
 	r.server(ctl.NS, "opcua-server", "-l", addr, "-for", "5m")
-	deadline := time.Now().Add(10 * time.Second)
+	// The library's server loads the standard's address space first:
+	// seconds on a loaded machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res := r.uaClient(ctl.NS, "read", time.Second)
 		if len(res) == 2 && res[1].OK {

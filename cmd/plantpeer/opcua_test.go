@@ -41,7 +41,7 @@ func TestOPCUAPeers(t *testing.T) {
 		return res.Results
 	}
 	var res []opcuaResult
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if res = client("-addr", addr, "-ops", "read,browse,write,call"); len(res) == 5 || time.Now().After(deadline) {
 			break
 		}
