@@ -230,8 +230,15 @@ func TestInspectOPCUAChunks(t *testing.T) {
 	if got := te.requests("hmi-reads"); got != 3 {
 		t.Errorf("%d requests, want the three reads", got)
 	}
+	// A chunk of another message inside an open one does not frame.
+	s.req(ch9.Chunk("MSG", 'C', 10, 20, body(opcua.Read, 4)))
+	s.req(ch9.Chunk("MSG", 'F', 11, 21, []byte{1, 2, 3}))
+	if lines := te.appLines(); len(lines) != 1 || lines[0].reason != "malformed-opcua" ||
+		appString(&lines[0].app, "error") != "chunk-of-another-message" {
+		t.Fatalf("stray chunk: %v", lineSummaries(lines))
+	}
 	// A first chunk too short to hold its type id cannot be judged.
-	s.req(ch9.Chunk("MSG", 'C', 10, 8, []byte{0x01}))
+	s.req(ch9.Chunk("MSG", 'C', 12, 8, []byte{0x01}))
 	if lines := te.appLines(); len(lines) != 1 || lines[0].reason != "unparsed-opcua" ||
 		appString(&lines[0].app, "detail") != "service-type-split-across-chunks" {
 		t.Fatalf("split type: %v", lineSummaries(lines))
