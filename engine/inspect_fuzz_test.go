@@ -3,6 +3,9 @@ package engine
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/opcua"
+	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
 
 // FuzzInspect drives one inspected TCP flow per protocol with segments
@@ -46,11 +49,21 @@ func FuzzInspect(f *testing.F) {
 	f.Add(byte(3), cat(rec(0, 0, s7Pieces(s7Setup(1, 240))[0]), rec(1, 0, s7Pieces(s7Setup(3, 240))[0]),
 		recs(cat(s7Pieces(s7WriteVar(300), 20, 200)...))))
 	f.Add(byte(2), recs(enipSetAttr(0x0e, 1500)))
+	// OPC UA: a channel opened, a read, a write, a chunked message, a
+	// chunk larger than the stream buffer; an encrypted channel.
+	uaCh := opcuatest.Chan{ID: 9, Token: 14}
+	f.Add(byte(4), recs(cat(opcuatest.Hello("opc.tcp://plc:4840"), opcuatest.OpenRequest("None", opcua.ModeNone, 1, 1),
+		uaCh.Request(opcua.Read, 2, 2, nil), uaCh.Request(opcua.Write, 3, 3, nil),
+		uaCh.Chunk("MSG", 'C', 4, 4, opcuatest.NodeID(nil, 631)), uaCh.Chunk("MSG", 'F', 5, 4, []byte{1, 2}),
+		uaCh.Request(opcua.Read, 6, 6, make([]byte, 5000)))))
+	f.Add(byte(4), cat(rec(0, 0, opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSignAndEncrypt, 1, 1)[:255]),
+		recs(opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSignAndEncrypt, 1, 1)[255:]), rec(0, 0, uaCh.Encrypted('F', 96))))
 	conds := []struct{ port, cond string }{
 		{"502", `    modbus: {preset: read_only, addresses: {read: ["0-99"]}}`},
 		{"20000", `    dnp3: {functions: [read, direct_operate], objects: ["60", "12:1"]}`},
 		{"44818", "    enip: {commands: [register_session, send_rr_data]}\n    cip: {services: [get_attribute_single]}"},
 		{"102", `    s7: {functions: [setup_communication, read_var], userdata_groups: [cpu_functions]}`},
+		{"4840", `    opcua: {services: [create_session, read], security_modes: [none, sign]}`},
 	}
 	f.Fuzz(func(t *testing.T, proto byte, in []byte) {
 		c := conds[int(proto)%len(conds)]

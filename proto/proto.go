@@ -21,6 +21,7 @@ import (
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -34,6 +35,7 @@ const (
 	DNP3      // DNP3 over TCP or UDP
 	ENIP      // EtherNet/IP and the CIP it carries (keys enip and cip)
 	S7        // S7comm over ISO-on-TCP
+	OPCUA     // OPC UA binary over TCP (UA TCP, secure conversation)
 	// Count is one past the last protocol: the table's length.
 	Count
 )
@@ -52,6 +54,7 @@ var Table = [Count]Info{
 	DNP3:   dnp3.Info,
 	ENIP:   enip.Info,
 	S7:     s7.Info,
+	OPCUA:  opcua.Info,
 }
 
 func init() {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"github.com/conduit-ot/conduit/proto"
 	"io"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -99,6 +99,20 @@ type ruleEvidence struct {
 	silent      bool   // clients that only connected took another's condition
 }
 
+// uncountedKind reports whether an evidence line lists requests of a kind
+// the rule does not count (CIP in ENIP, an OPC UA channel's mode and
+// policy).
+func uncountedKind(line string) bool {
+	for _, id := range proto.All() {
+		for _, k := range proto.Table[id].Kinds {
+			if k.Uncounted && strings.HasPrefix(line, "  #   "+strings.ReplaceAll(k.Name, "-", " ")+" ") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // draftEvidence reads the evidence comments of a draft, by rule name.
 func draftEvidence(y string) map[string]ruleEvidence {
 	out := map[string]ruleEvidence{}
@@ -114,7 +128,7 @@ func draftEvidence(y string) map[string]ruleEvidence {
 			cur.silent = true
 		case strings.HasPrefix(line, "  #   no ") && strings.Contains(line, " condition"):
 			cur.noCondition = true
-		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !strings.HasPrefix(line, "  #   cip "):
+		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !uncountedKind(line):
 			_, list, ok := strings.Cut(line, ": ")
 			if !ok {
 				continue
