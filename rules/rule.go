@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
 )
 
 var (
