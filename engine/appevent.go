@@ -4,9 +4,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -16,42 +14,29 @@ import (
 // event, so the packet path fills it without allocating; names are looked
 // up when the line is written.
 type appEvent struct {
-	proto    rules.AppProto // AppNone: no app object
-	side     uint8          // reqSide or rspSide
-	violates rules.Failure
-	has      appHas
-	offset   uint32 // bytes into the direction's stream since inspection began
-	err      string // the parser's error, a constant
-	detail   string // a constant
+	proto       proto.ID // None: no app object
+	proto.Event          // the side, the outcome and the protocol's fields
+	has         appHas
 
-	fn, unit, mei uint8  // function (Modbus, DNP3, S7) or CIP service; Modbus unit and MEI type
-	exc, excCode  uint8  // Modbus exception; CIP general status; S7 error class and code
-	group, sub    uint8  // S7 userdata group and subfunction; DNP3 object group and variation
-	rosctr        uint8  // S7 message type
-	cmd           uint16 // ENIP command
-	tid           uint16 // Modbus transaction
-	src, dst      uint16 // DNP3 link addresses
-	raddr, rqty   uint16 // Modbus read span
-	waddr, wqty   uint16 // Modbus write span
-	class, inst   uint32 // CIP path
-	encStatus     uint32 // ENIP encapsulation status
-	textLen       uint8
-	text          [32]byte // S7 PI service or block file name, CIP tag name (cut to 32 bytes)
+	fn           uint8  // function (DNP3, S7) or CIP service
+	exc, excCode uint8  // CIP general status; S7 error class and code
+	group, sub   uint8  // S7 userdata group and subfunction; DNP3 object group and variation
+	rosctr       uint8  // S7 message type
+	cmd          uint16 // ENIP command
+	src, dst     uint16 // DNP3 link addresses
+	class, inst  uint32 // CIP path
+	encStatus    uint32 // ENIP encapsulation status
+	textLen      uint8
+	text         [32]byte // S7 PI service or block file name, CIP tag name (cut to 32 bytes)
 }
 
 type appHas uint16
 
 const (
 	hasFn appHas = 1 << iota
-	hasUnit
 	hasExc
-	hasMEI
 	hasGroup
-	hasObject
 	hasCmd
-	hasLink
-	hasRead
-	hasWrite
 	hasPath
 	hasROSCTR
 	hasEncStatus
@@ -61,62 +46,6 @@ const (
 func (a *appEvent) setText(b []byte) {
 	a.textLen = uint8(copy(a.text[:], b))
 	a.has |= hasText
-}
-
-// fromModbus records a Modbus ADU.
-func (a *appEvent) fromModbus(p *modbus.PDU) {
-	a.fn, a.unit, a.tid = p.Function, p.UnitID, p.TransactionID
-	a.has |= hasFn | hasUnit
-	if p.Function == modbus.EncapsulatedInterface {
-		a.mei, a.has = p.MEIType, a.has|hasMEI
-	}
-	if p.HasRead {
-		a.raddr, a.rqty, a.has = p.ReadAddr, p.ReadQty, a.has|hasRead
-	}
-	if p.HasWrite {
-		a.waddr, a.wqty, a.has = p.WriteAddr, p.WriteQty, a.has|hasWrite
-	}
-	if p.Exception {
-		a.exc, a.has = p.ExceptionCode, a.has|hasExc
-	}
-}
-
-// fromDNP3 records a DNP3 frame; obj is the index of an object header of
-// its application request to name, or -1.
-func (a *appEvent) fromDNP3(f *dnp3.Frame, obj int) {
-	a.src, a.dst, a.has = f.Source, f.Destination, a.has|hasLink
-	if f.HasApp {
-		a.fromDNP3App(&f.App, obj)
-	}
-}
-
-// fromDNP3App records an application request (of a frame, or a fragment
-// gathered from several) and its object header obj (-1: none).
-func (a *appEvent) fromDNP3App(app *dnp3.App, obj int) {
-	a.fn, a.has = app.Function, a.has|hasFn
-	if obj >= 0 && obj < app.NumObjects {
-		h := &app.Objects[obj]
-		a.group, a.sub, a.has = h.Group, h.Variation, a.has|hasObject
-	}
-}
-
-// fromENIP records an encapsulation message and, when m is not nil, one
-// CIP message of it.
-func (a *appEvent) fromENIP(p *enip.PDU, m *enip.Msg) {
-	a.cmd, a.has = p.Encap.Command, a.has|hasCmd
-	if p.Encap.Status != 0 {
-		a.encStatus, a.has = p.Encap.Status, a.has|hasEncStatus
-	}
-	if m == nil {
-		return
-	}
-	a.fn, a.class, a.inst, a.has = m.Service, m.Class, m.Instance, a.has|hasFn|hasPath
-	if m.Response {
-		a.exc, a.has = m.Status, a.has|hasExc
-	}
-	if len(m.Symbol) > 0 {
-		a.setText(m.Symbol)
-	}
 }
 
 // fromS7 records an S7 PDU.
@@ -144,12 +73,15 @@ func (a *appEvent) fromS7(p *s7.PDU) {
 // attr renders the app object; it allocates, on the log writer's side.
 func (a *appEvent) attr() slog.Attr {
 	as := []slog.Attr{slog.String("proto", a.proto.String())}
-	if a.side == rspSide {
+	if a.Side == proto.Response {
 		as = append(as, slog.String("dir", "response"))
 	} else {
 		as = append(as, slog.String("dir", "request"))
 	}
-	as = append(as, slog.Uint64("offset", uint64(a.offset)))
+	as = append(as, slog.Uint64("offset", uint64(a.Offset)))
+	if p := proto.Table[a.proto].Protocol; p != nil {
+		as = p.Attrs(&a.Event, as)
+	}
 	name := func(key, n string, code int) {
 		if n == "" {
 			n = strconv.Itoa(code)
@@ -157,53 +89,6 @@ func (a *appEvent) attr() slog.Attr {
 		as = append(as, slog.String(key, n), slog.Int(key+"_code", code))
 	}
 	switch a.proto {
-	case rules.AppModbus:
-		if a.has&hasFn != 0 {
-			name("function", modbus.FunctionName(a.fn), int(a.fn))
-			as = append(as, slog.Int("unit", int(a.unit)), slog.Int("transaction", int(a.tid)))
-		}
-		if a.has&hasMEI != 0 {
-			as = append(as, slog.Int("mei", int(a.mei)))
-		}
-		if a.has&hasRead != 0 {
-			as = append(as, slog.Int("read_addr", int(a.raddr)), slog.Int("read_qty", int(a.rqty)))
-		}
-		if a.has&hasWrite != 0 {
-			as = append(as, slog.Int("write_addr", int(a.waddr)), slog.Int("write_qty", int(a.wqty)))
-		}
-		if a.has&hasExc != 0 {
-			name("exception", modbus.ExceptionName(a.exc), int(a.exc))
-		}
-	case rules.AppDNP3:
-		if a.has&hasFn != 0 {
-			name("function", dnp3.FunctionName(a.fn), int(a.fn))
-		}
-		if a.has&hasLink != 0 {
-			as = append(as, slog.Int("source", int(a.src)), slog.Int("destination", int(a.dst)))
-		}
-		if a.has&hasObject != 0 {
-			as = append(as, slog.String("object", strconv.Itoa(int(a.group))+":"+strconv.Itoa(int(a.sub))))
-		}
-	case rules.AppENIP:
-		if a.has&hasCmd != 0 {
-			name("command", enip.CommandName(a.cmd), int(a.cmd))
-		}
-		if a.has&hasEncStatus != 0 {
-			as = append(as, slog.Uint64("encap_status", uint64(a.encStatus)))
-		}
-		if a.has&hasFn != 0 {
-			name("service", enip.ServiceName(a.fn, a.class), int(a.fn))
-		}
-		if a.has&hasPath != 0 {
-			name("class", enip.ClassName(a.class), int(a.class))
-			as = append(as, slog.Uint64("instance", uint64(a.inst)))
-		}
-		if a.has&hasExc != 0 {
-			as = append(as, slog.Int("status", int(a.exc)))
-		}
-		if a.has&hasText != 0 {
-			as = append(as, slog.String("tag", string(a.text[:a.textLen])))
-		}
 	case rules.AppS7:
 		if a.has&hasROSCTR != 0 {
 			as = append(as, slog.String("rosctr", s7.ROSCTRName(a.rosctr)))
@@ -222,14 +107,14 @@ func (a *appEvent) attr() slog.Attr {
 			as = append(as, slog.String("name", string(a.text[:a.textLen])))
 		}
 	}
-	if a.violates != rules.Pass {
-		as = append(as, slog.String("violates", a.violates.String()))
+	if a.Violates != proto.Pass {
+		as = append(as, slog.String("violates", a.Violates.String()))
 	}
-	if a.err != "" {
-		as = append(as, slog.String("error", a.err))
+	if a.Err != "" {
+		as = append(as, slog.String("error", a.Err))
 	}
-	if a.detail != "" {
-		as = append(as, slog.String("detail", a.detail))
+	if a.Detail != "" {
+		as = append(as, slog.String("detail", a.Detail))
 	}
 	return slog.Attr{Key: "app", Value: slog.GroupValue(as...)}
 }

@@ -279,3 +279,23 @@ func appFunctionName(a *appEvent) string {
 	}
 	return ""
 }
+
+// appInt is a number field of an app event's log line (-1: none).
+func appInt(a *appEvent, key string) int64 {
+	for _, at := range a.attr().Value.Group() {
+		if at.Key == key {
+			return at.Value.Int64()
+		}
+	}
+	return -1
+}
+
+// appStr is a text field of an app event's log line ("": none).
+func appStr(a *appEvent, key string) string {
+	for _, at := range a.attr().Value.Group() {
+		if at.Key == key {
+			return at.Value.String()
+		}
+	}
+	return ""
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // Coverage is what each rule carried: the distinct client/server/port
@@ -122,10 +123,11 @@ func (c *ruleCoverage) request(k coverKey, f funcKey, unit uint8, now int64) {
 // count records one request; a CIP request is listed but not counted, as
 // the rule counts the ENIP request carrying it.
 func (t *tupleCov) count(f funcKey, unit uint8) {
-	if f.kind != KindCIP {
+	_, k := proto.KindOf(f.kind)
+	if !k.Uncounted {
 		t.requests++
 	}
-	if f.kind == KindModbus {
+	if k.Units {
 		t.units[unit>>6] |= 1 << (unit & 63)
 	}
 	t.addFunc(f, 1, true)

@@ -9,6 +9,8 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
+
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // Config assembles an Engine.
@@ -114,6 +116,11 @@ func New(cfg Config) *Engine {
 	})
 	for i := range cfg.Workers {
 		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i)}
+		for _, id := range proto.All() {
+			if p := proto.Table[id].Protocol; p != nil {
+				w.insps[id] = p.NewInspector()
+			}
+		}
 		w.streams.maxLarge = cfg.LargeBuffers
 		e.workers = append(e.workers, w)
 	}

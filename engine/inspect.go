@@ -4,8 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/conduit-ot/conduit/conntrack"
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -16,12 +15,16 @@ const (
 	ReasonException = "app-exception" // a response reporting an error (Modbus exception, CIP or S7 error)
 )
 
-var (
-	malformedReason = [...]string{rules.AppModbus: "malformed-modbus", rules.AppDNP3: "malformed-dnp3",
-		rules.AppENIP: "malformed-enip", rules.AppS7: "malformed-s7"}
-	unparsedReason = [...]string{rules.AppModbus: "unparsed-modbus", rules.AppDNP3: "unparsed-dnp3",
-		rules.AppENIP: "unparsed-enip", rules.AppS7: "unparsed-s7"}
-)
+// The reasons of a protocol's PDUs that cannot be judged:
+// "malformed-modbus", "unparsed-s7", ...
+var malformedReason, unparsedReason = reasons("malformed-"), reasons("unparsed-")
+
+func reasons(prefix string) (r [proto.Count]string) {
+	for _, id := range proto.All() {
+		r[id] = prefix + id.String()
+	}
+	return r
+}
 
 // markStreamShift: a flow's Mark holds, above the engine's low bits, its
 // stream slot in the worker's pool plus one (0: none).
@@ -43,6 +46,7 @@ type inspection struct {
 	w        *Worker
 	flow     *conntrack.Flow
 	cond     *rules.AppCond
+	ins      proto.Inspector // the protocol's, of the worker
 	side     int
 	off      uint32        // stream offset of the payload's first new byte
 	requests uint64        // requests the condition matched
@@ -76,14 +80,14 @@ func (in *inspection) record(what outcome, reason string) *appEvent {
 		return nil
 	}
 	in.what, in.reason = what, reason
-	in.app = appEvent{proto: in.cond.Proto, side: uint8(in.side)}
+	in.app = appEvent{proto: in.cond.Proto, Event: proto.Event{Side: proto.Side(in.side)}}
 	return &in.app
 }
 
 func (in *inspection) violation(f rules.Failure, off uint32) *appEvent {
 	a := in.record(outViolation, ReasonViolation)
 	if a != nil {
-		a.violates, a.offset = f, off
+		a.Violates, a.Offset = f, off
 	}
 	return a
 }
@@ -91,7 +95,7 @@ func (in *inspection) violation(f rules.Failure, off uint32) *appEvent {
 func (in *inspection) unparsed(reason, err, detail string, off uint32) *appEvent {
 	a := in.record(outUnparsed, reason)
 	if a != nil {
-		a.err, a.detail, a.offset = err, detail, off
+		a.Err, a.Detail, a.Offset = err, detail, off
 	}
 	return a
 }
@@ -99,18 +103,18 @@ func (in *inspection) unparsed(reason, err, detail string, off uint32) *appEvent
 func (in *inspection) notice(off uint32) *appEvent {
 	a := in.record(outNotice, ReasonException)
 	if a != nil {
-		a.offset = off
+		a.Offset = off
 	}
 	return a
 }
 
-// pduStatus is how a PDU at the start of a buffer went.
-type pduStatus uint8
+// pduStatus is how a PDU at the start of a buffer went (proto.Status).
+type pduStatus = proto.Status
 
 const (
-	pduOK    pduStatus = iota // framed (judged or found malformed): n bytes consumed
-	pduShort                  // continues beyond the buffer
-	pduLost                   // cannot be framed: the rest of the stream cannot be walked
+	pduOK    = proto.OK    // framed (judged or found malformed): n bytes consumed
+	pduShort = proto.Short // continues beyond the buffer
+	pduLost  = proto.Lost  // cannot be framed: the rest of the stream cannot be walked
 )
 
 // walk judges the PDUs of part ++ data, where part is the unfinished PDU
@@ -170,8 +174,8 @@ func (in *inspection) oversize(b []byte, off uint32, avail int, detail string) i
 	if in.side == reqSide {
 		in.unparsed(unparsedReason[in.cond.Proto], "", detail, off)
 	}
-	if in.asm.active {
-		in.asm.decided = true // a piece of it goes unseen: it cannot be judged whole
+	if in.asm.Active {
+		in.asm.Decided = true // a piece of it goes unseen: it cannot be judged whole
 	}
 	if total > avail {
 		in.skip = uint32(total - avail)
@@ -182,19 +186,10 @@ func (in *inspection) oversize(b []byte, off uint32, avail int, detail string) i
 // declared is the length a PDU's header announces, 0 if b is too short
 // to tell.
 func (in *inspection) declared(b []byte) int {
+	if in.ins != nil {
+		return in.ins.Declared(b)
+	}
 	switch in.cond.Proto {
-	case rules.AppModbus:
-		if len(b) >= 6 {
-			return 6 + int(binary.BigEndian.Uint16(b[4:6]))
-		}
-	case rules.AppDNP3:
-		if len(b) >= 3 {
-			return dnp3.FrameLen(b[2])
-		}
-	case rules.AppENIP:
-		if len(b) >= 4 {
-			return enip.HeaderLen + int(binary.LittleEndian.Uint16(b[2:4]))
-		}
 	case rules.AppS7:
 		if len(b) >= 4 {
 			return int(binary.BigEndian.Uint16(b[2:4]))
@@ -204,13 +199,14 @@ func (in *inspection) declared(b []byte) int {
 }
 
 func (in *inspection) pdu(b []byte, off uint32) (int, pduStatus) {
+	if in.ins != nil {
+		n, st := in.ins.PDU(in, in.cond.Cond, b, off)
+		if st == proto.Lost {
+			in.lost = true
+		}
+		return n, st
+	}
 	switch in.cond.Proto {
-	case rules.AppModbus:
-		return in.modbus(b, off)
-	case rules.AppDNP3:
-		return in.dnp3(b, off)
-	case rules.AppENIP:
-		return in.enip(b, off)
 	case rules.AppS7:
 		return in.s7(b, off)
 	}

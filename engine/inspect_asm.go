@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/conduit-ot/conduit/proto"
+
 // Application-layer reassembly buffers (a PDU spread over segments or
 // transport pieces).
 
@@ -12,7 +14,7 @@ const (
 // asmStart begins a reassembly at stream offset off, behind the bytes the
 // stored one keeps.
 func (in *inspection) asmStart(off uint32) {
-	in.asm = assembly{large: in.asm.large, active: true, at: off}
+	in.asm = assembly{large: in.asm.large, Asm: proto.Asm{Active: true, At: off}}
 	in.asmOff = in.asmBase
 }
 
@@ -20,7 +22,7 @@ func (in *inspection) asmStart(off uint32) {
 // a large buffer for the first bytes; it returns why it could not ("").
 func (in *inspection) asmAppend(b []byte, limit int) string {
 	a := &in.asm
-	if int(a.n)+len(b) > limit {
+	if int(a.N)+len(b) > limit {
 		return detailTooLarge
 	}
 	if len(b) == 0 {
@@ -31,8 +33,8 @@ func (in *inspection) asmAppend(b []byte, limit int) string {
 			return detailNoLarge
 		}
 	}
-	copy(in.w.streams.lend(a.large)[int(in.asmOff)+int(a.n):], b)
-	a.n += uint16(len(b))
+	copy(in.w.streams.lend(a.large)[int(in.asmOff)+int(a.N):], b)
+	a.N += uint16(len(b))
 	return ""
 }
 
@@ -41,11 +43,11 @@ func (in *inspection) asmBytes() []byte {
 	if in.asm.large == 0 {
 		return nil
 	}
-	return in.w.streams.lend(in.asm.large)[in.asmOff : in.asmOff+in.asm.n]
+	return in.w.streams.lend(in.asm.large)[in.asmOff : in.asmOff+in.asm.N]
 }
 
 // loadAsm takes the working copies of st's state for the packet's side.
 func (in *inspection) loadAsm(st *flowStream) {
 	in.asm, in.s7PDU = st.asm[in.side], st.s7PDU
-	in.asmBase = in.asm.n
+	in.asmBase = in.asm.N
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -26,7 +27,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		side = rspSide
 	}
 	in := &w.insp
-	*in = inspection{w: w, flow: f, cond: rule.App, side: side, cov: &c.cov, now: now}
+	*in = inspection{w: w, flow: f, cond: rule.App, ins: w.insps[rule.App.Proto], side: side, cov: &c.cov, now: now}
 
 	if p.Fragment != packet.NotFragment {
 		// The first piece of a datagram the kernel did not reassemble.
@@ -80,7 +81,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		}
 		in.gap = true
 		a := in.record(outUnparsed, ReasonStreamGap)
-		a.detail, a.offset = detail, seq-sd.base
+		a.Detail, a.Offset = detail, seq-sd.base
 		if rule.OnUnparsed != rules.UnparsedAllow && mode == rules.ModeEnforce {
 			// Refused: the sender retransmits, in order this time.
 			refused := w.conclude(pol, f, rule, c, st, mode, b, now)
@@ -92,7 +93,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		// gathered given up.
 		w.streams.sync(sd, seq)
 		data = p.Payload
-		in.asm.active = false
+		in.asm.Active = false
 	}
 	in.off = seq + uint32(len(p.Payload)-len(data)) - sd.base
 	skip := sd.skip
@@ -113,7 +114,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	}
 	if in.lost {
 		rest = 0
-		in.asm.active = false // its pieces cannot be told apart any more
+		in.asm.Active = false // its pieces cannot be told apart any more
 	}
 	refused := w.conclude(pol, f, rule, c, st, mode, b, now)
 	if refused && mode == rules.ModeEnforce {
@@ -140,8 +141,8 @@ func (w *Worker) inspectDatagram(pol *rules.Policy, f *conntrack.Flow, rule *rul
 		return false
 	}
 	var st *flowStream
-	if rule.App.Proto == rules.AppDNP3 {
-		if st = w.stream(f, rules.AppDNP3); st != nil {
+	if proto.Table[rule.App.Proto].Datagrams {
+		if st = w.stream(f, rule.App.Proto); st != nil {
 			in.covSt = st
 			w.resume(st, f)
 			in.loadAsm(st)
@@ -150,8 +151,8 @@ func (w *Worker) inspectDatagram(pol *rules.Policy, f *conntrack.Flow, rule *rul
 	if rest := in.walk(nil, p.Payload); rest > 0 && in.what < outViolation {
 		in.unparsed(malformedReason[rule.App.Proto], "short", "datagram-ends-inside-a-pdu", uint32(len(p.Payload)-rest))
 	}
-	if in.asm.active && !in.asm.decided && st == nil {
-		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", in.asm.at)
+	if in.asm.Active && !in.asm.Decided && st == nil {
+		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", in.asm.At)
 	}
 	// The flow's stream, if any, keeps only the fragment: no line limit
 	// by it, and never a TCP reset.

@@ -41,7 +41,7 @@ func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 	}
 	var n int
 	var err s7.Error
-	if in.asm.active {
+	if in.asm.Active {
 		n, err = s7.ParseTPKT(b, dir, p)
 	} else {
 		n, err = s7.Parse(b, dir, p)
@@ -54,14 +54,14 @@ func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 		return n, st
 	}
 	switch {
-	case in.asm.active:
+	case in.asm.Active:
 		if p.COTP.Type == s7.COTPData {
 			in.s7Piece(p.COTP.Data, p.COTP.EOT)
 		}
 	case p.Kind == s7.KindFragment:
 		in.asmStart(off)
 		if in.side == reqSide {
-			in.asm.decided = in.s7FirstPiece(p.COTP.Data, off)
+			in.asm.Decided = in.s7FirstPiece(p.COTP.Data, off)
 		}
 		in.s7Piece(p.COTP.Data, false)
 	case p.Kind == s7.KindS7Plus || p.Kind == s7.KindS7:
@@ -73,7 +73,7 @@ func (in *inspection) s7(b []byte, off uint32) (int, pduStatus) {
 // s7Piece adds a DT's data to the pending PDU; eot completes it.
 func (in *inspection) s7Piece(d []byte, eot bool) {
 	a := &in.asm
-	if !a.decided {
+	if !a.Decided {
 		limit := asmMax
 		if in.s7PDU != 0 {
 			limit = min(limit, int(in.s7PDU))
@@ -82,18 +82,18 @@ func (in *inspection) s7Piece(d []byte, eot bool) {
 			switch {
 			case in.side == rspSide && detail == detailNoLarge:
 			case detail == detailTooLarge && limit < asmMax:
-				in.unparsed(unparsedReason[rules.AppS7], "", "pdu-larger-than-negotiated", a.at)
+				in.unparsed(unparsedReason[rules.AppS7], "", "pdu-larger-than-negotiated", a.At)
 			default:
-				in.unparsed(unparsedReason[rules.AppS7], "", detail, a.at)
+				in.unparsed(unparsedReason[rules.AppS7], "", detail, a.At)
 			}
-			a.decided = true
+			a.Decided = true
 		}
 	}
 	if !eot {
 		return
 	}
-	a.active = false
-	if a.decided {
+	a.Active = false
+	if a.Decided {
 		return
 	}
 	p := &in.w.s7
@@ -102,12 +102,12 @@ func (in *inspection) s7Piece(d []byte, eot bool) {
 		dir = s7.Response
 	}
 	if err := s7.ParseS7(in.asmBytes(), dir, p); err != s7.OK {
-		if e := in.unparsed(malformedReason[rules.AppS7], string(err), "", a.at); e != nil {
+		if e := in.unparsed(malformedReason[rules.AppS7], string(err), "", a.At); e != nil {
 			e.fromS7(p)
 		}
 		return
 	}
-	in.s7Whole(p, a.at)
+	in.s7Whole(p, a.At)
 }
 
 // s7PlusDetail names S7comm-plus (protocol id 0x72) in the verdict line:

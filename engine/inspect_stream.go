@@ -26,12 +26,12 @@ func (w *Worker) settle(st *flowStream, keep bool) {
 		}
 		return
 	}
-	if !a.active || a.decided {
-		a.n = 0
+	if !a.Active || a.Decided {
+		a.N = 0
 		w.streams.release(&a.large)
-	} else if in.asmOff != 0 && a.n > 0 {
+	} else if in.asmOff != 0 && a.N > 0 {
 		buf := w.streams.lend(a.large)
-		copy(buf, buf[in.asmOff:in.asmOff+a.n])
+		copy(buf, buf[in.asmOff:in.asmOff+a.N])
 	}
 	st.asm[in.side], st.s7PDU = *a, in.s7PDU
 }

@@ -185,12 +185,12 @@ func TestInspectModbusStream(t *testing.T) {
 		t.Fatal("responses refused")
 	}
 	lines := te.appLines()
-	if len(lines) != 1 || lines[0].reason != ReasonException || lines[0].app.exc != 2 || lines[0].app.fn != 3 ||
-		lines[0].app.side != rspSide || !lines[0].accept {
+	if len(lines) != 1 || lines[0].reason != ReasonException || appInt(&lines[0].app, "exception_code") != 2 || appInt(&lines[0].app, "function_code") != 3 ||
+		lines[0].app.Side != rspSide || !lines[0].accept {
 		t.Fatalf("exception response: lines %+v", lines)
 	}
-	if lines[0].app.offset != uint32(len(mbReadRsp(1, 1, 10))) {
-		t.Errorf("exception offset %d", lines[0].app.offset)
+	if lines[0].app.Offset != uint32(len(mbReadRsp(1, 1, 10))) {
+		t.Errorf("exception offset %d", lines[0].app.Offset)
 	}
 
 	// A write split in two: the first piece passes (not yet judged), the
@@ -208,8 +208,8 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	l := lines[0]
 	if l.reason != ReasonViolation || l.accept || !l.wouldDrop || ruleName(l.pol, l.rule) != "hmi-reads" ||
-		l.app.violates != rules.FailFunction || l.app.fn != 6 || l.app.waddr != 100 || l.app.wqty != 1 ||
-		l.app.offset != uint32(len(r1)+len(r2)+len(r3)+len(r4)) || l.src.String() != hmi || l.dport != 502 {
+		l.app.Violates != rules.FailFunction || appInt(&l.app, "function_code") != 6 || appInt(&l.app, "write_addr") != 100 || appInt(&l.app, "write_qty") != 1 ||
+		l.app.Offset != uint32(len(r1)+len(r2)+len(r3)+len(r4)) || l.src.String() != hmi || l.dport != 502 {
 		t.Errorf("violation line %+v", l)
 	}
 	// Its retransmission: the same verdict, no second line.
@@ -251,7 +251,7 @@ func TestInspectModbusStream(t *testing.T) {
 	if w2.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, s2.cseq+100, s2.sseq, r1)) {
 		t.Error("out-of-order segment accepted")
 	}
-	if l := te2.appLines(); len(l) != 1 || l[0].reason != ReasonStreamGap || l[0].app.offset != 112 {
+	if l := te2.appLines(); len(l) != 1 || l[0].reason != ReasonStreamGap || l[0].app.Offset != 112 {
 		t.Errorf("gap lines %+v", l)
 	}
 	// The missing bytes, then the segment again: in order, accepted.
@@ -312,8 +312,8 @@ func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 		t.Fatal("monitor dropped a read")
 	}
 	lines := te.appLines()
-	if len(lines) != 2 || !lines[0].wouldDrop || !lines[0].accept || lines[0].app.violates != rules.FailFunction ||
-		lines[1].app.violates != rules.FailUnitID {
+	if len(lines) != 2 || !lines[0].wouldDrop || !lines[0].accept || lines[0].app.Violates != rules.FailFunction ||
+		lines[1].app.Violates != rules.FailUnitID {
 		t.Fatalf("monitor lines %+v", lines)
 	}
 	if n := te.requests("hmi-reads"); n != 1 {
@@ -341,7 +341,7 @@ func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 		t.Fatal("a write after the malformed ADU accepted: inspection did not resume")
 	}
 	lines = te.appLines()
-	if len(lines) != 2 || lines[0].reason != "malformed-modbus" || !lines[0].accept || lines[0].app.err != "bad-protocol-id" ||
+	if len(lines) != 2 || lines[0].reason != "malformed-modbus" || !lines[0].accept || lines[0].app.Err != "bad-protocol-id" ||
 		lines[1].reason != ReasonViolation {
 		t.Errorf("lines %+v", lines)
 	}
@@ -495,7 +495,7 @@ func TestInspectPickupAndUDP(t *testing.T) {
 		t.Error("truncated DNP3 datagram accepted")
 	}
 	lines := te.appLines()
-	if len(lines) != 2 || lines[0].app.fn != 13 || lines[0].app.violates != rules.FailFunction ||
+	if len(lines) != 2 || appInt(&lines[0].app, "function_code") != 13 || lines[0].app.Violates != rules.FailFunction ||
 		lines[1].reason != "malformed-dnp3" {
 		t.Errorf("lines %+v", lines)
 	}
@@ -552,7 +552,7 @@ var analogOut = []byte{41, 2, 0x28, 1, 0, 7, 0, 0x10, 0x00, 0}
 func lineSummaries(lines []verdictEvent) []string {
 	var out []string
 	for _, l := range lines {
-		s := l.reason + " " + l.app.violates.String() + l.app.detail + l.app.err
+		s := l.reason + " " + l.app.Violates.String() + l.app.Detail + l.app.Err
 		if !l.accept {
 			s = "!" + s
 		}
@@ -664,8 +664,8 @@ func TestInspectDNP3Fragments(t *testing.T) {
 	s.req(mixed[0])
 	s.req(mixed[1])
 	l := te.appLines()
-	if len(l) != 1 || l[0].app.has&hasObject == 0 || l[0].app.group != 41 || l[0].app.sub != 2 ||
-		l[0].app.offset != uint32(len(plain[0])+len(plain[1])) || l[0].app.fn != 5 {
+	if len(l) != 1 || appStr(&l[0].app, "object") != "41:2" ||
+		l[0].app.Offset != uint32(len(plain[0])+len(plain[1])) || appInt(&l[0].app, "function_code") != 5 {
 		t.Errorf("violation line %+v", l)
 	}
 }
@@ -687,7 +687,7 @@ func TestInspectDNP3FragmentRefusedKeepsPending(t *testing.T) {
 			t.Fatalf("try %d: the end of a refused fragment with the start of the next accepted", i)
 		}
 	}
-	if l := te.appLines(); len(l) != 1 || l[0].app.violates != rules.FailObject {
+	if l := te.appLines(); len(l) != 1 || l[0].app.Violates != rules.FailObject {
 		t.Errorf("lines %+v", l)
 	}
 	// The master starts over with the good fragment alone.
@@ -922,7 +922,7 @@ func TestInspectS7Reassembly(t *testing.T) {
 	s.req(wrTiny[1])
 	s.req(wrTiny[2])
 	if l := te.appLines(); len(l) != 1 || l[0].app.fn != 5 || l[0].app.rosctr != 1 ||
-		l[0].app.offset != uint32(len(s7ReadVar)+7) {
+		l[0].app.Offset != uint32(len(s7ReadVar)+7) {
 		t.Errorf("line %+v", l)
 	}
 }
@@ -1129,15 +1129,15 @@ func checkLargeBuffers(t testing.TB, w *Worker) {
 			if d.large != 0 && d.part <= streamBuf {
 				t.Errorf("slot %d side %d holds a large buffer for %d unfinished bytes", i, k, d.part)
 			}
-			if a.large != 0 && (!a.active || a.decided) {
+			if a.large != 0 && (!a.Active || a.Decided) {
 				t.Errorf("slot %d side %d holds a large buffer for no reassembly", i, k)
 			}
 			limit := streamBuf
 			if d.large != 0 {
 				limit = pduMax
 			}
-			if d.n < 0 || d.n > limit || d.part < 0 || d.part > d.n || a.n > asmMax {
-				t.Errorf("slot %d side %d out of bounds: n %d part %d asm %d", i, k, d.n, d.part, a.n)
+			if d.n < 0 || d.n > limit || d.part < 0 || d.part > d.n || a.N > asmMax {
+				t.Errorf("slot %d side %d out of bounds: n %d part %d asm %d", i, k, d.n, d.part, a.N)
 			}
 		}
 	}
@@ -1232,7 +1232,7 @@ func TestInspectLargePDUs(t *testing.T) {
 			t.Fatalf("flow %d: accepted %v", i, v.Accept)
 		}
 	}
-	if l := te.appLines(); len(l) != 1 || l[0].app.detail != "no-large-buffer-free" {
+	if l := te.appLines(); len(l) != 1 || l[0].app.Detail != "no-large-buffer-free" {
 		t.Errorf("lines %+v", l)
 	}
 	checkLargeBuffers(t, w)

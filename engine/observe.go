@@ -4,9 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -17,29 +15,15 @@ import (
 // nil; each report site then costs a nil check, and nothing is built.
 
 // RequestKind is what a RequestSeen reports: a request of one of the
-// vocabularies the protocol conditions name, or traffic inspection could
-// not judge.
-type RequestKind uint8
+// vocabularies the protocol conditions name (each protocol's, in proto's
+// table), or traffic inspection could not judge (KindUnparsed).
+type RequestKind = proto.Kind
 
 const (
-	KindUnparsed   RequestKind = iota // a packet inspection could not judge: Reason, Err, Detail
-	KindModbus                        // Code is the function; MEI (function 43) and Unit are set
-	KindDNP3                          // Code is the application function
-	KindENIP                          // Code is the encapsulation command
-	KindCIP                           // Code is the service, Class the class it addresses
-	KindS7Job                         // Code is the job's function
-	KindS7Userdata                    // Code is the userdata request's function group
+	KindUnparsed   RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
+	KindS7Job      RequestKind = 5              // Code is the job's function
+	KindS7Userdata RequestKind = 6              // Code is the userdata request's function group
 )
-
-var kindNames = [...]string{KindUnparsed: "unparsed", KindModbus: "modbus", KindDNP3: "dnp3",
-	KindENIP: "enip", KindCIP: "cip", KindS7Job: "s7", KindS7Userdata: "s7-userdata"}
-
-func (k RequestKind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return "kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // RequestSeen is one report of the protocol inspection to
 // Config.OnRequest: a request PDU the rule's condition judged, or, once
@@ -79,19 +63,11 @@ type RequestSeen struct {
 // with an MEI type other than read_device_identification's is "43",
 // which a condition must list by number.
 func (r *RequestSeen) Name() string {
+	if id, _ := proto.KindOf(r.Kind); proto.Table[id].Protocol != nil {
+		return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
+	}
 	var name string
 	switch r.Kind {
-	case KindModbus:
-		if r.Code == modbus.EncapsulatedInterface && r.MEI != modbus.MEIReadDeviceIdentification {
-			break
-		}
-		name = modbus.FunctionName(uint8(r.Code))
-	case KindDNP3:
-		name = dnp3.FunctionName(uint8(r.Code))
-	case KindENIP:
-		name = enip.CommandName(r.Code)
-	case KindCIP:
-		name = enip.ServiceName(uint8(r.Code), r.Class)
 	case KindS7Job:
 		name = s7.FunctionName(uint8(r.Code))
 	case KindS7Userdata:
@@ -115,45 +91,6 @@ func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, count
 	}
 }
 
-// seenModbus reports a Modbus request the condition judged (f).
-func (in *inspection) seenModbus(p *modbus.PDU, f rules.Failure) {
-	if f == rules.Pass {
-		in.coverModbus(p)
-	}
-	if in.w.e.onRequest != nil {
-		in.reportModbus(p, f)
-	}
-}
-
-// reportModbus is out of line so that seenModbus inlines: without an
-// observer, a report site costs the nil check only.
-//
-//go:noinline
-func (in *inspection) reportModbus(p *modbus.PDU, f rules.Failure) {
-	in.report(RequestSeen{Kind: KindModbus, Code: uint16(p.Function), MEI: p.MEIType, Unit: p.UnitID,
-		Failure: f, Counted: f == rules.Pass})
-}
-
-// coverModbus records a Modbus request the condition passed.
-func (in *inspection) coverModbus(p *modbus.PDU) {
-	f := funcKey{kind: KindModbus, code: uint16(p.Function)}
-	if p.Function == modbus.EncapsulatedInterface {
-		f.mei = p.MEIType
-	}
-	in.cover(f, p.UnitID)
-}
-
-// seenCIP reports a CIP request the condition judged (f); the ENIP
-// request carrying it is what the rule counts.
-func (in *inspection) seenCIP(m *enip.Msg, f rules.Failure) {
-	if f == rules.Pass {
-		in.cover(funcKey{kind: KindCIP, code: uint16(m.Service), class: m.Class}, 0)
-	}
-	if in.w.e.onRequest != nil {
-		in.report(RequestSeen{Kind: KindCIP, Code: uint16(m.Service), Class: m.Class, Failure: f})
-	}
-}
-
 // seenOutcome reports why the packet could not be judged, if it could not.
 func (in *inspection) seenOutcome() {
 	if in.w.e.onRequest != nil && in.what == outUnparsed {
@@ -165,7 +102,7 @@ func (in *inspection) seenOutcome() {
 //
 //go:noinline
 func (in *inspection) reportUnparsed() {
-	in.report(RequestSeen{Kind: KindUnparsed, Reason: in.reason, Err: in.app.err, Detail: in.app.detail})
+	in.report(RequestSeen{Kind: KindUnparsed, Reason: in.reason, Err: in.app.Err, Detail: in.app.Detail})
 }
 
 // report completes r with the flow and hands it to the observer.

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/conduit-ot/conduit/rules"
+
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // Buffer sizes of the stream layer.
@@ -160,14 +162,8 @@ type flowStream struct {
 // DNP3 application fragment. Its bytes, when kept, are buf[:n] of a large
 // buffer; inspect.go says when they are kept and judged.
 type assembly struct {
-	large    uint16 // ref of the large buffer holding the bytes (0: none)
-	n        uint16 // bytes gathered
-	at       uint32 // stream offset of the first piece, for the log
-	active   bool   // a PDU is pending: its last piece has not come
-	decided  bool   // the first piece gave its verdict: the rest is neither kept nor judged
-	seq      uint8  // DNP3: the transport sequence number the next segment must carry
-	fn       uint8  // DNP3: the fragment's function, judged by its first segment
-	src, dst uint16 // DNP3: the link addresses of the fragment
+	large uint16 // ref of the large buffer holding the bytes (0: none)
+	proto.Asm
 }
 
 const (

@@ -8,9 +8,7 @@ import (
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -64,9 +62,7 @@ type Worker struct {
 	streams    streamPool
 	insp       inspection
 	join       [pduMax]byte
-	mb         modbus.PDU
-	dnp        dnp3.Frame
-	enip       enip.PDU
+	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
 	s7         s7.PDU
 	appEv      verdictEvent
 	appPending bool

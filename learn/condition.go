@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -18,10 +19,6 @@ type condition struct {
 	unparsed map[string]uint64 // packets inspection cannot judge: the rule needs on_unparsed: allow
 }
 
-// maxUnitIDs: a Modbus condition lists the unit ids seen while there are
-// at most this many; beyond, the client is a gateway's and any unit goes.
-const maxUnitIDs = 8
-
 // conditions decides the conditions of a rule's services, one per
 // industrial protocol among them (a rule of the draft carries at most one
 // unless --no-conditions merged ports).
@@ -33,7 +30,7 @@ func conditions(svcs []*Service) []condition {
 		}
 	}
 	var out []condition
-	for _, app := range []rules.AppProto{rules.AppModbus, rules.AppDNP3, rules.AppENIP, rules.AppS7} {
+	for _, app := range proto.All() {
 		if ss := byApp[app]; len(ss) > 0 {
 			out = append(out, decide(app, ss))
 		}
@@ -112,6 +109,16 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		c.unparsed = nil
 		return c
 	}
+	if p := proto.Table[app].Protocol; p != nil {
+		seen := proto.Seen{Funcs: funcs, NUnits: nunits}
+		for u := range 256 {
+			if units.has(uint8(u)) {
+				seen.Units.Add(uint8(u))
+			}
+		}
+		keys, notes := p.Draft(&seen)
+		c.keys, c.notes = append(c.keys, keys...), append(c.notes, notes...)
+	}
 	list := func(proto string) []string {
 		var out []string
 		for n := range funcs[proto] {
@@ -121,40 +128,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		return out
 	}
 	switch app {
-	case rules.AppModbus:
-		var fields []string
-		if fns := list("modbus"); modbusReadOnly(fns) {
-			// The preset rather than the reads seen: it says what the
-			// engineer checks for (this client cannot write), and an HMI's
-			// poll list changes with its screens, so a read the capture
-			// missed keeps working. The reads seen are in the evidence.
-			fields = append(fields, "preset: read_only")
-			c.notes = append(c.notes, "modbus: only reads seen: preset read_only (every read, no write)")
-		} else {
-			fields = append(fields, "functions: "+yamlFlow(fns))
-		}
-		if nunits <= maxUnitIDs {
-			var us []string
-			for u := range 256 {
-				if units.has(uint8(u)) {
-					us = append(us, fmt.Sprint(u))
-				}
-			}
-			fields = append(fields, "unit_ids: "+yamlFlow(us))
-		}
-		c.keys = append(c.keys, "modbus: {"+strings.Join(fields, ", ")+"}")
-	case rules.AppDNP3:
-		c.keys = append(c.keys, "dnp3: {functions: "+yamlFlow(list("dnp3"))+"}")
-	case rules.AppENIP:
-		cmds := list("enip")
-		c.keys = append(c.keys, "enip: {commands: "+yamlFlow(cmds)+"}")
-		if svcs := list("cip"); len(svcs) > 0 {
-			c.keys = append(c.keys, "cip: {services: "+yamlFlow(svcs)+"}")
-		}
-		if !slices.Contains(cmds, "register_session") &&
-			(slices.Contains(cmds, "send_rr_data") || slices.Contains(cmds, "send_unit_data")) {
-			c.notes = append(c.notes, "enip: no register_session seen (the capture began mid-session): a new session needs it; add it (and for send_unit_data, cip forward_open) before enforce")
-		}
 	case rules.AppS7:
 		var fields []string
 		fns := list("s7")
@@ -178,22 +151,6 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 			"  why (packets the capture missed, a device sending malformed PDUs), then set deny")
 	}
 	return c
-}
-
-// modbusReadOnly reports whether every function named is in the
-// read_only preset (rules.ModbusCond): functions 1-4, 7, 11, 12, 17, 20,
-// 24, and 43 with MEI type 14 (read_device_identification by name).
-func modbusReadOnly(names []string) bool {
-	for _, n := range names {
-		switch n {
-		case "read_coils", "read_discrete_inputs", "read_holding_registers", "read_input_registers",
-			"read_exception_status", "get_comm_event_counter", "get_comm_event_log", "report_server_id",
-			"read_file_record", "read_fifo_queue", "read_device_identification":
-		default:
-			return false
-		}
-	}
-	return len(names) > 0
 }
 
 // yamlFlow renders a YAML flow list.
@@ -221,3 +178,24 @@ func reasons(m map[string]uint64) string {
 	}
 	return strings.Join(keys, ", ")
 }
+
+// kind is a request kind of a protocol, by name.
+type kind struct {
+	id   proto.ID
+	name string
+}
+
+// kindOrder lists the request kinds in table order: the order of the
+// evidence comments.
+func kindOrder() []kind {
+	var out []kind
+	for _, id := range proto.All() {
+		for _, k := range proto.Table[id].Kinds {
+			out = append(out, kind{id, k.Name})
+		}
+	}
+	return out
+}
+
+// protoOf is id's implementation, nil while it has none.
+func protoOf(id proto.ID) proto.Protocol { return proto.Table[id].Protocol }

@@ -159,7 +159,7 @@ func TestDraftConditionChoices(t *testing.T) {
 	}{
 		{"a client that only read gets the preset", []tp{syn("10.0.0.1", 1, 502), seg("10.0.0.1", 1, 502, 0, mbRead), seg("10.0.0.1", 1, 502, 12, mbUnit7), seg("10.0.0.1", 1, 502, 24, mbDevID)},
 			func(t *testing.T, rs map[string]*rules.Rule, y string) {
-				c := rs["10.0.0.1>502"].App.Modbus
+				c := modbusOf(rs["10.0.0.1>502"].App)
 				if c.Preset != "read_only" || len(c.Functions) != 0 || rules.FormatPorts(c.UnitIDs) != "[1, 7]" {
 					t.Errorf("condition %s", c)
 				}
@@ -173,7 +173,7 @@ func TestDraftConditionChoices(t *testing.T) {
 			}},
 		{"a client that only connected does not keep the condition off", []tp{syn("10.0.0.1", 1, 502), seg("10.0.0.1", 1, 502, 0, mbRead), syn("10.0.0.3", 1, 502)},
 			func(t *testing.T, rs map[string]*rules.Rule, y string) {
-				if r := rs["[10.0.0.1, 10.0.0.3]>502"]; r == nil || r.App == nil || r.App.Modbus.Preset != "read_only" {
+				if r := rs["[10.0.0.1, 10.0.0.3]>502"]; r == nil || r.App == nil || modbusOf(r.App).Preset != "read_only" {
 					t.Errorf("rules %v", rs)
 				}
 			}},
@@ -181,7 +181,7 @@ func TestDraftConditionChoices(t *testing.T) {
 			func(t *testing.T, rs map[string]*rules.Rule, y string) {
 				// Each client gets what it did: the reader its reads, the
 				// other protocol no condition (never the reader).
-				if r := rs["10.0.0.1>502"]; r == nil || r.App == nil || r.App.Modbus.Preset != "read_only" {
+				if r := rs["10.0.0.1>502"]; r == nil || r.App == nil || modbusOf(r.App).Preset != "read_only" {
 					t.Errorf("rules %v", rs)
 				}
 				if r := rs["10.0.0.3>502"]; r == nil || r.App != nil {
@@ -293,7 +293,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 				t.Errorf("%s -> %s:%d: rule %s (%s) refuses %s: %s", s.Client, s.Server, s.Port, rule.Name, rule.App, f, fl)
 			}
 		}
-		c := rule.App.Modbus
+		c, _ := rule.App.Cond.(*modbus.Cond)
 		switch {
 		case c == nil:
 		case s.Client.String() == "10.20.0.10":
@@ -341,23 +341,23 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		for u := range 256 {
 			if s.units.has(uint8(u)) {
 				p.UnitID = uint8(u)
-				if f := c.Modbus.Check(&p); f != rules.Pass {
+				if f := c.Cond.(*modbus.Cond).Check(&p); f != rules.Pass {
 					return f
 				}
 			}
 		}
 		return rules.Pass
 	case "dnp3":
-		f, _ := c.DNP3.CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
+		f, _ := c.Cond.(*dnp3.Cond).CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
 		return f
 	case "enip":
-		return c.ENIP.CheckCommand(uint16(code(func(n string) (int, bool) { c, ok := enip.CommandCode(n); return int(c), ok })))
+		return c.Cond.(*enip.Cond).CheckCommand(uint16(code(func(n string) (int, bool) { c, ok := enip.CommandCode(n); return int(c), ok })))
 	case "cip":
 		svc, class, ok := enip.ServiceCode(name)
 		if !ok {
 			svc, class = uint8(code(nil)), 1
 		}
-		return c.ENIP.CheckCIP(&enip.Msg{Service: svc, Class: class})
+		return c.Cond.(*enip.Cond).CheckCIP(&enip.Msg{Service: svc, Class: class})
 	case "s7":
 		return c.S7.CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
 	case "s7-userdata":
@@ -400,4 +400,13 @@ func FuzzLearnInspect(f *testing.F) {
 			t.Fatalf("%v\n%s", err, y)
 		}
 	})
+}
+
+// modbusOf is a rule's Modbus condition, nil for none.
+func modbusOf(a *rules.AppCond) *modbus.Cond {
+	if a == nil {
+		return nil
+	}
+	c, _ := a.Cond.(*modbus.Cond)
+	return c
 }

@@ -785,7 +785,8 @@ func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 		proto, name, _ := strings.Cut(f, " ")
 		byProto[proto] = append(byProto[proto], name)
 	}
-	for _, proto := range []string{"modbus", "dnp3", "s7", "s7-userdata", "enip", "cip"} {
+	for _, k := range kindOrder() {
+		id, proto := k.id, k.name
 		names := byProto[proto]
 		if len(names) == 0 {
 			continue
@@ -799,8 +800,8 @@ func writeFunctions(b *bytes.Buffer, funcs map[string]uint64) {
 			parts[i] = fmt.Sprintf("%s %s", n, commas(funcs[proto+" "+n]))
 		}
 		note := ""
-		if proto == "modbus" && modbusReadOnly(names) {
-			note = " (read-only)"
+		if p := protoOf(id); p != nil {
+			note = p.Annotate(proto, names)
 		}
 		fmt.Fprintf(b, "  #   %s requests%s: %s\n", strings.Replace(proto, "-", " ", 1), note, strings.Join(parts, ", "))
 	}

@@ -165,23 +165,21 @@ func (o *observer) seen(r engine.RequestSeen) {
 		s.Functions = map[string]uint64{}
 	}
 	n := uint64(0)
-	if r.Counted || r.Kind == engine.KindCIP {
-		// A CIP request is counted once, where it is judged: the rule
-		// counts the ENIP request carrying it.
+	_, k := proto.KindOf(r.Kind)
+	if r.Counted || k.Uncounted {
+		// A request of an uncounted kind (CIP) is counted once, where it
+		// is judged: the rule counts the request carrying it (ENIP).
 		n = 1
 	}
 	s.Functions[o.name(&r)] += n
-	if r.Kind == engine.KindModbus {
+	if k.Units {
 		s.units.add(r.Unit)
 	}
 }
 
 // name is the Function string of a request, made once per request type.
 func (o *observer) name(r *engine.RequestSeen) string {
-	t := requestType{kind: r.Kind, code: r.Code, class: r.Class}
-	if r.Kind == engine.KindModbus {
-		t.mei = r.MEI
-	}
+	t := requestType{kind: r.Kind, code: r.Code, class: r.Class, mei: r.MEI}
 	name, ok := o.names[t]
 	if !ok {
 		name = Function{r.Kind.String(), r.Name()}.String()

@@ -1,10 +1,16 @@
 // Package proto is the table of the industrial protocols conduit parses.
 // Each protocol has one folder below it (proto/modbus, proto/dnp3,
-// proto/enip, proto/s7) holding its wire parser and vocabulary; this
-// package indexes them by ID, so the policy decoder, learn and the other
-// consumers ask the table for a protocol's policy keys, transports and
-// default port instead of naming the protocol. The table is an array
-// indexed by ID: a lookup is an index, no map and no allocation.
+// proto/enip, proto/s7) holding everything about it: its wire parser and
+// vocabulary, its rule condition (decode, check, rendering), its stream
+// adapter (framing, reassembly), its verdict-line fields and what learn
+// drafts from what it saw. This package indexes them by ID, so the
+// policy decoder, the engine's inspection, learn and check work through
+// the table and never name a protocol. The table is an array indexed by
+// ID: a lookup is an index, a call an interface call, no map and no
+// allocation.
+//
+// The contract the protocols implement lives in proto/internal/core and
+// is re-exported here (types.go); see the README's "Adding a protocol".
 package proto
 
 import (
@@ -13,6 +19,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
@@ -37,26 +44,69 @@ const (
 	UDP uint8 = ipproto.UDP
 )
 
-// Info is what conduit knows of a protocol without naming it.
-type Info struct {
-	// Key is the protocol's policy key and its name in logs ("enip" for
-	// enip and cip together).
-	Key string
-	// Keys are the rule condition keys that select the protocol, in the
-	// order the policy reference lists them.
-	Keys []string
-	// Transports are the IP protocols its condition may be used with.
-	Transports []uint8
-	// Port is its well-known server port.
-	Port uint16
+// Table holds each protocol's Info (and implementation) at its ID;
+// Table[None] is empty. Adding a protocol is its folder, its ID above and
+// its line here.
+var Table = [Count]Info{
+	Modbus: modbus.Info,
+	DNP3:   dnp3.Info,
+	ENIP:   enip.Info,
+	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
+		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
 }
 
-// Table holds each protocol's Info at its ID; Table[None] is empty.
-var Table = [Count]Info{
-	Modbus: {Key: "modbus", Keys: []string{"modbus"}, Transports: []uint8{TCP}, Port: modbus.Port},
-	DNP3:   {Key: "dnp3", Keys: []string{"dnp3"}, Transports: []uint8{TCP, UDP}, Port: dnp3.Port},
-	ENIP:   {Key: "enip", Keys: []string{"enip", "cip"}, Transports: []uint8{TCP, UDP}, Port: enip.Port},
-	S7:     {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port},
+func init() {
+	for _, id := range all {
+		for _, k := range Table[id].Kinds {
+			if k.Kind == Unparsed || core.Kinds[k.Kind].Name != "" {
+				panic("proto: " + id.String() + " reports kind " + k.Kind.String() + ", which is taken")
+			}
+			core.Kinds[k.Kind] = k
+			kindProto[k.Kind] = id
+		}
+		for _, f := range Table[id].Failures {
+			if core.FailureNames[f.Failure] != "" || f.Failure == Pass {
+				panic("proto: " + id.String() + " names failure " + f.Failure.String() + ", which is taken")
+			}
+			core.FailureNames[f.Failure] = f.Name
+		}
+	}
+}
+
+// kindProto is the protocol owning each Kind.
+var kindProto [256]ID
+
+// KindOf returns the protocol owning a request kind and the kind's
+// description (None for Unparsed or a kind no protocol owns).
+func KindOf(k Kind) (ID, *KindInfo) { return kindProto[k], &core.Kinds[k] }
+
+// RequestName names a judged request as its condition lists it: the
+// vocabulary's word, or the number where the vocabulary has none;
+// "" for Unparsed.
+func RequestName(r *Judged) string {
+	id := kindProto[r.Kind]
+	if id == None {
+		return ""
+	}
+	if n := Table[id].RequestName(r); n != "" {
+		return n
+	}
+	return strconv.Itoa(int(r.Code))
+}
+
+// Vocabulary lists the valid names of every protocol condition field,
+// keyed "modbus.functions", "cip.services", ...
+func Vocabulary() map[string][]string {
+	out := map[string][]string{}
+	for _, id := range all {
+		if Table[id].Protocol == nil {
+			continue
+		}
+		for k, v := range Table[id].Vocabulary() {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // All lists the protocols in table order, None excluded.

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"github.com/conduit-ot/conduit/proto/modbus"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -236,8 +237,8 @@ func TestCollector(t *testing.T) {
 				flowEnd(7, 3, 2, 300, 200),
 			},
 			reqs: []engine.RequestSeen{
-				{Client: netip.MustParseAddr("10.0.0.1"), Server: netip.MustParseAddr("10.0.1.1"), Proto: 6, Port: 502, Kind: engine.KindModbus, Code: 3},
-				{Client: netip.MustParseAddr("10.0.0.1"), Server: netip.MustParseAddr("10.0.1.1"), Proto: 6, Port: 502, Kind: engine.KindModbus, Code: 3},
+				{Client: netip.MustParseAddr("10.0.0.1"), Server: netip.MustParseAddr("10.0.1.1"), Proto: 6, Port: 502, Kind: modbus.KindRequest, Code: 3},
+				{Client: netip.MustParseAddr("10.0.0.1"), Server: netip.MustParseAddr("10.0.1.1"), Proto: 6, Port: 502, Kind: modbus.KindRequest, Code: 3},
 				{Client: netip.MustParseAddr("10.0.0.1"), Server: netip.MustParseAddr("10.0.1.1"), Proto: 6, Port: 502, Kind: engine.KindUnparsed},
 			},
 			want: []Row{{From: "a", To: "b", Client: "10.0.0.1", Server: "10.0.1.1", Proto: "tcp", Port: 502, Service: "modbus",

@@ -7,9 +7,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -19,16 +16,22 @@ import (
 
 var (
 	appKeys        = conditionKeys()
-	modbusKeys     = []string{"functions", "preset", "unit_ids", "addresses"}
-	modbusAddrKeys = []string{"read", "write"}
-	dnp3Keys       = []string{"functions", "sources", "destinations", "objects"}
-	enipKeys       = []string{"commands"}
-	cipKeys        = []string{"services", "classes"}
 	s7Keys         = []string{"functions", "userdata_groups"}
-	presetWords    = []string{"read_only", "read_write"}
 	unparsedWords  = []string{"deny", "allow"}
 	violationWords = []string{"drop", "reset"}
 )
+
+// togetherHint names the keys that may go together: "enip and cip may go
+// together".
+var togetherHint = func() string {
+	var hs []string
+	for _, id := range proto.All() {
+		if ks := proto.Table[id].Keys; len(ks) > 1 {
+			hs = append(hs, strings.Join(ks, " and ")+" may go together")
+		}
+	}
+	return strings.Join(hs, "; ")
+}()
 
 // conditionKeys lists every protocol's condition keys in table order.
 func conditionKeys() []string {
@@ -48,22 +51,6 @@ type vocab struct {
 }
 
 var (
-	modbusFunctionVocab = vocab{"modbus function", 1, 127, modbus.FunctionNames, func(s string) (int64, bool) {
-		c, ok := modbus.FunctionCode(s)
-		return int64(c), ok
-	}}
-	dnp3FunctionVocab = vocab{"dnp3 function", 0, 255, dnp3.FunctionNames, func(s string) (int64, bool) {
-		c, ok := dnp3.FunctionCode(s)
-		return int64(c), ok
-	}}
-	enipCommandVocab = vocab{"enip command", 0, 65535, enip.CommandNames, func(s string) (int64, bool) {
-		c, ok := enip.CommandCode(s)
-		return int64(c), ok
-	}}
-	cipClassVocab = vocab{"cip class", 0, 65535, enip.ClassNames, func(s string) (int64, bool) {
-		c, ok := enip.ClassCode(s)
-		return int64(c), ok
-	}}
 	s7FunctionVocab = vocab{"s7 function", 0, 255, s7.FunctionNames, func(s string) (int64, bool) {
 		c, ok := s7.FunctionCode(s)
 		return int64(c), ok
@@ -72,12 +59,12 @@ var (
 		c, ok := s7.GroupCode(s)
 		return int64(c), ok
 	}}
-	cipServiceVocab = vocab{what: "cip service", min: 0, max: 127, names: enip.ServiceNames}
 )
 
 // appCond decodes the protocol condition keys present in a rule's fields
-// into one AppCond, or returns nil when there is none. enip and cip may be
-// combined (they judge the same stream); any other pair is an error.
+// into one AppCond, or returns nil when there is none. The keys of one
+// protocol may be combined (enip and cip judge the same stream); keys of
+// two protocols are an error.
 func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bool) *AppCond {
 	var keys []string
 	for _, k := range appKeys {
@@ -90,8 +77,11 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 	}
 	first := f[keys[0]].key
 	c := &AppCond{Line: first.Line, Col: first.Column}
-	if len(keys) > 1 && !(len(keys) == 2 && keys[0] == "enip" && keys[1] == "cip") {
-		d.errf(first, "%sonly one protocol condition per rule (enip and cip may go together), not %s", ctx, strings.Join(keys, " and "))
+	for _, k := range keys[1:] {
+		if proto.ByKey(k) != proto.ByKey(keys[0]) {
+			d.errf(first, "%sonly one protocol condition per rule (%s), not %s", ctx, togetherHint, strings.Join(keys, " and "))
+			break
+		}
 	}
 	for _, k := range keys {
 		v := f[k]
@@ -103,20 +93,12 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 			}
 			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(names), ProtoName(r.Proto))
 		}
+		if app := proto.ByKey(k); proto.Table[app].Protocol != nil {
+			c.Proto = app
+			c.Cond = proto.Table[app].Decode(condDecoder{d, ctx}, k, v.val, c.Cond)
+			continue
+		}
 		switch k {
-		case "modbus":
-			c.Proto, c.Modbus = AppModbus, d.modbusCond(v.val, ctx)
-		case "dnp3":
-			c.Proto, c.DNP3 = AppDNP3, d.dnp3Cond(v.val, ctx)
-		case "enip", "cip":
-			if c.ENIP == nil {
-				c.Proto, c.ENIP = AppENIP, &ENIPCond{}
-			}
-			if k == "enip" {
-				d.enipCond(v.val, ctx, c.ENIP)
-			} else {
-				d.cipCond(v.val, ctx, c.ENIP)
-			}
 		case "s7":
 			c.Proto, c.S7 = AppS7, d.s7Cond(v.val, ctx)
 		}
@@ -136,142 +118,6 @@ func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) ma
 		return nil
 	}
 	return d.fields(n, ctx, key+" conditions", allowed)
-}
-
-func (d *decoder) modbusCond(n *yaml.Node, ctx string) *ModbusCond {
-	c := &ModbusCond{}
-	f := d.condFields(n, ctx, "modbus", modbusKeys)
-	if v, ok := f["functions"]; ok {
-		d.codes(v.val, ctx, "modbus.functions", modbusFunctionVocab, func(code int64, byName bool) {
-			c.Functions = append(c.Functions, uint8(code))
-			if code == modbus.EncapsulatedInterface && !byName {
-				c.fc43 = true
-			}
-		})
-	}
-	if v, ok := f["preset"]; ok {
-		c.Preset, _ = d.word(v.val, ctx, "modbus.preset", presetWords)
-	}
-	if v, ok := f["unit_ids"]; ok {
-		c.UnitIDs = d.ranges(v.val, ctx, "modbus.unit_ids", 255)
-	}
-	if v, ok := f["addresses"]; ok {
-		if v.val.Kind == yaml.MappingNode {
-			g := d.fields(v.val, ctx, "modbus.addresses", modbusAddrKeys)
-			if x, ok := g["read"]; ok {
-				c.Read = d.ranges(x.val, ctx, "modbus.addresses.read", 65535)
-			}
-			if x, ok := g["write"]; ok {
-				c.Write = d.ranges(x.val, ctx, "modbus.addresses.write", 65535)
-			}
-			if len(g) == 0 {
-				d.errf(v.val, "%smodbus.addresses needs read, write or both", ctx)
-			}
-		} else {
-			// A plain list bounds reads and writes alike.
-			c.Read = d.ranges(v.val, ctx, "modbus.addresses", 65535)
-			c.Write = append([]PortRange(nil), c.Read...)
-		}
-	}
-	return c
-}
-
-func (d *decoder) dnp3Cond(n *yaml.Node, ctx string) *DNP3Cond {
-	c := &DNP3Cond{}
-	f := d.condFields(n, ctx, "dnp3", dnp3Keys)
-	if v, ok := f["functions"]; ok {
-		d.codes(v.val, ctx, "dnp3.functions", dnp3FunctionVocab, func(code int64, _ bool) {
-			c.Functions = append(c.Functions, uint8(code))
-		})
-	}
-	if v, ok := f["sources"]; ok {
-		c.Sources = d.ranges(v.val, ctx, "dnp3.sources", 65535)
-	}
-	if v, ok := f["destinations"]; ok {
-		c.Destinations = d.ranges(v.val, ctx, "dnp3.destinations", 65535)
-	}
-	if v, ok := f["objects"]; ok {
-		if items, ok := d.items(v.val, ctx, "dnp3.objects"); ok {
-			for _, it := range items {
-				if o, ok := d.dnp3Object(it, ctx); ok {
-					c.Objects = append(c.Objects, o)
-				}
-			}
-		}
-	}
-	return c
-}
-
-// dnp3Object parses "group:variation" or "group".
-func (d *decoder) dnp3Object(n *yaml.Node, ctx string) (DNP3Object, bool) {
-	s, ok := d.scalar(n, ctx, "dnp3.objects")
-	if !ok {
-		return DNP3Object{}, false
-	}
-	g, v, hasV := strings.Cut(s, ":")
-	gi, okG := parseInt(strings.TrimSpace(g))
-	vi, okV := int64(0), true
-	if hasV {
-		vi, okV = parseInt(strings.TrimSpace(v))
-	}
-	if !okG || !okV || gi < 0 || gi > 255 || vi < 0 || vi > 255 {
-		d.errf(n, "%sdnp3.objects: %q must be group:variation such as \"12:1\" (each 0-255), or a whole group such as \"60\"", ctx, s)
-		return DNP3Object{}, false
-	}
-	return DNP3Object{Group: uint8(gi), Variation: uint8(vi), AnyVariation: !hasV}, true
-}
-
-func (d *decoder) enipCond(n *yaml.Node, ctx string, c *ENIPCond) {
-	c.HasENIP = true
-	f := d.condFields(n, ctx, "enip", enipKeys)
-	if v, ok := f["commands"]; ok {
-		d.codes(v.val, ctx, "enip.commands", enipCommandVocab, func(code int64, _ bool) {
-			c.Commands = append(c.Commands, uint16(code))
-		})
-	}
-}
-
-func (d *decoder) cipCond(n *yaml.Node, ctx string, c *ENIPCond) {
-	c.HasCIP = true
-	f := d.condFields(n, ctx, "cip", cipKeys)
-	if v, ok := f["services"]; ok {
-		if items, ok := d.items(v.val, ctx, "cip.services"); ok {
-			for _, it := range items {
-				s, ok := d.scalar(it, ctx, "cip.services")
-				if !ok {
-					continue
-				}
-				if code, class, ok := enip.ServiceCode(s); ok {
-					c.Services = append(c.Services, CIPService{Code: code, Class: class})
-					continue
-				}
-				if x, ok := d.number(it, s, ctx, "cip.services", cipServiceVocab); ok {
-					c.Services = append(c.Services, CIPService{Code: uint8(x)})
-				}
-			}
-		}
-	}
-	if v, ok := f["classes"]; ok {
-		if items, ok := d.items(v.val, ctx, "cip.classes"); ok {
-			for _, it := range items {
-				s, ok := d.scalar(it, ctx, "cip.classes")
-				if !ok {
-					continue
-				}
-				if x, ok := cipClassVocab.code(s); ok {
-					c.Classes = append(c.Classes, PortRange{uint16(x), uint16(x)})
-					continue
-				}
-				if isNumeric(s) {
-					if r, ok := d.portRange(it, ctx, "cip.classes", 65535); ok {
-						c.Classes = append(c.Classes, r)
-					}
-					continue
-				}
-				d.unknownName(it, s, ctx, "cip.classes", cipClassVocab)
-			}
-		}
-	}
 }
 
 func (d *decoder) s7Cond(n *yaml.Node, ctx string) *S7Cond {
@@ -382,14 +228,12 @@ func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
 // keyed "modbus.functions", "cip.services", ... (for documentation and
 // tools).
 func AppVocabulary() map[string][]string {
-	return map[string][]string{
-		"modbus.functions":   modbus.FunctionNames(),
-		"modbus.preset":      append([]string(nil), presetWords...),
-		"dnp3.functions":     dnp3.FunctionNames(),
-		"enip.commands":      enip.CommandNames(),
-		"cip.services":       enip.ServiceNames(),
-		"cip.classes":        enip.ClassNames(),
+	m := proto.Vocabulary()
+	for k, v := range map[string][]string{
 		"s7.functions":       s7.FunctionNames(),
 		"s7.userdata_groups": s7.GroupNames(),
+	} {
+		m[k] = v
 	}
+	return m
 }

@@ -30,7 +30,7 @@ func TestModbusCondition(t *testing.T) {
       unit_ids: [1, "10-12"]
       addresses: {read: ["0-99"], write: ["100-119", "200"]}
 `)
-	c := r.App.Modbus
+	c, _ := r.App.Cond.(*modbus.Cond)
 	if r.App.Proto != AppModbus || c == nil {
 		t.Fatalf("condition %+v", r.App)
 	}
@@ -64,13 +64,13 @@ func TestModbusCondition(t *testing.T) {
 	}
 
 	// 43 by number: any MEI type. Presets add up with functions.
-	c = appRule(t, "tcp", "502", "    modbus: {functions: [43, 8], preset: read_only}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {functions: [43, 8], preset: read_only}\n").App.Cond.(*modbus.Cond)
 	for fn, want := range map[uint8]Failure{43: Pass, 8: Pass, 3: Pass, 24: Pass, 5: FailFunction, 16: FailFunction, 23: FailFunction} {
 		if got := c.Check(&modbus.PDU{Function: fn, MEIType: 13}); got != want {
 			t.Errorf("functions [43, 8] + read_only, function %d: %v, want %v", fn, got, want)
 		}
 	}
-	c = appRule(t, "tcp", "502", "    modbus: {preset: read_write, addresses: [\"0-9\"]}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {preset: read_write, addresses: [\"0-9\"]}\n").App.Cond.(*modbus.Cond)
 	for _, tc := range []struct {
 		pdu  *modbus.PDU
 		want Failure
@@ -84,7 +84,7 @@ func TestModbusCondition(t *testing.T) {
 		}
 	}
 	// The empty condition asks only for well-formed Modbus.
-	c = appRule(t, "tcp", "502", "    modbus: {}\n").App.Modbus
+	c = appRule(t, "tcp", "502", "    modbus: {}\n").App.Cond.(*modbus.Cond)
 	if got := c.Check(write(22, 200, 65000, 1)); got != Pass {
 		t.Errorf("modbus: {} refused a request: %v", got)
 	}
@@ -93,7 +93,7 @@ func TestModbusCondition(t *testing.T) {
 func TestDNP3Condition(t *testing.T) {
 	r := appRule(t, "tcp", "20000", `    dnp3: {functions: [read, direct_operate], sources: [1], destinations: ["10-11"], objects: ["12:1", "60"]}
 `)
-	c := r.App.DNP3
+	c, _ := r.App.Cond.(*dnp3.Cond)
 	frame := func(src, dst uint16) *dnp3.Frame { return &dnp3.Frame{Source: src, Destination: dst} }
 	if c.CheckLink(frame(1, 10)) != Pass || c.CheckLink(frame(2, 10)) != FailSource || c.CheckLink(frame(1, 12)) != FailDestination {
 		t.Error("link addresses judged wrongly")
@@ -123,7 +123,7 @@ func TestDNP3Condition(t *testing.T) {
 		}
 	}
 	// Without objects, an incomplete object list does not matter.
-	c = appRule(t, "udp", "20000", "    dnp3: {functions: [read]}\n").App.DNP3
+	c = appRule(t, "udp", "20000", "    dnp3: {functions: [read]}\n").App.Cond.(*dnp3.Cond)
 	if got, _ := c.CheckApp(app(1, false)); got != Pass {
 		t.Errorf("functions only, incomplete objects: %v", got)
 	}
@@ -133,7 +133,7 @@ func TestENIPCondition(t *testing.T) {
 	r := appRule(t, "tcp", "44818", `    enip: {commands: [register_session, send_rr_data, send_unit_data]}
     cip: {services: [get_attribute_single, read_tag, forward_open, 0x4d], classes: [identity, symbol, "0x6c-0x6d", connection_manager]}
 `)
-	c := r.App.ENIP
+	c, _ := r.App.Cond.(*enip.Cond)
 	if r.App.Proto != AppENIP || !c.HasENIP || !c.HasCIP {
 		t.Fatalf("condition %+v", r.App)
 	}
@@ -160,12 +160,12 @@ func TestENIPCondition(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if !Envelope(&enip.Msg{Service: 0x0a, Class: 0x02}) || !Envelope(&enip.Msg{Service: 0x52, Class: 0x06}) ||
-		Envelope(&enip.Msg{Service: 0x52, Class: enip.ClassSymbol}) {
+	if !enip.Envelope(&enip.Msg{Service: 0x0a, Class: 0x02}) || !enip.Envelope(&enip.Msg{Service: 0x52, Class: 0x06}) ||
+		enip.Envelope(&enip.Msg{Service: 0x52, Class: enip.ClassSymbol}) {
 		t.Error("envelopes: 0x0a anywhere and 0x52 on the connection manager only")
 	}
 	// cip alone leaves the encapsulation commands free.
-	c = appRule(t, "tcp", "44818", "    cip: {services: [read_tag]}\n").App.ENIP
+	c = appRule(t, "tcp", "44818", "    cip: {services: [read_tag]}\n").App.Cond.(*enip.Cond)
 	if c.HasENIP || c.CheckCommand(enip.CmdListIdentity) != Pass {
 		t.Error("a cip condition constrained the encapsulation commands")
 	}
@@ -274,9 +274,9 @@ func TestAppWarnings(t *testing.T) {
 }
 
 func TestAppChecksDoNotAllocate(t *testing.T) {
-	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Modbus
-	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.DNP3
-	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.ENIP
+	m := appRule(t, "tcp", "502", "    modbus: {preset: read_only, unit_ids: [1], addresses: {read: [\"0-99\"]}}\n").App.Cond.(*modbus.Cond)
+	d := appRule(t, "tcp", "20000", "    dnp3: {functions: [read], sources: [1], objects: [\"60\", \"12:1\"]}\n").App.Cond.(*dnp3.Cond)
+	e := appRule(t, "tcp", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [read_tag], classes: [symbol]}\n").App.Cond.(*enip.Cond)
 	s := appRule(t, "tcp", "102", "    s7: {functions: [read_var], userdata_groups: [cpu_functions]}\n").App.S7
 	mp := &modbus.PDU{Function: 3, UnitID: 1, HasRead: true, ReadQty: 10}
 	fr := &dnp3.Frame{Source: 1, Destination: 10}

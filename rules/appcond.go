@@ -1,14 +1,10 @@
 package rules
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -61,48 +57,33 @@ func (v Violation) String() string {
 	return "drop"
 }
 
-// Failure names the part of a protocol condition a request did not meet,
-// in the policy's words; Pass is the empty value.
-type Failure uint8
+// Failure names the part of a protocol condition a request did not meet
+// (proto.Failure).
+type Failure = proto.Failure
 
 const (
-	Pass Failure = iota
-	FailFunction
-	FailUnitID
-	FailReadAddress
-	FailWriteAddress
-	FailSource
-	FailDestination
-	FailObject
-	FailCommand
-	FailService
-	FailClass
-	FailUserdataGroup
-	// FailIncomplete: the request cannot be judged (a DNP3 object list the
-	// parser could not walk to its end, more CIP messages than it records).
-	// It is unparsed, not a violation: on_unparsed decides.
-	FailIncomplete
+	Pass              = proto.Pass
+	FailFunction      = proto.FailFunction
+	FailUnitID        = proto.FailUnitID
+	FailReadAddress   = proto.FailReadAddress
+	FailWriteAddress  = proto.FailWriteAddress
+	FailSource        = proto.FailSource
+	FailDestination   = proto.FailDestination
+	FailObject        = proto.FailObject
+	FailCommand       = proto.FailCommand
+	FailService       = proto.FailService
+	FailClass         = proto.FailClass
+	FailUserdataGroup = proto.FailUserdataGroup
+	FailIncomplete    = proto.FailIncomplete
 )
 
-var failureNames = [...]string{"", "functions", "unit_ids", "addresses.read", "addresses.write",
-	"sources", "destinations", "objects", "commands", "services", "classes", "userdata_groups", "incomplete"}
-
-// String returns the condition key that failed ("functions", ...).
-func (f Failure) String() string {
-	if int(f) < len(failureNames) {
-		return failureNames[f]
-	}
-	return "failure(" + strconv.Itoa(int(f)) + ")"
-}
-
-// AppCond is a rule's industrial-protocol condition. Exactly one of the
-// protocol fields is set, matching Proto.
+// AppCond is a rule's industrial-protocol condition: its protocol's own
+// (Cond), decoded and judged by the protocol's package through proto's
+// table.
 type AppCond struct {
-	Proto  AppProto
-	Modbus *ModbusCond
-	DNP3   *DNP3Cond
-	ENIP   *ENIPCond // the enip and cip keys together
-	S7     *S7Cond
+	Proto AppProto
+	Cond  proto.Cond
+	S7    *S7Cond
 	// Line and Col locate the (first) condition key.
 	Line, Col int
 }
@@ -113,12 +94,8 @@ func (c *AppCond) String() string {
 		return ""
 	}
 	switch {
-	case c.Modbus != nil:
-		return c.Modbus.String()
-	case c.DNP3 != nil:
-		return c.DNP3.String()
-	case c.ENIP != nil:
-		return c.ENIP.String()
+	case c.Cond != nil:
+		return c.Cond.String()
 	case c.S7 != nil:
 		return c.S7.String()
 	}
@@ -127,12 +104,6 @@ func (c *AppCond) String() string {
 
 func (c *AppCond) build() {
 	switch {
-	case c.Modbus != nil:
-		c.Modbus.build()
-	case c.DNP3 != nil:
-		c.DNP3.build()
-	case c.ENIP != nil:
-		c.ENIP.build()
 	case c.S7 != nil:
 		c.S7.build()
 	}
@@ -165,348 +136,6 @@ func mergedOrNil(rs []PortRange) []PortRange {
 		return nil
 	}
 	return mergeRanges(rs)
-}
-
-// --- Modbus ----------------------------------------------------------------
-
-// Modbus presets: read_only is every public function that only reads
-// (device identification only through MEI type 14); read_write adds the
-// register and coil writes. Diagnostics (8) is in neither: its
-// sub-functions restart the device's communications or silence it.
-var (
-	modbusReadOnly  = []uint8{1, 2, 3, 4, 7, 11, 12, 17, 20, 24}
-	modbusReadWrite = []uint8{5, 6, 15, 16, 21, 22, 23}
-)
-
-// ModbusCond is a modbus: condition. Functions and the preset add up; an
-// empty list matches anything.
-type ModbusCond struct {
-	Functions []uint8 // as written (names resolved to codes)
-	Preset    string  // "", "read_only" or "read_write"
-	UnitIDs   []PortRange
-	// Read and Write bound the addresses a request reads or writes (coils,
-	// inputs and registers alike): the whole span must lie in one range.
-	Read, Write []PortRange
-
-	// devID records that read_device_identification was allowed by name
-	// or preset: function 43 then only with MEI type 14, unless 43 was
-	// also given as a number.
-	devID, fc43 bool
-	fn          set256
-	units       set256
-	built       bool
-}
-
-func (c *ModbusCond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.add(f)
-		if f == modbus.EncapsulatedInterface && !c.fc43 {
-			c.devID = true
-		}
-	}
-	switch c.Preset {
-	case "read_write":
-		for _, f := range modbusReadWrite {
-			c.fn.add(f)
-		}
-		fallthrough
-	case "read_only":
-		for _, f := range modbusReadOnly {
-			c.fn.add(f)
-		}
-		c.devID = true
-	}
-	for _, r := range c.UnitIDs {
-		for u := int(r.Lo); u <= int(r.Hi); u++ {
-			c.units.add(uint8(u))
-		}
-	}
-	c.Read, c.Write = mergedOrNil(c.Read), mergedOrNil(c.Write)
-}
-
-// Check judges one Modbus request.
-func (c *ModbusCond) Check(p *modbus.PDU) Failure {
-	if len(c.Functions) > 0 || c.Preset != "" {
-		ok := c.fn.has(p.Function)
-		if p.Function == modbus.EncapsulatedInterface && !c.fc43 {
-			ok = c.devID && p.MEIType == modbus.MEIReadDeviceIdentification
-		}
-		if !ok {
-			return FailFunction
-		}
-	}
-	if len(c.UnitIDs) > 0 && !c.units.has(p.UnitID) {
-		return FailUnitID
-	}
-	if p.HasRead && c.Read != nil && !within(c.Read, p.ReadAddr, p.ReadQty) {
-		return FailReadAddress
-	}
-	if p.HasWrite && c.Write != nil && !within(c.Write, p.WriteAddr, p.WriteQty) {
-		return FailWriteAddress
-	}
-	return Pass
-}
-
-func (c *ModbusCond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		names := make([]string, len(c.Functions))
-		for i, f := range c.Functions {
-			names[i] = codeName(modbus.FunctionName(f), int(f))
-		}
-		parts = append(parts, "functions: "+flowList(names))
-	}
-	if c.Preset != "" {
-		parts = append(parts, "preset: "+c.Preset)
-	}
-	if len(c.UnitIDs) > 0 {
-		parts = append(parts, "unit_ids: "+FormatPorts(c.UnitIDs))
-	}
-	if len(c.Read) > 0 || len(c.Write) > 0 {
-		var a []string
-		if len(c.Read) > 0 {
-			a = append(a, "read: "+FormatPorts(c.Read))
-		}
-		if len(c.Write) > 0 {
-			a = append(a, "write: "+FormatPorts(c.Write))
-		}
-		parts = append(parts, "addresses: {"+strings.Join(a, ", ")+"}")
-	}
-	return "modbus: {" + strings.Join(parts, ", ") + "}"
-}
-
-// --- DNP3 ------------------------------------------------------------------
-
-// DNP3Object is an object group and variation ("12:1"), or a whole group
-// ("12", AnyVariation).
-type DNP3Object struct {
-	Group, Variation uint8
-	AnyVariation     bool
-}
-
-func (o DNP3Object) String() string {
-	if o.AnyVariation {
-		return strconv.Itoa(int(o.Group))
-	}
-	return strconv.Itoa(int(o.Group)) + ":" + strconv.Itoa(int(o.Variation))
-}
-
-// DNP3Cond is a dnp3: condition. Sources and Destinations are the link
-// addresses of the frames the master sends (master and outstation).
-type DNP3Cond struct {
-	Functions    []uint8
-	Sources      []PortRange
-	Destinations []PortRange
-	Objects      []DNP3Object
-
-	fn       set256
-	groups   set256   // groups allowed with any variation
-	variants []uint16 // group<<8|variation, sorted
-	built    bool
-}
-
-func (c *DNP3Cond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.add(f)
-	}
-	for _, o := range c.Objects {
-		if o.AnyVariation {
-			c.groups.add(o.Group)
-		} else {
-			c.variants = append(c.variants, uint16(o.Group)<<8|uint16(o.Variation))
-		}
-	}
-	sort.Slice(c.variants, func(i, j int) bool { return c.variants[i] < c.variants[j] })
-	c.Sources, c.Destinations = mergedOrNil(c.Sources), mergedOrNil(c.Destinations)
-}
-
-// CheckLink judges the link addresses of a frame from the master.
-func (c *DNP3Cond) CheckLink(f *dnp3.Frame) Failure {
-	if c.Sources != nil && !inRange(c.Sources, f.Source) {
-		return FailSource
-	}
-	if c.Destinations != nil && !inRange(c.Destinations, f.Destination) {
-		return FailDestination
-	}
-	return Pass
-}
-
-// CheckApp judges an application request: its function and, when the
-// condition lists objects, every object header (all of them must have
-// been decoded, else FailIncomplete). bad is the index of the refused
-// object header, or -1.
-func (c *DNP3Cond) CheckApp(a *dnp3.App) (f Failure, bad int) {
-	if len(c.Functions) > 0 && !c.fn.has(a.Function) {
-		return FailFunction, -1
-	}
-	if len(c.Objects) == 0 {
-		return Pass, -1
-	}
-	if !a.ObjectsComplete {
-		return FailIncomplete, -1
-	}
-	for i := 0; i < a.NumObjects; i++ {
-		h := &a.Objects[i]
-		if c.groups.has(h.Group) {
-			continue
-		}
-		k := uint16(h.Group)<<8 | uint16(h.Variation)
-		j := sort.Search(len(c.variants), func(j int) bool { return c.variants[j] >= k })
-		if j == len(c.variants) || c.variants[j] != k {
-			return FailObject, i
-		}
-	}
-	return Pass, -1
-}
-
-func (c *DNP3Cond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		names := make([]string, len(c.Functions))
-		for i, f := range c.Functions {
-			names[i] = codeName(dnp3.FunctionName(f), int(f))
-		}
-		parts = append(parts, "functions: "+flowList(names))
-	}
-	if len(c.Sources) > 0 {
-		parts = append(parts, "sources: "+FormatPorts(c.Sources))
-	}
-	if len(c.Destinations) > 0 {
-		parts = append(parts, "destinations: "+FormatPorts(c.Destinations))
-	}
-	if len(c.Objects) > 0 {
-		os := make([]string, len(c.Objects))
-		for i, o := range c.Objects {
-			os[i] = strconv.Quote(o.String())
-		}
-		parts = append(parts, "objects: "+flowList(os))
-	}
-	return "dnp3: {" + strings.Join(parts, ", ") + "}"
-}
-
-// --- EtherNet/IP and CIP -----------------------------------------------------
-
-// CIPService is a CIP service code, on any class (Class 0: a common service
-// or one given by number) or on the class that defines it.
-type CIPService struct {
-	Code  uint8
-	Class uint32
-}
-
-func (s CIPService) String() string {
-	if n := enip.ServiceName(s.Code, s.Class); n != "" {
-		return n
-	}
-	return "0x" + strconv.FormatUint(uint64(s.Code), 16)
-}
-
-// ENIPCond is an enip: and/or cip: condition. Commands judge the
-// encapsulation header; Services and Classes judge every CIP request the
-// encapsulation carries (Multiple Service Packet and Unconnected Send are
-// envelopes: the requests inside them are judged, not the envelope).
-type ENIPCond struct {
-	HasENIP, HasCIP bool // which keys were written
-	Commands        []uint16
-	Services        []CIPService
-	Classes         []PortRange
-
-	anySvc   set256 // codes allowed on any class
-	classSvc []CIPService
-	built    bool
-}
-
-func (c *ENIPCond) build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	c.classSvc = nil
-	for _, s := range c.Services {
-		if s.Class == 0 {
-			c.anySvc.add(s.Code)
-		} else {
-			c.classSvc = append(c.classSvc, s)
-		}
-	}
-	c.Classes = mergedOrNil(c.Classes)
-}
-
-// CheckCommand judges an encapsulation command.
-func (c *ENIPCond) CheckCommand(cmd uint16) Failure {
-	if len(c.Commands) == 0 {
-		return Pass
-	}
-	for _, x := range c.Commands {
-		if x == cmd {
-			return Pass
-		}
-	}
-	return FailCommand
-}
-
-// Envelope reports whether m only carries other requests (Multiple
-// Service Packet, Unconnected Send) that are judged on their own.
-func Envelope(m *enip.Msg) bool {
-	return m.Service == enip.SvcMultipleServicePacket ||
-		m.Service == enip.SvcUnconnectedSend && m.Class == enip.ClassConnectionManager
-}
-
-// CheckCIP judges one CIP request.
-func (c *ENIPCond) CheckCIP(m *enip.Msg) Failure {
-	if len(c.Services) > 0 && !c.anySvc.has(m.Service) {
-		ok := false
-		for _, s := range c.classSvc {
-			if s.Code == m.Service && s.Class == m.Class {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return FailService
-		}
-	}
-	if c.Classes != nil && (m.Class > 0xffff || !inRange(c.Classes, uint16(m.Class))) {
-		return FailClass
-	}
-	return Pass
-}
-
-func (c *ENIPCond) String() string {
-	var out []string
-	if c.HasENIP {
-		var parts []string
-		if len(c.Commands) > 0 {
-			names := make([]string, len(c.Commands))
-			for i, x := range c.Commands {
-				names[i] = codeName(enip.CommandName(x), int(x))
-			}
-			parts = append(parts, "commands: "+flowList(names))
-		}
-		out = append(out, "enip: {"+strings.Join(parts, ", ")+"}")
-	}
-	if c.HasCIP {
-		var parts []string
-		if len(c.Services) > 0 {
-			names := make([]string, len(c.Services))
-			for i, s := range c.Services {
-				names[i] = s.String()
-			}
-			parts = append(parts, "services: "+flowList(names))
-		}
-		if len(c.Classes) > 0 {
-			parts = append(parts, "classes: "+FormatPorts(c.Classes))
-		}
-		out = append(out, "cip: {"+strings.Join(parts, ", ")+"}")
-	}
-	return strings.Join(out, " ")
 }
 
 // --- S7comm ------------------------------------------------------------------

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // maxCompiledBytes bounds the matcher's bitset tables so that a hostile or
@@ -214,7 +216,7 @@ func icmpRanges(r *Rule) []PortRange {
 	}
 	rs := make([]PortRange, len(r.ICMPTypes))
 	for i, t := range r.ICMPTypes {
-		rs[i] = PortRange{uint16(t), uint16(t)}
+		rs[i] = PortRange{Lo: uint16(t), Hi: uint16(t)}
 	}
 	return rs
 }
@@ -277,22 +279,7 @@ func valueDim(rules []Rule, w, size int, cl *classes, include func(*Rule) bool, 
 }
 
 // mergeRanges returns rs sorted with overlapping and adjacent ranges joined.
-func mergeRanges(rs []PortRange) []PortRange {
-	out := append([]PortRange(nil), rs...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Lo < out[j].Lo })
-	k := 0
-	for _, r := range out[1:] {
-		if int(r.Lo) <= int(out[k].Hi)+1 {
-			if r.Hi > out[k].Hi {
-				out[k].Hi = r.Hi
-			}
-			continue
-		}
-		k++
-		out[k] = r
-	}
-	return out[:k+1]
-}
+func mergeRanges(rs []PortRange) []PortRange { return proto.MergeRanges(rs) }
 
 // canonPrefix masks p and turns an IPv4-mapped IPv6 prefix into IPv4, the
 // form addresses are looked up in.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // maxDiagnostics bounds the error list on garbage input.
@@ -210,15 +212,7 @@ func (d *decoder) boolean(n *yaml.Node, ctx, key string) (bool, bool) {
 }
 
 // parseInt parses a YAML integer: decimal, or 0x/0o/0b prefixed.
-func parseInt(s string) (int64, bool) {
-	s = strings.ReplaceAll(s, "_", "")
-	base := 10
-	if len(s) > 2 && s[0] == '0' && strings.ContainsRune("xXoObB", rune(s[1])) {
-		base = 0
-	}
-	v, err := strconv.ParseInt(s, base, 64)
-	return v, err == nil
-}
+func parseInt(s string) (int64, bool) { return proto.ParseInt(s) }
 
 // integer checks that n is an integer within [lo, hi].
 func (d *decoder) integer(n *yaml.Node, ctx, key string, lo, hi int64) (int64, bool) {

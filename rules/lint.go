@@ -50,6 +50,11 @@ func (p *Policy) lint(file string) []Diagnostic {
 			}
 		}
 		if c := r.App; c != nil {
+			if c.Cond != nil {
+				for _, msg := range c.Cond.Lint() {
+					warn(c.Line, c.Col, "rule %s: %s", r.Name, msg)
+				}
+			}
 			if c.S7 != nil && len(c.S7.Functions) > 0 && !c.S7.fn.has(s7.FuncSetupCommunication) {
 				warn(c.Line, c.Col, "rule %s: s7 functions lack setup_communication, which opens every S7 session: its flows cannot get further", r.Name)
 			}
@@ -341,7 +346,7 @@ func coverRanges(a, b []PortRange, max uint16) bool {
 		return true
 	}
 	if len(b) == 0 {
-		b = []PortRange{{0, max}}
+		b = []PortRange{{Lo: 0, Hi: max}}
 	}
 	ma := mergeRanges(a)
 next:

@@ -126,7 +126,7 @@ func (g gen) ports() []PortRange {
 		if g.r.IntN(2) == 0 {
 			b = a
 		}
-		out = append(out, PortRange{min(a, b), max(a, b)})
+		out = append(out, PortRange{Lo: min(a, b), Hi: max(a, b)})
 	}
 	return out
 }
@@ -489,7 +489,7 @@ func benchPolicy(n int, seed uint64) *Policy {
 			if r.IntN(2) == 0 {
 				port = genPorts[1+r.IntN(len(genPorts)-2)]
 			}
-			rl.DPorts = []PortRange{{port, port}}
+			rl.DPorts = []PortRange{{Lo: port, Hi: port}}
 		}
 		if r.IntN(10) == 0 {
 			rl.Action = ActionDeny

@@ -303,7 +303,7 @@ func (d *decoder) portRange(n *yaml.Node, ctx, key string, max int64) (PortRange
 	case a > b:
 		d.errf(n, "%s%s range %s is backwards; write %d-%d", ctx, key, s, b, a)
 	default:
-		return PortRange{uint16(a), uint16(b)}, true
+		return PortRange{Lo: uint16(a), Hi: uint16(b)}, true
 	}
 	return PortRange{}, false
 }

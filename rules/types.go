@@ -10,6 +10,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/modes"
+	"github.com/conduit-ot/conduit/proto"
 )
 
 // Mode is how decisions are applied; modes owns it.
@@ -239,31 +240,12 @@ func (e Endpoint) String() string {
 	return "[" + strings.Join(e.Items, ", ") + "]"
 }
 
-// PortRange is an inclusive port range.
-type PortRange struct{ Lo, Hi uint16 }
-
-// String returns "502" or "1024-2048".
-func (r PortRange) String() string {
-	if r.Lo == r.Hi {
-		return strconv.Itoa(int(r.Lo))
-	}
-	return strconv.Itoa(int(r.Lo)) + "-" + strconv.Itoa(int(r.Hi))
-}
+// PortRange is an inclusive port range (the range type the protocol
+// conditions share).
+type PortRange = proto.Range
 
 // FormatPorts renders a port list the way it can be written back.
-func FormatPorts(rs []PortRange) string {
-	if len(rs) == 0 {
-		return "any"
-	}
-	s := make([]string, len(rs))
-	for i, r := range rs {
-		s[i] = r.String()
-	}
-	if len(s) == 1 {
-		return s[0]
-	}
-	return "[" + strings.Join(s, ", ") + "]"
-}
+func FormatPorts(rs []PortRange) string { return proto.FormatRanges(rs) }
 
 // Diagnostic is a problem found in a policy file, with its position.
 type Diagnostic struct {

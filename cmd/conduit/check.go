@@ -12,9 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/conduit-ot/conduit/proto/dnp3"
-	"github.com/conduit-ot/conduit/proto/enip"
-	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -112,62 +110,64 @@ type conduitJSON struct {
 }
 
 type ruleJSON struct {
-	Index       int      `json:"index"`
-	Name        string   `json:"name"`
-	From        []string `json:"from"`
-	To          []string `json:"to"`
-	Proto       string   `json:"proto"`
-	Sport       []string `json:"sport,omitempty"`
-	Dport       []string `json:"dport,omitempty"`
-	ICMPTypes   []int    `json:"icmp_types,omitempty"`
-	Action      string   `json:"action"`
-	Log         bool     `json:"log"`
-	Cleanup     bool     `json:"cleanup"`
-	IdleTimeout string   `json:"idle_timeout,omitempty"`
-	Fastpath    bool     `json:"fastpath"` // the kernel passes its decided flows (README: fast path)
-	Description string   `json:"description,omitempty"`
-	Line        int      `json:"line"`
-	appJSON
+	Index       int        `json:"index"`
+	Name        string     `json:"name"`
+	From        []string   `json:"from"`
+	To          []string   `json:"to"`
+	Proto       string     `json:"proto"`
+	Sport       []string   `json:"sport,omitempty"`
+	Dport       []string   `json:"dport,omitempty"`
+	ICMPTypes   []int      `json:"icmp_types,omitempty"`
+	Action      string     `json:"action"`
+	Log         bool       `json:"log"`
+	Cleanup     bool       `json:"cleanup"`
+	IdleTimeout string     `json:"idle_timeout,omitempty"`
+	Fastpath    bool       `json:"fastpath"` // the kernel passes its decided flows (README: fast path)
+	Description string     `json:"description,omitempty"`
+	Line        int        `json:"line"`
+	appJSON     `json:"-"` // after line: see MarshalJSON
 }
 
 // appJSON is a rule's industrial-protocol condition under the policy's own
-// keys and names; on_unparsed and on_violation are set with a condition.
+// keys and names (each key's object is its protocol's); on_unparsed and
+// on_violation are set with a condition.
 type appJSON struct {
-	Modbus      *modbusJSON `json:"modbus,omitempty"`
-	DNP3        *dnp3JSON   `json:"dnp3,omitempty"`
-	ENIP        *enipJSON   `json:"enip,omitempty"`
-	CIP         *cipJSON    `json:"cip,omitempty"`
-	S7          *s7JSON     `json:"s7,omitempty"`
-	OnUnparsed  string      `json:"on_unparsed,omitempty"`
-	OnViolation string      `json:"on_violation,omitempty"`
+	Sections    []proto.Section
+	OnUnparsed  string
+	OnViolation string
 }
 
-type modbusJSON struct {
-	Functions []string       `json:"functions,omitempty"`
-	Preset    string         `json:"preset,omitempty"`
-	UnitIDs   []string       `json:"unit_ids,omitempty"`
-	Addresses *addressesJSON `json:"addresses,omitempty"`
-}
-
-type addressesJSON struct {
-	Read  []string `json:"read,omitempty"`
-	Write []string `json:"write,omitempty"`
-}
-
-type dnp3JSON struct {
-	Functions    []string `json:"functions,omitempty"`
-	Sources      []string `json:"sources,omitempty"`
-	Destinations []string `json:"destinations,omitempty"`
-	Objects      []string `json:"objects,omitempty"`
-}
-
-type enipJSON struct {
-	Commands []string `json:"commands,omitempty"`
-}
-
-type cipJSON struct {
-	Services []string `json:"services,omitempty"`
-	Classes  []string `json:"classes,omitempty"`
+// MarshalJSON writes the rule's fields, then its condition's keys and
+// on_unparsed and on_violation, in that order.
+func (r ruleJSON) MarshalJSON() ([]byte, error) {
+	type plain ruleJSON // without this method
+	b, err := json.Marshal(plain(r))
+	if err != nil || len(r.Sections) == 0 && r.OnUnparsed == "" && r.OnViolation == "" {
+		return b, err
+	}
+	b = b[:len(b)-1] // the closing brace
+	add := func(key string, v any) error {
+		j, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("rule %s: %s: %w", r.Name, key, err)
+		}
+		k, _ := json.Marshal(key)
+		b = append(append(append(append(b, ','), k...), ':'), j...)
+		return nil
+	}
+	for _, s := range r.Sections {
+		if err := add(s.Key, s.JSON); err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range [][2]string{{"on_unparsed", r.OnUnparsed}, {"on_violation", r.OnViolation}} {
+		if kv[1] != "" {
+			if err := add(kv[0], kv[1]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return append(b, '}'), nil
 }
 
 type s7JSON struct {
@@ -421,53 +421,11 @@ func appOf(r *rules.Rule) appJSON {
 		return appJSON{}
 	}
 	a := appJSON{OnUnparsed: r.OnUnparsed.String(), OnViolation: r.OnViolation.String()}
+	if c.Cond != nil {
+		a.Sections = c.Cond.Describe()
+		return a
+	}
 	switch {
-	case c.Modbus != nil:
-		m := c.Modbus
-		j := &modbusJSON{Preset: m.Preset, UnitIDs: rangeList(m.UnitIDs)}
-		// 43 by name allows device identification only, 43 as a number any
-		// MEI type; the condition answers which one was written.
-		anyMEI := m.Check(&modbus.PDU{Function: modbus.EncapsulatedInterface, MEIType: modbus.MEICANopen}) != rules.FailFunction
-		for _, f := range m.Functions {
-			if f == modbus.EncapsulatedInterface && anyMEI {
-				j.Functions = append(j.Functions, "43")
-			} else {
-				j.Functions = append(j.Functions, nameOr(modbus.FunctionName(f), strconv.Itoa(int(f))))
-			}
-		}
-		if len(m.Read) > 0 || len(m.Write) > 0 {
-			j.Addresses = &addressesJSON{Read: rangeList(m.Read), Write: rangeList(m.Write)}
-		}
-		a.Modbus = j
-	case c.DNP3 != nil:
-		d := c.DNP3
-		j := &dnp3JSON{Sources: rangeList(d.Sources), Destinations: rangeList(d.Destinations)}
-		for _, f := range d.Functions {
-			j.Functions = append(j.Functions, nameOr(dnp3.FunctionName(f), strconv.Itoa(int(f))))
-		}
-		for _, o := range d.Objects {
-			j.Objects = append(j.Objects, o.String())
-		}
-		a.DNP3 = j
-	case c.ENIP != nil:
-		e := c.ENIP
-		if e.HasENIP {
-			j := &enipJSON{}
-			for _, x := range e.Commands {
-				j.Commands = append(j.Commands, nameOr(enip.CommandName(x), fmt.Sprintf("0x%04x", x)))
-			}
-			a.ENIP = j
-		}
-		if e.HasCIP {
-			j := &cipJSON{}
-			for _, s := range e.Services {
-				j.Services = append(j.Services, s.String())
-			}
-			for _, r := range e.Classes {
-				j.Classes = append(j.Classes, classNames(r)...)
-			}
-			a.CIP = j
-		}
 	case c.S7 != nil:
 		j := &s7JSON{}
 		for _, f := range c.S7.Functions {
@@ -476,7 +434,7 @@ func appOf(r *rules.Rule) appJSON {
 		for _, g := range c.S7.UserdataGroups {
 			j.UserdataGroups = append(j.UserdataGroups, nameOr(s7.GroupName(g), strconv.Itoa(int(g))))
 		}
-		a.S7 = j
+		a.Sections = append(a.Sections, proto.Section{Key: "s7", JSON: j, Text: textLine("s7", "functions", jn(j.Functions), "userdata_groups", jn(j.UserdataGroups))})
 	}
 	return a
 }
@@ -485,63 +443,26 @@ func appOf(r *rules.Rule) appJSON {
 // "modbus: functions read_coils,read_holding_registers; unit_ids 1,2".
 func appText(a appJSON) []string {
 	var out []string
-	line := func(key string, fields ...string) { // name, value, name, value...
-		var parts []string
-		for i := 0; i+1 < len(fields); i += 2 {
-			if fields[i+1] != "" {
-				parts = append(parts, fields[i]+" "+fields[i+1])
-			}
-		}
-		if len(parts) == 0 {
-			out = append(out, key+": {}") // only well-formed traffic of the protocol
-			return
-		}
-		out = append(out, key+": "+strings.Join(parts, "; "))
-	}
-	j := func(l []string) string { return strings.Join(l, ",") }
-	if m := a.Modbus; m != nil {
-		var read, write string
-		if m.Addresses != nil {
-			read, write = j(m.Addresses.Read), j(m.Addresses.Write)
-		}
-		if read != "" && read == write {
-			line("modbus", "functions", j(m.Functions), "preset", m.Preset, "unit_ids", j(m.UnitIDs), "addresses", read)
-		} else {
-			line("modbus", "functions", j(m.Functions), "preset", m.Preset, "unit_ids", j(m.UnitIDs),
-				"addresses.read", read, "addresses.write", write)
-		}
-	}
-	if d := a.DNP3; d != nil {
-		line("dnp3", "functions", j(d.Functions), "sources", j(d.Sources), "destinations", j(d.Destinations), "objects", j(d.Objects))
-	}
-	if e := a.ENIP; e != nil {
-		line("enip", "commands", j(e.Commands))
-	}
-	if c := a.CIP; c != nil {
-		line("cip", "services", j(c.Services), "classes", j(c.Classes))
-	}
-	if s := a.S7; s != nil {
-		line("s7", "functions", j(s.Functions), "userdata_groups", j(s.UserdataGroups))
+	for _, s := range a.Sections {
+		out = append(out, s.Text)
 	}
 	return out
 }
 
-// classNames names the CIP classes of a range (the loader merges
-// neighbours, so "symbol, template" arrive as 0x6b-0x6c); a range holding
-// an unnamed class stays a hexadecimal range.
-func classNames(r rules.PortRange) []string {
-	var names []string
-	for c := uint32(r.Lo); c <= uint32(r.Hi); c++ {
-		n := enip.ClassName(c)
-		if n == "" {
-			if r.Lo == r.Hi {
-				return []string{fmt.Sprintf("0x%x", r.Lo)}
-			}
-			return []string{fmt.Sprintf("0x%x-0x%x", r.Lo, r.Hi)}
+func jn(l []string) string { return strings.Join(l, ",") }
+
+// textLine is the summary's line of a key: name, value pairs.
+func textLine(key string, fields ...string) string {
+	var parts []string
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] != "" {
+			parts = append(parts, fields[i]+" "+fields[i+1])
 		}
-		names = append(names, n)
 	}
-	return names
+	if len(parts) == 0 {
+		return key + ": {}" // only well-formed traffic of the protocol
+	}
+	return key + ": " + strings.Join(parts, "; ")
 }
 
 func rangeList(rs []rules.PortRange) []string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/conduit-ot/conduit/proto/modbus"
 	"io"
 	"net/netip"
 	"os"
@@ -489,7 +490,7 @@ func TestLearnConditionRestricts(t *testing.T) {
 	y, _ := os.ReadFile(draft)
 	q := rules.Query{Src: netip.MustParseAddr("10.20.0.10"), Dst: netip.MustParseAddr("10.10.0.10"), Proto: packet.ProtoTCP, SrcPort: 40000, DstPort: 502}
 	q.SrcZone, q.DstZone = pol.Zone(q.Src), pol.Zone(q.Dst)
-	if r := pol.Rules[pol.Match(&q)]; r.App == nil || r.App.Modbus == nil || r.App.Modbus.Preset != "read_only" || len(r.App.Modbus.Functions) != 0 {
+	if r := pol.Rules[pol.Match(&q)]; r.App == nil || modbusOf(r.App) == nil || modbusOf(r.App).Preset != "read_only" || len(modbusOf(r.App).Functions) != 0 {
 		t.Fatalf("SCADA -> PLC rule %s: %s\n%s", r.Name, r.App, y)
 	}
 
@@ -560,4 +561,13 @@ func TestLearnDiffUnreadable(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want an error and no verdict", args, code, out, errOut)
 		}
 	}
+}
+
+// modbusOf is a rule's Modbus condition, nil for none.
+func modbusOf(a *rules.AppCond) *modbus.Cond {
+	if a == nil {
+		return nil
+	}
+	c, _ := a.Cond.(*modbus.Cond)
+	return c
 }
