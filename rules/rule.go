@@ -2,15 +2,16 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
 var (
-	ruleKeys = []string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
-		"action", "log", "cleanup", "idle_timeout", "modbus", "dnp3", "enip", "cip", "s7",
-		"on_unparsed", "on_violation", "fastpath"}
+	// ruleKeys: the protocols' condition keys come from proto's table.
+	ruleKeys = slices.Concat([]string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
+		"action", "log", "cleanup", "idle_timeout"}, appKeys, []string{"on_unparsed", "on_violation", "fastpath"})
 	protoWords = []string{"tcp", "udp", "icmp", "icmpv6", "any"}
 	protoNums  = map[string]uint8{"tcp": ProtoTCP, "udp": ProtoUDP, "icmp": ProtoICMP, "icmpv6": ProtoICMPv6, "any": ProtoAny}
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -99,6 +100,19 @@ type ruleEvidence struct {
 	silent      bool   // clients that only connected took another's condition
 }
 
+// uncountedEvidence reports whether an evidence line lists requests of an
+// uncounted kind (CIP in ENIP, the common addresses of IEC 104 commands):
+// the requests carrying them are counted on their own line.
+func uncountedEvidence(line string) bool {
+	for k := 1; k < 256; k++ {
+		if _, ki := proto.KindOf(proto.Kind(k)); ki.Uncounted &&
+			strings.HasPrefix(line, "  #   "+strings.Replace(ki.Name, "-", " ", 1)+" requests") {
+			return true
+		}
+	}
+	return false
+}
+
 // draftEvidence reads the evidence comments of a draft, by rule name.
 func draftEvidence(y string) map[string]ruleEvidence {
 	out := map[string]ruleEvidence{}
@@ -114,7 +128,7 @@ func draftEvidence(y string) map[string]ruleEvidence {
 			cur.silent = true
 		case strings.HasPrefix(line, "  #   no ") && strings.Contains(line, " condition"):
 			cur.noCondition = true
-		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !strings.HasPrefix(line, "  #   cip "):
+		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !uncountedEvidence(line):
 			_, list, ok := strings.Cut(line, ": ")
 			if !ok {
 				continue
