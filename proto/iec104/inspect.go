@@ -68,18 +68,21 @@ const (
 	bFormat, bUFunc, bType, bCause, bObjects        = 0, 1, 2, 3, 4
 	hCommon                                         = 0
 	wIOA                                            = 0
-	hasASDU, hasNeg, hasTest, hasSQ          uint16 = 1, 2, 4, 8
+	hasASDU, hasIOA, hasNeg, hasTest, hasSQ  uint16 = 1, 2, 4, 8, 16
 )
 
-// event records an APDU.
+// event records an APDU: of a malformed I frame, the data unit
+// identifier and address as far as the frame holds them.
 func event(e *core.Event, a *APDU) {
 	e.B[bFormat], e.B[bUFunc] = uint8(a.Format), uint8(a.UFunc)
-	if a.Format != FormatI || a.Length < MinLength+HeaderLen+IOALen {
+	if a.Format != FormatI || int(a.Length) < MinLength+HeaderLen {
 		return
 	}
-	e.B[bType], e.B[bCause], e.B[bObjects] = a.TypeID, a.Cause, a.Objects
-	e.H[hCommon], e.W[wIOA] = a.CommonAddr, a.IOA
+	e.B[bType], e.B[bCause], e.B[bObjects], e.H[hCommon] = a.TypeID, a.Cause, a.Objects, a.CommonAddr
 	e.Has |= hasASDU
+	if int(a.Length) >= MinLength+HeaderLen+IOALen {
+		e.W[wIOA], e.Has = a.IOA, e.Has|hasIOA
+	}
 	if a.Negative {
 		e.Has |= hasNeg
 	}
@@ -116,8 +119,11 @@ func attrs(e *core.Event, as []slog.Attr) []slog.Attr {
 	if e.Has&hasTest != 0 {
 		as = append(as, slog.Bool("test", true))
 	}
-	as = append(as, slog.Int("common_address", int(e.H[hCommon])), slog.Int("ioa", int(e.W[wIOA])),
-		slog.Int("objects", int(e.B[bObjects])))
+	as = append(as, slog.Int("common_address", int(e.H[hCommon])))
+	if e.Has&hasIOA != 0 {
+		as = append(as, slog.Int("ioa", int(e.W[wIOA])))
+	}
+	as = append(as, slog.Int("objects", int(e.B[bObjects])))
 	if e.Has&hasSQ != 0 {
 		as = append(as, slog.Bool("sequence", true))
 	}
