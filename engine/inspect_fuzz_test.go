@@ -3,6 +3,9 @@ package engine
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/iec104"
+	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 )
 
 // FuzzInspect drives one inspected TCP flow per protocol with segments
@@ -46,11 +49,18 @@ func FuzzInspect(f *testing.F) {
 	f.Add(byte(3), cat(rec(0, 0, s7Pieces(s7Setup(1, 240))[0]), rec(1, 0, s7Pieces(s7Setup(3, 240))[0]),
 		recs(cat(s7Pieces(s7WriteVar(300), 20, 200)...))))
 	f.Add(byte(2), recs(enipSetAttr(0x0e, 1500)))
+	// IEC 104: link control, an interrogation and its mirror, a command
+	// split over two segments.
+	gi, sc := iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0), iec104test.Command(1, 1, iec104.C_SC_NA_1, iec104.CauseAct, 1, 5)
+	f.Add(byte(4), cat(rec(0, 0, iec104test.U(iec104.StartDTAct)), rec(1, 0, iec104test.U(iec104.StartDTCon)),
+		rec(0, 0, cat(gi, iec104test.S(0))), rec(1, 0, iec104test.Command(0, 1, iec104.C_IC_NA_1, iec104.CauseActCon, 1, 0)),
+		rec(0, 0, sc[:7]), rec(0, 0, sc[7:])))
 	conds := []struct{ port, cond string }{
 		{"502", `    modbus: {preset: read_only, addresses: {read: ["0-99"]}}`},
 		{"20000", `    dnp3: {functions: [read, direct_operate], objects: ["60", "12:1"]}`},
 		{"44818", "    enip: {commands: [register_session, send_rr_data]}\n    cip: {services: [get_attribute_single]}"},
 		{"102", `    s7: {functions: [setup_communication, read_var], userdata_groups: [cpu_functions]}`},
+		{"2404", `    iec104: {type_ids: [C_IC_NA_1, C_CS_NA_1], causes: [act], common_addresses: [1-9]}`},
 	}
 	f.Fuzz(func(t *testing.T, proto byte, in []byte) {
 		c := conds[int(proto)%len(conds)]
