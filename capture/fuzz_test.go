@@ -23,6 +23,8 @@ func FuzzReader(f *testing.F) {
 	f.Add(newNG(true).section().iface(LinkRaw).obsolete(0, 1, v6).bytes())
 	named := newNG(false)
 	f.Add(named.section().iface(LinkEthernet, named.opt(2, []byte("eth1"))).epb(0, 1, ether(0x0800, nil, v4)).bytes())
+	f.Add(pcapFile(false, false, LinkEthernet, []rec{{ts: 1, frame: ether(0x88b8, nil, []byte{0, 1, 0, 8})},
+		{ts: 2, frame: ether(0x8892, []uint16{0x8100}, []byte{0xfe, 0xfd})}, {ts: 3, frame: sll(0x0806, []byte{0, 1})}}))
 	// Real captures, when present, are seeds too.
 	dir := os.Getenv("CONDUIT_CAPTURES")
 	if dir == "" {
@@ -42,6 +44,13 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("NewReader: %v", err)
 			}
 			return
+		}
+		// Frames without IP reach the hook, each one a record the reader counted.
+		nonIP := 0
+		r.OnNonIP = func(f NonIP) {
+			if nonIP++; nonIP > r.Stats().NonIP || f.EtherType != 0 && f.EtherType < 0x0600 {
+				t.Fatalf("non-IP frame %d of %d counted: %+v", nonIP, r.Stats().NonIP, f)
+			}
 		}
 		var p Packet
 		lastNum, lastOff := 0, int64(-1)

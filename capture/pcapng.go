@@ -124,6 +124,13 @@ func (r *Reader) nextNG(p *Packet) error {
 			if uint64(incl) > uint64(len(body)-20) {
 				return r.corrupt(off+20, num, "packet claims %d captured bytes, its block holds %d", incl, len(body)-20)
 			}
+			if r.OnNonIP != nil {
+				// Where a frame without IP was captured, for the hook (nonip.go).
+				r.nonIPIface, r.nonIPOpts = f.name, nil
+				if typ == ngEnhancedPacket {
+					r.nonIPOpts = body[20+(incl+3)&^3:]
+				}
+			}
 			if r.deliver(p, f.link, body[20:20+incl], f.ns(ts), int(orig), off) {
 				p.Interface = f.name
 				if typ == ngEnhancedPacket {

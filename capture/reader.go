@@ -108,6 +108,12 @@ type Reader struct {
 	// pcapng: interfaces of the current section
 	ngBE   bool
 	ifaces []ngIface
+
+	// OnNonIP, when set, is told each frame that carries no IP (nonip.go).
+	OnNonIP func(NonIP)
+	// The interface and pcapng options of the record being delivered, for OnNonIP.
+	nonIPIface string
+	nonIPOpts  []byte
 }
 
 // Open opens a capture file.
@@ -204,6 +210,9 @@ func (r *Reader) deliver(p *Packet, link LinkType, frame []byte, ts int64, origL
 	ip, ok := ipOf(link, frame)
 	if !ok {
 		r.stats.NonIP++
+		if r.OnNonIP != nil {
+			r.reportNonIP(link, frame, ts, origLen)
+		}
 		return false
 	}
 	*p = Packet{Time: ts, Data: ip, Number: r.stats.Records, Offset: off,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
 
@@ -46,6 +47,12 @@ func ipPackets(t testing.TB, path string) [][]byte {
 			}
 			b = b[16:]
 		case pcaptest.LinkRaw, pcaptest.LinkIPv4, pcaptest.LinkIPv6:
+		case uint32(capture.LinkNull), uint32(capture.LinkLoop): // BSD loopback (the OPC UA captures)
+			ip, ok := capture.LinkType(f.LinkType).IP(b)
+			if !ok {
+				continue
+			}
+			b = ip
 		default:
 			t.Fatalf("%s: link type %d", path, f.LinkType)
 		}

@@ -69,6 +69,7 @@ type Engine struct {
 	kernel      kernelSide
 	fp          *fastpath // nil: no fast path (fastpath.go)
 	ports       portResolver
+	l2seen      l2Seen // the log writer's: refused frames logged lately (layer2.go)
 
 	logDropped atomic.Uint64
 }

@@ -18,6 +18,7 @@ const (
 	evVerdict eventKind = iota
 	evConntrack
 	evPanic
+	evLayer2 // a frame the bridge table refused (layer2.go)
 )
 
 // event crosses from the packet path to the log writer by value: building
@@ -28,6 +29,7 @@ type event struct {
 	v    verdictEvent
 	ct   conntrack.Event
 	text string
+	l2   *Layer2Frame // evLayer2 only: a pointer keeps every other event small
 }
 
 // verdictEvent is one verdict log line before formatting.
@@ -127,6 +129,8 @@ func (e *Engine) RunLimited(ctx context.Context, limit DeniedLimit) {
 func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 	ctx := context.Background()
 	switch ev.kind {
+	case evLayer2:
+		e.writeLayer2(h, ev)
 	case evVerdict, evPanic:
 		v := &ev.v
 		if ev.kind == evVerdict && (v.wouldDrop || !v.accept) {

@@ -13,6 +13,7 @@ import (
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/engine/ctnl"
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
@@ -441,7 +442,7 @@ func TestFastpathVerdictMethod(t *testing.T) {
 	if err := te.EnableFastpath(FastpathConfig{Open: k.open, Mark: nft.CtMarkFastpath, Verdict: true}); err != nil {
 		t.Fatal(err)
 	}
-	q, kern, err := nfq.NewFake(0, 4, 50*time.Millisecond)
+	q, kern, err := nfqtest.NewFake(0, 4, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +455,7 @@ func TestFastpathVerdictMethod(t *testing.T) {
 	}
 	k.add(6, hmi, plc, 40000, 502)
 	s.batch(ps)
-	var got []nfq.SentVerdict
+	var got []nfqtest.SentVerdict
 	buf := make([]byte, 256)
 	tv := unix.NsecToTimeval(int64(20 * time.Millisecond))
 	if err := unix.SetsockoptTimeval(kern, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
@@ -465,7 +466,7 @@ func TestFastpathVerdictMethod(t *testing.T) {
 		if err != nil || n <= 0 {
 			break
 		}
-		v, err := nfq.ParseVerdict(buf[:n])
+		v, err := nfqtest.ParseVerdict(buf[:n])
 		if err != nil {
 			t.Fatal(err)
 		}

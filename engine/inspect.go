@@ -147,6 +147,11 @@ func (in *inspection) walk(part, data []byte) int {
 		}
 		pos += n
 	}
+	if pos > len(data) {
+		// A PDU judged from its first bytes (OPC UA): the rest of it is
+		// passed over as it comes.
+		in.skip = uint32(pos - len(data))
+	}
 	return 0
 }
 

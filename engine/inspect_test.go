@@ -16,6 +16,8 @@ import (
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/opcua"
+	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -1027,6 +1029,7 @@ func benchPDUs() map[string][]byte {
 		"dnp3":   dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06}),
 		"s7":     s7Read,
 		"enip":   enipGet,
+		"opcua":  opcuatest.Chan{ID: 9, Token: 14}.Request(opcua.Read, 5, 5, make([]byte, 40)),
 		"iec104": iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0),
 	}
 }
@@ -1061,6 +1064,7 @@ func BenchmarkInspect(b *testing.B) {
 		{"dnp3", "20000", `    dnp3: {functions: [read], sources: [1], objects: ["60"]}`, "dnp3", false},
 		{"enip-cip", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [get_attribute_single], classes: [identity]}", "enip", false},
 		{"s7", "102", `    s7: {functions: [setup_communication, read_var]}`, "s7", false},
+		{"opcua", "4840", opcuaHMI, "opcua", false},
 		{"iec104", "2404", `    iec104: {type_ids: [C_IC_NA_1, C_CS_NA_1], common_addresses: [1]}`, "iec104", false},
 		{"dnp3-fragment", "20000", `    dnp3: {functions: [direct_operate], objects: ["12:1", "41"]}`, "dnp3-fragment", true},
 		{"s7-pieces", "102", `    s7: {functions: [setup_communication, write_var]}`, "s7-pieces", true},

@@ -23,6 +23,9 @@ type KernelCounter struct {
 type KernelCounts struct {
 	Dropped  map[string]KernelCounter
 	Unjudged KernelCounter
+	// Layer2 are the bridge table's frames by EtherType and verdict
+	// (layer2.go), sorted; nil without the table.
+	Layer2 []Layer2Count
 }
 
 // kernelSide is the kernel's share of the counters.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +18,7 @@ func BenchmarkServeBatchOnPacket(b *testing.B) {
 	var slot [2048]byte
 	var last int64
 	te.onPacket = func(_ int, ts int64, p []byte) { last = ts; copy(slot[:], p) }
-	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 	if err != nil {
 		b.Fatal(err)
 	}

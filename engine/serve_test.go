@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,11 +19,11 @@ func TestServeBatchesAccepts(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		pkts  [][]byte
-		wants []nfq.SentVerdict
+		wants []nfqtest.SentVerdict
 	}{
 		{"one packet gets a plain verdict",
 			[][]byte{tcp(hmi, plc, 40000, 502, fSYN)},
-			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Accept}}},
+			[]nfqtest.SentVerdict{{ID: 1, Verdict: nfq.Accept}}},
 		{"accepts around a drop",
 			[][]byte{
 				tcp(hmi, plc, 40000, 502, fSYN),
@@ -31,21 +32,21 @@ func TestServeBatchesAccepts(t *testing.T) {
 				tcp(hmi, plc, 40000, 502, fACK),
 				tcp(hmi, plc, 40001, 502, fACK),
 			},
-			[]nfq.SentVerdict{
+			[]nfqtest.SentVerdict{
 				{Batch: true, ID: 2, Verdict: nfq.Accept},
 				{ID: 3, Verdict: nfq.Drop},
 				{Batch: true, ID: 5, Verdict: nfq.Accept},
 			}},
 		{"drops are never batched",
 			[][]byte{tcp(hmi, plc, 40002, 503, fSYN), tcp(hmi, plc, 40003, 503, fSYN), tcp(hmi, plc, 40000, 502, fSYN)},
-			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Drop}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
+			[]nfqtest.SentVerdict{{ID: 1, Verdict: nfq.Drop}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
 		{"a malformed packet is dropped between accepts",
 			[][]byte{tcp(hmi, plc, 40000, 502, fSYN), {0x45, 0, 0}, tcp(hmi, plc, 40001, 502, fSYN)},
-			[]nfq.SentVerdict{{ID: 1, Verdict: nfq.Accept}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
+			[]nfqtest.SentVerdict{{ID: 1, Verdict: nfq.Accept}, {ID: 2, Verdict: nfq.Drop}, {ID: 3, Verdict: nfq.Accept}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			te := newTestEngine(t, pol{mode: "enforce"})
-			q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+			q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +58,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 			}
 			// All queued before the reader starts: one read takes them all.
 			for i, p := range tc.pkts {
-				if _, err := unix.Write(k, nfq.PacketMessage(0, uint32(i+1), p, false)); err != nil {
+				if _, err := unix.Write(k, nfqtest.PacketMessage(0, uint32(i+1), p, false)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -70,7 +71,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("verdict %d: %v", i, err)
 				}
-				got, err := nfq.ParseVerdict(buf[:n])
+				got, err := nfqtest.ParseVerdict(buf[:n])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -83,7 +84,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 			tv = unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
 			_ = unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 			if n, err := unix.Read(k, buf); err == nil {
-				v, _ := nfq.ParseVerdict(buf[:n])
+				v, _ := nfqtest.ParseVerdict(buf[:n])
 				t.Errorf("an extra verdict: %+v", v)
 			}
 			st := te.QueueStats()[0]
@@ -101,7 +102,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 // accept is sent on its own.
 func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 	te := newTestEngine(t, pol{mode: "enforce"})
-	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +112,13 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		t.Fatal(err)
 	}
-	headless := nfq.PacketMessage(0, 2, tcp(hmi, plc, 40009, 502, fSYN), false)
+	headless := nfqtest.PacketMessage(0, 2, tcp(hmi, plc, 40009, 502, fSYN), false)
 	headless[16+4+2] = 3 // the packet header attribute becomes a mark: no id
 	for _, m := range [][]byte{
-		nfq.PacketMessage(0, 1, tcp(hmi, plc, 40000, 502, fSYN), false),
+		nfqtest.PacketMessage(0, 1, tcp(hmi, plc, 40000, 502, fSYN), false),
 		headless,
-		nfq.PacketMessage(0, 3, tcp(hmi, plc, 40001, 502, fSYN), false),
-		nfq.PacketMessage(0, 4, tcp(hmi, plc, 40002, 502, fSYN), false),
+		nfqtest.PacketMessage(0, 3, tcp(hmi, plc, 40001, 502, fSYN), false),
+		nfqtest.PacketMessage(0, 4, tcp(hmi, plc, 40002, 502, fSYN), false),
 	} {
 		if _, err := unix.Write(k, m); err != nil {
 			t.Fatal(err)
@@ -131,7 +132,7 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 		if err != nil {
 			t.Fatalf("verdict for %d: %v", want, err)
 		}
-		v, err := nfq.ParseVerdict(buf[:n])
+		v, err := nfqtest.ParseVerdict(buf[:n])
 		if err != nil || v.Batch || v.ID != want || v.Verdict != nfq.Accept {
 			t.Errorf("verdict %+v, %v; want a single accept of %d", v, err, want)
 		}
@@ -146,7 +147,7 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 func TestServeSetsJudgedMark(t *testing.T) {
 	te := newTestEngine(t, pol{mode: "enforce"})
 	te.verdictMark = 0x8000_0000
-	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,12 +167,12 @@ func TestServeSetsJudgedMark(t *testing.T) {
 		{tcp(hmi, plc, 40003, 503, fSYN), 0x22}, // dropped
 	}
 	for i, p := range pkts {
-		unix.Write(k, nfq.PacketMessageMark(0, uint32(i+1), p.b, false, p.mark))
+		unix.Write(k, nfqtest.PacketMessageMark(0, uint32(i+1), p.b, false, p.mark))
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
 	defer func() { close(stop); <-done }()
-	want := []nfq.SentVerdict{
+	want := []nfqtest.SentVerdict{
 		{Batch: true, ID: 2, Verdict: nfq.Accept, Mark: 0x8000_0000, HasMark: true},
 		{ID: 3, Verdict: nfq.Accept, Mark: 0x8000_0011, HasMark: true},
 		{ID: 4, Verdict: nfq.Drop, Mark: 0x8000_0022, HasMark: true},
@@ -182,7 +183,7 @@ func TestServeSetsJudgedMark(t *testing.T) {
 		if err != nil {
 			t.Fatalf("verdict %d: %v", i, err)
 		}
-		got, err := nfq.ParseVerdict(buf[:n])
+		got, err := nfqtest.ParseVerdict(buf[:n])
 		if err != nil || got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
 			t.Errorf("verdict %d = %+v, want %+v (%v)", i, got, w, err)
 		}
@@ -197,7 +198,7 @@ func BenchmarkServeBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("mark=%#x", mark), func(b *testing.B) {
 			te := newTestEngine(b, pol{mode: "enforce"})
 			te.verdictMark = mark
-			q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+			q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 			if err != nil {
 				b.Fatal(err)
 			}

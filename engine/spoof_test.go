@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
@@ -302,7 +303,7 @@ func BenchmarkDecideIn(b *testing.B) {
 // same packet from its own port and MAC passes.
 func TestServeIngress(t *testing.T) {
 	te, _, _ := newBoundEngine(t, "enforce", "")
-	q, k, err := nfq.NewFake(0, readBatch, 20*time.Millisecond)
+	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestServeIngress(t *testing.T) {
 		want   uint32
 	}{{ixEnt, hmiMAC, nfq.Drop}, {ixSup, otherMAC, nfq.Drop}, {ixSup, hmiMAC, nfq.Accept}}
 	for i, p := range pkts {
-		msg := nfq.PacketMessageFrom(0, uint32(i+1), tcp(hmi, plc, 40000, 502, fSYN), false, p.physIn, p.mac[:])
+		msg := nfqtest.PacketMessageFrom(0, uint32(i+1), tcp(hmi, plc, 40000, 502, fSYN), false, p.physIn, p.mac[:])
 		if _, err := unix.Write(k, msg); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +333,7 @@ func TestServeIngress(t *testing.T) {
 		if err != nil {
 			t.Fatalf("verdict %d: %v", i, err)
 		}
-		v, err := nfq.ParseVerdict(buf[:n])
+		v, err := nfqtest.ParseVerdict(buf[:n])
 		if err != nil || v.ID != uint32(i+1) || v.Verdict != p.want {
 			t.Errorf("verdict %d = %+v %v, want %d", i, v, err, p.want)
 		}

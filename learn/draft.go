@@ -202,8 +202,10 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 	writeHeader(&b, m, zs, &cfg, rs)
 	b.WriteString("mode: monitor\n\nzones:\n")
 	bind := zoneBindings(m, zs)
+	ports := map[*Zone][]string{}
 	for _, z := range zs.List {
 		writeZone(&b, z, bind[z])
+		ports[z] = writtenPorts(z, bind[z])
 	}
 	b.WriteString("\nrules:\n")
 	for i := range rs {
@@ -223,6 +225,7 @@ func Draft(m *Matrix, cfg DraftConfig) ([]byte, *Zones) {
 
 default: deny
 `)
+	writeLayer2(&b, m, zs, ports)
 	return b.Bytes(), zs
 }
 

@@ -95,6 +95,7 @@ type Matrix struct {
 	First, Last int64    // ns
 
 	ingress map[netip.Addr]*Ingress // where each source's packets came in (ingress.go)
+	l2      layer2                  // frames without IP by EtherType (layer2.go)
 }
 
 // NewMatrix returns an empty matrix.

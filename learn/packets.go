@@ -64,6 +64,7 @@ func (l *Learner) Matrix() *Matrix {
 func (l *Learner) Capture(name string, r *capture.Reader) error {
 	l.m.Sources = append(l.m.Sources, name)
 	var p capture.Packet
+	r.OnNonIP = l.nonIP
 	for {
 		err := r.Next(&p)
 		if errors.Is(err, io.EOF) {

@@ -32,7 +32,8 @@ type logLine struct {
 	ICMPType     *uint8 `json:"icmp_type"` // the type of an ICMP flow's first packet
 	Flow         uint64 `json:"flow"`
 	Reason       string `json:"reason"`
-	InPort       string `json:"in_port"` // the port the line's packet came in on
+	InPort       string `json:"in_port"`   // the port the line's packet came in on
+	EtherType    string `json:"ethertype"` // a layer2 line's (layer2.go)
 	Idle         int64  `json:"idle"`
 	Duration     int64  `json:"duration"`
 	MaxGap       int64  `json:"max_gap"`
@@ -100,6 +101,9 @@ func (l *Learner) logLine(ln *logLine) bool {
 	ts := t.UnixNano()
 	switch ln.Event {
 	case "verdict":
+		if ln.Reason == reasonLayer2Deny {
+			return l.layer2Line(ln, ts)
+		}
 		if ln.Reason == "spoofed-source" {
 			// A bound zone's address from another port: nothing to allow,
 			// and no evidence of where the zone's hosts are.

@@ -77,6 +77,7 @@ func served(t *testing.T) map[string]bool {
 		return engine.KernelCounts{
 			Dropped:  map[string]engine.KernelCounter{"default": {Packets: 10, Bytes: 640}, "no-telnet": {Packets: 2, Bytes: 120}},
 			Unjudged: engine.KernelCounter{Packets: 3, Bytes: 180},
+			Layer2:   []engine.Layer2Count{{EtherType: "profinet", Verdict: "would_drop", Packets: 4, Bytes: 240}},
 		}, nil
 	})
 	open := func() (engine.KernelConntrack, error) { return noKernelConntrack{}, nil }
@@ -195,7 +196,8 @@ func TestDashboard(t *testing.T) {
 		"conduit_kernel_prefilter_dropped_packets_total", "conduit_verdict_latency_seconds_bucket",
 		"conduit_conduit_would_drop_packets_total", "conduit_conduit_denied_flows_total",
 		"conduit_conduit_kernel_dropped_packets_total", "conduit_conduit_flows_total",
-		"conduit_fastpath_flows", "conduit_fastpath_offloads_total", "conduit_fastpath_accepted_packets_total"} {
+		"conduit_fastpath_flows", "conduit_fastpath_offloads_total", "conduit_fastpath_accepted_packets_total",
+		"conduit_layer2_frames_total"} {
 		if !queried[n] {
 			t.Errorf("the dashboard does not show %s", n)
 		}

@@ -74,6 +74,8 @@ var (
 	dKDropped     = desc("kernel_queue_dropped_total", "Packets the kernel could not queue because the queue was full.", "queue")
 	dKUserDropped = desc("kernel_queue_user_dropped_total", "Packets the kernel failed to deliver to the reader's socket.", "queue")
 	dKFDropped    = desc("kernel_prefilter_dropped_packets_total", "Packets the kernel pre-filter dropped before the queue (no allow rule could match), by the rule charged.", "rule")
+	dL2Frames     = desc("layer2_frames_total", "Non-IP frames the bridge table of the layer2 section counted, by EtherType (its name, 0xNNNN, vlan for tagged frames carrying an unnamed one, other) and verdict (accept; drop in enforce; would_drop in monitor).", "ethertype", "verdict")
+	dL2Bytes      = desc("layer2_frame_bytes_total", "Bytes of the non-IP frames the bridge table counted, by EtherType and verdict.", "ethertype", "verdict")
 	dUnjudged     = desc("kernel_unjudged_packets_total", "Packets the kernel accepted without a verdict from conduit: queue full with the fail-open flag, or no reader with bypass.")
 	dReloads      = desc("reloads_total", "Policy reload attempts by result.", "result")
 	dLogDropped   = desc("log_lines_dropped_total", "Log lines lost: refused by a full buffer or not delivered by a sink.", "sink", "reason")
@@ -110,7 +112,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dPackets, dVerdicts, dWouldDrop, dMalformed, dPanics, dSpoofed,
 		dRulePackets, dRuleBytes, dRuleFlows, dRuleRequests, dRuleWould, dRuleLast,
 		dCTEntries, dCTCapacity, dCTEvictions, dCTEvictClass, dCTClassFlows, dCTExpired, dCTPickups,
-		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
+		dKWaiting, dKDropped, dKUserDropped, dKFDropped, dL2Frames, dL2Bytes, dUnjudged, dReloads, dLogDropped, dLogWritten, dLatency,
 		dGeneration, dPolicy, dStart, dFPFlows, dFPOffloads, dFPPackets, dFPBytes,
 		dPairFlows, dPairDenied, dPairWould, dPairKernel} {
 		ch <- d
@@ -189,6 +191,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dKFDropped, d.Packets, name)
 		}
 		counter(dUnjudged, kc.Unjudged.Packets)
+		for _, l := range kc.Layer2 {
+			counter(dL2Frames, l.Packets, l.EtherType, l.Verdict)
+			counter(dL2Bytes, l.Bytes, l.EtherType, l.Verdict)
+		}
 	}
 
 	if s.Reloads != nil {

@@ -237,6 +237,8 @@ func TestCollectKernel(t *testing.T) {
 			Dropped: map[string]engine.KernelCounter{"default": {Packets: 1000, Bytes: 64000},
 				"no-telnet": {Packets: 30, Bytes: 1800}},
 			Unjudged: engine.KernelCounter{Packets: 17, Bytes: 1700},
+			Layer2: []engine.Layer2Count{{EtherType: "goose", Verdict: "drop", Packets: 5, Bytes: 300},
+				{EtherType: "arp", Verdict: "accept", Packets: 12, Bytes: 504}},
 		}, nil
 	})
 	fams, err := NewRegistry(src).Gather()
@@ -253,6 +255,8 @@ func TestCollectKernel(t *testing.T) {
 		{"conduit_rule_would_drop_packets_total", []string{"rule", "default"}, 1002},
 		{"conduit_kernel_prefilter_dropped_packets_total", []string{"rule", "default"}, 1000},
 		{"conduit_kernel_unjudged_packets_total", nil, 17},
+		{"conduit_layer2_frames_total", []string{"ethertype", "goose", "verdict", "drop"}, 5},
+		{"conduit_layer2_frame_bytes_total", []string{"ethertype", "arp", "verdict", "accept"}, 504},
 		// A rule of one zone pair charges its pair; the default does not.
 		{"conduit_conduit_kernel_dropped_packets_total", []string{"from", "supervisory", "to", "control"}, 30},
 		{"conduit_conduit_would_drop_packets_total", []string{"from", "supervisory", "to", "control"}, 2},

@@ -22,6 +22,7 @@ import (
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/modbus"
+	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/s7"
 )
 
@@ -35,6 +36,7 @@ const (
 	DNP3      // DNP3 over TCP or UDP
 	ENIP      // EtherNet/IP and the CIP it carries (keys enip and cip)
 	S7        // S7comm over ISO-on-TCP
+	OPCUA     // OPC UA binary over TCP (UA TCP, secure conversation)
 	IEC104    // IEC 60870-5-104
 	// Count is one past the last protocol: the table's length.
 	Count
@@ -53,6 +55,7 @@ var Table = [Count]Info{
 	Modbus: modbus.Info,
 	DNP3:   dnp3.Info,
 	ENIP:   enip.Info,
+	OPCUA:  opcua.Info,
 	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
 		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
 	IEC104: iec104.Info,
@@ -115,7 +118,7 @@ func Vocabulary() map[string][]string {
 // All lists the protocols in table order, None excluded.
 func All() []ID { return all[:] }
 
-var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7, IEC104}
+var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7, OPCUA, IEC104}
 
 // String returns the protocol's policy key.
 func (id ID) String() string {

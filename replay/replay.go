@@ -55,6 +55,7 @@ type Replay struct {
 	events    *bufio.Writer
 	drainCtx  context.Context
 	files     []File
+	l2        layer2Counts // non-IP frames by the layer2 section (layer2.go)
 }
 
 // File is what one capture contributed.
@@ -80,6 +81,9 @@ type Result struct {
 	WouldDrop uint64            `json:"would_drop"` // denied by the policy: dropped in enforce, logged in monitor
 	Rules     []engine.RuleHits `json:"rules"`
 	Captures  []File            `json:"captures"`
+	// Layer2 counts the frames without IP by EtherType and the verdict
+	// the policy's layer2 section gives them (layer2.go).
+	Layer2 []engine.Layer2Count `json:"layer2"`
 }
 
 // Verdicts count the packets accepted and dropped.
@@ -131,6 +135,7 @@ func New(cfg Config) *Replay {
 		OnRequest:   cfg.OnRequest,
 	})
 	r.w = r.eng.Worker(0)
+	r.l2.pol = &cfg.Policy.Layer2
 	return r
 }
 
@@ -165,6 +170,7 @@ func (r *Replay) Feed(name string, rd *capture.Reader) error {
 	var first, last int64
 	n := 0
 	var err error
+	rd.OnNonIP = r.l2.count
 	for {
 		if err = rd.Next(&p); err != nil {
 			break
@@ -222,6 +228,7 @@ func (r *Replay) Result() (Result, error) {
 		WouldDrop: c.WouldDrop,
 		Rules:     r.hits.report(r.eng.Hits(), &r.clock),
 		Captures:  append([]File(nil), r.files...),
+		Layer2:    r.l2.report(),
 	}
 	if d := c.LogDropped; d > 0 && r.drainCtx != nil && r.events == nil {
 		return res, fmt.Errorf("events: %d event lines were lost", d)

@@ -19,7 +19,7 @@ const (
 )
 
 var (
-	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation", "fastpath"}
+	topKeys       = []string{"mode", "queue", "conntrack", "log", "metrics", "control", "zones", "conduits", "rules", "default", "on_unparsed", "on_violation", "fastpath", "layer2"}
 	queueKeys     = []string{"num", "count", "fail_open", "overload", "nflog_group"}
 	conntrackKeys = []string{"capacity", "pickup", "seed", "timeouts"}
 	timeoutKeys   = []string{"tcp_established", "tcp_handshake", "tcp_closing", "udp", "icmp", "other"}
@@ -114,6 +114,12 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 		p.rulesLine = v.key.Line
 	} else {
 		d.errAt(root.Line, root.Column, "the policy has no rules: section")
+	}
+	// After the zones, whose ports scope its entries (layer2.go).
+	if v, ok := f["layer2"]; ok {
+		p.Layer2 = d.layer2(v.key, v.val, p)
+	} else {
+		p.Layer2 = defaultLayer2(p.Mode)
 	}
 	if v, ok := f["default"]; ok {
 		if s, ok := d.word(v.val, "", "default", actionWords); ok && s == "allow" {

@@ -92,6 +92,8 @@ type Policy struct {
 	OnViolation Violation // ViolationDrop unless the policy says reset
 	// Fastpath is the default of the rules' fastpath (true).
 	Fastpath bool
+	// Layer2 says which non-IP EtherTypes cross the bridge (layer2.go).
+	Layer2   Layer2
 	Warnings []Diagnostic
 
 	DefaultLine int // line of the `default` key, 0 if absent

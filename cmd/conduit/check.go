@@ -87,6 +87,7 @@ type checkResult struct {
 	Zones    []zoneJSON    `json:"zones"`
 	Conduits []conduitJSON `json:"conduits"`
 	Rules    []ruleJSON    `json:"rules"`
+	Layer2   *layer2JSON   `json:"layer2,omitempty"` // the non-IP EtherTypes allowed (layer2.go)
 	Warnings []diagJSON    `json:"warnings"`
 	Errors   []diagJSON    `json:"errors"`
 }
@@ -221,6 +222,7 @@ func resultOf(p *rules.Policy) checkResult {
 		rj.appJSON = appOf(&rl)
 		r.Rules = append(r.Rules, rj)
 	}
+	r.Layer2 = layer2Policy(p)
 	return r
 }
 
@@ -309,6 +311,7 @@ func printSummary(out io.Writer, p *rules.Policy) {
 		}
 	}
 	w.WriteString(rows[len(p.Rules)+1])
+	printLayer2Summary(w, p)
 
 	if len(warnings) > 0 {
 		fmt.Fprintf(w, "\nwarnings\n")

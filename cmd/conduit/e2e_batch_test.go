@@ -5,13 +5,12 @@ package main
 // run of accepts is released with one batch verdict between single drops.
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -41,56 +40,26 @@ func TestE2EBatchedVerdicts(t *testing.T) {
 	writeFile(t, r.path, fmt.Sprintf(batchPolicy, sock))
 	d := r.startDaemon("")
 
-	ctl := r.p.Host(plant.Control)
 	sup, ent := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Enterprise).IPv4.String()
-	sinkAddr := ctl.IPv4.String() + ":9000"
-	sink := plant.NSCmd(ctl.NS, r.peer, "udp-sink", "-l", sinkAddr, "-for", "60s", "-idle", "2s", "-by-source")
-	var sinkOut, sinkErr bytes.Buffer
-	sink.Stdout, sink.Stderr = &sinkOut, &sinkErr
-	if err := sink.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Process.Kill() })
-	// Datagrams that arrive before the sink binds are refused, not
-	// miscounted: the checks below hold either way.
-	time.Sleep(200 * time.Millisecond)
-
-	floods := map[string]*bytes.Buffer{}
-	var procs []func() error
+	sink := r.UDPSink(9000, 60*time.Second, 2*time.Second)
+	var floods []*e2e.Flood
 	for _, host := range []string{plant.Supervisory, plant.Enterprise} {
-		cmd := plant.NSCmd(r.p.Host(host).NS, r.peer, "flood", "-addr", sinkAddr, "-for", "2s", "-batch", "8")
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		floods[host] = out
-		procs = append(procs, cmd.Wait)
+		floods = append(floods, r.StartFlood(host, sink.Addr, 2*time.Second, "-batch", "8"))
 	}
-	for i, wait := range procs {
-		if err := wait(); err != nil {
+	var sent []uint64 // by flood: the HMI's, the enterprise's
+	for i, f := range floods {
+		n, err := f.Wait()
+		if err != nil {
 			t.Fatalf("flood %d: %v", i, err)
 		}
+		sent = append(sent, n)
 	}
-	if err := sink.Wait(); err != nil {
-		t.Fatalf("udp-sink: %v: %s", err, sinkErr.String())
-	}
-	var got struct {
-		Packets uint64            `json:"packets"`
-		Sources map[string]uint64 `json:"sources"`
-	}
-	if err := json.Unmarshal(sinkOut.Bytes(), &got); err != nil {
-		t.Fatalf("udp-sink output %q: %v", sinkOut.String(), err)
-	}
-	var sent struct {
-		Sent uint64 `json:"sent"`
-	}
-	_ = json.Unmarshal(floods[plant.Supervisory].Bytes(), &sent)
+	got := sink.Wait()
 	if got.Sources[ent] != 0 {
 		t.Errorf("%d denied datagrams from the enterprise reached the PLC", got.Sources[ent])
 	}
-	if got.Sources[sup] == 0 || got.Sources[sup] > sent.Sent {
-		t.Errorf("the PLC got %d of the HMI's %d allowed datagrams", got.Sources[sup], sent.Sent)
+	if got.Sources[sup] == 0 || got.Sources[sup] > sent[0] {
+		t.Errorf("the PLC got %d of the HMI's %d allowed datagrams", got.Sources[sup], sent[0])
 	}
 
 	// Every packet read got its verdict: nothing is left waiting, and the
@@ -111,7 +80,7 @@ func TestE2EBatchedVerdicts(t *testing.T) {
 	}
 	q := st.Queues[0]
 	t.Logf("sink %v of %d sent; queue: %d packets in %d reads, %d verdict messages, %d dropped, kernel %+v",
-		got.Sources, sent.Sent, q.Packets, q.Reads, q.VerdictMessages, q.Dropped, *q.Kernel)
+		got.Sources, sent[0], q.Packets, q.Reads, q.VerdictMessages, q.Dropped, *q.Kernel)
 	if q.Reads == 0 || float64(q.Packets)/float64(q.Reads) < 1.5 {
 		t.Errorf("%d packets in %d reads: the flood was not read in batches", q.Packets, q.Reads)
 	}

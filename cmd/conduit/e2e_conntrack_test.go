@@ -15,11 +15,11 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -37,84 +37,29 @@ const (
 // PLC, and records the first failure and the slowest exchange. Unlike
 // chatter, each exchange may take ctEchoWait: a segment in flight when the
 // daemon is killed is lost and TCP's retransmission, which backs off from
-// 200ms and more on a loaded machine, brings it through.
-type ctPoller struct {
-	stop, done chan struct{}
-	once       sync.Once
-	mu         sync.Mutex
-	ok         int
-	err        error
-	slowest    time.Duration
-}
+// 200ms and more on a loaded machine, brings it through (e2e.Session.Poll).
+type ctPoller struct{ *e2e.Chatter }
 
 func ctPoll(t *testing.T, s *session, every time.Duration) *ctPoller {
-	p := &ctPoller{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			start := time.Now()
-			err := s.exchange(ctEchoWait)
-			p.mu.Lock()
-			p.slowest = max(p.slowest, time.Since(start))
-			if err != nil {
-				p.err = err
-			} else {
-				p.ok++
-			}
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { p.finish() })
+	p := &ctPoller{s.e2e().Poll(every, ctEchoWait)}
+	t.Cleanup(func() { p.Finish() })
 	return p
 }
 
-func (p *ctPoller) state() (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.ok, p.err
-}
+func (p *ctPoller) state() (int, error) { return p.State() }
 
 // waitFor waits until n more exchanges than base succeeded, failing the
 // test if the session breaks or makes no progress for long.
 func (p *ctPoller) waitFor(t *testing.T, base, n int, why string) {
 	t.Helper()
-	deadline := time.Now().Add(2*ctEchoWait + time.Duration(n)*time.Second)
-	for {
-		ok, err := p.state()
-		if err != nil {
-			t.Fatalf("%s: the allowed session broke after %d exchanges: %v", why, ok, err)
-		}
-		if ok >= base+n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the allowed session made %d of %d exchanges in time", why, ok-base, n)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	p.WaitFor(t, base, n, why)
 }
 
 // finish stops polling and returns the count, the slowest exchange and
 // the first error.
 func (p *ctPoller) finish() (int, time.Duration, error) {
-	p.once.Do(func() { close(p.stop) })
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.ok, p.slowest, p.err
+	n, err := p.Finish()
+	return n, p.Slowest(), err
 }
 
 // ctPolicy is the policy of these tests: the HMI may open TCP sessions to
@@ -216,27 +161,7 @@ func ctCheck(t *testing.T, what string, l logLine, want map[string]string) {
 // them all, failing the test after timeout.
 func ctWaitCount(t *testing.T, d *daemon, from, n int, timeout time.Duration, what string, match func(logLine) bool) []logLine {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		lines, changed := d.log.since(from)
-		var got []logLine
-		for _, l := range lines {
-			if match(l) {
-				got = append(got, l)
-			}
-		}
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-changed:
-		case <-d.exited:
-			t.Fatalf("conduit exited after logging %d of %d %s: %v", len(got), n, what, d.err)
-		case <-deadline.C:
-			t.Fatalf("conduit logged %d of %d %s within %v", len(got), n, what, timeout)
-		}
-	}
+	return lines(d.WaitCount(from, n, timeout, what, matcher(match)))
 }
 
 // ctNoDrops fails the test for every verdict from mark on that dropped a
@@ -350,10 +275,7 @@ func TestConntrackSeedAcrossRestart(t *testing.T) {
 	poll := ctPoll(t, s, 50*time.Millisecond)
 	poll.waitFor(t, 0, 5, "before the stop")
 
-	d1.signal(syscall.SIGTERM)
-	if code := d1.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exit %d after SIGTERM", code)
-	}
+	d1.stop()
 	down, _ := poll.state()
 	poll.waitFor(t, down, 5, "while conduit is stopped (the kernel forwards)")
 

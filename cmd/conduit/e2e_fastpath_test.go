@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/simonvetter/modbus"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -32,15 +32,7 @@ type fastpathPolicy struct {
 
 func (p fastpathPolicy) render(t *testing.T) string {
 	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "e2e-fastpath-policy.yaml.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := tmpl.Execute(&b, p); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return e2e.RenderFile(t, filepath.Join("testdata", "e2e-fastpath-policy.yaml.tmpl"), p)
 }
 
 // udpSession is one UDP socket of the HMI to the PLC's echo server: all

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,40 +22,8 @@ import (
 // from conduit's forward hook on this kernel.
 func (r *rig) capturing(path string) (stop func()) {
 	r.t.Helper()
-	cmd := plant.NSCmd(r.p.FW, "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
-	var errb syncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("tcpdump: %v", err)
-	}
-	// tcpdump says when it listens.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(errb.String(), "listening") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			r.t.Fatalf("tcpdump never started: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		time.Sleep(100 * time.Millisecond) // the last packets reach the file
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	r.t.Cleanup(stop)
-	return stop
+	c := r.StartCapture("listening", "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
+	return func() { _ = c.Stop() }
 }
 
 func TestE2EDiffNamesStall(t *testing.T) {
@@ -83,24 +50,12 @@ func TestE2EDiffNamesStall(t *testing.T) {
 	stop()
 
 	// Insertion: conduit inline in monitor, and a stall on the way to the PLC.
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")}.render(t))
-	r.startDaemon("")
+	r.startWith(policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")})
 	stop = r.capturing(after)
-	// The stall: a bridge-family table that drops what goes to the PLC
-	// (this kernel has no netem), removed three seconds later.
-	stall := "table bridge stall {\n chain drops {\n type filter hook forward priority -300;\n ip daddr " +
-		r.p.Host(plant.Control).IPv4.String() + " drop\n }\n}\n"
+	// The stall: the bridge drops what goes to the PLC for three seconds.
 	poll(15, func(i int) {
 		if i == 5 {
-			cmd := plant.NSCmd(r.p.FW, "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(stall)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nft: %v: %s", err, out)
-			}
-			go func() {
-				time.Sleep(3 * time.Second)
-				plant.NSCmd(r.p.FW, "nft", "delete", "table", "bridge", "stall").Run()
-			}()
+			r.Stall(r.p.Host(plant.Control).IPv4, 3*time.Second)
 		}
 	})
 	stop()

@@ -100,23 +100,12 @@ func TestE2EInlineMatrix(t *testing.T) {
 	}
 
 	before := run("before", 20, 200*time.Millisecond, nil)
-	// A slower polling rate, and a stall on the way to the PLC (a
-	// bridge-family table dropping what goes to it, removed after 3 s).
-	stall := "table bridge stall {\n chain drops {\n type filter hook forward priority -300;\n ip daddr " +
-		plc.String() + " drop\n }\n}\n"
+	// A slower polling rate, and a stall on the way to the PLC (the
+	// bridge drops what goes to it for 3 s).
 	after := run("after", 20, 500*time.Millisecond, func(i int) {
-		if i != 10 {
-			return
+		if i == 10 {
+			r.Stall(plc, 3*time.Second)
 		}
-		cmd := plant.NSCmd(r.p.FW, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(stall)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("nft: %v: %s", err, out)
-		}
-		go func() {
-			time.Sleep(3 * time.Second)
-			plant.NSCmd(r.p.FW, "nft", "delete", "table", "bridge", "stall").Run()
-		}()
 	})
 
 	code, out, errOut := evRun(t, runLearn, "--diff", before, after)

@@ -64,10 +64,7 @@ func TestE2ELogReopen(t *testing.T) {
 	waitFile(t, d, logPath, "the verdicts after the reopen", func(ls []logLine) bool {
 		return len(r.verdictsOf(ls, supUDP)) == after
 	})
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exit %d after SIGTERM", code)
-	}
+	d.stop()
 
 	old, oldPartial := readLogFile(t, rotated)
 	cur, curPartial := readLogFile(t, logPath)

@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -172,7 +171,7 @@ func TestE2EObserve(t *testing.T) {
 	args := []string{"observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
 		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"), "--matrix-state", filepath.Join(r.dir, "matrix.json")}
 	d := r.launch(args...)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	if d.start.str("interfaces") != "tapa,tapb" || d.start.str("policy_mode") != "enforce" || d.start.str("mode") != "monitor" {
 		t.Errorf("start event: %s", d.start.raw)
 	}
@@ -338,10 +337,7 @@ func TestE2EObserve(t *testing.T) {
 		t.Errorf("the live draft lacks the HMI's Modbus service:\n%s", b)
 	}
 
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("observe exited %d", code)
-	}
+	d.stop()
 	for i, tp := range tapPorts {
 		if got := r.txPackets(tp); got != tx[i] {
 			t.Errorf("%s transmitted %d frames while observed", tp, got-tx[i])
@@ -353,7 +349,7 @@ func TestE2EObserve(t *testing.T) {
 	d.waitTimeout(0, startTimeout, "the matrix restored", func(l logLine) bool {
 		return l.str("msg") == "live matrix restored" && l.num("services") > 0
 	})
-	d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	r.opsCLI(sock, 0, "baseline", "save", "-o", base)
 	if m, err = learn.ReadBaselineFile(base); err != nil {
 		t.Fatal(err)
@@ -385,7 +381,7 @@ func TestE2EObserveFlood(t *testing.T) {
 	// The policy's socket is an inline daemon's; the sensor gets its own.
 	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
 	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "", "--socket", sock)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	if d.start.str("control_socket") != sock {
 		t.Errorf("start event: %s; want control_socket %s", d.start.raw, sock)
 	}

@@ -25,12 +25,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -49,15 +48,7 @@ type opsPolicy struct {
 
 func (p opsPolicy) render(t *testing.T) string {
 	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "e2e-ops-policy.yaml.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	if err := tmpl.Execute(&b, p); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return e2e.RenderFile(t, filepath.Join("testdata", "e2e-ops-policy.yaml.tmpl"), p)
 }
 
 // startOps is startDaemon with extra flags for `conduit run`.
@@ -65,7 +56,7 @@ func (r *rig) startOps(args ...string) *daemon {
 	t := r.t
 	t.Helper()
 	d := r.launch(append([]string{"run", "-c", r.path}, args...)...)
-	d.start = d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+	d.waitStart()
 	return d
 }
 
@@ -232,10 +223,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 
 	// SIGTERM saves the counters; the next daemon starts from them.
 	_, before := r.opsHits(sock)
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM", code)
-	}
+	d.stop()
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind after SIGTERM: %v", err)
 	}

@@ -174,8 +174,7 @@ func (s *sniffer) seen(src netip.Addr, id uint16) bool {
 // did not see, a mid-stream segment with SACK) still arrive.
 func TestE2EOddPackets(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	hmiNS, plcNS := r.p.Host(plant.Supervisory).NS, r.p.Host(plant.Control).NS
 	plc, hmi := r.p.Host(plant.Control).IPv4, r.p.Host(plant.Supervisory).IPv4
 	atPLC, atHMI := r.sniff(plcNS), r.sniff(hmiNS)

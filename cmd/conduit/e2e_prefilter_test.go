@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -94,64 +95,30 @@ func TestE2EFloodPrefilter(t *testing.T) {
 	ctl := r.p.Host(plant.Control)
 	sup, ent, ops := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Enterprise).IPv4.String(), r.p.Host(plant.Operations).IPv4.String()
 	syns := plcCounter(t, ctl.NS, ops)
-	sinkAddr := ctl.IPv4.String() + ":9000"
-	sink := plant.NSCmd(ctl.NS, r.peer, "udp-sink", "-l", sinkAddr, "-for", "90s", "-idle", "3s", "-by-source")
-	var sinkOut, sinkErr bytes.Buffer
-	sink.Stdout, sink.Stderr = &sinkOut, &sinkErr
-	if err := sink.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Process.Kill() })
-	time.Sleep(200 * time.Millisecond)
+	sink := r.UDPSink(9000, 90*time.Second, 3*time.Second)
 
 	const floodFor = 8 * time.Second
-	floods := map[string]*bytes.Buffer{}
-	var wg sync.WaitGroup
-	var errs []error
-	var mu sync.Mutex
-	start := func(name string, cmd *exec.Cmd) {
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		floods[name] = out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() {
-			if err := cmd.Wait(); err != nil && name != "syn" { // timeout ends hping3 with 124
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w: %s", name, err, out))
-				mu.Unlock()
-			}
-		})
+	allowed := r.StartFlood(plant.Supervisory, sink.Addr, floodFor)
+	denied := r.StartFlood(plant.Enterprise, sink.Addr, floodFor)
+	syn := plant.NSCmd(r.p.Host(plant.Operations).NS, "timeout", fmt.Sprint(int(floodFor.Seconds())),
+		"hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP), "--flood", ctl.IPv4.String())
+	if err := syn.Start(); err != nil {
+		t.Fatal(err)
 	}
-	start("allowed", plant.NSCmd(r.p.Host(plant.Supervisory).NS, r.peer, "flood", "-addr", sinkAddr, "-for", floodFor.String()))
-	start("denied", plant.NSCmd(r.p.Host(plant.Enterprise).NS, r.peer, "flood", "-addr", sinkAddr, "-for", floodFor.String()))
-	start("syn", plant.NSCmd(r.p.Host(plant.Operations).NS, "timeout", fmt.Sprint(int(floodFor.Seconds())),
-		"hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP), "--flood", ctl.IPv4.String()))
 	// An allowed session still gets through while the floods run.
 	time.Sleep(floodFor / 2)
 	r.mustPass(supTCP, "enforce during the flood")
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
-	if err := sink.Wait(); err != nil {
-		t.Fatalf("udp-sink: %v: %s", err, sinkErr.String())
-	}
-	var got struct {
-		Packets uint64            `json:"packets"`
-		Sources map[string]uint64 `json:"sources"`
-	}
-	if err := json.Unmarshal(sinkOut.Bytes(), &got); err != nil {
-		t.Fatalf("udp-sink output %q: %v", sinkOut.String(), err)
-	}
-	sent := func(name string) uint64 {
-		var s struct {
-			Sent uint64 `json:"sent"`
+	_ = syn.Wait() // timeout ends hping3 with 124
+	sentBy := map[string]uint64{}
+	for name, f := range map[string]*e2e.Flood{"allowed": allowed, "denied": denied} {
+		n, err := f.Wait()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
-		_ = json.Unmarshal(floods[name].Bytes(), &s)
-		return s.Sent
+		sentBy[name] = n
 	}
+	got := sink.Wait()
+	sent := func(name string) uint64 { return sentBy[name] }
 	synsAtPLC := syns()
 
 	hits, _ := r.opsHits(sock)

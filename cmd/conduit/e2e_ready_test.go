@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,10 +88,7 @@ func TestE2EReadyPerConduit(t *testing.T) {
 	}
 
 	// Coverage is saved with the counters and back after a restart.
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM", code)
-	}
+	d.stop()
 	d2 := r.startOps("--state", state)
 	d2.wait(0, "the restored hit counters", func(l logLine) bool { return l.event() == "state" })
 	cov = coverageReply{}

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/rules"
 	"golang.org/x/sys/unix"
@@ -276,36 +276,11 @@ func TestE2ELearnPorts(t *testing.T) {
 	// forwarded frame is also captured leaving by another port, stamped to
 	// the microsecond, often alike, which learn can place only in part
 	// (it drops the pairs it cannot tell apart; learn/ingress.go).
-	type capture struct {
-		cmd  *exec.Cmd
-		errb *syncBuffer
-		file string
-	}
-	var caps []capture
-	defer func() {
-		for _, c := range caps {
-			if c.cmd.ProcessState == nil {
-				c.cmd.Process.Kill()
-				c.cmd.Wait()
-			}
-		}
-	}()
+	var caps []*e2e.Capture
+	var files []string
 	for _, port := range []string{"vent", "vops", "vsup", "vctl"} {
-		c := capture{errb: &syncBuffer{}, file: filepath.Join(r.dir, port+".pcapng")}
-		c.cmd = plant.NSCmd(r.p.FW, dumpcap, "-q", "-f", "inbound", "-i", port, "-w", c.file)
-		c.cmd.Stderr = c.errb
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		caps = append(caps, c)
-	}
-	for _, c := range caps {
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.errb.String(), "Capturing on"); {
-			if time.Now().After(deadline) {
-				t.Fatalf("dumpcap did not start: %s", c.errb.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		files = append(files, filepath.Join(r.dir, port+".pcapng"))
+		caps = append(caps, r.StartCapture("Capturing on", dumpcap, "-q", "-f", "inbound", "-i", port, "-w", files[len(files)-1]))
 	}
 	time.Sleep(200 * time.Millisecond)
 	for range 3 {
@@ -314,18 +289,15 @@ func TestE2ELearnPorts(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	files := []string{"-w", filepath.Join(r.dir, "ports.pcapng")}
 	for _, c := range caps {
-		c.cmd.Process.Signal(syscall.SIGINT)
-		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("dumpcap: %v: %s", err, c.errb.String())
+		if err := c.Stop(); err != nil {
+			t.Fatalf("dumpcap: %v", err)
 		}
-		files = append(files, c.file)
 	}
-	if out, err := exec.Command(mergecap, files...).CombinedOutput(); err != nil {
+	pcap := filepath.Join(r.dir, "ports.pcapng")
+	if out, err := exec.Command(mergecap, append([]string{"-w", pcap}, files...)...).CombinedOutput(); err != nil {
 		t.Fatalf("mergecap: %v: %s", err, out)
 	}
-	pcap := files[1]
 	draft := filepath.Join(r.dir, "draft.yaml")
 	if out, err := exec.Command(r.conduit, "learn", "-o", draft, pcap).CombinedOutput(); err != nil {
 		t.Fatalf("conduit learn: %v: %s", err, out)

@@ -188,14 +188,29 @@ func relTo(t time.Time, marks []mark) string {
 func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 	r.t.Helper()
 	*marks = append(*marks, mark{"sigterm", time.Now()})
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		r.t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
-	}
+	d.stop()
 	*marks = append(*marks, mark{"exited", time.Now()})
 	d2 := r.startDaemon("")
 	*marks = append(*marks, mark{"started", time.Now()})
 	return d2
+}
+
+// restartsUnderStream starts an enforce daemon under a steady allowed UDP
+// stream, restarts it n times, and returns what the stream saw and the
+// instants of each restart (sigterm, exited#i, started#i).
+func (r *rig) restartsUnderStream(failOpen bool, n int) (streamResult, []mark) {
+	r.t.Helper()
+	d := r.startWith(policy{Mode: "enforce", FailOpen: failOpen})
+	s := r.startStream(supUDP, 100*time.Microsecond)
+	time.Sleep(300 * time.Millisecond)
+	var marks []mark
+	for i := range n {
+		d = r.restart(d, &marks)
+		marks[len(marks)-2].name = fmt.Sprintf("exited#%d", i+1)
+		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s.finish(2 * time.Second), marks
 }
 
 // TestE2ERestartFailOpenLosesNothing restarts an enforce daemon with
@@ -203,17 +218,7 @@ func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 // be lost, neither while the old daemon lets go nor when the new one binds.
 func TestE2ERestartFailOpenLosesNothing(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
-	s := r.startStream(supUDP, 100*time.Microsecond)
-	time.Sleep(300 * time.Millisecond)
-	var marks []mark
-	for i := range 5 {
-		d = r.restart(d, &marks)
-		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
-		time.Sleep(300 * time.Millisecond)
-	}
-	res := s.finish(2 * time.Second)
+	res, marks := r.restartsUnderStream(true, 5)
 	t.Logf("allowed UDP stream over 5 restarts (fail_open true): %s", res.describe(marks))
 	if res.sent < 500 {
 		t.Fatalf("the stream sent only %d datagrams", res.sent)
@@ -248,11 +253,7 @@ func (r *rig) wantHeld(why string) {
 	if rs := r.ruleset(); rs != "" && !strings.Contains(rs, nft.DivertDropComment) {
 		r.t.Errorf("%s: the kept table has no drop rule with its comment:\n%s", why, rs)
 	}
-	r.mustBlock(supTCP, why)
-	r.mustBlock(supUDP, why)
-	r.mustBlock(supICMP, why)
-	r.mustBlock(entTCP, why)
-	r.mustBlock(entUDP, why)
+	r.mustBlockAll(why, supTCP, supUDP, supICMP, entTCP, entUDP)
 }
 
 // TestE2EStopFailClosed: with queue.fail_open false a SIGTERM (systemctl
@@ -261,8 +262,7 @@ func (r *rig) wantHeld(why string) {
 // seeds the running session and passes allowed traffic again.
 func TestE2EStopFailClosed(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 	s := r.openSession(supTCP)
 	if err := s.exchange(passTimeout); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
@@ -270,10 +270,7 @@ func TestE2EStopFailClosed(t *testing.T) {
 	r.mustBlock(entTCP, "enforce")
 
 	mark := d.mark()
-	d.signal(syscall.SIGTERM)
-	if code := d.waitExit(exitTimeout); code != 0 {
-		t.Fatalf("conduit exited %d after SIGTERM, want 0; stderr: %s", code, d.stderr.String())
-	}
+	d.stop()
 	kept := d.wait(mark, "the table_kept event", func(l logLine) bool { return l.event() == "table_kept" })
 	if kept.str("kernel") != "drops" || kept.str("why") != "queue.fail_open: false" || kept.str("level") != "WARN" {
 		t.Errorf("table_kept event: %s", kept.raw)
@@ -292,9 +289,7 @@ func TestE2EStopFailClosed(t *testing.T) {
 		t.Errorf("the restart seeded nothing from the kernel (the held table must keep conntrack): %s", seed.raw)
 	}
 	mark = d2.mark()
-	r.mustPass(supTCP, "after the restart")
-	r.mustPass(supUDP, "after the restart")
-	r.mustPass(supICMP, "after the restart")
+	r.mustPassAll("after the restart", supTCP, supUDP, supICMP)
 	r.mustBlock(entTCP, "after the restart")
 	d2.expectVerdict(mark, supUDP, wantVerdict("enforce", supUDP))
 	// The session that ran before the stop (silent while held) is known
@@ -314,13 +309,10 @@ func TestE2EStopRemove(t *testing.T) {
 		r := newRig(t)
 		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
 		d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"), "--remove-on-exit")
-		d.waitTimeout(0, startTimeout, "the start event", func(l logLine) bool { return l.event() == "start" })
+		d.waitStart()
 		r.mustBlock(entTCP, "enforce")
 		mark := d.mark()
-		d.signal(syscall.SIGTERM)
-		if code := d.waitExit(exitTimeout); code != 0 {
-			t.Fatalf("conduit exited %d, want 0; stderr: %s", code, d.stderr.String())
-		}
+		d.stop()
 		gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })
 		if gone.str("why") != "--remove-on-exit" {
 			t.Errorf("table_removed event: %s", gone.raw)
@@ -328,13 +320,11 @@ func TestE2EStopRemove(t *testing.T) {
 		if r.tablePresent() {
 			t.Fatal("--remove-on-exit left the table")
 		}
-		r.mustPass(entTCP, "after --remove-on-exit")
-		r.mustPass(supUDP, "after --remove-on-exit")
+		r.mustPassAll("after --remove-on-exit", entTCP, supUDP)
 	})
 	t.Run("remove-command", func(t *testing.T) {
 		r := newRig(t)
-		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-		d := r.startDaemon("")
+		d := r.startWith(policy{Mode: "enforce", FailOpen: false})
 		// Not under a running daemon.
 		out, err := plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 1 || !strings.Contains(string(out), "may be running") {
@@ -343,10 +333,7 @@ func TestE2EStopRemove(t *testing.T) {
 		if !r.tablePresent() {
 			t.Fatal("conduit remove took the table from under a running daemon")
 		}
-		d.signal(syscall.SIGTERM)
-		if code := d.waitExit(exitTimeout); code != 0 {
-			t.Fatalf("conduit exited %d, want 0", code)
-		}
+		d.stop()
 		r.wantHeld("after SIGTERM")
 		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "removed nftables table") {
@@ -355,8 +342,7 @@ func TestE2EStopRemove(t *testing.T) {
 		if r.tablePresent() {
 			t.Fatal("conduit remove left the table")
 		}
-		r.mustPass(entTCP, "after conduit remove")
-		r.mustPass(supUDP, "after conduit remove")
+		r.mustPassAll("after conduit remove", entTCP, supUDP)
 		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "nothing to remove") {
 			t.Errorf("conduit remove without a table: exit %d, %s", code, out)
@@ -478,18 +464,7 @@ func TestE2ESignalDuringStart(t *testing.T) {
 // new daemon's start.
 func TestE2ERestartFailClosedWindow(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-	d := r.startDaemon("")
-	s := r.startStream(supUDP, 100*time.Microsecond)
-	time.Sleep(300 * time.Millisecond)
-	var marks []mark
-	for i := range 3 {
-		d = r.restart(d, &marks)
-		marks[len(marks)-2].name = fmt.Sprintf("exited#%d", i+1)
-		marks[len(marks)-1].name = fmt.Sprintf("started#%d", i+1)
-		time.Sleep(300 * time.Millisecond)
-	}
-	res := s.finish(2 * time.Second)
+	res, marks := r.restartsUnderStream(false, 3)
 	t.Logf("allowed UDP stream over 3 restarts (fail_open false): %s", res.describe(marks))
 	var down time.Duration
 	for i := 0; i+2 < len(marks); i += 3 {
@@ -532,8 +507,7 @@ func TestE2ERestartFailClosedWindow(t *testing.T) {
 // only what the killed daemon held at the instant of the kill is lost.
 func TestE2ERestartAfterKill(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	d := r.startDaemon("")
+	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
 	s := r.startStream(supUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark

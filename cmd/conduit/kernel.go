@@ -9,6 +9,7 @@ import (
 	"github.com/conduit-ot/conduit/engine/nflog"
 	"github.com/conduit-ot/conduit/engine/nft"
 	"github.com/conduit-ot/conduit/rules"
+	"golang.org/x/sys/unix"
 )
 
 // kernelCounts adapts the table's counters to the engine's.
@@ -23,12 +24,14 @@ func kernelCounts(inst *nft.Installed) func() (engine.KernelCounts, error) {
 		for name, d := range c.Dropped {
 			out.Dropped[name] = engine.KernelCounter(d)
 		}
+		out.Layer2 = layer2Counts(c.Layer2)
 		return out, nil
 	}
 }
 
 // readKernelLog turns the pre-filter's NFLOG messages into verdict lines
-// (reason kernel-deny) until ctx ends. The kernel rate-limits them per
+// (reason kernel-deny), and the bridge table's into layer2 lines (reason
+// layer2-deny, layer2.go), until ctx ends. The kernel rate-limits them per
 // rule; the engine's log writer limits them per source like any denied
 // line.
 func (o *ops) readKernelLog(ctx context.Context, group uint16) {
@@ -44,6 +47,10 @@ func (o *ops) readKernelLog(ctx context.Context, group uint16) {
 	for ctx.Err() == nil {
 		err := r.Read(&m)
 		switch {
+		case err == nil && m.Family == unix.NFPROTO_BRIDGE:
+			if f, ok := layer2Frame(o.eng, &m); ok {
+				o.eng.Layer2Refused(f)
+			}
 		case err == nil:
 			o.eng.KernelDenied(string(m.Prefix), m.Payload)
 		case errors.Is(err, nflog.ErrTimeout):

@@ -100,14 +100,15 @@ type ruleEvidence struct {
 	silent      bool   // clients that only connected took another's condition
 }
 
-// uncountedEvidence reports whether an evidence line lists requests of an
-// uncounted kind (CIP in ENIP, the common addresses of IEC 104 commands):
-// the requests carrying them are counted on their own line.
-func uncountedEvidence(line string) bool {
-	for k := 1; k < 256; k++ {
-		if _, ki := proto.KindOf(proto.Kind(k)); ki.Uncounted &&
-			strings.HasPrefix(line, "  #   "+strings.Replace(ki.Name, "-", " ", 1)+" requests") {
-			return true
+// uncountedKind reports whether an evidence line lists requests of a kind
+// the rule does not count (CIP in ENIP, an OPC UA channel's mode and
+// policy).
+func uncountedKind(line string) bool {
+	for _, id := range proto.All() {
+		for _, k := range proto.Table[id].Kinds {
+			if k.Uncounted && strings.HasPrefix(line, "  #   "+strings.ReplaceAll(k.Name, "-", " ")+" ") {
+				return true
+			}
 		}
 	}
 	return false
@@ -128,7 +129,7 @@ func draftEvidence(y string) map[string]ruleEvidence {
 			cur.silent = true
 		case strings.HasPrefix(line, "  #   no ") && strings.Contains(line, " condition"):
 			cur.noCondition = true
-		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !uncountedEvidence(line):
+		case strings.HasPrefix(line, "  #   ") && strings.Contains(line, " requests") && !uncountedKind(line):
 			_, list, ok := strings.Cut(line, ": ")
 			if !ok {
 				continue

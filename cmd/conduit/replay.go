@@ -63,6 +63,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		}
 		// The policy is ours alone: no daemon shares it.
 		pol.Mode = m
+		if !pol.Layer2.ModeSet {
+			pol.Layer2.Mode = m // the layer2 section follows the global mode unless it sets its own
+		}
 	}
 
 	cfg := replay.Config{Policy: pol}
@@ -167,6 +170,7 @@ func printReplay(w io.Writer, pol *rules.Policy, res *replay.Result) {
 	fmt.Fprintf(w, "packets %d, flows %d, malformed %d\n", res.Packets, res.Flows, res.Malformed)
 	fmt.Fprintf(w, "verdicts: %d accepted, %d dropped; %d denied by the policy (dropped in enforce, logged in monitor)\n",
 		res.Verdicts.Accept, res.Verdicts.Drop, res.WouldDrop)
+	printReplayLayer2(w, pol, res.Layer2)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tACTION\tPACKETS\tBYTES\tFLOWS\tFIRST HIT\tLAST HIT")
 	for _, h := range res.Rules {

@@ -28,6 +28,7 @@ type statusReport struct {
 	Queues    []queueStatus     `json:"queues"`
 	KernelErr string            `json:"kernel_error,omitempty"` // why kernel queue counters are missing
 	Table     *tableStatus      `json:"table,omitempty"`        // the nftables table: pre-filter and unjudged counters
+	Layer2    *layer2JSON       `json:"layer2,omitempty"`       // the bridge table of the layer2 section (layer2.go)
 	Conntrack conntrackStatus   `json:"conntrack"`
 	Fastpath  fastpathStatus    `json:"fastpath"`
 	Verdicts  verdictStatus     `json:"verdicts"`
@@ -172,7 +173,9 @@ func (o *ops) status() statusReport {
 	}
 	if o.kernel != nil {
 		ts := &tableStatus{Method: string(o.kernel.Method), Prefilter: o.kernel.Prefilter, NFLOGGroup: nflogGroup(o.kernel, pol)}
-		if kc, _, err := o.eng.KernelCounts(); err != nil {
+		kc, _, err := o.eng.KernelCounts()
+		r.Layer2 = o.layer2Status(pol, kc, err)
+		if err != nil {
 			ts.Error = err.Error()
 		} else {
 			for _, d := range kc.Dropped {
@@ -285,6 +288,7 @@ func printStatus(w io.Writer, r *statusReport) {
 			fmt.Fprintf(w, "          counters unavailable: %s\n", t.Error)
 		}
 	}
+	printLayer2Status(w, r.Layer2)
 
 	fmt.Fprintln(w)
 	if r.Observe != nil {

@@ -7,12 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
@@ -33,19 +32,7 @@ func self(p *plant.Plant, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func tablePresent(t *testing.T, p *plant.Plant) bool {
-	t.Helper()
-	f, err := os.Open("/run/netns/" + p.FW)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ok, err := nft.Present(int(f.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
+func tablePresent(t *testing.T, p *plant.Plant) bool { t.Helper(); return e2e.TablePresent(t, p.FW) }
 
 // udpEcho answers datagrams in the control namespace for the test's life.
 func udpEcho(t *testing.T, p *plant.Plant) string {
@@ -98,23 +85,7 @@ func exchange(t *testing.T, p *plant.Plant, addr string, n int) int {
 	return got
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = e2e.SyncBuffer
 
 // TestAcceptsAndCleansUp runs nfq-accept inline on the plant bridge: traffic
 // flows through the queue, a second reader on the same queue is refused,

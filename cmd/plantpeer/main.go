@@ -24,14 +24,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"tcp-server": {"TCP echo server: -l ADDR [-for D]", runTCPServer},
-	"udp-server": {"UDP echo server: -l ADDR [-for D]", runUDPServer},
-	"probe":      {"one exchange: -proto tcp|udp|icmp -addr HOST[:PORT] [-timeout 1s] [-n 1] [-src IP]", runProbe},
-	"pingpong":   {"request/response latency: -proto udp|tcp -addr HOST:PORT [-size 64] [-n 20000] [-warmup 1000] [-json]", runPingPong},
-	"flood":      {"UDP sender: -addr HOST:PORT [-size 64] [-for 5s]", runFlood},
-	"udp-sink":   {"UDP packets/s receiver: -l ADDR [-for 7s] [-idle 1s] [-by-source]", runSink},
-	"modbus-plc": {"Modbus/TCP server: -l ADDR [-for D]", runPLC},
-	"modbus-hmi": {"Modbus/TCP poller: -addr HOST:PORT [-n 10] [-interval 100ms] [-write] [-src IP]", runHMI},
+	"tcp-server":   {"TCP echo server: -l ADDR [-for D]", runTCPServer},
+	"udp-server":   {"UDP echo server: -l ADDR [-for D]", runUDPServer},
+	"probe":        {"one exchange: -proto tcp|udp|icmp -addr HOST[:PORT] [-timeout 1s] [-n 1] [-src IP]", runProbe},
+	"pingpong":     {"request/response latency: -proto udp|tcp -addr HOST:PORT [-size 64] [-n 20000] [-warmup 1000] [-json]", runPingPong},
+	"flood":        {"UDP sender: -addr HOST:PORT [-size 64] [-for 5s]", runFlood},
+	"udp-sink":     {"UDP packets/s receiver: -l ADDR [-for 7s] [-idle 1s] [-by-source]", runSink},
+	"modbus-plc":   {"Modbus/TCP server: -l ADDR [-for D]", runPLC},
+	"modbus-hmi":   {"Modbus/TCP poller: -addr HOST:PORT [-n 10] [-interval 100ms] [-write] [-src IP]", runHMI},
+	"opcua-server": {"OPC UA server (security None): -l ADDR [-for D]", runOPCUAServer},
+	"opcua-client": {"OPC UA client (security None): -addr HOST:PORT [-ops read,browse,write,call] [-timeout 2s] [-src IP]", runOPCUAClient},
 }
 
 // usageError marks bad command lines (exit 2) apart from failures (exit 1).

@@ -54,6 +54,9 @@ func TestArgs(t *testing.T) {
 		{[]string{"modbus-plc"}, 2, "-l is required"},
 		{[]string{"modbus-hmi", "-addr", "10.0.0.1:502", "-unit", "300"}, 2, "-unit must be"},
 		{[]string{"modbus-hmi", "-addr", "10.0.0.1:502", "-n", "0"}, 2, "-n must be"},
+		{[]string{"opcua-server"}, 2, "-l is required"},
+		{[]string{"opcua-client", "-addr", "10.0.0.1:4840", "-ops", "read,delete"}, 2, "unknown service \"delete\""},
+		{[]string{"opcua-client", "-addr", "10.0.0.1:4840", "-timeout", "0s"}, 2, "-timeout must be positive"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
 )
 
 // Tuple names a kernel connection by the addresses and ports of either of
@@ -260,31 +262,21 @@ func walk(b []byte, seq uint32, fn func(body []byte)) (done bool, err error) {
 }
 
 func (c *Conn) send(b []byte) error {
-	for {
-		_, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
-		switch e {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		default:
-			return fmt.Errorf("ctnetlink send: %w", e)
-		}
+	if err := nlsock.Send(c.fd, b); err != nil {
+		return fmt.Errorf("ctnetlink send: %w", err)
 	}
+	return nil
 }
 
+// errNoAnswer: the read timeout ran out before the kernel replied.
+var errNoAnswer = errors.New("ctnetlink: no answer from the kernel")
+
+// recv reads one datagram of the conversation; ENOBUFS is an error here,
+// as a lost reply would leave the exchange waiting.
 func (c *Conn) recv() (int, error) {
-	for {
-		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(&c.resp[0])), uintptr(len(c.resp)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, errors.New("ctnetlink: no answer from the kernel")
-		default:
-			return 0, fmt.Errorf("ctnetlink recv: %w", e)
-		}
+	n, err := nlsock.Recv(c.fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&c.resp[0])), uintptr(len(c.resp)), 0, errNoAnswer, false)
+	if err != nil && err != errNoAnswer {
+		return 0, fmt.Errorf("ctnetlink recv: %w", err)
 	}
+	return n, err
 }

@@ -17,7 +17,7 @@ const acctSysctl = "proc/sys/net/netfilter/nf_conntrack_acct"
 
 // PrepareAccounting turns on conntrack accounting in this namespace.
 func PrepareAccounting(log *slog.Logger) error {
-	path := filepath.Join(Root, acctSysctl)
+	path := filepath.Join(fsRoot, acctSysctl)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("conntrack accounting: %w", err)
@@ -36,7 +36,7 @@ func PrepareAccounting(log *slog.Logger) error {
 // mark carried in an NFQUEUE verdict (CONFIG_NETFILTER_NETLINK_GLUE_CT),
 // as far as its build configuration tells: false when it cannot be read.
 func CtVerdictMarks() bool {
-	f, err := os.Open(filepath.Join(Root, "proc/config.gz"))
+	f, err := os.Open(filepath.Join(fsRoot, "proc/config.gz"))
 	if err != nil {
 		return false
 	}

@@ -20,13 +20,17 @@ func CheckRoot() error {
 	return nil
 }
 
-// Root is where /proc and /sys are found; tests point it at a fake tree.
-var Root = "/"
+// fsRoot is where /proc and /sys are found; tests point it at a fake tree.
+var fsRoot = "/"
 
-// bridgeSysctls make br_netfilter hand bridged IPv4 and IPv6 to the inet hooks.
+// bridgeSysctls make br_netfilter hand bridged IPv4 and IPv6 to the inet
+// hooks, those in 802.1Q tags too: without the last, a tagged IP packet
+// crosses the bridge past the inet table (the bridge table of the layer2
+// section passes IP on to it, tagged or not).
 var bridgeSysctls = []string{
 	"proc/sys/net/bridge/bridge-nf-call-iptables",
 	"proc/sys/net/bridge/bridge-nf-call-ip6tables",
+	"proc/sys/net/bridge/bridge-nf-filter-vlan-tagged",
 }
 
 // PrepareBridge makes bridged IP traffic in this namespace reach the forward
@@ -35,19 +39,19 @@ var bridgeSysctls = []string{
 // when it cannot.
 func PrepareBridge(log *slog.Logger) error {
 	bridges := Bridges()
-	if _, err := os.Stat(filepath.Join(Root, bridgeSysctls[0])); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(fsRoot, bridgeSysctls[0])); errors.Is(err, os.ErrNotExist) {
 		if len(bridges) == 0 {
 			log.Info("no bridge in this namespace and br_netfilter not loaded: serving routed traffic only")
 			return nil
 		}
 		// br_netfilter may be a module that is not loaded yet.
 		_ = exec.Command("modprobe", "br_netfilter").Run()
-		if _, err := os.Stat(filepath.Join(Root, bridgeSysctls[0])); err != nil {
+		if _, err := os.Stat(filepath.Join(fsRoot, bridgeSysctls[0])); err != nil {
 			return fmt.Errorf("bridges %v would forward past conduit: the kernel's br_netfilter is not available (modprobe br_netfilter, or build with CONFIG_BRIDGE_NETFILTER)", bridges)
 		}
 	}
 	for _, s := range bridgeSysctls {
-		path := filepath.Join(Root, s)
+		path := filepath.Join(fsRoot, s)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
@@ -61,7 +65,7 @@ func PrepareBridge(log *slog.Logger) error {
 		}
 		log.Info("enabled bridged traffic filtering", "sysctl", strings.TrimPrefix(s, "proc/sys/"), "bridges", bridges)
 	}
-	if b, err := os.ReadFile(filepath.Join(Root, "proc/sys/net/ipv4/ip_forward")); err == nil && strings.TrimSpace(string(b)) != "1" && len(bridges) == 0 {
+	if b, err := os.ReadFile(filepath.Join(fsRoot, "proc/sys/net/ipv4/ip_forward")); err == nil && strings.TrimSpace(string(b)) != "1" && len(bridges) == 0 {
 		log.Warn("net.ipv4.ip_forward is 0 and there is no bridge: nothing will be forwarded through conduit")
 	}
 	return nil
@@ -69,7 +73,7 @@ func PrepareBridge(log *slog.Logger) error {
 
 // Bridges lists the bridge interfaces of this namespace.
 func Bridges() []string {
-	m, _ := filepath.Glob(filepath.Join(Root, "sys/class/net/*/bridge"))
+	m, _ := filepath.Glob(filepath.Join(fsRoot, "sys/class/net/*/bridge"))
 	out := make([]string, 0, len(m))
 	for _, p := range m {
 		out = append(out, filepath.Base(filepath.Dir(p)))

@@ -22,9 +22,9 @@ func fakeRoot(t *testing.T, sysctl string, bridge bool) string {
 	if bridge {
 		os.MkdirAll(filepath.Join(root, "sys/class/net/br0/bridge"), 0o755)
 	}
-	old := Root
-	Root = root
-	t.Cleanup(func() { Root = old })
+	old := fsRoot
+	fsRoot = root
+	t.Cleanup(func() { fsRoot = old })
 	return root
 }
 

@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
 )
 
 // nfnetlink_log (linux/netfilter/nfnetlink_log.h).
@@ -24,10 +26,20 @@ const (
 	msgPacket = 0 // NFULNL_MSG_PACKET
 	msgConfig = 1 // NFULNL_MSG_CONFIG
 
-	attrPacketHdr = 1  // NFULA_PACKET_HDR: be16 hw_protocol, u8 hook, u8 pad
-	attrMark      = 2  // NFULA_MARK
-	attrPayload   = 9  // NFULA_PAYLOAD
-	attrPrefix    = 10 // NFULA_PREFIX, NUL-terminated
+	attrPacketHdr  = 1  // NFULA_PACKET_HDR: be16 hw_protocol, u8 hook, u8 pad
+	attrMark       = 2  // NFULA_MARK
+	attrInDev      = 4  // NFULA_IFINDEX_INDEV: be32 (the bridge, in the bridge family)
+	attrOutDev     = 5  // NFULA_IFINDEX_OUTDEV
+	attrPhysInDev  = 6  // NFULA_IFINDEX_PHYSINDEV: be32, the bridge port
+	attrPhysOutDev = 7  // NFULA_IFINDEX_PHYSOUTDEV
+	attrPayload    = 9  // NFULA_PAYLOAD
+	attrPrefix     = 10 // NFULA_PREFIX, NUL-terminated
+	attrHWHeader   = 16 // NFULA_HWHEADER: the link-layer header
+	attrVLAN       = 20 // NFULA_VLAN (nested): the tag the kernel took off the frame
+	attrL2Hdr      = 21 // NFULA_L2HDR: the link-layer header, bridge family
+
+	attrVLANProto = 1 // NFULA_VLAN_PROTO: be16
+	attrVLANTCI   = 2 // NFULA_VLAN_TCI: be16
 
 	cfgCmd     = 1 // NFULA_CFG_CMD: u8 command
 	cfgMode    = 2 // NFULA_CFG_MODE: be32 copy_range, u8 copy_mode, u8 pad
@@ -48,11 +60,35 @@ const (
 // Message is one logged packet, decoded in place: Prefix and Payload point
 // into the reader's buffer and are valid until the next Read.
 type Message struct {
+	Family  uint8 // the nfgenmsg family: NFPROTO_BRIDGE for the bridge table's messages
 	HWProto uint16
 	Hook    uint8
 	Mark    uint32
 	Prefix  []byte // without the NUL
-	Payload []byte // the IP packet (as much as was copied)
+	Payload []byte // the IP packet (as much as was copied); the frame after its Ethernet header in the bridge family
+	// In and Out are the interfaces the packet came in on and leaves by;
+	// PhysIn and PhysOut the bridge ports (in the bridge family, In and
+	// Out are the bridge itself). 0 when the kernel gave none.
+	In, Out, PhysIn, PhysOut uint32
+	// L2Header is the frame's Ethernet header (NFULA_L2HDR, else
+	// NFULA_HWHEADER); empty when the kernel gave none.
+	L2Header []byte
+	// VLAN is the 802.1Q tag the kernel took off the frame, when HasVLAN.
+	VLANProto, VLANTCI uint16
+	HasVLAN            bool
+}
+
+// Port returns the bridge port the packet came in on (or its interface
+// when it was not bridged), and the one it leaves by.
+func (m *Message) Port() (in, out uint32) {
+	in, out = m.PhysIn, m.PhysOut
+	if in == 0 {
+		in = m.In
+	}
+	if out == 0 {
+		out = m.Out
+	}
+	return in, out
 }
 
 var (
@@ -77,6 +113,7 @@ func Parse(b []byte, m *Message) error {
 	if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
 		return errNotPacket
 	}
+	m.Family = b[nlmsgHdrLen]
 	a := b[nlmsgHdrLen+nfgenHdrLen : l]
 	for len(a) >= nlaHdrLen {
 		al := int(binary.NativeEndian.Uint16(a))
@@ -95,6 +132,48 @@ func Parse(b []byte, m *Message) error {
 		case attrMark:
 			if len(v) >= 4 {
 				m.Mark = binary.BigEndian.Uint32(v)
+			}
+		case attrInDev, attrOutDev, attrPhysInDev, attrPhysOutDev:
+			if len(v) < 4 {
+				return errShort
+			}
+			x := binary.BigEndian.Uint32(v)
+			switch typ {
+			case attrInDev:
+				m.In = x
+			case attrOutDev:
+				m.Out = x
+			case attrPhysInDev:
+				m.PhysIn = x
+			default:
+				m.PhysOut = x
+			}
+		case attrL2Hdr:
+			m.L2Header = v
+		case attrHWHeader:
+			if m.L2Header == nil {
+				m.L2Header = v
+			}
+		case attrVLAN:
+			m.HasVLAN = true
+			for n := v; len(n) >= nlaHdrLen; {
+				nl := int(binary.NativeEndian.Uint16(n))
+				if nl < nlaHdrLen || nl > len(n) {
+					return errShort
+				}
+				if nv := n[nlaHdrLen:nl]; len(nv) >= 2 {
+					switch binary.NativeEndian.Uint16(n[2:]) & 0x3fff {
+					case attrVLANProto:
+						m.VLANProto = binary.BigEndian.Uint16(nv)
+					case attrVLANTCI:
+						m.VLANTCI = binary.BigEndian.Uint16(nv)
+					}
+				}
+				k := (nl + 3) &^ 3
+				if k >= len(n) {
+					break
+				}
+				n = n[k:]
 			}
 		case attrPayload:
 			m.Payload = v
@@ -230,19 +309,11 @@ func (r *Reader) Read(m *Message) error {
 func (r *Reader) Close() error { return unix.Close(r.fd) }
 
 func (r *Reader) recv() (int, error) {
-	for {
-		n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR, unix.ENOBUFS:
-			continue
-		case unix.EAGAIN:
-			return 0, ErrTimeout
-		default:
-			return 0, fmt.Errorf("nflog %d recv: %w", r.group, e)
-		}
+	n, err := nlsock.Recv(r.fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, ErrTimeout, true)
+	if err != nil && err != ErrTimeout {
+		return 0, fmt.Errorf("nflog %d recv: %w", r.group, err)
 	}
+	return n, err
 }
 
 func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, group uint16) {
@@ -264,15 +335,4 @@ func putAttr(b []byte, typ uint16, v []byte) int {
 	n := (l + 3) &^ 3
 	clear(b[l:n])
 	return n
-}
-
-// PacketMessage builds an NFULNL_MSG_PACKET as the kernel sends it, for tests.
-func PacketMessage(group uint16, prefix string, payload []byte) []byte {
-	b := make([]byte, 64+len(prefix)+len(payload))
-	n := nlmsgHdrLen + nfgenHdrLen
-	n += putAttr(b[n:], attrPacketHdr, []byte{0x08, 0x00, 2, 0})
-	n += putAttr(b[n:], attrPrefix, append([]byte(prefix), 0))
-	n += putAttr(b[n:], attrPayload, payload)
-	putHeader(b, n, msgPacket, 0, 0, group)
-	return b[:n]
 }

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
 )
 
 // Config describes how to bind one queue.
@@ -82,6 +84,12 @@ func newQueue(fd int, num uint16, batch int) *Queue {
 	}
 	return q
 }
+
+// FromSocket returns a Queue that reads the messages of queue num from fd,
+// a socket its caller has set up (Open does it for a netlink socket bound
+// to the kernel; nfqtest passes one end of a socketpair), batch datagrams
+// per system call.
+func FromSocket(fd int, num uint16, batch int) *Queue { return newQueue(fd, num, max(batch, 1)) }
 
 // Open binds queue cfg.Num with the GSO flag (so the kernel does not segment
 // large TCP packets before queueing them) and, when asked, fail-open.
@@ -381,32 +389,16 @@ func (q *Queue) recvBatch() (int, error) {
 // dropped messages; it counts them per queue). The read timeout is
 // ErrTimeout.
 func (q *Queue) retry(trap, a1, a2, a3 uintptr) (int, error) {
-	for {
-		n, _, e := syscall.Syscall6(trap, uintptr(q.fd), a1, a2, a3, 0, 0)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR, unix.ENOBUFS:
-			continue
-		case unix.EAGAIN:
-			return 0, ErrTimeout
-		default:
-			return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, e)
-		}
+	n, err := nlsock.Recv(q.fd, trap, a1, a2, a3, ErrTimeout, true)
+	if err != nil && err != ErrTimeout {
+		return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, err)
 	}
+	return n, err
 }
 
 func (q *Queue) send(b []byte) error {
-	for {
-		_, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(q.fd),
-			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
-		switch e {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		default:
-			return fmt.Errorf("nfqueue %d send: %w", q.num, e)
-		}
+	if err := nlsock.Send(q.fd, b); err != nil {
+		return fmt.Errorf("nfqueue %d send: %w", q.num, err)
 	}
+	return nil
 }

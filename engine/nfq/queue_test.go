@@ -1,4 +1,4 @@
-package nfq
+package nfq_test
 
 import (
 	"bytes"
@@ -9,17 +9,20 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 )
 
 // pair returns a Queue reading batches of 4 and the socket standing in for
 // the kernel.
-func pair(t testing.TB) (*Queue, int) {
+func pair(t testing.TB) (*nfq.Queue, int) {
 	t.Helper()
-	q, k, err := NewFake(3, 4, 50*time.Millisecond)
+	q, k, err := nfqtest.NewFake(3, 4, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(q.fd); unix.Close(k) })
+	t.Cleanup(func() { q.Close(); unix.Close(k) })
 	// A verdict that never comes fails the test instead of hanging it.
 	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
 	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
@@ -28,7 +31,9 @@ func pair(t testing.TB) (*Queue, int) {
 	return q, k
 }
 
-func packetMsg(id uint32, payload []byte, gso bool) []byte { return PacketMessage(3, id, payload, gso) }
+func packetMsg(id uint32, payload []byte, gso bool) []byte {
+	return nfqtest.PacketMessage(3, id, payload, gso)
+}
 
 func TestReadDecodesPackets(t *testing.T) {
 	q, k := pair(t)
@@ -37,7 +42,7 @@ func TestReadDecodesPackets(t *testing.T) {
 	dgram := append(packetMsg(10, payload, false), packetMsg(11, payload[:5], true)...)
 	unix.Write(k, dgram)
 	unix.Write(k, packetMsg(12, nil, false))
-	var p Packet
+	var p nfq.Packet
 	for _, want := range []struct {
 		id  uint32
 		n   int
@@ -51,7 +56,7 @@ func TestReadDecodesPackets(t *testing.T) {
 				p.ID, len(p.Payload), p.GSO, p.HWProto, p.PhysIn, want.id, want.n, want.gso)
 		}
 	}
-	if err := q.Read(&p); !errors.Is(err, ErrTimeout) {
+	if err := q.Read(&p); !errors.Is(err, nfq.ErrTimeout) {
 		t.Fatalf("Read on empty socket = %v, want ErrTimeout", err)
 	}
 }
@@ -61,15 +66,15 @@ func TestReadSkipsGarbage(t *testing.T) {
 	unix.Write(k, []byte{1, 2, 3})                                              // shorter than a header
 	unix.Write(k, []byte{0xff, 0xff, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // length beyond datagram
 	bad := packetMsg(5, nil, false)
-	bad[nlmsgHdrLen+nfgenHdrLen+2] = attrMark // the packet header attribute is gone
+	bad[unix.NLMSG_HDRLEN+4+2] = 3 // NFQA_MARK: the packet header attribute is gone
 	unix.Write(k, bad)
-	errMsg := make([]byte, nlmsgHdrLen+4)
+	errMsg := make([]byte, unix.NLMSG_HDRLEN+4)
 	binary.NativeEndian.PutUint32(errMsg, uint32(len(errMsg)))
-	binary.NativeEndian.PutUint16(errMsg[4:], nlmsgError)
+	binary.NativeEndian.PutUint16(errMsg[4:], unix.NLMSG_ERROR)
 	binary.NativeEndian.PutUint32(errMsg[16:], uint32(0xfffffffe)) // -ENOENT
 	unix.Write(k, errMsg)
 	unix.Write(k, packetMsg(6, []byte{0x60}, false))
-	var p Packet
+	var p nfq.Packet
 	if err := q.Read(&p); err != nil || p.ID != 6 {
 		t.Fatalf("Read = id %d, %v; want the one good packet (6)", p.ID, err)
 	}
@@ -80,7 +85,7 @@ func TestReadSkipsGarbage(t *testing.T) {
 
 func TestVerdictEncoding(t *testing.T) {
 	q, k := pair(t)
-	if err := q.Verdict(0x01020304, Drop); err != nil {
+	if err := q.Verdict(0x01020304, nfq.Drop); err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, 100)
@@ -89,7 +94,7 @@ func TestVerdictEncoding(t *testing.T) {
 	if n != 32 {
 		t.Fatalf("verdict message is %d bytes, want 32", n)
 	}
-	if typ := binary.NativeEndian.Uint16(got[4:]); typ != 3<<8|msgVerdict {
+	if typ := binary.NativeEndian.Uint16(got[4:]); typ != 3<<8|1 { // NFQNL_MSG_VERDICT
 		t.Errorf("type %#x", typ)
 	}
 	if num := binary.BigEndian.Uint16(got[18:]); num != 3 {
@@ -99,7 +104,7 @@ func TestVerdictEncoding(t *testing.T) {
 		t.Errorf("verdict header % x", got[24:])
 	}
 
-	if err := q.VerdictModified(9, Accept, []byte{0x45, 1, 2}); err != nil {
+	if err := q.VerdictModified(9, nfq.Accept, []byte{0x45, 1, 2}); err != nil {
 		t.Fatal(err)
 	}
 	got = make([]byte, 100)
@@ -112,22 +117,29 @@ func TestVerdictEncoding(t *testing.T) {
 	}
 }
 
-func TestReadVerdictNoAllocs(t *testing.T) {
+// readVerdictAllocs counts the allocations of one Read and its verdict
+// per packet. The test's own Write allocates nothing either; anything
+// counted is the queue's.
+func readVerdictAllocs(t *testing.T, gso bool, verdict func(q *nfq.Queue, id uint32) error) float64 {
+	t.Helper()
 	q, k := pair(t)
-	msg := packetMsg(1, make([]byte, 64), true)
-	var p Packet
+	msg := packetMsg(1, make([]byte, 64), gso)
+	var p nfq.Packet
 	sink := make([]byte, 64)
-	allocs := testing.AllocsPerRun(1000, func() {
+	return testing.AllocsPerRun(1000, func() {
 		unix.Write(k, msg)
 		if err := q.Read(&p); err != nil {
 			t.Fatal(err)
 		}
-		if err := q.Verdict(p.ID, Accept); err != nil {
+		if err := verdict(q, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		unix.Read(k, sink) // keep the socketpair from filling up
 	})
-	// The test's own Write allocates nothing either; anything counted is ours.
+}
+
+func TestReadVerdictNoAllocs(t *testing.T) {
+	allocs := readVerdictAllocs(t, true, func(q *nfq.Queue, id uint32) error { return q.Verdict(id, nfq.Accept) })
 	if allocs != 0 {
 		t.Errorf("Read+Verdict allocate %.1f times per packet", allocs)
 	}
@@ -144,11 +156,11 @@ func TestReadBatch(t *testing.T) {
 	unix.Write(k, packetMsg(4, payload, false))
 	unix.Write(k, packetMsg(5, payload, false))
 	unix.Write(k, packetMsg(6, payload, false)) // beyond the first batch
-	ps := make([]Packet, 3)
+	ps := make([]nfq.Packet, 3)
 	var got [][]uint32
 	for {
 		n, err := q.ReadBatch(ps)
-		if errors.Is(err, ErrTimeout) {
+		if errors.Is(err, nfq.ErrTimeout) {
 			break
 		}
 		if err != nil {
@@ -181,7 +193,7 @@ func TestMalformedPacketWithIDIsDropped(t *testing.T) {
 	binary.NativeEndian.PutUint16(bad[len(bad)-8:], 200)
 	unix.Write(k, bad)
 	unix.Write(k, packetMsg(43, []byte{0x45}, false))
-	var p Packet
+	var p nfq.Packet
 	if err := q.Read(&p); err != nil || p.ID != 43 {
 		t.Fatalf("Read = id %d, %v; want 43", p.ID, err)
 	}
@@ -190,8 +202,8 @@ func TestMalformedPacketWithIDIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := ParseVerdict(buf[:n])
-	if err != nil || v.ID != 42 || v.Verdict != Drop || v.Batch {
+	v, err := nfqtest.ParseVerdict(buf[:n])
+	if err != nil || v.ID != 42 || v.Verdict != nfq.Drop || v.Batch {
 		t.Errorf("verdict for the malformed packet = %+v, %v; want drop of 42", v, err)
 	}
 	if q.Stats.Malformed != 1 {
@@ -201,16 +213,16 @@ func TestMalformedPacketWithIDIsDropped(t *testing.T) {
 
 func TestVerdictBatchEncoding(t *testing.T) {
 	q, k := pair(t)
-	if err := q.VerdictBatch(0x01020304, Accept); err != nil {
+	if err := q.VerdictBatch(0x01020304, nfq.Accept); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 64)
 	n, _ := unix.Read(k, buf)
-	if typ := binary.NativeEndian.Uint16(buf[4:]); typ != 3<<8|msgVerdictBatch {
+	if typ := binary.NativeEndian.Uint16(buf[4:]); typ != 3<<8|3 { // NFQNL_MSG_VERDICT_BATCH
 		t.Errorf("type %#x, want NFQNL_MSG_VERDICT_BATCH", typ)
 	}
-	v, err := ParseVerdict(buf[:n])
-	if err != nil || !v.Batch || v.ID != 0x01020304 || v.Verdict != Accept {
+	v, err := nfqtest.ParseVerdict(buf[:n])
+	if err != nil || !v.Batch || v.ID != 0x01020304 || v.Verdict != nfq.Accept {
 		t.Errorf("batch verdict = %+v, %v", v, err)
 	}
 }
@@ -218,7 +230,7 @@ func TestVerdictBatchEncoding(t *testing.T) {
 func TestReadBatchVerdictBatchNoAllocs(t *testing.T) {
 	q, k := pair(t)
 	msg := packetMsg(1, make([]byte, 64), true)
-	ps := make([]Packet, 16)
+	ps := make([]nfq.Packet, 16)
 	sink := make([]byte, 64)
 	allocs := testing.AllocsPerRun(500, func() {
 		for range 4 {
@@ -228,7 +240,7 @@ func TestReadBatchVerdictBatchNoAllocs(t *testing.T) {
 		if err != nil || n == 0 {
 			t.Fatal(n, err)
 		}
-		if err := q.VerdictBatch(ps[n-1].ID, Accept); err != nil {
+		if err := q.VerdictBatch(ps[n-1].ID, nfq.Accept); err != nil {
 			t.Fatal(err)
 		}
 		unix.Read(k, sink)
@@ -251,24 +263,24 @@ func TestVerdictCtMarkEncoding(t *testing.T) {
 		{0, 0x4000_0000, 0},              // clear the bit
 		{0xffff_ffff, 0x0000_00f0, 0xf0}, // a mark beyond the mask is cut to it
 	} {
-		if err := q.VerdictCtMark(77, Accept, tc.mark, tc.mask); err != nil {
+		if err := q.VerdictCtMark(77, nfq.Accept, tc.mark, tc.mask); err != nil {
 			t.Fatal(err)
 		}
 		got := make([]byte, 100)
 		n, _ := unix.Read(k, got)
 		got = got[:n]
-		if n != ctVerdictSize || int(binary.NativeEndian.Uint32(got)) != n {
-			t.Fatalf("message is %d bytes (header says %d), want %d", n, binary.NativeEndian.Uint32(got), ctVerdictSize)
+		if n != nfq.CtVerdictSize || int(binary.NativeEndian.Uint32(got)) != n {
+			t.Fatalf("message is %d bytes (header says %d), want %d", n, binary.NativeEndian.Uint32(got), nfq.CtVerdictSize)
 		}
-		v, err := ParseVerdict(got)
+		v, err := nfqtest.ParseVerdict(got)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Batch || v.ID != 77 || v.Verdict != Accept || !v.HasCt || v.CtMark != tc.wantMark || v.CtMask != tc.mask {
+		if v.Batch || v.ID != 77 || v.Verdict != nfq.Accept || !v.HasCt || v.CtMark != tc.wantMark || v.CtMask != tc.mask {
 			t.Errorf("mark %#x mask %#x: sent %+v", tc.mark, tc.mask, v)
 		}
 		// The nested attribute is flagged as such and spans both marks.
-		if typ := binary.NativeEndian.Uint16(got[34:]); typ != attrCt|nlaFNested {
+		if typ := binary.NativeEndian.Uint16(got[34:]); typ != 11|unix.NLA_F_NESTED { // NFQA_CT
 			t.Errorf("attribute type %#x, want NFQA_CT|NLA_F_NESTED", typ)
 		}
 		if l := binary.NativeEndian.Uint16(got[32:]); l != 20 {
@@ -278,19 +290,8 @@ func TestVerdictCtMarkEncoding(t *testing.T) {
 }
 
 func TestVerdictCtMarkNoAllocs(t *testing.T) {
-	q, k := pair(t)
-	msg := packetMsg(1, make([]byte, 64), false)
-	var p Packet
-	sink := make([]byte, 64)
-	allocs := testing.AllocsPerRun(1000, func() {
-		unix.Write(k, msg)
-		if err := q.Read(&p); err != nil {
-			t.Fatal(err)
-		}
-		if err := q.VerdictCtMark(p.ID, Accept, 0x4000_0000, 0x4000_0000); err != nil {
-			t.Fatal(err)
-		}
-		unix.Read(k, sink)
+	allocs := readVerdictAllocs(t, false, func(q *nfq.Queue, id uint32) error {
+		return q.VerdictCtMark(id, nfq.Accept, 0x4000_0000, 0x4000_0000)
 	})
 	if allocs != 0 {
 		t.Errorf("Read+VerdictCtMark allocate %.1f times per packet", allocs)
@@ -302,8 +303,8 @@ func TestVerdictCtMarkNoAllocs(t *testing.T) {
 // it costs no allocation.
 func TestVerdictMark(t *testing.T) {
 	q, k := pair(t)
-	unix.Write(k, PacketMessageMark(3, 5, make([]byte, 20), false, 0x0000_00aa))
-	var p Packet
+	unix.Write(k, nfqtest.PacketMessageMark(3, 5, make([]byte, 20), false, 0x0000_00aa))
+	var p nfq.Packet
 	if err := q.Read(&p); err != nil || p.Mark != 0xaa {
 		t.Fatalf("read mark %#x, %v", p.Mark, err)
 	}
@@ -312,26 +313,26 @@ func TestVerdictMark(t *testing.T) {
 		send  func() error
 		batch bool
 	}{
-		{func() error { return q.VerdictMark(5, Accept, p.Mark|0x8000_0000) }, false},
-		{func() error { return q.VerdictBatchMark(5, Accept, p.Mark|0x8000_0000) }, true},
-		{func() error { return q.VerdictModifiedMark(5, Accept, []byte{0x45, 0, 0, 20}, p.Mark|0x8000_0000) }, false},
+		{func() error { return q.VerdictMark(5, nfq.Accept, p.Mark|0x8000_0000) }, false},
+		{func() error { return q.VerdictBatchMark(5, nfq.Accept, p.Mark|0x8000_0000) }, true},
+		{func() error { return q.VerdictModifiedMark(5, nfq.Accept, []byte{0x45, 0, 0, 20}, p.Mark|0x8000_0000) }, false},
 	} {
 		if err := tc.send(); err != nil {
 			t.Fatal(err)
 		}
 		n, _ := unix.Read(k, buf)
-		v, err := ParseVerdict(buf[:n])
+		v, err := nfqtest.ParseVerdict(buf[:n])
 		if err != nil || !v.HasMark || v.Mark != 0x8000_00aa || v.ID != 5 || v.Batch != tc.batch {
 			t.Errorf("verdict %+v, %v", v, err)
 		}
 	}
-	q.Verdict(5, Accept)
+	q.Verdict(5, nfq.Accept)
 	n, _ := unix.Read(k, buf)
-	if v, _ := ParseVerdict(buf[:n]); v.HasMark {
+	if v, _ := nfqtest.ParseVerdict(buf[:n]); v.HasMark {
 		t.Error("a plain verdict carries a mark")
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		q.VerdictMark(5, Accept, 0x8000_0000)
+		q.VerdictMark(5, nfq.Accept, 0x8000_0000)
 		unix.Read(k, buf)
 	})
 	if allocs != 0 {
@@ -351,11 +352,11 @@ func TestReadHWAddr(t *testing.T) {
 		n      uint8
 		ok     bool
 	}{
-		{"ethernet", PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac), 9, 6, true},
-		{"none", PacketMessageFrom(3, 2, []byte{0x45}, false, 0, nil), 0, 0, false},
-		{"eight bytes", PacketMessageFrom(3, 3, []byte{0x45}, false, 4, []byte{1, 2, 3, 4, 5, 6, 7, 8}), 4, 8, false},
+		{"ethernet", nfqtest.PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac), 9, 6, true},
+		{"none", nfqtest.PacketMessageFrom(3, 2, []byte{0x45}, false, 0, nil), 0, 0, false},
+		{"eight bytes", nfqtest.PacketMessageFrom(3, 3, []byte{0x45}, false, 4, []byte{1, 2, 3, 4, 5, 6, 7, 8}), 4, 8, false},
 	}
-	bad := PacketMessageFrom(3, 4, []byte{0x45}, false, 5, mac)
+	bad := nfqtest.PacketMessageFrom(3, 4, []byte{0x45}, false, 5, mac)
 	i := bytes.Index(bad, []byte{0, 6, 0, 0, 0x02, 0, 0, 0, 0x40, 0x10})
 	bad[i+1] = 9 // hw_addrlen 9: beyond hw_addr[8]
 	cases = append(cases, struct {
@@ -366,8 +367,8 @@ func TestReadHWAddr(t *testing.T) {
 		ok     bool
 	}{"length beyond the array", bad, 5, 0, false})
 	for _, c := range cases {
-		var p Packet
-		if err := parsePacket(c.msg[nlmsgHdrLen:], &p); err != nil {
+		var p nfq.Packet
+		if err := nfq.ParsePacket(c.msg[unix.NLMSG_HDRLEN:], &p); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		m, ok := p.MAC()
@@ -375,9 +376,9 @@ func TestReadHWAddr(t *testing.T) {
 			t.Errorf("%s: physin %d hwlen %d mac %x %v", c.name, p.PhysIn, p.HWAddrLen, m, ok)
 		}
 	}
-	msg := PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac)
-	var p Packet
-	if n := testing.AllocsPerRun(100, func() { parsePacket(msg[nlmsgHdrLen:], &p) }); n != 0 {
+	msg := nfqtest.PacketMessageFrom(3, 1, []byte{0x45}, false, 9, mac)
+	var p nfq.Packet
+	if n := testing.AllocsPerRun(100, func() { nfq.ParsePacket(msg[unix.NLMSG_HDRLEN:], &p) }); n != 0 {
 		t.Errorf("parsePacket allocates %v", n)
 	}
 }
@@ -386,13 +387,13 @@ func TestReadHWAddr(t *testing.T) {
 // in one verdict.
 func TestVerdictCtMarkMark(t *testing.T) {
 	q, k := pair(t)
-	if err := q.VerdictCtMarkMark(5, Accept, 0x4000_0000, 0x4000_0000, 0x8000_0007); err != nil {
+	if err := q.VerdictCtMarkMark(5, nfq.Accept, 0x4000_0000, 0x4000_0000, 0x8000_0007); err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, 100)
 	n, _ := unix.Read(k, got)
-	v, err := ParseVerdict(got[:n])
-	if err != nil || n != ctVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
+	v, err := nfqtest.ParseVerdict(got[:n])
+	if err != nil || n != nfq.CtVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
 		t.Errorf("sent %d bytes %+v, %v", n, v, err)
 	}
 }

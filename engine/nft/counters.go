@@ -18,6 +18,9 @@ type Counter struct {
 type Counters struct {
 	Dropped  map[string]Counter
 	Unjudged Counter
+	// Layer2 counts the bridge table's frames by EtherType and verdict
+	// (layer2.go), likewise; nil without the bridge table.
+	Layer2 map[Layer2Key]Counter
 }
 
 // Counters reads the kernel's counters, summed over the table's families.
@@ -29,9 +32,13 @@ func (i *Installed) Counters() (Counters, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	var cur map[string]Counter
+	var l2 map[Layer2Key]Counter
 	var unj Counter
 	if !i.removed {
 		if cur, unj, err = i.readLocked(conn); err != nil {
+			return Counters{}, err
+		}
+		if l2, err = i.readL2Locked(conn); err != nil {
 			return Counters{}, err
 		}
 	}
@@ -46,6 +53,17 @@ func (i *Installed) Counters() (Counters, error) {
 		b.Packets += c.Packets
 		b.Bytes += c.Bytes
 		out.Dropped[name] = b
+	}
+	if i.Layer2 {
+		out.Layer2 = map[Layer2Key]Counter{}
+		for _, m := range []map[Layer2Key]Counter{i.l2base, l2} {
+			for k, c := range m {
+				b := out.Layer2[k]
+				b.Packets += c.Packets
+				b.Bytes += c.Bytes
+				out.Layer2[k] = b
+			}
+		}
 	}
 	return out, nil
 }

@@ -36,7 +36,7 @@ func Divert(netns int, drop bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	tables, err := conduitTables(conn)
+	tables, err := conduitTables(conn, false)
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +75,7 @@ func RemoveAll(netns int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	tables, err := conduitTables(conn)
+	tables, err := conduitTables(conn, true)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +93,11 @@ func RemoveAll(netns int) ([]string, error) {
 	return fams, nil
 }
 
-// conduitTables lists the tables named TableName in the families conduit uses.
-func conduitTables(conn *nftables.Conn) ([]*nftables.Table, error) {
+// conduitTables lists the tables named TableName in the families conduit
+// queues from, and with bridge also the bridge table of the layer2
+// section. Divert leaves that one alone: it queues nothing, and it goes on
+// refusing frames while conduit is stopped.
+func conduitTables(conn *nftables.Conn, bridge bool) ([]*nftables.Table, error) {
 	all, err := conn.ListTables()
 	if err != nil {
 		return nil, fmt.Errorf("list nftables tables: %w", err)
@@ -104,6 +107,10 @@ func conduitTables(conn *nftables.Conn) ([]*nftables.Table, error) {
 		switch t.Family {
 		case nftables.TableFamilyINet, nftables.TableFamilyIPv4, nftables.TableFamilyIPv6:
 			if t.Name == TableName {
+				out = append(out, t)
+			}
+		case nftables.TableFamilyBridge:
+			if bridge && t.Name == TableName {
 				out = append(out, t)
 			}
 		}
@@ -119,6 +126,8 @@ func familyName(f nftables.TableFamily) string {
 		return "ip"
 	case nftables.TableFamilyIPv6:
 		return "ip6"
+	case nftables.TableFamilyBridge:
+		return "bridge"
 	}
 	return fmt.Sprint(uint8(f))
 }

@@ -18,7 +18,7 @@ func headRules(t *testing.T, fd int) (verdicts []expr.VerdictKind, comments []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	tables, err := conduitTables(conn)
+	tables, err := conduitTables(conn, false)
 	if err != nil {
 		t.Fatal(err)
 	}

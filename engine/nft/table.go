@@ -62,6 +62,9 @@ type Installed struct {
 	// Prefilter is whether the kernel took the pre-filter (and the app
 	// queue); without it every packet is queued.
 	Prefilter bool
+	// Layer2 is whether the kernel took the bridge table of the policy's
+	// layer2 section (layer2.go); without it non-IP frames cross unjudged.
+	Layer2 bool
 
 	mu           sync.Mutex
 	ruleOf       map[string]string  // counter → rule name of the table in force
@@ -69,6 +72,8 @@ type Installed struct {
 	unjudgedBase Counter
 	removed      bool       // Remove ran: the counts are all in the bases
 	progs        []*program // what each family's table holds, for an in-place replace
+	l2           *l2program // what the bridge table holds; nil without one
+	l2base       map[Layer2Key]Counter
 }
 
 // candidate is one way of expressing the queue rule.
@@ -124,15 +129,22 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 	// In order of preference: the pre-filter with NFLOG, without NFLOG,
 	// and as the last resort no pre-filter at all (every packet queued, as
 	// before it existed), each with every queue method.
-	type variant struct{ filter, logging bool }
+	// With the bridge table of the layer2 section first, then (a kernel
+	// without nf_tables' bridge family) without it.
+	type variant struct{ filter, logging, layer2 bool }
 	var variants []variant
-	if cfg.Policy != nil {
-		if cfg.Filter.LogGroup != 0 {
-			variants = append(variants, variant{true, true})
+	for _, l2 := range []bool{true, false} {
+		if l2 && cfg.Policy == nil {
+			continue
 		}
-		variants = append(variants, variant{true, false})
+		if cfg.Policy != nil {
+			if cfg.Filter.LogGroup != 0 {
+				variants = append(variants, variant{true, true, l2})
+			}
+			variants = append(variants, variant{true, false, l2})
+		}
+		variants = append(variants, variant{false, false, l2})
 	}
-	variants = append(variants, variant{false, false})
 	for _, v := range variants {
 		for _, c := range candidates() {
 			// Remove leftovers of every candidate first, so that a table from an
@@ -143,21 +155,25 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 				}
 			}
 			inst := &Installed{Method: c.method, families: c.families, cfg: cfg, queue: c.queue, Logging: v.logging,
-				Prefilter: v.filter, base: map[string]Counter{}}
-			ruleOf, progs := inst.build(conn, cfg.Policy, false, stale)
+				Prefilter: v.filter, Layer2: v.layer2, base: map[string]Counter{}}
+			ruleOf, progs, l2 := inst.build(conn, cfg.Policy, false, stale)
 			if err := conn.Flush(); err != nil {
-				errs = append(errs, fmt.Errorf("%s (prefilter %v, nflog %v): %w", c.method, v.filter, v.logging, err))
-				log.Debug("nftables table refused", "method", c.method, "prefilter", v.filter, "nflog", v.logging, "err", err)
+				errs = append(errs, fmt.Errorf("%s (prefilter %v, nflog %v, layer2 %v): %w", c.method, v.filter, v.logging, v.layer2, err))
+				log.Debug("nftables table refused", "method", c.method, "prefilter", v.filter, "nflog", v.logging, "layer2", v.layer2, "err", err)
 				continue
 			}
-			inst.ruleOf, inst.progs = ruleOf, progs
+			inst.ruleOf, inst.progs, inst.l2 = ruleOf, progs, l2
 			if cfg.Policy != nil && !v.filter {
 				log.Warn("the kernel refused the pre-filter: every packet is queued", "event", "nft",
 					"table", TableName, "method", c.method, "err", errors.Join(errs...).Error())
 			}
+			if cfg.Policy != nil && !v.layer2 {
+				log.Warn("the kernel refused the bridge table of the layer2 section: non-IP frames cross the bridge unjudged (CONFIG_NF_TABLES_BRIDGE)",
+					"event", "nft", "table", "bridge "+TableName, "err", errors.Join(errs...).Error())
+			}
 			log.Info("nftables table installed", "table", TableName, "method", c.method,
 				"queue_num", cfg.QueueNum, "queue_count", cfg.QueueCount, "bypass", cfg.Bypass,
-				"app_queue", cfg.AppQueue, "prefilter", v.filter, "nflog", v.logging)
+				"app_queue", cfg.AppQueue, "prefilter", v.filter, "nflog", v.logging, "layer2", v.layer2)
 			return inst, nil
 		}
 	}
@@ -172,9 +188,18 @@ func Install(cfg Config, log *slog.Logger) (*Installed, error) {
 // they hold is replaced (emptyTable): deleting a base chain unregisters its
 // hook, and the kernel then drops every packet queued in the namespace,
 // so a reload that rebuilt the table would lose what its queues hold.
-func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool, stale map[nftables.TableFamily]*staleTable) (map[string]string, []*program) {
+func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool, stale map[nftables.TableFamily]*staleTable) (map[string]string, []*program, *l2program) {
 	cfg := i.cfg
 	cfg.Policy = pol
+	var l2 *l2program
+	if i.Layer2 && pol != nil {
+		l2 = compileLayer2(pol, i.logGroup())
+		var old *l2program
+		if inPlace {
+			old = i.l2
+		}
+		buildLayer2(conn, l2, old, stale[nftables.TableFamilyBridge])
+	}
 	if !i.Prefilter {
 		cfg.Policy, pol = nil, nil
 	}
@@ -226,7 +251,15 @@ func (i *Installed) build(conn *nftables.Conn, pol *rules.Policy, inPlace bool, 
 			ruleOf[c] = r
 		}
 	}
-	return ruleOf, progs
+	return ruleOf, progs, l2
+}
+
+// logGroup is the NFLOG group the table logs to, 0 for none.
+func (i *Installed) logGroup() uint16 {
+	if !i.Logging {
+		return 0
+	}
+	return i.cfg.Filter.LogGroup
 }
 
 // Replace swaps the table for one compiled from pol, in one atomic batch:
@@ -240,15 +273,19 @@ func (i *Installed) Replace(pol *rules.Policy) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	old, unj, oerr := i.readLocked(conn)
+	l2old, l2err := i.readL2Locked(conn)
 	inPlace := !i.removed && len(i.progs) == len(i.families)
-	ruleOf, progs := i.build(conn, pol, inPlace, nil)
+	ruleOf, progs, l2 := i.build(conn, pol, inPlace, nil)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("replace nftables table %q: %w", TableName, err)
 	}
 	if oerr == nil && !i.removed {
 		i.addBaseLocked(old, unj)
 	}
-	i.ruleOf, i.progs, i.removed = ruleOf, progs, false
+	if l2err == nil && !i.removed {
+		i.addL2BaseLocked(l2old)
+	}
+	i.ruleOf, i.progs, i.l2, i.removed = ruleOf, progs, l2, false
 	return nil
 }
 
@@ -266,8 +303,14 @@ func (i *Installed) Remove() error {
 		if drops, unj, err := i.readLocked(conn); err == nil {
 			i.addBaseLocked(drops, unj)
 		}
+		if l2, err := i.readL2Locked(conn); err == nil {
+			i.addL2BaseLocked(l2)
+		}
 	}
 	removeFamilies(conn, i.families)
+	if i.Layer2 {
+		removeFamilies(conn, bridgeFamily)
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("remove nftables table %q: %w", TableName, err)
 	}

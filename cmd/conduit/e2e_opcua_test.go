@@ -1,0 +1,202 @@
+package main
+
+// End-to-end test of OPC UA inspection: the OPC UA server of
+// github.com/gopcua/opcua (plantpeer opcua-server) on the PLC, the same
+// library's client (plantpeer opcua-client) in the HMI's namespace, and
+// conduit inline with a rule whose opcua condition lets the HMI read and
+// browse but not write, on a channel of security mode None.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/conduit-ot/conduit/internal/plant"
+)
+
+// uaPort is the PLC's OPC UA port in this test.
+const uaPort = 4841
+
+// uaRule is the rule under test, placed first in the e2e policy.
+func uaRule(cond, onViolation string) string {
+	s := fmt.Sprintf(`
+  - name: hmi-opcua
+    description: the HMI reads and browses the PLC's address space, on a None channel
+    from: supervisory
+    to: control
+    proto: tcp
+    dport: %d
+    opcua: %s`, uaPort, cond)
+	if onViolation != "" {
+		s += "\n    on_violation: " + onViolation
+	}
+	return s
+}
+
+const uaReads = "{services: [create_session, activate_session, read, browse, close_session], security_modes: [none]}"
+
+// uaResult is one service's outcome as plantpeer opcua-client reports it.
+type uaResult struct {
+	Op       string
+	OK       bool
+	Answered bool
+	Ms       int64
+	Error    string
+}
+
+// newOPCUARig is a rig whose PLC also runs the OPC UA server.
+func newOPCUARig(t *testing.T) *rig {
+	t.Helper()
+	r := newRig(t)
+	ctl := r.p.Host(plant.Control)
+	addr := fmt.Sprintf("%s:%d", ctl.IPv4, uaPort)
+	r.server(ctl.NS, "opcua-server", "-l", addr, "-for", "5m")
+	// The library's server loads the standard's address space first:
+	// seconds on a loaded machine.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res := r.uaClient(ctl.NS, "read", time.Second)
+		if len(res) == 2 && res[1].OK {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opcua-server never answered locally: %+v", res)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// uaClient runs plantpeer opcua-client in ns against the PLC's server:
+// connect, then ops, each within timeout.
+func (r *rig) uaClient(ns, ops string, timeout time.Duration) []uaResult {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := plant.NSCmd(ns, r.peer, "opcua-client", "-addr", fmt.Sprintf("%s:%d", r.p.Host(plant.Control).IPv4, uaPort),
+		"-ops", ops, "-timeout", timeout.String())
+	out, err := cmd.Output()
+	if ctx.Err() != nil || err != nil {
+		r.t.Fatalf("opcua-client: %v: %s", err, out)
+	}
+	var res struct{ Results []uaResult }
+	if err := json.Unmarshal(out, &res); err != nil {
+		r.t.Fatalf("opcua-client output %q: %v", out, err)
+	}
+	return res.Results
+}
+
+// TestE2EOPCUAInspection: reads and browses pass in every mode; a write is
+// logged as would-drop and answered in monitor, dropped in enforce (the
+// client times out), and with on_violation: reset the client's connection
+// fails at once; a rule asking for sign_and_encrypt refuses the None
+// channel at its OPN.
+func TestE2EOPCUAInspection(t *testing.T) {
+	for _, tc := range []struct {
+		mode, onViolation, cond string
+	}{
+		{"monitor", "", uaReads},
+		{"enforce", "", uaReads},
+		{"enforce", "reset", uaReads},
+		{"enforce", "", "{security_modes: [sign_and_encrypt]}"},
+	} {
+		name := tc.mode
+		if tc.onViolation != "" {
+			name += "/" + tc.onViolation
+		}
+		if tc.cond != uaReads {
+			name += "/sign_and_encrypt"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newOPCUARig(t)
+			sock := filepath.Join(r.dir, "conduit.sock")
+			writeFile(t, r.path, policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,
+				Extra: uaRule(tc.cond, tc.onViolation)}.render(t))
+			d := r.startDaemon("")
+			mark := d.mark()
+
+			timeout := 2 * time.Second
+			if tc.onViolation == "reset" {
+				timeout = 5 * time.Second // an error before it can only come from the reset
+			}
+			res := r.uaClient(r.p.Host(plant.Supervisory).NS, "read,browse,write,read", timeout)
+			got := map[string]bool{}
+			for _, x := range res {
+				got[x.Op] = got[x.Op] || x.Answered
+			}
+			t.Logf("client: %+v", res)
+			if tc.cond != uaReads {
+				if len(res) != 1 || res[0].Answered {
+					t.Fatalf("the None channel was not refused: %+v", res)
+				}
+				l := d.wait(mark, "the OPN's verdict line", func(l logLine) bool {
+					return l.event() == "verdict" && l.str("reason") == "app-violation"
+				})
+				app, _ := l.m["app"].(map[string]any)
+				if l.str("verdict") != "drop" || app == nil || app["message"] != "OPN" || app["violates"] != "security_modes" ||
+					app["security_mode"] != "none" || app["security_policy"] != "None" {
+					t.Errorf("OPN line: %s", l.raw)
+				}
+				return
+			}
+			if len(res) < 4 || !res[0].Answered || !res[1].Answered || !res[2].Answered {
+				t.Fatalf("connect, read and browse must pass: %+v", res)
+			}
+			w := res[3]
+			switch {
+			case tc.mode == "monitor":
+				if !w.OK || !res[4].OK {
+					t.Errorf("monitor: the write or the read after it failed: %+v", res)
+				}
+			case tc.onViolation == "":
+				if w.Answered || w.Ms < timeout.Milliseconds()-100 {
+					t.Errorf("enforce: the write %+v, want no answer within the timeout", w)
+				}
+			default:
+				if w.Answered || w.Ms >= 1000 {
+					t.Errorf("enforce/reset: the write %+v, want a connection error within 1s", w)
+				}
+			}
+			l := d.wait(mark, "the write's verdict line", func(l logLine) bool {
+				return l.event() == "verdict" && l.str("reason") == "app-violation"
+			})
+			app, _ := l.m["app"].(map[string]any)
+			verdict := "drop"
+			if tc.mode == "monitor" {
+				verdict = "accept"
+			}
+			if l.str("rule") != "hmi-opcua" || l.str("mode") != tc.mode || l.str("verdict") != verdict || l.str("would") != "drop" ||
+				l.num("dport") != uaPort || app == nil || app["proto"] != "opcua" || app["service"] != "write" ||
+				app["service_code"] != 673.0 || app["violates"] != "services" || app["security_mode"] != "none" ||
+				app["security_policy"] != "None" {
+				t.Errorf("violation line: %s", l.raw)
+			}
+			if reset, _ := l.m["reset"].(bool); reset != (tc.onViolation == "reset") {
+				t.Errorf("violation line says reset %v: %s", reset, l.raw)
+			}
+			// The requests the condition matched: create_session,
+			// activate_session, the client's read of the namespace array,
+			// read, browse; in monitor also the read after the write and
+			// close_session.
+			want := uint64(5)
+			if tc.mode == "monitor" {
+				want = 7
+			}
+			deadline := time.Now().Add(eventTimeout)
+			for {
+				hits, _ := r.opsHits(sock)
+				n := hits["hmi-opcua"].Requests
+				if n == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("hmi-opcua requests = %d, want %d", n, want)
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+package opcua_test
+
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/proto/opcua"
+	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
+)
+
+// benchMsgs are the shapes measured by TestNoAllocs and BenchmarkParse: a
+// client's usual requests and the server's answers.
+var benchMsgs = []struct {
+	name string
+	b    []byte
+	h    opcua.Hint
+}{
+	{"read_request", ch.Request(opcua.Read, 5, 5, make([]byte, 60)), opcua.Hint{Mode: opcua.ModeNone}},
+	{"read_response", ch.Response(opcua.Read, 5, 5, 0, make([]byte, 30)), opcua.Hint{Mode: opcua.ModeNone}},
+	{"publish_guessed", ch.Request(opcua.Publish, 6, 6, make([]byte, 20)), opcua.Hint{}},
+	{"encrypted", ch.Encrypted('F', 128), opcua.Hint{Mode: opcua.ModeSignAndEncrypt}},
+	{"open_none", opcuatest.OpenRequest("None", opcua.ModeNone, 1, 1), opcua.Hint{}},
+	{"open_response", opcuatest.OpenResponse("None", 9, 14, 1, 1), opcua.Hint{}},
+	{"hello", opcuatest.Hello("opc.tcp://plc.example:4840/server"), opcua.Hint{}},
+}
+
+func TestNoAllocs(t *testing.T) {
+	var m opcua.Message
+	var c opcua.Chunks
+	for _, bm := range benchMsgs {
+		if n, err := opcua.Parse(bm.b, bm.h, &m); err != opcua.OK || n != len(bm.b) {
+			t.Fatalf("%s: Parse = %d, %q", bm.name, n, err)
+		}
+		if n := testing.AllocsPerRun(1000, func() {
+			opcua.Parse(bm.b, bm.h, &m)
+			c.Next(&m)
+			_, _ = m.Service.String(), m.SecurityMode.String()
+			_ = opcua.PolicySuffix(m.Policy)
+		}); n != 0 {
+			t.Errorf("%s: %v allocations per message, want 0", bm.name, n)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, bm := range benchMsgs {
+		b.Run(bm.name, func(b *testing.B) {
+			var m opcua.Message
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bm.b)))
+			for b.Loop() {
+				opcua.Parse(bm.b, bm.h, &m)
+			}
+		})
+	}
+}
