@@ -19,6 +19,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/opcua"
@@ -36,6 +37,7 @@ const (
 	ENIP      // EtherNet/IP and the CIP it carries (keys enip and cip)
 	S7        // S7comm over ISO-on-TCP
 	OPCUA     // OPC UA binary over TCP (UA TCP, secure conversation)
+	IEC104    // IEC 60870-5-104
 	// Count is one past the last protocol: the table's length.
 	Count
 )
@@ -56,6 +58,7 @@ var Table = [Count]Info{
 	OPCUA:  opcua.Info,
 	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
 		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
+	IEC104: iec104.Info,
 }
 
 func init() {
@@ -115,7 +118,7 @@ func Vocabulary() map[string][]string {
 // All lists the protocols in table order, None excluded.
 func All() []ID { return all[:] }
 
-var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7, OPCUA}
+var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7, OPCUA, IEC104}
 
 // String returns the protocol's policy key.
 func (id ID) String() string {
