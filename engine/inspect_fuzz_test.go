@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/conduit-ot/conduit/proto/iec104"
+	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -58,12 +60,19 @@ func FuzzInspect(f *testing.F) {
 		uaCh.Request(opcua.Read, 6, 6, make([]byte, 5000)))))
 	f.Add(byte(4), cat(rec(0, 0, opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSignAndEncrypt, 1, 1)[:255]),
 		recs(opcuatest.OpenRequest("Basic256Sha256", opcua.ModeSignAndEncrypt, 1, 1)[255:]), rec(0, 0, uaCh.Encrypted('F', 96))))
+	// IEC 104: link control, an interrogation and its mirror, a command
+	// split over two segments.
+	gi, sc := iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0), iec104test.Command(1, 1, iec104.C_SC_NA_1, iec104.CauseAct, 1, 5)
+	f.Add(byte(5), cat(rec(0, 0, iec104test.U(iec104.StartDTAct)), rec(1, 0, iec104test.U(iec104.StartDTCon)),
+		rec(0, 0, cat(gi, iec104test.S(0))), rec(1, 0, iec104test.Command(0, 1, iec104.C_IC_NA_1, iec104.CauseActCon, 1, 0)),
+		rec(0, 0, sc[:7]), rec(0, 0, sc[7:])))
 	conds := []struct{ port, cond string }{
 		{"502", `    modbus: {preset: read_only, addresses: {read: ["0-99"]}}`},
 		{"20000", `    dnp3: {functions: [read, direct_operate], objects: ["60", "12:1"]}`},
 		{"44818", "    enip: {commands: [register_session, send_rr_data]}\n    cip: {services: [get_attribute_single]}"},
 		{"102", `    s7: {functions: [setup_communication, read_var], userdata_groups: [cpu_functions]}`},
 		{"4840", `    opcua: {services: [create_session, read], security_modes: [none, sign]}`},
+		{"2404", `    iec104: {type_ids: [C_IC_NA_1, C_CS_NA_1], causes: [act], common_addresses: [1-9]}`},
 	}
 	f.Fuzz(func(t *testing.T, proto byte, in []byte) {
 		c := conds[int(proto)%len(conds)]

@@ -15,6 +15,8 @@ import (
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
+	"github.com/conduit-ot/conduit/proto/iec104"
+	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 	"github.com/conduit-ot/conduit/rules"
@@ -1029,6 +1031,7 @@ func benchPDUs() map[string][]byte {
 		"s7":     s7Read,
 		"enip":   enipGet,
 		"opcua":  opcuatest.Chan{ID: 9, Token: 14}.Request(opcua.Read, 5, 5, make([]byte, 40)),
+		"iec104": iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0),
 	}
 }
 
@@ -1063,6 +1066,7 @@ func BenchmarkInspect(b *testing.B) {
 		{"enip-cip", "44818", "    enip: {commands: [send_rr_data]}\n    cip: {services: [get_attribute_single], classes: [identity]}", "enip", false},
 		{"s7", "102", `    s7: {functions: [setup_communication, read_var]}`, "s7", false},
 		{"opcua", "4840", opcuaHMI, "opcua", false},
+		{"iec104", "2404", `    iec104: {type_ids: [C_IC_NA_1, C_CS_NA_1], common_addresses: [1]}`, "iec104", false},
 		{"dnp3-fragment", "20000", `    dnp3: {functions: [direct_operate], objects: ["12:1", "41"]}`, "dnp3-fragment", true},
 		{"s7-pieces", "102", `    s7: {functions: [setup_communication, write_var]}`, "s7-pieces", true},
 		{"enip-large", "44818", "    cip: {services: [get_attribute_single]}", "enip-large", true},

@@ -19,6 +19,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/ipproto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/opcua"
@@ -36,6 +37,7 @@ const (
 	ENIP      // EtherNet/IP and the CIP it carries (keys enip and cip)
 	S7        // S7comm over ISO-on-TCP
 	OPCUA     // OPC UA binary over TCP (UA TCP, secure conversation)
+	IEC104    // IEC 60870-5-104
 	// Count is one past the last protocol: the table's length.
 	Count
 )
@@ -55,6 +57,7 @@ var Table = [Count]Info{
 	ENIP:   enip.Info,
 	S7:     s7.Info,
 	OPCUA:  opcua.Info,
+	IEC104: iec104.Info,
 }
 
 func init() {

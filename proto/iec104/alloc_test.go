@@ -1,0 +1,55 @@
+package iec104_test
+
+import (
+	"testing"
+
+	. "github.com/conduit-ot/conduit/proto/iec104"
+	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+)
+
+// benchAPDUs is what a master and an outstation exchange: link control,
+// an interrogation and its mirror, a measured value burst, a command.
+var benchAPDUs = [][]byte{
+	iec104test.U(TestFRAct),
+	iec104test.S(12),
+	iec104test.Command(4, 9, C_IC_NA_1, CauseAct, 3, 0),
+	iec104test.I(9, 5, append([]byte{M_ME_NC_1, 8, CauseSpont, 0, 3, 0}, make([]byte, 8*8)...)),
+	iec104test.Command(5, 10, C_SC_NA_1, CauseAct, 3, 4500),
+}
+
+func TestNoAllocs(t *testing.T) {
+	var a APDU
+	bad := iec104test.Command(1, 1, C_SC_NA_1, CauseAct, 1, 2)
+	bad[7] = 3 // three objects in the room of one
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, b := range benchAPDUs {
+			if _, err := Parse(b, &a); err != OK {
+				t.Fatal(err)
+			}
+			_, _, _ = TypeName(a.TypeID), CauseName(a.Cause), a.UFunc.String()
+		}
+		Parse(bad, &a)
+		Parse(bad[:5], &a)
+		Parse([]byte{0}, &a)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per run, want 0", allocs)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		i    int
+	}{{"u_testfr", 0}, {"s_ack", 1}, {"interrogation", 2}, {"measurands_8", 3}, {"single_command", 4}} {
+		apdu := benchAPDUs[c.i]
+		b.Run(c.name, func(b *testing.B) {
+			var a APDU
+			b.ReportAllocs()
+			b.SetBytes(int64(len(apdu)))
+			for b.Loop() {
+				Parse(apdu, &a)
+			}
+		})
+	}
+}
