@@ -73,23 +73,23 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	switch {
 	case a.Active:
 		if p.COTP.Type == COTPData {
-			in.piece(j, cond, p.COTP.Data, p.COTP.EOT)
+			in.piece(j, cond, side, a, p.COTP.Data, p.COTP.EOT)
 		}
 	case p.Kind == KindFragment:
 		j.AsmStart(off)
 		if side == Request {
 			a.Decided = firstPiece(j, cond, p.COTP.Data, off)
 		}
-		in.piece(j, cond, p.COTP.Data, false)
+		in.piece(j, cond, side, a, p.COTP.Data, false)
 	case p.Kind == KindS7Plus || p.Kind == KindS7:
-		whole(j, cond, p, off)
+		whole(j, cond, side, p, off)
 	}
 	return n, core.OK
 }
 
-// piece adds a DT's data to the pending PDU; eot completes it.
-func (in *inspector) piece(j core.Judge, c *Cond, d []byte, eot bool) {
-	a := j.Asm()
+// piece adds a DT's data to the pending PDU a (of the side's direction);
+// eot completes it.
+func (in *inspector) piece(j core.Judge, c *Cond, side core.Side, a *core.Asm, d []byte, eot bool) {
 	if !a.Decided {
 		limit := core.AsmMax
 		if w := *j.Word(); w != 0 {
@@ -97,7 +97,7 @@ func (in *inspector) piece(j core.Judge, c *Cond, d []byte, eot bool) {
 		}
 		if detail := j.AsmAppend(d, limit); detail != "" {
 			switch {
-			case j.Side() == Response && detail == core.DetailNoLarge:
+			case side == Response && detail == core.DetailNoLarge:
 			case detail == core.DetailTooLarge && limit < core.AsmMax:
 				j.Unparsed("pdu-larger-than-negotiated", a.At)
 			default:
@@ -114,13 +114,13 @@ func (in *inspector) piece(j core.Judge, c *Cond, d []byte, eot bool) {
 		return
 	}
 	p := &in.p
-	if err := ParseS7(j.AsmBytes(), j.Side(), p); err != OK {
+	if err := ParseS7(j.AsmBytes(), side, p); err != OK {
 		if e := j.Malformed(string(err), "", a.At); e != nil {
 			event(e, p)
 		}
 		return
 	}
-	whole(j, c, p, a.At)
+	whole(j, c, side, p, a.At)
 }
 
 // plusDetail names S7comm-plus (protocol id 0x72) in the verdict line:
@@ -129,8 +129,7 @@ const plusDetail = "s7plus"
 
 // whole judges a whole S7 or S7comm-plus PDU of the client, or looks at
 // one of the server's for errors.
-func whole(j core.Judge, c *Cond, p *PDU, off uint32) {
-	side := j.Side()
+func whole(j core.Judge, c *Cond, side core.Side, p *PDU, off uint32) {
 	if p.Kind == KindS7Plus {
 		if side == Request {
 			j.Unparsed(plusDetail, off)
