@@ -120,17 +120,23 @@ func (c *ruleCoverage) request(k coverKey, f funcKey, unit uint8, now int64) {
 	c.mu.Unlock()
 }
 
-// count records one request; a CIP request is listed but not counted, as
-// the rule counts the ENIP request carrying it.
+// count records one request; one of an uncounted kind (CIP) is listed but
+// not counted, as the rule counts the request carrying it (ENIP).
 func (t *tupleCov) count(f funcKey, unit uint8) {
-	_, k := proto.KindOf(f.kind)
-	if !k.Uncounted {
+	t.tally(f.kind, unit)
+	t.addFunc(f, 1, true)
+}
+
+// tally counts a request of kind k and its unit (both inline where a
+// request is covered).
+func (t *tupleCov) tally(k proto.Kind, unit uint8) {
+	bits := proto.KindBits(k)
+	if bits&proto.KindUncounted == 0 {
 		t.requests++
 	}
-	if k.Units {
+	if bits&proto.KindUnits != 0 {
 		t.units[unit>>6] |= 1 << (unit & 63)
 	}
-	t.addFunc(f, 1, true)
 }
 
 // flowCoverKey is the tuple of a flow: its key in the request direction.
@@ -164,7 +170,8 @@ func (in *inspection) cover(f funcKey, unit uint8) {
 	if t == nil {
 		c.moreRequests++
 	} else {
-		t.count(f, unit)
+		t.tally(f.kind, unit) // count, inline on the packet path
+		t.addFunc(f, 1, true)
 	}
 	c.mu.Unlock()
 }

@@ -12,7 +12,9 @@
 // A flow whose rule has an industrial-protocol condition is inspected
 // (inspect.go): each direction of its TCP stream is followed in order
 // through a small per-flow buffer (stream.go), every request PDU is
-// judged by the condition, and what cannot be judged (a gap, an altered
+// framed and judged by the protocol's inspector (proto.Inspector, through
+// proto's table; judge.go is what the engine offers it), and what cannot
+// be judged (a gap, an altered
 // retransmission, a PDU that does not parse) is decided by the rule's
 // on_unparsed. A refused request drops its segment, or with on_violation
 // reset turns it and the peer's next packet into a FIN and a RST

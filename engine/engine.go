@@ -116,7 +116,7 @@ func New(cfg Config) *Engine {
 		OnEvent:  e.onConntrack,
 	})
 	for i := range cfg.Workers {
-		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i)}
+		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i), onRequest: e.onRequest}
 		for _, id := range proto.All() {
 			if p := proto.Table[id].Protocol; p != nil {
 				w.insps[id] = p.NewInspector()

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
-
 	"github.com/conduit-ot/conduit/conntrack"
 	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
@@ -65,7 +63,7 @@ type inspection struct {
 	asm     assembly
 	asmOff  uint16
 	asmBase uint16
-	s7PDU   uint16
+	word    uint16 // the flow's protocol word (proto.Judge.Word)
 
 	what   outcome
 	reason string
@@ -84,7 +82,7 @@ func (in *inspection) record(what outcome, reason string) *appEvent {
 	return &in.app
 }
 
-func (in *inspection) violation(f rules.Failure, off uint32) *appEvent {
+func (in *inspection) violation(f proto.Failure, off uint32) *appEvent {
 	a := in.record(outViolation, ReasonViolation)
 	if a != nil {
 		a.Violates, a.Offset = f, off
@@ -190,42 +188,14 @@ func (in *inspection) oversize(b []byte, off uint32, avail int, detail string) i
 
 // declared is the length a PDU's header announces, 0 if b is too short
 // to tell.
-func (in *inspection) declared(b []byte) int {
-	if in.ins != nil {
-		return in.ins.Declared(b)
-	}
-	switch in.cond.Proto {
-	case rules.AppS7:
-		if len(b) >= 4 {
-			return int(binary.BigEndian.Uint16(b[2:4]))
-		}
-	}
-	return 0
-}
+func (in *inspection) declared(b []byte) int { return in.ins.Declared(b) }
 
+// pdu judges the PDU at the start of b (stream offset off) by the
+// protocol's inspector.
 func (in *inspection) pdu(b []byte, off uint32) (int, pduStatus) {
-	if in.ins != nil {
-		n, st := in.ins.PDU(in, in.cond.Cond, b, off)
-		if st == proto.Lost {
-			in.lost = true
-		}
-		return n, st
+	n, st := in.ins.PDU(in, in.cond.Cond, b, off)
+	if st == proto.Lost {
+		in.lost = true // the boundary is lost
 	}
-	switch in.cond.Proto {
-	case rules.AppS7:
-		return in.s7(b, off)
-	}
-	return 0, pduLost
-}
-
-// malformed records a PDU the parser refused; n > 0 means its framing was
-// sound, so the walk can go on after it. The event is returned (nil if an
-// earlier PDU decided) for the caller to add the PDU's fields.
-func (in *inspection) malformed(n int, err string, off uint32) (*appEvent, int, pduStatus) {
-	a := in.unparsed(malformedReason[in.cond.Proto], err, "", off)
-	if n == 0 {
-		in.lost = true
-		return a, 0, pduLost
-	}
-	return a, n, pduOK
+	return n, st
 }

@@ -48,6 +48,6 @@ func (in *inspection) asmBytes() []byte {
 
 // loadAsm takes the working copies of st's state for the packet's side.
 func (in *inspection) loadAsm(st *flowStream) {
-	in.asm, in.s7PDU = st.asm[in.side], st.s7PDU
+	in.asm, in.word = st.asm[in.side], st.word
 	in.asmBase = in.asm.N
 }

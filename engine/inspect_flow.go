@@ -132,9 +132,10 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	return refused
 }
 
-// inspectDatagram judges a UDP datagram: whole PDUs only. A DNP3 flow
-// keeps the fragment its master's segments build across datagrams; other
-// protocols need no state between datagrams.
+// inspectDatagram judges a UDP datagram: whole PDUs only. A protocol
+// whose reassembly spans datagrams (proto.Info.Datagrams: the fragment a
+// DNP3 master's segments build) keeps it in the flow's stream slot; the
+// others need no state between datagrams.
 func (w *Worker) inspectDatagram(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule, c *ruleCounters, mode rules.Mode, b []byte, now int64) bool {
 	p, in := &w.pkt, &w.insp
 	if len(p.Payload) == 0 {

@@ -13,7 +13,7 @@ import (
 func (w *Worker) settle(st *flowStream, keep bool) {
 	in := &w.insp
 	a := &in.asm
-	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.s7PDU == st.s7PDU {
+	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.word == st.word {
 		return // unchanged (a protocol without reassembly, or a whole PDU)
 	}
 	var held uint16
@@ -33,7 +33,7 @@ func (w *Worker) settle(st *flowStream, keep bool) {
 		buf := w.streams.lend(a.large)
 		copy(buf, buf[in.asmOff:in.asmOff+a.N])
 	}
-	st.asm[in.side], st.s7PDU = *a, in.s7PDU
+	st.asm[in.side], st.word = *a, in.word
 }
 
 // stream returns the inspection state of f, taking a slot for it if it

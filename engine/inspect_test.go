@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/conduit-ot/conduit/proto"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -212,7 +213,7 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	l := lines[0]
 	if l.reason != ReasonViolation || l.accept || !l.wouldDrop || ruleName(l.pol, l.rule) != "hmi-reads" ||
-		l.app.Violates != rules.FailFunction || appInt(&l.app, "function_code") != 6 || appInt(&l.app, "write_addr") != 100 || appInt(&l.app, "write_qty") != 1 ||
+		l.app.Violates != proto.FailFunction || appInt(&l.app, "function_code") != 6 || appInt(&l.app, "write_addr") != 100 || appInt(&l.app, "write_qty") != 1 ||
 		l.app.Offset != uint32(len(r1)+len(r2)+len(r3)+len(r4)) || l.src.String() != hmi || l.dport != 502 {
 		t.Errorf("violation line %+v", l)
 	}
@@ -316,8 +317,8 @@ func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 		t.Fatal("monitor dropped a read")
 	}
 	lines := te.appLines()
-	if len(lines) != 2 || !lines[0].wouldDrop || !lines[0].accept || lines[0].app.Violates != rules.FailFunction ||
-		lines[1].app.Violates != rules.FailUnitID {
+	if len(lines) != 2 || !lines[0].wouldDrop || !lines[0].accept || lines[0].app.Violates != proto.FailFunction ||
+		lines[1].app.Violates != proto.FailUnitID {
 		t.Fatalf("monitor lines %+v", lines)
 	}
 	if n := te.requests("hmi-reads"); n != 1 {
@@ -499,7 +500,7 @@ func TestInspectPickupAndUDP(t *testing.T) {
 		t.Error("truncated DNP3 datagram accepted")
 	}
 	lines := te.appLines()
-	if len(lines) != 2 || appInt(&lines[0].app, "function_code") != 13 || lines[0].app.Violates != rules.FailFunction ||
+	if len(lines) != 2 || appInt(&lines[0].app, "function_code") != 13 || lines[0].app.Violates != proto.FailFunction ||
 		lines[1].reason != "malformed-dnp3" {
 		t.Errorf("lines %+v", lines)
 	}
@@ -691,7 +692,7 @@ func TestInspectDNP3FragmentRefusedKeepsPending(t *testing.T) {
 			t.Fatalf("try %d: the end of a refused fragment with the start of the next accepted", i)
 		}
 	}
-	if l := te.appLines(); len(l) != 1 || l[0].app.Violates != rules.FailObject {
+	if l := te.appLines(); len(l) != 1 || l[0].app.Violates != proto.FailObject {
 		t.Errorf("lines %+v", l)
 	}
 	// The master starts over with the good fragment alone.
@@ -925,7 +926,7 @@ func TestInspectS7Reassembly(t *testing.T) {
 	s.req(wrTiny[0])
 	s.req(wrTiny[1])
 	s.req(wrTiny[2])
-	if l := te.appLines(); len(l) != 1 || l[0].app.fn != 5 || l[0].app.rosctr != 1 ||
+	if l := te.appLines(); len(l) != 1 || appInt(&l[0].app, "function_code") != 5 || appStr(&l[0].app, "rosctr") != "job" ||
 		l[0].app.Offset != uint32(len(s7ReadVar)+7) {
 		t.Errorf("line %+v", l)
 	}

@@ -36,12 +36,10 @@ func (in *inspection) Count() { in.requests++ }
 // Seen covers a request the condition passed (one the rule counts, or of
 // a kind counted by its carrier) and reports it to Config.OnRequest.
 func (in *inspection) Seen(r proto.Judged) {
-	if r.Failure == proto.Pass {
-		if _, k := proto.KindOf(r.Kind); r.Counted || k.Uncounted {
-			in.cover(funcKey{kind: r.Kind, code: r.Code, mei: r.MEI, class: r.Class}, r.Unit)
-		}
+	if r.Failure == proto.Pass && (r.Counted || proto.Uncounted(r.Kind)) {
+		in.cover(funcKey{kind: r.Kind, code: r.Code, mei: r.MEI, class: r.Class}, r.Unit)
 	}
-	if in.w.e.onRequest != nil {
+	if in.w.onRequest != nil {
 		in.reportJudged(r)
 	}
 }
@@ -63,4 +61,4 @@ func (in *inspection) AsmAppend(b []byte, limit int) string { return in.asmAppen
 
 func (in *inspection) AsmBytes() []byte { return in.asmBytes() }
 
-func (in *inspection) Word() *uint16 { return &in.s7PDU }
+func (in *inspection) Word() *uint16 { return &in.word }

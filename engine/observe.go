@@ -2,11 +2,8 @@ package engine
 
 import (
 	"net/netip"
-	"strconv"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/s7"
-	"github.com/conduit-ot/conduit/rules"
 )
 
 // Offline tools (conduit learn) watch the protocol inspection through
@@ -20,9 +17,7 @@ import (
 type RequestKind = proto.Kind
 
 const (
-	KindUnparsed   RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
-	KindS7Job      RequestKind = 5              // Code is the job's function
-	KindS7Userdata RequestKind = 6              // Code is the userdata request's function group
+	KindUnparsed RequestKind = proto.Unparsed // a packet inspection could not judge: Reason, Err, Detail
 )
 
 // RequestSeen is one report of the protocol inspection to
@@ -50,7 +45,7 @@ type RequestSeen struct {
 	MEI     uint8         // Modbus function 43: the MEI type
 	Unit    uint8         // Modbus: the unit id
 	Class   uint32        // CIP: the class of the request's path
-	Failure rules.Failure // rules.Pass, or how the condition refused it
+	Failure proto.Failure // proto.Pass, or how the condition refused it
 	Counted bool          // the rule counts the request now
 
 	// KindUnparsed: the verdict's reason (malformed-modbus, unparsed-s7,
@@ -63,37 +58,12 @@ type RequestSeen struct {
 // with an MEI type other than read_device_identification's is "43",
 // which a condition must list by number.
 func (r *RequestSeen) Name() string {
-	if id, _ := proto.KindOf(r.Kind); proto.Table[id].Protocol != nil {
-		return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
-	}
-	var name string
-	switch r.Kind {
-	case KindS7Job:
-		name = s7.FunctionName(uint8(r.Code))
-	case KindS7Userdata:
-		name = s7.GroupName(uint8(r.Code))
-	case KindUnparsed:
-		return ""
-	}
-	if name == "" {
-		name = strconv.Itoa(int(r.Code))
-	}
-	return name
-}
-
-// seen reports a request the condition judged (f) to Config.OnRequest.
-func (in *inspection) seen(kind RequestKind, code uint16, f rules.Failure, counted bool) {
-	if counted && f == rules.Pass {
-		in.cover(funcKey{kind: kind, code: code}, 0)
-	}
-	if in.w.e.onRequest != nil {
-		in.report(RequestSeen{Kind: kind, Code: code, Failure: f, Counted: counted})
-	}
+	return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
 }
 
 // seenOutcome reports why the packet could not be judged, if it could not.
 func (in *inspection) seenOutcome() {
-	if in.w.e.onRequest != nil && in.what == outUnparsed {
+	if in.w.onRequest != nil && in.what == outUnparsed {
 		in.reportUnparsed()
 	}
 }
@@ -112,5 +82,5 @@ func (in *inspection) report(r RequestSeen) {
 		k = k.Reverse()
 	}
 	r.Client, r.Server, r.Proto, r.Port = k.Src, k.Dst, k.Proto, k.DstPort
-	in.w.e.onRequest(r)
+	in.w.onRequest(r)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/conduit-ot/conduit/proto"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -39,7 +40,7 @@ func summary(t testing.TB, r RequestSeen) string {
 		return strings.Join([]string{"unparsed", r.Reason, r.Err, r.Detail}, " ")
 	}
 	s := r.Kind.String() + " " + r.Name()
-	if r.Failure != rules.Pass {
+	if r.Failure != proto.Pass {
 		s += "!" + r.Failure.String()
 	}
 	if r.Counted {

@@ -137,8 +137,8 @@ func (s *streamDir) ack(a uint32) {
 
 // flowStream is the inspection state of one flow whose rule has a
 // protocol condition: both directions of a TCP stream, the protocol's
-// state between PDUs and the reset in progress. A DNP3 flow over UDP
-// keeps only its reassemblies here.
+// state between PDUs and the reset in progress. A UDP flow keeps only its
+// reassemblies here (a protocol with proto.Info.Datagrams: DNP3).
 //
 // What every packet reads comes first, so that it shares the slot's
 // first cache line; the directions' buffers follow.
@@ -147,7 +147,7 @@ type flowStream struct {
 	pkts  uint64      // the flow's packet count when last inspected: a jump means packets went uninspected
 	asm   [2]assembly // application-layer reassembly, by the side it travels (inspect.go)
 	proto rules.AppProto
-	s7PDU uint16 // the S7 PDU size setup communication asked for, then granted (0: unknown)
+	word  uint16 // the protocol's word about the flow (proto.Judge.Word; S7: the negotiated PDU size)
 	reset resetState
 	logAt int64        // clock of the flow's last accepted app line (exceptions, allowed unparsed)
 	dir   [2]streamDir // by role: reqSide (client to server), rspSide
@@ -240,7 +240,7 @@ func (p *streamPool) reinit(s *flowStream, owner uint64, proto rules.AppProto) {
 	s.dir[1].sync(0)
 	s.dir[0].synced, s.dir[1].synced = false, false
 	s.asm = [2]assembly{}
-	s.s7PDU = 0
+	s.word = 0
 	s.reset = resetState{}
 	s.logAt, s.pkts = 0, 0
 	s.cov, s.covOf = nil, nil

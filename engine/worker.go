@@ -9,7 +9,6 @@ import (
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -63,7 +62,7 @@ type Worker struct {
 	insp       inspection
 	join       [pduMax]byte
 	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
-	s7         s7.PDU
+	onRequest  func(RequestSeen)            // Config.OnRequest, at hand where requests are judged
 	appEv      verdictEvent
 	appPending bool
 	out        [ipv6Len + tcpLen]byte

@@ -2,7 +2,6 @@ package learn
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -64,8 +63,7 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 	c := condition{app: app}
 	name := app.String()
 	funcs := map[string]map[string]uint64{} // Function.Proto -> name -> count
-	var units set256
-	nunits := 0
+	seen := proto.Seen{Funcs: funcs}
 	for _, s := range svcs {
 		if s.logged {
 			c.notes = append(c.notes, fmt.Sprintf("no %s condition: %s -> %s was learned from a verdict log, which does not say what was asked",
@@ -92,9 +90,9 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 			return c
 		}
 		for u := range 256 {
-			if s.units.has(uint8(u)) && !units.has(uint8(u)) {
-				units.add(uint8(u))
-				nunits++
+			if s.units.Has(uint8(u)) && !seen.Units.Has(uint8(u)) {
+				seen.Units.Add(uint8(u))
+				seen.NUnits++
 			}
 		}
 		for r, n := range s.Unparsed {
@@ -110,39 +108,8 @@ func decide(app rules.AppProto, svcs []*Service) condition {
 		return c
 	}
 	if p := proto.Table[app].Protocol; p != nil {
-		seen := proto.Seen{Funcs: funcs, NUnits: nunits}
-		for u := range 256 {
-			if units.has(uint8(u)) {
-				seen.Units.Add(uint8(u))
-			}
-		}
 		keys, notes := p.Draft(&seen)
 		c.keys, c.notes = append(c.keys, keys...), append(c.notes, notes...)
-	}
-	list := func(proto string) []string {
-		var out []string
-		for n := range funcs[proto] {
-			out = append(out, n)
-		}
-		sort.Strings(out)
-		return out
-	}
-	switch app {
-	case rules.AppS7:
-		var fields []string
-		fns := list("s7")
-		if !slices.Contains(fns, "setup_communication") {
-			// Every S7 session opens with it: without it no new session
-			// gets anywhere (conduit check warns about that).
-			fns = append(fns, "setup_communication")
-			sort.Strings(fns)
-			c.notes = append(c.notes, "s7: setup_communication added: every session opens with it (the capture began mid-session)")
-		}
-		fields = append(fields, "functions: "+yamlFlow(fns))
-		if gs := list("s7-userdata"); len(gs) > 0 {
-			fields = append(fields, "userdata_groups: "+yamlFlow(gs))
-		}
-		c.keys = append(c.keys, "s7: {"+strings.Join(fields, ", ")+"}")
 	}
 	if len(c.unparsed) > 0 {
 		c.notes = append(c.notes, fmt.Sprintf("%s could not be judged (%s):",

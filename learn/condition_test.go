@@ -3,6 +3,7 @@ package learn
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/conduit-ot/conduit/proto"
 	"maps"
 	"slices"
 	"strconv"
@@ -273,7 +274,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 			byApp[r.App.Proto]++
 		}
 	}
-	if byApp[rules.AppModbus] < 2 || byApp[rules.AppDNP3] == 0 || byApp[rules.AppS7] == 0 || byApp[rules.AppENIP] == 0 {
+	if byApp[proto.Modbus] < 2 || byApp[proto.DNP3] == 0 || byApp[proto.S7] == 0 || byApp[proto.ENIP] == 0 {
 		t.Errorf("rules with conditions by protocol %v\n%s", byApp, y)
 	}
 	readOnly, writer := 0, 0
@@ -289,7 +290,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 			continue
 		}
 		for f := range s.Functions {
-			if fl := admits(t, rule.App, s, f); fl != rules.Pass {
+			if fl := admits(t, rule.App, s, f); fl != proto.Pass {
 				t.Errorf("%s -> %s:%d: rule %s (%s) refuses %s: %s", s.Client, s.Server, s.Port, rule.Name, rule.App, f, fl)
 			}
 		}
@@ -304,7 +305,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 		case !strings.Contains(rule.From.String(), "10.20.0.10"):
 			// An HMI's rule that the SCADA server does not share.
 			readOnly++
-			if c.Preset != "read_only" || len(c.Functions) != 0 || c.Check(&modbus.PDU{Function: modbus.WriteSingleRegister, UnitID: 1}) != rules.FailFunction {
+			if c.Preset != "read_only" || len(c.Functions) != 0 || c.Check(&modbus.PDU{Function: modbus.WriteSingleRegister, UnitID: 1}) != proto.FailFunction {
 				t.Errorf("HMI rule %s: %s", rule.Name, c)
 			}
 		}
@@ -319,9 +320,9 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 
 // admits judges one recorded request type (a Function string) of s with
 // the rule's compiled condition, as the engine would.
-func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure {
+func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) proto.Failure {
 	t.Helper()
-	proto, name, _ := strings.Cut(fn, " ")
+	kind, name, _ := strings.Cut(fn, " ")
 	code := func(lookup func(string) (int, bool)) int {
 		if n, err := strconv.Atoi(name); err == nil {
 			return n
@@ -332,21 +333,21 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		}
 		return n
 	}
-	switch proto {
+	switch kind {
 	case "modbus":
 		p := modbus.PDU{Function: uint8(code(func(n string) (int, bool) { c, ok := modbus.FunctionCode(n); return int(c), ok })), MEIType: modbus.MEICANopen}
 		if name == "read_device_identification" {
 			p.MEIType = modbus.MEIReadDeviceIdentification
 		}
 		for u := range 256 {
-			if s.units.has(uint8(u)) {
+			if s.units.Has(uint8(u)) {
 				p.UnitID = uint8(u)
-				if f := c.Cond.(*modbus.Cond).Check(&p); f != rules.Pass {
+				if f := c.Cond.(*modbus.Cond).Check(&p); f != proto.Pass {
 					return f
 				}
 			}
 		}
-		return rules.Pass
+		return proto.Pass
 	case "dnp3":
 		f, _ := c.Cond.(*dnp3.Cond).CheckApp(&dnp3.App{Function: uint8(code(func(n string) (int, bool) { c, ok := dnp3.FunctionCode(n); return int(c), ok }))})
 		return f
@@ -359,12 +360,12 @@ func admits(t *testing.T, c *rules.AppCond, s *Service, fn string) rules.Failure
 		}
 		return c.Cond.(*enip.Cond).CheckCIP(&enip.Msg{Service: svc, Class: class})
 	case "s7":
-		return c.S7.CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
+		return c.Cond.(*s7.Cond).CheckJob(uint8(code(func(n string) (int, bool) { c, ok := s7.FunctionCode(n); return int(c), ok })))
 	case "s7-userdata":
-		return c.S7.CheckUserdata(uint8(code(func(n string) (int, bool) { c, ok := s7.GroupCode(n); return int(c), ok })))
+		return c.Cond.(*s7.Cond).CheckUserdata(uint8(code(func(n string) (int, bool) { c, ok := s7.GroupCode(n); return int(c), ok })))
 	}
 	t.Fatalf("unknown request %q", fn)
-	return rules.Pass
+	return proto.Pass
 }
 
 // FuzzLearnInspect feeds arbitrary segments of every industrial port, in

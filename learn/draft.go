@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"github.com/conduit-ot/conduit/proto"
 	"net/netip"
 	"slices"
 	"sort"
@@ -593,7 +594,7 @@ func writeHeader(b *bytes.Buffer, m *Matrix, zs *Zones, cfg *DraftConfig, rs []d
 		b.WriteString("#   - the protocol conditions that would allow exactly the requests seen are\n")
 		b.WriteString("#     comments (--no-conditions): the rules allow by port only.\n")
 	} else {
-		b.WriteString("#   - Modbus, DNP3, EtherNet/IP and S7 rules carry a protocol condition\n")
+		b.WriteString("#   - " + proto.Names() + " rules carry a protocol condition\n")
 		b.WriteString("#     allowing the requests seen (a Modbus client that only read gets\n")
 		b.WriteString("#     preset read_only); enforce drops any other request.\n")
 	}

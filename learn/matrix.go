@@ -2,6 +2,7 @@ package learn
 
 import (
 	"cmp"
+	"github.com/conduit-ot/conduit/proto"
 	"net/netip"
 	"slices"
 	"time"
@@ -49,18 +50,12 @@ type Service struct {
 	// verdict logs only.
 	Health *Health
 
-	units  set256 // Modbus unit ids of the requests
-	logged bool   // learned from a verdict log, which does not say what was asked
+	units  proto.Set256 // unit ids of the requests (of a kind with Units: Modbus)
+	logged bool         // learned from a verdict log, which does not say what was asked
 	// uninspected: learned by a live matrix (conduit observe), which does
 	// not run learn's protocol inspection: what was asked is unknown.
 	uninspected bool
 }
-
-// set256 is a set of byte values.
-type set256 [4]uint64
-
-func (s *set256) add(v uint8)      { s[v>>6] |= 1 << (v & 63) }
-func (s *set256) has(v uint8) bool { return s[v>>6]&(1<<(v&63)) != 0 }
 
 // Name is the service's short name (modbus, dns, tcp-5450, ping, ...).
 func (s *Service) Name() string { return serviceName(s.Proto, s.Port) }

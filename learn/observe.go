@@ -173,7 +173,7 @@ func (o *observer) seen(r engine.RequestSeen) {
 	}
 	s.Functions[o.name(&r)] += n
 	if k.Units {
-		s.units.add(r.Unit)
+		s.units.Add(r.Unit)
 	}
 }
 

@@ -59,7 +59,7 @@ func matrixOf(cs []Carried) *Matrix {
 			s.Functions[f] += n
 		}
 		for _, u := range c.Units {
-			s.units.add(uint8(u))
+			s.units.Add(uint8(u))
 		}
 		m.seen(c.First)
 		m.seen(c.Last)

@@ -55,9 +55,8 @@ var Table = [Count]Info{
 	Modbus: modbus.Info,
 	DNP3:   dnp3.Info,
 	ENIP:   enip.Info,
+	S7:     s7.Info,
 	OPCUA:  opcua.Info,
-	S7: {Key: "s7", Keys: []string{"s7"}, Transports: []uint8{TCP}, Port: s7.Port,
-		Kinds: []KindInfo{{Kind: 5, Name: "s7"}, {Kind: 6, Name: "s7-userdata"}}},
 	IEC104: iec104.Info,
 }
 
@@ -69,6 +68,12 @@ func init() {
 			}
 			core.Kinds[k.Kind] = k
 			kindProto[k.Kind] = id
+			if k.Uncounted {
+				kindFlags[k.Kind] |= flagUncounted
+			}
+			if k.Units {
+				kindFlags[k.Kind] |= flagUnits
+			}
 		}
 		for _, f := range Table[id].Failures {
 			if core.FailureNames[f.Failure] != "" || f.Failure == Pass {
@@ -79,8 +84,31 @@ func init() {
 	}
 }
 
-// kindProto is the protocol owning each Kind.
-var kindProto [256]ID
+// kindProto is the protocol owning each Kind; kindFlags, compact for the
+// packet path, its KindInfo's Uncounted and Units.
+var (
+	kindProto [256]ID
+	kindFlags [256]uint8
+)
+
+// The bits of KindBits.
+const (
+	flagUncounted = 1 << iota
+	flagUnits
+	KindUncounted = flagUncounted // KindInfo.Uncounted
+	KindUnits     = flagUnits     // KindInfo.Units
+)
+
+// KindBits is k's KindUncounted and KindUnits, one load for the packet
+// path.
+func KindBits(k Kind) uint8 { return kindFlags[k] }
+
+// Uncounted reports KindInfo.Uncounted of k: the rule counts the request
+// carrying it.
+func Uncounted(k Kind) bool { return kindFlags[k]&flagUncounted != 0 }
+
+// HasUnits reports KindInfo.Units of k: its requests' units are recorded.
+func HasUnits(k Kind) bool { return kindFlags[k]&flagUnits != 0 }
 
 // KindOf returns the protocol owning a request kind and the kind's
 // description (None for Unparsed or a kind no protocol owns).
@@ -118,7 +146,29 @@ func Vocabulary() map[string][]string {
 // All lists the protocols in table order, None excluded.
 func All() []ID { return all[:] }
 
-var all = [Count - 1]ID{Modbus, DNP3, ENIP, S7, OPCUA, IEC104}
+var all = func() (ids [Count - 1]ID) {
+	for i := range ids {
+		ids[i] = ID(i + 1)
+	}
+	return ids
+}()
+
+// Names lists the protocols' names for prose: "Modbus, DNP3, EtherNet/IP
+// and S7".
+func Names() string {
+	var s string
+	for i, id := range all {
+		switch {
+		case i == 0:
+		case i == len(all)-1:
+			s += " and "
+		default:
+			s += ", "
+		}
+		s += Table[id].Name
+	}
+	return s
+}
 
 // String returns the protocol's policy key.
 func (id ID) String() string {

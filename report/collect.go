@@ -2,13 +2,13 @@ package report
 
 import (
 	"context"
+	"github.com/conduit-ot/conduit/proto"
 	"log/slog"
 	"net/netip"
 	"sort"
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/packet"
-	"github.com/conduit-ot/conduit/rules"
 )
 
 // Collector gathers the matrix from the engine's event records and the
@@ -74,7 +74,7 @@ func (c *Collector) OnRequest(r engine.RequestSeen) {
 		}
 		c.lastSvc, c.lastReqs = k, m
 	}
-	m[fnKey{r.Kind, r.Code, r.MEI, r.Class, r.Failure != rules.Pass}]++
+	m[fnKey{r.Kind, r.Code, r.MEI, r.Class, r.Failure != proto.Pass}]++
 }
 
 // refusedSuffix marks a function the rule's protocol condition refused.

@@ -7,7 +7,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/s7"
 )
 
 // Decoding of the industrial-protocol conditions. The names are the
@@ -16,7 +15,6 @@ import (
 
 var (
 	appKeys        = conditionKeys()
-	s7Keys         = []string{"functions", "userdata_groups"}
 	unparsedWords  = []string{"deny", "allow"}
 	violationWords = []string{"drop", "reset"}
 )
@@ -50,17 +48,6 @@ type vocab struct {
 	code     func(string) (int64, bool)
 }
 
-var (
-	s7FunctionVocab = vocab{"s7 function", 0, 255, s7.FunctionNames, func(s string) (int64, bool) {
-		c, ok := s7.FunctionCode(s)
-		return int64(c), ok
-	}}
-	s7GroupVocab = vocab{"s7 userdata group", 0, 15, s7.GroupNames, func(s string) (int64, bool) {
-		c, ok := s7.GroupCode(s)
-		return int64(c), ok
-	}}
-)
-
 // appCond decodes the protocol condition keys present in a rule's fields
 // into one AppCond, or returns nil when there is none. The keys of one
 // protocol may be combined (enip and cip judge the same stream); keys of
@@ -93,20 +80,12 @@ func (d *decoder) appCond(f map[string]field, ctx string, r *Rule, protoKnown bo
 			}
 			d.errf(v.key, "%s%s conditions need proto %s (proto is %s)", ctx, k, orList(names), ProtoName(r.Proto))
 		}
-		if app := proto.ByKey(k); proto.Table[app].Protocol != nil {
-			c.Proto = app
-			c.Cond = proto.Table[app].Decode(condDecoder{d, ctx}, k, v.val, c.Cond)
-			continue
-		}
-		switch k {
-		case "s7":
-			c.Proto, c.S7 = AppS7, d.s7Cond(v.val, ctx)
-		}
+		c.Proto = proto.ByKey(k)
+		c.Cond = proto.Table[c.Proto].Decode(condDecoder{d, ctx}, k, v.val, c.Cond)
 	}
 	if r.Action == ActionDeny {
 		d.errf(first, "%sa protocol condition lists what an allowed flow may ask for; it cannot go with action: deny", ctx)
 	}
-	c.build()
 	return c
 }
 
@@ -118,22 +97,6 @@ func (d *decoder) condFields(n *yaml.Node, ctx, key string, allowed []string) ma
 		return nil
 	}
 	return d.fields(n, ctx, key+" conditions", allowed)
-}
-
-func (d *decoder) s7Cond(n *yaml.Node, ctx string) *S7Cond {
-	c := &S7Cond{}
-	f := d.condFields(n, ctx, "s7", s7Keys)
-	if v, ok := f["functions"]; ok {
-		d.codes(v.val, ctx, "s7.functions", s7FunctionVocab, func(code int64, _ bool) {
-			c.Functions = append(c.Functions, uint8(code))
-		})
-	}
-	if v, ok := f["userdata_groups"]; ok {
-		d.codes(v.val, ctx, "s7.userdata_groups", s7GroupVocab, func(code int64, _ bool) {
-			c.UserdataGroups = append(c.UserdataGroups, uint8(code))
-		})
-	}
-	return c
 }
 
 // codes decodes a name or number, or a list of them, calling add for each.
@@ -227,13 +190,4 @@ func (d *decoder) onViolation(n *yaml.Node, ctx string) (Violation, bool) {
 // AppVocabulary lists the valid names of every protocol condition field,
 // keyed "modbus.functions", "cip.services", ... (for documentation and
 // tools).
-func AppVocabulary() map[string][]string {
-	m := proto.Vocabulary()
-	for k, v := range map[string][]string{
-		"s7.functions":       s7.FunctionNames(),
-		"s7.userdata_groups": s7.GroupNames(),
-	} {
-		m[k] = v
-	}
-	return m
-}
+func AppVocabulary() map[string][]string { return proto.Vocabulary() }

@@ -66,8 +66,8 @@ func (c *classes) flat() []uint64 {
 func (p *Policy) compile() error {
 	for i := range p.Rules {
 		p.Rules[i].Index = i
-		if c := p.Rules[i].App; c != nil {
-			c.build()
+		if c := p.Rules[i].App; c != nil && c.Cond != nil {
+			c.Cond.Build()
 		}
 	}
 	p.zones = buildZoneTable(p.Zones)

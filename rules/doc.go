@@ -148,7 +148,8 @@
 // intersects per-condition bitsets of rules (source zone or CIDR,
 // destination zone or CIDR, protocol with destination port or ICMP type,
 // source port) and returns the first set bit, so it never scans rules one
-// by one and does not allocate. The protocol conditions' checks
-// (ModbusCond.Check, DNP3Cond.CheckApp, ...) use sets and ranges built at
-// load time and do not allocate either.
+// by one and does not allocate. The protocol conditions are their
+// protocols' (proto/<p>, decoded through proto's table, AppCond.Cond);
+// their checks use sets and ranges built at load time and do not allocate
+// either.
 package rules

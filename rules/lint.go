@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/conduit-ot/conduit/proto/s7"
 )
 
 // lint returns the warnings of a valid, compiled policy: things that are
@@ -50,13 +48,8 @@ func (p *Policy) lint(file string) []Diagnostic {
 			}
 		}
 		if c := r.App; c != nil {
-			if c.Cond != nil {
-				for _, msg := range c.Cond.Lint() {
-					warn(c.Line, c.Col, "rule %s: %s", r.Name, msg)
-				}
-			}
-			if c.S7 != nil && len(c.S7.Functions) > 0 && !c.S7.fn.has(s7.FuncSetupCommunication) {
-				warn(c.Line, c.Col, "rule %s: s7 functions lack setup_communication, which opens every S7 session: its flows cannot get further", r.Name)
+			for _, msg := range c.Cond.Lint() {
+				warn(c.Line, c.Col, "rule %s: %s", r.Name, msg)
 			}
 			if r.OnViolation == ViolationReset && r.Proto == ProtoUDP {
 				warn(c.Line, c.Col, "rule %s: on_violation reset needs TCP; refused UDP requests are dropped", r.Name)

@@ -2,30 +2,18 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/conduit-ot/conduit/proto"
 )
 
 var (
-	ruleKeys = append(append([]string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
-		"action", "log", "cleanup", "idle_timeout"}, protoKeys()...),
-		"on_unparsed", "on_violation", "fastpath")
+	ruleKeys = slices.Concat([]string{"name", "description", "from", "to", "proto", "sport", "dport", "icmp_types",
+		"action", "log", "cleanup", "idle_timeout"}, appKeys, []string{"on_unparsed", "on_violation", "fastpath"})
 	protoWords = []string{"tcp", "udp", "icmp", "icmpv6", "any"}
 	protoNums  = map[string]uint8{"tcp": ProtoTCP, "udp": ProtoUDP, "icmp": ProtoICMP, "icmpv6": ProtoICMPv6, "any": ProtoAny}
 )
-
-// protoKeys are the condition keys of the protocols in proto's table, in
-// table order.
-func protoKeys() []string {
-	var out []string
-	for _, id := range proto.All() {
-		out = append(out, proto.Table[id].Keys...)
-	}
-	return out
-}
 
 // rules decodes the rules list and checks what involves several rules:
 // unique names and the cleanup rules, last.

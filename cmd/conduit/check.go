@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/conduit-ot/conduit/proto"
-	"github.com/conduit-ot/conduit/proto/s7"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -169,11 +168,6 @@ func (r ruleJSON) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-type s7JSON struct {
-	Functions      []string `json:"functions,omitempty"`
-	UserdataGroups []string `json:"userdata_groups,omitempty"`
 }
 
 type diagJSON struct {
@@ -424,21 +418,7 @@ func appOf(r *rules.Rule) appJSON {
 		return appJSON{}
 	}
 	a := appJSON{OnUnparsed: r.OnUnparsed.String(), OnViolation: r.OnViolation.String()}
-	if c.Cond != nil {
-		a.Sections = c.Cond.Describe()
-		return a
-	}
-	switch {
-	case c.S7 != nil:
-		j := &s7JSON{}
-		for _, f := range c.S7.Functions {
-			j.Functions = append(j.Functions, nameOr(s7.FunctionName(f), strconv.Itoa(int(f))))
-		}
-		for _, g := range c.S7.UserdataGroups {
-			j.UserdataGroups = append(j.UserdataGroups, nameOr(s7.GroupName(g), strconv.Itoa(int(g))))
-		}
-		a.Sections = append(a.Sections, proto.Section{Key: "s7", JSON: j, Text: textLine("s7", "functions", jn(j.Functions), "userdata_groups", jn(j.UserdataGroups))})
-	}
+	a.Sections = c.Cond.Describe()
 	return a
 }
 
@@ -450,22 +430,6 @@ func appText(a appJSON) []string {
 		out = append(out, s.Text)
 	}
 	return out
-}
-
-func jn(l []string) string { return strings.Join(l, ",") }
-
-// textLine is the summary's line of a key: name, value pairs.
-func textLine(key string, fields ...string) string {
-	var parts []string
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i+1] != "" {
-			parts = append(parts, fields[i]+" "+fields[i+1])
-		}
-	}
-	if len(parts) == 0 {
-		return key + ": {}" // only well-formed traffic of the protocol
-	}
-	return key + ": " + strings.Join(parts, "; ")
 }
 
 func rangeList(rs []rules.PortRange) []string {

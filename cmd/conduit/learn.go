@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/conduit-ot/conduit/proto"
 	"io"
 	"os"
 	"text/tabwriter"
@@ -21,7 +22,7 @@ const learnUsage = `usage: conduit learn [-o FILE] [--zones FILE] [--no-conditio
        conduit learn --socket PATH [-o FILE] [--matrix table|csv|json]
 INPUT is a pcap or pcapng capture, a conduit event log (JSON lines), or a
 baseline (conduit baseline save); --socket reads conduit observe's live matrix.
-The draft's Modbus, DNP3, EtherNet/IP and S7 rules carry protocol conditions
+The draft's ` + "%s" + ` rules carry protocol conditions
 allowing exactly the requests seen (a Modbus client that only read gets
 preset read_only); --no-conditions writes them as comments instead, for
 port-only rules first.`
@@ -44,7 +45,7 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	noConds := fs.Bool("no-conditions", false, "write the protocol conditions as comments: the rules allow by port only")
 	socket := fs.String("socket", "", "learn from the live matrix of the conduit observe serving this control `socket` instead of inputs")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, learnUsage)
+		fmt.Fprintf(stderr, learnUsage+"\n", proto.Names())
 		fs.PrintDefaults()
 	}
 	if err := parseArgsAnyOrder(fs, args); err != nil {

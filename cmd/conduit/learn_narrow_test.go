@@ -86,10 +86,10 @@ func TestLearnNeverWidens(t *testing.T) {
 		q.SrcZone, q.DstZone = pol.Zone(q.Src), pol.Zone(q.Dst)
 		return &pol.Rules[pol.Match(&q)]
 	}
-	if r := match("10.20.0.10", "10.10.0.10"); r.App == nil || modbusOf(r.App) == nil || !strings.Contains(r.App.String(), "write_single_register") {
+	if r := match("10.20.0.10", "10.10.0.10"); !strings.Contains(modbusWrote(r.App), "write_single_register") {
 		t.Fatalf("SCADA -> PLC .10 rule %s: %s\n%s", r.Name, r.App, y)
 	}
-	if r := match("10.20.0.11", "10.10.0.10"); r.App == nil || modbusOf(r.App) == nil || modbusOf(r.App).Preset != "read_only" {
+	if r := match("10.20.0.11", "10.10.0.10"); !strings.Contains(modbusWrote(r.App), "preset: read_only") {
 		t.Fatalf("HMI .11 -> PLC .10 rule %s: %s\n%s", r.Name, r.App, y)
 	}
 	// A PLC the HMI never polled: no rule but the cleanup.

@@ -15,11 +15,7 @@ import (
 
 var (
 	condKeys  = []string{"functions", "sources", "destinations", "objects"}
-	functions = core.Vocab{What: "dnp3 function", Min: 0, Max: 255, Names: FunctionNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := FunctionCode(s)
-			return int64(c), ok
-		}}
+	functions = core.Vocab{What: "dnp3 function", Min: 0, Max: 255, Names: FunctionNames, Code: core.CodeOf(FunctionCode)}
 )
 
 // Object is an object group and variation ("12:1"), or a whole group
@@ -48,17 +44,11 @@ type Cond struct {
 	fn       core.Set256
 	groups   core.Set256 // groups allowed with any variation
 	variants []uint16    // group<<8|variation, sorted
-	built    bool
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
-	c := &Cond{}
 	f := d.Cond(n, "dnp3", condKeys)
-	if v, ok := f["functions"]; ok {
-		d.Codes(v.Val, "dnp3.functions", &functions, func(code int64, _ bool) {
-			c.Functions = append(c.Functions, uint8(code))
-		})
-	}
+	c := &Cond{Functions: core.Bytes(d, f, "functions", "dnp3.functions", &functions)}
 	if v, ok := f["sources"]; ok {
 		c.Sources = d.Ranges(v.Val, "dnp3.sources", 65535)
 	}
@@ -74,7 +64,6 @@ func decode(d core.Decoder, n *yaml.Node) *Cond {
 			}
 		}
 	}
-	c.Build()
 	return c
 }
 
@@ -97,15 +86,10 @@ func decodeObject(d core.Decoder, n *yaml.Node) (Object, bool) {
 	return Object{Group: uint8(gi), Variation: uint8(vi), AnyVariation: !hasV}, true
 }
 
-// Build prepares the condition for its checks; decoding builds it.
+// Build prepares the condition for its checks (again: it derives all it
+// sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.Add(f)
-	}
+	c.fn, c.groups, c.variants = core.SetOf(c.Functions), core.Set256{}, nil
 	for _, o := range c.Objects {
 		if o.AnyVariation {
 			c.groups.Add(o.Group)
@@ -156,14 +140,6 @@ func (c *Cond) CheckApp(a *App) (f core.Failure, bad int) {
 	return core.Pass, -1
 }
 
-func (c *Cond) functionNames() []string {
-	var names []string
-	for _, f := range c.Functions {
-		names = append(names, core.CodeName(FunctionName(f), int(f)))
-	}
-	return names
-}
-
 func (c *Cond) objectNames() []string {
 	var out []string
 	for _, o := range c.Objects {
@@ -173,24 +149,12 @@ func (c *Cond) objectNames() []string {
 }
 
 func (c *Cond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		parts = append(parts, "functions: "+core.FlowList(c.functionNames()))
+	var objects []string
+	for _, o := range c.Objects {
+		objects = append(objects, strconv.Quote(o.String()))
 	}
-	if len(c.Sources) > 0 {
-		parts = append(parts, "sources: "+core.FormatRanges(c.Sources))
-	}
-	if len(c.Destinations) > 0 {
-		parts = append(parts, "destinations: "+core.FormatRanges(c.Destinations))
-	}
-	if len(c.Objects) > 0 {
-		os := make([]string, len(c.Objects))
-		for i, o := range c.Objects {
-			os[i] = strconv.Quote(o.String())
-		}
-		parts = append(parts, "objects: "+core.FlowList(os))
-	}
-	return "dnp3: {" + strings.Join(parts, ", ") + "}"
+	return core.Braced("dnp3", "functions", core.List(core.CodeNames(c.Functions, FunctionName)),
+		"sources", core.Ranges(c.Sources), "destinations", core.Ranges(c.Destinations), "objects", core.List(objects))
 }
 
 // condJSON is the condition in check --json.
@@ -203,7 +167,7 @@ type condJSON struct {
 
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{Functions: c.functionNames(), Sources: core.RangeStrings(c.Sources),
+	j := &condJSON{Functions: core.CodeNames(c.Functions, FunctionName), Sources: core.RangeStrings(c.Sources),
 		Destinations: core.RangeStrings(c.Destinations), Objects: c.objectNames()}
 	l := func(s []string) string { return strings.Join(s, ",") }
 	return []core.Section{{Key: "dnp3", JSON: j, Text: core.TextLine("dnp3", "functions", l(j.Functions),

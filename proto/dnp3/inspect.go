@@ -57,14 +57,11 @@ const (
 func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
 	f := &in.f
 	n, err := Parse(b, f)
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		if f.FIR() {
-			j.Asm().Active = false // the outstation drops what it gathered, too
-		}
-		_, n, st := core.Malformed(j, n, string(err), off)
+	if err != OK && err != ErrShort && f.FIR() {
+		j.Asm().Active = false // the outstation drops what it gathered, too
+	}
+	if err != OK {
+		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
 	// DNP3 frames say who sent them: the master's frames (DIR set) and

@@ -10,9 +10,10 @@ import (
 // malformed-dnp3 log reasons.
 type Error = pdu.Error
 
+const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
+
+// What is malformed in a frame.
 const (
-	OK                       = pdu.OK
-	ErrShort                 = pdu.ErrShort        // incomplete: wait for more bytes
 	ErrBadStart        Error = "bad-start"         // not 0x05 0x64
 	ErrBadLength       Error = "bad-length"        // length below 5, or user data where the link function has none (or none where it needs some)
 	ErrBadCRC          Error = "bad-crc"           // header or data block checksum

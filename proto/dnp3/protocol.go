@@ -12,7 +12,7 @@ import (
 // Info is DNP3's line of proto's table: over TCP or UDP, a UDP flow
 // keeping the fragment its master's segments build across datagrams.
 var Info = core.Info{
-	Key: "dnp3", Keys: []string{"dnp3"}, Transports: []uint8{ipproto.TCP, ipproto.UDP}, Port: Port,
+	Key: "dnp3", Name: "DNP3", Keys: []string{"dnp3"}, Transports: []uint8{ipproto.TCP, ipproto.UDP}, Port: Port,
 	Datagrams: true,
 	Kinds:     []core.KindInfo{{Kind: KindRequest, Name: "dnp3"}},
 	Protocol:  protocol{},

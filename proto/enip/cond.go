@@ -17,16 +17,8 @@ import (
 var (
 	enipKeys = []string{"commands"}
 	cipKeys  = []string{"services", "classes"}
-	commands = core.Vocab{What: "enip command", Min: 0, Max: 65535, Names: CommandNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := CommandCode(s)
-			return int64(c), ok
-		}}
-	classes = core.Vocab{What: "cip class", Min: 0, Max: 65535, Names: ClassNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := ClassCode(s)
-			return int64(c), ok
-		}}
+	commands = core.Vocab{What: "enip command", Min: 0, Max: 65535, Names: CommandNames, Code: core.CodeOf(CommandCode)}
+	classes  = core.Vocab{What: "cip class", Min: 0, Max: 65535, Names: ClassNames, Code: core.CodeOf(ClassCode)}
 	services = core.Vocab{What: "cip service", Min: 0, Max: 127, Names: ServiceNames}
 )
 
@@ -57,7 +49,6 @@ type Cond struct {
 
 	anySvc   core.Set256 // codes allowed on any class
 	classSvc []Service
-	built    bool
 }
 
 // decode decodes the enip: or cip: key into c (a new one for nil).
@@ -65,7 +56,6 @@ func decode(d core.Decoder, key string, n *yaml.Node, c *Cond) *Cond {
 	if c == nil {
 		c = &Cond{}
 	}
-	c.built = false
 	if key == "enip" {
 		c.HasENIP = true
 		f := d.Cond(n, "enip", enipKeys)
@@ -74,59 +64,35 @@ func decode(d core.Decoder, key string, n *yaml.Node, c *Cond) *Cond {
 				c.Commands = append(c.Commands, uint16(code))
 			})
 		}
-		c.Build()
 		return c
 	}
 	c.HasCIP = true
 	f := d.Cond(n, "cip", cipKeys)
-	if v, ok := f["services"]; ok {
-		if items, ok := d.Items(v.Val, "cip.services"); ok {
-			for _, it := range items {
-				s, ok := d.Scalar(it, "cip.services")
-				if !ok {
-					continue
-				}
-				if code, class, ok := ServiceCode(s); ok {
-					c.Services = append(c.Services, Service{Code: code, Class: class})
-					continue
-				}
-				if x, ok := d.Number(it, s, "cip.services", &services); ok {
-					c.Services = append(c.Services, Service{Code: uint8(x)})
-				}
+	core.Scalars(d, f, "services", "cip.services", func(it *yaml.Node, s string) {
+		if code, class, ok := ServiceCode(s); ok {
+			c.Services = append(c.Services, Service{Code: code, Class: class})
+		} else if x, ok := d.Number(it, s, "cip.services", &services); ok {
+			c.Services = append(c.Services, Service{Code: uint8(x)})
+		}
+	})
+	core.Scalars(d, f, "classes", "cip.classes", func(it *yaml.Node, s string) {
+		switch x, ok := classes.Code(s); {
+		case ok:
+			c.Classes = append(c.Classes, core.Range{Lo: uint16(x), Hi: uint16(x)})
+		case !core.IsNumeric(s):
+			d.UnknownName(it, s, "cip.classes", &classes)
+		default:
+			if r, ok := d.Range(it, "cip.classes", 65535); ok {
+				c.Classes = append(c.Classes, r)
 			}
 		}
-	}
-	if v, ok := f["classes"]; ok {
-		if items, ok := d.Items(v.Val, "cip.classes"); ok {
-			for _, it := range items {
-				s, ok := d.Scalar(it, "cip.classes")
-				if !ok {
-					continue
-				}
-				if x, ok := classes.Code(s); ok {
-					c.Classes = append(c.Classes, core.Range{Lo: uint16(x), Hi: uint16(x)})
-					continue
-				}
-				if core.IsNumeric(s) {
-					if r, ok := d.Range(it, "cip.classes", 65535); ok {
-						c.Classes = append(c.Classes, r)
-					}
-					continue
-				}
-				d.UnknownName(it, s, "cip.classes", &classes)
-			}
-		}
-	}
-	c.Build()
+	})
 	return c
 }
 
-// Build prepares the condition for its checks; decoding builds it.
+// Build prepares the condition for its checks (again: it derives all it
+// sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
 	c.anySvc, c.classSvc = core.Set256{}, nil
 	for _, s := range c.Services {
 		if s.Class == 0 {
@@ -181,29 +147,18 @@ func (c *Cond) CheckCIP(m *Msg) core.Failure {
 func (c *Cond) String() string {
 	var out []string
 	if c.HasENIP {
-		var parts []string
-		if len(c.Commands) > 0 {
-			names := make([]string, len(c.Commands))
-			for i, x := range c.Commands {
-				names[i] = core.CodeName(CommandName(x), int(x))
-			}
-			parts = append(parts, "commands: "+core.FlowList(names))
+		var cmds []string
+		for _, x := range c.Commands {
+			cmds = append(cmds, core.CodeName(CommandName(x), int(x)))
 		}
-		out = append(out, "enip: {"+strings.Join(parts, ", ")+"}")
+		out = append(out, core.Braced("enip", "commands", core.List(cmds)))
 	}
 	if c.HasCIP {
-		var parts []string
-		if len(c.Services) > 0 {
-			names := make([]string, len(c.Services))
-			for i, s := range c.Services {
-				names[i] = s.String()
-			}
-			parts = append(parts, "services: "+core.FlowList(names))
+		var svcs []string
+		for _, s := range c.Services {
+			svcs = append(svcs, s.String())
 		}
-		if len(c.Classes) > 0 {
-			parts = append(parts, "classes: "+core.FormatRanges(c.Classes))
-		}
-		out = append(out, "cip: {"+strings.Join(parts, ", ")+"}")
+		out = append(out, core.Braced("cip", "services", core.List(svcs), "classes", core.Ranges(c.Classes)))
 	}
 	return strings.Join(out, " ")
 }

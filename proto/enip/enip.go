@@ -16,23 +16,20 @@ import "github.com/conduit-ot/conduit/proto/internal/pdu"
 // and UDP (list commands).
 const Port = 44818
 
-// Dir is the direction of a PDU: requests flow from the originator
-// (client) to the target (port 44818). Parse records it; CIP messages say
-// for themselves whether they are requests or responses.
-type Dir = pdu.Dir
-
-const (
-	Request  = pdu.Request
-	Response = pdu.Response
+// Dir (a PDU's direction: requests flow from the originator, the client,
+// to the target, port 44818; Parse records it, CIP messages say for
+// themselves whether they are requests or responses) and Error (why a PDU
+// could not be decoded: ErrShort, wait for more bytes, or malformed) are
+// package pdu's.
+type (
+	Dir   = pdu.Dir
+	Error = pdu.Error
 )
 
-// Error says why a PDU could not be decoded (pdu.Error).
-type Error = pdu.Error
+const Request, Response, OK, ErrShort = pdu.Request, pdu.Response, pdu.OK, pdu.ErrShort
 
+// What is malformed in a PDU.
 const (
-	OK       = pdu.OK
-	ErrShort = pdu.ErrShort
-
 	ErrLength           Error = "enip-length"             // encapsulation length above the protocol maximum
 	ErrRegisterSession  Error = "enip-register-session"   // RegisterSession data is not 4 bytes
 	ErrCPFTruncated     Error = "enip-cpf-truncated"      // item list runs past the command data

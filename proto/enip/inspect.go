@@ -37,11 +37,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	p := &in.p
 	side := j.Side()
 	n, err := Parse(b, side, p)
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		_, n, st := core.Malformed(j, n, string(err), off)
+	if err != OK {
+		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
 	if side == Response {

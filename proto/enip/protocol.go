@@ -13,7 +13,7 @@ import (
 // Info is EtherNet/IP's line of proto's table: the keys enip (the
 // encapsulation) and cip (the requests it carries) make one condition.
 var Info = core.Info{
-	Key: "enip", Keys: []string{"enip", "cip"}, Transports: []uint8{ipproto.TCP, ipproto.UDP}, Port: Port,
+	Key: "enip", Name: "EtherNet/IP", Keys: []string{"enip", "cip"}, Transports: []uint8{ipproto.TCP, ipproto.UDP}, Port: Port,
 	Kinds:    []core.KindInfo{{Kind: KindCommand, Name: "enip"}, {Kind: KindCIP, Name: "cip", Uncounted: true}},
 	Protocol: protocol{},
 }

@@ -43,41 +43,21 @@ type Cond struct {
 	CommonAddrs []core.Range
 
 	types, causes core.Set256
-	built         bool
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
-	c := &Cond{}
 	f := d.Cond(n, "iec104", condKeys)
-	if v, ok := f["type_ids"]; ok {
-		d.Codes(v.Val, "iec104.type_ids", &typeVocab, func(code int64, _ bool) {
-			c.TypeIDs = append(c.TypeIDs, uint8(code))
-		})
-	}
-	if v, ok := f["causes"]; ok {
-		d.Codes(v.Val, "iec104.causes", &causeVocab, func(code int64, _ bool) {
-			c.Causes = append(c.Causes, uint8(code))
-		})
-	}
+	c := &Cond{TypeIDs: core.Bytes(d, f, "type_ids", "iec104.type_ids", &typeVocab),
+		Causes: core.Bytes(d, f, "causes", "iec104.causes", &causeVocab)}
 	if v, ok := f["common_addresses"]; ok {
 		c.CommonAddrs = d.Ranges(v.Val, "iec104.common_addresses", 65535)
 	}
-	c.Build()
 	return c
 }
 
-// Build prepares the condition for Check; decoding builds it.
+// Build prepares the condition for Check (again: it derives all it sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, t := range c.TypeIDs {
-		c.types.Add(t)
-	}
-	for _, k := range c.Causes {
-		c.causes.Add(k)
-	}
+	c.types, c.causes = core.SetOf(c.TypeIDs), core.SetOf(c.Causes)
 	c.CommonAddrs = core.MergedOrNil(c.CommonAddrs)
 }
 

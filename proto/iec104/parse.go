@@ -10,9 +10,10 @@ import (
 // malformed-iec104 log reasons.
 type Error = pdu.Error
 
+const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
+
+// What is malformed in a message.
 const (
-	OK                  = pdu.OK
-	ErrShort            = pdu.ErrShort  // incomplete: wait for more bytes
 	ErrBadStart   Error = "bad-start"   // the first octet is not 0x68
 	ErrBadLength  Error = "bad-length"  // the length octet is below 4 or above 253
 	ErrBadControl Error = "bad-control" // reserved control bits set, not one U function, or an S/U frame with data

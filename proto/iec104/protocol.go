@@ -14,7 +14,7 @@ import (
 
 // Info is IEC 60870-5-104's line of proto's table.
 var Info = core.Info{
-	Key: "iec104", Keys: []string{"iec104"}, Transports: []uint8{ipproto.TCP}, Port: Port,
+	Key: "iec104", Name: "IEC 104", Keys: []string{"iec104"}, Transports: []uint8{ipproto.TCP}, Port: Port,
 	Kinds: []core.KindInfo{
 		{Kind: KindRequest, Name: "iec104"},
 		{Kind: KindCommonAddr, Name: "iec104-common_address", Uncounted: true},

@@ -24,11 +24,7 @@ var (
 	condKeys    = []string{"functions", "preset", "unit_ids", "addresses"}
 	addrKeys    = []string{"read", "write"}
 	presetWords = []string{"read_only", "read_write"}
-	functions   = core.Vocab{What: "modbus function", Min: 1, Max: 127, Names: FunctionNames,
-		Code: func(s string) (int64, bool) {
-			c, ok := FunctionCode(s)
-			return int64(c), ok
-		}}
+	functions   = core.Vocab{What: "modbus function", Min: 1, Max: 127, Names: FunctionNames, Code: core.CodeOf(FunctionCode)}
 )
 
 // Cond is a modbus: condition. Functions and the preset add up; an empty
@@ -48,7 +44,6 @@ type Cond struct {
 	devID, fc43 bool
 	fn          core.Set256
 	units       core.Set256
-	built       bool
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
@@ -86,22 +81,13 @@ func decode(d core.Decoder, n *yaml.Node) *Cond {
 			c.Write = append([]core.Range(nil), c.Read...)
 		}
 	}
-	c.Build()
 	return c
 }
 
-// Build prepares the condition for Check; decoding builds it.
+// Build prepares the condition for Check (again: it derives all it sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
-	for _, f := range c.Functions {
-		c.fn.Add(f)
-		if f == EncapsulatedInterface && !c.fc43 {
-			c.devID = true
-		}
-	}
+	c.fn = core.SetOf(c.Functions)
+	c.devID = c.fn.Has(EncapsulatedInterface) && !c.fc43
 	switch c.Preset {
 	case "read_write":
 		for _, f := range readWrite {
@@ -114,6 +100,7 @@ func (c *Cond) Build() {
 		}
 		c.devID = true
 	}
+	c.units = core.Set256{}
 	for _, r := range c.UnitIDs {
 		for u := int(r.Lo); u <= int(r.Hi); u++ {
 			c.units.Add(uint8(u))
@@ -160,31 +147,12 @@ func (c *Cond) functionNames() []string {
 }
 
 func (c *Cond) String() string {
-	var parts []string
-	if len(c.Functions) > 0 {
-		names := make([]string, len(c.Functions))
-		for i, f := range c.Functions {
-			names[i] = core.CodeName(FunctionName(f), int(f))
-		}
-		parts = append(parts, "functions: "+core.FlowList(names))
-	}
-	if c.Preset != "" {
-		parts = append(parts, "preset: "+c.Preset)
-	}
-	if len(c.UnitIDs) > 0 {
-		parts = append(parts, "unit_ids: "+core.FormatRanges(c.UnitIDs))
-	}
+	addrs := ""
 	if len(c.Read) > 0 || len(c.Write) > 0 {
-		var a []string
-		if len(c.Read) > 0 {
-			a = append(a, "read: "+core.FormatRanges(c.Read))
-		}
-		if len(c.Write) > 0 {
-			a = append(a, "write: "+core.FormatRanges(c.Write))
-		}
-		parts = append(parts, "addresses: {"+strings.Join(a, ", ")+"}")
+		addrs = strings.TrimPrefix(core.Braced("", "read", core.Ranges(c.Read), "write", core.Ranges(c.Write)), ": ")
 	}
-	return "modbus: {" + strings.Join(parts, ", ") + "}"
+	return core.Braced("modbus", "functions", core.List(core.CodeNames(c.Functions, FunctionName)), "preset", c.Preset,
+		"unit_ids", core.Ranges(c.UnitIDs), "addresses", addrs)
 }
 
 // condJSON is the condition in check --json.

@@ -31,13 +31,10 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	p := &in.p
 	side := j.Side()
 	n, err := Parse(b, side, p)
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		a, n, st := core.Malformed(j, n, string(err), off)
+	if err != OK {
+		a, n, st := core.Refused(j, n, err, off)
 		if a != nil && n > 0 {
-			event(a, p) // the MBAP fields and the function are set
+			event(a, p) // malformed, but the MBAP fields and the function are set
 		}
 		return n, st
 	}

@@ -6,23 +6,18 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
-// Dir is the direction of an ADU: requests go from client to server (to
-// port 502), responses come back. The same function code has a different
-// layout in each.
-type Dir = pdu.Dir
-
-const (
-	Request  = pdu.Request
-	Response = pdu.Response
+// Dir (an ADU's direction: the same function code has a different layout
+// in a request and its response) and Error (why Parse refused its input:
+// ErrShort, wait for more bytes, or malformed) are package pdu's.
+type (
+	Dir   = pdu.Dir
+	Error = pdu.Error
 )
 
-// Error says why Parse rejected its input (pdu.Error); its text suits
-// malformed-modbus log reasons.
-type Error = pdu.Error
+const Request, Response, OK, ErrShort = pdu.Request, pdu.Response, pdu.OK, pdu.ErrShort
 
+// What is malformed in an ADU; the text suits malformed-modbus log reasons.
 const (
-	OK                     = pdu.OK
-	ErrShort               = pdu.ErrShort      // incomplete: wait for more bytes
 	ErrBadProtocolID Error = "bad-protocol-id" // MBAP protocol id is not 0
 	ErrBadLength     Error = "bad-length"      // MBAP length below 2 or ADU above 260
 	ErrBadFunction   Error = "bad-function"    // code 0, or the exception bit in a request

@@ -13,7 +13,7 @@ import (
 
 // Info is Modbus/TCP's line of proto's table.
 var Info = core.Info{
-	Key: "modbus", Keys: []string{"modbus"}, Transports: []uint8{ipproto.TCP}, Port: Port,
+	Key: "modbus", Name: "Modbus", Keys: []string{"modbus"}, Transports: []uint8{ipproto.TCP}, Port: Port,
 	Kinds:    []core.KindInfo{{Kind: KindRequest, Name: "modbus", Units: true}},
 	Protocol: protocol{},
 }

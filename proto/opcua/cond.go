@@ -69,7 +69,6 @@ type Cond struct {
 	svc   [serviceCount]bool // services by name or by their request's number
 	other []uint32           // numbers naming no service conduit knows
 	modes [4]bool
-	built bool
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
@@ -104,16 +103,13 @@ func decode(d core.Decoder, n *yaml.Node) *Cond {
 			c.Policies = append(c.Policies, uri)
 		}
 	}
-	c.Build()
 	return c
 }
 
-// Build prepares the condition for its checks; decoding builds it.
+// Build prepares the condition for its checks (again: it derives all it
+// sets).
 func (c *Cond) Build() {
-	if c.built {
-		return
-	}
-	c.built = true
+	c.svc, c.other, c.modes = [serviceCount]bool{}, nil, [4]bool{}
 	for _, id := range c.Services {
 		if s, resp := ServiceOf(id); requestService(s) && !resp {
 			c.svc[s] = true

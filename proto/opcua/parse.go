@@ -10,9 +10,10 @@ import (
 // malformed-opcua log reasons.
 type Error = pdu.Error
 
+const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
+
+// What is malformed in a message.
 const (
-	OK                 = pdu.OK
-	ErrShort           = pdu.ErrShort       // incomplete: wait for more bytes
 	ErrBadType   Error = "bad-message-type" // not one of HEL ACK ERR RHE OPN MSG CLO
 	ErrBadChunk  Error = "bad-chunk-type"   // not F, C or A; or not F on HEL ACK ERR RHE
 	ErrBadSize   Error = "bad-size"         // below the type's fields or above its limit

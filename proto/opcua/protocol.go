@@ -12,7 +12,7 @@ import (
 
 // Info is OPC UA binary's line of proto's table.
 var Info = core.Info{
-	Key: "opcua", Keys: []string{"opcua"}, Transports: []uint8{ipproto.TCP}, Port: Port,
+	Key: "opcua", Name: "OPC UA", Keys: []string{"opcua"}, Transports: []uint8{ipproto.TCP}, Port: Port,
 	Kinds: []core.KindInfo{{Kind: KindService, Name: "opcua"},
 		{Kind: KindMode, Name: "opcua-mode", Uncounted: true}, {Kind: KindPolicy, Name: "opcua-policy", Uncounted: true}},
 	Failures: []core.FailureInfo{{Failure: FailSecurityMode, Name: "security_modes"},

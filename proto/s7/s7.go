@@ -15,23 +15,20 @@ import "github.com/conduit-ot/conduit/proto/internal/pdu"
 // Port is the ISO-on-TCP port.
 const Port = 102
 
-// Dir is the direction of a PDU: requests flow from the client to port
-// 102. S7 lets either end send jobs (a PLC pulls blocks during a
-// download), so Parse records it and checks nothing by it.
-type Dir = pdu.Dir
-
-const (
-	Request  = pdu.Request
-	Response = pdu.Response
+// Dir (a PDU's direction: requests flow from the client to port 102; S7
+// lets either end send jobs, a PLC pulls blocks during a download, so
+// Parse records it and checks nothing by it) and Error (why a PDU could
+// not be decoded: ErrShort, wait for more bytes, or malformed) are
+// package pdu's.
+type (
+	Dir   = pdu.Dir
+	Error = pdu.Error
 )
 
-// Error says why a PDU could not be decoded (pdu.Error).
-type Error = pdu.Error
+const Request, Response, OK, ErrShort = pdu.Request, pdu.Response, pdu.OK, pdu.ErrShort
 
+// What is malformed in a PDU.
 const (
-	OK       = pdu.OK
-	ErrShort = pdu.ErrShort
-
 	ErrTPKTVersion  Error = "tpkt-version"           // not version 3
 	ErrTPKTLength   Error = "tpkt-length"            // shorter than TPKT plus the smallest COTP header
 	ErrCOTPLength   Error = "cotp-length"            // length indicator too small for its type, or past the TPKT

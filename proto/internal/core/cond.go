@@ -20,6 +20,10 @@ type Cond interface {
 	// Lint returns warnings about the condition ("s7 functions lack
 	// setup_communication, ...").
 	Lint() []string
+	// Build prepares the condition for its checks once all its keys are
+	// decoded (the policy's compile calls it, also for a condition made in
+	// code); it may run again, deriving anew all it sets.
+	Build()
 	sealed()
 }
 
@@ -44,6 +48,34 @@ func TextLine(key string, fields ...string) string {
 		return key + ": {}"
 	}
 	return key + ": " + strings.Join(parts, "; ")
+}
+
+// Braced renders a condition key the way the policy writes it from name,
+// value pairs, leaving out empty values: "dnp3: {functions: read,
+// sources: 1}".
+func Braced(key string, fields ...string) string {
+	var parts []string
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] != "" {
+			parts = append(parts, fields[i]+": "+fields[i+1])
+		}
+	}
+	return key + ": {" + strings.Join(parts, ", ") + "}"
+}
+
+// Scalars calls each with every scalar item (and its text) of the list
+// under f[name], if present; key names it in messages.
+func Scalars(d Decoder, f map[string]Field, name, key string, each func(it *yaml.Node, s string)) {
+	v, ok := f[name]
+	if !ok {
+		return
+	}
+	items, _ := d.Items(v.Val, key)
+	for _, it := range items {
+		if s, ok := d.Scalar(it, key); ok {
+			each(it, s)
+		}
+	}
 }
 
 // Field is one key: value pair of a YAML mapping.
@@ -89,6 +121,34 @@ type Vocab struct {
 	Code     func(string) (int64, bool) // nil: names are looked up otherwise
 }
 
+// CodeOf adapts a vocabulary's name lookup to Vocab.Code.
+func CodeOf[T uint8 | uint16 | uint32](code func(string) (T, bool)) func(string) (int64, bool) {
+	return func(s string) (int64, bool) {
+		c, ok := code(s)
+		return int64(c), ok
+	}
+}
+
+// Bytes decodes the codes of a field whose codes are bytes (voc.Max at
+// most 255): the value of f[key's last part], if present.
+func Bytes(d Decoder, f map[string]Field, name, key string, voc *Vocab) []uint8 {
+	v, ok := f[name]
+	if !ok {
+		return nil
+	}
+	var out []uint8
+	d.Codes(v.Val, key, voc, func(code int64, _ bool) { out = append(out, uint8(code)) })
+	return out
+}
+
+// SetOf is the set of codes.
+func SetOf(codes []uint8) (s Set256) {
+	for _, c := range codes {
+		s.Add(c)
+	}
+	return s
+}
+
 // IsNumeric reports whether s is written as a number.
 func IsNumeric(s string) bool { return s != "" && (s[0] >= '0' && s[0] <= '9') }
 
@@ -129,6 +189,22 @@ func FormatRanges(rs []Range) string {
 		return s[0]
 	}
 	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// List renders items as FlowList does, "" for none.
+func List(items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return FlowList(items)
+}
+
+// Ranges renders a list as FormatRanges does, "" for none.
+func Ranges(rs []Range) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return FormatRanges(rs)
 }
 
 // RangeStrings renders each range.
@@ -193,6 +269,15 @@ type Set256 [4]uint64
 
 func (s *Set256) Add(v uint8)      { s[v>>6] |= 1 << (v & 63) }
 func (s *Set256) Has(v uint8) bool { return s[v>>6]&(1<<(v&63)) != 0 }
+
+// CodeNames names each code (the number where name gives "").
+func CodeNames(codes []uint8, name func(uint8) string) []string {
+	var out []string
+	for _, c := range codes {
+		out = append(out, CodeName(name(c), int(c)))
+	}
+	return out
+}
 
 // CodeName returns name, or the code where it is "".
 func CodeName(name string, code int) string {

@@ -25,6 +25,8 @@ type Info struct {
 	// Key is the protocol's policy key and its name in logs ("enip" for
 	// enip and cip together).
 	Key string
+	// Name is its name in prose ("EtherNet/IP").
+	Name string
 	// Keys are the rule condition keys that select the protocol, in the
 	// order the policy reference lists them.
 	Keys []string
@@ -47,7 +49,8 @@ type Info struct {
 type Protocol interface {
 	// Decode decodes the condition under one of the protocol's keys
 	// (Info.Keys). into is the condition an earlier key of the same rule
-	// decoded (enip then cip), or nil; the result replaces it.
+	// decoded (enip then cip), or nil; the result replaces it. The policy
+	// builds it (Cond.Build) once all its keys are decoded.
 	Decode(d Decoder, key string, n *yaml.Node, into Cond) Cond
 	// Vocabulary lists the valid names of each condition field, keyed
 	// "modbus.functions", ...

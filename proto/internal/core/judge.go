@@ -118,3 +118,15 @@ func Malformed(j Judge, n int, err string, off uint32) (*Event, int, Status) {
 	}
 	return a, n, OK
 }
+
+// Refused turns a parser's refusal (err not OK; n bytes framed) into the
+// inspector's result: the PDU continues beyond the buffer (ErrShort:
+// Short), or it is malformed (recorded through j; a is the event to fill,
+// or nil). Inspectors call it only when err is not OK, so the judged case
+// costs one compare.
+func Refused(j Judge, n int, err pdu.Error, off uint32) (a *Event, m int, st Status) {
+	if err == pdu.ErrShort {
+		return nil, 0, Short
+	}
+	return Malformed(j, n, string(err), off)
+}
