@@ -162,7 +162,7 @@ func (in *inspection) cover(f funcKey, unit uint8) {
 		if st := in.covSt; st != nil && st.covOf == c && st.cov != nil {
 			t = st.cov
 			t.last = in.now
-		} else if t = c.tupleFor(flowCoverKey(in.flow.Key, in.flow.Mark&markReversed != 0, 0), in.now); t != nil && st != nil {
+		} else if t = c.tupleFor(flowCoverKey(in.flow.Key, markOf(in.flow).reversed(), 0), in.now); t != nil && st != nil {
 			st.cov, st.covOf = t, c
 		}
 		in.tup = t

@@ -221,7 +221,7 @@ func (e *Engine) write(h slog.Handler, lim *deniedLimiter, ev event) {
 			if act := e.store.Load(); f.Rule >= 0 && f.Generation == act.Generation {
 				r.AddAttrs(slog.String("rule", ruleName(act.Policy, f.Rule)))
 			}
-			if f.Mark&markOffloaded != 0 {
+			if markOf(f).offloaded() {
 				r.AddAttrs(slog.Bool("offloaded", true))
 			}
 		} else {

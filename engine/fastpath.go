@@ -24,12 +24,8 @@ import (
 // entry when conduit's idle timeout ends the flow. A reload clears every
 // mark, so each flow's next packet is judged by the new policy.
 
-// Flow Mark bits of the fast path (worker.go has the others).
+// The fast path's bits of a flow's mark are in mark.go.
 const (
-	markOffloaded = 0x8  // the kernel entry carries the fast-path mark
-	markNoOffload = 0x10 // the kernel cannot take it (no entry, no accounting): stays in userspace
-	markFailShift = 5    // two bits: failed attempts to mark a missing entry
-	markFailMask  = 0x3 << markFailShift
 	// maxMarkFails: an entry the kernel does not know yet (the flow's first
 	// packet is still on its way) is retried on the next packets, then given up.
 	maxMarkFails = 3
@@ -210,21 +206,20 @@ func tupleOf(k conntrack.Key) ctnl.Tuple {
 // past the binding.
 func (w *Worker) offload(pol *rules.Policy, f *conntrack.Flow) {
 	if pol.Binding(pol.Zone(f.Key.Src)) != nil || pol.Binding(pol.Zone(f.Key.Dst)) != nil {
-		f.Mark |= markNoOffload
+		*markOf(f) |= markNoOffload
 		return
 	}
 	if w.e.fp.verdict.Load() {
 		w.ctMark = true
 	} else if err := w.fp.SetMark(tupleOf(f.Key), w.e.fp.bit, w.e.fp.bit); err != nil {
-		fails := (f.Mark&markFailMask)>>markFailShift + 1
-		f.Mark = f.Mark&^markFailMask | fails<<markFailShift&markFailMask
+		fails := markOf(f).failed()
 		if !errors.Is(err, ctnl.ErrNoEntry) || fails >= maxMarkFails {
-			f.Mark |= markNoOffload
+			*markOf(f) |= markNoOffload
 			w.e.fp.failed(w.e, "fast path: the kernel entry could not be marked; the flow stays in userspace", err)
 		}
 		return
 	}
-	f.Mark |= markOffloaded
+	*markOf(f) |= markOffloaded
 	w.e.fp.offloads.Add(1)
 }
 
@@ -242,7 +237,7 @@ func (fp *fastpath) failed(e *Engine, msg string, err error) {
 // logs the event: once flow_end is written, the flow no longer passes. It
 // reports whether it took the event.
 func (e *Engine) flowEnded(ev conntrack.Event) bool {
-	if e.fp == nil || ev.Flow.ID == 0 || ev.Flow.Mark&markOffloaded == 0 {
+	if e.fp == nil || ev.Flow.ID == 0 || !flowMark(ev.Flow.Mark).offloaded() {
 		return false
 	}
 	e.fp.endMu.Lock()
@@ -337,7 +332,7 @@ func (e *Engine) syncKernel(now int64) {
 	live := make(map[uint64]bool, len(fp.base))
 	flows := 0
 	e.ct.Visit(func(s *conntrack.Shard, f *conntrack.Flow) {
-		if f.Mark&markOffloaded == 0 {
+		if !markOf(f).offloaded() {
 			return
 		}
 		i, ok := byKey[f.Key]
@@ -351,7 +346,7 @@ func (e *Engine) syncKernel(now int64) {
 		if !en.HasCounters {
 			// Without the kernel's accounting conduit would not know the
 			// flow is alive: it goes back to userspace.
-			f.Mark = f.Mark&^markOffloaded | markNoOffload
+			*markOf(f) = *markOf(f)&^markOffloaded | markNoOffload
 			unmark = append(unmark, en.Tuple())
 			return
 		}
@@ -449,8 +444,8 @@ func (e *Engine) syncKernel(now int64) {
 				"event", "fastpath")
 		}
 		m.s.Lock()
-		if f := m.s.Peek(m.k); f != nil && f.ID == m.id && f.Mark&markOffloaded != 0 {
-			f.Mark &^= markOffloaded | markFailMask
+		if f := m.s.Peek(m.k); f != nil && f.ID == m.id && markOf(f).offloaded() {
+			*markOf(f) &^= markOffloaded | markFailMask
 			if gone && f.Key.Proto == packet.ProtoTCP {
 				// The kernel ended the session (closed, or its own
 				// timeout): so does conduit, which saw none of its end.

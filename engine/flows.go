@@ -58,7 +58,7 @@ func (e *Engine) Flows(fn func(FlowInfo) bool) {
 func flowInfo(f *conntrack.Flow, gen uint64, pol *rules.Policy, now int64, to *conntrack.Timeouts) FlowInfo {
 	k := f.Key
 	orig, reply := conntrack.DirOriginal, conntrack.DirReply
-	if f.Mark&markReversed != 0 {
+	if markOf(f).reversed() {
 		k = k.Reverse()
 		orig, reply = reply, orig
 	}
@@ -66,7 +66,7 @@ func flowInfo(f *conntrack.Flow, gen uint64, pol *rules.Policy, now int64, to *c
 		ID: f.ID, Proto: packet.ProtoName(k.Proto),
 		Src: k.Src, Sport: k.SrcPort, Dst: k.Dst, Dport: k.DstPort,
 		FromZone: pol.ZoneName(pol.Zone(k.Src)), ToZone: pol.ZoneName(pol.Zone(k.Dst)),
-		Mode:    rules.Mode(f.Mark & markModeMask).String(),
+		Mode:    markOf(f).mode().String(),
 		Allowed: f.Allowed, PickedUp: f.PickedUp, Generation: f.Generation,
 		State: f.State.String(), Class: f.Class().String(),
 		Created: time.Unix(0, f.Created).UTC(), LastSeen: time.Unix(0, f.LastSeen).UTC(),
@@ -74,7 +74,7 @@ func flowInfo(f *conntrack.Flow, gen uint64, pol *rules.Policy, now int64, to *c
 		TimeoutS:    f.Timeout(to).Seconds(),
 		PacketsOrig: f.Packets[orig], PacketsReply: f.Packets[reply],
 		BytesOrig: f.Bytes[orig], BytesReply: f.Bytes[reply],
-		Offloaded: f.Mark&markOffloaded != 0,
+		Offloaded: markOf(f).offloaded(),
 	}
 	if f.Rule >= 0 && f.Generation == gen {
 		fi.Rule = pol.RuleName(int(f.Rule))

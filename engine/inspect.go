@@ -24,10 +24,6 @@ func reasons(prefix string) (r [proto.Count]string) {
 	return r
 }
 
-// markStreamShift: a flow's Mark holds, above the engine's low bits, its
-// stream slot in the worker's pool plus one (0: none).
-const markStreamShift = 8
-
 // outcome orders what inspection found in a packet: the first violation or
 // unparsed PDU decides; a notice (an exception response) is only logged.
 type outcome uint8

@@ -19,7 +19,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	rule := &pol.Rules[f.Rule]
 	p := &w.pkt
 	reqDir := conntrack.DirOriginal
-	if f.Mark&markReversed != 0 {
+	if markOf(f).reversed() {
 		reqDir = conntrack.DirReply
 	}
 	side := reqSide
@@ -222,7 +222,7 @@ func (w *Worker) conclude(pol *rules.Policy, f *conntrack.Flow, rule *rules.Rule
 // the shard lock is released.
 func (w *Worker) queueApp(pol *rules.Policy, f *conntrack.Flow, mode rules.Mode, refused bool, now int64) {
 	k := f.Key
-	if f.Mark&markReversed != 0 {
+	if markOf(f).reversed() {
 		k = k.Reverse()
 	}
 	out := modes.Apply(mode, refused)

@@ -39,7 +39,7 @@ func (w *Worker) settle(st *flowStream, keep bool) {
 // stream returns the inspection state of f, taking a slot for it if it
 // has none (or a stale one), or nil when the pool is exhausted.
 func (w *Worker) stream(f *conntrack.Flow, proto rules.AppProto) *flowStream {
-	if i := int32(f.Mark>>markStreamShift) - 1; i >= 0 {
+	if i := markOf(f).slot(); i >= 0 {
 		st := w.streams.at(i)
 		if st.owner == f.ID {
 			if st.proto != proto { // a reload gave the flow another protocol's rule
@@ -52,13 +52,13 @@ func (w *Worker) stream(f *conntrack.Flow, proto rules.AppProto) *flowStream {
 	if st == nil {
 		return nil
 	}
-	f.Mark = f.Mark&(1<<markStreamShift-1) | uint32(i+1)<<markStreamShift
+	markOf(f).setSlot(i)
 	return st
 }
 
 // releaseStream returns the slot of a flow that ended.
 func (e *Engine) releaseStream(f *conntrack.Flow) {
-	i := int32(f.Mark>>markStreamShift) - 1
+	i := markOf(f).slot()
 	if i < 0 || f.ID == 0 {
 		return
 	}

@@ -78,7 +78,7 @@ func (in *inspection) reportUnparsed() {
 // report completes r with the flow and hands it to the observer.
 func (in *inspection) report(r RequestSeen) {
 	k := in.flow.Key
-	if in.flow.Mark&markReversed != 0 {
+	if markOf(in.flow).reversed() {
 		k = k.Reverse()
 	}
 	r.Client, r.Server, r.Proto, r.Port = k.Src, k.Dst, k.Proto, k.DstPort

@@ -256,7 +256,7 @@ func TestReevaluateOrientation(t *testing.T) {
 			}
 			f, _ := w.shard.Lookup(keyOf(&w.pkt), te.clock)
 			k := f.Key
-			if f.Mark&markReversed != 0 {
+			if markOf(f).reversed() {
 				k = k.Reverse()
 			}
 			if k.Src.String() != hmi || k.DstPort != 502 {

@@ -86,7 +86,7 @@ func (t *pairTable) lookup(pol *rules.Policy, from, to rules.ZoneID) *pairCounte
 // flow's request direction.
 func (w *Worker) flowPair(pol *rules.Policy, f *conntrack.Flow) *pairCounters {
 	t := &w.pairs
-	reversed := f.Mark&markReversed != 0
+	reversed := markOf(f).reversed()
 	if l := &t.flow; l.pol == pol && l.id == f.ID && l.reversed == reversed {
 		return l.c
 	}

@@ -83,15 +83,6 @@ type workerStats struct {
 	spoofed                               atomic.Uint64
 }
 
-// flowMeta is what the engine keeps in a flow's Mark: the effective mode
-// and whether the decision was taken with the key reversed (pickup of a
-// reply), both tied to the flow's Generation; and from bit
-// markStreamShift up, the flow's stream slot (inspect.go).
-const (
-	markModeMask = 0x3
-	markReversed = 0x4
-)
-
 // Decide returns whether to accept the IP packet b, and never panics: a
 // failure inside the engine is recovered, counted and logged, and the packet
 // gets the verdict the operator chose for failures (accept, unless its
@@ -221,14 +212,14 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		}
 		if f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
-			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, p.ICMPType), now)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, markOf(f).reversed(), p.ICMPType), now)
 		}
 		w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
 	case f.Generation != act.Generation:
 		logIt = w.reevaluate(act, f, now, &ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
-			hits[f.Rule].cov.flow(flowCoverKey(f.Key, f.Mark&markReversed != 0, ev.icmpType), now)
+			hits[f.Rule].cov.flow(flowCoverKey(f.Key, markOf(f).reversed(), ev.icmpType), now)
 		}
 		if logIt {
 			w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
@@ -238,7 +229,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	if f.Rule >= 0 {
 		hits[f.Rule].hit(now, len(b))
 	}
-	mode := rules.Mode(f.Mark & markModeMask)
+	mode := markOf(f).mode()
 	w.mode = mode
 	out := modes.Apply(mode, !f.Allowed)
 	if f.Allowed && modes.Evaluates(mode) && f.Rule >= 0 && int(f.Rule) < len(pol.Rules) && pol.Rules[f.Rule].App != nil {
@@ -250,7 +241,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	if logIt {
 		ev.flow = f.ID
 	}
-	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && f.Mark&(markOffloaded|markNoOffload) == 0 && offloadable(pol, f, mode) {
+	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && !markOf(f).fastpathDone() && offloadable(pol, f, mode) {
 		w.offload(pol, f)
 	}
 	if out.WouldDrop && f.Rule >= 0 {
@@ -358,10 +349,10 @@ func (w *Worker) newFlow(act *inforce.Active, key conntrack.Key, now int64, ev *
 func (w *Worker) reevaluate(act *inforce.Active, f *conntrack.Flow, now int64, ev *verdictEvent) bool {
 	pol := act.Policy
 	k := f.Key
-	if f.Mark&markReversed != 0 {
+	if markOf(f).reversed() {
 		k = k.Reverse()
 	}
-	oldAllowed, oldMode, oldRule := f.Allowed, rules.Mode(f.Mark&markModeMask), f.Rule
+	oldAllowed, oldMode, oldRule := f.Allowed, markOf(f).mode(), f.Rule
 	how := orientProven
 	if f.PickedUp && k.Proto != packet.ProtoUDP {
 		how = orientStrict
@@ -372,7 +363,7 @@ func (w *Worker) reevaluate(act *inforce.Active, f *conntrack.Flow, now int64, e
 	d := j.d
 	if j.reversed {
 		k = k.Reverse()
-		f.Mark ^= markReversed
+		*markOf(f) ^= markReversed
 	}
 	w.setDecision(f, act, d)
 	if f.Allowed == oldAllowed && d.mode == oldMode && d.rule == oldRule {
@@ -400,7 +391,7 @@ func (w *Worker) setDecision(f *conntrack.Flow, act *inforce.Active, d decision)
 	f.Generation = act.Generation
 	f.Rule = d.rule
 	f.Allowed = d.action == rules.ActionAllow
-	f.Mark = f.Mark&(markReversed|^uint32(1<<markStreamShift-1)) | uint32(d.mode)&markModeMask
+	markOf(f).decided(d.mode)
 	f.IdleTimeout = 0
 	if d.rule >= 0 && int(d.rule) < len(act.Policy.Rules) {
 		f.IdleTimeout = act.Policy.Rules[d.rule].IdleTimeout
