@@ -87,10 +87,14 @@ const AsmMax = 2048
 // Asm is the state of a reassembly, kept per flow direction while the
 // packets carrying it pass.
 type Asm struct {
-	At      uint32 // stream offset of the first piece, for the log
-	N       uint16 // bytes gathered (Judge.AsmAppend)
-	Active  bool   // a PDU is pending: its last piece has not come
-	Decided bool   // the first piece gave its verdict: the rest is neither kept nor judged
+	At uint32 // stream offset of the first piece, for the log
+	N  uint16 // bytes gathered (Judge.AsmAppend)
+	// Buf is the stream follower's: which of its large buffers holds the
+	// bytes (0: none). A protocol leaves it; it sits here, not in a
+	// wrapper, so that the struct stays 16 bytes.
+	Buf     uint16
+	Active  bool // a PDU is pending: its last piece has not come
+	Decided bool // the first piece gave its verdict: the rest is neither kept nor judged
 	// The protocol's own words about the pending PDU (DNP3: sequence and
 	// function; link addresses).
 	B [2]uint8
