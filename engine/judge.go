@@ -7,8 +7,6 @@ import "github.com/conduit-ot/conduit/proto"
 
 var _ proto.Judge = (*inspection)(nil)
 
-func (in *inspection) Side() proto.Side { return proto.Side(in.side) }
-
 func (in *inspection) Violation(f proto.Failure, off uint32) *proto.Event {
 	return protoEvent(in.violation(f, off))
 }
