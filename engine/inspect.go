@@ -189,7 +189,7 @@ func (in *inspection) declared(b []byte) int { return in.ins.Declared(b) }
 // pdu judges the PDU at the start of b (stream offset off) by the
 // protocol's inspector.
 func (in *inspection) pdu(b []byte, off uint32) (int, pduStatus) {
-	n, st := in.ins.PDU(in, in.cond.Cond, b, off)
+	n, st := in.ins.PDU(in, in.cond.Cond, proto.Side(in.side), b, off)
 	if st == proto.Lost {
 		in.lost = true // the boundary is lost
 	}

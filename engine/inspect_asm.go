@@ -1,26 +1,24 @@
 package engine
 
-import "github.com/conduit-ot/conduit/proto"
-
 // Application-layer reassembly buffers (a PDU spread over segments or
 // transport pieces).
 
-// Why an application-layer reassembly could not go on (asmAppend).
+// Why an application-layer reassembly could not go on (AsmAppend).
 const (
 	detailTooLarge = "pdu-larger-than-reassembly-buffer"
 	detailNoLarge  = "no-large-buffer-free"
 )
 
-// asmStart begins a reassembly at stream offset off, behind the bytes the
+// AsmStart (proto.Judge) begins a reassembly at stream offset off, behind the bytes the
 // stored one keeps.
-func (in *inspection) asmStart(off uint32) {
-	in.asm = assembly{large: in.asm.large, Asm: proto.Asm{Active: true, At: off}}
+func (in *inspection) AsmStart(off uint32) {
+	in.asm = assembly{Buf: in.asm.Buf, Active: true, At: off}
 	in.asmOff = in.asmBase
 }
 
-// asmAppend adds b to the reassembly, up to limit bytes in all, borrowing
+// AsmAppend (proto.Judge) adds b to the reassembly, up to limit bytes in all, borrowing
 // a large buffer for the first bytes; it returns why it could not ("").
-func (in *inspection) asmAppend(b []byte, limit int) string {
+func (in *inspection) AsmAppend(b []byte, limit int) string {
 	a := &in.asm
 	if int(a.N)+len(b) > limit {
 		return detailTooLarge
@@ -28,22 +26,22 @@ func (in *inspection) asmAppend(b []byte, limit int) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if a.large == 0 {
-		if a.large = in.w.streams.borrow(); a.large == 0 {
+	if a.Buf == 0 {
+		if a.Buf = in.w.streams.borrow(); a.Buf == 0 {
 			return detailNoLarge
 		}
 	}
-	copy(in.w.streams.lend(a.large)[int(in.asmOff)+int(a.N):], b)
+	copy(in.w.streams.lend(a.Buf)[int(in.asmOff)+int(a.N):], b)
 	a.N += uint16(len(b))
 	return ""
 }
 
-// asmBytes returns the bytes gathered.
-func (in *inspection) asmBytes() []byte {
-	if in.asm.large == 0 {
+// AsmBytes (proto.Judge) returns the bytes gathered.
+func (in *inspection) AsmBytes() []byte {
+	if in.asm.Buf == 0 {
 		return nil
 	}
-	return in.w.streams.lend(in.asm.large)[in.asmOff : in.asmOff+in.asm.N]
+	return in.w.streams.lend(in.asm.Buf)[in.asmOff : in.asmOff+in.asm.N]
 }
 
 // loadAsm takes the working copies of st's state for the packet's side.

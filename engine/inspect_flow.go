@@ -59,7 +59,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	if p.TCPFlags&packet.TCPSyn != 0 {
 		w.streams.sync(sd, p.Seq+1)
 		seq++
-		w.streams.release(&st.asm[side].large) // a new connection: nothing pending
+		w.streams.release(&st.asm[side].Buf) // a new connection: nothing pending
 		st.asm[side] = assembly{}
 	}
 	in.dir = sd

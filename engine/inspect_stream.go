@@ -18,19 +18,19 @@ func (w *Worker) settle(st *flowStream, keep bool) {
 	}
 	var held uint16
 	if st != nil {
-		held = st.asm[in.side].large
+		held = st.asm[in.side].Buf
 	}
 	if !keep || st == nil {
-		if a.large != held {
-			w.streams.release(&a.large)
+		if a.Buf != held {
+			w.streams.release(&a.Buf)
 		}
 		return
 	}
 	if !a.Active || a.Decided {
 		a.N = 0
-		w.streams.release(&a.large)
+		w.streams.release(&a.Buf)
 	} else if in.asmOff != 0 && a.N > 0 {
-		buf := w.streams.lend(a.large)
+		buf := w.streams.lend(a.Buf)
 		copy(buf, buf[in.asmOff:in.asmOff+a.N])
 	}
 	st.asm[in.side], st.word = *a, in.word

@@ -1134,11 +1134,11 @@ func checkLargeBuffers(t testing.TB, w *Worker) {
 		for k := range st.dir {
 			d, a := &st.dir[k], &st.asm[k]
 			seen[d.large]++
-			seen[a.large]++
+			seen[a.Buf]++
 			if d.large != 0 && d.part <= streamBuf {
 				t.Errorf("slot %d side %d holds a large buffer for %d unfinished bytes", i, k, d.part)
 			}
-			if a.large != 0 && (!a.Active || a.Decided) {
+			if a.Buf != 0 && (!a.Active || a.Decided) {
 				t.Errorf("slot %d side %d holds a large buffer for no reassembly", i, k)
 			}
 			limit := streamBuf

@@ -7,8 +7,6 @@ import "github.com/conduit-ot/conduit/proto"
 
 var _ proto.Judge = (*inspection)(nil)
 
-func (in *inspection) Side() proto.Side { return proto.Side(in.side) }
-
 func (in *inspection) Violation(f proto.Failure, off uint32) *proto.Event {
 	return protoEvent(in.violation(f, off))
 }
@@ -53,12 +51,6 @@ func (in *inspection) reportJudged(r proto.Judged) {
 		Failure: r.Failure, Counted: r.Counted})
 }
 
-func (in *inspection) Asm() *proto.Asm { return &in.asm.Asm }
-
-func (in *inspection) AsmStart(off uint32) { in.asmStart(off) }
-
-func (in *inspection) AsmAppend(b []byte, limit int) string { return in.asmAppend(b, limit) }
-
-func (in *inspection) AsmBytes() []byte { return in.asmBytes() }
+func (in *inspection) Asm() *proto.Asm { return &in.asm }
 
 func (in *inspection) Word() *uint16 { return &in.word }

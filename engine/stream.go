@@ -161,10 +161,7 @@ type flowStream struct {
 // an S7 PDU that COTP split over DT TPDUs, or the transport segments of a
 // DNP3 application fragment. Its bytes, when kept, are buf[:n] of a large
 // buffer; inspect.go says when they are kept and judged.
-type assembly struct {
-	large uint16 // ref of the large buffer holding the bytes (0: none)
-	proto.Asm
-}
+type assembly = proto.Asm // Buf: ref of the large buffer holding the bytes (0: none)
 
 const (
 	reqSide = 0
@@ -254,8 +251,8 @@ func (p *streamPool) takeBack(s *flowStream) {
 			p.release(&d.large)
 			d.n, d.part = 0, 0
 		}
-		if a := &s.asm[k]; a.large != 0 {
-			p.release(&a.large)
+		if a := &s.asm[k]; a.Buf != 0 {
+			p.release(&a.Buf)
 			*a = assembly{}
 		}
 	}

@@ -54,7 +54,7 @@ const (
 //     whole fragment is decoded and every object header judged; a
 //     violation drops the FIN segment, so the outstation never gets the
 //     request. The request is counted then.
-func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
 	f := &in.f
 	n, err := Parse(b, f)
 	if err != OK && err != ErrShort && f.FIR() {

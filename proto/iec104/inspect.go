@@ -26,7 +26,7 @@ type inspector struct {
 func (*inspector) Declared(b []byte) int { return Size(b) }
 
 // PDU judges the APDU at the start of b.
-func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
 	a := &in.a
 	n, err := Parse(b, a)
 	switch {
@@ -42,7 +42,7 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 	if a.Format != FormatI {
 		return n, core.OK // link control: no command to judge
 	}
-	if j.Side() == core.Request {
+	if side == core.Request {
 		f := c.(*Cond).Check(a)
 		j.Seen(core.Judged{Kind: KindRequest, Code: uint16(a.TypeID), Failure: f, Counted: f == core.Pass})
 		j.Seen(core.Judged{Kind: KindCommonAddr, Code: a.CommonAddr, Failure: f})

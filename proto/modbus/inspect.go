@@ -27,9 +27,8 @@ func (*inspector) Declared(b []byte) int {
 }
 
 // PDU judges the ADU at the start of b.
-func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
 	p := &in.p
-	side := j.Side()
 	n, err := Parse(b, side, p)
 	if err != OK {
 		a, n, st := core.Refused(j, n, err, off)

@@ -81,7 +81,7 @@ func (*inspector) Declared(b []byte) int {
 // PDU judges the message chunk at the start of b. n may exceed len(b):
 // the chunk was judged from its first bytes, and the engine passes over
 // the rest.
-func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
 	cond := c.(*Cond)
 	m := &in.m
 	w, a := j.Word(), j.Asm()
@@ -108,7 +108,7 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, 
 		}
 		return n, core.OK
 	}
-	if j.Side() == core.Response {
+	if side == core.Response {
 		in.response(j, m, kind, *w, off)
 		return n, core.OK
 	}

@@ -54,9 +54,8 @@ func (*inspector) Declared(b []byte) int {
 //
 // Responses are gathered the same way to report their errors; one that
 // cannot be kept (no large buffer free) is passed unparsed.
-func (in *inspector) PDU(j core.Judge, c core.Cond, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
 	p := &in.p
-	side := j.Side()
 	a := j.Asm()
 	var n int
 	var err Error
