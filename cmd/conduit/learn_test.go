@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -409,30 +407,7 @@ func TestLearnDiff(t *testing.T) {
 // accepts to out.
 func filterCapture(t *testing.T, in, out string, keep func(*packet.Parsed) bool) {
 	t.Helper()
-	data, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := capture.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, _ := capture.NewWriter(&buf, capture.LinkEthernet)
-	var p capture.Packet
-	var d packet.Parsed
-	for r.Next(&p) != io.EOF {
-		d.Decode(p.Data)
-		if keep(&d) {
-			// The record's frame is its 16-byte header's successor.
-			frame := data[p.Offset+16 : p.Offset+16+int64(p.CapLen)]
-			w.WriteFrame(p.Time, frame)
-		}
-	}
-	w.Flush()
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewriteCapture(t, in, out, func(_ []byte, p *packet.Parsed) bool { return keep(p) })
 }
 
 func TestLearnInputs(t *testing.T) {
