@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -55,16 +54,9 @@ func rewriteCapture(t *testing.T, in, out string, keep func(frame []byte, p *pac
 func TestLearnNeverWidens(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "plant.pcap")
-	f, err := os.Create(full)
-	if err != nil {
+	if _, err := synth.WriteFile(full, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	if _, err := synth.Write(w, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 
 	// Every observed request passes (roundTrip asserts it), with the
 	// default host limit and with a limit every side exceeds.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"net/netip"
@@ -158,17 +157,10 @@ func TestLearnRoundTripPlant(t *testing.T) {
 // capture (another seed, more traffic than the testdata one).
 func TestLearnRoundTripGenerated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plant.pcap")
-	f, err := os.Create(path)
+	st, err := synth.WriteFile(path, synth.Config{Seed: 42, Duration: 3 * time.Hour, PollScale: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	st, err := synth.Write(w, synth.Config{Seed: 42, Duration: 3 * time.Hour, PollScale: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 	s, conds := roundTrip(t, []string{path}, []string{path})
 	if s.Packets != uint64(st.IP) || conds < 6 {
 		t.Errorf("replayed %d packets of %d; %d rules with conditions", s.Packets, st.IP, conds)
@@ -443,16 +435,9 @@ func TestLearnInputs(t *testing.T) {
 func TestLearnConditionRestricts(t *testing.T) {
 	dir := t.TempDir()
 	full, readOnly := filepath.Join(dir, "plant.pcap"), filepath.Join(dir, "read-only.pcap")
-	f, err := os.Create(full)
-	if err != nil {
+	if _, err := synth.WriteFile(full, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	if _, err := synth.Write(w, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 	writes := 0 // the SCADA server's request segments
 	scadaWrites := func(p *packet.Parsed) bool {
 		return p.Src.String() == "10.20.0.10" && p.Proto == packet.ProtoTCP && p.DstPort == 502 && len(p.Payload) > 0
