@@ -22,36 +22,54 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
+// daemonFlags are the flags run and observe share: the policy, debug
+// logging, the saved hit counters and the denied-line limit.
+type daemonFlags struct {
+	path, state *string
+	debug       *bool
+	saveEvery   *time.Duration
+	limit       engine.DeniedLimit
+}
+
+// newDaemonFlags declares them on a new flag set for the command name:
+// state is the hit counters' default file, lines what the denied-line
+// limit counts.
+func newDaemonFlags(name string, stderr io.Writer, state, lines string) (*flag.FlagSet, *daemonFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := &daemonFlags{
+		path:      fs.String("c", "/etc/conduit/conduit.yaml", "policy file"),
+		debug:     fs.Bool("debug", false, "log debug messages"),
+		state:     fs.String("state", state, `file keeping the rule hit counters across restarts ("" keeps none)`),
+		saveEvery: fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)"),
+	}
+	fs.IntVar(&d.limit.Burst, "denied-burst", 20, lines+" log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
+	fs.DurationVar(&d.limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	return fs, d
+}
+
 func runDaemon(args []string, stdout, stderr io.Writer) int {
 	// Before anything else: a SIGTERM from here on ends the start cleanly.
 	sigs := notifySignals()
 	defer sigs.close()
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
-	debug := fs.Bool("debug", false, "log debug messages")
-	state := fs.String("state", "/var/lib/conduit/state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
-	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
-	var limit engine.DeniedLimit
-	fs.IntVar(&limit.Burst, "denied-burst", 20, "denied-flow log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
-	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	fs, df := newDaemonFlags("run", stderr, "/var/lib/conduit/state.json", "denied-flow")
 	matrixState := fs.String("matrix-state", "", `file keeping the live matrix (conduit baseline save) across restarts; default matrix.json beside --state ("" with --state "" keeps none)`)
 	removeOnExit := fs.Bool("remove-on-exit", false, "delete the nftables table at exit even with queue.fail_open: false (decommissioning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	pol, logs, log, err := openDaemon(*path, *debug, stdout)
+	pol, logs, log, err := openDaemon(*df.path, *df.debug, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
 	defer logs.Close(3 * time.Second)
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, matrixState: *matrixState}
+	o := &ops{logs: logs, log: log, state: *df.state, deniedLimit: df.limit, stdout: stdout, matrixState: *matrixState}
 	if o.matrixState == "" && o.state != "" {
 		o.matrixState = filepath.Join(filepath.Dir(o.state), "matrix.json")
 	}
-	if err := serve(*path, pol, o, *saveEvery, sigs, *removeOnExit); err != nil {
+	if err := serve(*df.path, pol, o, *df.saveEvery, sigs, *removeOnExit); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
