@@ -107,27 +107,15 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, socket stri
 	for i := range cfg.Workers {
 		workers.Go(func() { sensor.Serve(ctx, i, stop) })
 	}
-	watching := make(chan struct{})
-	var watchOnce sync.Once
-	armed := func() { watchOnce.Do(func() { close(watching) }) }
-	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
+	watch := newFirstLook()
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: watch.seen}
 	o.reloader = reloader
 	if socket == "" {
 		socket = pol.Control.Socket
 	}
 	ctl := o.startControl(socket)
 	met := o.startMetrics(pol.Metrics.Listen)
-	go func() {
-		if err := reloader.Watch(ctx); err != nil {
-			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
-		}
-		armed()
-	}()
-	select {
-	case <-watching:
-	case <-time.After(5 * time.Second):
-		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
-	}
+	watch.start(ctx, reloader, log)
 	log.Info("conduit observing", "event", "start", "version", version, "observe", true, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "policy_mode", pol.PolicyMode(0, 0).String(), "conduits", len(pol.Conduits),
 		"rules", len(pol.Rules), "interfaces", strings.Join(cfg.Ifaces, ","), "workers", cfg.Workers,

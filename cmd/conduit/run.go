@@ -48,6 +48,35 @@ func newDaemonFlags(name string, stderr io.Writer, state, lines string) (*flag.F
 	return fs, d
 }
 
+// firstLook lets the start event wait for the policy file watcher's
+// first look at the file, so that an edit after the event is the
+// watcher's to see, never one it may miss or take for the start's own.
+type firstLook struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func newFirstLook() *firstLook { return &firstLook{done: make(chan struct{})} }
+
+// seen is the reloader's OnWatch.
+func (f *firstLook) seen() { f.once.Do(func() { close(f.done) }) }
+
+// start runs the reloader's watch until ctx ends and waits up to five
+// seconds for its first look; a watch that cannot start leaves SIGHUP.
+func (f *firstLook) start(ctx context.Context, r *inforce.Reloader, log *slog.Logger) {
+	go func() {
+		if err := r.Watch(ctx); err != nil {
+			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
+		}
+		f.seen()
+	}()
+	select {
+	case <-f.done:
+	case <-time.After(5 * time.Second):
+		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
+	}
+}
+
 func runDaemon(args []string, stdout, stderr io.Writer) int {
 	// Before anything else: a SIGTERM from here on ends the start cleanly.
 	sigs := notifySignals()
@@ -198,15 +227,11 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if inst.Logging {
 		go o.readKernelLog(ctx, pol.Queue.NFLOGGroup)
 	}
-	// The start event waits for the watcher's first look at the file, so
-	// that an edit after it is the watcher's to see, never one it may miss
-	// or take for the start's own.
-	watching := make(chan struct{})
-	var watchOnce sync.Once
-	armed := func() { watchOnce.Do(func() { close(watching) }) }
+	// The start event waits for the watcher's first look at the file.
+	watch := newFirstLook()
 	// The kernel's table follows the policy: replaced in one batch before
 	// the swap, or the reload is refused.
-	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: watch.seen,
 		Prepare: func(_ *inforce.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
@@ -214,17 +239,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	// wait for it may ask at once.
 	ctl := o.startControl(pol.Control.Socket)
 	met := o.startMetrics(pol.Metrics.Listen)
-	go func() {
-		if err := reloader.Watch(ctx); err != nil {
-			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
-		}
-		armed()
-	}()
-	select {
-	case <-watching:
-	case <-time.After(5 * time.Second):
-		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
-	}
+	watch.start(ctx, reloader, log)
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,
