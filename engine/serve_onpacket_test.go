@@ -2,10 +2,8 @@ package engine
 
 import (
 	"testing"
-	"time"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
-	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,12 +16,7 @@ func BenchmarkServeBatchOnPacket(b *testing.B) {
 	var slot [2048]byte
 	var last int64
 	te.onPacket = func(_ int, ts int64, p []byte) { last = ts; copy(slot[:], p) }
-	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer unix.Close(k)
-	defer q.Close()
+	q, k := fakeQueue(b, 0)
 	s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
 	var ps [readBatch]nfq.Packet
 	for i := range ps {

@@ -15,6 +15,26 @@ import (
 // in order; a run of accepts goes out as one batch verdict, and a drop
 // first flushes the accepts before it, so the kernel releases packets in
 // the order they came. Every packet gets exactly one verdict.
+// fakeQueue opens an NFQUEUE fake that reads up to readBatch messages,
+// both ends closed when tb ends. A rcvTimeout above 0 bounds each read of
+// the kernel end, so a test waiting for verdicts fails instead of hanging.
+func fakeQueue(tb testing.TB, rcvTimeout time.Duration) (*nfq.Queue, int) {
+	tb.Helper()
+	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { unix.Close(k) })
+	tb.Cleanup(func() { q.Close() })
+	if rcvTimeout > 0 {
+		tv := unix.NsecToTimeval(rcvTimeout.Nanoseconds())
+		if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return q, k
+}
+
 func TestServeBatchesAccepts(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -46,16 +66,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			te := newTestEngine(t, pol{mode: "enforce"})
-			q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(k)
-			defer q.Close()
-			tv := unix.NsecToTimeval(time.Second.Nanoseconds())
-			if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-				t.Fatal(err)
-			}
+			q, k := fakeQueue(t, time.Second)
 			// All queued before the reader starts: one read takes them all.
 			for i, p := range tc.pkts {
 				if _, err := unix.Write(k, nfqtest.PacketMessage(0, uint32(i+1), p, false)); err != nil {
@@ -81,7 +92,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 			}
 			close(stop)
 			<-done
-			tv = unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
+			tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
 			_ = unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 			if n, err := unix.Read(k, buf); err == nil {
 				v, _ := nfqtest.ParseVerdict(buf[:n])
@@ -102,16 +113,7 @@ func TestServeBatchesAccepts(t *testing.T) {
 // accept is sent on its own.
 func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 	te := newTestEngine(t, pol{mode: "enforce"})
-	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(k)
-	defer q.Close()
-	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
-	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
+	q, k := fakeQueue(t, time.Second)
 	headless := nfqtest.PacketMessage(0, 2, tcp(hmi, plc, 40009, 502, fSYN), false)
 	headless[16+4+2] = 3 // the packet header attribute becomes a mark: no id
 	for _, m := range [][]byte{
@@ -147,16 +149,7 @@ func TestServeNoBatchPastUnansweredPacket(t *testing.T) {
 func TestServeSetsJudgedMark(t *testing.T) {
 	te := newTestEngine(t, pol{mode: "enforce"})
 	te.verdictMark = 0x8000_0000
-	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(k)
-	defer q.Close()
-	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
-	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
+	q, k := fakeQueue(t, time.Second)
 	pkts := []struct {
 		b    []byte
 		mark uint32
@@ -198,12 +191,7 @@ func BenchmarkServeBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("mark=%#x", mark), func(b *testing.B) {
 			te := newTestEngine(b, pol{mode: "enforce"})
 			te.verdictMark = mark
-			q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer unix.Close(k)
-			defer q.Close()
+			q, k := fakeQueue(b, 0)
 			s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
 			var ps [readBatch]nfq.Packet
 			for i := range ps {

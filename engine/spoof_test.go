@@ -303,16 +303,7 @@ func BenchmarkDecideIn(b *testing.B) {
 // same packet from its own port and MAC passes.
 func TestServeIngress(t *testing.T) {
 	te, _, _ := newBoundEngine(t, "enforce", "")
-	q, k, err := nfqtest.NewFake(0, readBatch, 20*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(k)
-	defer q.Close()
-	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
-	if err := unix.SetsockoptTimeval(k, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
+	q, k := fakeQueue(t, time.Second)
 	pkts := []struct {
 		physIn uint32
 		mac    rules.MAC

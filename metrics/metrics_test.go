@@ -100,17 +100,33 @@ func value(t *testing.T, fams []*dto.MetricFamily, name string, labels ...string
 	return 0, false
 }
 
-func TestCollect(t *testing.T) {
-	_, src := setup(t)
+// sample is one series a test expects: its metric, its label pairs and
+// its value.
+type sample struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// checkSamples gathers src's registry, checks every sample in it and
+// returns what it gathered.
+func checkSamples(t *testing.T, src Source, want []sample) []*dto.MetricFamily {
+	t.Helper()
 	fams, err := NewRegistry(src).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	for _, c := range want {
+		if got, ok := value(t, fams, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	return fams
+}
+
+func TestCollect(t *testing.T) {
+	_, src := setup(t)
+	fams := checkSamples(t, src, []sample{
 		{"conduit_packets_total", []string{"queue", "21"}, 3},
 		{"conduit_packets_total", []string{"queue", "20"}, 0},
 		{"conduit_verdicts_total", []string{"queue", "21", "mode", "enforce", "verdict", "accept"}, 1},
@@ -144,12 +160,7 @@ func TestCollect(t *testing.T) {
 		{"conduit_conduit_denied_flows_total", []string{"from", "supervisory", "to", "control"}, 2},
 		{"conduit_conduit_would_drop_packets_total", []string{"from", "supervisory", "to", "control"}, 2},
 		{"conduit_conduit_kernel_dropped_packets_total", []string{"from", "supervisory", "to", "control"}, 0},
-	} {
-		got, ok := value(t, fams, c.name, c.labels...)
-		if !ok || got != c.want {
-			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
-		}
-	}
+	})
 	if _, ok := value(t, fams, "conduit_kernel_queue_dropped_total", "queue", "5"); ok {
 		t.Error("another program's queue 5 is reported")
 	}
@@ -175,15 +186,7 @@ func TestCollectEvictionsByClass(t *testing.T) {
 	for i := range 3 {
 		w.Decide(syn("10.30.0.10", "10.10.0.10", uint16(50000+i), 503)) // no zone: monitor, tracked, denied
 	}
-	fams, err := NewRegistry(Source{Engine: e, Kernel: func() ([]engine.KernelQueue, error) { return nil, nil }}).Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSamples(t, Source{Engine: e, Kernel: func() ([]engine.KernelQueue, error) { return nil, nil }}, []sample{
 		{"conduit_conntrack_evictions_total", nil, 2},
 		{"conduit_conntrack_evictions_by_class_total", []string{"class", "denied"}, 2},
 		{"conduit_conntrack_evictions_by_class_total", []string{"class", "handshake"}, 0},
@@ -192,11 +195,7 @@ func TestCollectEvictionsByClass(t *testing.T) {
 		{"conduit_conntrack_entries_by_class", []string{"class", "denied"}, 1},
 		{"conduit_conntrack_entries_by_class", []string{"class", "closing"}, 0},
 		{"conduit_conntrack_entries_by_class", []string{"class", "unanswered"}, 0},
-	} {
-		if got, ok := value(t, fams, c.name, c.labels...); !ok || got != c.want {
-			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
-		}
-	}
+	})
 }
 
 func TestServe(t *testing.T) {
@@ -241,15 +240,7 @@ func TestCollectKernel(t *testing.T) {
 				{EtherType: "arp", Verdict: "accept", Packets: 12, Bytes: 504}},
 		}, nil
 	})
-	fams, err := NewRegistry(src).Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSamples(t, src, []sample{
 		{"conduit_rule_packets_total", []string{"rule", "default"}, 1002},
 		{"conduit_rule_bytes_total", []string{"rule", "default"}, 64080},
 		{"conduit_rule_would_drop_packets_total", []string{"rule", "default"}, 1002},
@@ -260,10 +251,5 @@ func TestCollectKernel(t *testing.T) {
 		// A rule of one zone pair charges its pair; the default does not.
 		{"conduit_conduit_kernel_dropped_packets_total", []string{"from", "supervisory", "to", "control"}, 30},
 		{"conduit_conduit_would_drop_packets_total", []string{"from", "supervisory", "to", "control"}, 2},
-	} {
-		got, ok := value(t, fams, c.name, c.labels...)
-		if !ok || got != c.want {
-			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
-		}
-	}
+	})
 }

@@ -1,9 +1,7 @@
 package replay
 
 import (
-	"bufio"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -18,18 +16,7 @@ import (
 func benchCapture(b *testing.B) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "plant-1m.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	if _, err := synth.Write(w, synth.Config{Packets: 1_000_000, Seed: 1}); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if _, err := synth.WriteFile(path, synth.Config{Packets: 1_000_000, Seed: 1}); err != nil {
 		b.Fatal(err)
 	}
 	return path

@@ -5,23 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
 
-// capturesDir returns the real-capture directory (CONDUIT_CAPTURES, or
-// ../shared/captures beside the repository), or skips.
-func capturesDir(t testing.TB) string {
-	dir := os.Getenv("CONDUIT_CAPTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "captures")
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("real captures not found at %s (set CONDUIT_CAPTURES): skipping", dir)
-	}
-	return dir
-}
-
 func realCapture(t testing.TB, rel string) string {
-	path := filepath.Join(capturesDir(t), filepath.FromSlash(rel))
+	path := filepath.Join(pcaptest.Dir(t), filepath.FromSlash(rel))
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("%s: %v", rel, err)
 	}
@@ -76,7 +65,7 @@ func noRulePolicy(mode string) string { return fmt.Sprintf(noRule, mode) }
 // TestRealCapturesMonitor replays each real capture in monitor mode under a
 // policy that allows nothing: every flow is tracked and meets the default.
 func TestRealCapturesMonitor(t *testing.T) {
-	dir := capturesDir(t)
+	dir := pcaptest.Dir(t)
 	p := policy(t, noRulePolicy("monitor"))
 	for _, c := range realCaptures {
 		path := filepath.Join(dir, filepath.FromSlash(c.rel))
@@ -116,7 +105,7 @@ func countEvents(lines []map[string]any, event string) int {
 // frames of fuzz-72 carry 46, 52 and 52 (frame 11, PSH alone) of those
 // bytes and meet no rule.
 func TestRealCapturesTogether(t *testing.T) {
-	dir := capturesDir(t)
+	dir := pcaptest.Dir(t)
 	var paths []string
 	var ip, malformed uint64
 	for _, c := range realCaptures {

@@ -20,9 +20,11 @@
 package synth
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/conduit-ot/conduit/capture"
@@ -81,6 +83,26 @@ func Write(w io.Writer, cfg Config) (Stats, error) {
 		return g.stats, g.err
 	}
 	return g.stats, out.Flush()
+}
+
+// WriteFile generates a capture into the file at path, as Write does.
+func WriteFile(path string, cfg Config) (Stats, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	w := bufio.NewWriter(f)
+	st, err := Write(w, cfg)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return st, fmt.Errorf("synth: %s: %w", path, err)
+	}
+	return st, nil
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }

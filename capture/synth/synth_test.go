@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -133,5 +135,25 @@ func TestProtocolsParse(t *testing.T) {
 	}
 	if r.Stats().Records != st.Frames || r.Stats().Packets != st.IP {
 		t.Errorf("reader %+v, generator %+v", r.Stats(), st)
+	}
+}
+
+func TestWriteFile(t *testing.T) {
+	cfg := Config{Seed: 7, Packets: 2000}
+	want, wantSt := generate(t, cfg)
+	path := filepath.Join(t.TempDir(), "plant.pcap")
+	st, err := WriteFile(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) || st != wantSt {
+		t.Errorf("the file (%d bytes, %+v) is not what Write gives (%d bytes, %+v)", len(got), st, len(want), wantSt)
+	}
+	if _, err := WriteFile(filepath.Join(path, "not-a-dir", "x.pcap"), cfg); err == nil {
+		t.Error("WriteFile into a missing directory succeeded")
 	}
 }

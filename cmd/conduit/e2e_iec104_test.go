@@ -187,19 +187,10 @@ func TestE2EIEC104Inspection(t *testing.T) {
 			l := d.wait(mark, "the single command's verdict line", func(l logLine) bool {
 				return l.event() == "verdict" && l.str("reason") == "app-violation"
 			})
-			app, _ := l.m["app"].(map[string]any)
-			verdict := "drop"
-			if tc.mode == "monitor" {
-				verdict = "accept"
-			}
-			if l.str("rule") != "scada-iec104" || l.str("mode") != tc.mode || l.str("verdict") != verdict ||
-				l.str("would") != "drop" || l.num("dport") != iec104.Port || app == nil || app["proto"] != "iec104" ||
-				app["format"] != "i" || app["type_id"] != "C_SC_NA_1" || app["type_id_code"] != 45.0 ||
+			app := checkViolation(t, l, "scada-iec104", tc.mode, tc.onViolation, "iec104", iec104.Port)
+			if app["format"] != "i" || app["type_id"] != "C_SC_NA_1" || app["type_id_code"] != 45.0 ||
 				app["cause"] != "act" || app["common_address"] != 37133.0 || app["violates"] != "type_ids" {
 				t.Errorf("violation line: %s", l.raw)
-			}
-			if reset, _ := l.m["reset"].(bool); reset != (tc.onViolation == "reset") {
-				t.Errorf("violation line says reset %v: %s", reset, l.raw)
 			}
 			// The interrogations and the clock sync are the rule's requests;
 			// STARTDT is link control, the command none in any mode.
@@ -207,19 +198,7 @@ func TestE2EIEC104Inspection(t *testing.T) {
 			if tc.mode == "enforce" {
 				want = 3
 			}
-			deadline := time.Now().Add(eventTimeout)
-			for {
-				hits, _ := r.opsHits(sock)
-				got := hits["scada-iec104"].Requests
-				if got == want {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Errorf("scada-iec104 requests = %d, want %d", got, want)
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			r.waitRequests(t, sock, "scada-iec104", want)
 		})
 	}
 }

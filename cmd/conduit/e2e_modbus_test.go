@@ -222,39 +222,18 @@ func TestE2EModbusInspection(t *testing.T) {
 			l := d.wait(mark, "the write's verdict line", func(l logLine) bool {
 				return l.event() == "verdict" && l.str("reason") == "app-violation"
 			})
-			app, _ := l.m["app"].(map[string]any)
-			verdict := "drop"
-			if tc.mode == "monitor" {
-				verdict = "accept"
-			}
-			if l.str("rule") != "hmi-modbus" || l.str("mode") != tc.mode || l.str("verdict") != verdict ||
-				l.str("would") != "drop" || l.str("src") != r.p.Host(plant.Supervisory).IPv4.String() ||
-				l.num("dport") != mbPort || app == nil || app["proto"] != "modbus" ||
+			// The line says what conduit did to the flow.
+			app := checkViolation(t, l, "hmi-modbus", tc.mode, tc.onViolation, "modbus", mbPort)
+			if l.str("src") != r.p.Host(plant.Supervisory).IPv4.String() ||
 				app["function"] != "write_single_register" || app["violates"] != "functions" ||
 				app["write_addr"] != 100.0 || app["unit"] != 1.0 {
 				t.Errorf("violation line: %s", l.raw)
-			}
-			// The line says what conduit did to the flow.
-			if reset, _ := l.m["reset"].(bool); reset != (tc.onViolation == "reset") {
-				t.Errorf("violation line says reset %v: %s", reset, l.raw)
 			}
 			// Every read was a request the condition matched: three polls
 			// and the check after the write (or after reconnecting), two
 			// requests each.
 			const reads = 2 * (3 + 1)
-			deadline := time.Now().Add(eventTimeout)
-			for {
-				hits, _ := r.opsHits(sock)
-				got := hits["hmi-modbus"].Requests
-				if got == reads {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Errorf("hmi-modbus requests = %d, want %d", got, reads)
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			r.waitRequests(t, sock, "hmi-modbus", reads)
 		})
 	}
 }

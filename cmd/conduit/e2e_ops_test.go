@@ -103,6 +103,26 @@ func (r *rig) opsHits(socket string) (map[string]engine.RuleHits, []engine.RuleH
 	return m, h.Rules
 }
 
+// waitRequests waits up to eventTimeout for `hits` to count want
+// requests for rule, failing t if it never does: the counters lag the
+// verdicts.
+func (r *rig) waitRequests(t testing.TB, sock, rule string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		hits, _ := r.opsHits(sock)
+		got := hits[rule].Requests
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s requests = %d, want %d", rule, got, want)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // udpExchanges makes n UDP exchanges of f with the PLC, each from a fresh
 // socket (a new flow of two packets).
 func (r *rig) udpExchanges(f flow, n int) {

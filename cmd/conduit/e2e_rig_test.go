@@ -155,6 +155,28 @@ func (l logLine) str(k string) string { return l.e2e().Str(k) }
 func (l logLine) num(k string) int    { return l.e2e().Num(k) }
 func (l logLine) event() string       { return l.e2e().Event() }
 
+// checkViolation checks what every app-violation verdict line of an
+// inspection test says: the rule, the mode and its verdict (accept in
+// monitor, drop otherwise), that it would drop, the port, the protocol
+// and whether conduit reset the flow. It returns the line's app object
+// for the protocol's own fields.
+func checkViolation(t testing.TB, l logLine, rule, mode, onViolation, proto string, dport int) map[string]any {
+	t.Helper()
+	app, _ := l.m["app"].(map[string]any)
+	verdict := "drop"
+	if mode == "monitor" {
+		verdict = "accept"
+	}
+	if l.str("rule") != rule || l.str("mode") != mode || l.str("verdict") != verdict || l.str("would") != "drop" ||
+		l.num("dport") != dport || app == nil || app["proto"] != proto {
+		t.Errorf("violation line: %s", l.raw)
+	}
+	if reset, _ := l.m["reset"].(bool); reset != (onViolation == "reset") {
+		t.Errorf("violation line says reset %v: %s", reset, l.raw)
+	}
+	return app
+}
+
 func matcher(match func(logLine) bool) func(e2e.Line) bool {
 	return func(l e2e.Line) bool { return match(line(l)) }
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -22,6 +21,17 @@ import (
 // letting it edit them in place.
 func rewriteCapture(t *testing.T, in, out string, keep func(frame []byte, p *packet.Parsed) bool) {
 	t.Helper()
+	var d packet.Parsed
+	editCapture(t, in, out, func(rec *capture.Packet, frame []byte) bool {
+		d.Decode(rec.Data)
+		return keep(frame, &d)
+	})
+}
+
+// editCapture copies in to out, keeping the records keep accepts after
+// letting it edit their frame in place and their time (rec.Time).
+func editCapture(t *testing.T, in, out string, keep func(rec *capture.Packet, frame []byte) bool) {
+	t.Helper()
 	data, err := os.ReadFile(in)
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +43,10 @@ func rewriteCapture(t *testing.T, in, out string, keep func(frame []byte, p *pac
 	var buf bytes.Buffer
 	w, _ := capture.NewWriter(&buf, capture.LinkEthernet)
 	var p capture.Packet
-	var d packet.Parsed
 	for r.Next(&p) != io.EOF {
+		// The record's frame is its 16-byte header's successor.
 		frame := bytes.Clone(data[p.Offset+16 : p.Offset+16+int64(p.CapLen)])
-		d.Decode(p.Data)
-		if keep(frame, &d) {
+		if keep(&p, frame) {
 			w.WriteFrame(p.Time, frame)
 		}
 	}
@@ -55,16 +64,9 @@ func rewriteCapture(t *testing.T, in, out string, keep func(frame []byte, p *pac
 func TestLearnNeverWidens(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "plant.pcap")
-	f, err := os.Create(full)
-	if err != nil {
+	if _, err := synth.WriteFile(full, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	if _, err := synth.Write(w, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 
 	// Every observed request passes (roundTrip asserts it), with the
 	// default host limit and with a limit every side exceeds.

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -160,17 +157,10 @@ func TestLearnRoundTripPlant(t *testing.T) {
 // capture (another seed, more traffic than the testdata one).
 func TestLearnRoundTripGenerated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plant.pcap")
-	f, err := os.Create(path)
+	st, err := synth.WriteFile(path, synth.Config{Seed: 42, Duration: 3 * time.Hour, PollScale: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	st, err := synth.Write(w, synth.Config{Seed: 42, Duration: 3 * time.Hour, PollScale: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 	s, conds := roundTrip(t, []string{path}, []string{path})
 	if s.Packets != uint64(st.IP) || conds < 6 {
 		t.Errorf("replayed %d packets of %d; %d rules with conditions", s.Packets, st.IP, conds)
@@ -409,30 +399,7 @@ func TestLearnDiff(t *testing.T) {
 // accepts to out.
 func filterCapture(t *testing.T, in, out string, keep func(*packet.Parsed) bool) {
 	t.Helper()
-	data, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := capture.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, _ := capture.NewWriter(&buf, capture.LinkEthernet)
-	var p capture.Packet
-	var d packet.Parsed
-	for r.Next(&p) != io.EOF {
-		d.Decode(p.Data)
-		if keep(&d) {
-			// The record's frame is its 16-byte header's successor.
-			frame := data[p.Offset+16 : p.Offset+16+int64(p.CapLen)]
-			w.WriteFrame(p.Time, frame)
-		}
-	}
-	w.Flush()
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewriteCapture(t, in, out, func(_ []byte, p *packet.Parsed) bool { return keep(p) })
 }
 
 func TestLearnInputs(t *testing.T) {
@@ -468,16 +435,9 @@ func TestLearnInputs(t *testing.T) {
 func TestLearnConditionRestricts(t *testing.T) {
 	dir := t.TempDir()
 	full, readOnly := filepath.Join(dir, "plant.pcap"), filepath.Join(dir, "read-only.pcap")
-	f, err := os.Create(full)
-	if err != nil {
+	if _, err := synth.WriteFile(full, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	if _, err := synth.Write(w, synth.Config{Seed: 7, Duration: time.Hour, PollScale: 20}); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
 	writes := 0 // the SCADA server's request segments
 	scadaWrites := func(p *packet.Parsed) bool {
 		return p.Src.String() == "10.20.0.10" && p.Proto == packet.ProtoTCP && p.DstPort == 502 && len(p.Payload) > 0

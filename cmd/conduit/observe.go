@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -29,21 +28,13 @@ import (
 func runObserve(args []string, stdout, stderr io.Writer) int {
 	sigs := notifySignals()
 	defer sigs.close()
-	fs := flag.NewFlagSet("observe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
+	fs, df := newDaemonFlags("observe", stderr, "/var/lib/conduit/observe-state.json", "would-drop")
 	var ifaces stringList
 	fs.Var(&ifaces, "i", "interface to observe (a TAP's or SPAN port's); repeat or separate with commas; both ports of a TAP make one flow")
 	workers := fs.Int("workers", runtime.NumCPU(), "engine workers, each reading one ring per interface (fanout by a symmetric flow hash)")
 	ringMB := fs.Int("ring-mb", 16, "ring size per worker and interface, in MiB")
 	socket := fs.String("socket", "", "control socket, instead of the policy's control.socket (a sensor beside an inline conduit needs its own)")
-	debug := fs.Bool("debug", false, "log debug messages")
-	state := fs.String("state", "/var/lib/conduit/observe-state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
 	matrixState := fs.String("matrix-state", "/var/lib/conduit/observe-matrix.json", `file keeping the live matrix (conduit baseline save) across restarts ("" keeps none)`)
-	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
-	var limit engine.DeniedLimit
-	fs.IntVar(&limit.Burst, "denied-burst", 20, "would-drop log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
-	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,16 +46,16 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conduit: --workers and --ring-mb must be at least 1")
 		return 2
 	}
-	pol, logs, log, err := openDaemon(*path, *debug, stdout)
+	pol, logs, log, err := openDaemon(*df.path, *df.debug, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
 	defer logs.Close(3 * time.Second)
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, passive: true, matrixState: *matrixState}
+	o := &ops{logs: logs, log: log, state: *df.state, deniedLimit: df.limit, stdout: stdout, passive: true, matrixState: *matrixState}
 	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
-	if err := observe(*path, pol.Passive(), o, cfg, *socket, *saveEvery, sigs); err != nil {
+	if err := observe(*df.path, pol.Passive(), o, cfg, *socket, *df.saveEvery, sigs); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
@@ -116,27 +107,15 @@ func observe(path string, pol *rules.Policy, o *ops, cfg tap.Config, socket stri
 	for i := range cfg.Workers {
 		workers.Go(func() { sensor.Serve(ctx, i, stop) })
 	}
-	watching := make(chan struct{})
-	var watchOnce sync.Once
-	armed := func() { watchOnce.Do(func() { close(watching) }) }
-	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed}
+	watch := newFirstLook()
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: watch.seen}
 	o.reloader = reloader
 	if socket == "" {
 		socket = pol.Control.Socket
 	}
 	ctl := o.startControl(socket)
 	met := o.startMetrics(pol.Metrics.Listen)
-	go func() {
-		if err := reloader.Watch(ctx); err != nil {
-			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
-		}
-		armed()
-	}()
-	select {
-	case <-watching:
-	case <-time.After(5 * time.Second):
-		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
-	}
+	watch.start(ctx, reloader, log)
 	log.Info("conduit observing", "event", "start", "version", version, "observe", true, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "policy_mode", pol.PolicyMode(0, 0).String(), "conduits", len(pol.Conduits),
 		"rules", len(pol.Rules), "interfaces", strings.Join(cfg.Ifaces, ","), "workers", cfg.Workers,

@@ -195,36 +195,22 @@ func TestReplayChronological(t *testing.T) {
 	pol, pcap := filepath.Join(evidence, "plant.yaml"), filepath.Join(evidence, "plant.pcap")
 	// An older capture: the plant's first four pings, five years earlier.
 	const shift = 5 * 365 * 24 * time.Hour
-	data, err := os.ReadFile(pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := capture.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, _ := capture.NewWriter(&buf, capture.LinkEthernet)
-	var p capture.Packet
 	var d packet.Parsed
 	var first, last time.Time
 	pings := 0
-	for rd.Next(&p) != io.EOF && pings < 4 {
-		if d.Decode(p.Data) != packet.ReasonOK || d.Proto != packet.ProtoICMP || d.ICMPType != 8 {
-			continue
+	old := filepath.Join(t.TempDir(), "old.pcap")
+	editCapture(t, pcap, old, func(rec *capture.Packet, _ []byte) bool {
+		if pings == 4 || d.Decode(rec.Data) != packet.ReasonOK || d.Proto != packet.ProtoICMP || d.ICMPType != 8 {
+			return false
 		}
-		at := time.Unix(0, p.Time).Add(-shift)
+		at := time.Unix(0, rec.Time).Add(-shift)
 		if pings == 0 {
 			first = at
 		}
-		w.WriteFrame(at.UnixNano(), data[p.Offset+16:p.Offset+16+int64(p.CapLen)])
+		rec.Time = at.UnixNano()
 		pings++
-	}
-	w.Flush()
-	old := filepath.Join(t.TempDir(), "old.pcap")
-	if err := os.WriteFile(old, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+		return true
+	})
 	_, out, _ := evRun(t, runReplay, "-c", pol, "--json", pcap)
 	for _, r := range decodeSummary(t, out).Rules {
 		if r.Name == "scada-pings-plcs" {

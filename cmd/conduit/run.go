@@ -22,36 +22,83 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
+// daemonFlags are the flags run and observe share: the policy, debug
+// logging, the saved hit counters and the denied-line limit.
+type daemonFlags struct {
+	path, state *string
+	debug       *bool
+	saveEvery   *time.Duration
+	limit       engine.DeniedLimit
+}
+
+// newDaemonFlags declares them on a new flag set for the command name:
+// state is the hit counters' default file, lines what the denied-line
+// limit counts.
+func newDaemonFlags(name string, stderr io.Writer, state, lines string) (*flag.FlagSet, *daemonFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := &daemonFlags{
+		path:      fs.String("c", "/etc/conduit/conduit.yaml", "policy file"),
+		debug:     fs.Bool("debug", false, "log debug messages"),
+		state:     fs.String("state", state, `file keeping the rule hit counters across restarts ("" keeps none)`),
+		saveEvery: fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)"),
+	}
+	fs.IntVar(&d.limit.Burst, "denied-burst", 20, lines+" log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
+	fs.DurationVar(&d.limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	return fs, d
+}
+
+// firstLook lets the start event wait for the policy file watcher's
+// first look at the file, so that an edit after the event is the
+// watcher's to see, never one it may miss or take for the start's own.
+type firstLook struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func newFirstLook() *firstLook { return &firstLook{done: make(chan struct{})} }
+
+// seen is the reloader's OnWatch.
+func (f *firstLook) seen() { f.once.Do(func() { close(f.done) }) }
+
+// start runs the reloader's watch until ctx ends and waits up to five
+// seconds for its first look; a watch that cannot start leaves SIGHUP.
+func (f *firstLook) start(ctx context.Context, r *inforce.Reloader, log *slog.Logger) {
+	go func() {
+		if err := r.Watch(ctx); err != nil {
+			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
+		}
+		f.seen()
+	}()
+	select {
+	case <-f.done:
+	case <-time.After(5 * time.Second):
+		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
+	}
+}
+
 func runDaemon(args []string, stdout, stderr io.Writer) int {
 	// Before anything else: a SIGTERM from here on ends the start cleanly.
 	sigs := notifySignals()
 	defer sigs.close()
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "/etc/conduit/conduit.yaml", "policy file")
-	debug := fs.Bool("debug", false, "log debug messages")
-	state := fs.String("state", "/var/lib/conduit/state.json", `file keeping the rule hit counters across restarts ("" keeps none)`)
-	saveEvery := fs.Duration("state-every", time.Minute, "how often to save the hit counters (and at shutdown)")
-	var limit engine.DeniedLimit
-	fs.IntVar(&limit.Burst, "denied-burst", 20, "denied-flow log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
-	fs.DurationVar(&limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
+	fs, df := newDaemonFlags("run", stderr, "/var/lib/conduit/state.json", "denied-flow")
 	matrixState := fs.String("matrix-state", "", `file keeping the live matrix (conduit baseline save) across restarts; default matrix.json beside --state ("" with --state "" keeps none)`)
 	removeOnExit := fs.Bool("remove-on-exit", false, "delete the nftables table at exit even with queue.fail_open: false (decommissioning)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	pol, logs, log, err := openDaemon(*path, *debug, stdout)
+	pol, logs, log, err := openDaemon(*df.path, *df.debug, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
 	defer logs.Close(3 * time.Second)
-	o := &ops{logs: logs, log: log, state: *state, deniedLimit: limit, stdout: stdout, matrixState: *matrixState}
+	o := &ops{logs: logs, log: log, state: *df.state, deniedLimit: df.limit, stdout: stdout, matrixState: *matrixState}
 	if o.matrixState == "" && o.state != "" {
 		o.matrixState = filepath.Join(filepath.Dir(o.state), "matrix.json")
 	}
-	if err := serve(*path, pol, o, *saveEvery, sigs, *removeOnExit); err != nil {
+	if err := serve(*df.path, pol, o, *df.saveEvery, sigs, *removeOnExit); err != nil {
 		log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
@@ -180,15 +227,11 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	if inst.Logging {
 		go o.readKernelLog(ctx, pol.Queue.NFLOGGroup)
 	}
-	// The start event waits for the watcher's first look at the file, so
-	// that an edit after it is the watcher's to see, never one it may miss
-	// or take for the start's own.
-	watching := make(chan struct{})
-	var watchOnce sync.Once
-	armed := func() { watchOnce.Do(func() { close(watching) }) }
+	// The start event waits for the watcher's first look at the file.
+	watch := newFirstLook()
 	// The kernel's table follows the policy: replaced in one batch before
 	// the swap, or the reload is refused.
-	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: armed,
+	reloader := &inforce.Reloader{Path: path, Store: store, Log: log, Load: o.loadPolicy, OnSwap: o.onSwap, OnWatch: watch.seen,
 		Prepare: func(_ *inforce.Active, next *rules.Policy) error { return inst.Replace(next) }}
 	o.reloader = reloader
 	// After the queues: a second daemon fails on its queue before it can
@@ -196,17 +239,7 @@ func serve(path string, pol *rules.Policy, o *ops, saveEvery time.Duration, sigs
 	// wait for it may ask at once.
 	ctl := o.startControl(pol.Control.Socket)
 	met := o.startMetrics(pol.Metrics.Listen)
-	go func() {
-		if err := reloader.Watch(ctx); err != nil {
-			log.Error("policy file watch unavailable; reload with SIGHUP", "err", err)
-		}
-		armed()
-	}()
-	select {
-	case <-watching:
-	case <-time.After(5 * time.Second):
-		log.Warn("the policy file watcher is slow to start; edits before it is ready are loaded once it is")
-	}
+	watch.start(ctx, reloader, log)
 	log.Info("conduit started", "event", "start", "version", version, "file", path, "sha256", pol.SHA256,
 		"mode", pol.Mode.String(), "conduits", len(pol.Conduits), "rules", len(pol.Rules),
 		"queue_num", pol.Queue.Num, "queue_count", count, "fail_open", pol.Queue.FailOpen,

@@ -17,17 +17,13 @@ const serverLifetime = 10 * time.Minute
 // runTCPServer echoes every byte back on every connection.
 func runTCPServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tcp-server", stderr)
-	listen := fs.String("l", "", "listen address IP:PORT")
-	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
-	if err := parse(fs, args); err != nil {
+	sf := newServerFlags(fs)
+	ctx, cancel, err := sf.start(ctx, fs, args)
+	if err != nil {
 		return err
 	}
-	if err := needHostPort("l", *listen); err != nil {
-		return err
-	}
-	ctx, cancel := lifetime(ctx, *dur)
 	defer cancel()
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", *sf.listen)
 	if err != nil {
 		return err
 	}
@@ -86,17 +82,13 @@ func serveTCP(ctx context.Context, ln net.Listener, handle func(net.Conn)) error
 // runUDPServer sends every datagram back to its sender.
 func runUDPServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("udp-server", stderr)
-	listen := fs.String("l", "", "listen address IP:PORT")
-	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
-	if err := parse(fs, args); err != nil {
+	sf := newServerFlags(fs)
+	ctx, cancel, err := sf.start(ctx, fs, args)
+	if err != nil {
 		return err
 	}
-	if err := needHostPort("l", *listen); err != nil {
-		return err
-	}
-	ctx, cancel := lifetime(ctx, *dur)
 	defer cancel()
-	addr, err := net.ResolveUDPAddr("udp", *listen)
+	addr, err := net.ResolveUDPAddr("udp", *sf.listen)
 	if err != nil {
 		return err
 	}

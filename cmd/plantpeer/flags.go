@@ -88,3 +88,30 @@ func writeJSON(w io.Writer, v any) error {
 func us(d time.Duration) float64 {
 	return float64(d.Nanoseconds()/100) / 10
 }
+
+// serverFlags are the flags every server takes: -l, where it listens,
+// and -for, how long it lives.
+type serverFlags struct {
+	listen *string
+	dur    *time.Duration
+}
+
+func newServerFlags(fs *flag.FlagSet) serverFlags {
+	return serverFlags{
+		listen: fs.String("l", "", "listen address IP:PORT"),
+		dur:    fs.Duration("for", serverLifetime, "exit after this long (0: until killed)"),
+	}
+}
+
+// start parses args, checks -l and bounds ctx by -for; the caller must
+// call cancel when it gets no error.
+func (s serverFlags) start(ctx context.Context, fs *flag.FlagSet, args []string) (context.Context, context.CancelFunc, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := needHostPort("l", *s.listen); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := lifetime(ctx, *s.dur)
+	return ctx, cancel, nil
+}

@@ -95,27 +95,23 @@ func (p *plc) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16,
 // counts as JSON when it stops.
 func runPLC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("modbus-plc", stderr)
-	listen := fs.String("l", "", "listen address IP:PORT")
-	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
+	sf := newServerFlags(fs)
 	verbose := fs.Bool("v", false, "log the library's messages to stderr")
 	maxClients := fs.Uint("max-clients", 64, "concurrent client connections (1..100000)")
-	if err := parse(fs, args); err != nil {
+	ctx, cancel, err := sf.start(ctx, fs, args)
+	if err != nil {
 		return err
 	}
-	if err := needHostPort("l", *listen); err != nil {
-		return err
-	}
+	defer cancel()
 	if *maxClients < 1 || *maxClients > 100000 {
 		return usagef("-max-clients must be 1..100000")
 	}
-	ctx, cancel := lifetime(ctx, *dur)
-	defer cancel()
 	logOut := io.Discard
 	if *verbose {
 		logOut = stderr
 	}
 	p := newPLC()
-	ap := netip.MustParseAddrPort(*listen)
+	ap := netip.MustParseAddrPort(*sf.listen)
 	srv, err := modbus.NewServer(&modbus.ServerConfiguration{
 		URL:        "tcp://" + ap.String(),
 		Timeout:    time.Hour, // OT sessions idle long; the firewall, not the PLC, is under test

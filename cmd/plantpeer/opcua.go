@@ -43,19 +43,15 @@ func quiet(verbose bool) {
 // runOPCUAServer serves OPC UA until its lifetime ends.
 func runOPCUAServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("opcua-server", stderr)
-	listen := fs.String("l", "", "listen address IP:PORT")
-	dur := fs.Duration("for", serverLifetime, "exit after this long (0: until killed)")
+	sf := newServerFlags(fs)
 	verbose := fs.Bool("v", false, "log the library's messages to stderr")
-	if err := parse(fs, args); err != nil {
+	ctx, cancel, err := sf.start(ctx, fs, args)
+	if err != nil {
 		return err
 	}
-	if err := needHostPort("l", *listen); err != nil {
-		return err
-	}
-	ctx, cancel := lifetime(ctx, *dur)
 	defer cancel()
 	quiet(*verbose)
-	ap := netip.MustParseAddrPort(*listen)
+	ap := netip.MustParseAddrPort(*sf.listen)
 	s := server.New(
 		server.EndPoint(ap.Addr().String(), int(ap.Port())),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),

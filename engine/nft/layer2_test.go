@@ -313,20 +313,14 @@ func TestLayer2Table(t *testing.T) {
 // the inet table, and says it has no bridge table.
 func TestLayer2Probe(t *testing.T) {
 	var accepted [][]netlink.Message
-	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
-		if len(req) == 0 {
-			return nil, io.EOF
-		}
+	kernel := batchKernel(&accepted, func(req []netlink.Message) error {
 		for _, m := range req {
 			if len(m.Data) > 0 && m.Data[0] == unix.NFPROTO_BRIDGE && isBatch(req) {
-				return nil, unix.EAFNOSUPPORT
+				return unix.EAFNOSUPPORT
 			}
 		}
-		if isBatch(req) {
-			accepted = append(accepted, req)
-		}
-		return nil, nil
-	}
+		return nil
+	})
 	inst, err := Install(Config{Dial: kernel, QueueNum: 20, Policy: l2Pol(t, "enforce", ""), Filter: FilterConfig{LogGroup: 9}},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -47,6 +47,39 @@ func batchHas(req []netlink.Message, b []byte) bool {
 	return false
 }
 
+// batchKernel is a fake kernel: it refuses a request with the error
+// refuse gives for it (nil: accept) and keeps each batch it accepts in
+// *accepted.
+func batchKernel(accepted *[][]netlink.Message, refuse func(req []netlink.Message) error) func([]netlink.Message) ([]netlink.Message, error) {
+	return func(req []netlink.Message) ([]netlink.Message, error) {
+		if len(req) == 0 {
+			return nil, io.EOF // no more replies
+		}
+		if err := refuse(req); err != nil {
+			return nil, err
+		}
+		if isBatch(req) {
+			*accepted = append(*accepted, req)
+		}
+		return nil, nil
+	}
+}
+
+// noInetCompat is a kernel without the native queue expression that
+// refuses the compat target in an inet table too.
+func noInetCompat(req []netlink.Message) bool {
+	if batchHas(req, nativeName) {
+		return true
+	}
+	for _, m := range req {
+		// The nfgenmsg family of a rule with the target in an inet table.
+		if len(m.Data) > 0 && m.Data[0] == unix.NFPROTO_INET && bytes.Contains(m.Data, compatName) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestInstallProbe runs Install against fake kernels: one with the native
 // queue expression (CONFIG_NFT_QUEUE), where it must be chosen and encoded
 // with the queue range and bypass flag; one without (this machine's), which
@@ -63,33 +96,16 @@ func TestInstallProbe(t *testing.T) {
 			MethodNative, [][]byte{nativeName, nativeData}},
 		{"compat only", func(req []netlink.Message) bool { return batchHas(req, nativeName) },
 			MethodCompatInet, [][]byte{compatName, compatInfo}},
-		{"compat without inet", func(req []netlink.Message) bool {
-			if batchHas(req, nativeName) {
-				return true
-			}
-			for _, m := range req {
-				// The nfgenmsg family of a rule with the target in an inet table.
-				if len(m.Data) > 0 && m.Data[0] == unix.NFPROTO_INET && bytes.Contains(m.Data, compatName) {
-					return true
-				}
-			}
-			return false
-		}, MethodCompatIP, [][]byte{compatName, compatInfo}},
+		{"compat without inet", noInetCompat, MethodCompatIP, [][]byte{compatName, compatInfo}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var accepted [][]netlink.Message
-			kernel := func(req []netlink.Message) ([]netlink.Message, error) {
-				if len(req) == 0 {
-					return nil, io.EOF // no more replies
-				}
+			kernel := batchKernel(&accepted, func(req []netlink.Message) error {
 				if tc.refuse(req) {
-					return nil, unix.EOPNOTSUPP
+					return unix.EOPNOTSUPP
 				}
-				if isBatch(req) {
-					accepted = append(accepted, req)
-				}
-				return nil, nil
-			}
+				return nil
+			})
 			pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 			if err != nil {
 				t.Fatal(err)
@@ -145,18 +161,12 @@ func TestInstallProbe(t *testing.T) {
 func TestInstallWithoutNFLOG(t *testing.T) {
 	logName := []byte{8, 0, unix.NFTA_EXPR_NAME, 0, 'l', 'o', 'g', 0}
 	var accepted [][]netlink.Message
-	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
-		if len(req) == 0 {
-			return nil, io.EOF
-		}
+	kernel := batchKernel(&accepted, func(req []netlink.Message) error {
 		if batchHas(req, logName) {
-			return nil, unix.ENOENT
+			return unix.ENOENT
 		}
-		if isBatch(req) {
-			accepted = append(accepted, req)
-		}
-		return nil, nil
-	}
+		return nil
+	})
 	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 	if err != nil {
 		t.Fatal(err)
@@ -178,18 +188,12 @@ func TestInstallWithoutNFLOG(t *testing.T) {
 // as before the pre-filter existed, rather than conduit not starting.
 func TestInstallWithoutPrefilter(t *testing.T) {
 	var accepted [][]netlink.Message
-	kernel := func(req []netlink.Message) ([]netlink.Message, error) {
-		if len(req) == 0 {
-			return nil, io.EOF
-		}
+	kernel := batchKernel(&accepted, func(req []netlink.Message) error {
 		if batchHas(req, []byte("prefilter\x00")) {
-			return nil, unix.EOPNOTSUPP
+			return unix.EOPNOTSUPP
 		}
-		if isBatch(req) {
-			accepted = append(accepted, req)
-		}
-		return nil, nil
-	}
+		return nil
+	})
 	pol, err := rules.Parse("plant.yaml", []byte(plantPolicy))
 	if err != nil {
 		t.Fatal(err)

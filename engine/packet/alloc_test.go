@@ -1,6 +1,10 @@
 package packet
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/alloctest"
+)
 
 // benchPackets are the hot-path shapes measured by TestNoAllocs and BenchmarkDecode.
 var benchPackets = []struct {
@@ -28,21 +32,13 @@ func TestNoAllocs(t *testing.T) {
 		if r := p.Decode(bp.pkt); r != bp.reason {
 			t.Fatalf("%s: reason %q, want %q", bp.name, r, bp.reason)
 		}
-		if n := testing.AllocsPerRun(1000, func() { p.Decode(bp.pkt) }); n != 0 {
-			t.Errorf("%s: Decode allocates %v times per packet, want 0", bp.name, n)
-		}
+		alloctest.Zero(t, 1000, bp.name+": Decode", func() { p.Decode(bp.pkt) })
 	}
 }
 
 func BenchmarkDecode(b *testing.B) {
 	for _, bp := range benchPackets {
-		b.Run(bp.name, func(b *testing.B) {
-			var p Parsed
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bp.pkt)))
-			for b.Loop() {
-				p.Decode(bp.pkt)
-			}
-		})
+		var p Parsed
+		alloctest.Bench(b, bp.name, len(bp.pkt), func() { p.Decode(bp.pkt) })
 	}
 }

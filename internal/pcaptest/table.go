@@ -106,3 +106,23 @@ func Within(s, b []byte) bool {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 	return p >= start && p+uintptr(len(s)) <= start+uintptr(len(b))
 }
+
+// EachPDU hands parse the PDUs of every TCP payload to or from port in
+// path, each payload walked on its own from its first byte, saying
+// whether the payload came from port (a response). parse returns the
+// PDU's length and why it failed, "" for success; a failure is reported
+// with its frame and offset and ends that payload.
+func EachPDU[E ~string](t testing.TB, path string, port uint16, parse func(b []byte, fromPort bool) (int, E)) {
+	t.Helper()
+	name := filepath.Base(path)
+	for _, seg := range Payloads(t, path, port) {
+		for b := seg.Payload; len(b) > 0; {
+			n, err := parse(b, seg.Src.Port() == port)
+			if err != "" {
+				t.Errorf("%s: frame %d at %d: %q", name, seg.Frame, len(seg.Payload)-len(b), err)
+				break
+			}
+			b = b[n:]
+		}
+	}
+}

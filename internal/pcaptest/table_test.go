@@ -77,3 +77,34 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+func TestEachPDU(t *testing.T) {
+	path := filepath.Join(Dir(t), "modbus", "modbusSmall.pcap")
+	var want, wantRsp int
+	for _, s := range Payloads(t, path, 502) {
+		want += len(s.Payload)
+		if s.Src.Port() == 502 {
+			wantRsp += len(s.Payload)
+		}
+	}
+	var got, gotRsp int
+	EachPDU(t, path, 502, func(b []byte, fromPort bool) (int, string) {
+		got++
+		if fromPort {
+			gotRsp++
+		}
+		return 1, ""
+	})
+	if got != want || gotRsp != wantRsp || wantRsp == 0 {
+		t.Errorf("walked %d bytes, %d from the port; want %d, %d", got, gotRsp, want, wantRsp)
+	}
+	var r recorder
+	calls := 0
+	EachPDU(&r, path, 502, func(b []byte, _ bool) (int, string) {
+		calls++
+		return 0, "bad"
+	})
+	if n := len(Payloads(t, path, 502)); calls != n || len(r.errs) != n {
+		t.Errorf("a failing parse: %d calls, %d reports; want one each per payload (%d)", calls, len(r.errs), n)
+	}
+}

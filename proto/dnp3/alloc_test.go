@@ -1,6 +1,10 @@
 package dnp3
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/alloctest"
+)
 
 // benchFrames are a poll, a control, a response, link status, and a
 // 292-byte continuation segment.
@@ -16,7 +20,7 @@ func TestNoAllocs(t *testing.T) {
 	var f Frame
 	var a App
 	bad := req(FuncRead, 60, 2, 0x0a)
-	allocs := testing.AllocsPerRun(1000, func() {
+	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, b := range benchFrames {
 			if _, err := Parse(b, &f); err != OK {
 				t.Fatal(err)
@@ -28,21 +32,12 @@ func TestNoAllocs(t *testing.T) {
 		_ = FunctionName(f.App.Function)
 		_ = LinkFunctionName(f.Control)
 	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run, want 0", allocs)
-	}
 }
 
 func BenchmarkParse(b *testing.B) {
 	for _, name := range []string{"read_class", "direct_operate", "response", "link_status", "max_segment"} {
 		fr := benchFrames[name]
-		b.Run(name, func(b *testing.B) {
-			var f Frame
-			b.ReportAllocs()
-			b.SetBytes(int64(len(fr)))
-			for b.Loop() {
-				Parse(fr, &f)
-			}
-		})
+		var f Frame
+		alloctest.Bench(b, name, len(fr), func() { Parse(fr, &f) })
 	}
 }

@@ -2,8 +2,6 @@ package dnp3
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
@@ -114,31 +112,6 @@ var captureWant = map[string]string{
 		rsp 129 1`,
 }
 
-// expand turns captureWant lines into per-key counts; a key may list
-// alternatives separated by commas ("req 3,4 1").
-func expand(t *testing.T, spec string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, line := range strings.Split(spec, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if len(f) < 3 {
-			t.Fatalf("bad line %q", line)
-		}
-		count, err := strconv.Atoi(f[len(f)-1])
-		if err != nil {
-			t.Fatalf("bad line %q", line)
-		}
-		prefix := strings.Join(f[:len(f)-2], " ")
-		for _, k := range strings.Split(f[len(f)-2], ",") {
-			out[prefix+" "+k] += count
-		}
-	}
-	return out
-}
-
 // parsePayload runs Parse over one payload until it ends or fails.
 func parsePayload(t *testing.T, b []byte, dir string, count func(string)) {
 	var f Frame
@@ -182,6 +155,6 @@ func TestCaptures(t *testing.T) {
 				parsePayload(t, s.Payload, "rsp", func(k string) { got[k]++ })
 			}
 		}
-		pcaptest.DiffCounts(t, got, expand(t, spec))
+		pcaptest.DiffCounts(t, got, pcaptest.Counts(t, spec))
 	})
 }

@@ -1,6 +1,10 @@
 package enip
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/alloctest"
+)
 
 // benchPDUs are the shapes measured by TestNoAllocs and BenchmarkParse.
 var benchPDUs = []struct {
@@ -23,29 +27,19 @@ func TestNoAllocs(t *testing.T) {
 		if n, err := Parse(bp.b, Request, &p); err != bp.err || (err == OK && n != len(bp.b)) {
 			t.Fatalf("%s: Parse = %d, %q; want %q", bp.name, n, err, bp.err)
 		}
-		if n := testing.AllocsPerRun(1000, func() { Parse(bp.b, Request, &p) }); n != 0 {
-			t.Errorf("%s: Parse allocates %v times per PDU, want 0", bp.name, n)
-		}
-		if n := testing.AllocsPerRun(100, func() {
+		alloctest.Zero(t, 1000, bp.name+": Parse", func() { Parse(bp.b, Request, &p) })
+		alloctest.Zero(t, 100, bp.name+": naming", func() {
 			for _, m := range p.Messages() {
 				_ = ServiceName(m.Service, m.Class)
 			}
 			_ = CommandName(p.Encap.Command)
-		}); n != 0 {
-			t.Errorf("%s: naming allocates %v times", bp.name, n)
-		}
+		})
 	}
 }
 
 func BenchmarkParse(b *testing.B) {
 	for _, bp := range benchPDUs {
-		b.Run(bp.name, func(b *testing.B) {
-			var p PDU
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bp.b)))
-			for b.Loop() {
-				Parse(bp.b, Request, &p)
-			}
-		})
+		var p PDU
+		alloctest.Bench(b, bp.name, len(bp.b), func() { Parse(bp.b, Request, &p) })
 	}
 }

@@ -1,6 +1,7 @@
 package enip
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -9,13 +10,7 @@ import (
 // Builders that assemble PDUs from their fields, so test cases say what
 // they mean instead of carrying opaque hex.
 
-func cat(bs ...[]byte) []byte {
-	var out []byte
-	for _, b := range bs {
-		out = append(out, b...)
-	}
-	return out
-}
+func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
 func u16(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
 func u32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }

@@ -40,28 +40,25 @@ func TestCaptures(t *testing.T) {
 		name := filepath.Base(path)
 		got := capWant{commands: map[string]int{}}
 		var p PDU
-		for _, seg := range pcaptest.Payloads(t, path, Port) {
+		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, Error) {
 			dir := Request
-			if seg.Src.Port() == Port {
+			if fromPort {
 				dir = Response
 			}
-			for b := seg.Payload; len(b) > 0; {
-				n, perr := Parse(b, dir, &p)
-				if perr != OK {
-					t.Errorf("%s: frame %d at %d: %q", name, seg.Frame, len(seg.Payload)-len(b), perr)
-					break
-				}
-				b = b[n:]
-				got.commands[CommandName(p.Encap.Command)]++
-				for _, m := range p.Messages() {
-					if m.Response {
-						got.responses++
-						continue
-					}
-					got.msgs = append(got.msgs, fmt.Sprintf("%02x %02x %x", m.Service, m.Class, m.Instance))
-				}
+			n, err := Parse(b, dir, &p)
+			if err != OK {
+				return n, err
 			}
-		}
+			got.commands[CommandName(p.Encap.Command)]++
+			for _, m := range p.Messages() {
+				if m.Response {
+					got.responses++
+					continue
+				}
+				got.msgs = append(got.msgs, fmt.Sprintf("%02x %02x %x", m.Service, m.Class, m.Instance))
+			}
+			return n, OK
+		})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", name, got, want)
 		}

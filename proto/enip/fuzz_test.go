@@ -2,18 +2,11 @@ package enip
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
-
-var knownErrors = func() map[Error]bool {
-	m := map[Error]bool{}
-	for _, e := range Errors {
-		m[e] = true
-	}
-	return m
-}()
 
 // checkParse asserts what must hold for any input.
 func checkParse(t *testing.T, b []byte, dir Dir) {
@@ -23,7 +16,7 @@ func checkParse(t *testing.T, b []byte, dir Dir) {
 		t.Helper()
 		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
 	}
-	if !knownErrors[err] {
+	if !slices.Contains(Errors, err) {
 		fail("unlisted error")
 	}
 	if n < 0 || n > len(b) || (err == ErrShort && n != 0) {

@@ -3,6 +3,7 @@ package iec104_test
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/internal/alloctest"
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 )
@@ -21,7 +22,7 @@ func TestNoAllocs(t *testing.T) {
 	var a APDU
 	bad := iec104test.Command(1, 1, C_SC_NA_1, CauseAct, 1, 2)
 	bad[7] = 3 // three objects in the room of one
-	allocs := testing.AllocsPerRun(1000, func() {
+	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, b := range benchAPDUs {
 			if _, err := Parse(b, &a); err != OK {
 				t.Fatal(err)
@@ -32,9 +33,6 @@ func TestNoAllocs(t *testing.T) {
 		Parse(bad[:5], &a)
 		Parse([]byte{0}, &a)
 	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run, want 0", allocs)
-	}
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -43,13 +41,7 @@ func BenchmarkParse(b *testing.B) {
 		i    int
 	}{{"u_testfr", 0}, {"s_ack", 1}, {"interrogation", 2}, {"measurands_8", 3}, {"single_command", 4}} {
 		apdu := benchAPDUs[c.i]
-		b.Run(c.name, func(b *testing.B) {
-			var a APDU
-			b.ReportAllocs()
-			b.SetBytes(int64(len(apdu)))
-			for b.Loop() {
-				Parse(apdu, &a)
-			}
-		})
+		var a APDU
+		alloctest.Bench(b, c.name, len(apdu), func() { Parse(apdu, &a) })
 	}
 }

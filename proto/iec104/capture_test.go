@@ -3,7 +3,6 @@ package iec104_test
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
@@ -94,24 +93,6 @@ var captureWant = map[string]string{
 		req bad-start 17`,
 }
 
-// expand turns captureWant lines into per-key counts.
-func expand(t *testing.T, spec string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, line := range strings.Split(spec, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		count, err := strconv.Atoi(f[len(f)-1])
-		if err != nil || len(f) < 3 {
-			t.Fatalf("bad line %q", line)
-		}
-		out[strings.Join(f[:len(f)-1], " ")] += count
-	}
-	return out
-}
-
 // outcomeKey names one Parse outcome in the captureWant vocabulary.
 func outcomeKey(dir string, a *APDU, err Error) string {
 	switch {
@@ -153,6 +134,6 @@ func TestCaptures(t *testing.T) {
 				b = b[n:]
 			}
 		}
-		pcaptest.DiffCounts(t, got, expand(t, spec))
+		pcaptest.DiffCounts(t, got, pcaptest.Counts(t, spec))
 	})
 }

@@ -1,6 +1,10 @@
 package modbus
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/internal/alloctest"
+)
 
 // benchADUs is a mix of requests and responses as a poller and an
 // engineering tool would send them.
@@ -19,7 +23,7 @@ var benchADUs = []struct {
 func TestNoAllocs(t *testing.T) {
 	var p PDU
 	bad := adu(words(6, 1, 2, 3)...)
-	allocs := testing.AllocsPerRun(1000, func() {
+	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, a := range benchADUs {
 			if _, err := Parse(a.b, a.dir, &p); err != OK {
 				t.Fatal(err)
@@ -29,9 +33,6 @@ func TestNoAllocs(t *testing.T) {
 		Parse(bad[:5], Request, &p)
 		_ = FunctionName(p.Function)
 	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run, want 0", allocs)
-	}
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -40,13 +41,7 @@ func BenchmarkParse(b *testing.B) {
 		i    int
 	}{{"read_request", 0}, {"read_response", 1}, {"write_multiple", 2}, {"read_write", 3}, {"exception", 4}} {
 		a := benchADUs[c.i]
-		b.Run(c.name, func(b *testing.B) {
-			var p PDU
-			b.ReportAllocs()
-			b.SetBytes(int64(len(a.b)))
-			for b.Loop() {
-				Parse(a.b, a.dir, &p)
-			}
-		})
+		var p PDU
+		alloctest.Bench(b, c.name, len(a.b), func() { Parse(a.b, a.dir, &p) })
 	}
 }

@@ -92,52 +92,39 @@ var captureWant = map[string]string{
 		rsp bad-protocol-id 3`,
 }
 
-// expand turns captureWant lines into per-key counts.
-func expand(t *testing.T, spec string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, line := range strings.Split(spec, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
+// codes expands one captureWant "what": a list of function codes and
+// ranges, optionally with an exception code, or an error with the codes
+// of the ADUs it was found in, or an error alone.
+func codes(what string) ([]string, error) {
+	list, suffix := "", ""
+	switch {
+	case what[0] >= '0' && what[0] <= '9':
+		list, what = what, ""
+		if i := strings.IndexByte(list, '!'); i >= 0 {
+			list, suffix = list[:i], list[i:]
 		}
-		if len(f) != 3 {
-			t.Fatalf("bad line %q", line)
+	case strings.Contains(what, ":"):
+		what, list, _ = strings.Cut(what, ":")
+		what += ":"
+	default:
+		return []string{what}, nil
+	}
+	var out []string
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, found := strings.Cut(r, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if !found {
+			b, err2 = a, nil
 		}
-		count, err := strconv.Atoi(f[2])
-		if err != nil {
-			t.Fatalf("bad line %q", line)
+		if err1 != nil || err2 != nil || b < a {
+			return nil, fmt.Errorf("bad range %q", r)
 		}
-		what, codes, suffix := f[1], "", ""
-		switch {
-		case what[0] >= '0' && what[0] <= '9':
-			codes, what = what, ""
-			if i := strings.IndexByte(codes, '!'); i >= 0 {
-				codes, suffix = codes[:i], codes[i:]
-			}
-		case strings.Contains(what, ":"):
-			what, codes, _ = strings.Cut(what, ":")
-			what += ":"
-		default:
-			out[f[0]+" "+what] += count
-			continue
-		}
-		for _, r := range strings.Split(codes, ",") {
-			lo, hi, found := strings.Cut(r, "-")
-			a, err1 := strconv.Atoi(lo)
-			b, err2 := strconv.Atoi(hi)
-			if !found {
-				b, err2 = a, nil
-			}
-			if err1 != nil || err2 != nil || b < a {
-				t.Fatalf("bad range %q in %q", r, line)
-			}
-			for c := a; c <= b; c++ {
-				out[fmt.Sprintf("%s %s%d%s", f[0], what, c, suffix)] += count
-			}
+		for c := a; c <= b; c++ {
+			out = append(out, fmt.Sprintf("%s%d%s", what, c, suffix))
 		}
 	}
-	return out
+	return out, nil
 }
 
 // outcomeKey names one Parse outcome in the captureWant vocabulary.
@@ -183,6 +170,6 @@ func TestCaptures(t *testing.T) {
 				parsePayload(s.Payload, Response, func(k string) { got[k]++ })
 			}
 		}
-		pcaptest.DiffCounts(t, got, expand(t, spec))
+		pcaptest.DiffCounts(t, got, pcaptest.CountsFunc(t, spec, codes))
 	})
 }

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 )
@@ -21,13 +22,7 @@ func words(fc byte, ws ...uint16) []byte {
 	return b
 }
 
-func cat(bs ...[]byte) []byte {
-	var out []byte
-	for _, b := range bs {
-		out = append(out, b...)
-	}
-	return out
-}
+func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
 func TestParse(t *testing.T) {
 	long := adu(cat([]byte{100}, make([]byte, 252))...) // 7+253 = 260 bytes

@@ -3,6 +3,7 @@ package opcua_test
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/internal/alloctest"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -30,26 +31,18 @@ func TestNoAllocs(t *testing.T) {
 		if n, err := opcua.Parse(bm.b, bm.h, &m); err != opcua.OK || n != len(bm.b) {
 			t.Fatalf("%s: Parse = %d, %q", bm.name, n, err)
 		}
-		if n := testing.AllocsPerRun(1000, func() {
+		alloctest.Zero(t, 1000, bm.name, func() {
 			opcua.Parse(bm.b, bm.h, &m)
 			c.Next(&m)
 			_, _ = m.Service.String(), m.SecurityMode.String()
 			_ = opcua.PolicySuffix(m.Policy)
-		}); n != 0 {
-			t.Errorf("%s: %v allocations per message, want 0", bm.name, n)
-		}
+		})
 	}
 }
 
 func BenchmarkParse(b *testing.B) {
 	for _, bm := range benchMsgs {
-		b.Run(bm.name, func(b *testing.B) {
-			var m opcua.Message
-			b.ReportAllocs()
-			b.SetBytes(int64(len(bm.b)))
-			for b.Loop() {
-				opcua.Parse(bm.b, bm.h, &m)
-			}
-		})
+		var m opcua.Message
+		alloctest.Bench(b, bm.name, len(bm.b), func() { opcua.Parse(bm.b, bm.h, &m) })
 	}
 }

@@ -3,8 +3,6 @@ package opcua
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
@@ -85,28 +83,6 @@ var captureWant = map[string]string{
 		rsp MSG 464,470,754,790 1
 		rsp MSG 634 31
 		rsp MSG 829 48`,
-}
-
-// expand turns captureWant lines into per-key counts; a comma list in the
-// second-to-last field counts each id.
-func expand(t *testing.T, spec string) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	for _, line := range strings.Split(spec, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		count, err := strconv.Atoi(f[len(f)-1])
-		if err != nil || len(f) < 3 {
-			t.Fatalf("bad line %q", line)
-		}
-		head, ids := f[:len(f)-2], f[len(f)-2]
-		for _, id := range strings.Split(ids, ",") {
-			out[strings.Join(append(head[:len(head):len(head)], id), " ")] += count
-		}
-	}
-	return out
 }
 
 // follower walks the TCP streams of a capture as the engine's stream
@@ -235,6 +211,6 @@ func TestCaptures(t *testing.T) {
 				f.segment(s)
 			}
 		}
-		pcaptest.DiffCounts(t, got, expand(t, spec))
+		pcaptest.DiffCounts(t, got, pcaptest.Counts(t, spec))
 	})
 }

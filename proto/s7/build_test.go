@@ -1,6 +1,7 @@
 package s7
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -9,13 +10,7 @@ import (
 // Builders that assemble TPKTs from their fields, so test cases say what
 // they mean instead of carrying opaque hex.
 
-func cat(bs ...[]byte) []byte {
-	var out []byte
-	for _, b := range bs {
-		out = append(out, b...)
-	}
-	return out
-}
+func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
 func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 

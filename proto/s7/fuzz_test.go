@@ -1,18 +1,11 @@
 package s7
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 )
-
-var knownErrors = func() map[Error]bool {
-	m := map[Error]bool{}
-	for _, e := range Errors {
-		m[e] = true
-	}
-	return m
-}()
 
 // checkParse asserts what must hold for any input.
 func checkParse(t *testing.T, b []byte) {
@@ -22,7 +15,7 @@ func checkParse(t *testing.T, b []byte) {
 		t.Helper()
 		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
 	}
-	if !knownErrors[err] {
+	if !slices.Contains(Errors, err) {
 		fail("unlisted error")
 	}
 	if n < 0 || n > len(b) || (err == ErrShort && n != 0) || (err == OK && n != int(p.TPKTLength)) {
