@@ -1,6 +1,10 @@
 package enip
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/conduit-ot/conduit/proto/internal/vocab"
+)
 
 // Vocabulary shared with the policy (rules/app.go): encapsulation command
 // names, and CIP service names. Services 0x01-0x1c are common to every
@@ -62,16 +66,11 @@ func CommandName(c uint16) string { return commandNames[c] }
 
 // CommandCode is the inverse of CommandName.
 func CommandCode(name string) (uint16, bool) {
-	for c, n := range commandNames {
-		if n == name {
-			return c, true
-		}
-	}
-	return 0, false
+	return vocab.MapCode(commandNames, name)
 }
 
 // CommandNames lists the command names, sorted.
-func CommandNames() []string { return sortedValues(commandNames) }
+func CommandNames() []string { return vocab.MapNames(commandNames) }
 
 // ServiceName names the CIP service code (response bit ignored) as sent to
 // class, or returns "" when unknown. A common service has its name on any
@@ -102,7 +101,7 @@ func ServiceCode(name string) (code uint8, class uint32, ok bool) {
 
 // ServiceNames lists every service name, sorted.
 func ServiceNames() []string {
-	out := sortedValues(classServices)
+	out := vocab.MapNames(classServices)
 	for _, n := range commonServices {
 		if n != "" {
 			out = append(out, n)
@@ -117,22 +116,8 @@ func ClassName(class uint32) string { return classNames[class] }
 
 // ClassCode is the inverse of ClassName.
 func ClassCode(name string) (uint32, bool) {
-	for c, n := range classNames {
-		if n == name {
-			return c, true
-		}
-	}
-	return 0, false
+	return vocab.MapCode(classNames, name)
 }
 
 // ClassNames lists the class names, sorted.
-func ClassNames() []string { return sortedValues(classNames) }
-
-func sortedValues[K comparable](m map[K]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
-}
+func ClassNames() []string { return vocab.MapNames(classNames) }

@@ -1,6 +1,6 @@
 package s7
 
-import "sort"
+import "github.com/conduit-ot/conduit/proto/internal/vocab"
 
 // Vocabulary shared with the policy (rules/app.go s7Functions).
 
@@ -48,32 +48,22 @@ func FunctionCode(name string) (uint8, bool) {
 	if f, ok := functionAliases[name]; ok {
 		return f, true
 	}
-	for f, n := range functionNames {
-		if n == name {
-			return f, true
-		}
-	}
-	return 0, false
+	return vocab.MapCode(functionNames, name)
 }
 
 // FunctionNames lists the function names (without aliases), sorted.
-func FunctionNames() []string { return sortedValues(functionNames) }
+func FunctionNames() []string { return vocab.MapNames(functionNames) }
 
 // GroupName names a userdata function group, or returns "" when unknown.
 func GroupName(g uint8) string { return groupNames[g] }
 
 // GroupCode is the inverse of GroupName.
 func GroupCode(name string) (uint8, bool) {
-	for g, n := range groupNames {
-		if n == name {
-			return g, true
-		}
-	}
-	return 0, false
+	return vocab.MapCode(groupNames, name)
 }
 
 // GroupNames lists the userdata group names, sorted.
-func GroupNames() []string { return sortedValues(groupNames) }
+func GroupNames() []string { return vocab.MapNames(groupNames) }
 
 // SubfunctionName names a userdata subfunction of group, or returns ""
 // when unknown.
@@ -85,15 +75,6 @@ func ROSCTRName(r uint8) string {
 		return rosctrNames[r]
 	}
 	return ""
-}
-
-func sortedValues[K comparable](m map[K]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Block decodes an up/download file name such as "_0A00001P": '_', the

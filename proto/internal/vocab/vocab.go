@@ -28,3 +28,28 @@ func Names(table []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// MapCode returns the code whose name is name in a vocabulary kept as a
+// map (sparse codes: ENIP commands, CIP classes, S7 functions). "" is never
+// a name.
+func MapCode[K comparable](m map[K]string, name string) (K, bool) {
+	if name != "" {
+		for code, n := range m {
+			if n == name {
+				return code, true
+			}
+		}
+	}
+	var zero K
+	return zero, false
+}
+
+// MapNames lists a map vocabulary's names, sorted.
+func MapNames[K comparable](m map[K]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
