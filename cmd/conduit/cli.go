@@ -79,16 +79,21 @@ func parseArgsAnyOrder(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
-// positiveDuration parses the value of a window flag (--quiet, --window):
-// a policy duration (14d, 3h) above zero. A bad one is reported as the
-// command's error.
-func positiveDuration(cmd, flagName, v string, stderr io.Writer) (time.Duration, bool) {
+// parseWindow is parseAnyOrder for the commands that judge a window
+// (ready, review, report), and returns the window: the flag named window,
+// a policy duration (14d, 3h) above zero. A bad one is the command's
+// error, exit 2.
+func parseWindow(fs *flag.FlagSet, args []string, window string) (time.Duration, int) {
+	if code := parseAnyOrder(fs, args); code >= 0 {
+		return 0, code
+	}
+	v := fs.Lookup(window).Value.String()
 	d, err := rules.ParseDuration(v)
 	if err != nil || d <= 0 {
-		fmt.Fprintf(stderr, "conduit %s: --%s %q is not a duration\n", cmd, flagName, v)
-		return 0, false
+		fmt.Fprintf(fs.Output(), "conduit %s: --%s %q is not a duration\n", fs.Name(), window, v)
+		return 0, 2
 	}
-	return d, true
+	return d, -1
 }
 
 // printJSON prints v as indented JSON, the form of every --json; the exit

@@ -271,13 +271,10 @@ func short(sha string) string {
 
 func runReview(args []string, stdout, stderr io.Writer) int {
 	fs, cf := evidenceFlags("review", "usage: conduit review [--window DUR] [--json] [--socket PATH | -c FILE CAPTURE...]", stderr)
-	window := fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
-	if code := parseAnyOrder(fs, args); code >= 0 {
+	fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
+	w, code := parseWindow(fs, args, "window")
+	if code >= 0 {
 		return code
-	}
-	w, ok := positiveDuration("review", "window", *window, stderr)
-	if !ok {
-		return 2
 	}
 	var rep reviewReport
 	if fs.NArg() > 0 {
