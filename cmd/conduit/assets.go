@@ -4,10 +4,7 @@ package main
 // observe) over the control socket, or from captures offline.
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -25,7 +22,7 @@ type assetsReply struct {
 	Sources []string `json:"sources,omitempty"` // captures, offline
 }
 
-func (o *ops) assetsHandler(context.Context, json.RawMessage) (any, error) {
+func (o *ops) assetsHandler() (any, error) {
 	if o.assets == nil {
 		return nil, errors.New("this daemon keeps no asset inventory: conduit observe does (or run conduit assets on captures)")
 	}
@@ -34,11 +31,8 @@ func (o *ops) assetsHandler(context.Context, json.RawMessage) (any, error) {
 
 func runAssets(args []string, stdout, stderr io.Writer) int {
 	fs, cf := newClientFlags("assets", stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
 	}
 	var r assetsReply
 	if fs.NArg() > 0 {
@@ -66,11 +60,7 @@ func runAssets(args []string, stdout, stderr io.Writer) int {
 	if r.Assets == nil {
 		r.Assets = []assets.Asset{}
 	}
-	if cf.json {
-		return printJSON(stdout, r)
-	}
-	printAssets(stdout, &r)
-	return 0
+	return cf.output(stdout, r, func(w io.Writer) { printAssets(w, &r) })
 }
 
 func printAssets(w io.Writer, r *assetsReply) {

@@ -6,10 +6,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,7 +16,7 @@ import (
 	"github.com/conduit-ot/conduit/learn"
 )
 
-func (o *ops) baselineHandler(context.Context, json.RawMessage) (any, error) {
+func (o *ops) baselineHandler() (any, error) {
 	if o.live == nil {
 		return nil, errors.New("this daemon keeps no live matrix: conduit observe does")
 	}
@@ -42,11 +40,8 @@ func runBaseline(args []string, stdout, stderr io.Writer) int {
 	}
 	fs, cf := newClientFlags("baseline save", stderr)
 	out := fs.String("o", "", "file to write the baseline to")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args[1:]); code >= 0 {
+		return code
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: conduit baseline save -o FILE [--socket PATH]")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -20,19 +19,11 @@ import (
 // policy is valid (warnings allowed), 1 when it is invalid, 2 when it
 // cannot be read or the command line is wrong.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("check", "usage: conduit check -c FILE [--json]", stderr)
 	file := fs.String("c", "", "policy `file` to check")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit check -c FILE [--json]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
 	}
 	if *file == "" && fs.NArg() == 1 {
 		*file = fs.Arg(0)
@@ -238,9 +229,7 @@ func writeJSON(w io.Writer, v checkResult) {
 	if v.Zones == nil {
 		v.Zones, v.Conduits, v.Rules = []zoneJSON{}, []conduitJSON{}, []ruleJSON{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	printJSON(w, v)
 }
 
 // printSummary shows what the policy means: modes, zones, conduits, rules

@@ -5,8 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/control"
+	"github.com/conduit-ot/conduit/report"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -31,8 +30,7 @@ type clientFlags struct {
 }
 
 func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(name, "", stderr)
 	c := &clientFlags{}
 	fs.BoolVar(&c.json, "json", false, "print JSON for tools")
 	fs.StringVar(&c.socket, "socket", "", "the daemon's control socket (default: control.socket of -c, else "+defaultSocket+")")
@@ -69,11 +67,8 @@ func (c *clientFlags) call(cmd string, args, result any, stderr io.Writer) int {
 // parseClient parses a client command's flags; extra positional
 // arguments are a usage error.
 func parseClient(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "conduit %s: unexpected arguments %q\n", fs.Name(), fs.Args())
@@ -83,31 +78,9 @@ func parseClient(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
-func printJSON(w io.Writer, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return 1
-	}
-	return 0
-}
-
-// fmtAgo formats a duration for people: 45s, 12m, 3h12m, 19d4h.
-func fmtAgo(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-	}
-}
+// fmtAgo formats a duration for people: 45s, 12m05s, 3h12m, 19d04h; the
+// report's form, so that the page and the terminal say the same.
+func fmtAgo(d time.Duration) string { return report.Ago(d) }
 
 // fmtCount formats a counter compactly: 999, 12.3k, 4.5M, 6.7G.
 func fmtCount(n uint64) string {

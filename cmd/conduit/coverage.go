@@ -4,9 +4,6 @@ package main
 // from captures (-c FILE CAPTURE...), the evidence review and ready use.
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,13 +29,7 @@ type coverageReply struct {
 	Rules []engine.RuleCoverage `json:"rules"`
 }
 
-func (o *ops) coverageHandler(_ context.Context, raw json.RawMessage) (any, error) {
-	var a coverageArgs
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, fmt.Errorf("bad arguments: %w", err)
-		}
-	}
+func (o *ops) coverageHandler(a coverageArgs) (any, error) {
 	return coverageOf(o.store.Load().Policy, o.eng, time.Now().UTC(), a)
 }
 
@@ -98,43 +89,41 @@ func replayOffline(policy string, captures []string) (*offline, error) {
 	return off, nil
 }
 
+// replayCaptures is replayOffline for the command line of an evidence
+// command; a failure is reported as the command's error.
+func replayCaptures(cmd, policy string, captures []string, stderr io.Writer) (*offline, bool) {
+	off, err := replayOffline(policy, captures)
+	if err != nil {
+		fmt.Fprintf(stderr, "conduit %s: %v\n", cmd, err)
+		return nil, false
+	}
+	return off, true
+}
+
 // evidenceFlags are the flags of coverage, review and ready: the daemon's
 // socket, or -c FILE with captures for the offline answer.
-func evidenceFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
+func evidenceFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
 	fs, cf := newClientFlags(name, stderr)
 	fs.Lookup("c").Usage = "policy `file`: with captures, replay them under it instead of asking the daemon; else the file whose control.socket to use"
+	setUsage(fs, usage)
 	return fs, cf
 }
 
-func parseEvidence(fs *flag.FlagSet, args []string) int {
-	if err := parseArgsAnyOrder(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	return -1
-}
-
 func runCoverage(args []string, stdout, stderr io.Writer) int {
-	fs, cf := evidenceFlags("coverage", stderr)
+	fs, cf := evidenceFlags("coverage", "usage: conduit coverage [--rule R] [--top N] [--json] [--socket PATH | -c FILE CAPTURE...]", stderr)
 	rule := fs.String("rule", "", "only the rule `name`d")
 	top := fs.Int("top", 20, "tuples per rule, the busiest first (0: all kept)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit coverage [--rule R] [--top N] [--json] [--socket PATH | -c FILE CAPTURE...]")
-		fs.PrintDefaults()
-	}
-	if code := parseEvidence(fs, args); code >= 0 {
+	if code := parseAnyOrder(fs, args); code >= 0 {
 		return code
 	}
 	a := coverageArgs{Rule: *rule, Top: *top}
 	var r coverageReply
 	if fs.NArg() > 0 {
-		off, err := replayOffline(cf.config, fs.Args())
-		if err != nil {
-			fmt.Fprintf(stderr, "conduit coverage: %v\n", err)
+		off, ok := replayCaptures("coverage", cf.config, fs.Args(), stderr)
+		if !ok {
 			return 2
 		}
+		var err error
 		if r, err = coverageOf(off.pol, off.eng, off.now, a); err != nil {
 			fmt.Fprintf(stderr, "conduit coverage: %v\n", err)
 			return 1
@@ -142,11 +131,7 @@ func runCoverage(args []string, stdout, stderr io.Writer) int {
 	} else if code := cf.call("coverage", a, &r, stderr); code != 0 {
 		return code
 	}
-	if cf.json {
-		return printJSON(stdout, r)
-	}
-	printCoverage(stdout, &r)
-	return 0
+	return cf.output(stdout, r, func(w io.Writer) { printCoverage(w, &r) })
 }
 
 // printCoverage prints, per rule that carried anything, its tuples with

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -84,13 +83,7 @@ func (f *flowFilter) match(fi *engine.FlowInfo) bool {
 	return true
 }
 
-func (o *ops) flowsHandler(_ context.Context, raw json.RawMessage) (any, error) {
-	var a flowsArgs
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, fmt.Errorf("bad arguments: %w", err)
-		}
-	}
+func (o *ops) flowsHandler(a flowsArgs) (any, error) {
 	f, err := o.parseFlowFilter(a)
 	if err != nil {
 		return nil, err
@@ -112,7 +105,11 @@ func (o *ops) flowsHandler(_ context.Context, raw json.RawMessage) (any, error) 
 }
 
 func runFlows(args []string, stdout, stderr io.Writer) int {
-	fs, cf := newClientFlags("flows", stderr)
+	return query[flowsReply]{name: "flows", flags: flowsFlags, text: printFlows}.run(args, stdout, stderr)
+}
+
+// flowsFlags are the filters of conduit flows.
+func flowsFlags(fs *flag.FlagSet) any {
 	var a flowsArgs
 	fs.StringVar(&a.Zone, "zone", "", "only flows from or to this zone")
 	fs.StringVar(&a.Rule, "rule", "", "only flows decided by this rule (\"default\" for the default)")
@@ -120,18 +117,7 @@ func runFlows(args []string, stdout, stderr io.Writer) int {
 	// A full table holds tens of thousands of flows: a terminal wants the
 	// first page and a count, not a scroll.
 	fs.IntVar(&a.Limit, "limit", 200, "at most this many flows, oldest first (0: all)")
-	if code := parseClient(fs, args); code >= 0 {
-		return code
-	}
-	var r flowsReply
-	if code := cf.call("flows", a, &r, stderr); code != 0 {
-		return code
-	}
-	if cf.json {
-		return printJSON(stdout, r)
-	}
-	printFlows(stdout, &r)
-	return 0
+	return &a
 }
 
 func printFlows(w io.Writer, r *flowsReply) {

@@ -77,19 +77,9 @@ func broadness(r *rules.Rule) string {
 }
 
 func runHits(args []string, stdout, stderr io.Writer) int {
-	fs, cf := newClientFlags("hits", stderr)
-	if code := parseClient(fs, args); code >= 0 {
-		return code
-	}
-	var r hitsReply
-	if code := cf.call("hits", nil, &r, stderr); code != 0 {
-		return code
-	}
-	if cf.json {
-		return printJSON(stdout, hitsJSON{Rules: r.Rules})
-	}
-	printHits(stdout, &r)
-	return 0
+	q := query[hitsReply]{name: "hits", text: printHits,
+		json: func(r *hitsReply) any { return hitsJSON{Rules: r.Rules} }}
+	return q.run(args, stdout, stderr)
 }
 
 // printHits prints one row per rule. The cleanup rule and broad allow

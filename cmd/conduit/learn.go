@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
-	"flag"
 	"fmt"
 	"github.com/conduit-ot/conduit/proto"
 	"io"
@@ -31,8 +29,7 @@ port-only rules first.`
 // communication matrix (--matrix), timeout advice (--timeouts) or a
 // before/after comparison (--diff).
 func runLearn(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("learn", fmt.Sprintf(learnUsage, proto.Names()), stderr)
 	out := fs.String("o", "", "write the draft policy (or matrix) to `file` instead of stdout")
 	zonesFile := fs.String("zones", "", "take zones from `file` (a policy, or its zones: mapping); others are inferred")
 	matrix := fs.String("matrix", "", "print the communication matrix as `format` table, csv or json instead of a policy")
@@ -44,15 +41,8 @@ func runLearn(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "--timeouts and --diff: print JSON")
 	noConds := fs.Bool("no-conditions", false, "write the protocol conditions as comments: the rules allow by port only")
 	socket := fs.String("socket", "", "learn from the live matrix of the conduit observe serving this control `socket` instead of inputs")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, learnUsage+"\n", proto.Names())
-		fs.PrintDefaults()
-	}
-	if err := parseArgsAnyOrder(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseAnyOrder(fs, args); code >= 0 {
+		return code
 	}
 	inputs := fs.Args()
 	if *socket != "" {
@@ -230,7 +220,7 @@ func learnTimeouts(m *learn.Matrix, policy string, margin float64, asJSON bool, 
 		for _, a := range adv {
 			list = append(list, adviceJSON{a.Rule, a.Index, a.Timeout.Seconds(), a.Source, a.Gap.Seconds(), a.Flow, a.Services, rules.FormatDuration(a.Suggest)})
 		}
-		encodeIndented(stdout, struct {
+		printJSON(stdout, struct {
 			Advice []adviceJSON `json:"advice"`
 		}{list})
 	} else if len(adv) == 0 {
@@ -280,7 +270,7 @@ func learnDiff(inputs []string, given []*learn.Zone, asJSON bool, stdout, stderr
 		if changes == nil {
 			changes = []learn.Change{}
 		}
-		encodeIndented(stdout, struct {
+		printJSON(stdout, struct {
 			Changes []learn.Change `json:"changes"`
 		}{changes})
 	} else {

@@ -46,17 +46,16 @@ func runObserve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conduit: --workers and --ring-mb must be at least 1")
 		return 2
 	}
-	pol, logs, log, err := openDaemon(*df.path, *df.debug, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
+	pol, o, ok := df.open(stdout, stderr, *matrixState)
+	if !ok {
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
-	defer logs.Close(3 * time.Second)
-	o := &ops{logs: logs, log: log, state: *df.state, deniedLimit: df.limit, stdout: stdout, passive: true, matrixState: *matrixState}
-	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: log, RingBytes: *ringMB << 20}
+	defer o.logs.Close(3 * time.Second)
+	o.passive = true
+	cfg := tap.Config{Ifaces: ifaces, Workers: *workers, Log: o.log, RingBytes: *ringMB << 20}
 	if err := observe(*df.path, pol.Passive(), o, cfg, *socket, *df.saveEvery, sigs); err != nil {
-		log.Error("conduit stopped", "err", err)
+		o.log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}

@@ -292,15 +292,15 @@ func (o *ops) startControl(path string) *control.Server {
 		return nil
 	}
 	srv, err := control.Listen(path, map[string]control.Handler{
-		"status":   func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
-		"hits":     func(context.Context, json.RawMessage) (any, error) { return o.hits(), nil },
-		"flows":    o.flowsHandler,
-		"coverage": o.coverageHandler,
-		"review":   o.reviewHandler,
-		"ready":    o.readyHandler,
-		"reload":   func(context.Context, json.RawMessage) (any, error) { return o.reload(), nil },
-		"assets":   o.assetsHandler,
-		"baseline": o.baselineHandler,
+		"status":   noArgs(func() (any, error) { return o.status(), nil }),
+		"hits":     noArgs(func() (any, error) { return o.hits(), nil }),
+		"flows":    withArgs(o.flowsHandler),
+		"coverage": withArgs(o.coverageHandler),
+		"review":   withArgs(o.reviewHandler),
+		"ready":    withArgs(o.readyHandler),
+		"reload":   noArgs(func() (any, error) { return o.reload(), nil }),
+		"assets":   noArgs(o.assetsHandler),
+		"baseline": noArgs(o.baselineHandler),
 	}, o.log)
 	if err != nil {
 		o.log.Error("control socket unavailable; status, hits, flows and reload will not answer", "socket", path, "err", err)
@@ -308,6 +308,25 @@ func (o *ops) startControl(path string) *control.Server {
 	}
 	go srv.Serve()
 	return srv
+}
+
+// withArgs adapts a handler of typed arguments to the control socket: the
+// request's arguments decode into A, the zero A when there are none.
+func withArgs[A any](h func(A) (any, error)) control.Handler {
+	return func(_ context.Context, raw json.RawMessage) (any, error) {
+		var a A
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return nil, fmt.Errorf("bad arguments: %w", err)
+			}
+		}
+		return h(a)
+	}
+}
+
+// noArgs adapts a handler that takes no arguments to the control socket.
+func noArgs(h func() (any, error)) control.Handler {
+	return func(context.Context, json.RawMessage) (any, error) { return h() }
 }
 
 // startMetrics serves Prometheus metrics when listen is set; a failure is

@@ -4,8 +4,6 @@ package main
 // to enforce, each with its figure, for change-management scripts.
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -53,13 +51,7 @@ type timeoutWarning struct {
 	What string
 }
 
-func (o *ops) readyHandler(_ context.Context, raw json.RawMessage) (any, error) {
-	var a readyArgs
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, fmt.Errorf("bad arguments: %w", err)
-		}
-	}
+func (o *ops) readyHandler(a readyArgs) (any, error) {
 	pol := o.store.Load().Policy
 	return buildReady(pol, o.eng.Hits(), o.eng.Coverage(0), flowTimeoutWarnings(o.eng), time.Now().UTC(), a)
 }
@@ -274,58 +266,27 @@ func offlineTimeouts(pol *rules.Policy, captures []string) ([]timeoutWarning, er
 }
 
 func runReady(args []string, stdout, stderr io.Writer) int {
-	fs, cf := evidenceFlags("ready", stderr)
+	fs, cf := evidenceFlags("ready", "usage: conduit ready [--conduit FROM->TO] [--quiet DUR] [--json] [--socket PATH | -c FILE CAPTURE...]\n"+
+		"exit 0 ready, 1 not ready, 2 cannot tell (no daemon, no data)", stderr)
 	conduit := fs.String("conduit", "", "the conduit `FROM->TO` to judge (default: the whole box)")
-	quiet := fs.String("quiet", "14d", "how long the cleanup rules must have been quiet, and the window of the other criteria (`duration`)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit ready [--conduit FROM->TO] [--quiet DUR] [--json] [--socket PATH | -c FILE CAPTURE...]")
-		fmt.Fprintln(stderr, "exit 0 ready, 1 not ready, 2 cannot tell (no daemon, no data)")
-		fs.PrintDefaults()
-	}
-	if code := parseEvidence(fs, args); code >= 0 {
+	fs.String("quiet", "14d", "how long the cleanup rules must have been quiet, and the window of the other criteria (`duration`)")
+	// A bad window is exit 2 too: exitCannotTell.
+	q, code := parseWindow(fs, args, "quiet")
+	if code >= 0 {
 		return code
-	}
-	q, err := rules.ParseDuration(*quiet)
-	if err != nil || q <= 0 {
-		fmt.Fprintf(stderr, "conduit ready: --quiet %q is not a duration\n", *quiet)
-		return exitCannotTell
 	}
 	a := readyArgs{Conduit: *conduit, Quiet: q}
 	var rep readyReport
 	if fs.NArg() > 0 {
-		off, err := replayOffline(cf.config, fs.Args())
-		if err != nil {
-			fmt.Fprintf(stderr, "conduit ready: %v\n", err)
-			return exitCannotTell
-		}
-		warns, err := offlineTimeouts(off.pol, fs.Args())
-		if err != nil {
-			fmt.Fprintf(stderr, "conduit ready: %v\n", err)
-			return exitCannotTell
-		}
-		if rep, err = buildReady(off.pol, off.eng.Hits(), off.eng.Coverage(0), warns, off.now, a); err != nil {
+		var err error
+		if rep, err = readyOffline(cf.config, fs.Args(), a); err != nil {
 			fmt.Fprintf(stderr, "conduit ready: %v\n", err)
 			return exitCannotTell
 		}
 	} else if code := cf.call("ready", a, &rep, stderr); code != 0 {
 		return exitCannotTell
 	}
-	if cf.json {
-		printJSON(stdout, rep)
-	} else {
-		what := "the box"
-		if rep.Conduit != "" {
-			what = "conduit " + rep.Conduit
-		}
-		fmt.Fprintf(stdout, "%s: %s for enforce (quiet %s)\n", what, rep.Verdict, rep.Quiet)
-		for _, c := range rep.Criteria {
-			mark := "pass"
-			if !c.Pass {
-				mark = "FAIL"
-			}
-			fmt.Fprintf(stdout, "  %-4s  %-15s %s\n", mark, c.Name, c.Figure)
-		}
-	}
+	cf.output(stdout, rep, func(w io.Writer) { printReady(w, &rep) })
 	switch rep.Verdict {
 	case "ready":
 		return exitReady
@@ -333,4 +294,34 @@ func runReady(args []string, stdout, stderr io.Writer) int {
 		return exitNotReady
 	}
 	return exitCannotTell
+}
+
+// readyOffline is ready's answer from captures replayed under a policy
+// file.
+func readyOffline(policy string, captures []string, a readyArgs) (readyReport, error) {
+	off, err := replayOffline(policy, captures)
+	if err != nil {
+		return readyReport{}, err
+	}
+	warns, err := offlineTimeouts(off.pol, captures)
+	if err != nil {
+		return readyReport{}, err
+	}
+	return buildReady(off.pol, off.eng.Hits(), off.eng.Coverage(0), warns, off.now, a)
+}
+
+// printReady is the verdict, then each criterion with its figure.
+func printReady(w io.Writer, rep *readyReport) {
+	what := "the box"
+	if rep.Conduit != "" {
+		what = "conduit " + rep.Conduit
+	}
+	fmt.Fprintf(w, "%s: %s for enforce (quiet %s)\n", what, rep.Verdict, rep.Quiet)
+	for _, c := range rep.Criteria {
+		mark := "pass"
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-4s  %-15s %s\n", mark, c.Name, c.Figure)
+	}
 }

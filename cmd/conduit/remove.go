@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,7 @@ import (
 // place when it stops (or a killed one left), so that the kernel forwards
 // on its own again: the deliberate way to take conduit out of the path.
 func runRemove(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("remove", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("remove", "", stderr)
 	force := fs.Bool("force", false, "remove the table even while NFQUEUE queues are bound in this namespace (a conduit may be running)")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -28,22 +25,14 @@ const (
 // runReplay implements `conduit replay -c FILE [--json] [--events FILE]
 // [--mode M] [--fail-on-drop] CAPTURE...`.
 func runReplay(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("replay", "usage: conduit replay -c FILE [--json] [--events FILE] [--mode M] [--fail-on-drop] CAPTURE...", stderr)
 	file := fs.String("c", "", "policy `file`")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
 	events := fs.String("events", "", "write the verdict and flow lines (JSON) to `file` (- for stdout)")
 	mode := fs.String("mode", "", "replace the policy's global `mode` (passthrough, monitor, enforce); per-conduit modes still apply")
 	failOnDrop := fs.Bool("fail-on-drop", false, "exit 3 when any packet was or would have been dropped")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit replay -c FILE [--json] [--events FILE] [--mode M] [--fail-on-drop] CAPTURE...")
-		fs.PrintDefaults()
-	}
-	if err := parseArgsAnyOrder(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseAnyOrder(fs, args); code >= 0 {
+		return code
 	}
 	if *file == "" || fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "conduit replay: need a policy (-c FILE) and at least one capture")
@@ -92,7 +81,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		code = exitCapture
 	}
 	if *asJSON {
-		encodeIndented(stdout, res)
+		printJSON(stdout, res)
 	} else {
 		printReplay(stdout, pol, &res)
 	}
@@ -103,28 +92,6 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return exitDropped
 	}
 	return code
-}
-
-// parseArgsAnyOrder parses flags that may come after the positional
-// arguments too (conduit replay a.pcap -c p.yaml), as operators type them.
-func parseArgsAnyOrder(fs *flag.FlagSet, args []string) error {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // createOutput opens path for writing, "-" being stdout.
@@ -191,13 +158,6 @@ func hitStamp(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
-}
-
-// encodeIndented prints v as indented JSON.
-func encodeIndented(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // chronological orders captures by their first packet's time, so that the

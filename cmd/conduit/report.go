@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,26 +14,14 @@ import (
 // FILE CAPTURE...]`: offline through replay's engine when captures are
 // given, else from the running daemon.
 func runReport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("report", "usage: conduit report -o FILE.html [--quiet DUR] [--socket PATH | -c FILE CAPTURE...]", stderr)
 	out := fs.String("o", "report.html", "write the report to `file` (- for stdout)")
 	file := fs.String("c", "", "policy `file`: with captures, the policy to replay them with; with --socket, the zones' file when the daemon's is not readable here")
 	socket := fs.String("socket", "", "the daemon's control socket (default: control.socket of -c, else "+defaultSocket+")")
-	quiet := fs.String("quiet", "14d", "the window of readiness (how long the cleanup rules must have been quiet) and of review (`duration`)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit report -o FILE.html [--quiet DUR] [--socket PATH | -c FILE CAPTURE...]")
-		fs.PrintDefaults()
-	}
-	if err := parseArgsAnyOrder(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	q, err := rules.ParseDuration(*quiet)
-	if err != nil || q <= 0 {
-		fmt.Fprintf(stderr, "conduit report: --quiet %q is not a duration\n", *quiet)
-		return 2
+	fs.String("quiet", "14d", "the window of readiness (how long the cleanup rules must have been quiet) and of review (`duration`)")
+	q, c := parseWindow(fs, args, "quiet")
+	if c >= 0 {
+		return c
 	}
 	var (
 		rep  *report.Report

@@ -7,8 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -73,13 +71,7 @@ type reviewRetire struct {
 	LastHit *time.Time `json:"last_hit"`
 }
 
-func (o *ops) reviewHandler(_ context.Context, raw json.RawMessage) (any, error) {
-	a := reviewArgs{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, fmt.Errorf("bad arguments: %w", err)
-		}
-	}
+func (o *ops) reviewHandler(a reviewArgs) (any, error) {
 	return buildReview(o.store.Load().Policy, o.eng, time.Now().UTC(), a.Window), nil
 }
 
@@ -278,34 +270,21 @@ func short(sha string) string {
 }
 
 func runReview(args []string, stdout, stderr io.Writer) int {
-	fs, cf := evidenceFlags("review", stderr)
-	window := fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conduit review [--window DUR] [--json] [--socket PATH | -c FILE CAPTURE...]")
-		fs.PrintDefaults()
-	}
-	if code := parseEvidence(fs, args); code >= 0 {
+	fs, cf := evidenceFlags("review", "usage: conduit review [--window DUR] [--json] [--socket PATH | -c FILE CAPTURE...]", stderr)
+	fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
+	w, code := parseWindow(fs, args, "window")
+	if code >= 0 {
 		return code
-	}
-	w, err := rules.ParseDuration(*window)
-	if err != nil || w <= 0 {
-		fmt.Fprintf(stderr, "conduit review: --window %q is not a duration\n", *window)
-		return 2
 	}
 	var rep reviewReport
 	if fs.NArg() > 0 {
-		off, err := replayOffline(cf.config, fs.Args())
-		if err != nil {
-			fmt.Fprintf(stderr, "conduit review: %v\n", err)
+		off, ok := replayCaptures("review", cf.config, fs.Args(), stderr)
+		if !ok {
 			return 2
 		}
 		rep = buildReview(off.pol, off.eng, off.now, w)
 	} else if code := cf.call("review", reviewArgs{Window: w}, &rep, stderr); code != 0 {
 		return code
 	}
-	if cf.json {
-		return printJSON(stdout, rep)
-	}
-	io.WriteString(stdout, rep.YAML)
-	return 0
+	return cf.output(stdout, rep, func(w io.Writer) { io.WriteString(w, rep.YAML) })
 }

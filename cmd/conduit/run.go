@@ -35,8 +35,7 @@ type daemonFlags struct {
 // state is the hit counters' default file, lines what the denied-line
 // limit counts.
 func newDaemonFlags(name string, stderr io.Writer, state, lines string) (*flag.FlagSet, *daemonFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(name, "", stderr)
 	d := &daemonFlags{
 		path:      fs.String("c", "/etc/conduit/conduit.yaml", "policy file"),
 		debug:     fs.Bool("debug", false, "log debug messages"),
@@ -46,6 +45,19 @@ func newDaemonFlags(name string, stderr io.Writer, state, lines string) (*flag.F
 	fs.IntVar(&d.limit.Burst, "denied-burst", 20, lines+" log lines per source address per window; more are counted in a later \"suppressed\" line (-1: no limit)")
 	fs.DurationVar(&d.limit.Window, "denied-window", 10*time.Second, "the window of --denied-burst")
 	return fs, d
+}
+
+// open loads the policy and opens the event log (openDaemon) for a
+// daemon that keeps its live matrix in matrixState; the ops it returns
+// carry the flags' settings, and the caller closes o.logs. A failure is
+// reported on stderr (ok false: exit 1).
+func (d *daemonFlags) open(stdout, stderr io.Writer, matrixState string) (pol *rules.Policy, o *ops, ok bool) {
+	pol, logs, log, err := openDaemon(*d.path, *d.debug, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "conduit: %v\n", err)
+		return nil, nil, false
+	}
+	return pol, &ops{logs: logs, log: log, state: *d.state, deniedLimit: d.limit, stdout: stdout, matrixState: matrixState}, true
 }
 
 // firstLook lets the start event wait for the policy file watcher's
@@ -87,19 +99,17 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	pol, logs, log, err := openDaemon(*df.path, *df.debug, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "conduit: %v\n", err)
+	pol, o, ok := df.open(stdout, stderr, *matrixState)
+	if !ok {
 		return 1
 	}
 	// Last out: what is queued for the sinks gets a few seconds to leave.
-	defer logs.Close(3 * time.Second)
-	o := &ops{logs: logs, log: log, state: *df.state, deniedLimit: df.limit, stdout: stdout, matrixState: *matrixState}
+	defer o.logs.Close(3 * time.Second)
 	if o.matrixState == "" && o.state != "" {
 		o.matrixState = filepath.Join(filepath.Dir(o.state), "matrix.json")
 	}
 	if err := serve(*df.path, pol, o, *df.saveEvery, sigs, *removeOnExit); err != nil {
-		log.Error("conduit stopped", "err", err)
+		o.log.Error("conduit stopped", "err", err)
 		fmt.Fprintf(stderr, "conduit: %v\n", err)
 		return 1
 	}

@@ -222,19 +222,7 @@ func (o *ops) status() statusReport {
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs, cf := newClientFlags("status", stderr)
-	if code := parseClient(fs, args); code >= 0 {
-		return code
-	}
-	var r statusReport
-	if code := cf.call("status", nil, &r, stderr); code != 0 {
-		return code
-	}
-	if cf.json {
-		return printJSON(stdout, r)
-	}
-	printStatus(stdout, &r)
-	return 0
+	return query[statusReport]{name: "status", text: printStatus}.run(args, stdout, stderr)
 }
 
 func printStatus(w io.Writer, r *statusReport) {

@@ -16,19 +16,14 @@ const serverLifetime = 10 * time.Minute
 
 // runTCPServer echoes every byte back on every connection.
 func runTCPServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tcp-server", stderr)
-	sf := newServerFlags(fs)
-	ctx, cancel, err := sf.start(ctx, fs, args)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	ln, err := net.Listen("tcp", *sf.listen)
-	if err != nil {
-		return err
-	}
-	return serveTCP(ctx, ln, func(c net.Conn) {
-		_, _ = io.Copy(c, c)
+	return runServer(ctx, "tcp-server", args, stderr, func(ctx context.Context, listen string) error {
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return err
+		}
+		return serveTCP(ctx, ln, func(c net.Conn) {
+			_, _ = io.Copy(c, c)
+		})
 	})
 }
 
@@ -81,14 +76,12 @@ func serveTCP(ctx context.Context, ln net.Listener, handle func(net.Conn)) error
 
 // runUDPServer sends every datagram back to its sender.
 func runUDPServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("udp-server", stderr)
-	sf := newServerFlags(fs)
-	ctx, cancel, err := sf.start(ctx, fs, args)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	addr, err := net.ResolveUDPAddr("udp", *sf.listen)
+	return runServer(ctx, "udp-server", args, stderr, echoUDP)
+}
+
+// echoUDP serves runUDPServer on listen until ctx ends.
+func echoUDP(ctx context.Context, listen string) error {
+	addr, err := net.ResolveUDPAddr("udp", listen)
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,9 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args and rejects positional leftovers.
-func parse(fs *flag.FlagSet, args []string) error {
+// parse parses args, rejects positional leftovers and checks that the
+// flags named in hostPorts are IP:PORT (needHostPort).
+func parse(fs *flag.FlagSet, args []string, hostPorts ...string) error {
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -28,6 +29,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	for _, name := range hostPorts {
+		if err := needHostPort(name, fs.Lookup(name).Value.String()); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -103,13 +109,23 @@ func newServerFlags(fs *flag.FlagSet) serverFlags {
 	}
 }
 
+// runServer runs a server that takes no flags but -l and -for: serve
+// listens on -l until ctx, bounded by -for, ends.
+func runServer(ctx context.Context, name string, args []string, stderr io.Writer, serve func(ctx context.Context, listen string) error) error {
+	fs := newFlags(name, stderr)
+	sf := newServerFlags(fs)
+	ctx, cancel, err := sf.start(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return serve(ctx, *sf.listen)
+}
+
 // start parses args, checks -l and bounds ctx by -for; the caller must
 // call cancel when it gets no error.
 func (s serverFlags) start(ctx context.Context, fs *flag.FlagSet, args []string) (context.Context, context.CancelFunc, error) {
-	if err := parse(fs, args); err != nil {
-		return nil, nil, err
-	}
-	if err := needHostPort("l", *s.listen); err != nil {
+	if err := parse(fs, args, "l"); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := lifetime(ctx, *s.dur)

@@ -46,10 +46,7 @@ func runFlood(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 64, "datagrams per sendmmsg (1..1024)")
 	src := fs.String("src", "", "source IP to bind")
 	hello := fs.Bool("hello", false, "first exchange one datagram with a udp-sink -hello (so that a firewall has seen the flow both ways)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := needHostPort("addr", *addr); err != nil {
+	if err := parse(fs, args, "addr"); err != nil {
 		return err
 	}
 	if *size < 1 || *size > 65000 || *batch < 1 || *batch > 1024 {
@@ -145,10 +142,7 @@ func runSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	batch := fs.Int("batch", 64, "datagrams per recvmmsg (1..1024)")
 	bySource := fs.Bool("by-source", false, "also count packets per source address (slower)")
 	hello := fs.Bool("hello", false, "answer flood -hello's first datagram")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := needHostPort("l", *listen); err != nil {
+	if err := parse(fs, args, "l"); err != nil {
 		return err
 	}
 	if *dur <= 0 || *dur > 10*time.Minute || *idle < 0 || *batch < 1 || *batch > 1024 {

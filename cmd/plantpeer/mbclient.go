@@ -75,13 +75,19 @@ func (m *mbClient) request(pdu []byte) ([]byte, error) {
 	return resp, nil
 }
 
+// call sends a request of function fc whose two fields are an address and
+// a quantity or value (functions 3 and 6); it returns the request PDU too.
+func (m *mbClient) call(fc byte, addr, v uint16) (pdu [5]byte, resp []byte, err error) {
+	pdu[0] = fc
+	binary.BigEndian.PutUint16(pdu[1:], addr)
+	binary.BigEndian.PutUint16(pdu[3:], v)
+	resp, err = m.request(pdu[:])
+	return pdu, resp, err
+}
+
 // readHolding reads qty holding registers from addr.
 func (m *mbClient) readHolding(addr, qty uint16) ([]uint16, error) {
-	var pdu [5]byte
-	pdu[0] = 0x03
-	binary.BigEndian.PutUint16(pdu[1:], addr)
-	binary.BigEndian.PutUint16(pdu[3:], qty)
-	resp, err := m.request(pdu[:])
+	_, resp, err := m.call(0x03, addr, qty)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +103,7 @@ func (m *mbClient) readHolding(addr, qty uint16) ([]uint16, error) {
 
 // writeRegister writes one holding register; the PLC echoes the request.
 func (m *mbClient) writeRegister(addr, value uint16) error {
-	var pdu [5]byte
-	pdu[0] = 0x06
-	binary.BigEndian.PutUint16(pdu[1:], addr)
-	binary.BigEndian.PutUint16(pdu[3:], value)
-	resp, err := m.request(pdu[:])
+	pdu, resp, err := m.call(0x06, addr, value)
 	if err != nil {
 		return err
 	}

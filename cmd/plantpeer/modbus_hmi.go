@@ -45,10 +45,7 @@ func runHMI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	unit := fs.Uint("unit", 1, "unit id")
 	timeout := fs.Duration("timeout", time.Second, "per connect and per request")
 	src := fs.String("src", "", "source IP to bind (e.g. the engineering workstation)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := needHostPort("addr", *addr); err != nil {
+	if err := parse(fs, args, "addr"); err != nil {
 		return err
 	}
 	if *n < 1 || *n > 1_000_000 || *interval < 0 || *timeout <= 0 {

@@ -63,16 +63,22 @@ func access[T any](p *plc, mem []T, addr, qty uint16, write bool, args []T) ([]T
 	return append([]T(nil), mem[addr:addr+qty]...), nil
 }
 
-func (p *plc) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, error) {
-	if err := p.span(req.Addr, req.Quantity); err != nil {
+// computed reads a span of inputs the PLC computes instead of storing:
+// value(i) is the i-th one asked for.
+func computed[T any](p *plc, addr, qty uint16, value func(i int) T) ([]T, error) {
+	if err := p.span(addr, qty); err != nil {
 		return nil, err
 	}
 	p.reads.Add(1)
-	out := make([]bool, req.Quantity)
+	out := make([]T, qty)
 	for i := range out {
-		out[i] = (int(req.Addr)+i)%2 == 1
+		out[i] = value(i)
 	}
 	return out, nil
+}
+
+func (p *plc) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, error) {
+	return computed(p, req.Addr, req.Quantity, func(i int) bool { return (int(req.Addr)+i)%2 == 1 })
 }
 
 func (p *plc) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
@@ -80,15 +86,9 @@ func (p *plc) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uin
 }
 
 func (p *plc) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
-	if err := p.span(req.Addr, req.Quantity); err != nil {
-		return nil, err
-	}
-	p.reads.Add(1)
-	out := make([]uint16, req.Quantity)
-	for i := range out {
-		out[i] = uint16(time.Now().Unix()) + uint16(i) // a changing process value
-	}
-	return out, nil
+	return computed(p, req.Addr, req.Quantity, func(i int) uint16 {
+		return uint16(time.Now().Unix()) + uint16(i) // a changing process value
+	})
 }
 
 // runPLC serves Modbus/TCP with simonvetter/modbus and prints request

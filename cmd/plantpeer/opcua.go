@@ -113,10 +113,7 @@ func runOPCUAClient(ctx context.Context, args []string, stdout, stderr io.Writer
 	timeout := fs.Duration("timeout", 2*time.Second, "per-service timeout")
 	src := fs.String("src", "", "local IP to connect from")
 	verbose := fs.Bool("v", false, "log the library's messages to stderr")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := needHostPort("addr", *addr); err != nil {
+	if err := parse(fs, args, "addr"); err != nil {
 		return err
 	}
 	local, err := localAddr(*src)
