@@ -9,7 +9,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,15 +113,13 @@ func (r *rig) queued(sock string) uint64 {
 
 // kernelEntries lists the firewall's conntrack entries of UDP port 2222.
 func (r *rig) kernelEntries() string {
-	out, _ := exec.Command("ip", "netns", "exec", r.p.FW, "conntrack", "-L", "-p", "udp", "--dport", "2222").CombinedOutput()
+	out, _ := plant.NSCmd(r.p.FW, "conntrack", "-L", "-p", "udp", "--dport", "2222").CombinedOutput()
 	return string(out)
 }
 
 func TestE2EFastpath(t *testing.T) {
 	r := newModbusRig(t)
-	if _, err := exec.LookPath("conntrack"); err != nil {
-		t.Skip("needs the conntrack tool")
-	}
+	e2e.Need(t, "conntrack")
 	sock := filepath.Join(r.dir, "conduit.sock")
 	pol := fastpathPolicy{Mode: "enforce", Queue: 90, Socket: sock, TCPPort: plcTCP, Idle: "4s"}
 	writeFile(t, r.path, pol.render(t))

@@ -8,12 +8,12 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -27,9 +27,7 @@ func (r *rig) capturing(path string) (stop func()) {
 }
 
 func TestE2EDiffNamesStall(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		t.Skip("needs tcpdump")
-	}
+	e2e.Need(t, "tcpdump")
 	r := newModbusRig(t)
 	before, after := filepath.Join(r.dir, "before.pcap"), filepath.Join(r.dir, "after.pcap")
 	poll := func(n int, during func(i int)) {

@@ -10,14 +10,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -81,34 +80,10 @@ type l2Capture struct {
 }
 
 func (r *rig) l2Capture(ns string) *l2Capture {
-	t := r.t
-	t.Helper()
+	r.t.Helper()
 	c := &l2Capture{out: &syncBuffer{}}
-	errb := &syncBuffer{}
-	cmd := plant.NSCmd(ns, "tcpdump", "-i", "eth0", "-l", "-nn", "-e", "-Q", "in",
+	r.StartCaptureIn(ns, c.out, "listening on", "tcpdump", "-i", "eth0", "-l", "-nn", "-e", "-Q", "in",
 		"ether proto 0x8892 or ether proto 0x88b8 or (arp and host 10.10.0.99) or (vlan and udp port 2222)")
-	cmd.Stdout, cmd.Stderr = c.out, errb
-	if err := cmd.Start(); err != nil {
-		t.Skipf("tcpdump: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errb.String(), "listening on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("tcpdump did not start: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	return c
 }
 
@@ -180,12 +155,8 @@ func (r *rig) l2Frames(sock string) (map[string]engine.Layer2Count, *layer2JSON)
 // bridge table's counters match what was sent. IP in an 802.1Q tag is
 // judged by the rules (denied UDP from the enterprise does not cross).
 func TestE2ELayer2(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		t.Skip("needs tcpdump")
-	}
-	if err := exec.Command(scapyPython, "-c", "import scapy.all").Run(); err != nil {
-		t.Skipf("needs scapy in %s: %v", scapyPython, err)
-	}
+	e2e.Need(t, "tcpdump")
+	e2e.Need(t, scapyPython, "-c", "import scapy.all")
 	r := newRig(t)
 	sock := filepath.Join(t.TempDir(), "conduit.sock")
 	writeFile(t, r.path, l2E2EPolicy("monitor", sock, ""))

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,17 +97,11 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 	var out bytes.Buffer
 	errb := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = &out, errb
-	if err := cmd.Start(); err != nil {
+	bg, err := e2e.StartBackground(t, cmd, e2e.ExitTimeout)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(errb.String(), "nfq-accept ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("nfq-accept not ready: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e2e.WaitOutput(t, errb, "nfq-accept ready", "nfq-accept not ready", 5*time.Second)
 	if !tablePresent(t, p) {
 		t.Fatal("conduit table missing while nfq-accept runs")
 	}
@@ -122,11 +115,8 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 		t.Errorf("second reader on the same queue: %v: %s", err, second)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("nfq-accept: %v: %s", err, errb.String())
+	if err := bg.Stop(); err != nil {
+		t.Fatalf("nfq-accept after SIGTERM: %v: %s", err, errb.String())
 	}
 	var res result
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {

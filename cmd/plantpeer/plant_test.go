@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
@@ -30,19 +30,12 @@ func startServer(t *testing.T, p *plant.Plant, ns string, args ...string) func()
 	cmd := peer(p, ns, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
+	bg, err := e2e.StartBackground(t, cmd, 5*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	stop := func() string {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		_ = bg.Stop()
 		if errb.Len() > 0 {
 			t.Logf("%s stderr: %s", args[0], errb.String())
 		}
