@@ -127,16 +127,8 @@ func iecExchange(c net.Conn, apdu []byte, timeout time.Duration) error {
 // enforce (no echo), and with on_violation: reset the master's connection
 // fails at once.
 func TestE2EIEC104Inspection(t *testing.T) {
-	for _, tc := range []struct{ mode, onViolation string }{
-		{"monitor", ""},
-		{"enforce", ""},
-		{"enforce", "reset"},
-	} {
-		name := tc.mode
-		if tc.onViolation != "" {
-			name += "/" + tc.onViolation
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range violationModes {
+		t.Run(tc.String(), func(t *testing.T) {
 			r := newRig(t)
 			ctl := r.p.Host(plant.Control).NS
 			r.server(ctl, "tcp-server", "-l", fmt.Sprintf("[::]:%d", iec104.Port), "-for", "5m")

@@ -147,18 +147,8 @@ func mustRead(t *testing.T, c *modbus.ModbusClient, why string) uint16 {
 // client times out), and with on_violation: reset the client sees the
 // connection fail within a second instead of waiting for its timeout.
 func TestE2EModbusInspection(t *testing.T) {
-	for _, tc := range []struct {
-		mode, onViolation string
-	}{
-		{"monitor", ""},
-		{"enforce", ""}, // on_violation drop, the default
-		{"enforce", "reset"},
-	} {
-		name := tc.mode
-		if tc.onViolation != "" {
-			name += "/" + tc.onViolation
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range violationModes {
+		t.Run(tc.String(), func(t *testing.T) {
 			r := newModbusRig(t)
 			sock := filepath.Join(r.dir, "conduit.sock")
 			writeFile(t, r.path, policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,

@@ -177,6 +177,22 @@ func checkViolation(t testing.TB, l logLine, rule, mode, onViolation, proto stri
 	return app
 }
 
+// violationMode is one way an inspection test meets a violation: its
+// mode and the rule's on_violation ("" for the default, drop).
+type violationMode struct{ mode, onViolation string }
+
+// violationModes are the ways every inspection test runs: monitor,
+// enforce, and enforce with on_violation reset.
+var violationModes = []violationMode{{"monitor", ""}, {"enforce", ""}, {"enforce", "reset"}}
+
+// String names the subtest: the mode, then /onViolation if set.
+func (v violationMode) String() string {
+	if v.onViolation == "" {
+		return v.mode
+	}
+	return v.mode + "/" + v.onViolation
+}
+
 func matcher(match func(logLine) bool) func(e2e.Line) bool {
 	return func(l e2e.Line) bool { return match(line(l)) }
 }
