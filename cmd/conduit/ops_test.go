@@ -24,13 +24,16 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-const opsTestPolicy = `mode: monitor
-queue: {num: 30, count: 2}
-zones:
+// opsZones are the zones of the rig's policies, at the plant's addresses.
+const opsZones = `zones:
   operations:  {level: 3, cidrs: [10.30.0.0/24]}
   supervisory: {level: 2, cidrs: [10.20.0.0/24]}
   control:     {level: 1, cidrs: [10.10.0.0/24]}
-conduits:
+`
+
+const opsTestPolicy = `mode: monitor
+queue: {num: 30, count: 2}
+` + opsZones + `conduits:
   - {from: operations, to: control, mode: enforce}
 rules:
   - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502}

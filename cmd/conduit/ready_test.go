@@ -12,11 +12,7 @@ import (
 
 const readyPolicy = `mode: monitor
 queue: {num: 30, count: 1}
-zones:
-  operations:  {level: 3, cidrs: [10.30.0.0/24]}
-  supervisory: {level: 2, cidrs: [10.20.0.0/24]}
-  control:     {level: 1, cidrs: [10.10.0.0/24]}
-rules:
+` + opsZones + `rules:
   - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502, modbus: {preset: read_only}}
   - {name: ntp, from: control, to: supervisory, proto: udp, dport: 123, idle_timeout: 900ms}
   - {name: cleanup-sup-ctl, from: supervisory, to: control, action: deny, cleanup: true}

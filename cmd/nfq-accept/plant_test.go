@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +16,9 @@ import (
 
 // TestMain lets the plant test run this binary as nfq-accept in the
 // firewall namespace.
-func TestMain(m *testing.M) {
-	if os.Getenv("NFQ_ACCEPT_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(e2e.RunAs(m, selfEnv, main)) }
 
-func self(p *plant.Plant, args ...string) *exec.Cmd {
-	cmd := p.Cmd(p.FW, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "NFQ_ACCEPT_MAIN=1", "GORACE=atexit_sleep_ms=0")
-	return cmd
-}
+const selfEnv = "NFQ_ACCEPT_MAIN"
 
 func tablePresent(t *testing.T, p *plant.Plant) bool { t.Helper(); return e2e.TablePresent(t, p.FW) }
 
@@ -93,7 +82,7 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 	p := planttest.New(t)
 	addr := udpEcho(t, p)
 
-	cmd := self(p, "-queue", "7", "-gso")
+	cmd := e2e.Self(p.FW, selfEnv, "-queue", "7", "-gso")
 	var out bytes.Buffer
 	errb := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = &out, errb
@@ -110,7 +99,7 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 		t.Errorf("%d of %d echoes came back through nfq-accept", got, n)
 	}
 
-	second, err := self(p, "-queue", "7", "-install=false").CombinedOutput()
+	second, err := e2e.Self(p.FW, selfEnv, "-queue", "7", "-install=false").CombinedOutput()
 	if err == nil || !strings.Contains(string(second), "already bound") {
 		t.Errorf("second reader on the same queue: %v: %s", err, second)
 	}
