@@ -68,6 +68,10 @@ func NewRig(t testing.TB) *Rig {
 	return r
 }
 
+// Socket is the control socket's path in the test's directory, for a
+// policy whose daemon the test talks to with the client commands.
+func (r *Rig) Socket() string { return filepath.Join(r.Dir, "conduit.sock") }
+
 // Server runs a plantpeer server in ns until the test ends.
 func (r *Rig) Server(ns string, args ...string) {
 	r.T.Helper()
