@@ -204,10 +204,7 @@ rules:
 // protocol has no name for them, and 43 written as a number (any MEI
 // type) is not shown as read_device_identification (MEI type 14 only).
 func TestCheckAppConditions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "app.yaml")
-	if err := os.WriteFile(path, []byte(appPolicy), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, "app.yaml", appPolicy)
 	code, out, errOut := check(t, "-c", path)
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
@@ -283,15 +280,14 @@ func TestCheckAppConditions(t *testing.T) {
 }
 
 func TestCheckWarnings(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.yaml")
-	os.WriteFile(path, []byte(`mode: enforce
+	path := tempFile(t, "w.yaml", `mode: enforce
 zones:
   ent: {level: 4, cidrs: [10.4.0.0/16]}
   plc: {level: 1, cidrs: [10.1.0.0/16]}
 rules:
   - {name: ent-plc, from: ent, to: plc, proto: tcp, dport: 502}
   - {name: cleanup, from: any, to: any, cleanup: true}
-`), 0o644)
+`)
 	code, out, errOut := check(t, "-c", path)
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d stderr %q", code, errOut)
@@ -327,15 +323,14 @@ func TestCheckUsage(t *testing.T) {
 // TestCheckBindings: the summary and --json show each zone's ports and
 // MACs, and a bound policy gets no bridge-box advice.
 func TestCheckBindings(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.yaml")
-	os.WriteFile(path, []byte(`zones:
+	path := tempFile(t, "b.yaml", `zones:
   ops: {level: 3, cidrs: [10.30.0.0/24], ports: [eth1, eth2]}
   sup: {level: 2, cidrs: [10.20.0.0/24], ports: [eth3], macs: ["00:1D:9C:C7:B0:10"]}
   ctl: {level: 1, cidrs: [10.10.0.0/24]}
 rules:
   - {name: a, from: ops, to: sup, proto: tcp, dport: 443}
   - {name: b, from: sup, to: ctl, proto: tcp, dport: 502}
-`), 0o644)
+`)
 	code, out, _ := check(t, "-c", path)
 	if code != 0 {
 		t.Fatalf("exit %d", code)

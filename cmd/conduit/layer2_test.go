@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,8 +58,7 @@ func TestLayer2Frame(t *testing.T) {
 
 // TestCheckLayer2 prints and encodes the layer2 section.
 func TestCheckLayer2(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.yaml")
-	src := `mode: monitor
+	path := tempFile(t, "p.yaml", `mode: monitor
 zones:
   cell: {level: 1, cidrs: [10.10.0.0/24], ports: [vctl]}
   sup:  {level: 2, cidrs: [10.20.0.0/24], ports: [vsup]}
@@ -72,10 +69,7 @@ layer2:
   allow:
     - arp
     - {ethertype: 0x88b8, name: goose-bay1, from: cell, to: [cell, sup]}
-`
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	code, out, _ := check(t, "-c", path)
 	for _, want := range []string{
 		"\nlayer2: non-IP frames across the bridge; IP is judged by the rules\n",

@@ -271,8 +271,7 @@ func TestLearnMatrix(t *testing.T) {
 // other addresses get inferred zones.
 func TestLearnZonesFile(t *testing.T) {
 	pcap := filepath.Join(evidence, "plant.pcap")
-	zones := filepath.Join(t.TempDir(), "zones.yaml")
-	os.WriteFile(zones, []byte("zones:\n  control: {level: 1, cidrs: [10.10.0.0/24]}\n  supervisory: {level: 2, cidrs: [10.20.0.0/24]}\n"), 0o644)
+	zones := tempFile(t, "zones.yaml", "zones:\n  control: {level: 1, cidrs: [10.10.0.0/24]}\n  supervisory: {level: 2, cidrs: [10.20.0.0/24]}\n")
 	code, out, errOut := evRun(t, runLearn, "--zones", zones, pcap)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -522,10 +521,7 @@ func TestLearnUsageNoConditions(t *testing.T) {
 // no verdict: "nothing changed" about a file never read would be a lie.
 func TestLearnDiffUnreadable(t *testing.T) {
 	good := filepath.Join(evidence, "plant.pcap")
-	bad := filepath.Join(t.TempDir(), "bad.pcap")
-	if err := os.WriteFile(bad, []byte("\xd4\xc3\xb2\xa1 not really a capture"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := tempFile(t, "bad.pcap", "\xd4\xc3\xb2\xa1 not really a capture")
 	missing := filepath.Join(t.TempDir(), "missing.pcap")
 	for _, args := range [][]string{{bad, good}, {good, missing}, {missing, bad}} {
 		code, out, errOut := evRun(t, runLearn, append([]string{"--diff"}, args...)...)

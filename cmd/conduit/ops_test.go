@@ -105,13 +105,21 @@ func (r *opsRig) runJSON(t *testing.T, fn func([]string, io.Writer, io.Writer) i
 	return out
 }
 
+// decideFour has the rig's engine decide four SYNs, one on worker 0 and
+// three on worker 1: two HMIs' polls that hmi-polls-plc allows, one the
+// cleanup rule catches in monitor, and one of the enforced operations ->
+// control conduit, which the cleanup rule allows.
+func (r *opsRig) decideFour() {
+	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
+	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502))
+	w1.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 502))
+	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503))
+	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502))
+}
+
 func TestStatusAndHitsAgree(t *testing.T) {
 	r := newOpsRig(t)
-	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
-	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40001, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
-	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup allows: enforced conduit passes
+	r.decideFour()
 
 	var st map[string]any
 	out := r.runJSON(t, runStatus, &st)

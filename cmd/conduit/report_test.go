@@ -468,11 +468,7 @@ func TestReportBrowser(t *testing.T) {
 // control socket: status, hits and the flows in its table.
 func TestReportDaemon(t *testing.T) {
 	r := newOpsRig(t)
-	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
-	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
-	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup, the enforced conduit
+	r.decideFour()
 
 	page := filepath.Join(t.TempDir(), "daemon.html")
 	out, errOut, code := r.run(t, runReport, "-o", page)

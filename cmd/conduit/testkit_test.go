@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,17 @@ func opsPacket(proto byte, src, dst string, sport, dport uint16, seq, ack uint32
 // opsSyn is an IPv4 TCP SYN of 40 bytes.
 func opsSyn(src, dst string, sport, dport uint16) []byte {
 	return opsPacket(6, src, dst, sport, dport, 0, 0, 0x02, nil)
+}
+
+// tempFile writes content to a file name in a fresh temporary directory
+// and returns its path.
+func tempFile(t testing.TB, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // wantContains fails t for each of wants that out, the output of what,
