@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,8 +38,7 @@ func TestAssetsOffline(t *testing.T) {
 // TestAssetsUnreadable: a capture that cannot be read is an error, and
 // no inventory is printed as if it were complete.
 func TestAssetsUnreadable(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.pcap")
-	os.WriteFile(bad, []byte("not a capture"), 0o644)
+	bad := tempFile(t, "bad.pcap", "not a capture")
 	for _, args := range [][]string{{bad}, {filepath.Join(t.TempDir(), "missing.pcap")}} {
 		var out, errb bytes.Buffer
 		if code := runAssets(args, &out, &errb); code != 1 || out.Len() != 0 || errb.Len() == 0 {

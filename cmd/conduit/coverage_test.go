@@ -20,14 +20,8 @@ func TestCoverageCommand(t *testing.T) {
 	for i := range n {
 		w.Decide(opsSyn("10.20.0.12", "10.10.0.20", 41000, uint16(1000+i))) // cleanup: one tuple per port
 	}
-	out, errOut, code := r.run(t, runCoverage, "--json", "--top", "10")
-	if code != 0 {
-		t.Fatalf("coverage: %d %s", code, errOut)
-	}
 	var c coverageReply
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		t.Fatal(err)
-	}
+	out := r.runJSON(t, runCoverage, &c, "--top", "10")
 	byName := map[string]engine.RuleCoverage{}
 	for _, rc := range c.Rules {
 		byName[rc.Name] = rc
@@ -44,11 +38,7 @@ func TestCoverageCommand(t *testing.T) {
 		t.Errorf("rules %+v", c.Rules)
 	}
 	out, _, _ = r.run(t, runCoverage, "--rule", "cleanup", "--top", "3")
-	for _, want := range []string{"rule cleanup (allow, cleanup): 256 tuples", "… and 253 more", "… and 44 flows, 0 requests beyond the 256 tuples kept per rule", "10.20.0.12  10.10.0.20"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("coverage --rule cleanup lacks %q:\n%s", want, out)
-		}
-	}
+	wantContains(t, "coverage --rule cleanup", out, "rule cleanup (allow, cleanup): 256 tuples", "… and 253 more", "… and 44 flows, 0 requests beyond the 256 tuples kept per rule", "10.20.0.12  10.10.0.20")
 	if _, errOut, code := r.run(t, runCoverage, "--rule", "nope"); code != 1 || !strings.HasPrefix(errOut, "conduit coverage: no rule \"nope\" in the policy in force (rules: hmi-polls-plc, wide, cleanup, default)") {
 		t.Errorf("unknown rule: %d %q", code, errOut)
 	}

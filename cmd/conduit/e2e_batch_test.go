@@ -6,7 +6,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,11 +35,11 @@ default: deny
 // allowed ones do, and reads and verdicts really were batched.
 func TestE2EBatchedVerdicts(t *testing.T) {
 	r := newRig(t)
-	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, fmt.Sprintf(batchPolicy, sock))
-	d := r.startDaemon("")
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, fmt.Sprintf(batchPolicy, sock))
+	d := r.StartDaemon("")
 
-	sup, ent := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Enterprise).IPv4.String()
+	sup, ent := r.P.Host(plant.Supervisory).IPv4.String(), r.P.Host(plant.Enterprise).IPv4.String()
 	sink := r.UDPSink(9000, 60*time.Second, 2*time.Second)
 	var floods []*e2e.Flood
 	for _, host := range []string{plant.Supervisory, plant.Enterprise} {
@@ -91,10 +90,10 @@ func TestE2EBatchedVerdicts(t *testing.T) {
 		t.Errorf("accepted %d, dropped %d: the flood did not mix verdicts", q.Accepted, q.Dropped)
 	}
 	// The denied flood is one flow, logged once with the rule that denied it.
-	l := d.wait(0, "the enterprise flood's verdict", func(l logLine) bool {
-		return l.event() == "verdict" && l.str("src") == ent && l.num("dport") == 9000
+	l := d.Wait(0, "the enterprise flood's verdict", func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.Str("src") == ent && l.Num("dport") == 9000
 	})
-	if l.str("verdict") != "drop" || l.str("rule") != "deny-enterprise-to-plant" {
-		t.Errorf("enterprise flood verdict line: %s", l.raw)
+	if l.Str("verdict") != "drop" || l.Str("rule") != "deny-enterprise-to-plant" {
+		t.Errorf("enterprise flood verdict line: %s", l.Raw)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,19 +39,10 @@ const (
 // 200ms and more on a loaded machine, brings it through (e2e.Session.Poll).
 type ctPoller struct{ *e2e.Chatter }
 
-func ctPoll(t *testing.T, s *session, every time.Duration) *ctPoller {
-	p := &ctPoller{s.e2e().Poll(every, ctEchoWait)}
+func ctPoll(t *testing.T, s *e2e.Session, every time.Duration) *ctPoller {
+	p := &ctPoller{s.Poll(every, ctEchoWait)}
 	t.Cleanup(func() { p.Finish() })
 	return p
-}
-
-func (p *ctPoller) state() (int, error) { return p.State() }
-
-// waitFor waits until n more exchanges than base succeeded, failing the
-// test if the session breaks or makes no progress for long.
-func (p *ctPoller) waitFor(t *testing.T, base, n int, why string) {
-	t.Helper()
-	p.WaitFor(t, base, n, why)
 }
 
 // finish stops polling and returns the count, the slowest exchange and
@@ -79,7 +69,7 @@ type ctPolicy struct {
 
 // in places the policy's control socket in the rig's directory: never the
 // host's default, since tests run daemons side by side.
-func (p ctPolicy) in(r *rig) ctPolicy { p.Socket = filepath.Join(r.dir, "conduit.sock"); return p }
+func (p ctPolicy) in(r *rig) ctPolicy { p.Socket = r.Socket(); return p }
 
 func (p ctPolicy) text() string {
 	var b strings.Builder
@@ -125,56 +115,56 @@ rules:
 }
 
 // ctPort is the session's client port, which names its flow in the log.
-func ctPort(s *session) int { return s.c.LocalAddr().(*net.TCPAddr).Port }
+func ctPort(s *e2e.Session) int { return s.C.LocalAddr().(*net.TCPAddr).Port }
 
 // ctFlowLine matches log lines of event ev about the HMI->PLC session s,
 // in the request orientation (a reply picked up is logged that way too).
-func ctFlowLine(r *rig, s *session, ev string) func(logLine) bool {
-	src, dst := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
+func ctFlowLine(r *rig, s *e2e.Session, ev string) func(e2e.Line) bool {
+	src, dst := r.P.Host(plant.Supervisory).IPv4.String(), r.P.Host(plant.Control).IPv4.String()
 	port := ctPort(s)
-	return func(l logLine) bool {
-		return l.event() == ev && l.str("proto") == "tcp" && l.str("src") == src && l.str("dst") == dst &&
-			l.num("sport") == port && l.num("dport") == plcTCP
+	return func(l e2e.Line) bool {
+		return l.Event() == ev && l.Str("proto") == "tcp" && l.Str("src") == src && l.Str("dst") == dst &&
+			l.Num("sport") == port && l.Num("dport") == e2e.PLCTCP
 	}
 }
 
 // ctHMILine matches log lines of event ev about any HMI->PLC session.
-func ctHMILine(r *rig, ev string) func(logLine) bool {
-	src, dst := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
-	return func(l logLine) bool {
-		return l.event() == ev && l.str("proto") == "tcp" && l.str("src") == src && l.str("dst") == dst &&
-			l.num("dport") == plcTCP
+func ctHMILine(r *rig, ev string) func(e2e.Line) bool {
+	src, dst := r.P.Host(plant.Supervisory).IPv4.String(), r.P.Host(plant.Control).IPv4.String()
+	return func(l e2e.Line) bool {
+		return l.Event() == ev && l.Str("proto") == "tcp" && l.Str("src") == src && l.Str("dst") == dst &&
+			l.Num("dport") == e2e.PLCTCP
 	}
 }
 
 // ctCheck reports every field of l that differs from want.
-func ctCheck(t *testing.T, what string, l logLine, want map[string]string) {
+func ctCheck(t *testing.T, what string, l e2e.Line, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
-		if got := l.str(k); got != v {
-			t.Errorf("%s: %s=%q, want %q: %s", what, k, got, v, l.raw)
+		if got := l.Str(k); got != v {
+			t.Errorf("%s: %s=%q, want %q: %s", what, k, got, v, l.Raw)
 		}
 	}
 }
 
 // ctWaitCount waits until at least n lines from mark on match and returns
 // them all, failing the test after timeout.
-func ctWaitCount(t *testing.T, d *daemon, from, n int, timeout time.Duration, what string, match func(logLine) bool) []logLine {
+func ctWaitCount(t *testing.T, d *e2e.Daemon, from, n int, timeout time.Duration, what string, match func(e2e.Line) bool) []e2e.Line {
 	t.Helper()
-	return lines(d.WaitCount(from, n, timeout, what, matcher(match)))
+	return d.WaitCount(from, n, timeout, what, match)
 }
 
 // ctNoDrops fails the test for every verdict from mark on that dropped a
 // packet of an HMI->PLC session, except those of the sessions in cut.
-func ctNoDrops(t *testing.T, r *rig, d *daemon, from int, why string, cut ...*session) {
+func ctNoDrops(t *testing.T, r *rig, d *e2e.Daemon, from int, why string, cut ...*e2e.Session) {
 	t.Helper()
 	skip := map[int]bool{}
 	for _, s := range cut {
 		skip[ctPort(s)] = true
 	}
-	for _, l := range d.matching(from, ctHMILine(r, "verdict")) {
-		if l.str("verdict") != "accept" && !skip[l.num("sport")] {
-			t.Errorf("%s: an allowed HMI session was dropped: %s", why, l.raw)
+	for _, l := range d.Matching(from, ctHMILine(r, "verdict")) {
+		if l.Str("verdict") != "accept" && !skip[l.Num("sport")] {
+			t.Errorf("%s: an allowed HMI session was dropped: %s", why, l.Raw)
 		}
 	}
 }
@@ -189,66 +179,66 @@ func TestConntrackRestartAndReload(t *testing.T) {
 	// Without seeding, so that the restarted daemon meets the session
 	// mid-stream (TestConntrackSeedAcrossRestart covers seeding).
 	pol := ctPolicy{Queue: 60, Count: 2, Revision: 1, NoSeed: true}
-	writeFile(t, r.path, pol.in(r).text())
-	d1 := r.startDaemon("")
+	e2e.WriteFile(t, r.Path, pol.in(r).text())
+	d1 := r.StartDaemon("")
 
-	s := r.openSession(supTCP)
-	if err := s.exchange(ctEchoWait); err != nil {
+	s := r.OpenSession(e2e.SupTCP)
+	if err := s.Exchange(ctEchoWait); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
-	opened := d1.wait(0, "the session's new-flow verdict", ctFlowLine(r, s, "verdict"))
+	opened := d1.Wait(0, "the session's new-flow verdict", ctFlowLine(r, s, "verdict"))
 	ctCheck(t, "the session's first verdict", opened, map[string]string{"reason": "new-flow",
 		"verdict": "accept", "mode": "enforce", "rule": ctRule})
-	r.mustBlock(entTCP, "enforce")
+	r.MustBlock(e2e.EntTCP, "enforce")
 
 	poll := ctPoll(t, s, 50*time.Millisecond)
-	poll.waitFor(t, 0, 5, "before the kill")
+	poll.WaitFor(t, 0, 5, "before the kill")
 
-	d1.signal(syscall.SIGKILL)
-	if code := d1.waitExit(exitTimeout); code != -int(syscall.SIGKILL) {
+	d1.Signal(syscall.SIGKILL)
+	if code := d1.WaitExit(e2e.ExitTimeout); code != -int(syscall.SIGKILL) {
 		t.Fatalf("conduit exit %d, want killed", code)
 	}
-	if !r.tablePresent() {
+	if !r.TablePresent() {
 		t.Fatal("the conduit table is gone after SIGKILL; this test needs it to stay")
 	}
-	down, _ := poll.state()
-	poll.waitFor(t, down, 5, "while the daemon is down (fail-open)")
+	down, _ := poll.State()
+	poll.WaitFor(t, down, 5, "while the daemon is down (fail-open)")
 	// Fail-open passes what some rule allows; what none allows the
 	// kernel's pre-filter still drops.
-	r.mustPass(supTCP, "fail-open while the daemon is down")
-	r.mustBlock(entTCP, "the kernel pre-filter while the daemon is down")
+	r.MustPass(e2e.SupTCP, "fail-open while the daemon is down")
+	r.MustBlock(e2e.EntTCP, "the kernel pre-filter while the daemon is down")
 
 	// The restarted daemon has an empty table: the session's next packet
 	// is mid-stream and must be adopted, not dropped.
-	d2 := r.startDaemon("")
-	up, _ := poll.state()
-	picked := d2.waitTimeout(0, eventTimeout, "a pickup verdict for the running session", ctFlowLine(r, s, "verdict"))
+	d2 := r.StartDaemon("")
+	up, _ := poll.State()
+	picked := d2.WaitTimeout(0, e2e.EventTimeout, "a pickup verdict for the running session", ctFlowLine(r, s, "verdict"))
 	ctCheck(t, "the session's first verdict after the restart", picked, map[string]string{"reason": "pickup",
 		"verdict": "accept", "would": "accept", "mode": "enforce", "rule": ctRule,
 		"from_zone": "supervisory", "to_zone": "control"})
-	pe := d2.waitTimeout(0, eventTimeout, "the pickup event of the running session", ctFlowLine(r, s, "pickup"))
-	ctCheck(t, "the pickup event", pe, map[string]string{"rule": ctRule, "mode": "enforce", "flow": picked.str("flow")})
-	poll.waitFor(t, up, 10, "after the restart")
-	r.mustBlock(entTCP, "enforce after the restart") // the session passes by decision, not by bypass
+	pe := d2.WaitTimeout(0, e2e.EventTimeout, "the pickup event of the running session", ctFlowLine(r, s, "pickup"))
+	ctCheck(t, "the pickup event", pe, map[string]string{"rule": ctRule, "mode": "enforce", "flow": picked.Str("flow")})
+	poll.WaitFor(t, up, 10, "after the restart")
+	r.MustBlock(e2e.EntTCP, "enforce after the restart") // the session passes by decision, not by bypass
 	ctNoDrops(t, r, d2, 0, "after the restart")
 
 	// A rewrite that changes only a description: a new generation, the
 	// same decision. The flow stays tracked, so the session produces no
 	// new verdict line at all (no pickup, no drop).
-	mark := d2.mark()
+	mark := d2.Mark()
 	pol.Revision = 2
-	writeFile(t, r.path, pol.in(r).text())
-	reload := d2.wait(mark, "a reload after the rewrite", func(l logLine) bool { return l.event() == "reload" })
-	if reload.str("result") != "ok" || reload.str("sha256") == d2.start.str("sha256") {
-		t.Errorf("reload event: %s; want result ok and a new sha256", reload.raw)
+	e2e.WriteFile(t, r.Path, pol.in(r).text())
+	reload := d2.Wait(mark, "a reload after the rewrite", func(l e2e.Line) bool { return l.Event() == "reload" })
+	if reload.Str("result") != "ok" || reload.Str("sha256") == d2.Start.Str("sha256") {
+		t.Errorf("reload event: %s; want result ok and a new sha256", reload.Raw)
 	}
-	before, _ := poll.state()
-	poll.waitFor(t, before, 10, "after the reload")
-	for _, l := range d2.matching(mark, ctFlowLine(r, s, "verdict")) {
-		t.Errorf("after a reload that decides nothing new the session got a verdict line (its flow was lost or re-decided differently): %s", l.raw)
+	before, _ := poll.State()
+	poll.WaitFor(t, before, 10, "after the reload")
+	for _, l := range d2.Matching(mark, ctFlowLine(r, s, "verdict")) {
+		t.Errorf("after a reload that decides nothing new the session got a verdict line (its flow was lost or re-decided differently): %s", l.Raw)
 	}
-	for _, l := range d2.matching(mark, ctFlowLine(r, s, "flow_end")) {
-		t.Errorf("the session's flow ended across the reload: %s", l.raw)
+	for _, l := range d2.Matching(mark, ctFlowLine(r, s, "flow_end")) {
+		t.Errorf("the session's flow ended across the reload: %s", l.Raw)
 	}
 
 	n, slowest, err := poll.finish()
@@ -266,30 +256,30 @@ func TestConntrackRestartAndReload(t *testing.T) {
 // denied flow is blocked again.
 func TestConntrackSeedAcrossRestart(t *testing.T) {
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 66, Count: 2, NoPickup: true}.in(r).text())
-	d1 := r.startDaemon("")
-	s := r.openSession(supTCP)
-	if err := s.exchange(ctEchoWait); err != nil {
+	e2e.WriteFile(t, r.Path, ctPolicy{Queue: 66, Count: 2, NoPickup: true}.in(r).text())
+	d1 := r.StartDaemon("")
+	s := r.OpenSession(e2e.SupTCP)
+	if err := s.Exchange(ctEchoWait); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
 	poll := ctPoll(t, s, 50*time.Millisecond)
-	poll.waitFor(t, 0, 5, "before the stop")
+	poll.WaitFor(t, 0, 5, "before the stop")
 
-	d1.stop()
-	down, _ := poll.state()
-	poll.waitFor(t, down, 5, "while conduit is stopped (the kernel forwards)")
+	d1.Stop()
+	down, _ := poll.State()
+	poll.WaitFor(t, down, 5, "while conduit is stopped (the kernel forwards)")
 
-	d2 := r.startDaemon("")
-	seed := d2.waitTimeout(0, eventTimeout, "the seed event", func(l logLine) bool { return l.event() == "seed" })
-	if seed.num("seeded") < 1 {
-		t.Errorf("seed event: %s; want at least the session seeded", seed.raw)
+	d2 := r.StartDaemon("")
+	seed := d2.WaitTimeout(0, e2e.EventTimeout, "the seed event", func(l e2e.Line) bool { return l.Event() == "seed" })
+	if seed.Num("seeded") < 1 {
+		t.Errorf("seed event: %s; want at least the session seeded", seed.Raw)
 	}
-	line := d2.waitTimeout(0, eventTimeout, "the session's seeded verdict", ctFlowLine(r, s, "verdict"))
+	line := d2.WaitTimeout(0, e2e.EventTimeout, "the session's seeded verdict", ctFlowLine(r, s, "verdict"))
 	ctCheck(t, "the session's verdict after the restart", line, map[string]string{"reason": "seeded",
 		"verdict": "accept", "mode": "enforce", "rule": ctRule})
-	up, _ := poll.state()
-	poll.waitFor(t, up, 10, "after the restart, pickup off")
-	r.mustBlock(entTCP, "enforce after the restart")
+	up, _ := poll.State()
+	poll.WaitFor(t, up, 10, "after the restart, pickup off")
+	r.MustBlock(e2e.EntTCP, "enforce after the restart")
 	ctNoDrops(t, r, d2, 0, "after the restart")
 }
 
@@ -301,54 +291,54 @@ func TestConntrackSeedAcrossRestart(t *testing.T) {
 func TestConntrackIdleTimeoutNoPickup(t *testing.T) {
 	const idle = 2 * time.Second
 	r := newRig(t)
-	writeFile(t, r.path, ctPolicy{Queue: 62, Count: 1, NoPickup: true, IdleTimeout: idle.String()}.in(r).text())
-	d := r.startDaemon("")
+	e2e.WriteFile(t, r.Path, ctPolicy{Queue: 62, Count: 1, NoPickup: true, IdleTimeout: idle.String()}.in(r).text())
+	d := r.StartDaemon("")
 
-	quiet := r.openSession(supTCP)
-	if err := quiet.exchange(ctEchoWait); err != nil {
+	quiet := r.OpenSession(e2e.SupTCP)
+	if err := quiet.Exchange(ctEchoWait); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
 	lastSent := time.Now() // its flow's last packet (the ACK of the echo) comes after
-	opened := d.wait(0, "the quiet session's new-flow verdict", ctFlowLine(r, quiet, "verdict"))
+	opened := d.Wait(0, "the quiet session's new-flow verdict", ctFlowLine(r, quiet, "verdict"))
 	ctCheck(t, "the quiet session's first verdict", opened, map[string]string{"reason": "new-flow",
 		"verdict": "accept", "rule": ctRule})
-	busy := r.openSession(supTCP)
+	busy := r.OpenSession(e2e.SupTCP)
 	poll := ctPoll(t, busy, idle/5)
 
 	// The sweeper runs every second: the flow ends within idle plus that.
-	end := d.waitTimeout(0, idle+eventTimeout, "the quiet session's flow_end", ctFlowLine(r, quiet, "flow_end"))
+	end := d.WaitTimeout(0, idle+e2e.EventTimeout, "the quiet session's flow_end", ctFlowLine(r, quiet, "flow_end"))
 	ctCheck(t, "flow_end of the quiet session", end, map[string]string{"reason": "idle",
-		"state": "established", "rule": ctRule, "flow": opened.str("flow")})
-	if got := time.Duration(end.num("idle")); got < idle {
-		t.Errorf("flow_end after %v idle, want at least the rule's idle_timeout %v: %s", got, idle, end.raw)
+		"state": "established", "rule": ctRule, "flow": opened.Str("flow")})
+	if got := time.Duration(end.Num("idle")); got < idle {
+		t.Errorf("flow_end after %v idle, want at least the rule's idle_timeout %v: %s", got, idle, end.Raw)
 	}
 	if time.Since(lastSent) < idle {
 		t.Errorf("the flow ended %v after the session's last message, before its idle_timeout %v", time.Since(lastSent), idle)
 	}
 	// SYN, ACK, the message and its ACK one way; SYN-ACK and the echo back.
-	if end.num("packets_orig") < 3 || end.num("packets_reply") < 2 || end.num("bytes_orig") <= 0 || end.num("bytes_reply") <= 0 {
-		t.Errorf("flow_end counts too little traffic for a handshake and one exchange: %s", end.raw)
+	if end.Num("packets_orig") < 3 || end.Num("packets_reply") < 2 || end.Num("bytes_orig") <= 0 || end.Num("bytes_reply") <= 0 {
+		t.Errorf("flow_end counts too little traffic for a handshake and one exchange: %s", end.Raw)
 	}
 
-	mark := d.mark()
-	if err := quiet.exchange(ctBlockWait); err == nil {
+	mark := d.Mark()
+	if err := quiet.Exchange(ctBlockWait); err == nil {
 		t.Errorf("a message on a session idle beyond its idle_timeout (%v) got through with pickup off", idle)
 	}
-	cut := d.wait(mark, "a no-flow verdict for the quiet session", ctFlowLine(r, quiet, "verdict"))
+	cut := d.Wait(mark, "a no-flow verdict for the quiet session", ctFlowLine(r, quiet, "verdict"))
 	ctCheck(t, "the quiet session's verdict after its flow ended", cut, map[string]string{"reason": "no-flow",
 		"verdict": "drop", "would": "drop", "mode": "enforce", "rule": "default"})
 
 	// Idleness, not age, ended it: the busy session outlived the timeout.
-	ok, _ := poll.state()
-	poll.waitFor(t, ok, 3, "the busy session after the quiet one was cut")
-	for _, l := range d.matching(0, ctFlowLine(r, busy, "flow_end")) {
-		t.Errorf("the busy session's flow ended although it polled every %v: %s", idle/5, l.raw)
+	ok, _ := poll.State()
+	poll.WaitFor(t, ok, 3, "the busy session after the quiet one was cut")
+	for _, l := range d.Matching(0, ctFlowLine(r, busy, "flow_end")) {
+		t.Errorf("the busy session's flow ended although it polled every %v: %s", idle/5, l.Raw)
 	}
 	ctNoDrops(t, r, d, 0, "apart from the quiet session", quiet)
-	if l := d.matching(0, func(l logLine) bool { return l.str("reason") == "pickup" }); len(l) > 0 {
-		t.Errorf("a flow was picked up with conntrack.pickup false: %s", l[0].raw)
+	if l := d.Matching(0, func(l e2e.Line) bool { return l.Str("reason") == "pickup" }); len(l) > 0 {
+		t.Errorf("a flow was picked up with conntrack.pickup false: %s", l[0].Raw)
 	}
-	r.mustPass(supTCP, "a fresh session after the quiet one was cut")
+	r.MustPass(e2e.SupTCP, "a fresh session after the quiet one was cut")
 	if n, _, err := poll.finish(); err != nil {
 		t.Errorf("the busy session broke after %d exchanges: %v", n, err)
 	}
@@ -362,16 +352,16 @@ func TestConntrackCapacity(t *testing.T) {
 	const capacity, sessions = 4, 8
 	r := newRig(t)
 	// Every message must reach the full table to evict and pick up.
-	writeFile(t, r.path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity, NoFastpath: true}.in(r).text())
-	d := r.startDaemon("")
-	if got := d.start.num("conntrack_capacity"); got != capacity {
-		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)
+	e2e.WriteFile(t, r.Path, ctPolicy{Queue: 64, Count: 1, Capacity: capacity, NoFastpath: true}.in(r).text())
+	d := r.StartDaemon("")
+	if got := d.Start.Num("conntrack_capacity"); got != capacity {
+		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.Start.Raw)
 	}
 
-	var ss []*session
+	var ss []*e2e.Session
 	for i := range sessions {
-		s := r.openSession(supTCP)
-		if err := s.exchange(ctEchoWait); err != nil {
+		s := r.OpenSession(e2e.SupTCP)
+		if err := s.Exchange(ctEchoWait); err != nil {
 			t.Fatalf("session %d of %d: %v", i+1, sessions, err)
 		}
 		ss = append(ss, s)
@@ -380,7 +370,7 @@ func TestConntrackCapacity(t *testing.T) {
 	// recent are never the next one, so each message is a pickup.
 	for round := range 2 {
 		for i, s := range ss {
-			if err := s.exchange(ctEchoWait); err != nil {
+			if err := s.Exchange(ctEchoWait); err != nil {
 				t.Fatalf("round %d, session %d: %v", round+1, i+1, err)
 			}
 		}
@@ -390,7 +380,7 @@ func TestConntrackCapacity(t *testing.T) {
 		polls = append(polls, ctPoll(t, s, 20*time.Millisecond))
 	}
 	for i, p := range polls {
-		p.waitFor(t, 0, 10, fmt.Sprintf("session %d polling alongside %d others", i+1, sessions-1))
+		p.WaitFor(t, 0, 10, fmt.Sprintf("session %d polling alongside %d others", i+1, sessions-1))
 	}
 	for i, p := range polls {
 		if n, _, err := p.finish(); err != nil {
@@ -400,16 +390,16 @@ func TestConntrackCapacity(t *testing.T) {
 
 	// Opening evicted sessions-capacity flows, the first round one per
 	// message; later messages evict more, in an order the kernel decides.
-	evs := ctWaitCount(t, d, 0, 2*sessions-capacity, eventTimeout, "eviction events", ctHMILine(r, "eviction"))
+	evs := ctWaitCount(t, d, 0, 2*sessions-capacity, e2e.EventTimeout, "eviction events", ctHMILine(r, "eviction"))
 	for _, l := range evs {
-		if l.str("reason") != "capacity" || l.str("idle") == "" {
-			t.Errorf("eviction event without reason capacity or idle time: %s", l.raw)
+		if l.Str("reason") != "capacity" || l.Str("idle") == "" {
+			t.Errorf("eviction event without reason capacity or idle time: %s", l.Raw)
 			break
 		}
 	}
 	for i, s := range ss {
-		picks := d.matching(0, func(l logLine) bool {
-			return ctFlowLine(r, s, "verdict")(l) && l.str("reason") == "pickup"
+		picks := d.Matching(0, func(l e2e.Line) bool {
+			return ctFlowLine(r, s, "verdict")(l) && l.Str("reason") == "pickup"
 		})
 		if len(picks) == 0 {
 			t.Errorf("session %d (port %d) was never picked up after its flow was evicted", i+1, ctPort(s))
@@ -419,13 +409,13 @@ func TestConntrackCapacity(t *testing.T) {
 			"verdict": "accept", "mode": "enforce", "rule": ctRule})
 	}
 	ctNoDrops(t, r, d, 0, "at capacity")
-	if l := d.matching(0, func(l logLine) bool { return l.event() == "occupancy_high" }); len(l) == 0 {
+	if l := d.Matching(0, func(l e2e.Line) bool { return l.Event() == "occupancy_high" }); len(l) == 0 {
 		t.Error("the table filled up without an occupancy_high event")
-	} else if l[0].num("capacity") != capacity {
-		t.Errorf("occupancy_high event: %s; want capacity %d", l[0].raw, capacity)
+	} else if l[0].Num("capacity") != capacity {
+		t.Errorf("occupancy_high event: %s; want capacity %d", l[0].Raw, capacity)
 	}
 	t.Logf("%d sessions through a table of %d: %d evictions, %d pickups logged", sessions, capacity, len(evs),
-		len(d.matching(0, func(l logLine) bool { return ctHMILine(r, "verdict")(l) && l.str("reason") == "pickup" })))
+		len(d.Matching(0, func(l e2e.Line) bool { return ctHMILine(r, "verdict")(l) && l.Str("reason") == "pickup" })))
 }
 
 // TestConntrackEvictionSparesIdleSession: a table of 64 (one queue, one
@@ -442,31 +432,31 @@ func TestConntrackEvictionSparesIdleSession(t *testing.T) {
 	r := newRig(t)
 	// The short connections must close where the table sees it.
 	pol := ctPolicy{Queue: 68, Count: 1, Capacity: capacity, NoPickup: true, NoSeed: true, Monitor: "enterprise", NoFastpath: true}.in(r)
-	writeFile(t, r.path, pol.text())
-	d := r.startDaemon("")
-	if got := d.start.num("conntrack_capacity"); got != capacity {
-		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.start.raw)
+	e2e.WriteFile(t, r.Path, pol.text())
+	d := r.StartDaemon("")
+	if got := d.Start.Num("conntrack_capacity"); got != capacity {
+		t.Fatalf("start event: conntrack_capacity %d, want %d: %s", got, capacity, d.Start.Raw)
 	}
 
-	idle := r.openSession(supTCP)
+	idle := r.OpenSession(e2e.SupTCP)
 	// Idle means idle: no keepalive probe of ours may refresh the flow.
-	if err := idle.c.(*net.TCPConn).SetKeepAlive(false); err != nil {
+	if err := idle.C.(*net.TCPConn).SetKeepAlive(false); err != nil {
 		t.Fatal(err)
 	}
-	if err := idle.exchange(ctEchoWait); err != nil {
+	if err := idle.Exchange(ctEchoWait); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
-	opened := d.wait(0, "the idle session's new-flow verdict", ctFlowLine(r, idle, "verdict"))
+	opened := d.Wait(0, "the idle session's new-flow verdict", ctFlowLine(r, idle, "verdict"))
 	ctCheck(t, "the idle session's first verdict", opened, map[string]string{"reason": "new-flow",
 		"verdict": "accept", "mode": "enforce", "rule": ctRule})
 
 	// The spray: one SYN per source port to a closed PLC port, answered
 	// by an RST (monitor passes it).
-	plc := r.p.Host(plant.Control).IPv4.String()
+	plc := r.P.Host(plant.Control).IPv4.String()
 	refused := 0
-	err := r.p.Do(r.p.Host(plant.Enterprise).NS, func() error {
+	err := r.P.Do(r.P.Host(plant.Enterprise).NS, func() error {
 		for range spray {
-			c, err := net.DialTimeout("tcp", net.JoinHostPort(plc, "503"), blockTimeout)
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(plc, "503"), e2e.BlockTimeout)
 			if err == nil {
 				c.Close()
 				return fmt.Errorf("a connection to the closed port 503 was accepted")
@@ -484,14 +474,14 @@ func TestConntrackEvictionSparesIdleSession(t *testing.T) {
 		t.Fatalf("only %d of %d SYNs of the spray were answered: the monitored conduit did not pass them", refused, spray)
 	}
 	// The HMI's short connections: open, one exchange, close.
-	err = r.p.Do(r.p.Host(plant.Supervisory).NS, func() error {
+	err = r.P.Do(r.P.Host(plant.Supervisory).NS, func() error {
 		for i := range short {
-			c, err := net.DialTimeout("tcp", r.addr(supTCP), passTimeout)
+			c, err := net.DialTimeout("tcp", r.Addr(e2e.SupTCP), e2e.PassTimeout)
 			if err != nil {
 				return fmt.Errorf("short connection %d: %w", i+1, err)
 			}
-			s := &session{c: c}
-			err = s.exchange(ctEchoWait)
+			s := &e2e.Session{C: c}
+			err = s.Exchange(ctEchoWait)
 			c.Close()
 			if err != nil {
 				return fmt.Errorf("short connection %d: %w", i+1, err)
@@ -503,28 +493,28 @@ func TestConntrackEvictionSparesIdleSession(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mark := d.mark()
-	if err := idle.exchange(ctEchoWait); err != nil {
-		for _, l := range d.matching(0, ctFlowLine(r, idle, "eviction")) {
-			t.Logf("the idle session was evicted: %s", l.raw)
+	mark := d.Mark()
+	if err := idle.Exchange(ctEchoWait); err != nil {
+		for _, l := range d.Matching(0, ctFlowLine(r, idle, "eviction")) {
+			t.Logf("the idle session was evicted: %s", l.Raw)
 		}
 		t.Fatalf("the idle allowed session broke after the spray and %d short connections: %v", short, err)
 	}
-	for _, l := range d.matching(0, ctFlowLine(r, idle, "eviction")) {
-		t.Errorf("the idle allowed session was evicted: %s", l.raw)
+	for _, l := range d.Matching(0, ctFlowLine(r, idle, "eviction")) {
+		t.Errorf("the idle allowed session was evicted: %s", l.Raw)
 	}
-	for _, l := range d.matching(mark, ctFlowLine(r, idle, "verdict")) {
-		t.Errorf("the idle session's request got a verdict line (its flow was lost): %s", l.raw)
+	for _, l := range d.Matching(mark, ctFlowLine(r, idle, "verdict")) {
+		t.Errorf("the idle session's request got a verdict line (its flow was lost): %s", l.Raw)
 	}
 
 	// Many flows were evicted, none of them established; status and the
 	// log agree on it.
-	evs := ctWaitCount(t, d, 0, spray+short-capacity, eventTimeout, "eviction events", func(l logLine) bool { return l.event() == "eviction" })
+	evs := ctWaitCount(t, d, 0, spray+short-capacity, e2e.EventTimeout, "eviction events", func(l e2e.Line) bool { return l.Event() == "eviction" })
 	byClass := map[string]int{}
 	for _, l := range evs {
-		byClass[l.str("class")]++
-		if c := l.str("class"); c != "denied" && c != "closing" || l.str("level") != "INFO" || l.str("reason") != "capacity" {
-			t.Errorf("eviction %s: want class denied or closing, level INFO, reason capacity", l.raw)
+		byClass[l.Str("class")]++
+		if c := l.Str("class"); c != "denied" && c != "closing" || l.Str("level") != "INFO" || l.Str("reason") != "capacity" {
+			t.Errorf("eviction %s: want class denied or closing, level INFO, reason capacity", l.Raw)
 		}
 	}
 	if byClass["denied"] == 0 || byClass["closing"] == 0 {

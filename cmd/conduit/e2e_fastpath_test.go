@@ -9,7 +9,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,17 +44,17 @@ type udpSession struct {
 // fpUDPPayload: every datagram is 20 (IP) + 8 (UDP) + 64 bytes.
 const fpUDPPayload = 64
 
-func (r *rig) openUDP(f flow) *udpSession {
-	r.t.Helper()
+func (r *rig) openUDP(f e2e.Flow) *udpSession {
+	r.T.Helper()
 	var c net.Conn
-	if err := r.p.Do(r.p.Host(f.from).NS, func() error {
+	if err := r.P.Do(r.P.Host(f.From).NS, func() error {
 		var err error
-		c, err = net.Dial("udp", r.addr(f))
+		c, err = net.Dial("udp", r.Addr(f))
 		return err
 	}); err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	r.t.Cleanup(func() { c.Close() })
+	r.T.Cleanup(func() { c.Close() })
 	return &udpSession{c: c}
 }
 
@@ -79,7 +78,7 @@ func (s *udpSession) exchange(timeout time.Duration) error {
 
 // flowOf returns the flow of rule from `flows --json`.
 func (r *rig) flowOf(sock, rule string) (engine.FlowInfo, bool) {
-	r.t.Helper()
+	r.T.Helper()
 	var fr flowsReply
 	r.opsJSON(sock, &fr, "flows", "--rule", rule)
 	if len(fr.Flows) == 0 {
@@ -90,7 +89,7 @@ func (r *rig) flowOf(sock, rule string) (engine.FlowInfo, bool) {
 
 // waitFlow polls the flows of rule until ok accepts one.
 func (r *rig) waitFlow(sock, rule, what string, ok func(engine.FlowInfo) bool) engine.FlowInfo {
-	r.t.Helper()
+	r.T.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		f, found := r.flowOf(sock, rule)
@@ -98,7 +97,7 @@ func (r *rig) waitFlow(sock, rule, what string, ok func(engine.FlowInfo) bool) e
 			return f
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: flow of %s is %+v (found %v)", what, rule, f, found)
+			r.T.Fatalf("%s: flow of %s is %+v (found %v)", what, rule, f, found)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -114,19 +113,17 @@ func (r *rig) queued(sock string) uint64 {
 
 // kernelEntries lists the firewall's conntrack entries of UDP port 2222.
 func (r *rig) kernelEntries() string {
-	out, _ := exec.Command("ip", "netns", "exec", r.p.FW, "conntrack", "-L", "-p", "udp", "--dport", "2222").CombinedOutput()
+	out, _ := plant.NSCmd(r.P.FW, "conntrack", "-L", "-p", "udp", "--dport", "2222").CombinedOutput()
 	return string(out)
 }
 
 func TestE2EFastpath(t *testing.T) {
 	r := newModbusRig(t)
-	if _, err := exec.LookPath("conntrack"); err != nil {
-		t.Skip("needs the conntrack tool")
-	}
-	sock := filepath.Join(r.dir, "conduit.sock")
-	pol := fastpathPolicy{Mode: "enforce", Queue: 90, Socket: sock, TCPPort: plcTCP, Idle: "4s"}
-	writeFile(t, r.path, pol.render(t))
-	d := r.startDaemon(r.path)
+	e2e.Need(t, "conntrack")
+	sock := r.Socket()
+	pol := fastpathPolicy{Mode: "enforce", Queue: 90, Socket: sock, TCPPort: e2e.PLCTCP, Idle: "4s"}
+	e2e.WriteFile(t, r.Path, pol.render(t))
+	d := r.StartDaemon(r.Path)
 	var st statusReport
 	r.opsJSON(sock, &st, "status")
 	if !st.Fastpath.Enabled || st.Fastpath.Method != "ctnetlink" {
@@ -136,10 +133,10 @@ func TestE2EFastpath(t *testing.T) {
 	// 1. An offloaded UDP flow: conduit judges its first packets only, and
 	// its counters, from the kernel's accounting, match what was sent.
 	const n = 400
-	u := r.openUDP(supUDP)
+	u := r.openUDP(e2e.SupUDP)
 	before := r.queued(sock)
 	for range n {
-		if err := u.exchange(passTimeout); err != nil {
+		if err := u.exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,19 +163,19 @@ func TestE2EFastpath(t *testing.T) {
 	// busy for longer, it lives on; silent, conduit ends it and removes the
 	// kernel entry. A fresh socket: the checks above may have taken longer
 	// than the timeout on a loaded machine.
-	u = r.openUDP(supUDP)
+	u = r.openUDP(e2e.SupUDP)
 	sport := uint16(u.c.LocalAddr().(*net.UDPAddr).Port)
 	for range 3 {
-		if err := u.exchange(passTimeout); err != nil {
+		if err := u.exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 	}
 	id := r.waitFlow(sock, "hmi-io-udp", "the second udp flow offloaded", func(f engine.FlowInfo) bool {
 		return f.Sport == sport && f.Offloaded
 	}).ID
-	from := d.mark()
+	from := d.Mark()
 	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); {
-		if err := u.exchange(passTimeout); err != nil {
+		if err := u.exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -186,13 +183,13 @@ func TestE2EFastpath(t *testing.T) {
 	if g, _ := r.flowOf(sock, "hmi-io-udp"); g.ID != id {
 		t.Fatalf("a busy offloaded flow ended after its idle timeout (flow %d, now %+v)", id, g)
 	}
-	end := d.waitTimeout(from, 12*time.Second, "the idle flow_end", func(l logLine) bool {
-		return l.event() == "flow_end" && l.num("flow") == int(id)
+	end := d.WaitTimeout(from, 12*time.Second, "the idle flow_end", func(l e2e.Line) bool {
+		return l.Event() == "flow_end" && l.Num("flow") == int(id)
 	})
-	if end.str("reason") != "idle" || end.str("offloaded") != "true" {
-		t.Errorf("flow_end %s, want reason idle of an offloaded flow", end.raw)
+	if end.Str("reason") != "idle" || end.Str("offloaded") != "true" {
+		t.Errorf("flow_end %s, want reason idle of an offloaded flow", end.Raw)
 	}
-	if idle := time.Duration(end.num("idle")); idle < 4*time.Second {
+	if idle := time.Duration(end.Num("idle")); idle < 4*time.Second {
 		t.Errorf("flow_end idle %v, want at least the 4s idle timeout", idle)
 	}
 	// The sweep removes the entry just after it ends the flow.
@@ -207,17 +204,17 @@ func TestE2EFastpath(t *testing.T) {
 		}
 	}
 	// The socket's next exchange is a new flow, judged again.
-	from = d.mark()
-	if err := u.exchange(passTimeout); err != nil {
+	from = d.Mark()
+	if err := u.exchange(e2e.PassTimeout); err != nil {
 		t.Fatalf("after the idle end: %v", err)
 	}
-	d.wait(from, "a new verdict for the idle flow", func(l logLine) bool {
-		return l.event() == "verdict" && l.str("rule") == "hmi-io-udp" && l.str("reason") == "new-flow"
+	d.Wait(from, "a new verdict for the idle flow", func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.Str("rule") == "hmi-io-udp" && l.Str("reason") == "new-flow"
 	})
 
 	// 3. A flow with a Modbus condition is never offloaded: every request
 	// is inspected.
-	mb := r.hmiClient(passTimeout)
+	mb := r.hmiClient(e2e.PassTimeout)
 	before = r.queued(sock)
 	for i := range 30 {
 		if _, err := mb.ReadRegisters(0, 1, modbus.HOLDING_REGISTER); err != nil {
@@ -234,34 +231,34 @@ func TestE2EFastpath(t *testing.T) {
 
 	// 4. A narrowing reload stops an offloaded TCP session within one
 	// packet in enforce.
-	s := r.openSession(supTCP)
+	s := r.OpenSession(e2e.SupTCP)
 	for range 20 {
-		if err := s.exchange(passTimeout); err != nil {
+		if err := s.Exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.waitFlow(sock, "hmi-polls-plc", "the tcp session offloaded", func(f engine.FlowInfo) bool { return f.Offloaded })
 	before = r.queued(sock)
 	for range 50 {
-		if err := s.exchange(passTimeout); err != nil {
+		if err := s.Exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if q := r.queued(sock) - before; q > 10 {
 		t.Errorf("conduit judged %d packets of 50 offloaded exchanges", q)
 	}
-	pol.TCPPort = plcTCP + 1
-	writeFile(t, r.path, pol.render(t))
-	from = d.mark()
+	pol.TCPPort = e2e.PLCTCP + 1
+	e2e.WriteFile(t, r.Path, pol.render(t))
+	from = d.Mark()
 	r.opsCLI(sock, 0, "reload")
-	if err := s.exchange(blockTimeout); err == nil {
+	if err := s.Exchange(e2e.BlockTimeout); err == nil {
 		t.Fatal("the first message after a narrowing reload passed")
 	}
-	l := d.wait(from, "the reevaluated verdict", func(l logLine) bool {
-		return l.event() == "verdict" && l.str("reason") == "reevaluated" && l.num("dport") == plcTCP
+	l := d.Wait(from, "the reevaluated verdict", func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.Str("reason") == "reevaluated" && l.Num("dport") == e2e.PLCTCP
 	})
-	if l.str("verdict") != "drop" || l.str("rule") != "default" {
-		t.Errorf("reevaluated verdict %s, want a drop by the default", l.raw)
+	if l.Str("verdict") != "drop" || l.Str("rule") != "default" {
+		t.Errorf("reevaluated verdict %s, want a drop by the default", l.Raw)
 	}
 	_ = plant.Control
 }

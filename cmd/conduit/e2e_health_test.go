@@ -8,12 +8,12 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -21,17 +21,15 @@ import (
 // is called. Not on br0: a promiscuous bridge device keeps bridged packets
 // from conduit's forward hook on this kernel.
 func (r *rig) capturing(path string) (stop func()) {
-	r.t.Helper()
+	r.T.Helper()
 	c := r.StartCapture("listening", "tcpdump", "-i", "vsup", "-U", "-n", "-s", "256", "-w", path, "tcp")
 	return func() { _ = c.Stop() }
 }
 
 func TestE2EDiffNamesStall(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		t.Skip("needs tcpdump")
-	}
+	e2e.Need(t, "tcpdump")
 	r := newModbusRig(t)
-	before, after := filepath.Join(r.dir, "before.pcap"), filepath.Join(r.dir, "after.pcap")
+	before, after := filepath.Join(r.Dir, "before.pcap"), filepath.Join(r.Dir, "after.pcap")
 	poll := func(n int, during func(i int)) {
 		t.Helper()
 		c := r.hmiClient(20 * time.Second) // waits out the stall
@@ -50,12 +48,12 @@ func TestE2EDiffNamesStall(t *testing.T) {
 	stop()
 
 	// Insertion: conduit inline in monitor, and a stall on the way to the PLC.
-	r.startWith(policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")})
+	r.StartWith(e2e.Policy{Mode: "monitor", FailOpen: true, Queue: 84, Extra: mbRule("")})
 	stop = r.capturing(after)
 	// The stall: the bridge drops what goes to the PLC for three seconds.
 	poll(15, func(i int) {
 		if i == 5 {
-			r.Stall(r.p.Host(plant.Control).IPv4, 3*time.Second)
+			r.Stall(r.P.Host(plant.Control).IPv4, 3*time.Second)
 		}
 	})
 	stop()

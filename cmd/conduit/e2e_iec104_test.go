@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/proto/iec104"
@@ -89,17 +90,17 @@ func iecAPDUs(t *testing.T) map[string][]byte {
 
 // iecConn is the master's connection to the PLC's port 2404.
 func (r *rig) iecConn() net.Conn {
-	r.t.Helper()
+	r.T.Helper()
 	var c net.Conn
-	err := r.p.Do(r.p.Host(plant.Supervisory).NS, func() error {
+	err := r.P.Do(r.P.Host(plant.Supervisory).NS, func() error {
 		var err error
-		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(r.p.Host(plant.Control).IPv4, iec104.Port).String(), passTimeout)
+		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(r.P.Host(plant.Control).IPv4, iec104.Port).String(), e2e.PassTimeout)
 		return err
 	})
 	if err != nil {
-		r.t.Fatalf("the master's connection to the PLC: %v", err)
+		r.T.Fatalf("the master's connection to the PLC: %v", err)
 	}
-	r.t.Cleanup(func() { c.Close() })
+	r.T.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -127,38 +128,30 @@ func iecExchange(c net.Conn, apdu []byte, timeout time.Duration) error {
 // enforce (no echo), and with on_violation: reset the master's connection
 // fails at once.
 func TestE2EIEC104Inspection(t *testing.T) {
-	for _, tc := range []struct{ mode, onViolation string }{
-		{"monitor", ""},
-		{"enforce", ""},
-		{"enforce", "reset"},
-	} {
-		name := tc.mode
-		if tc.onViolation != "" {
-			name += "/" + tc.onViolation
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range violationModes {
+		t.Run(tc.String(), func(t *testing.T) {
 			r := newRig(t)
-			ctl := r.p.Host(plant.Control).NS
-			r.server(ctl, "tcp-server", "-l", fmt.Sprintf("[::]:%d", iec104.Port), "-for", "5m")
-			r.waitLocal(ctl, "tcp", fmt.Sprintf("127.0.0.1:%d", iec104.Port))
+			ctl := r.P.Host(plant.Control).NS
+			r.Server(ctl, "tcp-server", "-l", fmt.Sprintf("[::]:%d", iec104.Port), "-for", "5m")
+			r.WaitLocal(ctl, "tcp", fmt.Sprintf("127.0.0.1:%d", iec104.Port))
 			apdus := iecAPDUs(t)
 			rule := iecRule
 			if tc.onViolation != "" {
 				rule += "\n    on_violation: " + tc.onViolation
 			}
-			sock := filepath.Join(r.dir, "conduit.sock")
-			writeFile(t, r.path, policy{Mode: tc.mode, FailOpen: true, Queue: 130, Socket: sock, Extra: rule}.render(t))
-			d := r.startDaemon("")
-			mark := d.mark()
+			sock := r.Socket()
+			e2e.WriteFile(t, r.Path, e2e.Policy{Mode: tc.mode, FailOpen: true, Queue: 130, Socket: sock, Extra: rule}.Render(t))
+			d := r.StartDaemon("")
+			mark := d.Mark()
 
 			c := r.iecConn()
 			for _, n := range []string{"startdt", "interrog", "clock"} {
-				if err := iecExchange(c, apdus[n], passTimeout); err != nil {
+				if err := iecExchange(c, apdus[n], e2e.PassTimeout); err != nil {
 					t.Fatalf("%s: %v", n, err)
 				}
 			}
 			start := time.Now()
-			err := iecExchange(c, apdus["sc"], passTimeout)
+			err := iecExchange(c, apdus["sc"], e2e.PassTimeout)
 			took := time.Since(start)
 			var ne net.Error
 			switch {
@@ -179,18 +172,18 @@ func TestE2EIEC104Inspection(t *testing.T) {
 			}
 			if tc.mode == "enforce" {
 				// A new connection interrogates on.
-				if err := iecExchange(r.iecConn(), apdus["interrog2"], passTimeout); err != nil {
+				if err := iecExchange(r.iecConn(), apdus["interrog2"], e2e.PassTimeout); err != nil {
 					t.Errorf("a new connection's interrogation: %v", err)
 				}
 			}
 
-			l := d.wait(mark, "the single command's verdict line", func(l logLine) bool {
-				return l.event() == "verdict" && l.str("reason") == "app-violation"
+			l := d.Wait(mark, "the single command's verdict line", func(l e2e.Line) bool {
+				return l.Event() == "verdict" && l.Str("reason") == "app-violation"
 			})
 			app := checkViolation(t, l, "scada-iec104", tc.mode, tc.onViolation, "iec104", iec104.Port)
 			if app["format"] != "i" || app["type_id"] != "C_SC_NA_1" || app["type_id_code"] != 45.0 ||
 				app["cause"] != "act" || app["common_address"] != 37133.0 || app["violates"] != "type_ids" {
-				t.Errorf("violation line: %s", l.raw)
+				t.Errorf("violation line: %s", l.Raw)
 			}
 			// The interrogations and the clock sync are the rule's requests;
 			// STARTDT is link control, the command none in any mode.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
 	"github.com/simonvetter/modbus"
@@ -24,9 +25,9 @@ import (
 // and with a stall — flags both.
 func TestE2EInlineMatrix(t *testing.T) {
 	r := newModbusRig(t)
-	sock := filepath.Join(r.dir, "inline.sock")
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Queue: 88, Extra: mbRule(""), Socket: sock}.render(t))
-	hmi, plc := r.p.Host(plant.Supervisory).IPv4, r.p.Host(plant.Control).IPv4
+	sock := filepath.Join(r.Dir, "inline.sock")
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "monitor", FailOpen: true, Queue: 88, Extra: mbRule(""), Socket: sock}.Render(t))
+	hmi, plc := r.P.Host(plant.Supervisory).IPv4, r.P.Host(plant.Control).IPv4
 	key := learn.ServiceKey{Client: hmi, Server: plc, Proto: 6, Port: mbPort}
 	poll := func(n int, every time.Duration, during func(i int)) {
 		t.Helper()
@@ -56,13 +57,13 @@ func TestE2EInlineMatrix(t *testing.T) {
 	}
 	run := func(name string, n int, every time.Duration, during func(i int)) string {
 		t.Helper()
-		dir := filepath.Join(r.dir, name)
+		dir := filepath.Join(r.Dir, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		d := r.startOps("--state", filepath.Join(dir, "state.json"))
 		poll(n, every, during)
-		base := filepath.Join(r.dir, name+".json")
+		base := filepath.Join(r.Dir, name+".json")
 		if out := r.opsCLI(sock, 0, "baseline", "save", "-o", base); !strings.Contains(out, "saved to "+base) {
 			t.Errorf("baseline save: %s", out)
 		}
@@ -74,7 +75,7 @@ func TestE2EInlineMatrix(t *testing.T) {
 			t.Errorf("%s: polling period %v, want about %v", name, p, every)
 		}
 		// A draft from the inline daemon's matrix, which check accepts.
-		draft := filepath.Join(r.dir, name+"-draft.yaml")
+		draft := filepath.Join(r.Dir, name+"-draft.yaml")
 		if code, out, errOut := evRun(t, runLearn, "--socket", sock, "-o", draft); code != 0 {
 			t.Errorf("learn --socket: exit %d\n%s%s", code, out, errOut)
 		}
@@ -84,13 +85,13 @@ func TestE2EInlineMatrix(t *testing.T) {
 		if b, _ := os.ReadFile(draft); !strings.Contains(string(b), fmt.Sprint(mbPort)) || !strings.Contains(string(b), plc.String()) {
 			t.Errorf("the inline draft lacks the HMI's Modbus service:\n%s", b)
 		}
-		d.signal(syscall.SIGTERM)
-		if code := d.waitExit(3 * exitTimeout); code != 0 {
+		d.Signal(syscall.SIGTERM)
+		if code := d.WaitExit(3 * e2e.ExitTimeout); code != 0 {
 			t.Fatalf("%s: exit %d", name, code)
 		}
-		stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-		if _, ok := stop.m["matrix_dropped"]; !ok || stop.num("matrix_dropped") != 0 {
-			t.Errorf("%s: stop event's matrix_dropped: %s", name, stop.raw)
+		stop := d.Wait(0, "the stop event", func(l e2e.Line) bool { return l.Event() == "stop" })
+		if _, ok := stop.M["matrix_dropped"]; !ok || stop.Num("matrix_dropped") != 0 {
+			t.Errorf("%s: stop event's matrix_dropped: %s", name, stop.Raw)
 		}
 		// Kept across the restart, beside the hit counters.
 		if s := read(filepath.Join(dir, "matrix.json")); s.Health.Requests < uint64(n) {
@@ -133,21 +134,21 @@ func TestE2EInlineMatrixFastpath(t *testing.T) {
 	if _, err := exec.LookPath("conntrack"); err != nil {
 		t.Skip("needs the conntrack tool")
 	}
-	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, fastpathPolicy{Mode: "enforce", Queue: 94, Socket: sock, TCPPort: plcTCP, Idle: "30s"}.render(t))
-	r.startDaemon(r.path)
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, fastpathPolicy{Mode: "enforce", Queue: 94, Socket: sock, TCPPort: e2e.PLCTCP, Idle: "30s"}.render(t))
+	r.StartDaemon(r.Path)
 	const n = 400
-	u := r.openUDP(supUDP)
+	u := r.openUDP(e2e.SupUDP)
 	for range n {
-		if err := u.exchange(passTimeout); err != nil {
+		if err := u.exchange(e2e.PassTimeout); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.waitFlow(sock, "hmi-io-udp", "counters from the kernel", func(f engine.FlowInfo) bool {
 		return f.Offloaded && f.PacketsOrig == n && f.PacketsReply == n
 	})
-	key := learn.ServiceKey{Client: r.p.Host(plant.Supervisory).IPv4, Server: r.p.Host(plant.Control).IPv4, Proto: 17, Port: 2222}
-	base := filepath.Join(r.dir, "fastpath.json")
+	key := learn.ServiceKey{Client: r.P.Host(plant.Supervisory).IPv4, Server: r.P.Host(plant.Control).IPv4, Proto: 17, Port: 2222}
+	base := filepath.Join(r.Dir, "fastpath.json")
 	var s *learn.Service
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		r.opsCLI(sock, 0, "baseline", "save", "-o", base)

@@ -10,14 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/conduit-ot/conduit/engine"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -77,38 +75,14 @@ rules:
 
 // l2Capture is a tcpdump on the PLC's port: the non-IP frames that reach it.
 type l2Capture struct {
-	out *syncBuffer
+	out *e2e.SyncBuffer
 }
 
 func (r *rig) l2Capture(ns string) *l2Capture {
-	t := r.t
-	t.Helper()
-	c := &l2Capture{out: &syncBuffer{}}
-	errb := &syncBuffer{}
-	cmd := plant.NSCmd(ns, "tcpdump", "-i", "eth0", "-l", "-nn", "-e", "-Q", "in",
+	r.T.Helper()
+	c := &l2Capture{out: &e2e.SyncBuffer{}}
+	r.StartCaptureIn(ns, c.out, "listening on", "tcpdump", "-i", "eth0", "-l", "-nn", "-e", "-Q", "in",
 		"ether proto 0x8892 or ether proto 0x88b8 or (arp and host 10.10.0.99) or (vlan and udp port 2222)")
-	cmd.Stdout, cmd.Stderr = c.out, errb
-	if err := cmd.Start(); err != nil {
-		t.Skipf("tcpdump: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errb.String(), "listening on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("tcpdump did not start: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	return c
 }
 
@@ -123,14 +97,14 @@ func (c *l2Capture) mark() int { return len(c.out.String()) }
 // waits until the capture has the marker: what it holds then is all that
 // crossed. It returns the DCP and GOOSE frames that reached the PLC.
 func (r *rig) l2Send(c *l2Capture, plcMAC string, n int) (dcp, goose int) {
-	t := r.t
+	t := r.T
 	t.Helper()
 	from := c.mark()
-	out, err := plant.NSCmd(r.p.Host(plant.Supervisory).NS, scapyPython, "-c", l2Sender, "eth0", plcMAC, fmt.Sprint(n)).CombinedOutput()
+	out, err := plant.NSCmd(r.P.Host(plant.Supervisory).NS, scapyPython, "-c", l2Sender, "eth0", plcMAC, fmt.Sprint(n)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("scapy: %v: %s", err, out)
 	}
-	deadline := time.Now().Add(passTimeout)
+	deadline := time.Now().Add(e2e.PassTimeout)
 	for c.count(from, "10.10.0.99") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the marker ARP never reached the PLC; capture:\n%s", c.out.String()[from:])
@@ -157,11 +131,11 @@ func hostMAC(t *testing.T, ns string) string {
 
 // l2Frames returns status's layer2 counters by "ethertype/verdict".
 func (r *rig) l2Frames(sock string) (map[string]engine.Layer2Count, *layer2JSON) {
-	r.t.Helper()
+	r.T.Helper()
 	var st statusReport
 	r.opsJSON(sock, &st, "status")
 	if st.Layer2 == nil || st.Layer2.Installed == nil || !*st.Layer2.Installed {
-		r.t.Fatalf("status has no installed layer2 table: %+v", st.Layer2)
+		r.T.Fatalf("status has no installed layer2 table: %+v", st.Layer2)
 	}
 	m := map[string]engine.Layer2Count{}
 	for _, f := range st.Layer2.Frames {
@@ -180,30 +154,26 @@ func (r *rig) l2Frames(sock string) (map[string]engine.Layer2Count, *layer2JSON)
 // bridge table's counters match what was sent. IP in an 802.1Q tag is
 // judged by the rules (denied UDP from the enterprise does not cross).
 func TestE2ELayer2(t *testing.T) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		t.Skip("needs tcpdump")
-	}
-	if err := exec.Command(scapyPython, "-c", "import scapy.all").Run(); err != nil {
-		t.Skipf("needs scapy in %s: %v", scapyPython, err)
-	}
+	e2e.Need(t, "tcpdump")
+	e2e.Need(t, scapyPython, "-c", "import scapy.all")
 	r := newRig(t)
-	sock := filepath.Join(t.TempDir(), "conduit.sock")
-	writeFile(t, r.path, l2E2EPolicy("monitor", sock, ""))
-	plcMAC := hostMAC(t, r.p.Host(plant.Control).NS)
-	supMAC := hostMAC(t, r.p.Host(plant.Supervisory).NS)
-	capture := r.l2Capture(r.p.Host(plant.Control).NS)
-	d := r.startDaemon("")
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, l2E2EPolicy("monitor", sock, ""))
+	plcMAC := hostMAC(t, r.P.Host(plant.Control).NS)
+	supMAC := hostMAC(t, r.P.Host(plant.Supervisory).NS)
+	capture := r.l2Capture(r.P.Host(plant.Control).NS)
+	d := r.StartDaemon("")
 	const n = 5
 	// The bridge learns the PLC's port from its reply (DCP is unicast to it).
-	r.mustPass(supICMP, "monitor")
+	r.MustPass(e2e.SupICMP, "monitor")
 
 	// A GOOSE frame to its multicast address is flooded to the three other
 	// ports, each copy judged on its own; DCP goes to the PLC's port only.
 	refusedLine := func(from int, name, mode, verdict, outPort string) {
 		t.Helper()
-		l := d.wait(from, "the "+mode+" line of "+name, func(l logLine) bool {
-			return l.str("layer2") == "true" && l.str("ethertype_name") == name && l.str("mode") == mode &&
-				(outPort == "" || l.str("out_port") == outPort)
+		l := d.Wait(from, "the "+mode+" line of "+name, func(l e2e.Line) bool {
+			return l.Str("layer2") == "true" && l.Str("ethertype_name") == name && l.Str("mode") == mode &&
+				(outPort == "" || l.Str("out_port") == outPort)
 		})
 		want := map[string]string{"event": "verdict", "verdict": verdict, "would": "drop", "would_drop": "true",
 			"rule": "default", "action": "deny", "src_mac": supMAC, "in_port": "vsup", "reason": "layer2-deny"}
@@ -213,15 +183,15 @@ func TestE2ELayer2(t *testing.T) {
 			want["ethertype"], want["dst_mac"] = "0x88b8", "01:0c:cd:01:00:01"
 		}
 		for k, v := range want {
-			if got := l.str(k); got != v {
-				t.Errorf("%s %s line: %s=%q, want %q: %s", mode, name, k, got, v, l.raw)
+			if got := l.Str(k); got != v {
+				t.Errorf("%s %s line: %s=%q, want %q: %s", mode, name, k, got, v, l.Raw)
 			}
 		}
 	}
 
 	// Monitor, no layer2 section: the defaults refuse both, so they pass
 	// as would-drops.
-	mark := d.mark()
+	mark := d.Mark()
 	if dcp, goose := r.l2Send(capture, plcMAC, n); dcp != n || goose != n {
 		t.Errorf("monitor: %d DCP and %d GOOSE frames reached the PLC, want %d each; capture:\n%s", dcp, goose, n, capture.out.String())
 	}
@@ -244,35 +214,35 @@ func TestE2ELayer2(t *testing.T) {
 	// Enforce: both dropped and logged as drops.
 	reload := func(mode, layer2 string) {
 		t.Helper()
-		m := d.mark()
-		writeFile(t, r.path, l2E2EPolicy(mode, sock, layer2))
-		d.waitTimeout(m, eventTimeout, "the reload to "+mode, func(l logLine) bool {
-			return l.event() == "reload" && l.str("result") == "ok"
+		m := d.Mark()
+		e2e.WriteFile(t, r.Path, l2E2EPolicy(mode, sock, layer2))
+		d.WaitTimeout(m, e2e.EventTimeout, "the reload to "+mode, func(l e2e.Line) bool {
+			return l.Event() == "reload" && l.Str("result") == "ok"
 		})
 	}
 	reload("enforce", "")
-	mark = d.mark()
+	mark = d.Mark()
 	if dcp, goose := r.l2Send(capture, plcMAC, n); dcp != 0 || goose != 0 {
 		t.Errorf("enforce: %d DCP and %d GOOSE frames reached the PLC, want 0", dcp, goose)
 	}
 	refusedLine(mark, "profinet", "enforce", "drop", "vctl")
 	refusedLine(mark, "goose", "enforce", "drop", "vctl")
-	r.mustPass(supICMP, "enforce: ARP and the allowed ping")
+	r.MustPass(e2e.SupICMP, "enforce: ARP and the allowed ping")
 	frames, _ = r.l2Frames(sock)
 	if frames["profinet/drop"].Packets != n || frames["goose/drop"].Packets != 3*n || frames["profinet/would_drop"].Packets != n {
 		t.Errorf("enforce: want profinet drop %d, goose drop %d, and monitor's profinet would_drop %d kept across the reload: %+v",
 			n, 3*n, n, frames)
 	}
 	// Several frames of a kind make one line per 10 s, not one per frame.
-	if lines := d.matching(mark, func(l logLine) bool {
-		return l.str("ethertype_name") == "profinet" && l.str("mode") == "enforce"
+	if lines := d.Matching(mark, func(l e2e.Line) bool {
+		return l.Str("ethertype_name") == "profinet" && l.Str("mode") == "enforce"
 	}); len(lines) != 1 {
 		t.Errorf("enforce: %d lines for %d DCP frames, want 1", len(lines), n)
 	}
 
 	// GOOSE allowed from the supervisory zone's port to the control zone's.
 	reload("enforce", "layer2:\n  allow:\n    - arp\n    - {ethertype: goose, name: goose-hmi, from: supervisory, to: control}\n")
-	mark = d.mark()
+	mark = d.Mark()
 	if dcp, goose := r.l2Send(capture, plcMAC, n); dcp != 0 || goose != n {
 		t.Errorf("enforce, goose allowed: %d DCP and %d GOOSE frames reached the PLC, want 0 and %d", dcp, goose, n)
 	}
@@ -287,10 +257,10 @@ func TestE2ELayer2(t *testing.T) {
 		strings.Join(l2.Allow[1].FromPorts, ",") != "vsup" || strings.Join(l2.Allow[1].ToPorts, ",") != "vctl" {
 		t.Errorf("status layer2 allow: %+v", l2.Allow)
 	}
-	if lines := d.matching(mark, func(l logLine) bool {
-		return l.str("ethertype_name") == "goose" && l.str("out_port") == "vctl"
+	if lines := d.Matching(mark, func(l e2e.Line) bool {
+		return l.Str("ethertype_name") == "goose" && l.Str("out_port") == "vctl"
 	}); len(lines) != 0 {
-		t.Errorf("an allowed GOOSE frame was logged as refused: %s", lines[0].raw)
+		t.Errorf("an allowed GOOSE frame was logged as refused: %s", lines[0].Raw)
 	}
 	// IP in an 802.1Q tag is judged by the rules like any IP: conduit has
 	// br_netfilter hand it to the inet table, whose pre-filter drops what
@@ -298,12 +268,12 @@ func TestE2ELayer2(t *testing.T) {
 	sendTagged := func() int {
 		t.Helper()
 		from := capture.mark()
-		ent := r.p.Host(plant.Enterprise)
+		ent := r.P.Host(plant.Enterprise)
 		out, err := plant.NSCmd(ent.NS, scapyPython, "-c", taggedSender, "eth0", plcMAC, fmt.Sprint(n), ent.IPv4.String()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("scapy: %v: %s", err, out)
 		}
-		deadline := time.Now().Add(passTimeout)
+		deadline := time.Now().Add(e2e.PassTimeout)
 		for capture.count(from, "10.10.0.99") == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("the marker ARP never reached the PLC")
@@ -316,13 +286,13 @@ func TestE2ELayer2(t *testing.T) {
 		t.Errorf("enforce: %d of %d tagged UDP datagrams no rule allows reached the PLC", got, n)
 	}
 	const vlanSysctl = "/proc/sys/net/bridge/bridge-nf-filter-vlan-tagged"
-	if err := r.p.Do(r.p.FW, func() error { return os.WriteFile(vlanSysctl, []byte("0"), 0) }); err != nil {
+	if err := r.P.Do(r.P.FW, func() error { return os.WriteFile(vlanSysctl, []byte("0"), 0) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := sendTagged(); got != n {
 		t.Errorf("with bridge-nf-filter-vlan-tagged=0 %d of %d tagged datagrams crossed: the test does not show what the sysctl does", got, n)
 	}
-	_ = r.p.Do(r.p.FW, func() error { return os.WriteFile(vlanSysctl, []byte("1"), 0) })
+	_ = r.P.Do(r.P.FW, func() error { return os.WriteFile(vlanSysctl, []byte("1"), 0) })
 
 	text := r.opsCLI(sock, 0, "status")
 	if !strings.Contains(text, "layer2    enforce: allow arp 0x0806; goose-hmi (goose) 0x88b8 from supervisory [vsup] to control [vctl]") {

@@ -9,7 +9,6 @@ package main
 // write is dropped while every request seen still passes.
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -36,10 +36,10 @@ type mbRaw struct {
 
 func (r *rig) mbRawFrom(src netip.Addr, timeout time.Duration) (*mbRaw, error) {
 	var c net.Conn
-	err := r.p.Do(r.p.Host(plant.Operations).NS, func() error {
+	err := r.P.Do(r.P.Host(plant.Operations).NS, func() error {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}, Timeout: timeout}
 		var err error
-		c, err = d.Dial("tcp", netip.AddrPortFrom(r.p.Host(plant.Control).IPv4, mbPort).String())
+		c, err = d.Dial("tcp", netip.AddrPortFrom(r.P.Host(plant.Control).IPv4, mbPort).String())
 		return err
 	})
 	if err != nil {
@@ -88,34 +88,13 @@ func mbWritePDU(addr, v uint16) []byte {
 
 func TestE2ELearnNeverWidensModbus(t *testing.T) {
 	r := newModbusRig(t)
-	ctl := r.p.Host(plant.Control).NS
-	reader, writer := r.p.Host(plant.Operations).IPv4, plant.EWS
+	ctl := r.P.Host(plant.Control).NS
+	reader, writer := r.P.Host(plant.Operations).IPv4, plant.EWS
 
 	// Capture on the PLC's side while the kernel alone forwards.
-	pcap := filepath.Join(r.dir, "plc.pcap")
-	td := plant.NSCmd(ctl, "tcpdump", "-i", "eth0", "--immediate-mode", "-Z", "root", "-U", "-n", "-w", pcap, fmt.Sprintf("tcp port %d", mbPort))
-	stderr, _ := td.StderrPipe()
-	if err := td.Start(); err != nil {
-		t.Skipf("tcpdump: %v", err)
-	}
-	t.Cleanup(func() { td.Process.Kill(); td.Wait() })
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				close(listening)
-				break
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-listening:
-		time.Sleep(300 * time.Millisecond)
-	case <-time.After(10 * time.Second):
-		t.Fatal("tcpdump did not start listening")
-	}
+	pcap := filepath.Join(r.Dir, "plc.pcap")
+	td := r.StartCaptureIn(ctl, nil, "listening on", "tcpdump", "-i", "eth0", "--immediate-mode", "-Z", "root", "-U", "-n", "-w", pcap, fmt.Sprintf("tcp port %d", mbPort))
+	time.Sleep(300 * time.Millisecond)
 
 	session := func(src netip.Addr, write bool) {
 		t.Helper()
@@ -139,8 +118,9 @@ func TestE2ELearnNeverWidensModbus(t *testing.T) {
 	session(writer, true)
 	session(reader, false)
 	time.Sleep(200 * time.Millisecond) // the last FINs on the wire
-	td.Process.Signal(syscall.SIGTERM)
-	td.Wait()
+	if err := td.Stop(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
 
 	if fi, err := os.Stat(pcap); err != nil || fi.Size() < 200 {
 		t.Fatalf("the capture: %v %v", fi, err)
@@ -148,7 +128,7 @@ func TestE2ELearnNeverWidensModbus(t *testing.T) {
 	// The rig's echo server holds port 502, so the PLC serves Modbus on
 	// 5020 (as in e2e_modbus_test.go); learn knows Modbus by port 502.
 	// The capture moves to 502 for learning, and the draft back to 5020.
-	at502 := filepath.Join(r.dir, "plc-502.pcap")
+	at502 := filepath.Join(r.Dir, "plc-502.pcap")
 	rewriteCapture(t, pcap, at502, func(frame []byte, _ *packet.Parsed) bool {
 		l4 := 14 + int(frame[14]&0x0f)*4
 		for _, off := range []int{l4, l4 + 2} {
@@ -158,7 +138,7 @@ func TestE2ELearnNeverWidensModbus(t *testing.T) {
 		}
 		return true
 	})
-	draft := filepath.Join(r.dir, "draft.yaml")
+	draft := filepath.Join(r.Dir, "draft.yaml")
 	if code, _, errOut := evRun(t, runLearn, "-o", draft, "--hosts", "1", at502); code != 0 {
 		t.Fatalf("learn: exit %d: %s", code, errOut)
 	}
@@ -175,7 +155,7 @@ func TestE2ELearnNeverWidensModbus(t *testing.T) {
 	}
 	policy := strings.Replace(string(y), "mode: monitor\n", "mode: enforce\nqueue: {num: 78, count: 1, fail_open: true}\n", 1)
 	policy = strings.ReplaceAll(policy, "    dport: 502\n", fmt.Sprintf("    dport: %d\n", mbPort))
-	writeFile(t, r.path, policy)
+	e2e.WriteFile(t, r.Path, policy)
 	d := r.startOps()
 
 	// Every request seen passes; the reader's write does not.
@@ -194,12 +174,12 @@ func TestE2ELearnNeverWidensModbus(t *testing.T) {
 	if err == nil || !(errors.As(err, &ne) && ne.Timeout() || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
 		t.Errorf("the reader's write under the draft: %v, want it dropped (no answer)", err)
 	}
-	d.wait(0, "the reader's write refused", func(l logLine) bool {
-		return l.event() == "verdict" && l.str("verdict") == "drop" && l.str("src") == reader.String() && l.str("reason") == "app-violation" &&
-			strings.Contains(l.raw, "write_single_register")
+	d.Wait(0, "the reader's write refused", func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.Str("verdict") == "drop" && l.Str("src") == reader.String() && l.Str("reason") == "app-violation" &&
+			strings.Contains(l.Raw, "write_single_register")
 	})
-	if d.hasExited() {
-		t.Fatalf("conduit exited: %s", d.stderr.String())
+	if d.HasExited() {
+		t.Fatalf("conduit exited: %s", d.Stderr.String())
 	}
 	// The write did not reach the PLC: register 100 still holds 42.
 	w, err := r.mbRawFrom(writer, 2*time.Second)

@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/simonvetter/modbus"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -42,8 +42,8 @@ func mbRule(onViolation string) string {
 func newModbusRig(t *testing.T) *rig {
 	t.Helper()
 	r := newRig(t)
-	ctl := r.p.Host(plant.Control).NS
-	r.server(ctl, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m")
+	ctl := r.P.Host(plant.Control).NS
+	r.Server(ctl, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := r.mbDialFrom(ctl, netip.MustParseAddr("127.0.0.1"), time.Second)
@@ -65,7 +65,7 @@ func newModbusRig(t *testing.T) *rig {
 // namespace ns; the socket stays in ns after the dial.
 func (r *rig) mbDialFrom(ns string, dst netip.Addr, timeout time.Duration) (*modbus.ModbusClient, error) {
 	var c *modbus.ModbusClient
-	err := r.p.Do(ns, func() error {
+	err := r.P.Do(ns, func() error {
 		var err error
 		c, err = modbus.NewClient(&modbus.ClientConfiguration{
 			URL:     "tcp://" + netip.AddrPortFrom(dst, mbPort).String(),
@@ -88,36 +88,36 @@ func (r *rig) mbDialFrom(ns string, dst netip.Addr, timeout time.Duration) (*mod
 
 // hmiClient is the HMI's client to the PLC through conduit.
 func (r *rig) hmiClient(timeout time.Duration) *modbus.ModbusClient {
-	r.t.Helper()
-	c, err := r.mbDialFrom(r.p.Host(plant.Supervisory).NS, r.p.Host(plant.Control).IPv4, timeout)
+	r.T.Helper()
+	c, err := r.mbDialFrom(r.P.Host(plant.Supervisory).NS, r.P.Host(plant.Control).IPv4, timeout)
 	if err != nil {
-		r.t.Fatalf("HMI connect to the PLC: %v", err)
+		r.T.Fatalf("HMI connect to the PLC: %v", err)
 	}
-	r.t.Cleanup(func() { c.Close() })
+	r.T.Cleanup(func() { c.Close() })
 	return c
 }
 
 // waitPLCConnections waits until the PLC's Modbus port has n connections
 // in any state but TIME_WAIT (the listener not counted).
 func (r *rig) waitPLCConnections(n int, why string) {
-	r.t.Helper()
+	r.T.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		out, err := plant.NSCmd(r.p.Host(plant.Control).NS, "ss", "-Htn", "state", "connected",
+		out, err := plant.NSCmd(r.P.Host(plant.Control).NS, "ss", "-Htn", "state", "connected",
 			"state", "syn-recv", "exclude", "time-wait", fmt.Sprintf("( sport = :%d )", mbPort)).CombinedOutput()
 		if err != nil {
-			r.t.Fatalf("ss: %v: %s", err, out)
+			r.T.Fatalf("ss: %v: %s", err, out)
 		}
 		got := 0
 		if s := strings.TrimSpace(string(out)); s != "" {
 			got = len(strings.Split(s, "\n"))
 		}
 		if got == n {
-			r.t.Logf("%s: %d PLC connections after %v", why, n, time.Since(deadline.Add(-2*time.Second)).Round(time.Millisecond))
+			r.T.Logf("%s: %d PLC connections after %v", why, n, time.Since(deadline.Add(-2*time.Second)).Round(time.Millisecond))
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Errorf("%s: the PLC has %d Modbus connections, want %d:\n%s", why, got, n, out)
+			r.T.Errorf("%s: the PLC has %d Modbus connections, want %d:\n%s", why, got, n, out)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -147,24 +147,14 @@ func mustRead(t *testing.T, c *modbus.ModbusClient, why string) uint16 {
 // client times out), and with on_violation: reset the client sees the
 // connection fail within a second instead of waiting for its timeout.
 func TestE2EModbusInspection(t *testing.T) {
-	for _, tc := range []struct {
-		mode, onViolation string
-	}{
-		{"monitor", ""},
-		{"enforce", ""}, // on_violation drop, the default
-		{"enforce", "reset"},
-	} {
-		name := tc.mode
-		if tc.onViolation != "" {
-			name += "/" + tc.onViolation
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range violationModes {
+		t.Run(tc.String(), func(t *testing.T) {
 			r := newModbusRig(t)
-			sock := filepath.Join(r.dir, "conduit.sock")
-			writeFile(t, r.path, policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,
-				Extra: mbRule(tc.onViolation)}.render(t))
-			d := r.startDaemon("")
-			mark := d.mark()
+			sock := r.Socket()
+			e2e.WriteFile(t, r.Path, e2e.Policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,
+				Extra: mbRule(tc.onViolation)}.Render(t))
+			d := r.StartDaemon("")
+			mark := d.Mark()
 
 			// The client's own timeout is long in the reset case: an
 			// error before it can only come from the reset.
@@ -219,15 +209,15 @@ func TestE2EModbusInspection(t *testing.T) {
 				}
 			}
 
-			l := d.wait(mark, "the write's verdict line", func(l logLine) bool {
-				return l.event() == "verdict" && l.str("reason") == "app-violation"
+			l := d.Wait(mark, "the write's verdict line", func(l e2e.Line) bool {
+				return l.Event() == "verdict" && l.Str("reason") == "app-violation"
 			})
 			// The line says what conduit did to the flow.
 			app := checkViolation(t, l, "hmi-modbus", tc.mode, tc.onViolation, "modbus", mbPort)
-			if l.str("src") != r.p.Host(plant.Supervisory).IPv4.String() ||
+			if l.Str("src") != r.P.Host(plant.Supervisory).IPv4.String() ||
 				app["function"] != "write_single_register" || app["violates"] != "functions" ||
 				app["write_addr"] != 100.0 || app["unit"] != 1.0 {
-				t.Errorf("violation line: %s", l.raw)
+				t.Errorf("violation line: %s", l.Raw)
 			}
 			// Every read was a request the condition matched: three polls
 			// and the check after the write (or after reconnecting), two

@@ -24,6 +24,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/conduit-ot/conduit/assets"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
 )
@@ -38,12 +39,12 @@ var tapPorts = [...]string{"tapa", "tapb"}
 // off on the monitor ports, as on a real sensor, so the host itself has
 // nothing to send on them.
 func (r *rig) buildTap() {
-	r.t.Helper()
-	fw := r.p.FW
+	r.T.Helper()
+	fw := r.P.FW
 	run := func(args ...string) {
-		r.t.Helper()
+		r.T.Helper()
 		if out, err := plant.NSCmd(fw, args[0], args[1:]...).CombinedOutput(); err != nil {
-			r.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+			r.T.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
 	for i, tp := range tapPorts {
@@ -62,10 +63,10 @@ func (r *rig) buildTap() {
 
 // txPackets is the transmit counter of dev in the firewall namespace.
 func (r *rig) txPackets(dev string) uint64 {
-	r.t.Helper()
-	out, err := exec.Command("ip", "-n", r.p.FW, "-j", "-s", "link", "show", dev).Output()
+	r.T.Helper()
+	out, err := exec.Command("ip", "-n", r.P.FW, "-j", "-s", "link", "show", dev).Output()
 	if err != nil {
-		r.t.Fatalf("ip -s link show %s: %v", dev, err)
+		r.T.Fatalf("ip -s link show %s: %v", dev, err)
 	}
 	var l []struct {
 		Stats64 struct {
@@ -75,7 +76,7 @@ func (r *rig) txPackets(dev string) uint64 {
 		} `json:"stats64"`
 	}
 	if err := json.Unmarshal(out, &l); err != nil || len(l) != 1 {
-		r.t.Fatalf("ip -s link show %s: %v: %s", dev, err, out)
+		r.T.Fatalf("ip -s link show %s: %v: %s", dev, err, out)
 	}
 	return l[0].Stats64.TX.Packets
 }
@@ -88,12 +89,12 @@ const devIDPort = 5021
 // devIDServer answers 43/14 requests on devIDPort in ns with the basic
 // objects (vendor, product code, revision) until the test ends.
 func (r *rig) devIDServer(ns string, objs ...string) {
-	r.t.Helper()
+	r.T.Helper()
 	var ln net.Listener
-	if err := r.p.Do(ns, func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", devIDPort)); return }); err != nil {
-		r.t.Fatal(err)
+	if err := r.P.Do(ns, func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", devIDPort)); return }); err != nil {
+		r.T.Fatal(err)
 	}
-	r.t.Cleanup(func() { ln.Close() })
+	r.T.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -130,26 +131,26 @@ func (r *rig) devIDServer(ns string, objs ...string) {
 
 // askDevID sends one 43/14 request from ns and returns the reply.
 func (r *rig) askDevID(ns string, dst netip.Addr) []byte {
-	r.t.Helper()
+	r.T.Helper()
 	var c net.Conn
-	if err := r.p.Do(ns, func() (err error) {
-		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, devIDPort).String(), passTimeout)
+	if err := r.P.Do(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, devIDPort).String(), e2e.PassTimeout)
 		return
 	}); err != nil {
-		r.t.Fatalf("dial the PLC's identification port: %v", err)
+		r.T.Fatalf("dial the PLC's identification port: %v", err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(passTimeout))
+	c.SetDeadline(time.Now().Add(e2e.PassTimeout))
 	if _, err := c.Write([]byte{0, 7, 0, 0, 0, 5, 1, 0x2b, 0x0e, 0x01, 0x00}); err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	var h [7]byte
 	if _, err := io.ReadFull(c, h[:]); err != nil {
-		r.t.Fatalf("identification reply: %v", err)
+		r.T.Fatalf("identification reply: %v", err)
 	}
 	body := make([]byte, int(binary.BigEndian.Uint16(h[4:]))-1)
 	if _, err := io.ReadFull(c, body); err != nil {
-		r.t.Fatalf("identification reply: %v", err)
+		r.T.Fatalf("identification reply: %v", err)
 	}
 	return body
 }
@@ -160,26 +161,26 @@ func TestE2EObserve(t *testing.T) {
 	}
 	r := newModbusRig(t)
 	r.buildTap()
-	r.devIDServer(r.p.Host(plant.Control).NS, "Schneider Electric", "BMX P34 2020", "v3.1")
-	sock := filepath.Join(r.dir, "conduit.sock")
+	r.devIDServer(r.P.Host(plant.Control).NS, "Schneider Electric", "BMX P34 2020", "v3.1")
+	sock := r.Socket()
 	// Enforce: observe judges it as monitor and says what enforce would do.
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: mbRule("")}.render(t))
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: mbRule("")}.Render(t))
 	var tx [len(tapPorts)]uint64
 	for i, tp := range tapPorts {
 		tx[i] = r.txPackets(tp)
 	}
-	args := []string{"observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
-		"--ring-mb", "2", "--state", filepath.Join(r.dir, "state.json"), "--matrix-state", filepath.Join(r.dir, "matrix.json")}
-	d := r.launch(args...)
-	d.waitStart()
-	if d.start.str("interfaces") != "tapa,tapb" || d.start.str("policy_mode") != "enforce" || d.start.str("mode") != "monitor" {
-		t.Errorf("start event: %s", d.start.raw)
+	args := []string{"observe", "-c", r.Path, "-i", strings.Join(tapPorts[:], ","), "--workers", "2",
+		"--ring-mb", "2", "--state", filepath.Join(r.Dir, "state.json"), "--matrix-state", filepath.Join(r.Dir, "matrix.json")}
+	d := r.Launch(args...)
+	d.WaitStart()
+	if d.Start.Str("interfaces") != "tapa,tapb" || d.Start.Str("policy_mode") != "enforce" || d.Start.Str("mode") != "monitor" {
+		t.Errorf("start event: %s", d.Start.Raw)
 	}
-	mark := d.mark()
+	mark := d.Mark()
 
 	// The HMI reads, then writes: nothing is inline, so the write reaches
 	// the PLC, and the sensor records what enforce would have done.
-	c := r.hmiClient(passTimeout)
+	c := r.hmiClient(e2e.PassTimeout)
 	const polls = 5
 	for i := range polls {
 		mustRead(t, c, fmt.Sprintf("poll %d", i))
@@ -191,32 +192,32 @@ func TestE2EObserve(t *testing.T) {
 		t.Fatalf("read after the write: %d, %v", v, err)
 	}
 	// The HMI asks the PLC who it is (the sensor reads the answer).
-	if reply := r.askDevID(r.p.Host(plant.Supervisory).NS, r.p.Host(plant.Control).IPv4); !bytes.Contains(reply, []byte("Schneider Electric")) {
+	if reply := r.askDevID(r.P.Host(plant.Supervisory).NS, r.P.Host(plant.Control).IPv4); !bytes.Contains(reply, []byte("Schneider Electric")) {
 		t.Fatalf("identification reply %q", reply)
 	}
 	// Enterprise to the PLC: the policy denies it, the bridge forwards it.
-	if err := r.probe(entTCP, passTimeout); err != nil {
+	if err := r.Probe(e2e.EntTCP, e2e.PassTimeout); err != nil {
 		t.Fatalf("enterprise->PLC (nothing inline): %v", err)
 	}
 
-	hmi, ctl := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
-	ent := r.p.Host(plant.Enterprise).IPv4.String()
-	observed := func(l logLine) bool {
-		return l.event() == "verdict" && l.m["observed"] == true && l.str("policy_mode") == "enforce" &&
-			l.str("mode") == "monitor" && l.str("verdict") == "accept"
+	hmi, ctl := r.P.Host(plant.Supervisory).IPv4.String(), r.P.Host(plant.Control).IPv4.String()
+	ent := r.P.Host(plant.Enterprise).IPv4.String()
+	observed := func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.M["observed"] == true && l.Str("policy_mode") == "enforce" &&
+			l.Str("mode") == "monitor" && l.Str("verdict") == "accept"
 	}
-	d.wait(mark, "the HMI's Modbus flow", func(l logLine) bool {
-		return observed(l) && l.str("src") == hmi && l.str("dst") == ctl && l.num("dport") == mbPort &&
-			l.str("rule") == "hmi-modbus" && l.str("would") == "accept" && l.str("reason") == "new-flow"
+	d.Wait(mark, "the HMI's Modbus flow", func(l e2e.Line) bool {
+		return observed(l) && l.Str("src") == hmi && l.Str("dst") == ctl && l.Num("dport") == mbPort &&
+			l.Str("rule") == "hmi-modbus" && l.Str("would") == "accept" && l.Str("reason") == "new-flow"
 	})
-	w := d.wait(mark, "the write as a would-drop", func(l logLine) bool {
-		return observed(l) && l.str("rule") == "hmi-modbus" && l.str("would") == "drop"
+	w := d.Wait(mark, "the write as a would-drop", func(l e2e.Line) bool {
+		return observed(l) && l.Str("rule") == "hmi-modbus" && l.Str("would") == "drop"
 	})
-	if !strings.Contains(w.raw, "write_single_register") {
-		t.Errorf("violation line without the function: %s", w.raw)
+	if !strings.Contains(w.Raw, "write_single_register") {
+		t.Errorf("violation line without the function: %s", w.Raw)
 	}
-	d.wait(mark, "enterprise->PLC as a would-drop", func(l logLine) bool {
-		return observed(l) && l.str("src") == ent && l.str("rule") == "deny-enterprise-to-plant" && l.str("would") == "drop"
+	d.Wait(mark, "enterprise->PLC as a would-drop", func(l e2e.Line) bool {
+		return observed(l) && l.Str("src") == ent && l.Str("rule") == "deny-enterprise-to-plant" && l.Str("would") == "drop"
 	})
 
 	// One flow for the session, although its two directions came in on
@@ -264,7 +265,7 @@ func TestE2EObserve(t *testing.T) {
 	}
 
 	// The inventory: the PLC with its MAC, serving the HMI's Modbus port.
-	mac, err := exec.Command("ip", "-n", r.p.Host(plant.Control).NS, "-br", "link", "show", "eth0").Output()
+	mac, err := exec.Command("ip", "-n", r.P.Host(plant.Control).NS, "-br", "link", "show", "eth0").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestE2EObserve(t *testing.T) {
 
 	// The live matrix, saved as a baseline: the Modbus session with its
 	// health, and learn --diff reads it.
-	base := filepath.Join(r.dir, "baseline.json")
+	base := filepath.Join(r.Dir, "baseline.json")
 	if out := r.opsCLI(sock, 0, "baseline", "save", "-o", base); !strings.Contains(out, "saved to "+base) {
 		t.Errorf("baseline save: %s", out)
 	}
@@ -326,7 +327,7 @@ func TestE2EObserve(t *testing.T) {
 	}
 
 	// A draft from the live matrix, which check accepts.
-	draft := filepath.Join(r.dir, "draft.yaml")
+	draft := filepath.Join(r.Dir, "draft.yaml")
 	if code, out, errOut := evRun(t, runLearn, "--socket", sock, "-o", draft); code != 0 {
 		t.Errorf("learn --socket: exit %d\n%s%s", code, out, errOut)
 	}
@@ -337,7 +338,7 @@ func TestE2EObserve(t *testing.T) {
 		t.Errorf("the live draft lacks the HMI's Modbus service:\n%s", b)
 	}
 
-	d.stop()
+	d.Stop()
 	for i, tp := range tapPorts {
 		if got := r.txPackets(tp); got != tx[i] {
 			t.Errorf("%s transmitted %d frames while observed", tp, got-tx[i])
@@ -345,11 +346,11 @@ func TestE2EObserve(t *testing.T) {
 	}
 
 	// A restart keeps the matrix: the Modbus service and its figures.
-	d = r.launch(args...)
-	d.waitTimeout(0, startTimeout, "the matrix restored", func(l logLine) bool {
-		return l.str("msg") == "live matrix restored" && l.num("services") > 0
+	d = r.Launch(args...)
+	d.WaitTimeout(0, e2e.StartTimeout, "the matrix restored", func(l e2e.Line) bool {
+		return l.Str("msg") == "live matrix restored" && l.Num("services") > 0
 	})
-	d.waitStart()
+	d.WaitStart()
 	r.opsCLI(sock, 0, "baseline", "save", "-o", base)
 	if m, err = learn.ReadBaselineFile(base); err != nil {
 		t.Fatal(err)
@@ -377,18 +378,18 @@ func TestE2EObserveFlood(t *testing.T) {
 	}
 	r := newRig(t)
 	r.buildTap()
-	sock := filepath.Join(r.dir, "conduit.sock")
+	sock := r.Socket()
 	// The policy's socket is an inline daemon's; the sensor gets its own.
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true}.render(t))
-	d := r.launch("observe", "-c", r.path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "", "--socket", sock)
-	d.waitStart()
-	if d.start.str("control_socket") != sock {
-		t.Errorf("start event: %s; want control_socket %s", d.start.raw, sock)
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "monitor", FailOpen: true}.Render(t))
+	d := r.Launch("observe", "-c", r.Path, "-i", strings.Join(tapPorts[:], ","), "--state", "", "--matrix-state", "", "--socket", sock)
+	d.WaitStart()
+	if d.Start.Str("control_socket") != sock {
+		t.Errorf("start event: %s; want control_socket %s", d.Start.Raw, sock)
 	}
 
-	sup := r.p.Host(plant.Supervisory).NS
-	dst := r.p.Host(plant.Control).IPv4.String() + ":" + fmt.Sprint(plcUDP)
-	out, err := plant.NSCmd(sup, r.peer, "flood", "-addr", dst, "-size", "64", "-for", "3s").Output()
+	sup := r.P.Host(plant.Supervisory).NS
+	dst := r.P.Host(plant.Control).IPv4.String() + ":" + fmt.Sprint(e2e.PLCUDP)
+	out, err := plant.NSCmd(sup, r.Peer, "flood", "-addr", dst, "-size", "64", "-for", "3s").Output()
 	if err != nil {
 		t.Fatalf("flood: %v", err)
 	}

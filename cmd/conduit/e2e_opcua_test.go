@@ -10,10 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -51,9 +51,9 @@ type uaResult struct {
 func newOPCUARig(t *testing.T) *rig {
 	t.Helper()
 	r := newRig(t)
-	ctl := r.p.Host(plant.Control)
+	ctl := r.P.Host(plant.Control)
 	addr := fmt.Sprintf("%s:%d", ctl.IPv4, uaPort)
-	r.server(ctl.NS, "opcua-server", "-l", addr, "-for", "5m")
+	r.Server(ctl.NS, "opcua-server", "-l", addr, "-for", "5m")
 	// The library's server loads the standard's address space first:
 	// seconds on a loaded machine.
 	deadline := time.Now().Add(60 * time.Second)
@@ -72,18 +72,18 @@ func newOPCUARig(t *testing.T) *rig {
 // uaClient runs plantpeer opcua-client in ns against the PLC's server:
 // connect, then ops, each within timeout.
 func (r *rig) uaClient(ns, ops string, timeout time.Duration) []uaResult {
-	r.t.Helper()
+	r.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := plant.NSCmd(ns, r.peer, "opcua-client", "-addr", fmt.Sprintf("%s:%d", r.p.Host(plant.Control).IPv4, uaPort),
+	cmd := plant.NSCmd(ns, r.Peer, "opcua-client", "-addr", fmt.Sprintf("%s:%d", r.P.Host(plant.Control).IPv4, uaPort),
 		"-ops", ops, "-timeout", timeout.String())
 	out, err := cmd.Output()
 	if ctx.Err() != nil || err != nil {
-		r.t.Fatalf("opcua-client: %v: %s", err, out)
+		r.T.Fatalf("opcua-client: %v: %s", err, out)
 	}
 	var res struct{ Results []uaResult }
 	if err := json.Unmarshal(out, &res); err != nil {
-		r.t.Fatalf("opcua-client output %q: %v", out, err)
+		r.T.Fatalf("opcua-client output %q: %v", out, err)
 	}
 	return res.Results
 }
@@ -111,17 +111,17 @@ func TestE2EOPCUAInspection(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			r := newOPCUARig(t)
-			sock := filepath.Join(r.dir, "conduit.sock")
-			writeFile(t, r.path, policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,
-				Extra: uaRule(tc.cond, tc.onViolation)}.render(t))
-			d := r.startDaemon("")
-			mark := d.mark()
+			sock := r.Socket()
+			e2e.WriteFile(t, r.Path, e2e.Policy{Mode: tc.mode, FailOpen: true, Queue: 80, Socket: sock,
+				Extra: uaRule(tc.cond, tc.onViolation)}.Render(t))
+			d := r.StartDaemon("")
+			mark := d.Mark()
 
 			timeout := 2 * time.Second
 			if tc.onViolation == "reset" {
 				timeout = 5 * time.Second // an error before it can only come from the reset
 			}
-			res := r.uaClient(r.p.Host(plant.Supervisory).NS, "read,browse,write,read", timeout)
+			res := r.uaClient(r.P.Host(plant.Supervisory).NS, "read,browse,write,read", timeout)
 			got := map[string]bool{}
 			for _, x := range res {
 				got[x.Op] = got[x.Op] || x.Answered
@@ -131,13 +131,13 @@ func TestE2EOPCUAInspection(t *testing.T) {
 				if len(res) != 1 || res[0].Answered {
 					t.Fatalf("the None channel was not refused: %+v", res)
 				}
-				l := d.wait(mark, "the OPN's verdict line", func(l logLine) bool {
-					return l.event() == "verdict" && l.str("reason") == "app-violation"
+				l := d.Wait(mark, "the OPN's verdict line", func(l e2e.Line) bool {
+					return l.Event() == "verdict" && l.Str("reason") == "app-violation"
 				})
-				app, _ := l.m["app"].(map[string]any)
-				if l.str("verdict") != "drop" || app == nil || app["message"] != "OPN" || app["violates"] != "security_modes" ||
+				app, _ := l.M["app"].(map[string]any)
+				if l.Str("verdict") != "drop" || app == nil || app["message"] != "OPN" || app["violates"] != "security_modes" ||
 					app["security_mode"] != "none" || app["security_policy"] != "None" {
-					t.Errorf("OPN line: %s", l.raw)
+					t.Errorf("OPN line: %s", l.Raw)
 				}
 				return
 			}
@@ -159,13 +159,13 @@ func TestE2EOPCUAInspection(t *testing.T) {
 					t.Errorf("enforce/reset: the write %+v, want a connection error within 1s", w)
 				}
 			}
-			l := d.wait(mark, "the write's verdict line", func(l logLine) bool {
-				return l.event() == "verdict" && l.str("reason") == "app-violation"
+			l := d.Wait(mark, "the write's verdict line", func(l e2e.Line) bool {
+				return l.Event() == "verdict" && l.Str("reason") == "app-violation"
 			})
 			app := checkViolation(t, l, "hmi-opcua", tc.mode, tc.onViolation, "opcua", uaPort)
 			if app["service"] != "write" || app["service_code"] != 673.0 || app["violates"] != "services" ||
 				app["security_mode"] != "none" || app["security_policy"] != "None" {
-				t.Errorf("violation line: %s", l.raw)
+				t.Errorf("violation line: %s", l.Raw)
 			}
 			// The requests the condition matched: create_session,
 			// activate_session, the client's read of the namespace array,

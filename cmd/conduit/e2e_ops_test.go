@@ -52,11 +52,11 @@ func (p opsPolicy) render(t *testing.T) string {
 }
 
 // startOps is startDaemon with extra flags for `conduit run`.
-func (r *rig) startOps(args ...string) *daemon {
-	t := r.t
+func (r *rig) startOps(args ...string) *e2e.Daemon {
+	t := r.T
 	t.Helper()
-	d := r.launch(append([]string{"run", "-c", r.path}, args...)...)
-	d.waitStart()
+	d := r.Launch(append([]string{"run", "-c", r.Path}, args...)...)
+	d.WaitStart()
 	return d
 }
 
@@ -64,8 +64,8 @@ func (r *rig) startOps(args ...string) *daemon {
 // control socket is a path) and returns its stdout; a failure fails the
 // test unless wantCode says otherwise.
 func (r *rig) opsCLI(socket string, wantCode int, args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command(r.conduit, append(args, "--socket", socket)...)
+	r.T.Helper()
+	cmd := exec.Command(r.Conduit, append(args, "--socket", socket)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -73,25 +73,25 @@ func (r *rig) opsCLI(socket string, wantCode int, args ...string) string {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		r.t.Fatalf("conduit %v: %v", args, err)
+		r.T.Fatalf("conduit %v: %v", args, err)
 	}
 	if code != wantCode {
-		r.t.Fatalf("conduit %v: exit %d, want %d; stderr: %s", args, code, wantCode, stderr.String())
+		r.T.Fatalf("conduit %v: exit %d, want %d; stderr: %s", args, code, wantCode, stderr.String())
 	}
 	return string(out)
 }
 
 func (r *rig) opsJSON(socket string, v any, args ...string) {
-	r.t.Helper()
+	r.T.Helper()
 	out := r.opsCLI(socket, 0, append(args, "--json")...)
 	if err := json.Unmarshal([]byte(out), v); err != nil {
-		r.t.Fatalf("conduit %v --json: %v: %s", args, err, out)
+		r.T.Fatalf("conduit %v --json: %v: %s", args, err, out)
 	}
 }
 
 // opsHits returns `hits --json` by rule name, and the list.
 func (r *rig) opsHits(socket string) (map[string]engine.RuleHits, []engine.RuleHits) {
-	r.t.Helper()
+	r.T.Helper()
 	var h struct {
 		Rules []engine.RuleHits `json:"rules"`
 	}
@@ -103,12 +103,12 @@ func (r *rig) opsHits(socket string) (map[string]engine.RuleHits, []engine.RuleH
 	return m, h.Rules
 }
 
-// waitRequests waits up to eventTimeout for `hits` to count want
+// waitRequests waits up to e2e.EventTimeout for `hits` to count want
 // requests for rule, failing t if it never does: the counters lag the
 // verdicts.
 func (r *rig) waitRequests(t testing.TB, sock, rule string, want uint64) {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
+	deadline := time.Now().Add(e2e.EventTimeout)
 	for {
 		hits, _ := r.opsHits(sock)
 		got := hits[rule].Requests
@@ -125,12 +125,12 @@ func (r *rig) waitRequests(t testing.TB, sock, rule string, want uint64) {
 
 // udpExchanges makes n UDP exchanges of f with the PLC, each from a fresh
 // socket (a new flow of two packets).
-func (r *rig) udpExchanges(f flow, n int) {
-	r.t.Helper()
-	cmd := plant.NSCmd(r.p.Host(f.from).NS, r.peer, "probe", "-proto", "udp", "-addr", r.addr(f),
+func (r *rig) udpExchanges(f e2e.Flow, n int) {
+	r.T.Helper()
+	cmd := plant.NSCmd(r.P.Host(f.From).NS, r.Peer, "probe", "-proto", "udp", "-addr", r.Addr(f),
 		"-n", strconv.Itoa(n), "-timeout", "2s")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		r.t.Fatalf("%d exchanges of %s: %v: %s", n, f.desc, err, out)
+		r.T.Fatalf("%d exchanges of %s: %v: %s", n, f.Desc, err, out)
 	}
 }
 
@@ -147,20 +147,20 @@ func wantHits(t *testing.T, h map[string]engine.RuleHits, rule string, packets, 
 // and that the counts survive a restart.
 func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	r := newRig(t)
-	sock := filepath.Join(r.dir, "conduit.sock")
-	state := filepath.Join(r.dir, "state", "hits.json")
-	writeFile(t, r.path, opsPolicy{Mode: "monitor", Queue: 70, Socket: sock}.render(t))
+	sock := r.Socket()
+	state := filepath.Join(r.Dir, "state", "hits.json")
+	e2e.WriteFile(t, r.Path, opsPolicy{Mode: "monitor", Queue: 70, Socket: sock}.render(t))
 	d := r.startOps("--state", state)
-	if d.start.str("control_socket") != sock {
-		t.Errorf("start event: %s; want control_socket %s", d.start.raw, sock)
+	if d.Start.Str("control_socket") != sock {
+		t.Errorf("start event: %s; want control_socket %s", d.Start.Raw, sock)
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket: %v %v, want mode 0600", fi, err)
 	}
 
 	const known, denied = 10, 4
-	r.udpExchanges(supUDP, known)  // hmi-io-udp: 2 packets a flow
-	r.udpExchanges(entUDP, denied) // deny-enterprise-to-plant, passed in monitor
+	r.udpExchanges(e2e.SupUDP, known)  // hmi-io-udp: 2 packets a flow
+	r.udpExchanges(e2e.EntUDP, denied) // deny-enterprise-to-plant, passed in monitor
 
 	var st statusReport
 	r.opsJSON(sock, &st, "status")
@@ -177,7 +177,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	if !reflect.DeepEqual(st.Rules, list) {
 		t.Errorf("status rules and hits disagree:\nstatus %+v\nhits   %+v", st.Rules, list)
 	}
-	if st.Mode != "monitor" || st.Policy.File != r.path || st.Policy.Generation != 1 || len(st.Policy.SHA256) != 64 {
+	if st.Mode != "monitor" || st.Policy.File != r.Path || st.Policy.Generation != 1 || len(st.Policy.SHA256) != 64 {
 		t.Errorf("status mode %q policy %+v", st.Mode, st.Policy)
 	}
 	var qPackets uint64
@@ -200,15 +200,15 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	}
 
 	// Known traffic does not touch the cleanup rule ...
-	r.udpExchanges(supUDP, 3)
-	r.mustPass(supICMP, "monitor")
+	r.udpExchanges(e2e.SupUDP, 3)
+	r.MustPass(e2e.SupICMP, "monitor")
 	h, _ = r.opsHits(sock)
 	if c := h["cleanup"]; c.LastHit != nil {
 		t.Fatalf("known traffic moved the cleanup rule's last hit: %+v", c)
 	}
 	wantHits(t, h, "hmi-pings-plc", 2, 1, 0)
 	// ... an unknown flow does ...
-	r.udpExchanges(opsUDP, 1)
+	r.udpExchanges(e2e.OpsUDP, 1)
 	h, _ = r.opsHits(sock)
 	first := h["cleanup"]
 	if first.LastHit == nil || first.Packets != 2 || first.Flows != 1 {
@@ -216,7 +216,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	}
 	// ... known traffic again leaves it where it was ...
 	time.Sleep(20 * time.Millisecond)
-	r.udpExchanges(supUDP, 2)
+	r.udpExchanges(e2e.SupUDP, 2)
 	h, _ = r.opsHits(sock)
 	if c := h["cleanup"]; c.LastHit == nil || !c.LastHit.Equal(*first.LastHit) || c.Packets != 2 {
 		t.Errorf("known traffic moved the cleanup rule: %+v, was %+v", c, first)
@@ -226,7 +226,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 		t.Errorf("hits table does not highlight the cleanup rule:\n%s", out)
 	}
 	// ... and the next unknown flow moves it.
-	r.udpExchanges(opsUDP, 1)
+	r.udpExchanges(e2e.OpsUDP, 1)
 	h, _ = r.opsHits(sock)
 	moved := h["cleanup"]
 	if moved.LastHit == nil || !moved.LastHit.After(*first.LastHit) || moved.Packets != 4 || moved.Flows != 2 {
@@ -234,7 +234,7 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 	}
 	var fr flowsReply
 	r.opsJSON(sock, &fr, "flows", "--rule", "cleanup")
-	if fr.Matched != 2 || len(fr.Flows) != 2 || fr.Flows[0].FromZone != "operations" || fr.Flows[0].Src != r.src(opsUDP) {
+	if fr.Matched != 2 || len(fr.Flows) != 2 || fr.Flows[0].FromZone != "operations" || fr.Flows[0].Src != r.Src(e2e.OpsUDP) {
 		t.Errorf("flows --rule cleanup: %+v", fr)
 	}
 	if out := r.opsCLI(sock, 0, "reload"); !strings.HasPrefix(out, "unchanged:") {
@@ -243,17 +243,17 @@ func TestE2EOpsCountersAndCleanup(t *testing.T) {
 
 	// SIGTERM saves the counters; the next daemon starts from them.
 	_, before := r.opsHits(sock)
-	d.stop()
+	d.Stop()
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind after SIGTERM: %v", err)
 	}
 	d2 := r.startOps("--state", state)
-	d2.wait(0, "the restored hit counters", func(l logLine) bool { return l.event() == "state" && l.num("rules") == len(before) })
+	d2.Wait(0, "the restored hit counters", func(l e2e.Line) bool { return l.Event() == "state" && l.Num("rules") == len(before) })
 	_, after := r.opsHits(sock)
 	if !reflect.DeepEqual(after, before) {
 		t.Errorf("counters after restart differ:\nbefore %+v\nafter  %+v", before, after)
 	}
-	r.udpExchanges(supUDP, 1)
+	r.udpExchanges(e2e.SupUDP, 1)
 	h, _ = r.opsHits(sock)
 	wantHits(t, h, "hmi-io-udp", 2*(known+3+2+1), known+3+2+1, 0)
 	if c := h["cleanup"]; c.LastHit == nil || !c.LastHit.Equal(*moved.LastHit) {
@@ -298,7 +298,7 @@ func TestE2EOpsSyslogFloodMetrics(t *testing.T) {
 	r := newRig(t)
 	rcv := &syslogReceiver{}
 	var metricsAddr string
-	err := r.p.Do(r.p.FW, func() error {
+	err := r.P.Do(r.P.FW, func() error {
 		var err error
 		if rcv.pc, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
 			return err
@@ -316,19 +316,19 @@ func TestE2EOpsSyslogFloodMetrics(t *testing.T) {
 	go rcv.read()
 	t.Cleanup(func() { rcv.pc.Close() })
 
-	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, opsPolicy{Mode: "enforce", Queue: 72, Socket: sock,
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, opsPolicy{Mode: "enforce", Queue: 72, Socket: sock,
 		Syslog: "udp://" + rcv.pc.LocalAddr().String(), Metrics: metricsAddr}.render(t))
 	const burst, window = 10, 2 * time.Second
 	d := r.startOps("--state", "", "--denied-burst", strconv.Itoa(burst), "--denied-window", window.String())
-	mark := d.mark()
+	mark := d.Mark()
 
 	// The flood: n new denied flows from one address (distinct source
 	// ports, so the per-flow limit of the packet path lets each through).
 	const n = 300
-	ent := r.p.Host(plant.Enterprise).IPv4
-	dst := &net.UDPAddr{IP: r.p.Host(plant.Control).IPv4.AsSlice(), Port: plcUDP}
-	err = r.p.Do(r.p.Host(plant.Enterprise).NS, func() error {
+	ent := r.P.Host(plant.Enterprise).IPv4
+	dst := &net.UDPAddr{IP: r.P.Host(plant.Control).IPv4.AsSlice(), Port: e2e.PLCUDP}
+	err = r.P.Do(r.P.Host(plant.Enterprise).NS, func() error {
 		for i := range n {
 			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ent.AsSlice(), Port: 21000 + i})
 			if err != nil {
@@ -345,32 +345,32 @@ func TestE2EOpsSyslogFloodMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.mustPass(supUDP, "enforce during the flood")
+	r.MustPass(e2e.SupUDP, "enforce during the flood")
 
 	src := ent.String()
-	fromEnt := func(l logLine) bool { return l.str("src") == src }
-	sup := d.waitTimeout(mark, 3*window+5*time.Second, "the suppressed line", func(l logLine) bool {
-		return fromEnt(l) && l.event() == "suppressed"
+	fromEnt := func(l e2e.Line) bool { return l.Str("src") == src }
+	sup := d.WaitTimeout(mark, 3*window+5*time.Second, "the suppressed line", func(l e2e.Line) bool {
+		return fromEnt(l) && l.Event() == "suppressed"
 	})
 	var verdicts, suppressed int
-	for _, l := range d.matching(mark, fromEnt) {
-		switch l.event() {
+	for _, l := range d.Matching(mark, fromEnt) {
+		switch l.Event() {
 		case "verdict":
 			verdicts++
-			if l.str("rule") != "deny-enterprise-to-plant" || l.str("verdict") != "drop" {
-				t.Errorf("flood verdict line: %s", l.raw)
+			if l.Str("rule") != "deny-enterprise-to-plant" || l.Str("verdict") != "drop" {
+				t.Errorf("flood verdict line: %s", l.Raw)
 			}
 		case "suppressed":
-			suppressed += l.num("suppressed")
+			suppressed += l.Num("suppressed")
 		default:
-			t.Errorf("unexpected line for the flooding source: %s", l.raw)
+			t.Errorf("unexpected line for the flooding source: %s", l.Raw)
 		}
 	}
 	// The flood takes well under a window here; should it straddle two,
 	// each window logs its burst, and the sum still accounts for all.
 	if verdicts < burst || verdicts > 2*burst || verdicts+suppressed != n {
 		t.Errorf("flood of %d denied flows: %d verdict lines and %d suppressed (first: %s); want %d lines (at most %d) accounting for all %d",
-			n, verdicts, suppressed, sup.raw, burst, 2*burst, n)
+			n, verdicts, suppressed, sup.Raw, burst, 2*burst, n)
 	}
 
 	t.Logf("flood: %d verdict lines, %d suppressed", verdicts, suppressed)
@@ -462,7 +462,7 @@ func TestE2EOpsSyslogFloodMetrics(t *testing.T) {
 func scrape(t *testing.T, r *rig, addr string) string {
 	t.Helper()
 	var c net.Conn
-	if err := r.p.Do(r.p.FW, func() error {
+	if err := r.P.Do(r.P.FW, func() error {
 		var err error
 		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
 		return err

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -79,8 +80,8 @@ func (p rawPkt) bytes() []byte {
 
 // sendRaw sends each packet as built (IP_HDRINCL) from namespace ns.
 func (r *rig) sendRaw(ns string, pkts ...rawPkt) {
-	r.t.Helper()
-	err := r.p.Do(ns, func() error {
+	r.T.Helper()
+	err := r.P.Do(ns, func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
 		if err != nil {
 			return fmt.Errorf("raw socket: %w", err)
@@ -94,7 +95,7 @@ func (r *rig) sendRaw(ns string, pkts ...rawPkt) {
 		return nil
 	})
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 }
 
@@ -108,10 +109,10 @@ type sniffer struct {
 }
 
 func (r *rig) sniff(ns string) *sniffer {
-	r.t.Helper()
+	r.T.Helper()
 	s := &sniffer{done: make(chan struct{})}
 	proto := uint16(unix.ETH_P_IP<<8&0xff00 | unix.ETH_P_IP>>8) // network byte order
-	err := r.p.Do(ns, func() error {
+	err := r.P.Do(ns, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -126,7 +127,7 @@ func (r *rig) sniff(ns string) *sniffer {
 		return unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index})
 	})
 	if err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	go func() {
 		defer close(s.done)
@@ -148,7 +149,7 @@ func (r *rig) sniff(ns string) *sniffer {
 		}
 	}()
 	// Closed once the reader is done, so that it never reads a reused fd.
-	r.t.Cleanup(func() { s.stop.Store(true); <-s.done; unix.Close(s.fd) })
+	r.T.Cleanup(func() { s.stop.Store(true); <-s.done; unix.Close(s.fd) })
 	return s
 }
 
@@ -174,9 +175,9 @@ func (s *sniffer) seen(src netip.Addr, id uint16) bool {
 // did not see, a mid-stream segment with SACK) still arrive.
 func TestE2EOddPackets(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	hmiNS, plcNS := r.p.Host(plant.Supervisory).NS, r.p.Host(plant.Control).NS
-	plc, hmi := r.p.Host(plant.Control).IPv4, r.p.Host(plant.Supervisory).IPv4
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true})
+	hmiNS, plcNS := r.P.Host(plant.Supervisory).NS, r.P.Host(plant.Control).NS
+	plc, hmi := r.P.Host(plant.Control).IPv4, r.P.Host(plant.Supervisory).IPv4
 	atPLC, atHMI := r.sniff(plcNS), r.sniff(hmiNS)
 	// Each packet has its own source address in its zone: conduit logs
 	// malformed packets once per address pair per 10 s.
@@ -213,15 +214,15 @@ func TestE2EOddPackets(t *testing.T) {
 			c.p.ack = 2000
 		}
 		if c.ns == hmiNS {
-			c.p.src, c.p.dst, c.p.sport, c.p.dport = sup(byte(i)), plc, uint16(43000+i), plcTCP
+			c.p.src, c.p.dst, c.p.sport, c.p.dport = sup(byte(i)), plc, uint16(43000+i), e2e.PLCTCP
 		} else {
-			c.p.src, c.p.dst, c.p.sport, c.p.dport = netip.AddrFrom4([4]byte{10, 10, 0, 100 + byte(i)}), hmi, plcTCP, uint16(43000+i)
+			c.p.src, c.p.dst, c.p.sport, c.p.dport = netip.AddrFrom4([4]byte{10, 10, 0, 100 + byte(i)}), hmi, e2e.PLCTCP, uint16(43000+i)
 		}
 		r.sendRaw(c.ns, c.p)
 	}
-	// The legitimate ones arrive within passTimeout; by then the others
+	// The legitimate ones arrive within e2e.PassTimeout; by then the others
 	// would have too.
-	deadline := time.Now().Add(passTimeout)
+	deadline := time.Now().Add(e2e.PassTimeout)
 	for _, c := range cases {
 		if c.reason != "" {
 			continue
@@ -243,16 +244,16 @@ func TestE2EOddPackets(t *testing.T) {
 			continue
 		}
 		src, sport := c.p.src.String(), c.p.sport
-		l, ok := d.find(0, eventTimeout, func(l logLine) bool {
-			return l.event() == "verdict" && l.str("src") == src && l.num("sport") == int(sport)
+		l, ok := d.Find(0, e2e.EventTimeout, func(l e2e.Line) bool {
+			return l.Event() == "verdict" && l.Str("src") == src && l.Num("sport") == int(sport)
 		})
 		if !ok {
 			t.Errorf("%s: no verdict line from %s:%d", c.name, src, sport)
 			continue
 		}
 		for k, v := range map[string]string{"reason": c.reason, "verdict": "drop", "would": "drop", "mode": "enforce", "dport": fmt.Sprint(c.p.dport)} {
-			if l.str(k) != v {
-				t.Errorf("%s: verdict line %s=%q, want %q: %s", c.name, k, l.str(k), v, l.raw)
+			if l.Str(k) != v {
+				t.Errorf("%s: verdict line %s=%q, want %q: %s", c.name, k, l.Str(k), v, l.Raw)
 			}
 		}
 	}
@@ -267,14 +268,14 @@ type midSession struct {
 }
 
 func (r *rig) midSession(port int) *midSession {
-	r.t.Helper()
-	plc := netip.AddrPortFrom(r.p.Host(plant.Control).IPv4, uint16(port))
+	r.T.Helper()
+	plc := netip.AddrPortFrom(r.P.Host(plant.Control).IPv4, uint16(port))
 	var ln net.Listener
-	if err := r.p.Do(r.p.Host(plant.Control).NS, func() (err error) {
+	if err := r.P.Do(r.P.Host(plant.Control).NS, func() (err error) {
 		ln, err = net.Listen("tcp4", plc.String())
 		return err
 	}); err != nil {
-		r.t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
@@ -287,20 +288,20 @@ func (r *rig) midSession(port int) *midSession {
 		accepted <- c
 	}()
 	s := &midSession{}
-	if err := r.p.Do(r.p.Host(plant.Operations).NS, func() (err error) {
-		s.client, err = net.DialTimeout("tcp4", plc.String(), passTimeout)
+	if err := r.P.Do(r.P.Host(plant.Operations).NS, func() (err error) {
+		s.client, err = net.DialTimeout("tcp4", plc.String(), e2e.PassTimeout)
 		return err
 	}); err != nil {
-		r.t.Fatalf("dial the PLC's port %d: %v", port, err)
+		r.T.Fatalf("dial the PLC's port %d: %v", port, err)
 	}
 	select {
 	case s.server = <-accepted:
-	case <-time.After(passTimeout):
+	case <-time.After(e2e.PassTimeout):
 	}
 	if s.server == nil {
-		r.t.Fatalf("the PLC did not accept on port %d", port)
+		r.T.Fatalf("the PLC did not accept on port %d", port)
 	}
-	r.t.Cleanup(func() { s.client.Close(); s.server.Close() })
+	r.T.Cleanup(func() { s.client.Close(); s.server.Close() })
 	return s
 }
 
@@ -327,28 +328,28 @@ func TestE2EMidStreamServerFirst(t *testing.T) {
 			r := newRig(t)
 			denied, allowed := r.midSession(20000), r.midSession(20001)
 			for _, s := range []*midSession{denied, allowed} {
-				if !send(s.client, s.server, "hello\n", passTimeout) || !send(s.server, s.client, "hello\n", passTimeout) {
+				if !send(s.client, s.server, "hello\n", e2e.PassTimeout) || !send(s.server, s.client, "hello\n", e2e.PassTimeout) {
 					t.Fatal("without conduit the session does not run")
 				}
 			}
 			conduits := "\n  - {from: operations, to: control, mode: enforce}"
 			extra := "\n  - {name: ops-polls-plc-20001, from: operations, to: control, proto: tcp, dport: 20001}"
-			text := policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.render(t)
+			text := e2e.Policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.Render(t)
 			if !pickup {
 				text += "conntrack: {pickup: false}\n"
 			}
-			writeFile(t, r.path, text)
-			d := r.startDaemon("")
+			e2e.WriteFile(t, r.Path, text)
+			d := r.StartDaemon("")
 
-			if send(denied.server, denied.client, "keepalive\n", blockTimeout) {
+			if send(denied.server, denied.client, "keepalive\n", e2e.BlockTimeout) {
 				t.Error("the PLC's packet of a session no rule allows passed the enforce conduit's reverse")
 			}
-			if send(denied.client, denied.server, "request\n", blockTimeout) {
+			if send(denied.client, denied.server, "request\n", e2e.BlockTimeout) {
 				t.Error("the operations client's request reached the PLC through the enforce conduit")
 			}
-			ops, plc := r.p.Host(plant.Operations).IPv4.String(), r.p.Host(plant.Control).IPv4.String()
-			l, ok := d.find(0, eventTimeout, func(l logLine) bool {
-				return l.event() == "verdict" && l.num("dport") == 20000 && l.str("src") == ops
+			ops, plc := r.P.Host(plant.Operations).IPv4.String(), r.P.Host(plant.Control).IPv4.String()
+			l, ok := d.Find(0, e2e.EventTimeout, func(l e2e.Line) bool {
+				return l.Event() == "verdict" && l.Num("dport") == 20000 && l.Str("src") == ops
 			})
 			if !ok {
 				t.Fatal("no verdict line for the session on port 20000")
@@ -359,24 +360,24 @@ func TestE2EMidStreamServerFirst(t *testing.T) {
 				want["reason"] = "no-flow"
 			}
 			for k, v := range want {
-				if l.str(k) != v {
-					t.Errorf("verdict line %s=%q, want %q: %s", k, l.str(k), v, l.raw)
+				if l.Str(k) != v {
+					t.Errorf("verdict line %s=%q, want %q: %s", k, l.Str(k), v, l.Raw)
 				}
 			}
 			if !pickup {
 				return // an allowed session met mid-stream is not adopted with pickup off
 			}
 			// Promise 1: the allowed session is picked up from its server's side.
-			if !send(allowed.server, allowed.client, "keepalive\n", passTimeout) || !send(allowed.client, allowed.server, "request\n", passTimeout) ||
-				!send(allowed.server, allowed.client, "reply\n", passTimeout) {
+			if !send(allowed.server, allowed.client, "keepalive\n", e2e.PassTimeout) || !send(allowed.client, allowed.server, "request\n", e2e.PassTimeout) ||
+				!send(allowed.server, allowed.client, "reply\n", e2e.PassTimeout) {
 				t.Error("the allowed session broke when conduit met it mid-stream")
 			}
-			l = d.wait(0, "the allowed session's pickup", func(l logLine) bool {
-				return l.event() == "verdict" && l.num("dport") == 20001
+			l = d.Wait(0, "the allowed session's pickup", func(l e2e.Line) bool {
+				return l.Event() == "verdict" && l.Num("dport") == 20001
 			})
 			for k, v := range map[string]string{"verdict": "accept", "reason": "pickup", "rule": "ops-polls-plc-20001", "mode": "enforce", "src": ops, "reply": "true"} {
-				if l.str(k) != v {
-					t.Errorf("allowed session's verdict line %s=%q, want %q: %s", k, l.str(k), v, l.raw)
+				if l.Str(k) != v {
+					t.Errorf("allowed session's verdict line %s=%q, want %q: %s", k, l.Str(k), v, l.Raw)
 				}
 			}
 		})
@@ -393,30 +394,30 @@ func TestE2ESeedKeepsDeniedSessionDenied(t *testing.T) {
 	r := newRig(t)
 	conduits := "\n  - {from: operations, to: control, mode: enforce}"
 	extra := "\n  - {name: ops-polls-plc-20001, from: operations, to: control, proto: tcp, dport: 20001}"
-	writeFile(t, r.path, policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.render(t)+"conntrack: {pickup: false}\n")
-	d1 := r.startDaemon("")
-	r.killKeepingTable(d1)
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "monitor", FailOpen: true, Conduits: conduits, Extra: extra}.Render(t)+"conntrack: {pickup: false}\n")
+	d1 := r.StartDaemon("")
+	r.KillKeepingTable(d1)
 	// The kernel pre-filter would drop the denied session's SYN even with
 	// conduit down; the test needs it running in the kernel's table.
-	r.divertTables()
+	r.DivertTables()
 	denied, allowed := r.midSession(20000), r.midSession(20001)
 	for _, s := range []*midSession{denied, allowed} {
-		if !send(s.client, s.server, "hello\n", passTimeout) || !send(s.server, s.client, "hello\n", passTimeout) {
+		if !send(s.client, s.server, "hello\n", e2e.PassTimeout) || !send(s.server, s.client, "hello\n", e2e.PassTimeout) {
 			t.Fatal("while conduit is down (fail-open) the session does not run")
 		}
 	}
-	d2 := r.startDaemon("")
-	seed := d2.wait(0, "the seed event", func(l logLine) bool { return l.event() == "seed" })
-	if seed.num("seeded") < 1 || seed.num("denied") < 1 {
-		t.Errorf("seed event: %s; want the allowed session seeded and the denied one not", seed.raw)
+	d2 := r.StartDaemon("")
+	seed := d2.Wait(0, "the seed event", func(l e2e.Line) bool { return l.Event() == "seed" })
+	if seed.Num("seeded") < 1 || seed.Num("denied") < 1 {
+		t.Errorf("seed event: %s; want the allowed session seeded and the denied one not", seed.Raw)
 	}
-	if send(denied.server, denied.client, "keepalive\n", blockTimeout) {
+	if send(denied.server, denied.client, "keepalive\n", e2e.BlockTimeout) {
 		t.Error("the PLC's packet of the denied session passed after the restart")
 	}
-	if send(denied.client, denied.server, "request\n", blockTimeout) {
+	if send(denied.client, denied.server, "request\n", e2e.BlockTimeout) {
 		t.Error("the client's request of the denied session reached the PLC after the restart")
 	}
-	if !send(allowed.server, allowed.client, "keepalive\n", passTimeout) || !send(allowed.client, allowed.server, "request\n", passTimeout) {
+	if !send(allowed.server, allowed.client, "keepalive\n", e2e.PassTimeout) || !send(allowed.client, allowed.server, "request\n", e2e.PassTimeout) {
 		t.Error("the seeded allowed session broke after the restart")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -87,27 +86,27 @@ func plcCounter(t *testing.T, ns, src string) func() uint64 {
 func TestE2EFloodPrefilter(t *testing.T) {
 	r := newRig(t)
 	needHping(t)
-	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, fmt.Sprintf(floodPolicy, sock))
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, fmt.Sprintf(floodPolicy, sock))
 	const burst, window = 5, 2 * time.Second
 	d := r.startOps("--state", "", "--denied-burst", strconv.Itoa(burst), "--denied-window", window.String())
 
-	ctl := r.p.Host(plant.Control)
-	sup, ent, ops := r.p.Host(plant.Supervisory).IPv4.String(), r.p.Host(plant.Enterprise).IPv4.String(), r.p.Host(plant.Operations).IPv4.String()
+	ctl := r.P.Host(plant.Control)
+	sup, ent, ops := r.P.Host(plant.Supervisory).IPv4.String(), r.P.Host(plant.Enterprise).IPv4.String(), r.P.Host(plant.Operations).IPv4.String()
 	syns := plcCounter(t, ctl.NS, ops)
 	sink := r.UDPSink(9000, 90*time.Second, 3*time.Second)
 
 	const floodFor = 8 * time.Second
 	allowed := r.StartFlood(plant.Supervisory, sink.Addr, floodFor)
 	denied := r.StartFlood(plant.Enterprise, sink.Addr, floodFor)
-	syn := plant.NSCmd(r.p.Host(plant.Operations).NS, "timeout", fmt.Sprint(int(floodFor.Seconds())),
-		"hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP), "--flood", ctl.IPv4.String())
+	syn := plant.NSCmd(r.P.Host(plant.Operations).NS, "timeout", fmt.Sprint(int(floodFor.Seconds())),
+		"hping3", "-q", "-S", "-p", strconv.Itoa(e2e.PLCTCP), "--flood", ctl.IPv4.String())
 	if err := syn.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// An allowed session still gets through while the floods run.
 	time.Sleep(floodFor / 2)
-	r.mustPass(supTCP, "enforce during the flood")
+	r.MustPass(e2e.SupTCP, "enforce during the flood")
 	_ = syn.Wait() // timeout ends hping3 with 124
 	sentBy := map[string]uint64{}
 	for name, f := range map[string]*e2e.Flood{"allowed": allowed, "denied": denied} {
@@ -159,22 +158,22 @@ func TestE2EFloodPrefilter(t *testing.T) {
 	}
 
 	// Logged as verdict lines, reason kernel-deny, limited per source.
-	l := d.waitTimeout(0, eventTimeout, "a kernel-deny line for the enterprise flood", func(l logLine) bool {
-		return l.event() == "verdict" && l.str("src") == ent && l.str("reason") == "kernel-deny"
+	l := d.WaitTimeout(0, e2e.EventTimeout, "a kernel-deny line for the enterprise flood", func(l e2e.Line) bool {
+		return l.Event() == "verdict" && l.Str("src") == ent && l.Str("reason") == "kernel-deny"
 	})
 	for k, v := range map[string]string{"verdict": "drop", "would": "drop", "rule": "deny-enterprise-to-plant",
 		"mode": "enforce", "from_zone": "enterprise", "to_zone": "control", "proto": "udp"} {
-		if l.str(k) != v {
-			t.Errorf("kernel-deny line %s = %q, want %q: %s", k, l.str(k), v, l.raw)
+		if l.Str(k) != v {
+			t.Errorf("kernel-deny line %s = %q, want %q: %s", k, l.Str(k), v, l.Raw)
 		}
 	}
-	if l.num("dport") != 9000 {
-		t.Errorf("kernel-deny line: %s", l.raw)
+	if l.Num("dport") != 9000 {
+		t.Errorf("kernel-deny line: %s", l.Raw)
 	}
-	d.waitTimeout(0, 3*window+5*time.Second, "the suppressed line of the enterprise flood", func(l logLine) bool {
-		return l.str("src") == ent && l.event() == "suppressed"
+	d.WaitTimeout(0, 3*window+5*time.Second, "the suppressed line of the enterprise flood", func(l e2e.Line) bool {
+		return l.Str("src") == ent && l.Event() == "suppressed"
 	})
-	lines := d.matching(0, func(l logLine) bool { return l.event() == "verdict" && l.str("src") == ent })
+	lines := d.Matching(0, func(l e2e.Line) bool { return l.Event() == "verdict" && l.Str("src") == ent })
 	windows := int((floodFor+3*window)/window) + 2
 	if len(lines) > burst*windows {
 		t.Errorf("%d verdict lines for the enterprise flood, want at most %d per %v", len(lines), burst, window)
@@ -191,8 +190,8 @@ func TestE2EFloodPrefilter(t *testing.T) {
 func TestE2EModbusFloodNoWrite(t *testing.T) {
 	r := newRig(t)
 	needHping(t)
-	ctl := r.p.Host(plant.Control)
-	plc := plant.NSCmd(ctl.NS, r.peer, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m",
+	ctl := r.P.Host(plant.Control)
+	plc := plant.NSCmd(ctl.NS, r.Peer, "modbus-plc", "-l", fmt.Sprintf("[::]:%d", mbPort), "-for", "5m",
 		"-max-clients", "5000") // refused writes leave their connections open
 	var plcOut bytes.Buffer
 	plc.Stdout = &plcOut
@@ -211,24 +210,24 @@ func TestE2EModbusFloodNoWrite(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	sock := filepath.Join(r.dir, "conduit.sock")
+	sock := r.Socket()
 	flood := `
   - {name: hmi-io-flood, from: supervisory, to: control, proto: udp, dport: 9000}`
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Queue: 120, Socket: sock,
-		Extra: mbRule("") + flood}.render(t))
-	d := r.startDaemon("")
-	if d.start.num("app_queue") != 122 {
-		t.Errorf("start event: app_queue %v, want 122: %s", d.start.str("app_queue"), d.start.raw)
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: true, Queue: 120, Socket: sock,
+		Extra: mbRule("") + flood}.Render(t))
+	d := r.StartDaemon("")
+	if d.Start.Num("app_queue") != 122 {
+		t.Errorf("start event: app_queue %v, want 122: %s", d.Start.Str("app_queue"), d.Start.Raw)
 	}
-	sup := r.p.Host(plant.Supervisory)
+	sup := r.P.Host(plant.Supervisory)
 	const floodFor = 8 * time.Second
 	var wg sync.WaitGroup
 	// The kernel balances by addresses and protocol: the TCP flood (SYNs
 	// to the allowed tcp/502) fills the queue the Modbus flows hash to,
 	// the UDP flood the other.
 	for _, cmd := range []*exec.Cmd{
-		plant.NSCmd(sup.NS, r.peer, "flood", "-addr", ctl.IPv4.String()+":9000", "-for", floodFor.String()),
-		plant.NSCmd(sup.NS, "timeout", fmt.Sprint(int(floodFor.Seconds())), "hping3", "-q", "-S", "-p", strconv.Itoa(plcTCP),
+		plant.NSCmd(sup.NS, r.Peer, "flood", "-addr", ctl.IPv4.String()+":9000", "-for", floodFor.String()),
+		plant.NSCmd(sup.NS, "timeout", fmt.Sprint(int(floodFor.Seconds())), "hping3", "-q", "-S", "-p", strconv.Itoa(e2e.PLCTCP),
 			"--flood", ctl.IPv4.String()),
 	} {
 		if err := cmd.Start(); err != nil {
@@ -244,7 +243,7 @@ func TestE2EModbusFloodNoWrite(t *testing.T) {
 	outs := make([]*bytes.Buffer, 4)
 	for i := range outs {
 		outs[i] = &bytes.Buffer{}
-		cmd := plant.NSCmd(sup.NS, "timeout", "-s", "INT", fmt.Sprint(int(floodFor.Seconds())-2), r.peer, "modbus-hmi",
+		cmd := plant.NSCmd(sup.NS, "timeout", "-s", "INT", fmt.Sprint(int(floodFor.Seconds())-2), r.Peer, "modbus-hmi",
 			"-addr", fmt.Sprintf("%s:%d", ctl.IPv4, mbPort), "-n", "1000000", "-interval", "0",
 			"-write", "-write-reg", "100", "-timeout", "150ms")
 		cmd.Stdout = outs[i]
@@ -318,14 +317,14 @@ default: deny
 // the kernel (kernel-deny); what some rule allows passes.
 func TestE2ENestedZonesInKernel(t *testing.T) {
 	r := newRig(t)
-	sock := filepath.Join(r.dir, "conduit.sock")
-	writeFile(t, r.path, fmt.Sprintf(nestedPolicy, sock))
-	d := r.startDaemon("")
-	ops := r.p.Host(plant.Operations)
-	plc := r.p.Host(plant.Control).IPv4
+	sock := r.Socket()
+	e2e.WriteFile(t, r.Path, fmt.Sprintf(nestedPolicy, sock))
+	d := r.StartDaemon("")
+	ops := r.P.Host(plant.Operations)
+	plc := r.P.Host(plant.Control).IPv4
 	probe := func(src, proto string, port int) error {
-		out, err := plant.NSCmd(ops.NS, r.peer, "probe", "-proto", proto, "-src", src,
-			"-addr", fmt.Sprintf("%s:%d", plc, port), "-timeout", blockTimeout.String()).CombinedOutput()
+		out, err := plant.NSCmd(ops.NS, r.Peer, "probe", "-proto", proto, "-src", src,
+			"-addr", fmt.Sprintf("%s:%d", plc, port), "-timeout", e2e.BlockTimeout.String()).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
 		}
@@ -338,25 +337,25 @@ func TestE2ENestedZonesInKernel(t *testing.T) {
 		pass       bool
 		rule       string
 	}{
-		{ews, "tcp", plcTCP, true, "ews-programs-plc"},
-		{ews, "udp", plcUDP, false, "default"},
-		{ops.IPv4.String(), "udp", plcUDP, true, "ops-io"},
-		{ops.IPv4.String(), "tcp", plcTCP, false, "default"},
+		{ews, "tcp", e2e.PLCTCP, true, "ews-programs-plc"},
+		{ews, "udp", e2e.PLCUDP, false, "default"},
+		{ops.IPv4.String(), "udp", e2e.PLCUDP, true, "ops-io"},
+		{ops.IPv4.String(), "tcp", e2e.PLCTCP, false, "default"},
 	} {
-		mark := d.mark()
+		mark := d.Mark()
 		err := probe(c.src, c.proto, c.port)
 		if c.pass != (err == nil) {
 			t.Errorf("%s %s/%d: passed %v, want %v (%v)", c.src, c.proto, c.port, err == nil, c.pass, err)
 		}
-		l := d.wait(mark, "the verdict of "+c.src+" "+c.proto, func(l logLine) bool {
-			return l.event() == "verdict" && l.str("src") == c.src && l.num("dport") == c.port
+		l := d.Wait(mark, "the verdict of "+c.src+" "+c.proto, func(l e2e.Line) bool {
+			return l.Event() == "verdict" && l.Str("src") == c.src && l.Num("dport") == c.port
 		})
 		reason := "new-flow"
 		if !c.pass {
 			reason = "kernel-deny"
 		}
-		if l.str("rule") != c.rule || l.str("reason") != reason {
-			t.Errorf("%s %s/%d: verdict line %s; want rule %s, reason %s", c.src, c.proto, c.port, l.raw, c.rule, reason)
+		if l.Str("rule") != c.rule || l.Str("reason") != reason {
+			t.Errorf("%s %s/%d: verdict line %s; want rule %s, reason %s", c.src, c.proto, c.port, l.Raw, c.rule, reason)
 		}
 	}
 }
@@ -368,30 +367,30 @@ func TestE2ENestedZonesInKernel(t *testing.T) {
 // full (fail_open true, so overflow passes), loses nothing.
 func TestE2EReloadUnderStreamLosesNothing(t *testing.T) {
 	r := newRig(t)
-	sock := filepath.Join(r.dir, "conduit.sock")
+	sock := r.Socket()
 	render := func(i int) string {
 		extra := fmt.Sprintf(`
   - {name: extra-%d, from: enterprise, to: control, proto: udp, dport: %d, action: deny}
   - {name: hmi-io-flood, from: supervisory, to: control, proto: udp, dport: 9000}`, i, 30000+i)
-		return policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: extra}.render(t)
+		return e2e.Policy{Mode: "enforce", FailOpen: true, Socket: sock, Extra: extra}.Render(t)
 	}
-	writeFile(t, r.path, render(0))
-	d := r.startDaemon("")
-	ctl := r.p.Host(plant.Control)
+	e2e.WriteFile(t, r.Path, render(0))
+	d := r.StartDaemon("")
+	ctl := r.P.Host(plant.Control)
 	const reloads = 5
-	flood := plant.NSCmd(r.p.Host(plant.Supervisory).NS, r.peer, "flood", "-addr", ctl.IPv4.String()+":9000",
+	flood := plant.NSCmd(r.P.Host(plant.Supervisory).NS, r.Peer, "flood", "-addr", ctl.IPv4.String()+":9000",
 		"-for", fmt.Sprint(time.Duration(reloads+2)*time.Second))
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = flood.Process.Kill(); _ = flood.Wait() })
-	s := r.startStream(supUDP, 100*time.Microsecond)
+	s := r.startStream(e2e.SupUDP, 100*time.Microsecond)
 	time.Sleep(500 * time.Millisecond)
 	for i := 1; i <= reloads; i++ {
-		mark := d.mark()
-		writeFile(t, r.path, render(i))
-		d.waitTimeout(mark, eventTimeout, fmt.Sprintf("reload %d", i), func(l logLine) bool {
-			return l.event() == "reload" && l.str("result") == "ok"
+		mark := d.Mark()
+		e2e.WriteFile(t, r.Path, render(i))
+		d.WaitTimeout(mark, e2e.EventTimeout, fmt.Sprintf("reload %d", i), func(l e2e.Line) bool {
+			return l.Event() == "reload" && l.Str("result") == "ok"
 		})
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -406,5 +405,5 @@ func TestE2EReloadUnderStreamLosesNothing(t *testing.T) {
 	if st.Policy.Generation != reloads+1 {
 		t.Errorf("generation %d after %d reloads", st.Policy.Generation, reloads)
 	}
-	r.mustBlock(entUDP, "enforce after the reloads")
+	r.MustBlock(e2e.EntUDP, "enforce after the reloads")
 }

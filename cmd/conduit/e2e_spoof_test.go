@@ -31,9 +31,9 @@ func TestE2ESpoofedSource(t *testing.T) {
 	for _, mode := range []string{"enforce", "monitor"} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t)
-			sock := filepath.Join(r.dir, "conduit.sock")
-			hmiMAC := linkMAC(t, r.p.Host(plant.Supervisory).NS)
-			y := policy{Mode: mode, FailOpen: true, Socket: sock}.render(t)
+			sock := r.Socket()
+			hmiMAC := linkMAC(t, r.P.Host(plant.Supervisory).NS)
+			y := e2e.Policy{Mode: mode, FailOpen: true, Socket: sock}.Render(t)
 			for zone, bind := range map[string]string{
 				"enterprise":  "ports: [vent]",
 				"operations":  "ports: [vops]",
@@ -47,27 +47,27 @@ func TestE2ESpoofedSource(t *testing.T) {
 				}
 				y = y[:j] + "], " + bind + "}" + y[j+2:]
 			}
-			writeFile(t, r.path, y)
-			d := r.startDaemon("")
-			if l, found := d.find(0, 0, func(l logLine) bool { return l.event() == "port_missing" }); found {
-				t.Errorf("every bound port exists, but: %s", l.raw)
+			e2e.WriteFile(t, r.Path, y)
+			d := r.StartDaemon("")
+			if l, found := d.Find(0, 0, func(l e2e.Line) bool { return l.Event() == "port_missing" }); found {
+				t.Errorf("every bound port exists, but: %s", l.Raw)
 			}
 
 			// Genuine: the HMI from its own port and MAC.
-			mark := d.mark()
-			for _, f := range []flow{supTCP, supTCP6, supICMP, supUDP} {
-				r.mustPass(f, "genuine HMI traffic")
+			mark := d.Mark()
+			for _, f := range []e2e.Flow{e2e.SupTCP, e2e.SupTCP6, e2e.SupICMP, e2e.SupUDP} {
+				r.MustPass(f, "genuine HMI traffic")
 			}
-			d.expectVerdict(mark, supUDP, map[string]string{"reason": "new-flow", "verdict": "accept", "in_port": "vsup"})
+			d.ExpectVerdict(mark, e2e.SupUDP, map[string]string{"reason": "new-flow", "verdict": "accept", "in_port": "vsup"})
 
 			// Forged: the HMI's address from the enterprise port.
-			plc := r.p.Host(plant.Control)
+			plc := r.P.Host(plant.Control)
 			rx := openPacket(t, plc.NS)
 			marker := []byte(fmt.Sprintf("conduit-spoof-%d", time.Now().UnixNano()))
-			frame := forgedUDP(linkMAC(t, r.p.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
-				r.p.Host(plant.Supervisory).IPv4.As4(), plc.IPv4.As4(), 33333, plcUDP, marker)
-			mark = d.mark()
-			tx := openPacket(t, r.p.Host(plant.Enterprise).NS)
+			frame := forgedUDP(linkMAC(t, r.P.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
+				r.P.Host(plant.Supervisory).IPv4.As4(), plc.IPv4.As4(), 33333, e2e.PLCUDP, marker)
+			mark = d.Mark()
+			tx := openPacket(t, r.P.Host(plant.Enterprise).NS)
 			for range 5 {
 				tx.send(t, frame)
 				time.Sleep(50 * time.Millisecond)
@@ -79,8 +79,8 @@ func TestE2ESpoofedSource(t *testing.T) {
 			case mode == "monitor" && !arrived:
 				t.Error("monitor: the forged datagram did not reach the PLC")
 			}
-			spoofed := func(l logLine) bool { return l.event() == "verdict" && l.str("reason") == "spoofed-source" }
-			l := d.wait(mark, "a spoofed-source verdict", spoofed)
+			spoofed := func(l e2e.Line) bool { return l.Event() == "verdict" && l.Str("reason") == "spoofed-source" }
+			l := d.Wait(mark, "a spoofed-source verdict", spoofed)
 			want := map[string]string{"mode": mode, "verdict": "drop", "would": "drop", "in_port": "vent",
 				"src": "10.20.0.10", "dst": "10.10.0.10", "proto": "udp", "from_zone": "supervisory",
 				"to_zone": "control", "bound_zone": "supervisory"}
@@ -88,14 +88,14 @@ func TestE2ESpoofedSource(t *testing.T) {
 				want["verdict"] = "accept"
 			}
 			for k, v := range want {
-				if l.str(k) != v {
-					t.Errorf("spoofed-source line: %s=%q, want %q: %s", k, l.str(k), v, l.raw)
+				if l.Str(k) != v {
+					t.Errorf("spoofed-source line: %s=%q, want %q: %s", k, l.Str(k), v, l.Raw)
 				}
 			}
-			if !strings.Contains(l.raw, `"expected_ports":["vsup"]`) {
-				t.Errorf("spoofed-source line does not name the expected port: %s", l.raw)
+			if !strings.Contains(l.Raw, `"expected_ports":["vsup"]`) {
+				t.Errorf("spoofed-source line does not name the expected port: %s", l.Raw)
 			}
-			if n := len(d.matching(mark, spoofed)); n != 1 {
+			if n := len(d.Matching(mark, spoofed)); n != 1 {
 				t.Errorf("%d spoofed-source lines for 5 forged frames from one port, want 1", n)
 			}
 			var st statusReport
@@ -105,28 +105,28 @@ func TestE2ESpoofedSource(t *testing.T) {
 			}
 
 			// The HMI still gets through after the forgery.
-			r.mustPass(supTCP, "genuine HMI traffic after the forgery")
-			r.mustPass(supUDP, "genuine HMI traffic after the forgery")
+			r.MustPass(e2e.SupTCP, "genuine HMI traffic after the forgery")
+			r.MustPass(e2e.SupUDP, "genuine HMI traffic after the forgery")
 
 			if mode == "enforce" {
 				// A port renamed under its index: the binding's name no longer
 				// names it, and the link event tells conduit at once.
-				mark = d.mark()
-				cmd := exec.Command("ip", "-n", r.p.FW, "-batch", "-")
+				mark = d.Mark()
+				cmd := exec.Command("ip", "-n", r.P.FW, "-batch", "-")
 				cmd.Stdin = strings.NewReader("link set vent down\nlink set vent name ventx\nlink set ventx up\n")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("rename vent: %v: %s", err, out)
 				}
-				renamed := func(l logLine) bool { return spoofed(l) && l.str("in_port") == "ventx" }
-				badSum := forgedUDP(linkMAC(t, r.p.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
-					r.p.Host(plant.Enterprise).IPv4.As4(), plc.IPv4.As4(), 33334, plcUDP, marker)
+				renamed := func(l e2e.Line) bool { return spoofed(l) && l.Str("in_port") == "ventx" }
+				badSum := forgedUDP(linkMAC(t, r.P.Host(plant.Enterprise).NS), linkMAC(t, plc.NS),
+					r.P.Host(plant.Enterprise).IPv4.As4(), plc.IPv4.As4(), 33334, e2e.PLCUDP, marker)
 				binary.BigEndian.PutUint16(badSum[14+20+6:], 0x0001) // the UDP checksum
-				for deadline := time.Now().Add(eventTimeout); len(d.matching(mark, renamed)) == 0; {
+				for deadline := time.Now().Add(e2e.EventTimeout); len(d.Matching(mark, renamed)) == 0; {
 					if time.Now().After(deadline) {
-						ls := d.matching(mark, func(l logLine) bool { return l.str("src") == "10.40.0.10" })
+						ls := d.Matching(mark, func(l e2e.Line) bool { return l.Str("src") == "10.40.0.10" })
 						last := ""
 						if len(ls) > 0 {
-							last = ls[len(ls)-1].raw
+							last = ls[len(ls)-1].Raw
 						}
 						t.Fatalf("no spoofed-source line from the renamed port ventx in %d enterprise lines (last: %s)", len(ls), last)
 					}
@@ -140,11 +140,11 @@ func TestE2ESpoofedSource(t *testing.T) {
 			}
 
 			// A reload that names a port this box does not have says so.
-			mark = d.mark()
-			writeFile(t, r.path, strings.Replace(y, "ports: [vsup]", "ports: [vsup0]", 1))
-			l = d.wait(mark, "a port_missing warning", func(l logLine) bool { return l.event() == "port_missing" && l.str("port") == "vsup0" })
-			if !strings.Contains(l.raw, `"zones":["supervisory"]`) {
-				t.Errorf("port_missing: %s", l.raw)
+			mark = d.Mark()
+			e2e.WriteFile(t, r.Path, strings.Replace(y, "ports: [vsup]", "ports: [vsup0]", 1))
+			l = d.Wait(mark, "a port_missing warning", func(l e2e.Line) bool { return l.Event() == "port_missing" && l.Str("port") == "vsup0" })
+			if !strings.Contains(l.Raw, `"zones":["supervisory"]`) {
+				t.Errorf("port_missing: %s", l.Raw)
 			}
 		})
 	}
@@ -278,13 +278,13 @@ func TestE2ELearnPorts(t *testing.T) {
 	var caps []*e2e.Capture
 	var files []string
 	for _, port := range []string{"vent", "vops", "vsup", "vctl"} {
-		files = append(files, filepath.Join(r.dir, port+".pcapng"))
+		files = append(files, filepath.Join(r.Dir, port+".pcapng"))
 		caps = append(caps, r.StartCapture("Capturing on", dumpcap, "-q", "-i", port, "-w", files[len(files)-1]))
 		r.CapturingOn(port)
 	}
 	for range 3 {
-		for _, f := range []flow{supTCP, supUDP, opsTCP, entICMP} {
-			r.mustPass(f, "without conduit")
+		for _, f := range []e2e.Flow{e2e.SupTCP, e2e.SupUDP, e2e.OpsTCP, e2e.EntICMP} {
+			r.MustPass(f, "without conduit")
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -293,12 +293,12 @@ func TestE2ELearnPorts(t *testing.T) {
 			t.Fatalf("dumpcap: %v", err)
 		}
 	}
-	pcap := filepath.Join(r.dir, "ports.pcapng")
+	pcap := filepath.Join(r.Dir, "ports.pcapng")
 	if out, err := exec.Command(mergecap, append([]string{"-w", pcap}, files...)...).CombinedOutput(); err != nil {
 		t.Fatalf("mergecap: %v: %s", err, out)
 	}
-	draft := filepath.Join(r.dir, "draft.yaml")
-	if out, err := exec.Command(r.conduit, "learn", "-o", draft, pcap).CombinedOutput(); err != nil {
+	draft := filepath.Join(r.Dir, "draft.yaml")
+	if out, err := exec.Command(r.Conduit, "learn", "-o", draft, pcap).CombinedOutput(); err != nil {
 		t.Fatalf("conduit learn: %v: %s", err, out)
 	}
 	pol, err := rules.Load(draft)

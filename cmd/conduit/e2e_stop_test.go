@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/engine/nft"
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 )
 
@@ -37,11 +38,11 @@ type udpStream struct {
 	got  []bool      // echo seen, by sequence number
 }
 
-func (r *rig) startStream(f flow, every time.Duration) *udpStream {
-	r.t.Helper()
+func (r *rig) startStream(f e2e.Flow, every time.Duration) *udpStream {
+	r.T.Helper()
 	var c *net.UDPConn
-	err := r.p.Do(r.p.Host(f.from).NS, func() error {
-		raddr, err := net.ResolveUDPAddr("udp", r.addr(f))
+	err := r.P.Do(r.P.Host(f.From).NS, func() error {
+		raddr, err := net.ResolveUDPAddr("udp", r.Addr(f))
 		if err != nil {
 			return err
 		}
@@ -49,9 +50,9 @@ func (r *rig) startStream(f flow, every time.Duration) *udpStream {
 		return err
 	})
 	if err != nil {
-		r.t.Fatalf("open the stream's socket: %v", err)
+		r.T.Fatalf("open the stream's socket: %v", err)
 	}
-	r.t.Cleanup(func() { c.Close() })
+	r.T.Cleanup(func() { c.Close() })
 	_ = c.SetReadBuffer(4 << 20)
 	s := &udpStream{c: c, every: every, stop: make(chan struct{})}
 	s.done.Go(s.receive)
@@ -185,12 +186,12 @@ func relTo(t time.Time, marks []mark) string {
 
 // restart stops d as systemd does (SIGTERM, wait for the exit) and starts
 // a new daemon on the same file, recording the instants in between.
-func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
-	r.t.Helper()
+func (r *rig) restart(d *e2e.Daemon, marks *[]mark) *e2e.Daemon {
+	r.T.Helper()
 	*marks = append(*marks, mark{"sigterm", time.Now()})
-	d.stop()
+	d.Stop()
 	*marks = append(*marks, mark{"exited", time.Now()})
-	d2 := r.startDaemon("")
+	d2 := r.StartDaemon("")
 	*marks = append(*marks, mark{"started", time.Now()})
 	return d2
 }
@@ -199,9 +200,9 @@ func (r *rig) restart(d *daemon, marks *[]mark) *daemon {
 // stream, restarts it n times, and returns what the stream saw and the
 // instants of each restart (sigterm, exited#i, started#i).
 func (r *rig) restartsUnderStream(failOpen bool, n int) (streamResult, []mark) {
-	r.t.Helper()
-	d := r.startWith(policy{Mode: "enforce", FailOpen: failOpen})
-	s := r.startStream(supUDP, 100*time.Microsecond)
+	r.T.Helper()
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: failOpen})
+	s := r.startStream(e2e.SupUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark
 	for i := range n {
@@ -226,18 +227,18 @@ func TestE2ERestartFailOpenLosesNothing(t *testing.T) {
 	if res.lost > 0 {
 		t.Errorf("restarts with fail_open true lost allowed datagrams: %s", res.describe(marks))
 	}
-	r.mustBlock(entUDP, "enforce after the restarts")
+	r.MustBlock(e2e.EntUDP, "enforce after the restarts")
 }
 
 // ruleset is `nft list ruleset` in the firewall namespace ("" without nft).
 func (r *rig) ruleset() string {
-	r.t.Helper()
+	r.T.Helper()
 	if _, err := exec.LookPath("nft"); err != nil {
 		return ""
 	}
-	out, err := plant.NSCmd(r.p.FW, "nft", "list", "ruleset").CombinedOutput()
+	out, err := plant.NSCmd(r.P.FW, "nft", "list", "ruleset").CombinedOutput()
 	if err != nil {
-		r.t.Fatalf("nft list ruleset: %v: %s", err, out)
+		r.T.Fatalf("nft list ruleset: %v: %s", err, out)
 	}
 	return string(out)
 }
@@ -246,14 +247,14 @@ func (r *rig) ruleset() string {
 // with the drop rule first, and that the kernel drops allowed and denied
 // traffic alike.
 func (r *rig) wantHeld(why string) {
-	r.t.Helper()
-	if !r.tablePresent() {
-		r.t.Fatalf("%s: no conduit table; with fail_open false it must stay", why)
+	r.T.Helper()
+	if !r.TablePresent() {
+		r.T.Fatalf("%s: no conduit table; with fail_open false it must stay", why)
 	}
 	if rs := r.ruleset(); rs != "" && !strings.Contains(rs, nft.DivertDropComment) {
-		r.t.Errorf("%s: the kept table has no drop rule with its comment:\n%s", why, rs)
+		r.T.Errorf("%s: the kept table has no drop rule with its comment:\n%s", why, rs)
 	}
-	r.mustBlockAll(why, supTCP, supUDP, supICMP, entTCP, entUDP)
+	r.MustBlockAll(why, e2e.SupTCP, e2e.SupUDP, e2e.SupICMP, e2e.EntTCP, e2e.EntUDP)
 }
 
 // TestE2EStopFailClosed: with queue.fail_open false a SIGTERM (systemctl
@@ -262,39 +263,39 @@ func (r *rig) wantHeld(why string) {
 // seeds the running session and passes allowed traffic again.
 func TestE2EStopFailClosed(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
-	s := r.openSession(supTCP)
-	if err := s.exchange(passTimeout); err != nil {
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: false})
+	s := r.OpenSession(e2e.SupTCP)
+	if err := s.Exchange(e2e.PassTimeout); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
-	r.mustBlock(entTCP, "enforce")
+	r.MustBlock(e2e.EntTCP, "enforce")
 
-	mark := d.mark()
-	d.stop()
-	kept := d.wait(mark, "the table_kept event", func(l logLine) bool { return l.event() == "table_kept" })
-	if kept.str("kernel") != "drops" || kept.str("why") != "queue.fail_open: false" || kept.str("level") != "WARN" {
-		t.Errorf("table_kept event: %s", kept.raw)
+	mark := d.Mark()
+	d.Stop()
+	kept := d.Wait(mark, "the table_kept event", func(l e2e.Line) bool { return l.Event() == "table_kept" })
+	if kept.Str("kernel") != "drops" || kept.Str("why") != "queue.fail_open: false" || kept.Str("level") != "WARN" {
+		t.Errorf("table_kept event: %s", kept.Raw)
 	}
-	stop := d.wait(mark, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-	if stop.num("packets") <= 0 {
-		t.Errorf("stop event: %s", stop.raw)
+	stop := d.Wait(mark, "the stop event", func(l e2e.Line) bool { return l.Event() == "stop" })
+	if stop.Num("packets") <= 0 {
+		t.Errorf("stop event: %s", stop.Raw)
 	}
 	r.wantHeld("after SIGTERM with fail_open false")
 	time.Sleep(300 * time.Millisecond) // still held: nothing times it out
-	r.mustBlock(supUDP, "300ms later")
+	r.MustBlock(e2e.SupUDP, "300ms later")
 
-	d2 := r.startDaemon("")
-	seed := d2.wait(0, "the seed event", func(l logLine) bool { return l.event() == "seed" })
-	if seed.num("seeded") < 1 {
-		t.Errorf("the restart seeded nothing from the kernel (the held table must keep conntrack): %s", seed.raw)
+	d2 := r.StartDaemon("")
+	seed := d2.Wait(0, "the seed event", func(l e2e.Line) bool { return l.Event() == "seed" })
+	if seed.Num("seeded") < 1 {
+		t.Errorf("the restart seeded nothing from the kernel (the held table must keep conntrack): %s", seed.Raw)
 	}
-	mark = d2.mark()
-	r.mustPassAll("after the restart", supTCP, supUDP, supICMP)
-	r.mustBlock(entTCP, "after the restart")
-	d2.expectVerdict(mark, supUDP, wantVerdict("enforce", supUDP))
+	mark = d2.Mark()
+	r.MustPassAll("after the restart", e2e.SupTCP, e2e.SupUDP, e2e.SupICMP)
+	r.MustBlock(e2e.EntTCP, "after the restart")
+	d2.ExpectVerdict(mark, e2e.SupUDP, e2e.WantVerdict("enforce", e2e.SupUDP))
 	// The session that ran before the stop (silent while held) is known
 	// again and carries on.
-	if err := s.exchange(passTimeout); err != nil {
+	if err := s.Exchange(e2e.PassTimeout); err != nil {
 		t.Errorf("the allowed session did not survive the fail-closed stop and restart: %v", err)
 	}
 	if rs := r.ruleset(); strings.Contains(rs, nft.DivertDropComment) {
@@ -307,43 +308,43 @@ func TestE2EStopFailClosed(t *testing.T) {
 func TestE2EStopRemove(t *testing.T) {
 	t.Run("remove-on-exit", func(t *testing.T) {
 		r := newRig(t)
-		writeFile(t, r.path, policy{Mode: "enforce", FailOpen: false}.render(t))
-		d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"), "--remove-on-exit")
-		d.waitStart()
-		r.mustBlock(entTCP, "enforce")
-		mark := d.mark()
-		d.stop()
-		gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })
-		if gone.str("why") != "--remove-on-exit" {
-			t.Errorf("table_removed event: %s", gone.raw)
+		e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: false}.Render(t))
+		d := r.Launch("run", "-c", r.Path, "--state", filepath.Join(r.Dir, "state.json"), "--remove-on-exit")
+		d.WaitStart()
+		r.MustBlock(e2e.EntTCP, "enforce")
+		mark := d.Mark()
+		d.Stop()
+		gone := d.Wait(mark, "the table_removed event", func(l e2e.Line) bool { return l.Event() == "table_removed" })
+		if gone.Str("why") != "--remove-on-exit" {
+			t.Errorf("table_removed event: %s", gone.Raw)
 		}
-		if r.tablePresent() {
+		if r.TablePresent() {
 			t.Fatal("--remove-on-exit left the table")
 		}
-		r.mustPassAll("after --remove-on-exit", entTCP, supUDP)
+		r.MustPassAll("after --remove-on-exit", e2e.EntTCP, e2e.SupUDP)
 	})
 	t.Run("remove-command", func(t *testing.T) {
 		r := newRig(t)
-		d := r.startWith(policy{Mode: "enforce", FailOpen: false})
+		d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: false})
 		// Not under a running daemon.
-		out, err := plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
+		out, err := plant.NSCmd(r.P.FW, r.Conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 1 || !strings.Contains(string(out), "may be running") {
 			t.Errorf("conduit remove under a running daemon: exit %d, %s; want 1 and a refusal", code, out)
 		}
-		if !r.tablePresent() {
+		if !r.TablePresent() {
 			t.Fatal("conduit remove took the table from under a running daemon")
 		}
-		d.stop()
+		d.Stop()
 		r.wantHeld("after SIGTERM")
-		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
+		out, err = plant.NSCmd(r.P.FW, r.Conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "removed nftables table") {
 			t.Fatalf("conduit remove: exit %d, %s", code, out)
 		}
-		if r.tablePresent() {
+		if r.TablePresent() {
 			t.Fatal("conduit remove left the table")
 		}
-		r.mustPassAll("after conduit remove", entTCP, supUDP)
-		out, err = plant.NSCmd(r.p.FW, r.conduit, "remove").CombinedOutput()
+		r.MustPassAll("after conduit remove", e2e.EntTCP, e2e.SupUDP)
+		out, err = plant.NSCmd(r.P.FW, r.Conduit, "remove").CombinedOutput()
 		if code := exitCode(err); code != 0 || !strings.Contains(string(out), "nothing to remove") {
 			t.Errorf("conduit remove without a table: exit %d, %s", code, out)
 		}
@@ -363,9 +364,9 @@ func exitCode(err error) int {
 
 // execd waits until the process of d is conduit itself (ip netns exec
 // has exec'd it) and its Go runtime has installed its signal handlers.
-func (d *daemon) execd(t *testing.T) {
+func execd(t *testing.T, d *e2e.Daemon) {
 	t.Helper()
-	pid := d.cmd.Process.Pid
+	pid := d.Cmd.Process.Pid
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
@@ -401,59 +402,59 @@ func TestE2ESignalDuringStart(t *testing.T) {
 	for _, failOpen := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fail_open=%v", failOpen), func(t *testing.T) {
 			r := newRig(t)
-			text := policy{Mode: "enforce", FailOpen: failOpen}.render(t)
-			writeFile(t, r.path, text)
+			text := e2e.Policy{Mode: "enforce", FailOpen: failOpen}.Render(t)
+			e2e.WriteFile(t, r.Path, text)
 			wantTable := func(when string) {
 				t.Helper()
-				if present := r.tablePresent(); present == failOpen {
+				if present := r.TablePresent(); present == failOpen {
 					t.Fatalf("SIGTERM %s: table present %v with fail_open %v", when, present, failOpen)
 				}
 			}
-			stopped := func(d *daemon, when string) {
+			stopped := func(d *e2e.Daemon, when string) {
 				t.Helper()
-				if code := d.waitExit(startTimeout); code != 0 {
-					t.Fatalf("SIGTERM %s: conduit exited %d, want 0; stderr: %s", when, code, d.stderr.String())
+				if code := d.WaitExit(e2e.StartTimeout); code != 0 {
+					t.Fatalf("SIGTERM %s: conduit exited %d, want 0; stderr: %s", when, code, d.Stderr.String())
 				}
-				stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
+				stop := d.Wait(0, "the stop event", func(l e2e.Line) bool { return l.Event() == "stop" })
 				wantTable(when)
-				t.Logf("SIGTERM %s: exit 0, %s", when, stop.raw)
+				t.Logf("SIGTERM %s: exit 0, %s", when, stop.Raw)
 			}
 
 			// While the policy is being read.
 			d, write := r.launchBlocked(text)
-			d.signal(syscall.SIGTERM)
+			d.Signal(syscall.SIGTERM)
 			time.Sleep(50 * time.Millisecond) // the signal is in; a default action would have killed it by now
 			write()
 			stopped(d, "while reading the policy")
-			if d.matching(0, func(l logLine) bool { return l.event() == "stop" && l.str("during_start") == "true" }) == nil {
+			if d.Matching(0, func(l e2e.Line) bool { return l.Event() == "stop" && l.Str("during_start") == "true" }) == nil {
 				t.Error("the stop while reading the policy was not logged as during_start")
 			}
 
 			// Once the table is in place, before the start event.
-			d = r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
-			d.waitTimeout(0, startTimeout, "the table installed", func(l logLine) bool { return l.str("msg") == "nftables table installed" })
-			d.signal(syscall.SIGTERM)
+			d = r.Launch("run", "-c", r.Path, "--state", filepath.Join(r.Dir, "state.json"))
+			d.WaitTimeout(0, e2e.StartTimeout, "the table installed", func(l e2e.Line) bool { return l.Str("msg") == "nftables table installed" })
+			d.Signal(syscall.SIGTERM)
 			stopped(d, "once the table is installed")
 
 			// Fixed delays after exec, wherever the start then is (the Go
 			// runtime's own start, before any Go code can ask for a
 			// signal, takes 1-3ms idle; the rest is margin for load).
 			for _, delay := range []time.Duration{60 * time.Millisecond, 120 * time.Millisecond} {
-				d := r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state.json"))
-				d.execd(t)
+				d := r.Launch("run", "-c", r.Path, "--state", filepath.Join(r.Dir, "state.json"))
+				execd(t, d)
 				time.Sleep(delay)
-				d.signal(syscall.SIGTERM)
+				d.Signal(syscall.SIGTERM)
 				stopped(d, fmt.Sprintf("%v after exec", delay))
 			}
 			if failOpen {
-				r.mustPass(entTCP, "fail-open after the interrupted starts")
+				r.MustPass(e2e.EntTCP, "fail-open after the interrupted starts")
 			} else {
 				r.wantHeld("fail-closed after the interrupted starts")
 			}
 			// A start that is left alone works.
-			r.startDaemon("")
-			r.mustPass(supUDP, "a full start after the interrupted ones")
-			r.mustBlock(entTCP, "a full start after the interrupted ones")
+			r.StartDaemon("")
+			r.MustPass(e2e.SupUDP, "a full start after the interrupted ones")
+			r.MustBlock(e2e.EntTCP, "a full start after the interrupted ones")
 		})
 	}
 }
@@ -507,17 +508,17 @@ func TestE2ERestartFailClosedWindow(t *testing.T) {
 // only what the killed daemon held at the instant of the kill is lost.
 func TestE2ERestartAfterKill(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	s := r.startStream(supUDP, 100*time.Microsecond)
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true})
+	s := r.startStream(e2e.SupUDP, 100*time.Microsecond)
 	time.Sleep(300 * time.Millisecond)
 	var marks []mark
 	for i := range 3 {
 		marks = append(marks, mark{fmt.Sprintf("kill#%d", i+1), time.Now()})
-		r.killKeepingTable(d)
+		r.KillKeepingTable(d)
 		marks = append(marks, mark{fmt.Sprintf("dead#%d", i+1), time.Now()})
 		time.Sleep(100 * time.Millisecond)
 		marks = append(marks, mark{fmt.Sprintf("restart#%d", i+1), time.Now()})
-		d = r.startDaemon("")
+		d = r.StartDaemon("")
 		marks = append(marks, mark{fmt.Sprintf("started#%d", i+1), time.Now()})
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -537,7 +538,7 @@ func TestE2ERestartAfterKill(t *testing.T) {
 			t.Errorf("allowed datagrams lost away from the kills (%s to %s): %s", relTo(run[0], marks), relTo(run[1], marks), res.describe(marks))
 		}
 	}
-	r.mustBlock(entUDP, "enforce after the restarts")
+	r.MustBlock(e2e.EntUDP, "enforce after the restarts")
 }
 
 // TestE2ESecondDaemonStopped: a second conduit on the queues a running one
@@ -548,41 +549,41 @@ func TestE2ESecondDaemonStopped(t *testing.T) {
 	for _, failOpen := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fail_open=%v", failOpen), func(t *testing.T) {
 			r := newRig(t)
-			writeFile(t, r.path, policy{Mode: "enforce", FailOpen: failOpen}.render(t))
-			first := r.startDaemon("")
-			text := policy{Mode: "enforce", FailOpen: failOpen}.render(t)
+			e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: failOpen}.Render(t))
+			first := r.StartDaemon("")
+			text := e2e.Policy{Mode: "enforce", FailOpen: failOpen}.Render(t)
 			for i := range 3 {
 				// Stopped while it reads its policy (before it can fail on
 				// the queue), or at a moment later in its start.
-				var d *daemon
+				var d *e2e.Daemon
 				if i == 0 {
 					var write func()
 					d, write = r.launchBlocked(text)
-					d.signal(syscall.SIGTERM)
+					d.Signal(syscall.SIGTERM)
 					time.Sleep(50 * time.Millisecond)
 					write()
 				} else {
-					d = r.launch("run", "-c", r.path, "--state", filepath.Join(r.dir, "state2.json"))
-					d.execd(t)
+					d = r.Launch("run", "-c", r.Path, "--state", filepath.Join(r.Dir, "state2.json"))
+					execd(t, d)
 					time.Sleep(time.Duration(i) * 60 * time.Millisecond)
-					_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have failed on the bound queue already
+					_ = d.Cmd.Process.Signal(syscall.SIGTERM) // it may have failed on the bound queue already
 				}
 				delay := fmt.Sprintf("case %d", i)
-				if code := d.waitExit(startTimeout); code != 0 && code != 1 {
-					t.Fatalf("second conduit stopped (%s): exit %d, want 0 or 1; stderr: %s", delay, code, d.stderr.String())
+				if code := d.WaitExit(e2e.StartTimeout); code != 0 && code != 1 {
+					t.Fatalf("second conduit stopped (%s): exit %d, want 0 or 1; stderr: %s", delay, code, d.Stderr.String())
 				}
-				if first.hasExited() {
+				if first.HasExited() {
 					t.Fatal("the first conduit died")
 				}
-				if !r.tablePresent() {
+				if !r.TablePresent() {
 					t.Fatalf("the second conduit, stopped (%s), removed the first one's table", delay)
 				}
 				if rs := r.ruleset(); strings.Contains(rs, nft.DivertDropComment) || strings.Contains(rs, nft.DivertAcceptComment) {
 					t.Fatalf("the second conduit, stopped (%s), diverted the first one's table:\n%s", delay, rs)
 				}
 			}
-			r.mustBlock(entTCP, "the first conduit after the second was stopped")
-			r.mustPass(supTCP, "the first conduit after the second was stopped")
+			r.MustBlock(e2e.EntTCP, "the first conduit after the second was stopped")
+			r.MustPass(e2e.SupTCP, "the first conduit after the second was stopped")
 		})
 	}
 }
@@ -591,16 +592,16 @@ func TestE2ESecondDaemonStopped(t *testing.T) {
 // returns once the daemon has opened it: it then blocks reading it, after
 // subscribing to its signals and before anything else. write gives it the
 // policy text.
-func (r *rig) launchBlocked(text string) (d *daemon, write func()) {
-	t := r.t
+func (r *rig) launchBlocked(text string) (d *e2e.Daemon, write func()) {
+	t := r.T
 	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "policy.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d = r.launch("run", "-c", fifo, "--state", filepath.Join(r.dir, "state-fifo.json"))
+	d = r.Launch("run", "-c", fifo, "--state", filepath.Join(r.Dir, "state-fifo.json"))
 	var w *os.File
-	for deadline := time.Now().Add(startTimeout); w == nil; {
+	for deadline := time.Now().Add(e2e.StartTimeout); w == nil; {
 		// Opening a FIFO's write end without blocking succeeds once its
 		// reader has it open.
 		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
@@ -609,8 +610,8 @@ func (r *rig) launchBlocked(text string) (d *daemon, write func()) {
 			w = f
 		case time.Now().After(deadline):
 			t.Fatalf("conduit never opened its policy file: %v", err)
-		case d.hasExited():
-			t.Fatalf("conduit exited before reading its policy: %s", d.stderr.String())
+		case d.HasExited():
+			t.Fatalf("conduit exited before reading its policy: %s", d.Stderr.String())
 		default:
 			time.Sleep(time.Millisecond)
 		}

@@ -9,16 +9,14 @@ package main
 // The harness is internal/e2e; e2e_rig_test.go names it for these tests.
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/internal/e2e"
 )
 
 // TestE2EModes drives allowed and denied TCP, UDP and ICMP flows (IPv4 and
@@ -28,21 +26,21 @@ func TestE2EModes(t *testing.T) {
 	for _, mode := range []string{"passthrough", "monitor", "enforce"} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t)
-			d := r.startWith(policy{Mode: mode, FailOpen: true})
-			if got := d.start.str("mode"); got != mode {
-				t.Errorf("start event: mode %q, want %q: %s", got, mode, d.start.raw)
+			d := r.StartWith(e2e.Policy{Mode: mode, FailOpen: true})
+			if got := d.Start.Str("mode"); got != mode {
+				t.Errorf("start event: mode %q, want %q: %s", got, mode, d.Start.Raw)
 			}
-			if d.start.str("nft_method") == "" || !r.tablePresent() {
-				t.Fatalf("no conduit table after the start event: %s", d.start.raw)
+			if d.Start.Str("nft_method") == "" || !r.TablePresent() {
+				t.Fatalf("no conduit table after the start event: %s", d.Start.Raw)
 			}
-			for _, f := range matrix {
-				mark := d.mark()
-				if mode == "enforce" && !f.allowed {
-					r.mustBlock(f, mode)
+			for _, f := range e2e.Matrix {
+				mark := d.Mark()
+				if mode == "enforce" && !f.Allowed {
+					r.MustBlock(f, mode)
 				} else {
-					r.mustPass(f, mode)
+					r.MustPass(f, mode)
 				}
-				d.expectVerdict(mark, f, wantVerdict(mode, f))
+				d.ExpectVerdict(mark, f, e2e.WantVerdict(mode, f))
 			}
 		})
 	}
@@ -53,48 +51,48 @@ func TestE2EModes(t *testing.T) {
 // denied session that monitor let through is cut, and the change is logged.
 func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "monitor", FailOpen: true})
+	d := r.StartWith(e2e.Policy{Mode: "monitor", FailOpen: true})
 
-	allowed := r.openSession(supTCP)
-	denied := r.openSession(entTCP)
-	if err := denied.exchange(passTimeout); err != nil {
+	allowed := r.OpenSession(e2e.SupTCP)
+	denied := r.OpenSession(e2e.EntTCP)
+	if err := denied.Exchange(e2e.PassTimeout); err != nil {
 		t.Fatalf("monitor dropped the denied session: %v", err)
 	}
-	poll := allowed.chatter(50 * time.Millisecond)
-	poll.waitFor(t, 0, 5, "in monitor")
-	r.mustPass(entICMP, "monitor")
+	poll := allowed.Chatter(50 * time.Millisecond)
+	poll.WaitFor(t, 0, 5, "in monitor")
+	r.MustPass(e2e.EntICMP, "monitor")
 
-	mark := d.mark()
-	before, _ := poll.state()
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true}.render(t))
-	reload := d.wait(mark, "a reload after the file changed", func(l logLine) bool { return l.event() == "reload" })
-	if reload.str("result") != "ok" || reload.str("trigger") != "file-change" ||
-		reload.str("old_mode") != "monitor" || reload.str("mode") != "enforce" {
-		t.Errorf("reload event: %s", reload.raw)
+	mark := d.Mark()
+	before, _ := poll.State()
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: true}.Render(t))
+	reload := d.Wait(mark, "a reload after the file changed", func(l e2e.Line) bool { return l.Event() == "reload" })
+	if reload.Str("result") != "ok" || reload.Str("trigger") != "file-change" ||
+		reload.Str("old_mode") != "monitor" || reload.Str("mode") != "enforce" {
+		t.Errorf("reload event: %s", reload.Raw)
 	}
-	mc := d.wait(mark, "a mode_change event", func(l logLine) bool { return l.event() == "mode_change" })
-	if mc.str("old_mode") != "monitor" || mc.str("new_mode") != "enforce" || mc.str("conduit") != "" {
-		t.Errorf("mode_change event: %s; want the global mode from monitor to enforce", mc.raw)
+	mc := d.Wait(mark, "a mode_change event", func(l e2e.Line) bool { return l.Event() == "mode_change" })
+	if mc.Str("old_mode") != "monitor" || mc.Str("new_mode") != "enforce" || mc.Str("conduit") != "" {
+		t.Errorf("mode_change event: %s; want the global mode from monitor to enforce", mc.Raw)
 	}
-	if sha := reload.str("sha256"); sha == "" || sha == d.start.str("sha256") || mc.str("sha256") != sha {
-		t.Errorf("reload sha256 %q, start sha256 %q, mode_change sha256 %q", sha, d.start.str("sha256"), mc.str("sha256"))
+	if sha := reload.Str("sha256"); sha == "" || sha == d.Start.Str("sha256") || mc.Str("sha256") != sha {
+		t.Errorf("reload sha256 %q, start sha256 %q, mode_change sha256 %q", sha, d.Start.Str("sha256"), mc.Str("sha256"))
 	}
 
 	// The allowed session goes on polling across the switch; the denied
 	// session that monitor let through is dropped now, as are new ones.
-	poll.waitFor(t, before, 10, "across the switch to enforce")
-	if err := denied.exchange(blockTimeout); err == nil {
+	poll.WaitFor(t, before, 10, "across the switch to enforce")
+	if err := denied.Exchange(e2e.BlockTimeout); err == nil {
 		t.Error("enforce still passes the denied enterprise session opened in monitor")
 	}
 	// Both sessions are re-decided once under the new generation, and say so.
-	d.expectVerdict(mark, supTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
+	d.ExpectVerdict(mark, e2e.SupTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
 		"verdict": "accept", "would": "accept", "rule": "hmi-polls-plc"})
-	d.expectVerdict(mark, entTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
+	d.ExpectVerdict(mark, e2e.EntTCP, map[string]string{"reason": "reevaluated", "mode": "enforce",
 		"verdict": "drop", "would": "drop", "rule": "deny-enterprise-to-plant"})
-	r.mustBlockAll("after the switch to enforce", entICMP, entTCP)
-	r.mustPass(supICMP, "after the switch to enforce")
+	r.MustBlockAll("after the switch to enforce", e2e.EntICMP, e2e.EntTCP)
+	r.MustPass(e2e.SupICMP, "after the switch to enforce")
 
-	n, err := poll.finish()
+	n, err := poll.Finish()
 	if err != nil {
 		t.Errorf("the allowed session broke after %d exchanges: %v", n, err)
 	}
@@ -105,7 +103,7 @@ func TestE2ESwitchMonitorToEnforce(t *testing.T) {
 // mode set to monitor, plus the line the typo is on. Were any of it taken,
 // the denied flows would pass.
 func brokenPolicy(t *testing.T) (string, int) {
-	good := policy{Mode: "enforce", FailOpen: true}.render(t)
+	good := e2e.Policy{Mode: "enforce", FailOpen: true}.Render(t)
 	text := strings.Replace(good, "mode: enforce", "mode: monitor", 1)
 	i := strings.Index(text, "    dport: 502\n")
 	if i < 0 || text == good {
@@ -120,26 +118,26 @@ func brokenPolicy(t *testing.T) (string, int) {
 // unchanged; a fixed file is then taken.
 func TestE2EBrokenReload(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	r.mustPass(supTCP, "enforce")
-	r.mustBlock(entTCP, "enforce")
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true})
+	r.MustPass(e2e.SupTCP, "enforce")
+	r.MustBlock(e2e.EntTCP, "enforce")
 
-	mark := d.mark()
+	mark := d.Mark()
 	broken, line := brokenPolicy(t)
-	writeFile(t, r.path, broken)
-	ev := d.wait(mark, "a reload event for the broken file", func(l logLine) bool { return l.event() == "reload" })
-	if ev.str("result") != "error" || ev.str("running_mode") != "enforce" || ev.str("running_sha256") != d.start.str("sha256") {
-		t.Errorf("reload event for the broken file: %s", ev.raw)
+	e2e.WriteFile(t, r.Path, broken)
+	ev := d.Wait(mark, "a reload event for the broken file", func(l e2e.Line) bool { return l.Event() == "reload" })
+	if ev.Str("result") != "error" || ev.Str("running_mode") != "enforce" || ev.Str("running_sha256") != d.Start.Str("sha256") {
+		t.Errorf("reload event for the broken file: %s", ev.Raw)
 	}
-	pos := fmt.Sprintf("%s:%d:5", r.path, line)
-	if !strings.Contains(ev.str("error"), pos) {
-		t.Errorf("reload error %q does not name %s", ev.str("error"), pos)
+	pos := fmt.Sprintf("%s:%d:5", r.Path, line)
+	if !strings.Contains(ev.Str("error"), pos) {
+		t.Errorf("reload error %q does not name %s", ev.Str("error"), pos)
 	}
 	// The errors list repeats each problem, one per entry, and must say
 	// what it is: an error that refused the file, not a warning.
 	want := pos + `: rule hmi-polls-plc: unknown key "dprot"; did you mean "dport"?`
 	var list []string
-	if l, ok := ev.m["errors"].([]any); ok {
+	if l, ok := ev.M["errors"].([]any); ok {
 		for _, e := range l {
 			list = append(list, fmt.Sprint(e))
 		}
@@ -148,23 +146,23 @@ func TestE2EBrokenReload(t *testing.T) {
 		t.Errorf("reload event errors = %q, want [%q]", list, want)
 	}
 
-	r.mustBlockAll("enforce after the broken file", entTCP, opsTCP6)
-	r.mustPassAll("enforce after the broken file", supTCP, supICMP)
-	if l := d.matching(mark, func(l logLine) bool { return l.event() == "mode_change" }); len(l) > 0 {
-		t.Errorf("a refused file changed the mode: %s", l[0].raw)
+	r.MustBlockAll("enforce after the broken file", e2e.EntTCP, e2e.OpsTCP6)
+	r.MustPassAll("enforce after the broken file", e2e.SupTCP, e2e.SupICMP)
+	if l := d.Matching(mark, func(l e2e.Line) bool { return l.Event() == "mode_change" }); len(l) > 0 {
+		t.Errorf("a refused file changed the mode: %s", l[0].Raw)
 	}
 
 	// The fixed file also lets operations poll the PLC.
-	mark = d.mark()
+	mark = d.Mark()
 	extra := "\n  - {name: ops-polls-plc, from: operations, to: control, proto: tcp, dport: 502}"
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Extra: extra}.render(t))
-	ok := d.wait(mark, "a reload event for the fixed file", func(l logLine) bool { return l.event() == "reload" })
-	if ok.str("result") != "ok" || ok.str("mode") != "enforce" || ok.str("old_sha256") != d.start.str("sha256") {
-		t.Errorf("reload event for the fixed file: %s", ok.raw)
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: true, Extra: extra}.Render(t))
+	ok := d.Wait(mark, "a reload event for the fixed file", func(l e2e.Line) bool { return l.Event() == "reload" })
+	if ok.Str("result") != "ok" || ok.Str("mode") != "enforce" || ok.Str("old_sha256") != d.Start.Str("sha256") {
+		t.Errorf("reload event for the fixed file: %s", ok.Raw)
 	}
-	r.mustPass(opsTCP, "after the fixed file")
-	d.expectVerdict(mark, opsTCP, map[string]string{"rule": "ops-polls-plc", "verdict": "accept", "mode": "enforce"})
-	r.mustBlockAll("after the fixed file", entTCP, opsUDP)
+	r.MustPass(e2e.OpsTCP, "after the fixed file")
+	d.ExpectVerdict(mark, e2e.OpsTCP, map[string]string{"rule": "ops-polls-plc", "verdict": "accept", "mode": "enforce"})
+	r.MustBlockAll("after the fixed file", e2e.EntTCP, e2e.OpsUDP)
 }
 
 // TestE2ESIGHUPReload proves that SIGHUP alone loads an edit. The test
@@ -178,10 +176,10 @@ func TestE2EBrokenReload(t *testing.T) {
 // shows that the watcher was there all along.
 func TestE2ESIGHUPReload(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "monitor", FailOpen: true})
-	r.mustPass(entTCP, "monitor")
+	d := r.StartWith(e2e.Policy{Mode: "monitor", FailOpen: true})
+	r.MustPass(e2e.EntTCP, "monitor")
 
-	f, err := os.OpenFile(r.path, os.O_RDWR, 0)
+	f, err := os.OpenFile(r.Path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,55 +193,55 @@ func TestE2ESIGHUPReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	isReload := func(l logLine) bool { return l.event() == "reload" }
+	isReload := func(l e2e.Line) bool { return l.Event() == "reload" }
 
-	mark := d.mark()
-	rewrite(policy{Mode: "enforce", FailOpen: true}.render(t))
-	d.signal(syscall.SIGHUP)
-	ev := d.wait(mark, "a reload on SIGHUP", isReload)
-	if ev.str("result") != "ok" || ev.str("trigger") != "sighup" || ev.str("mode") != "enforce" {
-		t.Errorf("reload event on SIGHUP: %s", ev.raw)
+	mark := d.Mark()
+	rewrite(e2e.Policy{Mode: "enforce", FailOpen: true}.Render(t))
+	d.Signal(syscall.SIGHUP)
+	ev := d.Wait(mark, "a reload on SIGHUP", isReload)
+	if ev.Str("result") != "ok" || ev.Str("trigger") != "sighup" || ev.Str("mode") != "enforce" {
+		t.Errorf("reload event on SIGHUP: %s", ev.Raw)
 	}
-	mc := d.wait(mark, "a mode_change event", func(l logLine) bool { return l.event() == "mode_change" })
-	if mc.str("old_mode") != "monitor" || mc.str("new_mode") != "enforce" {
-		t.Errorf("mode_change event: %s", mc.raw)
+	mc := d.Wait(mark, "a mode_change event", func(l e2e.Line) bool { return l.Event() == "mode_change" })
+	if mc.Str("old_mode") != "monitor" || mc.Str("new_mode") != "enforce" {
+		t.Errorf("mode_change event: %s", mc.Raw)
 	}
-	r.mustBlock(entTCP, "enforce after SIGHUP")
-	r.mustPass(supTCP, "enforce after SIGHUP")
+	r.MustBlock(e2e.EntTCP, "enforce after SIGHUP")
+	r.MustPass(e2e.SupTCP, "enforce after SIGHUP")
 
 	// A broken file on SIGHUP is refused as well.
-	mark = d.mark()
+	mark = d.Mark()
 	broken, _ := brokenPolicy(t)
 	rewrite(broken)
-	d.signal(syscall.SIGHUP)
-	ev = d.wait(mark, "a refused reload on SIGHUP", isReload)
-	if ev.str("result") != "error" || ev.str("trigger") != "sighup" || ev.str("running_mode") != "enforce" {
-		t.Errorf("reload event for a broken file on SIGHUP: %s", ev.raw)
+	d.Signal(syscall.SIGHUP)
+	ev = d.Wait(mark, "a refused reload on SIGHUP", isReload)
+	if ev.Str("result") != "error" || ev.Str("trigger") != "sighup" || ev.Str("running_mode") != "enforce" {
+		t.Errorf("reload event for a broken file on SIGHUP: %s", ev.Raw)
 	}
-	r.mustBlock(entTCP, "enforce after a refused SIGHUP reload")
-	r.mustPass(supTCP, "enforce after a refused SIGHUP reload")
+	r.MustBlock(e2e.EntTCP, "enforce after a refused SIGHUP reload")
+	r.MustPass(e2e.SupTCP, "enforce after a refused SIGHUP reload")
 
 	// The writer closes the file: now the watcher sees it, and refuses it too.
-	mark = d.mark()
+	mark = d.Mark()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ev = d.wait(mark, "a reload by the file watcher after the close", isReload)
-	if ev.str("result") != "error" || ev.str("trigger") != "file-change" || ev.str("running_mode") != "enforce" {
-		t.Errorf("reload event after the close: %s", ev.raw)
+	ev = d.Wait(mark, "a reload by the file watcher after the close", isReload)
+	if ev.Str("result") != "error" || ev.Str("trigger") != "file-change" || ev.Str("running_mode") != "enforce" {
+		t.Errorf("reload event after the close: %s", ev.Raw)
 	}
 }
 
 // enforcingWithSession starts a fail-open daemon in enforce with an
 // allowed HMI session open, after checking that both hold: the session
 // exchanges and a denied flow is dropped.
-func enforcingWithSession(t *testing.T) (*rig, *daemon, *session) {
+func enforcingWithSession(t *testing.T) (*rig, *e2e.Daemon, *e2e.Session) {
 	t.Helper()
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true})
-	s := r.openSession(supTCP)
-	r.mustBlock(entTCP, "enforce")
-	if err := s.exchange(passTimeout); err != nil {
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true})
+	s := r.OpenSession(e2e.SupTCP)
+	r.MustBlock(e2e.EntTCP, "enforce")
+	if err := s.Exchange(e2e.PassTimeout); err != nil {
 		t.Fatalf("allowed session in enforce: %v", err)
 	}
 	return r, d, s
@@ -255,40 +253,40 @@ func TestE2ESIGKILL(t *testing.T) {
 	t.Run("fail-open", func(t *testing.T) {
 		r, d, s := enforcingWithSession(t)
 
-		r.killKeepingTable(d)
+		r.KillKeepingTable(d)
 		// The table stays and queues to no reader: the bypass flag passes
 		// what reaches the queue, which is what some rule allows; what no
 		// rule allows the kernel pre-filter still drops.
-		r.mustPassAll("fail-open after SIGKILL", supTCP6, supUDP, supICMP)
-		r.mustBlockAll("the kernel pre-filter after SIGKILL", entTCP, entICMP, opsUDP)
-		if err := s.exchange(passTimeout); err != nil {
+		r.MustPassAll("fail-open after SIGKILL", e2e.SupTCP6, e2e.SupUDP, e2e.SupICMP)
+		r.MustBlockAll("the kernel pre-filter after SIGKILL", e2e.EntTCP, e2e.EntICMP, e2e.OpsUDP)
+		if err := s.Exchange(e2e.PassTimeout); err != nil {
 			t.Errorf("fail-open after SIGKILL: the allowed session broke: %v", err)
 		}
-		r.deleteTables()
+		r.DeleteTables()
 	})
 
 	t.Run("fail-closed", func(t *testing.T) {
 		r := newRig(t)
-		d := r.startWith(policy{Mode: "enforce", FailOpen: false})
-		if d.start.str("fail_open") != "false" {
-			t.Errorf("start event: %s; want fail_open false", d.start.raw)
+		d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: false})
+		if d.Start.Str("fail_open") != "false" {
+			t.Errorf("start event: %s; want fail_open false", d.Start.Raw)
 		}
-		s := r.openSession(supTCP)
-		r.mustPass(supUDP, "enforce")
-		if err := s.exchange(passTimeout); err != nil {
+		s := r.OpenSession(e2e.SupTCP)
+		r.MustPass(e2e.SupUDP, "enforce")
+		if err := s.Exchange(e2e.PassTimeout); err != nil {
 			t.Fatalf("allowed session in enforce: %v", err)
 		}
 
-		r.killKeepingTable(d)
+		r.KillKeepingTable(d)
 		// Without a reader and without bypass the kernel drops, allowed or not.
-		r.mustBlockAll("fail-closed after SIGKILL", supTCP, supUDP, supICMP, entTCP)
-		if err := s.exchange(blockTimeout); err == nil {
+		r.MustBlockAll("fail-closed after SIGKILL", e2e.SupTCP, e2e.SupUDP, e2e.SupICMP, e2e.EntTCP)
+		if err := s.Exchange(e2e.BlockTimeout); err == nil {
 			t.Error("fail-closed after SIGKILL: the allowed session still works")
 		}
 
 		// It was the leftover table: without it the kernel forwards again.
-		r.deleteTables()
-		r.mustPassAll("after deleting the leftover table", supTCP, entTCP)
+		r.DeleteTables()
+		r.MustPassAll("after deleting the leftover table", e2e.SupTCP, e2e.EntTCP)
 	})
 }
 
@@ -298,21 +296,21 @@ func TestE2ESIGKILL(t *testing.T) {
 func TestE2ESIGTERM(t *testing.T) {
 	r, d, s := enforcingWithSession(t)
 
-	mark := d.mark()
-	d.stop()
-	stop := d.wait(mark, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-	if stop.num("packets") <= 0 || stop.num("dropped")+stop.num("kernel_dropped") <= 0 {
-		t.Errorf("stop event counts no packets or drops: %s", stop.raw)
+	mark := d.Mark()
+	d.Stop()
+	stop := d.Wait(mark, "the stop event", func(l e2e.Line) bool { return l.Event() == "stop" })
+	if stop.Num("packets") <= 0 || stop.Num("dropped")+stop.Num("kernel_dropped") <= 0 {
+		t.Errorf("stop event counts no packets or drops: %s", stop.Raw)
 	}
-	gone := d.wait(mark, "the table_removed event", func(l logLine) bool { return l.event() == "table_removed" })
-	if gone.str("kernel") != "forwards" || gone.str("why") != "queue.fail_open: true" {
-		t.Errorf("table_removed event: %s", gone.raw)
+	gone := d.Wait(mark, "the table_removed event", func(l e2e.Line) bool { return l.Event() == "table_removed" })
+	if gone.Str("kernel") != "forwards" || gone.Str("why") != "queue.fail_open: true" {
+		t.Errorf("table_removed event: %s", gone.Raw)
 	}
-	if r.tablePresent() {
+	if r.TablePresent() {
 		t.Fatal("the conduit table is still there after SIGTERM")
 	}
-	r.mustPassAll("after SIGTERM", entTCP, entICMP, opsTCP6)
-	if err := s.exchange(passTimeout); err != nil {
+	r.MustPassAll("after SIGTERM", e2e.EntTCP, e2e.EntICMP, e2e.OpsTCP6)
+	if err := s.Exchange(e2e.PassTimeout); err != nil {
 		t.Errorf("after SIGTERM the allowed session broke: %v", err)
 	}
 }
@@ -321,44 +319,27 @@ func TestE2ESIGTERM(t *testing.T) {
 // serves: it must refuse with a clear message and leave the first intact.
 func TestE2ESecondDaemon(t *testing.T) {
 	r := newRig(t)
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true, Queue: 40})
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true, Queue: 40})
 
-	cmd := plant.NSCmd(r.p.FW, r.conduit, "run", "-c", r.path)
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	second := r.Launch("run", "-c", r.Path)
+	if code := second.WaitExit(e2e.StartTimeout); code != 1 {
+		t.Errorf("second conduit: exit %d, want 1", code)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(startTimeout):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("a second conduit on queue 40 kept running; stdout: %s", stdout.String())
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("second conduit: %v, want exit status 1", err)
-	}
-	msg := stderr.String()
+	msg := second.Stderr.String()
 	if !strings.Contains(msg, "queue is already bound by another process") || !strings.Contains(msg, "queue.num") {
 		t.Errorf("second conduit's message does not say the queue is bound and what to do: %q", msg)
 	}
 
-	if d.hasExited() {
+	if d.HasExited() {
 		t.Fatal("the first conduit died when the second one started")
 	}
-	if !r.tablePresent() {
+	if !r.TablePresent() {
 		t.Fatal("the second conduit removed the first one's table")
 	}
-	mark := d.mark()
-	r.mustBlock(entTCP, "the first conduit after the second failed")
-	r.mustPass(supTCP, "the first conduit after the second failed")
-	d.expectVerdict(mark, supTCP, wantVerdict("enforce", supTCP))
+	mark := d.Mark()
+	r.MustBlock(e2e.EntTCP, "the first conduit after the second failed")
+	r.MustPass(e2e.SupTCP, "the first conduit after the second failed")
+	d.ExpectVerdict(mark, e2e.SupTCP, e2e.WantVerdict("enforce", e2e.SupTCP))
 }
 
 // TestE2EConduitOverride runs the plant in enforce with one conduit held in
@@ -366,33 +347,33 @@ func TestE2ESecondDaemon(t *testing.T) {
 func TestE2EConduitOverride(t *testing.T) {
 	r := newRig(t)
 	monitorEnt := "\n  - {from: enterprise, to: control, mode: monitor}"
-	d := r.startWith(policy{Mode: "enforce", FailOpen: true, Conduits: monitorEnt})
-	if d.start.num("conduits") != 1 {
-		t.Errorf("start event: %s; want 1 conduit", d.start.raw)
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: true, Conduits: monitorEnt})
+	if d.Start.Num("conduits") != 1 {
+		t.Errorf("start event: %s; want 1 conduit", d.Start.Raw)
 	}
 	for _, c := range []struct {
-		f    flow
+		f    e2e.Flow
 		mode string
-	}{{entTCP, "monitor"}, {entICMP, "monitor"}, {opsUDP, "enforce"}, {supTCP, "enforce"}} {
-		mark := d.mark()
-		if c.mode == "enforce" && !c.f.allowed {
-			r.mustBlock(c.f, "global enforce")
+	}{{e2e.EntTCP, "monitor"}, {e2e.EntICMP, "monitor"}, {e2e.OpsUDP, "enforce"}, {e2e.SupTCP, "enforce"}} {
+		mark := d.Mark()
+		if c.mode == "enforce" && !c.f.Allowed {
+			r.MustBlock(c.f, "global enforce")
 		} else {
-			r.mustPass(c.f, c.mode+" conduit")
+			r.MustPass(c.f, c.mode+" conduit")
 		}
-		d.expectVerdict(mark, c.f, wantVerdict(c.mode, c.f))
+		d.ExpectVerdict(mark, c.f, e2e.WantVerdict(c.mode, c.f))
 	}
 
-	mark := d.mark()
+	mark := d.Mark()
 	enforceEnt := "\n  - {from: enterprise, to: control, mode: enforce}"
-	writeFile(t, r.path, policy{Mode: "enforce", FailOpen: true, Conduits: enforceEnt}.render(t))
-	mc := d.wait(mark, "a mode_change event", func(l logLine) bool { return l.event() == "mode_change" })
-	if mc.str("conduit") != "enterprise->control" || mc.str("old_mode") != "monitor" || mc.str("new_mode") != "enforce" {
-		t.Errorf("mode_change event: %s; want conduit enterprise->control from monitor to enforce", mc.raw)
+	e2e.WriteFile(t, r.Path, e2e.Policy{Mode: "enforce", FailOpen: true, Conduits: enforceEnt}.Render(t))
+	mc := d.Wait(mark, "a mode_change event", func(l e2e.Line) bool { return l.Event() == "mode_change" })
+	if mc.Str("conduit") != "enterprise->control" || mc.Str("old_mode") != "monitor" || mc.Str("new_mode") != "enforce" {
+		t.Errorf("mode_change event: %s; want conduit enterprise->control from monitor to enforce", mc.Raw)
 	}
-	r.mustBlockAll("the conduit after its switch to enforce", entTCP, entICMP)
-	r.mustPass(supTCP, "global enforce after the conduit's switch")
-	if l := d.matching(mark, func(l logLine) bool { return l.event() == "mode_change" }); len(l) != 1 {
+	r.MustBlockAll("the conduit after its switch to enforce", e2e.EntTCP, e2e.EntICMP)
+	r.MustPass(e2e.SupTCP, "global enforce after the conduit's switch")
+	if l := d.Matching(mark, func(l e2e.Line) bool { return l.Event() == "mode_change" }); len(l) != 1 {
 		t.Errorf("%d mode_change events, want 1 (the global mode did not change)", len(l))
 	}
 }
@@ -403,29 +384,29 @@ func TestE2EConduitOverride(t *testing.T) {
 func TestE2EFragments(t *testing.T) {
 	r := newRig(t)
 	const size, n = 4000, 3
-	if got := r.bigUDP(entUDP, size, n, passTimeout); got != n {
+	if got := r.BigUDP(e2e.EntUDP, size, n, e2e.PassTimeout); got != n {
 		t.Fatalf("without conduit %d of %d fragmented datagrams came back", got, n)
 	}
-	d := r.startWith(policy{Mode: "enforce", FailOpen: false})
-	supUDP6 := supUDP
-	supUDP6.desc, supUDP6.v6 = "HMI->PLC udp/2222 over IPv6", true
-	for _, f := range []flow{supUDP, supUDP6, entUDP} {
-		mark := d.mark()
-		want, timeout := 0, blockTimeout
-		if f.allowed {
-			want, timeout = n, passTimeout
+	d := r.StartWith(e2e.Policy{Mode: "enforce", FailOpen: false})
+	supUDP6 := e2e.SupUDP
+	supUDP6.Desc, supUDP6.V6 = "HMI->PLC udp/2222 over IPv6", true
+	for _, f := range []e2e.Flow{e2e.SupUDP, supUDP6, e2e.EntUDP} {
+		mark := d.Mark()
+		want, timeout := 0, e2e.BlockTimeout
+		if f.Allowed {
+			want, timeout = n, e2e.PassTimeout
 		}
-		if got := r.bigUDP(f, size, n, timeout); got != want {
-			t.Errorf("%s, %d-byte datagrams: %d of %d came back, want %d", f.desc, size, got, n, want)
+		if got := r.BigUDP(f, size, n, timeout); got != want {
+			t.Errorf("%s, %d-byte datagrams: %d of %d came back, want %d", f.Desc, size, got, n, want)
 		}
-		d.expectVerdict(mark, f, wantVerdict("enforce", f))
+		d.ExpectVerdict(mark, f, e2e.WantVerdict("enforce", f))
 	}
-	d.stop()
-	stop := d.wait(0, "the stop event", func(l logLine) bool { return l.event() == "stop" })
-	if stop.num("malformed") != 0 {
-		t.Errorf("fragments counted as malformed: %s", stop.raw)
+	d.Stop()
+	stop := d.Wait(0, "the stop event", func(l e2e.Line) bool { return l.Event() == "stop" })
+	if stop.Num("malformed") != 0 {
+		t.Errorf("fragments counted as malformed: %s", stop.Raw)
 	}
-	if l := d.matching(0, func(l logLine) bool { return l.str("reason") == "fragment" }); len(l) > 0 {
-		t.Errorf("a fragment reached the engine unreassembled: %s", l[0].raw)
+	if l := d.Matching(0, func(l e2e.Line) bool { return l.Str("reason") == "fragment" }); len(l) > 0 {
+		t.Errorf("a fragment reached the engine unreassembled: %s", l[0].Raw)
 	}
 }

@@ -2,17 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/nflog"
 	"github.com/conduit-ot/conduit/engine/nflog/nflogtest"
-	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -20,11 +15,7 @@ import (
 // from the prefix, EtherType and MACs from the Ethernet header, the tag
 // the kernel took off or one left in the frame, 802.3 as llc, the ports.
 func TestLayer2Frame(t *testing.T) {
-	pol, err := rules.Parse("p.yaml", []byte("zones: {a: {level: 1, cidrs: [10.0.0.0/8]}}\nrules: []\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := engine.New(engine.Config{Store: inforce.NewStore(pol), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	eng := newOpsRig(t).o.eng // any engine: the decoding needs only its port names
 	hdr := func(et uint16) []byte {
 		return []byte{0x01, 0x0c, 0xcd, 0x01, 0, 1, 2, 0, 0, 0, 0x20, 0x10, byte(et >> 8), byte(et)}
 	}
@@ -60,8 +51,7 @@ func TestLayer2Frame(t *testing.T) {
 
 // TestCheckLayer2 prints and encodes the layer2 section.
 func TestCheckLayer2(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.yaml")
-	src := `mode: monitor
+	path := tempFile(t, "p.yaml", `mode: monitor
 zones:
   cell: {level: 1, cidrs: [10.10.0.0/24], ports: [vctl]}
   sup:  {level: 2, cidrs: [10.20.0.0/24], ports: [vsup]}
@@ -72,10 +62,7 @@ layer2:
   allow:
     - arp
     - {ethertype: 0x88b8, name: goose-bay1, from: cell, to: [cell, sup]}
-`
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	code, out, _ := check(t, "-c", path)
 	for _, want := range []string{
 		"\nlayer2: non-IP frames across the bridge; IP is judged by the rules\n",

@@ -15,10 +15,9 @@ import (
 )
 
 func TestObserveUsage(t *testing.T) {
-	pol := filepath.Join(t.TempDir(), "p.yaml")
 	sock := filepath.Join(t.TempDir(), "c.sock")
-	os.WriteFile(pol, []byte("mode: enforce\nlog: {file: \"-\"}\ncontrol: {socket: \""+sock+"\"}\n"+
-		"zones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n"), 0o644)
+	pol := tempFile(t, "p.yaml", "mode: enforce\nlog: {file: \"-\"}\ncontrol: {socket: \""+sock+"\"}\n"+
+		"zones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n")
 	for _, c := range []struct {
 		args []string
 		code int
@@ -57,8 +56,7 @@ func TestStringList(t *testing.T) {
 // TestObserveReloadStaysPassive: a reload of the sensor's policy file is
 // judged passively too.
 func TestObserveReloadStaysPassive(t *testing.T) {
-	pol := filepath.Join(t.TempDir(), "p.yaml")
-	os.WriteFile(pol, []byte("mode: enforce\nzones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n"), 0o644)
+	pol := tempFile(t, "p.yaml", "mode: enforce\nzones:\n  a: {level: 2, cidrs: [10.20.0.0/24]}\nrules:\n  - {name: r, from: a, to: a}\n")
 	p, err := rules.Load(pol)
 	if err != nil {
 		t.Fatal(err)

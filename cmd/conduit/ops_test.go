@@ -6,13 +6,11 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,13 +24,16 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-const opsTestPolicy = `mode: monitor
-queue: {num: 30, count: 2}
-zones:
+// opsZones are the zones of the rig's policies, at the plant's addresses.
+const opsZones = `zones:
   operations:  {level: 3, cidrs: [10.30.0.0/24]}
   supervisory: {level: 2, cidrs: [10.20.0.0/24]}
   control:     {level: 1, cidrs: [10.10.0.0/24]}
-conduits:
+`
+
+const opsTestPolicy = `mode: monitor
+queue: {num: 30, count: 2}
+` + opsZones + `conduits:
   - {from: operations, to: control, mode: enforce}
 rules:
   - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502}
@@ -40,20 +41,6 @@ rules:
   - {name: cleanup, from: any, to: any, cleanup: true}
 default: deny
 `
-
-// opsSyn is an IPv4 TCP SYN of 40 bytes.
-func opsSyn(src, dst string, sport, dport uint16) []byte {
-	b := make([]byte, 40)
-	b[0], b[8], b[9] = 0x45, 64, 6
-	binary.BigEndian.PutUint16(b[2:], 40)
-	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
-	copy(b[12:], s[:])
-	copy(b[16:], d[:])
-	binary.BigEndian.PutUint16(b[20:], sport)
-	binary.BigEndian.PutUint16(b[22:], dport)
-	b[32], b[33] = 5<<4, 0x02
-	return b
-}
 
 type opsRig struct {
 	o      *ops
@@ -104,22 +91,38 @@ func (r *opsRig) run(t *testing.T, fn func([]string, io.Writer, io.Writer) int, 
 	return out.String(), errb.String(), code
 }
 
+// runJSON runs a client command with --json against the rig, fails the
+// test unless it exits 0 with JSON, decodes that into v and returns it.
+func (r *opsRig) runJSON(t *testing.T, fn func([]string, io.Writer, io.Writer) int, v any, args ...string) string {
+	t.Helper()
+	out, errOut, code := r.run(t, fn, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("%v --json: exit %d: %s", args, code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%v --json: %v: %q", args, err, out)
+	}
+	return out
+}
+
+// decideFour has the rig's engine decide four SYNs, one on worker 0 and
+// three on worker 1: two HMIs' polls that hmi-polls-plc allows, one the
+// cleanup rule catches in monitor, and one of the enforced operations ->
+// control conduit, which the cleanup rule allows.
+func (r *opsRig) decideFour() {
+	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
+	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502))
+	w1.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 502))
+	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503))
+	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502))
+}
+
 func TestStatusAndHitsAgree(t *testing.T) {
 	r := newOpsRig(t)
-	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
-	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40001, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
-	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup allows: enforced conduit passes
+	r.decideFour()
 
-	out, errOut, code := r.run(t, runStatus, "--json")
-	if code != 0 {
-		t.Fatalf("status: %d %s", code, errOut)
-	}
 	var st map[string]any
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
+	out := r.runJSON(t, runStatus, &st)
 	for _, k := range []string{"mode", "conduits", "policy", "uptime_s", "queues", "conntrack", "verdicts", "rules"} {
 		if _, ok := st[k]; !ok {
 			t.Errorf("status --json lacks %q", k)
@@ -150,12 +153,8 @@ func TestStatusAndHitsAgree(t *testing.T) {
 		t.Errorf("conntrack by class: entries %v evictions %v", c.EntriesByClass, c.EvictionsByClass)
 	}
 
-	out, _, code = r.run(t, runHits, "--json")
-	if code != 0 {
-		t.Fatal("hits failed")
-	}
 	var raw map[string]json.RawMessage
-	json.Unmarshal([]byte(out), &raw)
+	out = r.runJSON(t, runHits, &raw)
 	if len(raw) != 1 || raw["rules"] == nil {
 		t.Errorf("hits --json is not {\"rules\": [...]}: %s", out)
 	}
@@ -179,17 +178,9 @@ func TestStatusAndHitsAgree(t *testing.T) {
 	}
 
 	out, _, _ = r.run(t, runHits)
-	for _, want := range []string{"* cleanup", "cleanup rule", "* wide", "broad: to 10.0.0.0/8, 4000 ports", "QUIET FOR", "cleanup rule cleanup: quiet for 0s"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("hits table lacks %q:\n%s", want, out)
-		}
-	}
+	wantContains(t, "hits table", out, "* cleanup", "cleanup rule", "* wide", "broad: to 10.0.0.0/8, 4000 ports", "QUIET FOR", "cleanup rule cleanup: quiet for 0s")
 	out, _, _ = r.run(t, runStatus)
-	for _, want := range []string{"mode      monitor", "operations -> control: enforce", "4 packets: 4 accepted", "4 of 65536 flows", "QUEUE"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status lacks %q:\n%s", want, out)
-		}
-	}
+	wantContains(t, "status", out, "mode      monitor", "operations -> control: enforce", "4 packets: 4 accepted", "4 of 65536 flows", "QUEUE")
 }
 
 func TestFlowsFilter(t *testing.T) {

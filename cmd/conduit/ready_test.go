@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,11 +12,7 @@ import (
 
 const readyPolicy = `mode: monitor
 queue: {num: 30, count: 1}
-zones:
-  operations:  {level: 3, cidrs: [10.30.0.0/24]}
-  supervisory: {level: 2, cidrs: [10.20.0.0/24]}
-  control:     {level: 1, cidrs: [10.10.0.0/24]}
-rules:
+` + opsZones + `rules:
   - {name: hmi-polls-plc, from: supervisory, to: control, proto: tcp, dport: 502, modbus: {preset: read_only}}
   - {name: ntp, from: control, to: supervisory, proto: udp, dport: 123, idle_timeout: 900ms}
   - {name: cleanup-sup-ctl, from: supervisory, to: control, action: deny, cleanup: true}
@@ -26,32 +20,6 @@ rules:
   - {name: cleanup, from: any, to: any, action: deny, cleanup: true}
 default: deny
 `
-
-// opsPacket is an IPv4 TCP (proto 6) or UDP (17) packet.
-func opsPacket(proto byte, src, dst string, sport, dport uint16, seq, ack uint32, flags byte, payload []byte) []byte {
-	hl := 20
-	if proto == 17 {
-		hl = 8
-	}
-	b := make([]byte, 20+hl+len(payload))
-	b[0], b[8], b[9] = 0x45, 64, proto
-	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
-	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
-	copy(b[12:], s[:])
-	copy(b[16:], d[:])
-	binary.BigEndian.PutUint16(b[20:], sport)
-	binary.BigEndian.PutUint16(b[22:], dport)
-	if proto == 17 {
-		binary.BigEndian.PutUint16(b[24:], uint16(8+len(payload)))
-	} else {
-		binary.BigEndian.PutUint32(b[24:], seq)
-		binary.BigEndian.PutUint32(b[28:], ack)
-		b[32], b[33] = 5<<4, flags
-		binary.BigEndian.PutUint16(b[34:], 65535)
-	}
-	copy(b[20+hl:], payload)
-	return b
-}
 
 type readyRun struct {
 	code int

@@ -85,10 +85,7 @@ func TestReplayOPCUA(t *testing.T) {
 		{"enforce", "\n    on_violation: reset", 203, 56, 56, map[string]int{"app-violation publish services none": 1}, 1},
 	} {
 		t.Run(tc.mode+tc.extra, func(t *testing.T) {
-			pol := filepath.Join(t.TempDir(), "p.yaml")
-			if err := os.WriteFile(pol, []byte(strings.Replace(opcuaPolicy, "%EXTRA%", tc.extra, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			pol := tempFile(t, "p.yaml", strings.Replace(opcuaPolicy, "%EXTRA%", tc.extra, 1))
 			events := filepath.Join(t.TempDir(), "ev.log")
 			code, out, errOut := evRun(t, runReplay, "-c", pol, "--mode", tc.mode, "--json", "--events", events, pcap)
 			if code != 0 {

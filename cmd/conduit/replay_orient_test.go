@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,25 +25,6 @@ rules:
 default: deny
 `
 
-// rawTCP is an IPv4 TCP segment (checksums zero: conduit does not check them).
-func rawTCP(src, dst string, sport, dport uint16, seq, ack uint32, flags uint8, data []byte) []byte {
-	b := make([]byte, 40+len(data))
-	b[0] = 0x45
-	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
-	b[8], b[9] = 64, 6
-	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
-	copy(b[12:], s[:])
-	copy(b[16:], d[:])
-	binary.BigEndian.PutUint16(b[20:], sport)
-	binary.BigEndian.PutUint16(b[22:], dport)
-	binary.BigEndian.PutUint32(b[24:], seq)
-	binary.BigEndian.PutUint32(b[28:], ack)
-	b[32], b[33] = 5<<4, flags
-	binary.BigEndian.PutUint16(b[34:], 65535)
-	copy(b[40:], data)
-	return b
-}
-
 // midStreamCapture writes a session already running when the capture
 // began, whose first packet is the server's (the PLC's keepalive), then
 // requests and replies, on port.
@@ -61,11 +38,11 @@ func midStreamCapture(t *testing.T, port uint16) string {
 	}
 	start := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC).UnixNano()
 	for i, p := range [][]byte{
-		rawTCP(plc, ops, port, 35974, 5000, 9000, ack, nil),
-		rawTCP(ops, plc, 35974, port, 9000, 5000, ack|psh, []byte("request 1")),
-		rawTCP(plc, ops, port, 35974, 5000, 9009, ack|psh, []byte("reply 1")),
-		rawTCP(ops, plc, 35974, port, 9009, 5007, ack|psh, []byte("request 2")),
-		rawTCP(plc, ops, port, 35974, 5007, 9018, ack|psh, []byte("reply 2")),
+		opsPacket(6, plc, ops, port, 35974, 5000, 9000, ack, nil),
+		opsPacket(6, ops, plc, 35974, port, 9000, 5000, ack|psh, []byte("request 1")),
+		opsPacket(6, plc, ops, port, 35974, 5000, 9009, ack|psh, []byte("reply 1")),
+		opsPacket(6, ops, plc, 35974, port, 9009, 5007, ack|psh, []byte("request 2")),
+		opsPacket(6, plc, ops, port, 35974, 5007, 9018, ack|psh, []byte("reply 2")),
 	} {
 		if err := w.WriteFrame(start+int64(i)*int64(time.Second), p); err != nil {
 			t.Fatal(err)
@@ -106,7 +83,7 @@ func TestReplayServerFirstMidStream(t *testing.T) {
 			if pickup == "false" {
 				reason = "no-flow"
 			}
-			lines := readLines(t, events)
+			lines := verdictLines(t, events)
 			if len(lines) == 0 {
 				t.Fatal("no verdict line")
 			}
@@ -127,25 +104,4 @@ func TestReplayServerFirstMidStream(t *testing.T) {
 			}
 		})
 	}
-}
-
-func readLines(t *testing.T, path string) []map[string]any {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
-		if m["event"] == "verdict" {
-			out = append(out, m)
-		}
-	}
-	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -74,12 +73,9 @@ func TestReplayCommand(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"replayed 1 capture, global mode monitor", "packets 2569, flows 96, malformed 0",
-		"2569 accepted, 0 dropped; 2 denied by the policy", "hmi-polls-modbus", "cleanup (cleanup)", "1 non-IP frames skipped"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	wantContains(t, "output", out, "replayed 1 capture, global mode monitor", "packets 2569, flows 96, malformed 0",
+		"2569 accepted, 0 dropped; 2 denied by the policy", "hmi-polls-modbus", "cleanup (cleanup)", "1 non-IP frames skipped",
+	)
 
 	// Flags after the capture; --json is the PRODUCT.md object.
 	code, out, _ = evRun(t, runReplay, pcap, "--json", "-c", pol)
@@ -107,29 +103,16 @@ func TestReplayCommand(t *testing.T) {
 	if code, _, errOut := evRun(t, runReplay, "-c", pol, "--events", events, pcap); code != 0 {
 		t.Fatalf("--events: exit %d: %s", code, errOut)
 	}
-	f, err := os.Open(events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	verdicts := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("event line %q: %v", sc.Text(), err)
-		}
-		if l["event"] == "verdict" {
-			verdicts++
-			for _, k := range []string{"time", "mode", "verdict", "would", "rule", "from_zone", "to_zone", "proto", "src", "dst", "sport", "dport", "flow", "reason"} {
-				if _, ok := l[k]; !ok {
-					t.Fatalf("verdict line lacks %q: %s", k, sc.Text())
-				}
+	verdicts := verdictLines(t, events)
+	for _, l := range verdicts {
+		for _, k := range []string{"time", "mode", "verdict", "would", "rule", "from_zone", "to_zone", "proto", "src", "dst", "sport", "dport", "flow", "reason"} {
+			if _, ok := l[k]; !ok {
+				t.Fatalf("verdict line lacks %q: %v", k, l)
 			}
 		}
 	}
-	if verdicts != 96 {
-		t.Errorf("%d verdict lines, want one per flow (96)", verdicts)
+	if len(verdicts) != 96 {
+		t.Errorf("%d verdict lines, want one per flow (96)", len(verdicts))
 	}
 }
 

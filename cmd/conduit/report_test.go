@@ -68,12 +68,35 @@ func chromium(t *testing.T, args ...string) []byte {
 func dom(t *testing.T, path, fragment string) *html.Node {
 	t.Helper()
 	u := url.URL{Scheme: "file", Path: path, Fragment: fragment}
-	out := chromium(t, "--virtual-time-budget=5000", "--dump-dom", u.String())
-	doc, err := html.Parse(bytes.NewReader(out))
+	return parseHTML(t, chromium(t, "--virtual-time-budget=5000", "--dump-dom", u.String()))
+}
+
+func parseHTML(t *testing.T, b []byte) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return doc
+}
+
+// zoneArrows checks that each of zones is drawn once and returns the
+// conduits' arrows by their "from->to".
+func zoneArrows(t *testing.T, doc *html.Node, zones []rules.Zone) map[string]*html.Node {
+	t.Helper()
+	for _, z := range zones {
+		if len(all(doc, "data-zone", z.Name)) != 1 {
+			t.Errorf("zone %s not drawn once", z.Name)
+		}
+	}
+	arrows := map[string]*html.Node{}
+	for _, g := range all(doc, "data-conduit", "") {
+		if g.Data == "g" {
+			c, _ := attr(g, "data-conduit")
+			arrows[c] = g
+		}
+	}
+	return arrows
 }
 
 func attr(n *html.Node, key string) (string, bool) {
@@ -209,18 +232,7 @@ func TestReportBrowser(t *testing.T) {
 
 	// Every zone of the policy is drawn, and every conduit: the pairs
 	// that carried traffic and the override that none crossed.
-	for _, z := range pol.Zones {
-		if len(all(doc, "data-zone", z.Name)) != 1 {
-			t.Errorf("zone %s not drawn once", z.Name)
-		}
-	}
-	arrows := map[string]*html.Node{}
-	for _, g := range all(doc, "data-conduit", "") {
-		if g.Data == "g" {
-			c, _ := attr(g, "data-conduit")
-			arrows[c] = g
-		}
-	}
+	arrows := zoneArrows(t, doc, pol.Zones)
 	want := []string{"control->supervisory", "engineering->control", "engineering->operations", "operations->control",
 		"supervisory->control", "supervisory->operations"}
 	if len(arrows) != len(want) {
@@ -456,11 +468,7 @@ func TestReportBrowser(t *testing.T) {
 // control socket: status, hits and the flows in its table.
 func TestReportDaemon(t *testing.T) {
 	r := newOpsRig(t)
-	w0, w1 := r.o.eng.Worker(0), r.o.eng.Worker(1)
-	w0.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40000, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.11", "10.10.0.10", 40001, 502)) // hmi-polls-plc
-	w1.Decide(opsSyn("10.20.0.10", "10.10.0.10", 40002, 503)) // cleanup, monitor
-	w1.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40003, 502)) // cleanup, the enforced conduit
+	r.decideFour()
 
 	page := filepath.Join(t.TempDir(), "daemon.html")
 	out, errOut, code := r.run(t, runReport, "-o", page)
@@ -471,10 +479,7 @@ func TestReportDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := html.Parse(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseHTML(t, raw)
 	pol := r.o.store.Load().Policy
 	if n := all(doc, "id", "policy-sha256"); len(n) != 1 || text(n[0]) != pol.SHA256 {
 		t.Errorf("sha256 %v", n)
@@ -482,18 +487,7 @@ func TestReportDaemon(t *testing.T) {
 	if n := all(doc, "id", "policy-file"); len(n) != 1 || text(n[0]) != r.file {
 		t.Errorf("policy file %v", n)
 	}
-	for _, z := range pol.Zones {
-		if len(all(doc, "data-zone", z.Name)) != 1 {
-			t.Errorf("zone %s not drawn", z.Name)
-		}
-	}
-	arrows := map[string]*html.Node{}
-	for _, g := range all(doc, "data-conduit", "") {
-		if g.Data == "g" {
-			c, _ := attr(g, "data-conduit")
-			arrows[c] = g
-		}
-	}
+	arrows := zoneArrows(t, doc, pol.Zones)
 	if g := arrows["operations->control"]; g == nil || num(t, g, "data-flows") != 1 {
 		t.Errorf("the enforced conduit: %v", g)
 	} else if m, _ := attr(g, "data-mode"); m != "enforce" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -18,14 +17,8 @@ func TestStatusZonePairs(t *testing.T) {
 	w.Decide(opsSyn("10.30.0.10", "10.10.0.10", 40001, 502)) // its retransmission
 	w.Decide(opsSyn("10.20.0.10", "10.30.0.10", 40002, 80))  // default: monitor, tracked
 
-	out, errOut, code := r.run(t, runStatus, "--json")
-	if code != 0 {
-		t.Fatalf("status: %d %s", code, errOut)
-	}
 	var s statusReport
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatal(err)
-	}
+	out := r.runJSON(t, runStatus, &s)
 	want := []engine.ConduitStats{
 		{From: "operations", To: "control", Flows: 1, DeniedFlows: 1, WouldDrop: 2},
 		{From: "supervisory", To: "control", Flows: 1},
@@ -40,7 +33,7 @@ func TestStatusZonePairs(t *testing.T) {
 		}
 	}
 
-	out, _, code = r.run(t, runStatus)
+	out, _, code := r.run(t, runStatus)
 	if code != 0 {
 		t.Fatal("status failed")
 	}

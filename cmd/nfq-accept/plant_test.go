@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,19 +16,9 @@ import (
 
 // TestMain lets the plant test run this binary as nfq-accept in the
 // firewall namespace.
-func TestMain(m *testing.M) {
-	if os.Getenv("NFQ_ACCEPT_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(e2e.RunAs(m, selfEnv, main)) }
 
-func self(p *plant.Plant, args ...string) *exec.Cmd {
-	cmd := p.Cmd(p.FW, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "NFQ_ACCEPT_MAIN=1", "GORACE=atexit_sleep_ms=0")
-	return cmd
-}
+const selfEnv = "NFQ_ACCEPT_MAIN"
 
 func tablePresent(t *testing.T, p *plant.Plant) bool { t.Helper(); return e2e.TablePresent(t, p.FW) }
 
@@ -94,21 +82,15 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 	p := planttest.New(t)
 	addr := udpEcho(t, p)
 
-	cmd := self(p, "-queue", "7", "-gso")
+	cmd := e2e.Self(p.FW, selfEnv, "-queue", "7", "-gso")
 	var out bytes.Buffer
 	errb := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = &out, errb
-	if err := cmd.Start(); err != nil {
+	bg, err := e2e.StartBackground(t, cmd, e2e.ExitTimeout)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(errb.String(), "nfq-accept ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("nfq-accept not ready: %s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e2e.WaitOutput(t, errb, "nfq-accept ready", "nfq-accept not ready", 5*time.Second)
 	if !tablePresent(t, p) {
 		t.Fatal("conduit table missing while nfq-accept runs")
 	}
@@ -117,16 +99,13 @@ func TestAcceptsAndCleansUp(t *testing.T) {
 		t.Errorf("%d of %d echoes came back through nfq-accept", got, n)
 	}
 
-	second, err := self(p, "-queue", "7", "-install=false").CombinedOutput()
+	second, err := e2e.Self(p.FW, selfEnv, "-queue", "7", "-install=false").CombinedOutput()
 	if err == nil || !strings.Contains(string(second), "already bound") {
 		t.Errorf("second reader on the same queue: %v: %s", err, second)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("nfq-accept: %v: %s", err, errb.String())
+	if err := bg.Stop(); err != nil {
+		t.Fatalf("nfq-accept after SIGTERM: %v: %s", err, errb.String())
 	}
 	var res result
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {

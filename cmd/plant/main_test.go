@@ -4,29 +4,20 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/e2e"
 )
 
 func TestArgs(t *testing.T) {
-	tests := []struct {
-		args []string
-		code int
-		err  string
-	}{
-		{nil, 2, "usage"},
-		{[]string{"bogus"}, 2, "unknown command"},
-		{[]string{"up"}, 2, "-prefix is required"},
-		{[]string{"down"}, 2, "-prefix is required"},
-		{[]string{"cleanup"}, 2, "-pattern is required"},
-		{[]string{"up", "-prefix"}, 2, "flag needs an argument"},
-		{[]string{"env", "-prefix", "x", "extra"}, 2, "unexpected arguments"},
-		{[]string{"cleanup", "-pattern", "["}, 1, "bad pattern"},
-	}
-	for _, tt := range tests {
-		var out, errb bytes.Buffer
-		if code := run(tt.args, &out, &errb); code != tt.code || !strings.Contains(errb.String(), tt.err) {
-			t.Errorf("run(%q) = %d, stderr %q; want %d containing %q", tt.args, code, errb.String(), tt.code, tt.err)
-		}
-	}
+	want := e2e.Usage(t, run)
+	want(2, "usage")
+	want(2, "unknown command", "bogus")
+	want(2, "-prefix is required", "up")
+	want(2, "-prefix is required", "down")
+	want(2, "-pattern is required", "cleanup")
+	want(2, "flag needs an argument", "up", "-prefix")
+	want(2, "unexpected arguments", "env", "-prefix", "x", "extra")
+	want(1, "bad pattern", "cleanup", "-pattern", "[")
 }
 
 func TestEnv(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,58 +12,45 @@ import (
 	"time"
 
 	"github.com/simonvetter/modbus"
+
+	"github.com/conduit-ot/conduit/internal/e2e"
 )
 
 // TestMain lets the integration test run this test binary as plantpeer
 // inside plant namespaces, so no separate build is needed.
-func TestMain(m *testing.M) {
-	if os.Getenv("PLANTPEER_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(e2e.RunAs(m, "PLANTPEER_MAIN", main)) }
 
 func TestArgs(t *testing.T) {
-	tests := []struct {
-		args []string
-		code int
-		err  string
-	}{
-		{nil, 2, "usage"},
-		{[]string{"nope"}, 2, "unknown command"},
-		{[]string{"probe"}, 2, "-addr is required"},
-		{[]string{"probe", "-proto", "sctp", "-addr", "10.0.0.1:1"}, 2, "want tcp, udp or icmp"},
-		{[]string{"probe", "-addr", "host:80"}, 2, "want IP:PORT"},
-		{[]string{"probe", "-proto", "icmp", "-addr", "10.0.0.1:1"}, 2, "want an IP for icmp"},
-		{[]string{"probe", "-addr", "10.0.0.1:1", "-n", "0"}, 2, "-n 0"},
-		{[]string{"probe", "-addr", "10.0.0.1:1", "-src", "bogus"}, 2, "-src"},
-		{[]string{"probe", "-addr", "10.0.0.1:1", "-timeout", "0s"}, 2, "-timeout must be positive"},
-		{[]string{"probe", "-addr", "10.0.0.1:1", "stray"}, 2, "unexpected arguments"},
-		{[]string{"probe", "-bogus"}, 2, "flag provided but not defined"},
-		{[]string{"pingpong", "-addr", "10.0.0.1:1", "-size", "4"}, 2, "-size 4"},
-		{[]string{"pingpong", "-addr", "10.0.0.1:1", "-proto", "icmp"}, 2, "want udp or tcp"},
-		{[]string{"pingpong", "-addr", "10.0.0.1:1", "-n", "0"}, 2, "-n must be"},
-		{[]string{"flood", "-addr", "10.0.0.1:1", "-for", "11m"}, 2, "-for 11m0s"},
-		{[]string{"flood", "-addr", "10.0.0.1:1", "-batch", "0"}, 2, "-batch"},
-		{[]string{"udp-sink"}, 2, "-l is required"},
-		{[]string{"udp-sink", "-l", "10.0.0.1:1", "-for", "0s"}, 2, "-for must be"},
-		{[]string{"tcp-server", "-l", "nohost"}, 2, "want IP:PORT"},
-		{[]string{"udp-server"}, 2, "-l is required"},
-		{[]string{"modbus-plc"}, 2, "-l is required"},
-		{[]string{"modbus-hmi", "-addr", "10.0.0.1:502", "-unit", "300"}, 2, "-unit must be"},
-		{[]string{"modbus-hmi", "-addr", "10.0.0.1:502", "-n", "0"}, 2, "-n must be"},
-		{[]string{"opcua-server"}, 2, "-l is required"},
-		{[]string{"opcua-client", "-addr", "10.0.0.1:4840", "-ops", "read,delete"}, 2, "unknown service \"delete\""},
-		{[]string{"opcua-client", "-addr", "10.0.0.1:4840", "-timeout", "0s"}, 2, "-timeout must be positive"},
+	run := func(args []string, stdout, stderr io.Writer) int {
+		return run(context.Background(), args, stdout, stderr)
 	}
-	for _, tt := range tests {
-		var out, errb bytes.Buffer
-		code := run(context.Background(), tt.args, &out, &errb)
-		if code != tt.code || !strings.Contains(errb.String(), tt.err) {
-			t.Errorf("run(%q) = %d, stderr %q; want %d containing %q", tt.args, code, errb.String(), tt.code, tt.err)
-		}
-	}
+	want := e2e.Usage(t, run)
+	want(2, "usage")
+	want(2, "unknown command", "nope")
+	want(2, "-addr is required", "probe")
+	want(2, "want tcp, udp or icmp", "probe", "-proto", "sctp", "-addr", "10.0.0.1:1")
+	want(2, "want IP:PORT", "probe", "-addr", "host:80")
+	want(2, "want an IP for icmp", "probe", "-proto", "icmp", "-addr", "10.0.0.1:1")
+	want(2, "-n 0", "probe", "-addr", "10.0.0.1:1", "-n", "0")
+	want(2, "-src", "probe", "-addr", "10.0.0.1:1", "-src", "bogus")
+	want(2, "-timeout must be positive", "probe", "-addr", "10.0.0.1:1", "-timeout", "0s")
+	want(2, "unexpected arguments", "probe", "-addr", "10.0.0.1:1", "stray")
+	want(2, "flag provided but not defined", "probe", "-bogus")
+	want(2, "-size 4", "pingpong", "-addr", "10.0.0.1:1", "-size", "4")
+	want(2, "want udp or tcp", "pingpong", "-addr", "10.0.0.1:1", "-proto", "icmp")
+	want(2, "-n must be", "pingpong", "-addr", "10.0.0.1:1", "-n", "0")
+	want(2, "-for 11m0s", "flood", "-addr", "10.0.0.1:1", "-for", "11m")
+	want(2, "-batch", "flood", "-addr", "10.0.0.1:1", "-batch", "0")
+	want(2, "-l is required", "udp-sink")
+	want(2, "-for must be", "udp-sink", "-l", "10.0.0.1:1", "-for", "0s")
+	want(2, "want IP:PORT", "tcp-server", "-l", "nohost")
+	want(2, "-l is required", "udp-server")
+	want(2, "-l is required", "modbus-plc")
+	want(2, "-unit must be", "modbus-hmi", "-addr", "10.0.0.1:502", "-unit", "300")
+	want(2, "-n must be", "modbus-hmi", "-addr", "10.0.0.1:502", "-n", "0")
+	want(2, "-l is required", "opcua-server")
+	want(2, "unknown service \"delete\"", "opcua-client", "-addr", "10.0.0.1:4840", "-ops", "read,delete")
+	want(2, "-timeout must be positive", "opcua-client", "-addr", "10.0.0.1:4840", "-timeout", "0s")
 }
 
 func TestPercentile(t *testing.T) {

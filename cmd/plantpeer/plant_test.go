@@ -4,45 +4,32 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/internal/plant/planttest"
 )
 
 // peer runs this test binary as plantpeer inside ns.
-func peer(p *plant.Plant, ns string, args ...string) *exec.Cmd {
-	cmd := p.Cmd(ns, os.Args[0], args...)
-	// A race-enabled binary sleeps 1s at exit by default; the peers are short-lived.
-	cmd.Env = append(os.Environ(), "PLANTPEER_MAIN=1", "GORACE=atexit_sleep_ms=0")
-	return cmd
-}
+func peer(ns string, args ...string) *exec.Cmd { return e2e.Self(ns, "PLANTPEER_MAIN", args...) }
 
 // startServer starts a long-running peer and stops it (SIGTERM) at cleanup;
 // the returned function stops it early and returns its stdout.
 func startServer(t *testing.T, p *plant.Plant, ns string, args ...string) func() string {
 	t.Helper()
-	cmd := peer(p, ns, args...)
+	cmd := peer(ns, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
+	bg, err := e2e.StartBackground(t, cmd, 5*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	stop := func() string {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		_ = bg.Stop()
 		if errb.Len() > 0 {
 			t.Logf("%s stderr: %s", args[0], errb.String())
 		}
@@ -55,7 +42,7 @@ func startServer(t *testing.T, p *plant.Plant, ns string, args ...string) func()
 // runPeer runs a client peer and decodes its JSON line into v.
 func runPeer(t *testing.T, p *plant.Plant, ns string, v any, args ...string) (exitCode int) {
 	t.Helper()
-	cmd := peer(p, ns, args...)
+	cmd := peer(ns, args...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
@@ -154,7 +141,7 @@ func TestPeersAcrossPlant(t *testing.T) {
 
 	t.Run("flood", func(t *testing.T) {
 		sinkAddr := ctl.IPv4.String() + ":9000"
-		sink := peer(p, ctl.NS, "udp-sink", "-l", sinkAddr, "-for", "10s", "-idle", "300ms", "-by-source")
+		sink := peer(ctl.NS, "udp-sink", "-l", sinkAddr, "-for", "10s", "-idle", "300ms", "-by-source")
 		var sinkOut bytes.Buffer
 		sink.Stdout = &sinkOut
 		if err := sink.Start(); err != nil {
@@ -210,7 +197,7 @@ func TestPeersAcrossPlant(t *testing.T) {
 func TestServerExitsOnItsOwn(t *testing.T) {
 	p := planttest.New(t)
 	start := time.Now()
-	out, err := peer(p, p.Host(plant.Control).NS, "udp-server", "-l", "10.10.0.10:7000", "-for", "300ms").CombinedOutput()
+	out, err := peer(p.Host(plant.Control).NS, "udp-server", "-l", "10.10.0.10:7000", "-for", "300ms").CombinedOutput()
 	if err != nil {
 		t.Fatalf("udp-server: %v: %s", err, out)
 	}

@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
+	"io"
 	"strings"
 	"syscall"
 	"time"
@@ -13,10 +13,8 @@ import (
 // Capture is a packet capture (tcpdump, dumpcap) running in the firewall
 // namespace.
 type Capture struct {
-	cmd  *exec.Cmd
+	bg   *Background
 	errb SyncBuffer
-	done chan struct{}
-	err  error
 }
 
 // StartCapture runs prog with args in the firewall namespace and returns
@@ -26,43 +24,38 @@ type Capture struct {
 // The test's end stops it.
 func (r *Rig) StartCapture(ready, prog string, args ...string) *Capture {
 	r.T.Helper()
-	c := &Capture{cmd: plant.NSCmd(r.P.FW, prog, args...), done: make(chan struct{})}
-	c.cmd.Stderr = &c.errb
-	if err := c.cmd.Start(); err != nil {
+	return r.StartCaptureIn(r.P.FW, nil, ready, prog, args...)
+}
+
+// StartCaptureIn is StartCapture in namespace ns, with the tool's stdout
+// to out (nil discards it).
+func (r *Rig) StartCaptureIn(ns string, out io.Writer, ready, prog string, args ...string) *Capture {
+	r.T.Helper()
+	c := &Capture{}
+	cmd := plant.NSCmd(ns, prog, args...)
+	cmd.Stdout, cmd.Stderr = out, &c.errb
+	var err error
+	// The capture tool writes what it holds when interrupted, as by a user.
+	if c.bg, err = startBackground(r.T, cmd, syscall.SIGINT, 5*time.Second); err != nil {
 		r.T.Fatalf("%s: %v", prog, err)
 	}
-	go func() { c.err = c.cmd.Wait(); close(c.done) }()
-	r.T.Cleanup(func() { c.Stop() })
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.errb.String(), ready); {
-		if time.Now().After(deadline) {
-			r.T.Fatalf("%s did not start: %s", prog, c.errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	WaitOutput(r.T, &c.errb, ready, prog+" did not start", 10*time.Second)
 	return c
 }
 
-// Stop lets the last packets reach the file, interrupts the capture as a
-// user would (it then writes what it holds) and returns how it ended,
-// with its stderr when it failed; a second Stop returns the same.
+// Stop lets the last packets reach the file, interrupts the capture
+// and returns how it ended, with its stderr when it failed; a second Stop
+// returns the same.
 func (c *Capture) Stop() error {
 	select {
-	case <-c.done:
-		return c.err
+	case <-c.bg.done:
 	default:
+		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+	if err := c.bg.Stop(); err != nil {
+		return fmt.Errorf("%w: %s", err, c.errb.String())
 	}
-	if c.err != nil {
-		c.err = fmt.Errorf("%w: %s", c.err, c.errb.String())
-	}
-	return c.err
+	return nil
 }
 
 // CapturingOn waits until a packet socket in the firewall namespace is

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,29 +68,25 @@ func NewRig(t testing.TB) *Rig {
 	return r
 }
 
+// Socket is the control socket's path in the test's directory, for a
+// policy whose daemon the test talks to with the client commands.
+func (r *Rig) Socket() string { return filepath.Join(r.Dir, "conduit.sock") }
+
 // Server runs a plantpeer server in ns until the test ends.
 func (r *Rig) Server(ns string, args ...string) {
 	r.T.Helper()
 	cmd := plant.NSCmd(ns, r.Peer, args...)
 	var errb SyncBuffer
 	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		r.T.Fatalf("plantpeer %v: %v", args, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	// Cleanups run last first: this one after the server stopped.
 	r.T.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
 		if s := errb.String(); s != "" {
 			r.T.Logf("plantpeer %v stderr: %s", args, s)
 		}
 	})
+	if _, err := StartBackground(r.T, cmd, 3*time.Second); err != nil {
+		r.T.Fatalf("plantpeer %v: %v", args, err)
+	}
 }
 
 // WaitLocal waits until a server answers inside its own namespace.
