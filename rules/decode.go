@@ -211,6 +211,16 @@ func (d *decoder) boolean(n *yaml.Node, ctx, key string) (bool, bool) {
 	return false, false
 }
 
+// boolField sets *dst from the mapping's boolean key when it is present
+// and valid: most keys of a mapping are plain flags.
+func (d *decoder) boolField(f map[string]field, ctx, key string, dst *bool) {
+	if v, ok := f[key]; ok {
+		if b, ok := d.boolean(v.val, ctx, key); ok {
+			*dst = b
+		}
+	}
+}
+
 // parseInt parses a YAML integer: decimal, or 0x/0o/0b prefixed.
 func parseInt(s string) (int64, bool) { return proto.ParseInt(s) }
 

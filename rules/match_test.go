@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -340,6 +342,26 @@ func mustParse(t testing.TB, src string) *Policy {
 		t.Fatalf("Parse: %v", err)
 	}
 	return p
+}
+
+// mustFail parses src, which must fail with diagnostics, and returns them.
+func mustFail(t testing.TB, name, src string) *Errors {
+	t.Helper()
+	_, err := Parse(name, []byte(src))
+	var errs *Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Parse = %v, want *Errors", err)
+	}
+	return errs
+}
+
+// wantOneError asserts that src fails with exactly one diagnostic, and
+// that it contains want.
+func wantOneError(t testing.TB, src, want string) {
+	t.Helper()
+	if errs := mustFail(t, "t.yaml", src); len(errs.List) != 1 || !strings.Contains(errs.List[0].String(), want) {
+		t.Errorf("errors:\n%v\nwant one containing %q", errs, want)
+	}
 }
 
 const nestedZones = `
