@@ -144,12 +144,7 @@ func (m *Matrix) Merge(src *Matrix) {
 	m.Packets += src.Packets
 	m.Malformed += src.Malformed
 	m.Overflow += src.Overflow
-	if src.First != 0 {
-		m.seen(src.First)
-	}
-	if src.Last != 0 {
-		m.seen(src.Last)
-	}
+	m.span.add(src.span)
 	for k, s := range src.services {
 		d := m.service(k)
 		d.Flows += s.Flows
@@ -157,12 +152,7 @@ func (m *Matrix) Merge(src *Matrix) {
 		d.Bytes += s.Bytes
 		d.ToServer += s.ToServer
 		d.ToClient += s.ToClient
-		if s.First != 0 {
-			d.seen(s.First)
-		}
-		if s.Last != 0 {
-			d.seen(s.Last)
-		}
+		d.span.add(s.span)
 		d.gap(s.MaxGap, s.MaxGapClientPort)
 		d.ReversedStarts += s.ReversedStarts
 		d.Denied += s.Denied

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
@@ -254,15 +253,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 	if _, err := synth.Write(&buf, synth.Config{Seed: 5, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := capture.NewReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewLearner()
-	if err := l.Capture("plant", r); err != nil {
-		t.Fatal(err)
-	}
-	m := l.Matrix()
+	m := learnCapture(t, "plant", &buf)
 	// Hosts on both sides: the PLCs only HMIs poll get rules of their own.
 	p, y := parseDraft(t, m, DraftConfig{HostsPerSide: 20})
 	if len(p.Warnings) != 0 {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/conduit-ot/conduit/capture"
 )
 
 // ngFile builds a pcapng capture with one Ethernet interface per name
@@ -78,15 +76,7 @@ func ngFile(names []string, frames []ngFrame) []byte {
 
 func learnNG(t *testing.T, names []string, frames []ngFrame) *Matrix {
 	t.Helper()
-	r, err := capture.NewReader(bytes.NewReader(ngFile(names, frames)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewLearner()
-	if err := l.Capture("ports.pcapng", r); err != nil {
-		t.Fatal(err)
-	}
-	return l.Matrix()
+	return learnCapture(t, "ports.pcapng", bytes.NewReader(ngFile(names, frames)))
 }
 
 // zoneLine returns the draft's ports line of zone z ("" if none).

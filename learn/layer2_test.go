@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -41,15 +40,7 @@ func learnL2(t *testing.T, names []string, frames []l2Frame) *Matrix {
 		out.Write(body)
 		out.Write(binary.LittleEndian.AppendUint32(nil, l))
 	}
-	r, err := capture.NewReader(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewLearner()
-	if err := l.Capture("l2.pcapng", r); err != nil {
-		t.Fatal(err)
-	}
-	return l.Matrix()
+	return learnCapture(t, "l2.pcapng", &out)
 }
 
 func bodyOf(ts uint64, f l2Frame) []byte {

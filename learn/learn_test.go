@@ -2,12 +2,14 @@ package learn
 
 import (
 	"encoding/binary"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -68,6 +70,21 @@ func learnAll(pkts []tp) *Matrix {
 	l := NewLearner()
 	for _, p := range pkts {
 		l.Packet(t0+int64(p.at), p.bytes())
+	}
+	return l.Matrix()
+}
+
+// learnCapture learns the capture (pcap or pcapng) read from data, as
+// `conduit learn` does a file called name.
+func learnCapture(tb testing.TB, name string, data io.Reader) *Matrix {
+	tb.Helper()
+	r, err := capture.NewReader(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := NewLearner()
+	if err := l.Capture(name, r); err != nil {
+		tb.Fatal(err)
 	}
 	return l.Matrix()
 }
