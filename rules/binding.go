@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -72,14 +73,7 @@ func (z *Zone) Admits(port string, mac MAC, hasMAC bool) bool {
 }
 
 // HasPort reports whether the zone names port.
-func (z *Zone) HasPort(port string) bool {
-	for _, p := range z.Ports {
-		if p == port {
-			return true
-		}
-	}
-	return false
-}
+func (z *Zone) HasPort(port string) bool { return slices.Contains(z.Ports, port) }
 
 // zonePorts decodes a zone's ports: Linux interface names.
 func (d *decoder) zonePorts(n *yaml.Node, ctx string) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,45 +32,16 @@ func naiveRuleMatches(r *Rule, q *Query) bool {
 }
 
 func naiveEndpoint(e *Endpoint, z ZoneID, a netip.Addr) bool {
-	if e.Any {
-		return true
-	}
-	for _, x := range e.Zones {
-		if x == z {
-			return true
-		}
-	}
-	for _, c := range e.CIDRs {
-		if c.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return e.Any || slices.Contains(e.Zones, z) ||
+		slices.ContainsFunc(e.CIDRs, func(c netip.Prefix) bool { return c.Contains(a.Unmap()) })
 }
 
+// inRanges and inTypes: an empty list matches every value.
 func inRanges(rs []PortRange, v uint16) bool {
-	if len(rs) == 0 {
-		return true
-	}
-	for _, r := range rs {
-		if r.Lo <= v && v <= r.Hi {
-			return true
-		}
-	}
-	return false
+	return len(rs) == 0 || slices.ContainsFunc(rs, func(r PortRange) bool { return r.Lo <= v && v <= r.Hi })
 }
 
-func inTypes(ts []uint8, v uint8) bool {
-	if len(ts) == 0 {
-		return true
-	}
-	for _, t := range ts {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
+func inTypes(ts []uint8, v uint8) bool { return len(ts) == 0 || slices.Contains(ts, v) }
 
 // naiveZone is the specification of Zone: the longest prefix over all zones.
 func naiveZone(p *Policy, a netip.Addr) ZoneID {

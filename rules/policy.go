@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -272,7 +273,7 @@ func (d *decoder) zones(n *yaml.Node) []Zone {
 		if f != nil {
 			if x, ok := f["level"]; ok {
 				if s, ok := d.scalar(x.val, ctx, "level"); ok {
-					if !contains(levels, s) {
+					if !slices.Contains(levels, s) {
 						d.errf(x.val, "%slevel must be a Purdue level: 0, 1, 2, 3, 3.5 (or dmz), 4 or 5 (or unknown), not %q", ctx, s)
 					}
 					z.Level = s
