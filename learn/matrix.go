@@ -10,11 +10,13 @@ import (
 
 // ServiceKey identifies one service between two hosts: the client opens
 // flows to the server's port. For ICMP, Port is the type of the flows'
-// first messages (8 for echo); for other IP protocols it is 0.
+// first messages (8 for echo); for other IP protocols it is 0. The tags
+// are a baseline's names for it (baseline.go).
 type ServiceKey struct {
-	Client, Server netip.Addr
-	Proto          uint8
-	Port           uint16
+	Client netip.Addr `json:"client"`
+	Server netip.Addr `json:"server"`
+	Proto  uint8      `json:"proto"`
+	Port   uint16     `json:"port"`
 }
 
 // Service is what was seen of one client->server service.
