@@ -106,6 +106,15 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 	rsp := func(at int, src, dst string, dport uint16) tp {
 		return tp{at: 1e6 * time.Duration(at), proto: tcp, src: src, dst: dst, sport: 502, dport: dport, flags: fS | fA}
 	}
+	// forwarded is one exchange the bridge forwarded, captured without
+	// directions on both ports, from ms at on: the request in on vsup
+	// and its copy out on vctl, then the reply in on vctl and its copy.
+	forwarded := func(at int, port uint16) []ngFrame {
+		return []ngFrame{
+			{0, 0, req(at, hmi, plc, port)}, {1, 0, req(at+1, hmi, plc, port)},
+			{1, 0, rsp(at+2, plc, hmi, port)}, {0, 0, rsp(at+3, plc, hmi, port)},
+		}
+	}
 	names := []string{"vsup", "vctl", "vops", ""}
 	// What most cases expect: each host placed alone on its own port.
 	hmiPLC := map[string]string{
@@ -124,18 +133,13 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 			{1, 1, rsp(1, plc, hmi, 40000)}, {0, 2, rsp(1, plc, hmi, 40000)},
 			{2, 1, req(2, ews, plc, 40001)}, {1, 2, req(2, ews, plc, 40001)},
 		}, withEWS},
-		{"no directions: the forwarded copy is told apart", []ngFrame{
-			{0, 0, req(0, hmi, plc, 40000)}, {1, 0, req(1, hmi, plc, 40000)},
-			{1, 0, rsp(2, plc, hmi, 40000)}, {0, 0, rsp(3, plc, hmi, 40000)},
-		}, hmiPLC},
+		{"no directions: the forwarded copy is told apart", forwarded(0, 40000), hmiPLC},
 		// Captures stamped alike on two ports (to the microsecond, within
 		// which a bridge forwards) cannot be told apart: neither counts, and
 		// the frames stamped apart still place their hosts.
-		{"no directions, the same time on two ports", []ngFrame{
+		{"no directions, the same time on two ports", append([]ngFrame{
 			{1, 0, req(0, hmi, plc, 40000)}, {0, 0, req(0, hmi, plc, 40000)},
-			{0, 0, req(5, hmi, plc, 40002)}, {1, 0, req(6, hmi, plc, 40002)},
-			{1, 0, rsp(7, plc, hmi, 40002)}, {0, 0, rsp(8, plc, hmi, 40002)},
-		}, hmiPLC},
+		}, forwarded(5, 40002)...), hmiPLC},
 		{"no directions, and the copy written first (dumpcap's batches)", []ngFrame{
 			{1, 0, req(1, hmi, plc, 40000)}, {1, 0, req(3, ews, plc, 40001)}, {0, 0, rsp(2, plc, hmi, 40000)},
 			{0, 0, req(0, hmi, plc, 40000)}, {2, 0, req(2, ews, plc, 40001)}, {2, 0, rsp(3, plc, hmi, 40000)}, {1, 0, rsp(1, plc, hmi, 40000)},
