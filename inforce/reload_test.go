@@ -1,19 +1,17 @@
 package inforce
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -34,33 +32,23 @@ func policy(mode, conduits string) string {
 	return strings.Replace(strings.Replace(policyFmt, "%s", mode, 1), "%s", conduits, 1)
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	// Replace by rename, as editors and configuration management do.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func newReloader(t *testing.T, content string) (*Reloader, *lockedWriter) {
+// newReloader writes content as the policy file and returns a reloader of
+// it whose log the test reads while the watcher goroutine writes it.
+func newReloader(t *testing.T, content string) (*Reloader, *e2e.SyncBuffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "conduit.yaml")
-	writeFile(t, path, content)
+	e2e.WriteFile(t, path, content)
 	p, err := rules.Load(path)
 	if err != nil {
 		t.Fatalf("initial policy: %v", err)
 	}
-	logs := &lockedWriter{}
+	logs := &e2e.SyncBuffer{}
 	return &Reloader{Path: path, Store: NewStore(p), Log: slog.New(slog.NewJSONHandler(logs, nil))}, logs
 }
 
 func TestReloadSwapsAndLogsModeChange(t *testing.T) {
 	r, logs := newReloader(t, policy("monitor", ""))
-	writeFile(t, r.Path, policy("enforce", "  - {from: a, to: b, mode: monitor}"))
+	e2e.WriteFile(t, r.Path, policy("enforce", "  - {from: a, to: b, mode: monitor}"))
 	res := r.Reload("test")
 	if res.Err != nil || !res.Changed {
 		t.Fatalf("Reload = %+v", res)
@@ -93,7 +81,8 @@ func TestReloadSwapsAndLogsModeChange(t *testing.T) {
 
 func TestReloadRefusesBrokenFile(t *testing.T) {
 	r, logs := newReloader(t, policy("enforce", ""))
-	writeFile(t, r.Path, "mode: enforce\nrules:\n  - {name: x, from: nowhere, to: any}\n  - bogus_key: 1\n")
+	broken := "mode: enforce\nrules:\n  - {name: x, from: nowhere, to: any}\n  - bogus_key: 1\n"
+	e2e.WriteFile(t, r.Path, broken)
 	res := r.Reload("test")
 	if res.Err == nil || res.Changed {
 		t.Fatalf("broken file accepted: %+v", res)
@@ -105,8 +94,7 @@ func TestReloadRefusesBrokenFile(t *testing.T) {
 	if !strings.Contains(out, `"result":"error"`) || !strings.Contains(out, "conduit.yaml:3:") || !strings.Contains(out, "conduit.yaml:4:") {
 		t.Errorf("refusal not logged with every line:col:\n%s", out)
 	}
-	b, _ := os.ReadFile(r.Path)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256([]byte(broken))
 	if want := `"file_sha256":"` + hex.EncodeToString(sum[:]) + `"`; !strings.Contains(out, want) {
 		t.Errorf("refusal does not name the refused content (%s):\n%s", want, out)
 	}
@@ -138,8 +126,8 @@ func TestWatchReloadsOnRename(t *testing.T) {
 	go func() { done <- r.Watch(ctx) }()
 	time.Sleep(50 * time.Millisecond) // let the watch register
 	// Unrelated files in the directory do not trigger a reload.
-	os.WriteFile(filepath.Join(filepath.Dir(r.Path), "other.yaml"), []byte("x"), 0o644)
-	writeFile(t, r.Path, policy("enforce", ""))
+	e2e.WriteFile(t, filepath.Join(filepath.Dir(r.Path), "other.yaml"), "x")
+	e2e.WriteFile(t, r.Path, policy("enforce", ""))
 	deadline := time.Now().Add(5 * time.Second)
 	for r.Store.Load().Policy.Mode != rules.ModeEnforce {
 		if time.Now().After(deadline) {
@@ -156,19 +144,6 @@ func TestWatchReloadsOnRename(t *testing.T) {
 	}
 }
 
-// lockedWriter serialises writes from the watcher goroutine and reads by the test.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-func (l *lockedWriter) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.w.String() }
-
 // TestReloadRefusedByPrepare: a kernel that refuses the new table keeps
 // the running policy in force, and says so.
 func TestReloadRefusedByPrepare(t *testing.T) {
@@ -181,7 +156,7 @@ func TestReloadRefusedByPrepare(t *testing.T) {
 		}
 		return errors.New("netlink: no space")
 	}
-	writeFile(t, r.Path, policy("enforce", ""))
+	e2e.WriteFile(t, r.Path, policy("enforce", ""))
 	res := r.Reload("test")
 	if res.Err == nil || res.Changed || seen == nil || seen.Mode != rules.ModeEnforce {
 		t.Fatalf("Reload = %+v (prepare saw %v)", res, seen)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -146,7 +147,7 @@ func TestWatchFollowsConfigMapLinks(t *testing.T) {
 	// The new target is, whether edited in place or replaced by rename.
 	writeInPlace(t, filepath.Join(other, "conduit.yaml"), policy("monitor", ""))
 	expectLoads(t, r, loads, 5, rules.ModeMonitor, "the re-pointed target edited in place")
-	writeFile(t, filepath.Join(other, "conduit.yaml"), policy("enforce", ""))
+	e2e.WriteFile(t, filepath.Join(other, "conduit.yaml"), policy("enforce", ""))
 	expectLoads(t, r, loads, 6, rules.ModeEnforce, "the re-pointed target replaced by rename")
 }
 
@@ -155,14 +156,14 @@ func TestWatchFollowsConfigMapLinks(t *testing.T) {
 // editor saves it.
 func TestWatchLinkIntoOtherDirectory(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "policy.yaml")
-	writeFile(t, target, policy("monitor", ""))
+	e2e.WriteFile(t, target, policy("monitor", ""))
 	r, _ := newReloader(t, policy("monitor", ""))
 	link := filepath.Join(t.TempDir(), "conduit.yaml")
 	symlink(t, target, link)
 	r.Path = link
 	loads := watched(t, r)
 
-	writeFile(t, target, policy("enforce", ""))
+	e2e.WriteFile(t, target, policy("enforce", ""))
 	expectLoads(t, r, loads, 1, rules.ModeEnforce, "target replaced by rename")
 }
 
@@ -171,7 +172,7 @@ func TestWatchLinkIntoOtherDirectory(t *testing.T) {
 func TestWatchRefusesBrokenFileOnce(t *testing.T) {
 	r, _ := newReloader(t, policy("monitor", ""))
 	loads := watched(t, r)
-	writeFile(t, r.Path, "mode: enforce\nrules: [\n")
+	e2e.WriteFile(t, r.Path, "mode: enforce\nrules: [\n")
 	deadline := time.Now().Add(5 * time.Second)
 	for loads.Load() < 1 {
 		if time.Now().After(deadline) {
@@ -180,7 +181,7 @@ func TestWatchRefusesBrokenFileOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The same bytes again: an event, but nothing new to try.
-	writeFile(t, r.Path, "mode: enforce\nrules: [\n")
+	e2e.WriteFile(t, r.Path, "mode: enforce\nrules: [\n")
 	time.Sleep(3 * Debounce)
 	if n := loads.Load(); n != 1 {
 		t.Fatalf("%d loads of the same broken file, want 1", n)
@@ -188,7 +189,7 @@ func TestWatchRefusesBrokenFileOnce(t *testing.T) {
 	if g := r.Store.Load().Generation; g != 1 {
 		t.Fatalf("generation %d after a refused file", g)
 	}
-	writeFile(t, r.Path, policy("enforce", ""))
+	e2e.WriteFile(t, r.Path, policy("enforce", ""))
 	expectLoadsGen(t, r, loads, 2, 2, rules.ModeEnforce, "fixed file")
 }
 
@@ -200,6 +201,6 @@ func TestWatchFileReappears(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * Debounce)
-	writeFile(t, r.Path, policy("enforce", ""))
+	e2e.WriteFile(t, r.Path, policy("enforce", ""))
 	expectLoads(t, r, loads, 1, rules.ModeEnforce, "file recreated")
 }

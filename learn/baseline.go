@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"time"
 )
 
@@ -31,10 +30,7 @@ type baselineFile struct {
 }
 
 type baselineService struct {
-	Client           netip.Addr        `json:"client"`
-	Server           netip.Addr        `json:"server"`
-	Proto            uint8             `json:"proto"`
-	Port             uint16            `json:"port"`
+	ServiceKey
 	Flows            uint64            `json:"flows"`
 	Packets          uint64            `json:"packets"`
 	Bytes            uint64            `json:"bytes"`
@@ -82,7 +78,7 @@ func WriteBaseline(w io.Writer, m *Matrix) error {
 		f.Sources = []string{}
 	}
 	for _, s := range m.Services() {
-		b := baselineService{Client: s.Client, Server: s.Server, Proto: s.Proto, Port: s.Port, Flows: s.Flows,
+		b := baselineService{ServiceKey: s.ServiceKey, Flows: s.Flows,
 			Packets: s.Packets, Bytes: s.Bytes, ToServer: s.ToServer, ToClient: s.ToClient, First: s.First, Last: s.Last,
 			MaxGap: s.MaxGap, MaxGapClientPort: s.MaxGapClientPort, ReversedStarts: s.ReversedStarts, Denied: s.Denied,
 			Partial: s.Partial, Functions: s.Functions, Unparsed: s.Unparsed, Uninspected: s.uninspected || s.logged}
@@ -115,7 +111,7 @@ func ReadBaseline(r io.Reader) (*Matrix, error) {
 		if !b.Client.IsValid() || !b.Server.IsValid() {
 			return nil, fmt.Errorf("baseline: a service without its client or server")
 		}
-		s := m.service(ServiceKey{Client: b.Client, Server: b.Server, Proto: b.Proto, Port: b.Port})
+		s := m.service(b.ServiceKey)
 		s.Flows, s.Packets, s.Bytes, s.ToServer, s.ToClient = b.Flows, b.Packets, b.Bytes, b.ToServer, b.ToClient
 		s.First, s.Last, s.MaxGap, s.MaxGapClientPort = b.First, b.Last, b.MaxGap, b.MaxGapClientPort
 		s.ReversedStarts, s.Denied, s.Partial = b.ReversedStarts, b.Denied, b.Partial
@@ -144,12 +140,7 @@ func (m *Matrix) Merge(src *Matrix) {
 	m.Packets += src.Packets
 	m.Malformed += src.Malformed
 	m.Overflow += src.Overflow
-	if src.First != 0 {
-		m.seen(src.First)
-	}
-	if src.Last != 0 {
-		m.seen(src.Last)
-	}
+	m.span.add(src.span)
 	for k, s := range src.services {
 		d := m.service(k)
 		d.Flows += s.Flows
@@ -157,12 +148,7 @@ func (m *Matrix) Merge(src *Matrix) {
 		d.Bytes += s.Bytes
 		d.ToServer += s.ToServer
 		d.ToClient += s.ToClient
-		if s.First != 0 {
-			d.seen(s.First)
-		}
-		if s.Last != 0 {
-			d.seen(s.Last)
-		}
+		d.span.add(s.span)
 		d.gap(s.MaxGap, s.MaxGapClientPort)
 		d.ReversedStarts += s.ReversedStarts
 		d.Denied += s.Denied

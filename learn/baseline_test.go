@@ -11,7 +11,7 @@ import (
 // compares with the original as unchanged, and with a stalled AFTER as
 // the original does.
 func TestBaselineRoundTrip(t *testing.T) {
-	before := healthMatrixOf(polls(30, time.Second, 2*time.Millisecond, -1, 0))
+	before := learnAll(polls(30, time.Second, 2*time.Millisecond, -1, 0))
 	var buf bytes.Buffer
 	if err := WriteBaseline(&buf, before); err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	if ch := Diff(before, back, InferZones(before, nil, back)); len(ch) != 0 {
 		t.Errorf("read back: %d changes: %+v", len(ch), ch)
 	}
-	after := healthMatrixOf(polls(30, time.Second, 2*time.Millisecond, 12, 7*time.Second))
+	after := learnAll(polls(30, time.Second, 2*time.Millisecond, 12, 7*time.Second))
 	a, b := Diff(before, after, InferZones(before, nil, after)), Diff(back, after, InferZones(back, nil, after))
 	if len(a) != 1 || len(b) != 1 || a[0].Why != b[0].Why {
 		t.Errorf("from the matrix: %+v\nfrom the baseline: %+v", a, b)
@@ -48,7 +48,7 @@ func TestLiveMatchesLearner(t *testing.T) {
 		lv.Packet(0, t0+int64(p.at), p.bytes())
 	}
 	snap := lv.Snapshot()
-	want := healthMatrixOf(ps)
+	want := learnAll(ps)
 	if ch := Diff(want, snap, InferZones(want, nil, snap)); len(ch) != 0 {
 		t.Errorf("live snapshot differs: %+v", ch)
 	}

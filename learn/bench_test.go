@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 )
 
@@ -25,15 +24,7 @@ func BenchmarkLearnCapture(b *testing.B) {
 	}
 	var pkts uint64
 	for b.Loop() {
-		r, err := capture.NewReader(bytes.NewReader(data))
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := NewLearner()
-		if err := l.Capture("bench", r); err != nil {
-			b.Fatal(err)
-		}
-		pkts = l.Matrix().Packets
+		pkts = learnCapture(b, "bench", bytes.NewReader(data)).Packets
 	}
 	b.ReportMetric(float64(pkts)*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
@@ -239,10 +238,7 @@ func TestDraftNoConditions(t *testing.T) {
 	if r := rs["10.0.0.1>[80, 502]"]; len(rs) != 1 || r == nil || r.App != nil || r.OnUnparsed != rules.UnparsedDeny {
 		t.Errorf("rules %v\n%s", rs, y)
 	}
-	want := "  #   condition allowing only these: modbus: {preset: read_only, unit_ids: [1]} with on_unparsed: allow\n"
-	if !strings.Contains(y, want) || !strings.Contains(y, "(--no-conditions)") {
-		t.Errorf("draft lacks %q\n%s", want, y)
-	}
+	draftHas(t, y, "  #   condition allowing only these: modbus: {preset: read_only, unit_ids: [1]} with on_unparsed: allow\n", "(--no-conditions)")
 }
 
 // TestDraftConditionsFromPlant: on a generated plant, every industrial
@@ -254,15 +250,7 @@ func TestDraftConditionsFromPlant(t *testing.T) {
 	if _, err := synth.Write(&buf, synth.Config{Seed: 5, Duration: time.Hour, PollScale: 20}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := capture.NewReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewLearner()
-	if err := l.Capture("plant", r); err != nil {
-		t.Fatal(err)
-	}
-	m := l.Matrix()
+	m := learnCapture(t, "plant", &buf)
 	// Hosts on both sides: the PLCs only HMIs poll get rules of their own.
 	p, y := parseDraft(t, m, DraftConfig{HostsPerSide: 20})
 	if len(p.Warnings) != 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/conduit-ot/conduit/proto"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -819,7 +820,7 @@ func zonePair(r *draftRule, zs *Zones) string {
 		cz[zs.ZoneName(s.Client)] = true
 		sz[zs.ZoneName(s.Server)] = true
 	}
-	return strings.Join(sortedKeys(cz), "+") + " -> " + strings.Join(sortedKeys(sz), "+")
+	return strings.Join(slices.Sorted(maps.Keys(cz)), "+") + " -> " + strings.Join(slices.Sorted(maps.Keys(sz)), "+")
 }
 
 func pairList(r *draftRule) []string {
@@ -837,15 +838,6 @@ func flowText(s *Service) string {
 		return fmt.Sprintf("%s:%d -> %s:%d", s.Client.Unmap(), s.MaxGapClientPort, s.Server.Unmap(), s.Port)
 	}
 	return fmt.Sprintf("%s -> %s", s.Client.Unmap(), s.Server.Unmap())
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func joinPorts(ps []uint16) string {

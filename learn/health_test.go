@@ -46,16 +46,8 @@ func polls(n int, period, rtt time.Duration, stallAt int, stall time.Duration) [
 	return ps
 }
 
-func healthMatrixOf(ps []tp) *Matrix {
-	l := NewLearner()
-	for _, p := range ps {
-		l.Packet(t0+int64(p.at), p.bytes())
-	}
-	return l.Matrix()
-}
-
 func TestHealthFigures(t *testing.T) {
-	m := healthMatrixOf(polls(20, time.Second, 2*time.Millisecond, 10, 7*time.Second))
+	m := learnAll(polls(20, time.Second, 2*time.Millisecond, 10, 7*time.Second))
 	var h *Health
 	for _, s := range m.Services() {
 		if s.Port == 502 {
@@ -83,7 +75,7 @@ func TestHealthFigures(t *testing.T) {
 }
 
 func TestDiffHealth(t *testing.T) {
-	before := healthMatrixOf(polls(30, time.Second, 2*time.Millisecond, -1, 0))
+	before := learnAll(polls(30, time.Second, 2*time.Millisecond, -1, 0))
 	for _, c := range []struct {
 		name  string
 		after []tp
@@ -99,7 +91,7 @@ func TestDiffHealth(t *testing.T) {
 		{"slower polling", polls(30, 2*time.Second, 2*time.Millisecond, -1, 0),
 			[]string{"period"}, []string{"polling period 1s -> 2s"}},
 	} {
-		am := healthMatrixOf(c.after)
+		am := learnAll(c.after)
 		ch := Diff(before, am, InferZones(before, nil, am))
 		var figs []string
 		why := ""
@@ -156,7 +148,7 @@ func TestLabelSaysWhenPayloadDoesNotParse(t *testing.T) {
 		{at: 3 * time.Millisecond, proto: tcp, src: c, dst: s, sport: 40000, dport: 20000, flags: fP | fA, seq: 100, ack: 500,
 			payload: []byte("GET / HTTP/1.0\r\n\r\n")},
 	}
-	m := healthMatrixOf(ps)
+	m := learnAll(ps)
 	rows := Rows(m, InferZones(m, nil))
 	if len(rows) != 1 || rows[0].Service != "dnp3 (does not parse)" || len(rows[0].Unparsed) == 0 {
 		t.Errorf("rows %+v", rows)

@@ -3,13 +3,12 @@ package learn
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/conduit-ot/conduit/capture"
 )
 
 // ngFile builds a pcapng capture with one Ethernet interface per name
@@ -78,15 +77,7 @@ func ngFile(names []string, frames []ngFrame) []byte {
 
 func learnNG(t *testing.T, names []string, frames []ngFrame) *Matrix {
 	t.Helper()
-	r, err := capture.NewReader(bytes.NewReader(ngFile(names, frames)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewLearner()
-	if err := l.Capture("ports.pcapng", r); err != nil {
-		t.Fatal(err)
-	}
-	return l.Matrix()
+	return learnCapture(t, "ports.pcapng", bytes.NewReader(ngFile(names, frames)))
 }
 
 // zoneLine returns the draft's ports line of zone z ("" if none).
@@ -115,7 +106,23 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 	rsp := func(at int, src, dst string, dport uint16) tp {
 		return tp{at: 1e6 * time.Duration(at), proto: tcp, src: src, dst: dst, sport: 502, dport: dport, flags: fS | fA}
 	}
+	// forwarded is one exchange the bridge forwarded, captured without
+	// directions on both ports, from ms at on: the request in on vsup
+	// and its copy out on vctl, then the reply in on vctl and its copy.
+	forwarded := func(at int, port uint16) []ngFrame {
+		return []ngFrame{
+			{0, 0, req(at, hmi, plc, port)}, {1, 0, req(at+1, hmi, plc, port)},
+			{1, 0, rsp(at+2, plc, hmi, port)}, {0, 0, rsp(at+3, plc, hmi, port)},
+		}
+	}
 	names := []string{"vsup", "vctl", "vops", ""}
+	// What most cases expect: each host placed alone on its own port.
+	hmiPLC := map[string]string{
+		"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
+		"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
+	}
+	withEWS := maps.Clone(hmiPLC)
+	withEWS["net-10-30-0"] = "ports: [vops]  # every one of 1 packet from its 1 host came in on vops"
 	cases := []struct {
 		name   string
 		frames []ngFrame
@@ -125,37 +132,18 @@ func TestDraftPortsFromPcapng(t *testing.T) {
 			{0, 1, req(0, hmi, plc, 40000)}, {1, 2, req(0, hmi, plc, 40000)},
 			{1, 1, rsp(1, plc, hmi, 40000)}, {0, 2, rsp(1, plc, hmi, 40000)},
 			{2, 1, req(2, ews, plc, 40001)}, {1, 2, req(2, ews, plc, 40001)},
-		}, map[string]string{
-			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
-			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
-			"net-10-30-0": "ports: [vops]  # every one of 1 packet from its 1 host came in on vops",
-		}},
-		{"no directions: the forwarded copy is told apart", []ngFrame{
-			{0, 0, req(0, hmi, plc, 40000)}, {1, 0, req(1, hmi, plc, 40000)},
-			{1, 0, rsp(2, plc, hmi, 40000)}, {0, 0, rsp(3, plc, hmi, 40000)},
-		}, map[string]string{
-			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
-			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
-		}},
+		}, withEWS},
+		{"no directions: the forwarded copy is told apart", forwarded(0, 40000), hmiPLC},
 		// Captures stamped alike on two ports (to the microsecond, within
 		// which a bridge forwards) cannot be told apart: neither counts, and
 		// the frames stamped apart still place their hosts.
-		{"no directions, the same time on two ports", []ngFrame{
+		{"no directions, the same time on two ports", append([]ngFrame{
 			{1, 0, req(0, hmi, plc, 40000)}, {0, 0, req(0, hmi, plc, 40000)},
-			{0, 0, req(5, hmi, plc, 40002)}, {1, 0, req(6, hmi, plc, 40002)},
-			{1, 0, rsp(7, plc, hmi, 40002)}, {0, 0, rsp(8, plc, hmi, 40002)},
-		}, map[string]string{
-			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
-			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
-		}},
+		}, forwarded(5, 40002)...), hmiPLC},
 		{"no directions, and the copy written first (dumpcap's batches)", []ngFrame{
 			{1, 0, req(1, hmi, plc, 40000)}, {1, 0, req(3, ews, plc, 40001)}, {0, 0, rsp(2, plc, hmi, 40000)},
 			{0, 0, req(0, hmi, plc, 40000)}, {2, 0, req(2, ews, plc, 40001)}, {2, 0, rsp(3, plc, hmi, 40000)}, {1, 0, rsp(1, plc, hmi, 40000)},
-		}, map[string]string{
-			"net-10-20-0": "ports: [vsup]  # every one of 1 packet from its 1 host came in on vsup",
-			"net-10-10-0": "ports: [vctl]  # every one of 1 packet from its 1 host came in on vctl",
-			"net-10-30-0": "ports: [vops]  # every one of 1 packet from its 1 host came in on vops",
-		}},
+		}, withEWS},
 		{"a zone on two ports", []ngFrame{
 			{0, 1, req(0, hmi, plc, 40000)}, {2, 1, req(5, "10.20.0.11", plc, 40001)},
 		}, map[string]string{"net-10-20-0": "ports: [vops, vsup]  # every one of 2 packets from its 2 hosts came in on vops or vsup"}},

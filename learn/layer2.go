@@ -3,6 +3,7 @@ package learn
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -102,14 +103,7 @@ func writeLayer2(b *bytes.Buffer, m *Matrix, zs *Zones, ports map[*Zone][]string
 	}
 }
 
-func sortedPorts(s *L2Seen) []string {
-	out := make([]string, 0, len(s.Ports))
-	for p := range s.Ports {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedPorts(s *L2Seen) []string { return slices.Sorted(maps.Keys(s.Ports)) }
 
 // l2From returns the zones (by name) whose written ports cover every
 // port s came in on, nil when a frame's port is unknown or a port is no

@@ -2,12 +2,14 @@ package learn
 
 import (
 	"encoding/binary"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -68,6 +70,21 @@ func learnAll(pkts []tp) *Matrix {
 	l := NewLearner()
 	for _, p := range pkts {
 		l.Packet(t0+int64(p.at), p.bytes())
+	}
+	return l.Matrix()
+}
+
+// learnCapture learns the capture (pcap or pcapng) read from data, as
+// `conduit learn` does a file called name.
+func learnCapture(tb testing.TB, name string, data io.Reader) *Matrix {
+	tb.Helper()
+	r, err := capture.NewReader(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := NewLearner()
+	if err := l.Capture(name, r); err != nil {
+		tb.Fatal(err)
 	}
 	return l.Matrix()
 }
@@ -190,6 +207,16 @@ func parseDraft(t *testing.T, m *Matrix, cfg DraftConfig) (*rules.Policy, string
 	return p, string(y)
 }
 
+// draftHas asserts that the draft y contains every one of want.
+func draftHas(t *testing.T, y string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(y, w) {
+			t.Errorf("draft lacks %q:\n%s", w, y)
+		}
+	}
+}
+
 func TestDraftSides(t *testing.T) {
 	var pkts []tp
 	// Two HMIs poll three PLCs each (hosts: two rules, as the PLCs have
@@ -241,11 +268,7 @@ func TestDraftSides(t *testing.T) {
 	if !last.Cleanup || last.Action != rules.ActionDeny || p.Mode != rules.ModeMonitor || p.Default != rules.ActionDeny {
 		t.Errorf("cleanup %+v, mode %v", last, p.Mode)
 	}
-	for _, s := range []string{"level: unknown  # inferred zone", "# evidence: s7-modbus, tcp/102, 502 from 1 client to 3 servers"} {
-		if !strings.Contains(y, s) {
-			t.Errorf("draft lacks %q\n%s", s, y)
-		}
-	}
+	draftHas(t, y, "level: unknown  # inferred zone", "# evidence: s7-modbus, tcp/102, 502 from 1 client to 3 servers")
 }
 
 func TestDraftIdleTimeout(t *testing.T) {

@@ -10,11 +10,13 @@ import (
 
 // ServiceKey identifies one service between two hosts: the client opens
 // flows to the server's port. For ICMP, Port is the type of the flows'
-// first messages (8 for echo); for other IP protocols it is 0.
+// first messages (8 for echo); for other IP protocols it is 0. The tags
+// are a baseline's names for it (baseline.go).
 type ServiceKey struct {
-	Client, Server netip.Addr
-	Proto          uint8
-	Port           uint16
+	Client netip.Addr `json:"client"`
+	Server netip.Addr `json:"server"`
+	Proto  uint8      `json:"proto"`
+	Port   uint16     `json:"port"`
 }
 
 // Service is what was seen of one client->server service.
@@ -24,7 +26,7 @@ type Service struct {
 	Packets, Bytes   uint64
 	ToServer         uint64 // packets client -> server
 	ToClient         uint64 // packets server -> client (replies)
-	First, Last      int64  // ns
+	span                    // First, Last: ns
 	MaxGap           int64  // ns: the largest silence inside one flow
 	MaxGapClientPort uint16 // the client port of the flow with that gap
 	// ReversedStarts counts UDP flows whose first packet came from the
@@ -63,12 +65,26 @@ func (s *Service) Name() string { return serviceName(s.Proto, s.Port) }
 // MaxGapDuration is MaxGap as a duration.
 func (s *Service) MaxGapDuration() time.Duration { return time.Duration(s.MaxGap) }
 
-func (s *Service) seen(t int64) {
+// span is when a service or a matrix was seen first and last (ns; 0 for
+// not yet): one type, so that both widen and merge alike.
+type span struct{ First, Last int64 }
+
+func (s *span) seen(t int64) {
 	if s.First == 0 || t < s.First {
 		s.First = t
 	}
 	if t > s.Last {
 		s.Last = t
+	}
+}
+
+// add widens s to cover o.
+func (s *span) add(o span) {
+	if o.First != 0 {
+		s.seen(o.First)
+	}
+	if o.Last != 0 {
+		s.seen(o.Last)
 	}
 }
 
@@ -82,12 +98,12 @@ func (s *Service) gap(g int64, clientPort uint16) {
 type Matrix struct {
 	services map[ServiceKey]*Service
 
-	Sources     []string // the files it was learned from
-	Packets     uint64   // IP packets seen
-	Malformed   uint64   // packets the decoder refused (not in any service)
-	Spoofed     uint64   // verdict lines of forged source addresses (spoofed-source), not learned
-	Overflow    uint64   // packets of services a full live matrix did not take (live.go)
-	First, Last int64    // ns
+	Sources   []string // the files it was learned from
+	Packets   uint64   // IP packets seen
+	Malformed uint64   // packets the decoder refused (not in any service)
+	Spoofed   uint64   // verdict lines of forged source addresses (spoofed-source), not learned
+	Overflow  uint64   // packets of services a full live matrix did not take (live.go)
+	span               // First, Last: ns
 
 	ingress map[netip.Addr]*Ingress // where each source's packets came in (ingress.go)
 	l2      layer2                  // frames without IP by EtherType (layer2.go)
@@ -122,13 +138,4 @@ func (m *Matrix) Services() []*Service {
 
 func compareKeys(a, b ServiceKey) int {
 	return cmp.Or(a.Server.Compare(b.Server), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Proto, b.Proto), a.Client.Compare(b.Client))
-}
-
-func (m *Matrix) seen(t int64) {
-	if m.First == 0 || t < m.First {
-		m.First = t
-	}
-	if t > m.Last {
-		m.Last = t
-	}
 }

@@ -1,14 +1,11 @@
 package metrics
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,29 +82,15 @@ func served(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	src.Fastpath = func() (uint64, uint64, bool) { return 1234, 567890, true }
-	s, err := Listen("127.0.0.1:0", NewRegistry(src), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	resp, err := http.Get("http://" + s.Addr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, body := scrape(t, src)
 	names := map[string]bool{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || strings.HasPrefix(l, "#") {
+	for l := range strings.Lines(body) {
+		if strings.HasPrefix(l, "#") {
 			continue
 		}
 		if i := strings.IndexAny(l, "{ "); i > 0 {
 			names[l[:i]] = true
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return names
 }
@@ -178,15 +161,10 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	var missing []string
-	for n := range queried {
-		if !have[n] {
-			missing = append(missing, n)
-		}
-	}
-	sort.Strings(missing)
+	missing := maps.Clone(queried)
+	maps.DeleteFunc(missing, func(n string, _ bool) bool { return have[n] })
 	if len(missing) > 0 {
-		t.Errorf("the dashboard queries series /metrics does not serve: %v", missing)
+		t.Errorf("the dashboard queries series /metrics does not serve: %v", slices.Sorted(maps.Keys(missing)))
 	}
 	// The families the issue asks for are on the dashboard.
 	for _, n := range []string{"conduit_verdicts_total", "conduit_would_drop_total", "conduit_rule_would_drop_packets_total",

@@ -198,20 +198,31 @@ func TestCollectEvictionsByClass(t *testing.T) {
 	})
 }
 
-func TestServe(t *testing.T) {
-	_, src := setup(t)
+// scrape serves src's registry on a loopback port, as the daemon does,
+// and returns the server (open until the test ends) and the body of one
+// GET /metrics.
+func scrape(t *testing.T, src Source) (*Server, string) {
+	t.Helper()
 	s, err := Listen("127.0.0.1:0", NewRegistry(src), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	resp, err := http.Get("http://" + s.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	body := string(b)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, string(b)
+}
+
+func TestServe(t *testing.T) {
+	_, src := setup(t)
+	s, body := scrape(t, src)
 	for _, want := range []string{
 		`conduit_verdicts_total{mode="enforce",queue="21",verdict="drop"} 2`,
 		`conduit_verdict_latency_seconds_bucket{le="1e-06"} 0`,

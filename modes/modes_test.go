@@ -4,20 +4,19 @@ import "testing"
 
 func TestApply(t *testing.T) {
 	for _, tc := range []struct {
-		mode            Mode
-		deny            bool
-		accept, wouldDr bool
+		mode Mode
+		deny bool
+		want Outcome
 	}{
-		{ModePassthrough, false, true, false},
-		{ModePassthrough, true, true, false},
-		{ModeMonitor, false, true, false},
-		{ModeMonitor, true, true, true},
-		{ModeEnforce, false, true, false},
-		{ModeEnforce, true, false, true},
+		{ModePassthrough, false, Outcome{Accept: true}},
+		{ModePassthrough, true, Outcome{Accept: true}},
+		{ModeMonitor, false, Outcome{Accept: true}},
+		{ModeMonitor, true, Outcome{Accept: true, WouldDrop: true}},
+		{ModeEnforce, false, Outcome{Accept: true}},
+		{ModeEnforce, true, Outcome{WouldDrop: true}},
 	} {
-		got := Apply(tc.mode, tc.deny)
-		if got.Accept != tc.accept || got.WouldDrop != tc.wouldDr {
-			t.Errorf("Apply(%v, deny %v) = %+v, want accept %v wouldDrop %v", tc.mode, tc.deny, got, tc.accept, tc.wouldDr)
+		if got := Apply(tc.mode, tc.deny); got != tc.want {
+			t.Errorf("Apply(%v, deny %v) = %+v, want %+v", tc.mode, tc.deny, got, tc.want)
 		}
 	}
 	if Evaluates(ModePassthrough) || !Evaluates(ModeMonitor) || !Evaluates(ModeEnforce) {

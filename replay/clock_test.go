@@ -57,21 +57,42 @@ func writeCapture(t testing.TB, pkts []pkt) string {
 // writeCaptureAt writes pkts as a raw-IP pcap starting at start (ns).
 func writeCaptureAt(t testing.TB, start int64, pkts []pkt) string {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, capture.LinkRaw)
+	frames := make([]frame, len(pkts))
+	for i, p := range pkts {
+		frames[i] = frame{start + int64(p.at), p.bytes()}
+	}
+	return writePcap(t, "test.pcap", capture.LinkRaw, frames)
+}
+
+// frame is one record of a test capture: its time (Unix ns) and bytes.
+type frame struct {
+	at int64
+	b  []byte
+}
+
+// writePcap writes frames as a pcap of link type link, called name, in
+// the test's directory, and returns its path.
+func writePcap(t testing.TB, name string, link capture.LinkType, frames []frame) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	out, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range pkts {
-		if err := w.WriteFrame(start+int64(p.at), p.bytes()); err != nil {
+	defer out.Close()
+	w, err := capture.NewWriter(out, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		if err := w.WriteFrame(f.at, f.b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "test.pcap")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return path

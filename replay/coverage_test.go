@@ -3,7 +3,6 @@ package replay
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -52,24 +51,7 @@ func TestPlantCoverage(t *testing.T) {
 			}
 		}
 	}
-	got, err := json.MarshalIndent(cov, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join(testdata, "plant.coverage.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./replay -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("coverage differs from %s (go test ./replay -update rewrites it):\n%s", path, got)
-	}
+	goldenJSON(t, filepath.Join(testdata, "plant.coverage.json"), "coverage", cov)
 }
 
 // TestCoverageSurvivesRestart: the state file keeps coverage with the hit

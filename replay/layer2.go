@@ -1,7 +1,8 @@
 package replay
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/engine"
@@ -40,11 +41,8 @@ func (c *layer2Counts) report() []engine.Layer2Count {
 	for _, n := range c.counts {
 		out = append(out, *n)
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].EtherType != out[b].EtherType {
-			return out[a].EtherType < out[b].EtherType
-		}
-		return out[a].Verdict < out[b].Verdict
+	slices.SortFunc(out, func(a, b engine.Layer2Count) int {
+		return cmp.Or(cmp.Compare(a.EtherType, b.EtherType), cmp.Compare(a.Verdict, b.Verdict))
 	})
 	return out
 }

@@ -2,8 +2,6 @@ package replay
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/conduit-ot/conduit/capture"
@@ -19,25 +17,11 @@ func TestLayer2Counts(t *testing.T) {
 		f := append(append([]byte{1, 0x0c, 0xcd, 1, 0, 1}, mac...), byte(et>>8), byte(et))
 		return append(f, append(rest, make([]byte, 46)...)...)
 	}
-	path := filepath.Join(t.TempDir(), "l2.pcap")
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	var frames []frame
+	for i, f := range [][]byte{eth(0x88b8), eth(0x88b8), eth(0x8892), eth(0x8100, 0, 5, 0x88, 0x92), eth(0x0806), eth(0x9999), eth(0x8100, 0, 5, 0x99, 0x99)} {
+		frames = append(frames, frame{int64(i+1) * 1e9, f})
 	}
-	w, err := capture.NewWriter(out, capture.LinkEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames := [][]byte{eth(0x88b8), eth(0x88b8), eth(0x8892), eth(0x8100, 0, 5, 0x88, 0x92), eth(0x0806), eth(0x9999), eth(0x8100, 0, 5, 0x99, 0x99)}
-	for i, f := range frames {
-		if err := w.WriteFrame(int64(i+1)*1e9, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
+	path := writePcap(t, "l2.pcap", capture.LinkEthernet, frames)
 	for _, c := range []struct {
 		mode, section, want string
 	}{

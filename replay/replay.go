@@ -163,6 +163,19 @@ func (r *Replay) Open(path string) error {
 	return nil
 }
 
+// OpenAll opens the captures at paths in the order given and returns the
+// error of each one Open refused or that stopped early: the others, and
+// the packets before each error, count.
+func (r *Replay) OpenAll(paths []string) []error {
+	var errs []error
+	for _, path := range paths {
+		if err := r.Open(path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // Feed decides every packet of rd; name labels it in the result.
 func (r *Replay) Feed(name string, rd *capture.Reader) error {
 	f := File{Name: name, Format: rd.Format().String()}

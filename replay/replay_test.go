@@ -42,12 +42,7 @@ func run(t testing.TB, p *rules.Policy, paths ...string) (Result, []map[string]a
 	t.Helper()
 	var ev bytes.Buffer
 	r := New(Config{Policy: p, Events: &ev})
-	var errs []error
-	for _, path := range paths {
-		if err := r.Open(path); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := r.OpenAll(paths)
 	res, err := r.Result()
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +170,14 @@ func golden(t *testing.T, path string, res Result) {
 	for i := range res.Captures {
 		res.Captures[i].Name = filepath.Base(res.Captures[i].Name)
 	}
-	got, err := json.MarshalIndent(res, "", "  ")
+	goldenJSON(t, path, "result", res)
+}
+
+// goldenJSON compares v, as indented JSON, with the file at path (what
+// names it in the message); -update rewrites the file.
+func goldenJSON(t *testing.T, path, what string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func golden(t *testing.T, path string, res Result) {
 		t.Fatalf("%v (run go test ./replay -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("result differs from %s (go test ./replay -update rewrites it):\n%s", path, got)
+		t.Errorf("%s differs from %s (go test ./replay -update rewrites it):\n%s", what, path, got)
 	}
 }
 

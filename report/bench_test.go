@@ -40,15 +40,8 @@ func BenchmarkReportVsReplay(b *testing.B) {
 
 		runtime.GC()
 		t1 := time.Now()
-		ev, err := Offline(pol, []string{path})
-		in, res2 := ev.Input, ev.Result
-		if err != nil {
-			b.Fatal(err)
-		}
-		rep, err := Build(pol, in)
-		if err != nil {
-			b.Fatal(err)
-		}
+		ev, rep := offlineReport(b, pol, path)
+		res2 := ev.Result
 		if err := Render(io.Discard, rep); err != nil {
 			b.Fatal(err)
 		}

@@ -196,18 +196,24 @@ func (c *Collector) verdict(l *line) {
 	} else if l.proto != "tcp" && l.proto != "udp" {
 		k.port = -1
 	}
-	row := c.rows[k]
-	if row == nil {
-		row = &Row{From: k.from, To: k.to, Client: k.client, Server: k.server, Proto: k.proto, Port: k.port,
-			Rule: k.rule, Mode: k.mode, Verdict: k.verdict}
-		c.rows[k] = row
-	}
+	row := c.row(k)
 	row.Flows++
 	if l.flow == 0 {
 		row.Packets++
 		return
 	}
 	c.flows[l.flow] = row
+}
+
+// row returns the matrix row for k, creating it.
+func (c *Collector) row(k rowKey) *Row {
+	row := c.rows[k]
+	if row == nil {
+		row = &Row{From: k.from, To: k.to, Client: k.client, Server: k.server, Proto: k.proto, Port: k.port,
+			Rule: k.rule, Mode: k.mode, Verdict: k.verdict}
+		c.rows[k] = row
+	}
+	return row
 }
 
 // FlowCounter is what Finish reads the flows still tracked from
@@ -243,12 +249,7 @@ func (c *Collector) AddFlow(fi engine.FlowInfo) {
 	}
 	k := rowKey{from: fi.FromZone, to: fi.ToZone, client: fi.Src.Unmap().String(), server: fi.Dst.Unmap().String(),
 		proto: fi.Proto, port: port, rule: fi.Rule, mode: fi.Mode, verdict: verdict}
-	row := c.rows[k]
-	if row == nil {
-		row = &Row{From: k.from, To: k.to, Client: k.client, Server: k.server, Proto: k.proto, Port: k.port,
-			Rule: k.rule, Mode: k.mode, Verdict: k.verdict}
-		c.rows[k] = row
-	}
+	row := c.row(k)
 	row.Flows++
 	row.Packets += fi.PacketsOrig + fi.PacketsReply
 	row.Bytes += fi.BytesOrig + fi.BytesReply

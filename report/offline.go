@@ -26,12 +26,7 @@ type Evidence struct {
 func Offline(pol *rules.Policy, paths []string) (Evidence, error) {
 	c := NewCollector()
 	r := replay.New(replay.Config{Policy: pol, Handler: c, OnRequest: c.OnRequest})
-	var errs []error
-	for _, p := range paths {
-		if err := r.Open(p); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := r.OpenAll(paths)
 	res, err := r.Result()
 	if err != nil {
 		errs = append(errs, err)

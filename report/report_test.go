@@ -29,16 +29,28 @@ func plant(t testing.TB) (*rules.Policy, string) {
 	return p, filepath.Join(testdata, "plant.pcap")
 }
 
+// offlineReport replays the captures with Offline and builds their report
+// from its evidence, the path of `conduit report`.
+func offlineReport(tb testing.TB, pol *rules.Policy, paths ...string) (Evidence, *Report) {
+	tb.Helper()
+	ev, err := Offline(pol, paths)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := Build(pol, ev.Input)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ev, r
+}
+
 // TestOfflinePlant builds the report of the plant capture and checks it
 // against what replay alone reports on it (replay's TestPlant derives
 // those counts from the capture with tshark).
 func TestOfflinePlant(t *testing.T) {
 	pol, pcap := plant(t)
-	ev, err := Offline(pol, []string{pcap})
-	in, res := ev.Input, ev.Result
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev, r := offlineReport(t, pol, pcap)
+	res := ev.Result
 	alone := replay.New(replay.Config{Policy: pol})
 	if err := alone.Open(pcap); err != nil {
 		t.Fatal(err)
@@ -55,10 +67,6 @@ func TestOfflinePlant(t *testing.T) {
 		if a.Name != b.Name || a.Packets != b.Packets || a.Flows != b.Flows || a.Requests != b.Requests || a.WouldDrop != b.WouldDrop {
 			t.Errorf("rule %s: %+v; replay alone %+v", b.Name, a, b)
 		}
-	}
-	r, err := Build(pol, in)
-	if err != nil {
-		t.Fatal(err)
 	}
 	// Every packet of the plant belongs to a tracked flow (monitor, none
 	// malformed), so the matrix accounts for all of them.
@@ -142,15 +150,8 @@ func TestRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := Offline(pol, []string{filepath.Join(testdata, "plant.pcap")})
-		in, res := ev.Input, ev.Result
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Build(pol, in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev, r := offlineReport(t, pol, filepath.Join(testdata, "plant.pcap"))
+		res := ev.Result
 		var ews uint64
 		for _, h := range res.Rules {
 			if h.Name == "ews-programs-s7" {

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -72,42 +73,49 @@ func (z *Zone) Admits(port string, mac MAC, hasMAC bool) bool {
 }
 
 // HasPort reports whether the zone names port.
-func (z *Zone) HasPort(port string) bool {
-	for _, p := range z.Ports {
-		if p == port {
-			return true
-		}
-	}
-	return false
-}
+func (z *Zone) HasPort(port string) bool { return slices.Contains(z.Ports, port) }
 
 // zonePorts decodes a zone's ports: Linux interface names.
 func (d *decoder) zonePorts(n *yaml.Node, ctx string) []string {
-	items, ok := d.items(n, ctx, "ports")
+	return bindings(d, n, ctx, "ports", "ports", func(it *yaml.Node, s string) (string, string, bool) {
+		if msg := badIfName(s); msg != "" {
+			d.errf(it, "%sport %q is not an interface name: %s", ctx, s, msg)
+			return "", "", false
+		}
+		return s, "port " + s, true
+	})
+}
+
+// bindings decodes one of a zone's binding lists (key "ports" or "macs"):
+// at most maxBindings entries, each checked by parse and listed once.
+// parse reports its own errors and returns the entry and how the
+// "listed twice" message names it.
+func bindings[T comparable](d *decoder, n *yaml.Node, ctx, key, noun string, parse func(it *yaml.Node, s string) (T, string, bool)) []T {
+	items, ok := d.items(n, ctx, key)
 	if !ok {
 		return nil
 	}
 	if len(items) > maxBindings {
-		d.errf(n, "%sports lists %d ports; at most %d are supported", ctx, len(items), maxBindings)
+		d.errf(n, "%s%s lists %d %s; at most %d are supported", ctx, key, len(items), noun, maxBindings)
 		return nil
 	}
-	var out []string
-	seen := map[string]bool{}
+	var out []T
+	seen := map[T]bool{}
 	for _, it := range items {
-		s, ok := d.scalar(it, ctx, "ports")
+		s, ok := d.scalar(it, ctx, key)
 		if !ok {
 			continue
 		}
-		if msg := badIfName(s); msg != "" {
-			d.errf(it, "%sport %q is not an interface name: %s", ctx, s, msg)
+		v, name, ok := parse(it, s)
+		if !ok {
 			continue
 		}
-		if seen[s] {
-			d.errf(it, "%sport %s is listed twice", ctx, s)
+		if seen[v] {
+			d.errf(it, "%s%s is listed twice", ctx, name)
 			continue
 		}
-		seen[s] = true
-		out = append(out, s)
+		seen[v] = true
+		out = append(out, v)
 	}
 	return out
 }
@@ -128,42 +136,23 @@ func badIfName(s string) string {
 
 // zoneMACs decodes a zone's macs: unicast EUI-48 addresses.
 func (d *decoder) zoneMACs(n *yaml.Node, ctx string) []MAC {
-	items, ok := d.items(n, ctx, "macs")
-	if !ok {
-		return nil
-	}
-	if len(items) > maxBindings {
-		d.errf(n, "%smacs lists %d addresses; at most %d are supported", ctx, len(items), maxBindings)
-		return nil
-	}
-	var out []MAC
-	seen := map[MAC]bool{}
-	for _, it := range items {
-		s, ok := d.scalar(it, ctx, "macs")
-		if !ok {
-			continue
-		}
+	return bindings(d, n, ctx, "macs", "addresses", func(it *yaml.Node, s string) (MAC, string, bool) {
 		hw, err := net.ParseMAC(s)
 		if err != nil || len(hw) != 6 {
 			d.errf(it, "%s%q is not a MAC address (six bytes, e.g. 00:1d:9c:c7:b0:10)", ctx, s)
-			continue
+			return MAC{}, "", false
 		}
 		m := MAC(hw)
 		switch {
 		case m == MAC{}:
 			d.errf(it, "%s%s is the zero address; no host sends from it", ctx, s)
-			continue
+			return MAC{}, "", false
 		case m[0]&1 != 0:
 			d.errf(it, "%s%s is a multicast address; a source MAC never is", ctx, s)
-			continue
-		case seen[m]:
-			d.errf(it, "%s%s is listed twice", ctx, m)
-			continue
+			return MAC{}, "", false
 		}
-		seen[m] = true
-		out = append(out, m)
-	}
-	return out
+		return m, m.String(), true
+	})
 }
 
 // Advice returns the hints `conduit check` gives beyond the warnings: on

@@ -1,8 +1,9 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,14 +40,9 @@ func (d *decoder) errf(n *yaml.Node, format string, a ...any) {
 	d.errAt(n.Line, n.Column, format, a...)
 }
 
-// sorted returns the diagnostics in file order (stable for equal positions).
+// sortDiags returns the diagnostics in file order (stable for equal positions).
 func sortDiags(ds []Diagnostic) []Diagnostic {
-	sort.SliceStable(ds, func(i, j int) bool {
-		if ds[i].Line != ds[j].Line {
-			return ds[i].Line < ds[j].Line
-		}
-		return ds[i].Col < ds[j].Col
-	})
+	slices.SortStableFunc(ds, func(a, b Diagnostic) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col)) })
 	return ds
 }
 
@@ -83,7 +79,7 @@ func (d *decoder) fields(n *yaml.Node, ctx, what string, allowed []string) map[s
 			d.errf(k, "%skeys must be plain words, not %s", ctx, describe(k))
 			continue
 		}
-		if !contains(allowed, k.Value) {
+		if !slices.Contains(allowed, k.Value) {
 			d.errf(k, "%sunknown key %q%s", ctx, k.Value, suggest(k.Value, allowed))
 			continue
 		}
@@ -94,15 +90,6 @@ func (d *decoder) fields(n *yaml.Node, ctx, what string, allowed []string) map[s
 		out[k.Value] = field{k, v}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns "; did you mean "x"?" for a near miss, else the list of
@@ -183,7 +170,7 @@ func (d *decoder) word(n *yaml.Node, ctx, key string, allowed []string) (string,
 	if !ok {
 		return "", false
 	}
-	if !contains(allowed, s) {
+	if !slices.Contains(allowed, s) {
 		d.errf(n, "%s%s must be %s, not %q", ctx, key, orList(allowed), s)
 		return "", false
 	}
@@ -209,6 +196,16 @@ func (d *decoder) boolean(n *yaml.Node, ctx, key string) (bool, bool) {
 	}
 	d.errf(n, "%s%s must be true or false, not %q", ctx, key, s)
 	return false, false
+}
+
+// boolField sets *dst from the mapping's boolean key when it is present
+// and valid: most keys of a mapping are plain flags.
+func (d *decoder) boolField(f map[string]field, ctx, key string, dst *bool) {
+	if v, ok := f[key]; ok {
+		if b, ok := d.boolean(v.val, ctx, key); ok {
+			*dst = b
+		}
+	}
 }
 
 // parseInt parses a YAML integer: decimal, or 0x/0o/0b prefixed.

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -377,7 +378,7 @@ func (d *decoder) l2Scope(n *yaml.Node, ctx, side string, p *Policy) (zones, por
 		}
 		zones = append(zones, s)
 		for _, port := range z.Ports {
-			if !contains(ports, port) {
+			if !slices.Contains(ports, port) {
 				ports = append(ports, port)
 			}
 		}

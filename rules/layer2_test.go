@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -96,14 +95,7 @@ func TestLayer2Errors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			src := "mode: enforce\n" + strings.Repeat("# pad\n", 10) + l2Zones + c.section + "\n"
-			_, err := Parse("t.yaml", []byte(src))
-			var errs *Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("Parse = %v, want errors", err)
-			}
-			if len(errs.List) != 1 || !strings.Contains(errs.List[0].String(), c.want) {
-				t.Errorf("errors:\n%v\nwant one containing %q", errs, c.want)
-			}
+			wantOneError(t, src, c.want)
 		})
 	}
 }

@@ -362,7 +362,7 @@ func (p *Policy) coversEndpoint(a, b *Endpoint) bool {
 		return false
 	}
 	for _, z := range b.Zones {
-		if hasZone(a.Zones, z) {
+		if slices.Contains(a.Zones, z) {
 			continue
 		}
 		if z == ZoneUnknown {
@@ -378,20 +378,11 @@ func (p *Policy) coversEndpoint(a, b *Endpoint) bool {
 		if prefixIn(c, a.CIDRs) {
 			continue
 		}
-		if z, uniform := p.prefixZone(c); !uniform || !hasZone(a.Zones, z) {
+		if z, uniform := p.prefixZone(c); !uniform || !slices.Contains(a.Zones, z) {
 			return false
 		}
 	}
 	return true
-}
-
-func hasZone(zs []ZoneID, z ZoneID) bool {
-	for _, x := range zs {
-		if x == z {
-			return true
-		}
-	}
-	return false
 }
 
 // prefixIn reports whether c lies within one of ps.

@@ -32,11 +32,7 @@ func TestBrokenPolicies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Parse(name, data)
-			var errs *Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("Parse = %v, want *Errors", err)
-			}
+			errs := mustFail(t, name, string(data))
 			got := errs.Error() + "\n"
 			wantFile := strings.TrimSuffix(f, ".yaml") + ".want"
 			if *update {
@@ -126,12 +122,7 @@ func TestParseSyntaxErrors(t *testing.T) {
 			if !strings.HasPrefix(src, "zones:") && !strings.HasPrefix(src, "rules:") && !strings.HasPrefix(src, "log:") && !strings.HasPrefix(src, "\t") {
 				src = syntaxHead + src
 			}
-			_, err := Parse("p.yaml", []byte(src))
-			var errs *Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("Parse = %v, want *Errors", err)
-			}
-			d := errs.List[0]
+			d := mustFail(t, "p.yaml", src).List[0]
 			if d.Line != c.line || d.Col != c.col || !strings.Contains(d.Msg, c.hint) {
 				t.Errorf("got %s\nwant p.yaml:%d:%d: ...%s...", d, c.line, c.col, c.hint)
 			}

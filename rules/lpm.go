@@ -126,10 +126,14 @@ func sweep(spans []span, max u128, emit func(lo, hi u128, stack []int)) {
 
 // rangeTable maps an address to the value of the interval holding it.
 type rangeTable struct {
-	v4    []uint32
-	v4val []uint32
-	v6    []u128
-	v6val []uint32
+	v4 ranges[uint32]
+	v6 ranges[u128]
+}
+
+// ranges is one family's intervals: their starts, ascending, and values.
+type ranges[K any] struct {
+	start []K
+	val   []uint32
 }
 
 // lookup returns the value for a, which must already be unmapped. An
@@ -137,41 +141,44 @@ type rangeTable struct {
 func (t *rangeTable) lookup(a netip.Addr) uint32 {
 	if a.Is4() {
 		b := a.As4()
-		x := binary.BigEndian.Uint32(b[:])
-		s := t.v4
-		lo, hi := 0, len(s)
-		for hi-lo > 1 {
-			m := int(uint(lo+hi) >> 1)
-			if s[m] <= x {
-				lo = m
-			} else {
-				hi = m
-			}
-		}
-		if lo < len(t.v4val) {
-			return t.v4val[lo]
-		}
-		return 0
+		return t.v4.at(binary.BigEndian.Uint32(b[:]), func(s, x uint32) bool { return s <= x })
 	}
 	if !a.Is6() {
 		return 0
 	}
 	b := a.As16()
-	xh, xl := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	s := t.v6
+	x := u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+	return t.v6.at(x, func(s, x u128) bool { return !x.less(s) })
+}
+
+// at returns the value of the last interval whose start s is at or below
+// x (le(s, x)); an empty table gives 0. Called with a func literal, at and
+// le inline into lookup, whose loops stay as if written out per family.
+func (r *ranges[K]) at(x K, le func(s, x K) bool) uint32 {
+	s := r.start
 	lo, hi := 0, len(s)
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
-		if s[m].hi < xh || s[m].hi == xh && s[m].lo <= xl {
+		if le(s[m], x) {
 			lo = m
 		} else {
 			hi = m
 		}
 	}
-	if lo < len(t.v6val) {
-		return t.v6val[lo]
+	if lo < len(r.val) {
+		return r.val[lo]
 	}
 	return 0
+}
+
+// add appends the interval starting at lo with value v, unless the one
+// before has the same value (adjacent equal intervals are one).
+func (r *ranges[K]) add(lo K, v uint32) {
+	if n := len(r.val); n > 0 && r.val[n-1] == v {
+		return
+	}
+	r.start = append(r.start, lo)
+	r.val = append(r.val, v)
 }
 
 // buildRangeTable sweeps prefixes (distinct, masked, unmapped) and assigns
@@ -188,22 +195,8 @@ func buildRangeTable(prefixes []netip.Prefix, value func(stack []int) uint32) ra
 		}
 	}
 	var t rangeTable
-	sweep(s4, max4, func(lo, _ u128, stack []int) {
-		v := value(stack)
-		if n := len(t.v4val); n > 0 && t.v4val[n-1] == v {
-			return
-		}
-		t.v4 = append(t.v4, uint32(lo.lo))
-		t.v4val = append(t.v4val, v)
-	})
-	sweep(s6, max6, func(lo, _ u128, stack []int) {
-		v := value(stack)
-		if n := len(t.v6val); n > 0 && t.v6val[n-1] == v {
-			return
-		}
-		t.v6 = append(t.v6, lo)
-		t.v6val = append(t.v6val, v)
-	})
+	sweep(s4, max4, func(lo, _ u128, stack []int) { t.v4.add(uint32(lo.lo), value(stack)) })
+	sweep(s6, max6, func(lo, _ u128, stack []int) { t.v6.add(lo, value(stack)) })
 	return t
 }
 

@@ -1,9 +1,12 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,45 +32,16 @@ func naiveRuleMatches(r *Rule, q *Query) bool {
 }
 
 func naiveEndpoint(e *Endpoint, z ZoneID, a netip.Addr) bool {
-	if e.Any {
-		return true
-	}
-	for _, x := range e.Zones {
-		if x == z {
-			return true
-		}
-	}
-	for _, c := range e.CIDRs {
-		if c.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return e.Any || slices.Contains(e.Zones, z) ||
+		slices.ContainsFunc(e.CIDRs, func(c netip.Prefix) bool { return c.Contains(a.Unmap()) })
 }
 
+// inRanges and inTypes: an empty list matches every value.
 func inRanges(rs []PortRange, v uint16) bool {
-	if len(rs) == 0 {
-		return true
-	}
-	for _, r := range rs {
-		if r.Lo <= v && v <= r.Hi {
-			return true
-		}
-	}
-	return false
+	return len(rs) == 0 || slices.ContainsFunc(rs, func(r PortRange) bool { return r.Lo <= v && v <= r.Hi })
 }
 
-func inTypes(ts []uint8, v uint8) bool {
-	if len(ts) == 0 {
-		return true
-	}
-	for _, t := range ts {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
+func inTypes(ts []uint8, v uint8) bool { return len(ts) == 0 || slices.Contains(ts, v) }
 
 // naiveZone is the specification of Zone: the longest prefix over all zones.
 func naiveZone(p *Policy, a netip.Addr) ZoneID {
@@ -340,6 +314,26 @@ func mustParse(t testing.TB, src string) *Policy {
 		t.Fatalf("Parse: %v", err)
 	}
 	return p
+}
+
+// mustFail parses src, which must fail with diagnostics, and returns them.
+func mustFail(t testing.TB, name, src string) *Errors {
+	t.Helper()
+	_, err := Parse(name, []byte(src))
+	var errs *Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Parse = %v, want *Errors", err)
+	}
+	return errs
+}
+
+// wantOneError asserts that src fails with exactly one diagnostic, and
+// that it contains want.
+func wantOneError(t testing.TB, src, want string) {
+	t.Helper()
+	if errs := mustFail(t, "t.yaml", src); len(errs.List) != 1 || !strings.Contains(errs.List[0].String(), want) {
+		t.Errorf("errors:\n%v\nwant one containing %q", errs, want)
+	}
 }
 
 const nestedZones = `

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,11 +96,7 @@ func (d *decoder) policy(root *yaml.Node) *Policy {
 	if v, ok := f["on_violation"]; ok {
 		p.OnViolation, _ = d.onViolation(v.val, "")
 	}
-	if v, ok := f["fastpath"]; ok {
-		if b, ok := d.boolean(v.val, "", "fastpath"); ok {
-			p.Fastpath = b
-		}
-	}
+	d.boolField(f, "", "fastpath", &p.Fastpath)
 	if v, ok := f["zones"]; ok {
 		p.Zones = d.zones(v.val)
 		p.zonesLine = v.key.Line
@@ -172,16 +169,8 @@ func (d *decoder) conntrack(n *yaml.Node, c *ConntrackConfig) {
 			c.Capacity = int(x)
 		}
 	}
-	if v, ok := f["pickup"]; ok {
-		if b, ok := d.boolean(v.val, ctx, "pickup"); ok {
-			c.Pickup = b
-		}
-	}
-	if v, ok := f["seed"]; ok {
-		if b, ok := d.boolean(v.val, ctx, "seed"); ok {
-			c.Seed = b
-		}
-	}
+	d.boolField(f, ctx, "pickup", &c.Pickup)
+	d.boolField(f, ctx, "seed", &c.Seed)
 	v, ok := f["timeouts"]
 	if !ok {
 		return
@@ -284,7 +273,7 @@ func (d *decoder) zones(n *yaml.Node) []Zone {
 		if f != nil {
 			if x, ok := f["level"]; ok {
 				if s, ok := d.scalar(x.val, ctx, "level"); ok {
-					if !contains(levels, s) {
+					if !slices.Contains(levels, s) {
 						d.errf(x.val, "%slevel must be a Purdue level: 0, 1, 2, 3, 3.5 (or dmz), 4 or 5 (or unknown), not %q", ctx, s)
 					}
 					z.Level = s

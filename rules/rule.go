@@ -199,16 +199,8 @@ func (d *decoder) rule(n *yaml.Node, i int, p *Policy) (Rule, bool) {
 			r.Action = ActionDeny
 		}
 	}
-	if v, ok := f["log"]; ok {
-		if b, ok := d.boolean(v.val, ctx, "log"); ok {
-			r.Log = b
-		}
-	}
-	if v, ok := f["cleanup"]; ok {
-		if b, ok := d.boolean(v.val, ctx, "cleanup"); ok {
-			r.Cleanup = b
-		}
-	}
+	d.boolField(f, ctx, "log", &r.Log)
+	d.boolField(f, ctx, "cleanup", &r.Cleanup)
 	if v, ok := f["idle_timeout"]; ok {
 		if t, ok := d.duration(v.val, ctx, "idle_timeout"); ok {
 			r.IdleTimeout = t
