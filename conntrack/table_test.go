@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -165,7 +166,7 @@ func TestEvictionOrder(t *testing.T) {
 					t.Errorf("eviction %d idle %v, want %v", len(got)-1, e.Idle, tt.wantIdle[len(got)-1])
 				}
 			}
-			if !equalInts(got, tt.wantEvict) {
+			if !slices.Equal(got, tt.wantEvict) {
 				t.Fatalf("evicted %v, want %v (events %+v)", got, tt.wantEvict, evs)
 			}
 			st := tab.Stats()
@@ -431,7 +432,7 @@ func TestOccupancyCrossings(t *testing.T) {
 	for i, st := range steps {
 		add(st.add)
 		del(st.del)
-		if got := kinds(); !equalKinds(got, st.want) {
+		if got := kinds(); !slices.Equal(got, st.want) {
 			t.Errorf("step %d (len %d): events %v, want %v", i, tab.Len(), got, st.want)
 		}
 		if tab.Stats().HighOccupancy != st.high {
@@ -485,7 +486,7 @@ func TestCapacitySplit(t *testing.T) {
 			got = append(got, tab.Shard(i).Capacity())
 			sum += tab.Shard(i).Capacity()
 		}
-		if !equalInts(got, tt.want) || tab.Capacity() != sum {
+		if !slices.Equal(got, tt.want) || tab.Capacity() != sum {
 			t.Errorf("capacity %d shards %d: split %v (total %d), want %v", tt.capacity, tt.shards, got, tab.Capacity(), tt.want)
 		}
 	}
@@ -529,30 +530,6 @@ func abs(n int) int {
 		return -n
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalKinds(a, b []EventKind) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSetTimeouts: a reload's timeouts apply to flows already tracked, on
