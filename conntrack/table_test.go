@@ -26,8 +26,7 @@ func TestModbusSessionIdle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, rec := newTestTable(16, 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(16)
 			k := tcpKey("10.20.0.5", "10.10.0.7", 40000, 502)
 			t0 := clk.Now()
 
@@ -140,8 +139,7 @@ func TestEvictionOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, rec := newTestTable(tt.capacity, 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(tt.capacity)
 			t0 := clk.Now()
 			keyOf := map[Key]int{}
 			for _, o := range tt.ops {
@@ -183,8 +181,7 @@ func TestEvictionOrder(t *testing.T) {
 // TestEvictExpiredIsFlowEnd: making room by dropping a flow that had already
 // timed out is an expiry, not an eviction.
 func TestEvictExpiredIsFlowEnd(t *testing.T) {
-	tab, clk, rec := newTestTable(1, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(1)
 	packet(s, udpKey("10.0.0.1", "10.0.0.2", 1, 2), 0, 10, clk.Now())
 	clk.Advance(11 * time.Minute)
 	packet(s, udpKey("10.0.0.1", "10.0.0.2", 3, 4), 0, 10, clk.Now())
@@ -200,8 +197,7 @@ func TestEvictExpiredIsFlowEnd(t *testing.T) {
 }
 
 func TestReverseLookup(t *testing.T) {
-	tab, clk, _ := newTestTable(8, 1, Timeouts{})
-	s := tab.Shard(0)
+	_, s, clk, _ := newTestShard(8)
 	k := tcpKey("10.20.0.5", "10.10.0.7", 40000, 502)
 	packet(s, k, syn, 60, clk.Now())
 	tests := []struct {
@@ -233,8 +229,7 @@ func TestICMPEchoPairing(t *testing.T) {
 		if proto == ProtoICMPv6 {
 			a, b = netip.MustParseAddr("fd00:20::5"), netip.MustParseAddr("fd00:10::7")
 		}
-		tab, clk, _ := newTestTable(8, 1, Timeouts{})
-		s := tab.Shard(0)
+		_, s, clk, _ := newTestShard(8)
 		req := Key{Src: a, Dst: b, SrcPort: 7, Proto: proto}
 		reply := Key{Src: b, Dst: a, SrcPort: 7, Proto: proto}
 		id1, d1 := packet(s, req, 0, 84, clk.Now())
@@ -341,8 +336,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	tab, clk, rec := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(4)
 	k := tcpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	packet(s, k, syn, 60, clk.Now())
 	s.Lock()
@@ -369,8 +363,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestInsertReplacesExisting(t *testing.T) {
-	tab, clk, rec := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(4)
 	k := tcpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	id1, _ := packet(s, k, syn, 60, clk.Now())
 	s.Lock()
@@ -386,8 +379,7 @@ func TestInsertReplacesExisting(t *testing.T) {
 }
 
 func TestOccupancyCrossings(t *testing.T) {
-	tab, clk, rec := newTestTable(10, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(10)
 	var flows []*Flow
 	add := func(n int) {
 		for i := 0; i < n; i++ {
@@ -505,8 +497,7 @@ func TestIDsUniqueAcrossShards(t *testing.T) {
 }
 
 func TestClockStepsBack(t *testing.T) {
-	tab, clk, _ := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	_, s, clk, _ := newTestShard(4)
 	k := udpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	packet(s, k, 0, 10, clk.Now())
 	packet(s, k, 0, 10, clk.Now()-int64(time.Second)) // out-of-order capture timestamp
