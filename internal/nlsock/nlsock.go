@@ -34,6 +34,12 @@ func Recv(fd int, trap, a1, a2, a3 uintptr, timeout error, dropsCounted bool) (i
 	}
 }
 
+// RecvFrom is Recv with recvfrom(2) into buf, without the allocation
+// unix.Recvfrom makes for the source address.
+func RecvFrom(fd int, buf []byte, timeout error, dropsCounted bool) (int, error) {
+	return Recv(fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, timeout, dropsCounted)
+}
+
 // Send writes the message b to fd in one sendto, retrying interrupts; an
 // error is the unix.Errno, for the caller to wrap.
 func Send(fd int, b []byte) error {
