@@ -97,20 +97,22 @@ func Parse(b []byte, m *Message) error {
 	if len(b) < nlsock.BodyOff {
 		return errShort
 	}
-	b, typ, _, ok := nlsock.NextMsg(b)
-	if !ok || len(b) < nlsock.BodyOff {
+	l := int(binary.NativeEndian.Uint32(b))
+	if l < nlsock.BodyOff || l > len(b) {
 		return errShort
 	}
-	if typ != subsysULOG<<8|msgPacket {
+	if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
 		return errNotPacket
 	}
 	m.Family = b[nlsock.HdrLen]
-	for a := b[nlsock.BodyOff:]; len(a) >= nlsock.AttrHdrLen; {
-		typ, v, rest, ok := nlsock.NextAttr(a)
-		if !ok {
+	a := b[nlsock.BodyOff:l]
+	for len(a) >= nlsock.AttrHdrLen {
+		al := int(binary.NativeEndian.Uint16(a))
+		typ := binary.NativeEndian.Uint16(a[2:]) & 0x3fff
+		if al < nlsock.AttrHdrLen || al > len(a) {
 			return errShort
 		}
-		a = rest
+		v := a[nlsock.AttrHdrLen:al]
 		switch typ {
 		case attrPacketHdr:
 			if len(v) < 3 {
@@ -146,19 +148,23 @@ func Parse(b []byte, m *Message) error {
 		case attrVLAN:
 			m.HasVLAN = true
 			for n := v; len(n) >= nlsock.AttrHdrLen; {
-				typ, nv, rest, ok := nlsock.NextAttr(n)
-				if !ok {
+				nl := int(binary.NativeEndian.Uint16(n))
+				if nl < nlsock.AttrHdrLen || nl > len(n) {
 					return errShort
 				}
-				n = rest
-				if len(nv) >= 2 {
-					switch typ {
+				if nv := n[nlsock.AttrHdrLen:nl]; len(nv) >= 2 {
+					switch binary.NativeEndian.Uint16(n[2:]) & 0x3fff {
 					case attrVLANProto:
 						m.VLANProto = binary.BigEndian.Uint16(nv)
 					case attrVLANTCI:
 						m.VLANTCI = binary.BigEndian.Uint16(nv)
 					}
 				}
+				k := nlsock.Align(nl)
+				if k >= len(n) {
+					break
+				}
+				n = n[k:]
 			}
 		case attrPayload:
 			m.Payload = v
@@ -171,6 +177,11 @@ func Parse(b []byte, m *Message) error {
 			}
 			m.Prefix = v
 		}
+		n := nlsock.Align(al)
+		if n >= len(a) {
+			break
+		}
+		a = a[n:]
 	}
 	return nil
 }

@@ -49,12 +49,14 @@ func parsePacket(body []byte, p *Packet) error {
 	if len(body) < nlsock.NfgenHdrLen {
 		return errShort
 	}
-	for b := body[nlsock.NfgenHdrLen:]; len(b) >= nlsock.AttrHdrLen; {
-		typ, v, rest, ok := nlsock.NextAttr(b)
-		if !ok {
+	b := body[nlsock.NfgenHdrLen:]
+	for len(b) >= nlsock.AttrHdrLen {
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // strip NLA_F_NESTED / NET_BYTEORDER
+		if l < nlsock.AttrHdrLen || l > len(b) {
 			return errShort
 		}
-		b = rest
+		v := b[nlsock.AttrHdrLen:l]
 		switch typ {
 		case attrPacketHdr:
 			if len(v) < 7 {
@@ -90,6 +92,11 @@ func parsePacket(body []byte, p *Packet) error {
 		case attrSkbInfo:
 			p.GSO = be32(v)&skbInfoGSO != 0
 		}
+		n := nlsock.Align(l)
+		if n > len(b) {
+			break
+		}
+		b = b[n:]
 	}
 	if !p.hasHeader {
 		return errNoHeader

@@ -82,18 +82,6 @@ func PutAttr(b []byte, typ uint16, v []byte) int {
 	return n
 }
 
-// NextAttr splits b, which holds at least an attribute header, into its
-// first attribute's type (without the NLA_F_NESTED and
-// NLA_F_NET_BYTEORDER flags) and value, and the attributes after it. ok
-// is false when the attribute's length does not fit in b.
-func NextAttr(b []byte) (typ uint16, v, rest []byte, ok bool) {
-	l := int(binary.NativeEndian.Uint16(b))
-	if l < AttrHdrLen || l > len(b) {
-		return 0, nil, nil, false
-	}
-	return binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER), b[AttrHdrLen:l], rest4(b, l), true
-}
-
 // NextMsg splits b, which holds at least a netlink header, into its first
 // message (headers included) and type, and the messages after it. ok is
 // false when the message's length does not fit in b.

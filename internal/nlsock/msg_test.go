@@ -9,49 +9,49 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestPutAttrNextAttr(t *testing.T) {
+func TestPutAttr(t *testing.T) {
 	b := make([]byte, 64)
+	for i := range b {
+		b[i] = 0xee
+	}
 	n := PutAttr(b, 7|unix.NLA_F_NESTED, []byte{1, 2, 3})
 	n += PutAttr(b[n:], 9, []byte{4, 5, 6, 7})
-	if n != 8+8 || b[7] != 0 {
-		t.Fatalf("two attributes take %d bytes (padding %d), want 16 and zero padding", n, b[7])
-	}
-	typ, v, rest, ok := NextAttr(b[:n])
-	if !ok || typ != 7 || !bytes.Equal(v, []byte{1, 2, 3}) || len(rest) != 8 {
-		t.Fatalf("first attribute: %d %v rest %d ok %v", typ, v, len(rest), ok)
-	}
-	typ, v, rest, ok = NextAttr(rest)
-	if !ok || typ != 9 || !bytes.Equal(v, []byte{4, 5, 6, 7}) || rest != nil {
-		t.Fatalf("second attribute: %d %v rest %v ok %v", typ, v, rest, ok)
+	var want []byte
+	want = binary.NativeEndian.AppendUint16(want, 7)
+	want = binary.NativeEndian.AppendUint16(want, 7|unix.NLA_F_NESTED)
+	want = append(want, 1, 2, 3, 0) // padded with zero
+	want = binary.NativeEndian.AppendUint16(want, 8)
+	want = binary.NativeEndian.AppendUint16(want, 9)
+	want = append(want, 4, 5, 6, 7)
+	if n != 16 || !bytes.Equal(b[:n], want) || b[n] != 0xee {
+		t.Fatalf("two attributes: %d bytes % x, want % x", n, b[:n+1], want)
 	}
 }
 
-// TestNextBounds: a length field shorter than its header or longer than
-// the bytes left is refused; the last item's missing padding is not.
-func TestNextBounds(t *testing.T) {
+// TestNextMsg: a length field shorter than the header or longer than the
+// bytes left is refused; the last message's missing padding is not.
+func TestNextMsg(t *testing.T) {
+	two := make([]byte, 2*BodyOff)
+	PutHeader(two, HdrLen+1, 0x0300, 0, 0, 0) // a 17-byte message, padded to 20
+	PutHeader(two[BodyOff:], BodyOff, 0x0301, 0, 0, 0)
 	for _, c := range []struct {
 		name   string
 		b      []byte
-		msg    bool // NextMsg, else NextAttr
 		ok     bool
 		length int
+		rest   int
 	}{
-		{"attr below its header", []byte{3, 0, 1, 0}, false, false, 0},
-		{"attr past the end", []byte{9, 0, 1, 0, 0, 0, 0, 0}, false, false, 0},
-		{"attr unpadded at the end", []byte{5, 0, 1, 0, 0xaa}, false, true, 1},
-		{"msg below its header", append([]byte{15, 0, 0, 0}, make([]byte, 12)...), true, false, 0},
-		{"msg past the end", append([]byte{17, 0, 0, 0}, make([]byte, 12)...), true, false, 0},
-		{"msg unpadded at the end", append([]byte{17, 0, 0, 0}, make([]byte, 13)...), true, true, 17},
+		{"below its header", append([]byte{15, 0, 0, 0}, make([]byte, 12)...), false, 0, 0},
+		{"past the end", append([]byte{17, 0, 0, 0}, make([]byte, 12)...), false, 0, 0},
+		{"unpadded at the end", append([]byte{17, 0, 0, 0}, make([]byte, 13)...), true, 17, 0},
+		{"padded, then another", two, true, 17, BodyOff},
 	} {
-		var ok bool
-		var got, rest []byte
-		if c.msg {
-			got, _, rest, ok = NextMsg(c.b)
-		} else {
-			_, got, rest, ok = NextAttr(c.b)
+		got, _, rest, ok := NextMsg(c.b)
+		if ok != c.ok || len(got) != c.length || len(rest) != c.rest {
+			t.Errorf("%s: %d bytes, rest %d, ok %v; want %d, %d, %v", c.name, len(got), len(rest), ok, c.length, c.rest, c.ok)
 		}
-		if ok != c.ok || len(got) != c.length || rest != nil {
-			t.Errorf("%s: %d bytes, rest %v, ok %v; want %d, none, %v", c.name, len(got), rest, ok, c.length, c.ok)
+		if c.rest == 0 && rest != nil {
+			t.Errorf("%s: rest %v, want none", c.name, rest)
 		}
 	}
 }
