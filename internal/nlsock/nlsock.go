@@ -1,7 +1,10 @@
 // Package nlsock makes the system calls of conduit's raw netlink sockets
 // (NFQUEUE, NFLOG, ctnetlink) the way their readers need them: straight
 // syscalls on a socket the caller owns, so that a blocked reader parks its
-// own thread instead of Go's poller, and no allocation on the way.
+// own thread instead of Go's poller, and no allocation on the way. It also
+// holds what the NFQUEUE and NFLOG readers share of nfnetlink (msg.go):
+// the socket's setup, the message and attribute framing, and the wait for
+// the kernel's acknowledgement of a configuration request.
 package nlsock
 
 import (
