@@ -24,8 +24,7 @@ func TestNoAllocs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, _ := newTestTable(1024, 1, Timeouts{})
-			s := tab.Shard(0)
+			_, s, clk, _ := newTestShard(1024)
 			for i := 0; i < 500; i++ { // a populated table, not a single entry
 				packet(s, nthKey(i), syn, 60, clk.Now())
 			}

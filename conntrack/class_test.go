@@ -91,8 +91,7 @@ func TestEvictionClassOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, rec := newTestTable(len(tt.flows), 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(len(tt.flows))
 			keys := make([]Key, len(tt.flows))
 			index := map[Key]int{}
 			for i, c := range tt.flows {
@@ -178,8 +177,7 @@ func TestFloodSparesEstablished(t *testing.T) {
 	for _, fl := range floods {
 		t.Run(fl.name, func(t *testing.T) {
 			const capacity = 64
-			tab, clk, rec := newTestTable(capacity, 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(capacity)
 			plc := tcpKey("10.30.0.5", "10.10.0.7", 40000, 502)
 			classFlow(s, plc, ClassEstablished, clk.Now())
 			// A second established session, busier: it is the more
@@ -234,8 +232,7 @@ func TestFloodSparesEstablished(t *testing.T) {
 // evicts anything, even a timed-out established flow before a live denied
 // one — that is a flow_end, not an eviction.
 func TestExpiredReclaimedFirst(t *testing.T) {
-	tab, clk, rec := newTestTable(3, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(3)
 	old := tcpKey("10.0.0.1", "10.0.0.2", 1, 502)
 	classFlow(s, old, ClassEstablished, clk.Now())
 	s.Lock()
@@ -264,8 +261,7 @@ func TestExpiredReclaimedFirst(t *testing.T) {
 // TestReclassify: a decision cached after insertion moves the flow to its
 // class; a changed decision moves it again; a stale flow is ignored.
 func TestReclassify(t *testing.T) {
-	tab, clk, _ := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, _ := newTestShard(4)
 	k := tcpKey("10.0.0.1", "10.0.0.2", 1, 502)
 	classFlow(s, k, ClassEstablished, clk.Now())
 	classes := func() [NumClasses]uint64 { return tab.Stats().EntriesByClass }

@@ -37,52 +37,42 @@ func TestConcurrentShards(t *testing.T) {
 	done := make(chan struct{})
 	var bad atomic.Value // first invariant violation seen by a reader
 	readers.Add(3)
-	go func() { // sweeper; also drives the clock
-		defer readers.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			clk.Advance(100 * time.Millisecond)
-			tab.Sweep(clk.Now())
-		}
-	}()
-	go func() { // `conduit flows`
-		defer readers.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			ids := map[uint64]bool{}
-			tab.Snapshot(func(f Flow) bool {
-				if f.ID == 0 || ids[f.ID] || f.Packets[0]+f.Packets[1] == 0 || f.LastSeen < f.Created {
-					bad.CompareAndSwap(nil, "snapshot saw an inconsistent flow")
+	// until runs step in a loop of its own until done is closed.
+	until := func(step func()) {
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
 				}
-				ids[f.ID] = true
-				return true
-			})
-			if len(ids) > capacity {
-				bad.CompareAndSwap(nil, "snapshot larger than capacity")
+				step()
 			}
+		}()
+	}
+	until(func() { // sweeper; also drives the clock
+		clk.Advance(100 * time.Millisecond)
+		tab.Sweep(clk.Now())
+	})
+	until(func() { // `conduit flows`
+		ids := map[uint64]bool{}
+		tab.Snapshot(func(f Flow) bool {
+			if f.ID == 0 || ids[f.ID] || f.Packets[0]+f.Packets[1] == 0 || f.LastSeen < f.Created {
+				bad.CompareAndSwap(nil, "snapshot saw an inconsistent flow")
+			}
+			ids[f.ID] = true
+			return true
+		})
+		if len(ids) > capacity {
+			bad.CompareAndSwap(nil, "snapshot larger than capacity")
 		}
-	}()
-	go func() { // `conduit status`
-		defer readers.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if st := tab.Stats(); st.Entries > capacity || tab.Len() > capacity {
-				bad.CompareAndSwap(nil, "more entries than capacity")
-			}
+	})
+	until(func() { // `conduit status`
+		if st := tab.Stats(); st.Entries > capacity || tab.Len() > capacity {
+			bad.CompareAndSwap(nil, "more entries than capacity")
 		}
-	}()
+	})
 	for q := 0; q < shards; q++ {
 		workers.Add(1)
 		go func(q int) {

@@ -75,6 +75,13 @@ func newTestTable(capacity, shards int, to Timeouts) (*Table, *fakeClock, *recor
 	return t, clk, rec
 }
 
+// newTestShard is newTestTable with one shard and the default timeouts,
+// the setup of most tests, and returns that shard too.
+func newTestShard(capacity int) (*Table, *Shard, *fakeClock, *recorder) {
+	t, clk, rec := newTestTable(capacity, 1, Timeouts{})
+	return t, t.Shard(0), clk, rec
+}
+
 // packet runs the packet-path sequence for one packet: lookup, insert on
 // miss, update. It returns the flow's ID and the packet's direction.
 func packet(s *Shard, k Key, flags uint8, size int, now int64) (uint64, Dir) {

@@ -58,8 +58,7 @@ func TestTCPTransitions(t *testing.T) {
 }
 
 func TestNonTCPStateOnReply(t *testing.T) {
-	tab, clk, _ := newTestTable(8, 1, Timeouts{})
-	s := tab.Shard(0)
+	_, s, clk, _ := newTestShard(8)
 	k := udpKey("10.20.0.5", "10.10.0.7", 20000, 20000)
 	packet(s, k, 0, 100, clk.Now())
 	if f, _, _ := lookupFlow(s, k, clk.Now()); f.State != StateNew {

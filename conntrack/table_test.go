@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -25,8 +26,7 @@ func TestModbusSessionIdle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, rec := newTestTable(16, 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(16)
 			k := tcpKey("10.20.0.5", "10.10.0.7", 40000, 502)
 			t0 := clk.Now()
 
@@ -139,8 +139,7 @@ func TestEvictionOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, clk, rec := newTestTable(tt.capacity, 1, Timeouts{})
-			s := tab.Shard(0)
+			tab, s, clk, rec := newTestShard(tt.capacity)
 			t0 := clk.Now()
 			keyOf := map[Key]int{}
 			for _, o := range tt.ops {
@@ -165,7 +164,7 @@ func TestEvictionOrder(t *testing.T) {
 					t.Errorf("eviction %d idle %v, want %v", len(got)-1, e.Idle, tt.wantIdle[len(got)-1])
 				}
 			}
-			if !equalInts(got, tt.wantEvict) {
+			if !slices.Equal(got, tt.wantEvict) {
 				t.Fatalf("evicted %v, want %v (events %+v)", got, tt.wantEvict, evs)
 			}
 			st := tab.Stats()
@@ -182,8 +181,7 @@ func TestEvictionOrder(t *testing.T) {
 // TestEvictExpiredIsFlowEnd: making room by dropping a flow that had already
 // timed out is an expiry, not an eviction.
 func TestEvictExpiredIsFlowEnd(t *testing.T) {
-	tab, clk, rec := newTestTable(1, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(1)
 	packet(s, udpKey("10.0.0.1", "10.0.0.2", 1, 2), 0, 10, clk.Now())
 	clk.Advance(11 * time.Minute)
 	packet(s, udpKey("10.0.0.1", "10.0.0.2", 3, 4), 0, 10, clk.Now())
@@ -199,8 +197,7 @@ func TestEvictExpiredIsFlowEnd(t *testing.T) {
 }
 
 func TestReverseLookup(t *testing.T) {
-	tab, clk, _ := newTestTable(8, 1, Timeouts{})
-	s := tab.Shard(0)
+	_, s, clk, _ := newTestShard(8)
 	k := tcpKey("10.20.0.5", "10.10.0.7", 40000, 502)
 	packet(s, k, syn, 60, clk.Now())
 	tests := []struct {
@@ -232,8 +229,7 @@ func TestICMPEchoPairing(t *testing.T) {
 		if proto == ProtoICMPv6 {
 			a, b = netip.MustParseAddr("fd00:20::5"), netip.MustParseAddr("fd00:10::7")
 		}
-		tab, clk, _ := newTestTable(8, 1, Timeouts{})
-		s := tab.Shard(0)
+		_, s, clk, _ := newTestShard(8)
 		req := Key{Src: a, Dst: b, SrcPort: 7, Proto: proto}
 		reply := Key{Src: b, Dst: a, SrcPort: 7, Proto: proto}
 		id1, d1 := packet(s, req, 0, 84, clk.Now())
@@ -340,8 +336,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
-	tab, clk, rec := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(4)
 	k := tcpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	packet(s, k, syn, 60, clk.Now())
 	s.Lock()
@@ -368,8 +363,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestInsertReplacesExisting(t *testing.T) {
-	tab, clk, rec := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(4)
 	k := tcpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	id1, _ := packet(s, k, syn, 60, clk.Now())
 	s.Lock()
@@ -385,8 +379,7 @@ func TestInsertReplacesExisting(t *testing.T) {
 }
 
 func TestOccupancyCrossings(t *testing.T) {
-	tab, clk, rec := newTestTable(10, 1, Timeouts{})
-	s := tab.Shard(0)
+	tab, s, clk, rec := newTestShard(10)
 	var flows []*Flow
 	add := func(n int) {
 		for i := 0; i < n; i++ {
@@ -431,7 +424,7 @@ func TestOccupancyCrossings(t *testing.T) {
 	for i, st := range steps {
 		add(st.add)
 		del(st.del)
-		if got := kinds(); !equalKinds(got, st.want) {
+		if got := kinds(); !slices.Equal(got, st.want) {
 			t.Errorf("step %d (len %d): events %v, want %v", i, tab.Len(), got, st.want)
 		}
 		if tab.Stats().HighOccupancy != st.high {
@@ -485,7 +478,7 @@ func TestCapacitySplit(t *testing.T) {
 			got = append(got, tab.Shard(i).Capacity())
 			sum += tab.Shard(i).Capacity()
 		}
-		if !equalInts(got, tt.want) || tab.Capacity() != sum {
+		if !slices.Equal(got, tt.want) || tab.Capacity() != sum {
 			t.Errorf("capacity %d shards %d: split %v (total %d), want %v", tt.capacity, tt.shards, got, tab.Capacity(), tt.want)
 		}
 	}
@@ -504,8 +497,7 @@ func TestIDsUniqueAcrossShards(t *testing.T) {
 }
 
 func TestClockStepsBack(t *testing.T) {
-	tab, clk, _ := newTestTable(4, 1, Timeouts{})
-	s := tab.Shard(0)
+	_, s, clk, _ := newTestShard(4)
 	k := udpKey("10.0.0.1", "10.0.0.2", 1, 2)
 	packet(s, k, 0, 10, clk.Now())
 	packet(s, k, 0, 10, clk.Now()-int64(time.Second)) // out-of-order capture timestamp
@@ -529,30 +521,6 @@ func abs(n int) int {
 		return -n
 	}
 	return n
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalKinds(a, b []EventKind) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSetTimeouts: a reload's timeouts apply to flows already tracked, on

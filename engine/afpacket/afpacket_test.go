@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conduit-ot/conduit/engine/afpacket/afpackettest"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"golang.org/x/sys/unix"
 )
@@ -65,46 +66,51 @@ func txPackets(t *testing.T, ns, iface string) uint64 {
 
 // frame is an Ethernet frame with an IPv4/UDP packet whose source port is sport.
 func frame(sport uint16) []byte {
-	b := make([]byte, 14+20+8+4)
-	copy(b[0:6], []byte{0x02, 0, 0, 0, 0, 1})
-	copy(b[6:12], []byte{0x00, 0x80, 0xf4, 0, 0, 2})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], 32)
-	copy(ip[12:16], []byte{10, 20, 0, 10})
-	copy(ip[16:20], []byte{10, 10, 0, 10})
-	binary.BigEndian.PutUint16(ip[20:], sport)
-	binary.BigEndian.PutUint16(ip[22:], 502)
-	binary.BigEndian.PutUint16(ip[24:], 12)
-	return b
+	return afpackettest.UDPFrame([6]byte{0x00, 0x80, 0xf4, 0, 0, 2}, [4]byte{10, 20, 0, 10}, [4]byte{10, 10, 0, 10}, sport, 502, 4)
 }
 
-func TestRingReceivesAndNeverTransmits(t *testing.T) {
-	ns := veth(t)
+// open opens a ring socket with cfg in ns, closed at the test's end.
+func open(t *testing.T, ns string, cfg Config) *Socket {
+	t.Helper()
 	var s *Socket
-	var tx int
-	err := plant.Do(ns, func() error {
-		var err error
-		if s, err = Open(Config{Iface: "tap", BlockSize: 1 << 16, Blocks: 4, RetireMS: 2}); err != nil {
-			return err
+	if err := plant.Do(ns, func() (err error) { s, err = Open(cfg); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// sender opens the test's sender socket in ns, closed at the test's end,
+// and returns it with the interface index of each of peers, where it sends.
+func sender(t *testing.T, ns string, peers ...string) (tx int, index []int) {
+	t.Helper()
+	err := plant.Do(ns, func() (err error) {
+		for _, name := range peers {
+			ifc, err := net.InterfaceByName(name)
+			if err != nil {
+				return err
+			}
+			index = append(index, ifc.Index)
 		}
-		// The test's sender, on the peer end.
 		tx, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	defer unix.Close(tx)
-	var peer *net.Interface
-	plant.Do(ns, func() (err error) { peer, err = net.InterfaceByName("peer"); return })
+	t.Cleanup(func() { unix.Close(tx) })
+	return tx, index
+}
+
+func TestRingReceivesAndNeverTransmits(t *testing.T) {
+	ns := veth(t)
+	s := open(t, ns, Config{Iface: "tap", BlockSize: 1 << 16, Blocks: 4, RetireMS: 2})
+	tx, peer := sender(t, ns, "peer")
 	txBefore := txPackets(t, ns, "tap")
 
 	const n = 300 // more than one 64 KiB block holds
 	for i := range n {
-		sa := &unix.SockaddrLinklayer{Ifindex: peer.Index, Halen: 6}
+		sa := &unix.SockaddrLinklayer{Ifindex: peer[0], Halen: 6}
 		if err := unix.Sendto(tx, frame(uint16(1000+i)), 0, sa); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
@@ -149,25 +155,10 @@ func TestRingReceivesAndNeverTransmits(t *testing.T) {
 // kernel's drops show in Stats.
 func TestRingDropsAreCounted(t *testing.T) {
 	ns := veth(t)
-	var s *Socket
-	var tx int
-	err := plant.Do(ns, func() error {
-		var err error
-		if s, err = Open(Config{Iface: "tap", BlockSize: 4096, Blocks: 2, RetireMS: 1}); err != nil {
-			return err
-		}
-		tx, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	defer unix.Close(tx)
-	var peer *net.Interface
-	plant.Do(ns, func() (err error) { peer, err = net.InterfaceByName("peer"); return })
+	s := open(t, ns, Config{Iface: "tap", BlockSize: 4096, Blocks: 2, RetireMS: 1})
+	tx, peer := sender(t, ns, "peer")
 	for i := range 500 {
-		unix.Sendto(tx, frame(uint16(i)), 0, &unix.SockaddrLinklayer{Ifindex: peer.Index, Halen: 6})
+		unix.Sendto(tx, frame(uint16(i)), 0, &unix.SockaddrLinklayer{Ifindex: peer[0], Halen: 6})
 	}
 	time.Sleep(50 * time.Millisecond)
 	st, err := s.Stats()
@@ -188,39 +179,13 @@ func TestFanoutKeepsBothDirectionsTogether(t *testing.T) {
 	sh(t, "ip", "netns", "exec", ns, "ip", "link", "set", "tap2", "arp", "off", "up")
 	sh(t, "ip", "netns", "exec", ns, "ip", "link", "set", "peer2", "arp", "off", "up")
 	var socks [2][2]*Socket // [iface][member]
-	var tx int
-	err := plant.Do(ns, func() error {
-		for i, name := range []string{"tap", "tap2"} {
-			g := &Group{}
-			for m := range 2 {
-				s, err := Open(Config{Iface: name, Fanout: g, BlockSize: 1 << 16, Blocks: 4, RetireMS: 2})
-				if err != nil {
-					return err
-				}
-				socks[i][m] = s
-			}
-		}
-		var err error
-		tx, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(tx)
-	for _, ss := range socks {
-		for _, s := range ss {
-			defer s.Close()
+	for i, name := range []string{"tap", "tap2"} {
+		g := &Group{}
+		for m := range 2 {
+			socks[i][m] = open(t, ns, Config{Iface: name, Fanout: g, BlockSize: 1 << 16, Blocks: 4, RetireMS: 2})
 		}
 	}
-	var peers [2]*net.Interface
-	plant.Do(ns, func() (err error) {
-		if peers[0], err = net.InterfaceByName("peer"); err != nil {
-			return err
-		}
-		peers[1], err = net.InterfaceByName("peer2")
-		return err
-	})
+	tx, peers := sender(t, ns, "peer", "peer2")
 	const flows = 64
 	for i := range flows {
 		req := frame(uint16(2000 + i))
@@ -229,8 +194,8 @@ func TestFanoutKeepsBothDirectionsTogether(t *testing.T) {
 		copy(rep[26:30], []byte{10, 10, 0, 10})
 		copy(rep[30:34], []byte{10, 20, 0, 10})
 		binary.BigEndian.PutUint16(rep[36:], uint16(2000+i))
-		unix.Sendto(tx, req, 0, &unix.SockaddrLinklayer{Ifindex: peers[0].Index, Halen: 6})
-		unix.Sendto(tx, rep, 0, &unix.SockaddrLinklayer{Ifindex: peers[1].Index, Halen: 6})
+		unix.Sendto(tx, req, 0, &unix.SockaddrLinklayer{Ifindex: peers[0], Halen: 6})
+		unix.Sendto(tx, rep, 0, &unix.SockaddrLinklayer{Ifindex: peers[1], Halen: 6})
 	}
 	// member[i] of flow client port
 	got := [2]map[uint16]int{{}, {}}

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -274,7 +273,7 @@ var errNoAnswer = errors.New("ctnetlink: no answer from the kernel")
 // recv reads one datagram of the conversation; ENOBUFS is an error here,
 // as a lost reply would leave the exchange waiting.
 func (c *Conn) recv() (int, error) {
-	n, err := nlsock.Recv(c.fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&c.resp[0])), uintptr(len(c.resp)), 0, errNoAnswer, false)
+	n, err := nlsock.RecvFrom(c.fd, c.resp, errNoAnswer, false)
 	if err != nil && err != errNoAnswer {
 		return 0, fmt.Errorf("ctnetlink recv: %w", err)
 	}

@@ -12,8 +12,9 @@ import (
 )
 
 // inNetns runs fn on a thread in a fresh network namespace, whose
-// conntrack table is empty; commands fn starts run there too.
-func inNetns(t *testing.T, fn func()) {
+// conntrack table holds only the entries that the conntrack commands
+// insert make, with a Conn open there; commands fn starts run there too.
+func inNetns(t testing.TB, insert [][]string, fn func(c *Conn)) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a network namespace")
@@ -29,20 +30,7 @@ func inNetns(t *testing.T, fn func()) {
 			t.Errorf("unshare: %v", err)
 			return
 		}
-		fn()
-	}()
-	<-done
-}
-
-// TestConnKernel: against the real kernel, SetMark changes only the
-// masked bits, DumpMarked finds exactly the marked entries, by either
-// direction's tuple, and Delete removes an entry.
-func TestConnKernel(t *testing.T) {
-	inNetns(t, func() {
-		for _, args := range [][]string{
-			{"-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.2", "--sport", "1000", "--dport", "2000", "-t", "100", "-u", "SEEN_REPLY", "-m", "5"},
-			{"-I", "-p", "tcp", "-s", "fd00::1", "-d", "fd00::2", "--sport", "3000", "--dport", "502", "-t", "100", "--state", "ESTABLISHED"},
-		} {
+		for _, args := range insert {
 			if out, err := exec.Command("conntrack", args...).CombinedOutput(); err != nil {
 				t.Errorf("conntrack %v: %v %s", args, err, out)
 				return
@@ -54,6 +42,19 @@ func TestConnKernel(t *testing.T) {
 			return
 		}
 		defer c.Close()
+		fn(c)
+	}()
+	<-done
+}
+
+// TestConnKernel: against the real kernel, SetMark changes only the
+// masked bits, DumpMarked finds exactly the marked entries, by either
+// direction's tuple, and Delete removes an entry.
+func TestConnKernel(t *testing.T) {
+	inNetns(t, [][]string{
+		{"-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.2", "--sport", "1000", "--dport", "2000", "-t", "100", "-u", "SEEN_REPLY", "-m", "5"},
+		{"-I", "-p", "tcp", "-s", "fd00::1", "-d", "fd00::2", "--sport", "3000", "--dport", "502", "-t", "100", "--state", "ESTABLISHED"},
+	}, func(c *Conn) {
 		const bit = 0x4000_0000
 		udp := Tuple{Proto: 17, Src: netip.MustParseAddr("10.1.0.1"), Dst: netip.MustParseAddr("10.2.0.2"), SrcPort: 1000, DstPort: 2000}
 		// The TCP entry is named by its reply direction.
@@ -94,13 +95,7 @@ func TestConnKernel(t *testing.T) {
 
 // TestSetMarkNoAllocs: marking is on the packet path (once per flow).
 func TestSetMarkNoAllocs(t *testing.T) {
-	inNetns(t, func() {
-		c, err := Open()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close()
+	inNetns(t, nil, func(c *Conn) {
 		tu := Tuple{Proto: 17, Src: netip.MustParseAddr("10.1.0.1"), Dst: netip.MustParseAddr("10.2.0.2"), SrcPort: 1, DstPort: 2}
 		if a := testing.AllocsPerRun(100, func() { _ = c.SetMark(tu, 1, 1) }); a != 0 {
 			t.Errorf("SetMark allocates %.1f times", a)
@@ -111,30 +106,9 @@ func TestSetMarkNoAllocs(t *testing.T) {
 // BenchmarkSetMark: the cost of handing one flow to the fast path through
 // ctnetlink (a request and its acknowledgement), against the real kernel.
 func BenchmarkSetMark(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root for a network namespace")
-	}
-	if _, err := exec.LookPath("conntrack"); err != nil {
-		b.Skip("needs the conntrack tool")
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			b.Error(err)
-			return
-		}
-		if out, err := exec.Command("conntrack", "-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.2", "--sport", "1", "--dport", "2", "-t", "100", "-u", "SEEN_REPLY").CombinedOutput(); err != nil {
-			b.Errorf("%v %s", err, out)
-			return
-		}
-		c, err := Open()
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
+	inNetns(b, [][]string{
+		{"-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.2", "--sport", "1", "--dport", "2", "-t", "100", "-u", "SEEN_REPLY"},
+	}, func(c *Conn) {
 		tu := Tuple{Proto: 17, Src: netip.MustParseAddr("10.1.0.1"), Dst: netip.MustParseAddr("10.2.0.2"), SrcPort: 1, DstPort: 2}
 		b.ReportAllocs()
 		for b.Loop() {
@@ -143,6 +117,5 @@ func BenchmarkSetMark(b *testing.B) {
 				return
 			}
 		}
-	}()
-	<-done
+	})
 }

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,7 +27,7 @@ func fakeRoot(t *testing.T, sysctl string, bridge bool) string {
 	return root
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 func TestPrepareBridgeEnablesSysctls(t *testing.T) {
 	root := fakeRoot(t, "0\n", true)

@@ -10,9 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -48,13 +46,6 @@ const (
 
 	cmdBind    = 1 // NFULNL_CFG_CMD_BIND
 	copyPacket = 2 // NFULNL_COPY_PACKET
-
-	nlmsgHdrLen = 16
-	nfgenHdrLen = 4
-	nlaHdrLen   = 4
-	nlmsgError  = 2
-	nlmFRequest = 0x1
-	nlmFAck     = 0x4
 )
 
 // Message is one logged packet, decoded in place: Prefix and Payload point
@@ -103,25 +94,25 @@ var ErrTimeout = errors.New("nflog: read timeout")
 // allocates.
 func Parse(b []byte, m *Message) error {
 	*m = Message{}
-	if len(b) < nlmsgHdrLen+nfgenHdrLen {
+	if len(b) < nlsock.BodyOff {
 		return errShort
 	}
 	l := int(binary.NativeEndian.Uint32(b))
-	if l < nlmsgHdrLen+nfgenHdrLen || l > len(b) {
+	if l < nlsock.BodyOff || l > len(b) {
 		return errShort
 	}
 	if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
 		return errNotPacket
 	}
-	m.Family = b[nlmsgHdrLen]
-	a := b[nlmsgHdrLen+nfgenHdrLen : l]
-	for len(a) >= nlaHdrLen {
+	m.Family = b[nlsock.HdrLen]
+	a := b[nlsock.BodyOff:l]
+	for len(a) >= nlsock.AttrHdrLen {
 		al := int(binary.NativeEndian.Uint16(a))
 		typ := binary.NativeEndian.Uint16(a[2:]) & 0x3fff
-		if al < nlaHdrLen || al > len(a) {
+		if al < nlsock.AttrHdrLen || al > len(a) {
 			return errShort
 		}
-		v := a[nlaHdrLen:al]
+		v := a[nlsock.AttrHdrLen:al]
 		switch typ {
 		case attrPacketHdr:
 			if len(v) < 3 {
@@ -156,12 +147,12 @@ func Parse(b []byte, m *Message) error {
 			}
 		case attrVLAN:
 			m.HasVLAN = true
-			for n := v; len(n) >= nlaHdrLen; {
+			for n := v; len(n) >= nlsock.AttrHdrLen; {
 				nl := int(binary.NativeEndian.Uint16(n))
-				if nl < nlaHdrLen || nl > len(n) {
+				if nl < nlsock.AttrHdrLen || nl > len(n) {
 					return errShort
 				}
-				if nv := n[nlaHdrLen:nl]; len(nv) >= 2 {
+				if nv := n[nlsock.AttrHdrLen:nl]; len(nv) >= 2 {
 					switch binary.NativeEndian.Uint16(n[2:]) & 0x3fff {
 					case attrVLANProto:
 						m.VLANProto = binary.BigEndian.Uint16(nv)
@@ -169,7 +160,7 @@ func Parse(b []byte, m *Message) error {
 						m.VLANTCI = binary.BigEndian.Uint16(nv)
 					}
 				}
-				k := (nl + 3) &^ 3
+				k := nlsock.Align(nl)
 				if k >= len(n) {
 					break
 				}
@@ -186,7 +177,7 @@ func Parse(b []byte, m *Message) error {
 			}
 			m.Prefix = v
 		}
-		n := (al + 3) &^ 3
+		n := nlsock.Align(al)
 		if n >= len(a) {
 			break
 		}
@@ -214,84 +205,56 @@ func Open(group uint16, copyRange uint32, readTimeout time.Duration) (*Reader, e
 	if readTimeout == 0 {
 		readTimeout = 100 * time.Millisecond
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	fd, err := nlsock.Open(4<<20, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
+		return nil, fmt.Errorf("nflog group %d: %w", group, err)
 	}
 	r := &Reader{fd: fd, group: group, buf: make([]byte, 1<<17)}
-	if err := r.setup(copyRange, readTimeout); err != nil {
+	if err := r.setup(copyRange); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind nflog group %d: %w", group, err)
 	}
 	return r, nil
 }
 
-func (r *Reader) setup(copyRange uint32, timeout time.Duration) error {
-	if err := unix.Bind(r.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("bind netlink: %w", err)
-	}
-	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
-		_ = unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-	}
-	// Log lines lost to a full socket are not worth an error in the loop.
-	_ = unix.SetsockoptInt(r.fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1)
-	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(r.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fmt.Errorf("set SO_RCVTIMEO: %w", err)
-	}
+func (r *Reader) setup(copyRange uint32) error {
 	var msg [96]byte
-	n := nlmsgHdrLen + nfgenHdrLen
-	n += putAttr(msg[n:], cfgCmd, []byte{cmdBind})
+	n := nlsock.BodyOff
+	n += nlsock.PutAttr(msg[n:], cfgCmd, []byte{cmdBind})
 	var mode [6]byte
 	binary.BigEndian.PutUint32(mode[:], copyRange)
 	mode[4] = copyPacket
-	n += putAttr(msg[n:], cfgMode, mode[:])
-	n += putAttr(msg[n:], cfgTimeout, binary.BigEndian.AppendUint32(nil, 10))
-	n += putAttr(msg[n:], cfgQThresh, binary.BigEndian.AppendUint32(nil, 32))
-	putHeader(msg[:], n, msgConfig, nlmFRequest|nlmFAck, 1, r.group)
-	if _, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(r.fd), uintptr(unsafe.Pointer(&msg[0])), uintptr(n), 0, 0, 0); e != 0 {
-		return fmt.Errorf("send config: %w", e)
+	n += nlsock.PutAttr(msg[n:], cfgMode, mode[:])
+	n += nlsock.PutAttr(msg[n:], cfgTimeout, binary.BigEndian.AppendUint32(nil, 10))
+	n += nlsock.PutAttr(msg[n:], cfgQThresh, binary.BigEndian.AppendUint32(nil, 32))
+	putHeader(msg[:], n, msgConfig, unix.NLM_F_REQUEST|unix.NLM_F_ACK, 1, r.group)
+	if err := nlsock.Send(r.fd, msg[:n]); err != nil {
+		return fmt.Errorf("send config: %w", err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		k, err := r.recv()
-		if errors.Is(err, ErrTimeout) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b := r.buf[:k]
-		if len(b) >= nlmsgHdrLen+4 && binary.NativeEndian.Uint16(b[4:]) == nlmsgError {
-			if errno := int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])); errno != 0 {
-				return fmt.Errorf("kernel refused the nflog config: %w", syscall.Errno(-errno))
-			}
-			return nil
-		}
+	refused, err := nlsock.Ack(r.fd, r.buf, 1, nil)
+	switch {
+	case err != nil:
+		return fmt.Errorf("nflog config: %w", err)
+	case refused != 0:
+		return fmt.Errorf("kernel refused the nflog config: %w", refused)
 	}
-	return errors.New("no acknowledgement from the kernel for the nflog config")
+	return nil
 }
 
 // Read returns the next logged packet in m, or ErrTimeout.
 func (r *Reader) Read(m *Message) error {
 	for {
-		for len(r.rest) >= nlmsgHdrLen {
-			b := r.rest
-			l := int(binary.NativeEndian.Uint32(b))
-			if l < nlmsgHdrLen || l > len(b) {
-				r.rest = nil
+		for len(r.rest) >= nlsock.HdrLen {
+			b, typ, rest, ok := nlsock.NextMsg(r.rest)
+			r.rest = rest
+			if !ok {
 				r.Malformed++
 				break
 			}
-			if a := (l + 3) &^ 3; a < len(b) {
-				r.rest = b[a:]
-			} else {
-				r.rest = nil
-			}
-			if binary.NativeEndian.Uint16(b[4:]) != subsysULOG<<8|msgPacket {
+			if typ != subsysULOG<<8|msgPacket {
 				continue
 			}
-			if err := Parse(b[:l], m); err != nil {
+			if err := Parse(b, m); err != nil {
 				r.Malformed++
 				continue
 			}
@@ -309,30 +272,14 @@ func (r *Reader) Read(m *Message) error {
 func (r *Reader) Close() error { return unix.Close(r.fd) }
 
 func (r *Reader) recv() (int, error) {
-	n, err := nlsock.Recv(r.fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, ErrTimeout, true)
+	n, err := nlsock.RecvFrom(r.fd, r.buf, ErrTimeout, true)
 	if err != nil && err != ErrTimeout {
 		return 0, fmt.Errorf("nflog %d recv: %w", r.group, err)
 	}
 	return n, err
 }
 
+// putHeader writes the headers of a message of type msgType to group.
 func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, group uint16) {
-	binary.NativeEndian.PutUint32(b[0:], uint32(length))
-	binary.NativeEndian.PutUint16(b[4:], subsysULOG<<8|uint16(msgType))
-	binary.NativeEndian.PutUint16(b[6:], flags)
-	binary.NativeEndian.PutUint32(b[8:], seq)
-	binary.NativeEndian.PutUint32(b[12:], 0)
-	b[16] = unix.AF_UNSPEC
-	b[17] = 0
-	binary.BigEndian.PutUint16(b[18:], group)
-}
-
-func putAttr(b []byte, typ uint16, v []byte) int {
-	l := nlaHdrLen + len(v)
-	binary.NativeEndian.PutUint16(b[0:], uint16(l))
-	binary.NativeEndian.PutUint16(b[2:], typ)
-	copy(b[nlaHdrLen:], v)
-	n := (l + 3) &^ 3
-	clear(b[l:n])
-	return n
+	nlsock.PutHeader(b, length, subsysULOG<<8|uint16(msgType), flags, seq, group)
 }

@@ -76,3 +76,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse is the decode of one bridge-family message, the largest
+// the pre-filter and the layer2 table send.
+func BenchmarkParse(b *testing.B) {
+	hdr := []byte{0x01, 0x0c, 0xcd, 0x01, 0, 1, 2, 0, 0, 0, 0x20, 0x10, 0x88, 0xb8}
+	msg := nflogtest.BridgeMessage(1700, "l2:enforce", hdr, make([]byte, 64), 3, 7, 9, 0x6005)
+	var m Message
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Parse(msg, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

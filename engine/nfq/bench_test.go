@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/conduit-ot/conduit/engine/nfq"
+	"github.com/conduit-ot/conduit/engine/nfq/nfqtest"
 )
 
 // BenchmarkReadVerdict is the reader's own cost per packet over a
@@ -26,5 +27,18 @@ func BenchmarkReadVerdict(b *testing.B) {
 			b.Fatal(err)
 		}
 		unix.Read(k, sink)
+	}
+}
+
+// BenchmarkParsePacket is the decode of one packet message alone (the
+// attribute walk of every queued packet), without the system calls.
+func BenchmarkParsePacket(b *testing.B) {
+	msg := nfqtest.PacketMessageFrom(3, 1, make([]byte, 64), true, 7, []byte{0, 0x80, 0xf4, 0, 0, 2})
+	var p nfq.Packet
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := nfq.ParsePacket(msg[unix.NLMSG_HDRLEN:], &p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

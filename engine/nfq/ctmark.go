@@ -1,16 +1,21 @@
 package nfq
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
+)
 
 // nfnetlink_queue and ctnetlink attributes a verdict carrying a
 // connection mark needs (linux/netfilter/nfnetlink_queue.h,
 // nfnetlink_conntrack.h).
 const (
-	attrCt        = 11     // NFQA_CT: nested ctnetlink attributes applied to the packet's conntrack entry
-	nlaFNested    = 0x8000 // NLA_F_NESTED
-	ctaMark       = 8      // CTA_MARK
-	ctaMarkMask   = 21     // CTA_MARK_MASK
-	ctVerdictSize = nlmsgHdrLen + nfgenHdrLen + 12 + 4 + 8 + 8
+	attrCt        = 11 // NFQA_CT: nested ctnetlink attributes applied to the packet's conntrack entry
+	ctaMark       = 8  // CTA_MARK
+	ctaMarkMask   = 21 // CTA_MARK_MASK
+	ctVerdictSize = nlsock.BodyOff + 12 + 4 + 8 + 8
 	// ctVerdictMarkSize: the same with NFQA_MARK.
 	ctVerdictMarkSize = ctVerdictSize + 8
 )
@@ -39,15 +44,15 @@ func (q *Queue) ctVerdict(id, verdict, mark, mask, pktMark uint32, withMark bool
 	if withMark {
 		b = q.cbuf[:ctVerdictMarkSize]
 	}
-	putHeader(b, len(b), msgVerdict, nlmFRequest, 0, q.num)
-	n := nlmsgHdrLen + nfgenHdrLen
+	putHeader(b, len(b), msgVerdict, unix.NLM_F_REQUEST, 0, q.num)
+	n := nlsock.BodyOff
 	binary.NativeEndian.PutUint16(b[n:], 12)
 	binary.NativeEndian.PutUint16(b[n+2:], attrVerdictHdr)
 	binary.BigEndian.PutUint32(b[n+4:], verdict)
 	binary.BigEndian.PutUint32(b[n+8:], id)
 	n += 12
 	binary.NativeEndian.PutUint16(b[n:], 4+8+8)
-	binary.NativeEndian.PutUint16(b[n+2:], attrCt|nlaFNested)
+	binary.NativeEndian.PutUint16(b[n+2:], attrCt|unix.NLA_F_NESTED)
 	n += 4
 	binary.NativeEndian.PutUint16(b[n:], 8)
 	binary.NativeEndian.PutUint16(b[n+2:], ctaMark)

@@ -3,6 +3,8 @@ package nfq
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/conduit-ot/conduit/internal/nlsock"
 )
 
 // Packet is one queued packet, decoded in place. Payload points into the
@@ -44,17 +46,17 @@ func (p *Packet) MAC() (mac [6]byte, ok bool) {
 // body (after the nlmsghdr). It never allocates.
 func parsePacket(body []byte, p *Packet) error {
 	*p = Packet{}
-	if len(body) < nfgenHdrLen {
+	if len(body) < nlsock.NfgenHdrLen {
 		return errShort
 	}
-	b := body[nfgenHdrLen:]
-	for len(b) >= nlaHdrLen {
+	b := body[nlsock.NfgenHdrLen:]
+	for len(b) >= nlsock.AttrHdrLen {
 		l := int(binary.NativeEndian.Uint16(b[0:]))
 		typ := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // strip NLA_F_NESTED / NET_BYTEORDER
-		if l < nlaHdrLen || l > len(b) {
+		if l < nlsock.AttrHdrLen || l > len(b) {
 			return errShort
 		}
-		v := b[nlaHdrLen:l]
+		v := b[nlsock.AttrHdrLen:l]
 		switch typ {
 		case attrPacketHdr:
 			if len(v) < 7 {
@@ -90,7 +92,7 @@ func parsePacket(body []byte, p *Packet) error {
 		case attrSkbInfo:
 			p.GSO = be32(v)&skbInfoGSO != 0
 		}
-		n := align4(l)
+		n := nlsock.Align(l)
 		if n > len(b) {
 			break
 		}
@@ -109,25 +111,7 @@ func be32(v []byte) uint32 {
 	return binary.BigEndian.Uint32(v)
 }
 
-// putHeader writes an nlmsghdr and nfgenmsg for queue num at b[0:20].
+// putHeader writes the headers of a message of type msgType to queue num.
 func putHeader(b []byte, length int, msgType uint8, flags uint16, seq uint32, num uint16) {
-	binary.NativeEndian.PutUint32(b[0:], uint32(length))
-	binary.NativeEndian.PutUint16(b[4:], uint16(subsysQueue)<<8|uint16(msgType))
-	binary.NativeEndian.PutUint16(b[6:], flags)
-	binary.NativeEndian.PutUint32(b[8:], seq)
-	binary.NativeEndian.PutUint32(b[12:], 0) // port id: the kernel
-	b[16] = 0                                // AF_UNSPEC
-	b[17] = nfnetlinkV0
-	binary.BigEndian.PutUint16(b[18:], num)
-}
-
-// putAttr writes one attribute at b and returns its aligned length.
-func putAttr(b []byte, typ uint16, v []byte) int {
-	l := nlaHdrLen + len(v)
-	binary.NativeEndian.PutUint16(b[0:], uint16(l))
-	binary.NativeEndian.PutUint16(b[2:], typ)
-	copy(b[nlaHdrLen:], v)
-	n := align4(l)
-	clear(b[l:n])
-	return n
+	nlsock.PutHeader(b, length, subsysQueue<<8|uint16(msgType), flags, seq, num)
 }

@@ -36,15 +36,6 @@ const (
 	cmdUnbind = 2 // NFQNL_CFG_CMD_UNBIND
 
 	skbInfoGSO = 0x2 // NFQA_SKB_GSO
-
-	nlmsgHdrLen = 16
-	nfgenHdrLen = 4
-	nlaHdrLen   = 4
-	nlmsgError  = 2
-	nlmsgDone   = 3
-	nlmFRequest = 0x1
-	nlmFAck     = 0x4
-	nfnetlinkV0 = 0
 )
 
 // Verdicts, as the kernel numbers them.

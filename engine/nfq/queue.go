@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -109,9 +108,11 @@ func Open(cfg Config) (*Queue, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 16
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	// A large buffer absorbs bursts; overload shows as counted
+	// kernel-side drops, not as errors that interrupt the read loop.
+	fd, err := nlsock.Open(cfg.RcvBuf, cfg.ReadTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
+		return nil, fmt.Errorf("nfqueue %d: %w", cfg.Num, err)
 	}
 	q := newQueue(fd, cfg.Num, cfg.Batch)
 	if err := q.setup(cfg); err != nil {
@@ -122,42 +123,25 @@ func Open(cfg Config) (*Queue, error) {
 }
 
 func (q *Queue) setup(cfg Config) error {
-	if err := unix.Bind(q.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("bind netlink: %w", err)
-	}
-	// A large buffer absorbs bursts; SO_RCVBUFFORCE ignores rmem_max as root.
-	if err := unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.RcvBuf); err != nil {
-		_ = unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.RcvBuf)
-	}
-	// Overload shows as counted kernel-side drops, not as ENOBUFS errors that
-	// would otherwise interrupt the read loop.
-	if err := unix.SetsockoptInt(q.fd, unix.SOL_NETLINK, unix.NETLINK_NO_ENOBUFS, 1); err != nil {
-		return fmt.Errorf("set NETLINK_NO_ENOBUFS: %w", err)
-	}
-	tv := unix.NsecToTimeval(cfg.ReadTimeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(q.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fmt.Errorf("set SO_RCVTIMEO: %w", err)
-	}
-
 	// One message binds and configures the queue: the kernel applies the
 	// command, then copy parameters, length and flags, so no packet is ever
 	// delivered with the default metadata-only copy mode.
 	var msg [128]byte
-	n := nlmsgHdrLen + nfgenHdrLen
-	n += putAttr(msg[n:], cfgCmd, []byte{cmdBind, 0, 0, 0})
+	n := nlsock.BodyOff
+	n += nlsock.PutAttr(msg[n:], cfgCmd, []byte{cmdBind, 0, 0, 0})
 	var params [5]byte
 	binary.BigEndian.PutUint32(params[0:], cfg.CopyRange)
 	params[4] = copyPacket
-	n += putAttr(msg[n:], cfgParams, params[:])
-	n += putAttr(msg[n:], cfgMaxLen, binary.BigEndian.AppendUint32(nil, cfg.MaxLen))
+	n += nlsock.PutAttr(msg[n:], cfgParams, params[:])
+	n += nlsock.PutAttr(msg[n:], cfgMaxLen, binary.BigEndian.AppendUint32(nil, cfg.MaxLen))
 	flags := flagGSO
 	if cfg.FailOpen {
 		flags |= flagFailOpen
 	}
-	n += putAttr(msg[n:], cfgMask, binary.BigEndian.AppendUint32(nil, flagGSO|flagFailOpen))
-	n += putAttr(msg[n:], cfgFlags, binary.BigEndian.AppendUint32(nil, flags))
+	n += nlsock.PutAttr(msg[n:], cfgMask, binary.BigEndian.AppendUint32(nil, flagGSO|flagFailOpen))
+	n += nlsock.PutAttr(msg[n:], cfgFlags, binary.BigEndian.AppendUint32(nil, flags))
 	q.seq++
-	putHeader(msg[:], n, msgConfig, nlmFRequest|nlmFAck, q.seq, q.num)
+	putHeader(msg[:], n, msgConfig, unix.NLM_F_REQUEST|unix.NLM_F_ACK, q.seq, q.num)
 	if err := q.send(msg[:n]); err != nil {
 		return err
 	}
@@ -168,49 +152,24 @@ func (q *Queue) setup(cfg Config) error {
 // acknowledgement is handed back to the hook with NF_REPEAT, so it is queued
 // again once the caller is ready, instead of being judged before it is.
 func (q *Queue) waitAck(seq uint32) error {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := q.recv()
-		if errors.Is(err, ErrTimeout) {
-			continue
+	refused, err := nlsock.Ack(q.fd, q.bufs[0], seq, func(typ uint16, m []byte) {
+		var p Packet
+		if typ == subsysQueue<<8|msgPacket && parsePacket(m[nlsock.HdrLen:], &p) == nil {
+			_ = q.Verdict(p.ID, repeat)
 		}
-		if err != nil {
-			return err
-		}
-		b := q.bufs[0][:n]
-		for len(b) >= nlmsgHdrLen {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			typ := binary.NativeEndian.Uint16(b[4:])
-			mseq := binary.NativeEndian.Uint32(b[8:])
-			if l < nlmsgHdrLen || l > len(b) {
-				break
-			}
-			switch {
-			case typ == nlmsgError && mseq == seq && l >= nlmsgHdrLen+4:
-				errno := int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:]))
-				switch {
-				case errno == 0:
-					return nil
-				case syscall.Errno(-errno) == unix.EPERM, syscall.Errno(-errno) == unix.EBUSY:
-					// The kernel answers EPERM when another socket owns the
-					// queue (we are root, so it is not about privileges).
-					return fmt.Errorf("%w (%v)", ErrBusy, syscall.Errno(-errno))
-				default:
-					return fmt.Errorf("kernel refused queue config: %w", syscall.Errno(-errno))
-				}
-			case typ == uint16(subsysQueue)<<8|msgPacket:
-				var p Packet
-				if parsePacket(b[nlmsgHdrLen:l], &p) == nil {
-					_ = q.Verdict(p.ID, repeat)
-				}
-			}
-			if align4(l) >= len(b) {
-				break
-			}
-			b = b[align4(l):]
-		}
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("queue config: %w", err)
+	case refused == 0:
+		return nil
+	case refused == unix.EPERM, refused == unix.EBUSY:
+		// The kernel answers EPERM when another socket owns the queue (we
+		// are root, so it is not about privileges).
+		return fmt.Errorf("%w (%v)", ErrBusy, refused)
+	default:
+		return fmt.Errorf("kernel refused queue config: %w", refused)
 	}
-	return errors.New("no acknowledgement from the kernel for the queue config")
 }
 
 // Read blocks until the next packet and decodes it into p. It returns
@@ -240,7 +199,7 @@ func (q *Queue) ReadBatch(ps []Packet) (int, error) {
 			q.rest = q.bufs[0][:q.hdrs[0].Len]
 		}
 		for k < len(ps) && q.di < q.nd {
-			if len(q.rest) < nlmsgHdrLen {
+			if len(q.rest) < nlsock.HdrLen {
 				if q.di++; q.di < q.nd {
 					q.rest = q.bufs[q.di][:q.hdrs[q.di].Len]
 				}
@@ -257,22 +216,15 @@ func (q *Queue) ReadBatch(ps []Packet) (int, error) {
 // next decodes one netlink message from q.rest and reports whether it was a
 // packet, now in p.
 func (q *Queue) next(p *Packet) bool {
-	b := q.rest
-	l := int(binary.NativeEndian.Uint32(b[0:]))
-	typ := binary.NativeEndian.Uint16(b[4:])
-	if l < nlmsgHdrLen || l > len(b) {
-		q.rest = nil
+	b, typ, rest, ok := nlsock.NextMsg(q.rest)
+	q.rest = rest
+	if !ok {
 		q.Stats.Malformed++
 		return false
 	}
-	if a := align4(l); a < len(b) {
-		q.rest = b[a:]
-	} else {
-		q.rest = nil
-	}
 	switch typ {
-	case uint16(subsysQueue)<<8 | msgPacket:
-		if err := parsePacket(b[nlmsgHdrLen:l], p); err != nil {
+	case subsysQueue<<8 | msgPacket:
+		if err := parsePacket(b[nlsock.HdrLen:], p); err != nil {
 			q.Stats.Malformed++
 			if p.hasHeader {
 				// The id is known: the packet still gets its one verdict,
@@ -285,9 +237,9 @@ func (q *Queue) next(p *Packet) bool {
 		}
 		q.Stats.Packets++
 		return true
-	case nlmsgError:
+	case unix.NLMSG_ERROR:
 		// Only failed verdicts are answered: we never ask for acks on them.
-		if l >= nlmsgHdrLen+4 && binary.NativeEndian.Uint32(b[nlmsgHdrLen:]) != 0 {
+		if errno, ok := nlsock.Errno(b); ok && errno != 0 {
 			q.Stats.VerdictErrors++
 		}
 	}
@@ -326,7 +278,7 @@ func (q *Queue) verdictMsg(typ uint8, id, verdict, mark uint32, withMark bool) [
 		n = 40
 	}
 	b := q.vbuf[:n]
-	putHeader(b, n, typ, nlmFRequest, 0, q.num)
+	putHeader(b, n, typ, unix.NLM_F_REQUEST, 0, q.num)
 	binary.NativeEndian.PutUint16(b[20:], 12)
 	binary.NativeEndian.PutUint16(b[22:], attrVerdictHdr)
 	binary.BigEndian.PutUint32(b[24:], verdict)
@@ -355,16 +307,16 @@ func (q *Queue) verdictModified(id, verdict uint32, payload []byte, mark uint32,
 		return fmt.Errorf("nfqueue: modified packet of %d bytes is too large", len(payload))
 	}
 	b := q.mbuf
-	n := nlmsgHdrLen + nfgenHdrLen
+	n := nlsock.BodyOff
 	var vh [8]byte
 	binary.BigEndian.PutUint32(vh[0:], verdict)
 	binary.BigEndian.PutUint32(vh[4:], id)
-	n += putAttr(b[n:], attrVerdictHdr, vh[:])
+	n += nlsock.PutAttr(b[n:], attrVerdictHdr, vh[:])
 	if withMark {
-		n += putAttr(b[n:], attrMark, binary.BigEndian.AppendUint32(vh[:0], mark))
+		n += nlsock.PutAttr(b[n:], attrMark, binary.BigEndian.AppendUint32(vh[:0], mark))
 	}
-	n += putAttr(b[n:], attrPayload, payload)
-	putHeader(b, n, msgVerdict, nlmFRequest, 0, q.num)
+	n += nlsock.PutAttr(b[n:], attrPayload, payload)
+	putHeader(b, n, msgVerdict, unix.NLM_F_REQUEST, 0, q.num)
 	return q.send(b[:n])
 }
 
@@ -372,24 +324,12 @@ func (q *Queue) verdictModified(id, verdict uint32, payload []byte, mark uint32,
 // still waiting in it, applies the default of a queue without a reader.
 func (q *Queue) Close() error { return unix.Close(q.fd) }
 
-// recv is a blocking recvfrom into bufs[0], without the allocation
-// unix.Recvfrom makes for the source address.
-func (q *Queue) recv() (int, error) {
-	return q.retry(unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&q.bufs[0][0])), uintptr(len(q.bufs[0])), 0)
-}
-
 // recvBatch waits for one datagram, then takes those already waiting, up to
-// len(q.bufs), in one recvmmsg; the read timeout applies to the first.
+// len(q.bufs), in one recvmmsg; the read timeout (ErrTimeout) applies to
+// the first. An interrupt is retried, and so is ENOBUFS (the kernel
+// dropped messages; it counts them per queue).
 func (q *Queue) recvBatch() (int, error) {
-	return q.retry(unix.SYS_RECVMMSG, uintptr(unsafe.Pointer(&q.hdrs[0])), uintptr(len(q.hdrs)), unix.MSG_WAITFORONE)
-}
-
-// retry makes a receive system call on the socket until it returns data
-// or a real error: an interrupt is retried, and so is ENOBUFS (the kernel
-// dropped messages; it counts them per queue). The read timeout is
-// ErrTimeout.
-func (q *Queue) retry(trap, a1, a2, a3 uintptr) (int, error) {
-	n, err := nlsock.Recv(q.fd, trap, a1, a2, a3, ErrTimeout, true)
+	n, err := nlsock.Recv(q.fd, unix.SYS_RECVMMSG, uintptr(unsafe.Pointer(&q.hdrs[0])), uintptr(len(q.hdrs)), unix.MSG_WAITFORONE, ErrTimeout, true)
 	if err != nil && err != ErrTimeout {
 		return 0, fmt.Errorf("nfqueue %d recv: %w", q.num, err)
 	}

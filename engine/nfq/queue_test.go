@@ -83,37 +83,62 @@ func TestReadSkipsGarbage(t *testing.T) {
 	}
 }
 
+// sent returns the next message the queue sent to the kernel's end k.
+func sent(t testing.TB, k int) []byte {
+	t.Helper()
+	buf := make([]byte, 256)
+	n, err := unix.Read(k, buf)
+	if err != nil {
+		t.Fatalf("read what the queue sent: %v", err)
+	}
+	return buf[:n]
+}
+
+// TestVerdictEncoding: a single and a batch verdict are each one 32-byte
+// message of their type to queue 3 with the verdict header (verdict and
+// id, big-endian); a modified verdict carries the new payload.
 func TestVerdictEncoding(t *testing.T) {
 	q, k := pair(t)
-	if err := q.Verdict(0x01020304, nfq.Drop); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 100)
-	n, _ := unix.Read(k, got)
-	got = got[:n]
-	if n != 32 {
-		t.Fatalf("verdict message is %d bytes, want 32", n)
-	}
-	if typ := binary.NativeEndian.Uint16(got[4:]); typ != 3<<8|1 { // NFQNL_MSG_VERDICT
-		t.Errorf("type %#x", typ)
-	}
-	if num := binary.BigEndian.Uint16(got[18:]); num != 3 {
-		t.Errorf("queue %d, want 3", num)
-	}
-	if !bytes.Equal(got[24:], []byte{0, 0, 0, 0, 1, 2, 3, 4}) {
-		t.Errorf("verdict header % x", got[24:])
+	for _, tc := range []struct {
+		send    func(id, verdict uint32) error
+		verdict uint32
+		typ     uint16
+		batch   bool
+	}{
+		{q.Verdict, nfq.Drop, 3<<8 | 1, false},       // NFQNL_MSG_VERDICT
+		{q.VerdictBatch, nfq.Accept, 3<<8 | 3, true}, // NFQNL_MSG_VERDICT_BATCH
+	} {
+		if err := tc.send(0x01020304, tc.verdict); err != nil {
+			t.Fatal(err)
+		}
+		got := sent(t, k)
+		if len(got) != 32 {
+			t.Fatalf("verdict message is %d bytes, want 32", len(got))
+		}
+		if typ := binary.NativeEndian.Uint16(got[4:]); typ != tc.typ {
+			t.Errorf("type %#x, want %#x", typ, tc.typ)
+		}
+		if num := binary.BigEndian.Uint16(got[18:]); num != 3 {
+			t.Errorf("queue %d, want 3", num)
+		}
+		if want := binary.BigEndian.AppendUint32(nil, tc.verdict); !bytes.Equal(got[24:], append(want, 1, 2, 3, 4)) {
+			t.Errorf("verdict header % x", got[24:])
+		}
+		v, err := nfqtest.ParseVerdict(got)
+		if err != nil || v.Batch != tc.batch || v.ID != 0x01020304 || v.Verdict != tc.verdict {
+			t.Errorf("verdict = %+v, %v", v, err)
+		}
 	}
 
 	if err := q.VerdictModified(9, nfq.Accept, []byte{0x45, 1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	got = make([]byte, 100)
-	n, _ = unix.Read(k, got)
-	if l := binary.NativeEndian.Uint32(got); int(l) != n || n != 20+12+8 {
+	got := sent(t, k)
+	if l, n := binary.NativeEndian.Uint32(got), len(got); int(l) != n || n != 20+12+8 {
 		t.Fatalf("modified verdict length %d read %d", l, n)
 	}
 	if !bytes.Equal(got[36:39], []byte{0x45, 1, 2}) {
-		t.Errorf("payload attribute % x", got[32:n])
+		t.Errorf("payload attribute % x", got[32:])
 	}
 }
 
@@ -211,22 +236,6 @@ func TestMalformedPacketWithIDIsDropped(t *testing.T) {
 	}
 }
 
-func TestVerdictBatchEncoding(t *testing.T) {
-	q, k := pair(t)
-	if err := q.VerdictBatch(0x01020304, nfq.Accept); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, _ := unix.Read(k, buf)
-	if typ := binary.NativeEndian.Uint16(buf[4:]); typ != 3<<8|3 { // NFQNL_MSG_VERDICT_BATCH
-		t.Errorf("type %#x, want NFQNL_MSG_VERDICT_BATCH", typ)
-	}
-	v, err := nfqtest.ParseVerdict(buf[:n])
-	if err != nil || !v.Batch || v.ID != 0x01020304 || v.Verdict != nfq.Accept {
-		t.Errorf("batch verdict = %+v, %v", v, err)
-	}
-}
-
 func TestReadBatchVerdictBatchNoAllocs(t *testing.T) {
 	q, k := pair(t)
 	msg := packetMsg(1, make([]byte, 64), true)
@@ -266,9 +275,8 @@ func TestVerdictCtMarkEncoding(t *testing.T) {
 		if err := q.VerdictCtMark(77, nfq.Accept, tc.mark, tc.mask); err != nil {
 			t.Fatal(err)
 		}
-		got := make([]byte, 100)
-		n, _ := unix.Read(k, got)
-		got = got[:n]
+		got := sent(t, k)
+		n := len(got)
 		if n != nfq.CtVerdictSize || int(binary.NativeEndian.Uint32(got)) != n {
 			t.Fatalf("message is %d bytes (header says %d), want %d", n, binary.NativeEndian.Uint32(got), nfq.CtVerdictSize)
 		}
@@ -390,10 +398,9 @@ func TestVerdictCtMarkMark(t *testing.T) {
 	if err := q.VerdictCtMarkMark(5, nfq.Accept, 0x4000_0000, 0x4000_0000, 0x8000_0007); err != nil {
 		t.Fatal(err)
 	}
-	got := make([]byte, 100)
-	n, _ := unix.Read(k, got)
-	v, err := nfqtest.ParseVerdict(got[:n])
-	if err != nil || n != nfq.CtVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
+	got := sent(t, k)
+	v, err := nfqtest.ParseVerdict(got)
+	if n := len(got); err != nil || n != nfq.CtVerdictMarkSize || !v.HasCt || v.CtMark != 0x4000_0000 || !v.HasMark || v.Mark != 0x8000_0007 || v.ID != 5 {
 		t.Errorf("sent %d bytes %+v, %v", n, v, err)
 	}
 }

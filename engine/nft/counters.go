@@ -12,6 +12,17 @@ type Counter struct {
 	Bytes   uint64 `json:"bytes"`
 }
 
+// plus is c and o added: one key's counts summed over families, tables
+// and the tables replaced before.
+func (c Counter) plus(o Counter) Counter {
+	return Counter{Packets: c.Packets + o.Packets, Bytes: c.Bytes + o.Bytes}
+}
+
+// counterOf is the counts of a kernel counter object.
+func counterOf(o *nftables.CounterObj) Counter {
+	return Counter{Packets: o.Packets, Bytes: o.Bytes}
+}
+
 // Counters are what the kernel counted: drops of the pre-filter by rule
 // name ("default" included), since Install; and the packets accepted
 // without a verdict from conduit (Unjudged), likewise.
@@ -42,26 +53,18 @@ func (i *Installed) Counters() (Counters, error) {
 			return Counters{}, err
 		}
 	}
-	unj.Packets += i.unjudgedBase.Packets
-	unj.Bytes += i.unjudgedBase.Bytes
-	out := Counters{Dropped: map[string]Counter{}, Unjudged: unj}
+	out := Counters{Dropped: map[string]Counter{}, Unjudged: unj.plus(i.unjudgedBase)}
 	for name, c := range i.base {
 		out.Dropped[name] = c
 	}
 	for name, c := range cur {
-		b := out.Dropped[name]
-		b.Packets += c.Packets
-		b.Bytes += c.Bytes
-		out.Dropped[name] = b
+		out.Dropped[name] = out.Dropped[name].plus(c)
 	}
 	if i.Layer2 {
 		out.Layer2 = map[Layer2Key]Counter{}
 		for _, m := range []map[Layer2Key]Counter{i.l2base, l2} {
 			for k, c := range m {
-				b := out.Layer2[k]
-				b.Packets += c.Packets
-				b.Bytes += c.Bytes
-				out.Layer2[k] = b
+				out.Layer2[k] = out.Layer2[k].plus(c)
 			}
 		}
 	}
@@ -84,18 +87,14 @@ func (i *Installed) readLocked(conn *nftables.Conn) (map[string]Counter, Counter
 				continue
 			}
 			if c.Name == unjudgedCounter {
-				unj.Packets += c.Packets
-				unj.Bytes += c.Bytes
+				unj = unj.plus(counterOf(c))
 				continue
 			}
 			rule, ok := i.ruleOf[c.Name]
 			if !ok {
 				continue
 			}
-			d := drops[rule]
-			d.Packets += c.Packets
-			d.Bytes += c.Bytes
-			drops[rule] = d
+			drops[rule] = drops[rule].plus(counterOf(c))
 		}
 	}
 	return drops, unj, nil

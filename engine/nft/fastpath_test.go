@@ -87,25 +87,36 @@ func TestFastpathRuleEveryMethod(t *testing.T) {
 	}
 }
 
+// fastpathTable installs a table with the fast path, fail-open when bypass,
+// in the namespace fd, named ns; list returns the table as nft lists it
+// there (inet, or ip for the compat method). Remove runs at the test's end.
+func fastpathTable(t *testing.T, fd int, ns string, bypass bool) (inst *Installed, list func() string) {
+	t.Helper()
+	inst, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: bypass, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Remove() })
+	fam := "inet"
+	if inst.Method == MethodCompatIP {
+		fam = "ip"
+	}
+	return inst, func() string {
+		t.Helper()
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", fam, TableName).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list: %v %s", err, out)
+		}
+		return string(out)
+	}
+}
+
 // TestFastpathRuleKernel installs the table in a namespace and reads back
 // what the kernel made of the rule, and its counter.
 func TestFastpathRuleKernel(t *testing.T) {
 	fd, name := tempNetNS(t)
-	inst, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: true, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Remove()
-	out, err := exec.Command("ip", "netns", "exec", name, "nft", "list", "table", "inet", TableName).CombinedOutput()
-	if err != nil {
-		if inst.Method == MethodCompatIP {
-			out, err = exec.Command("ip", "netns", "exec", name, "nft", "list", "table", "ip", TableName).CombinedOutput()
-		}
-		if err != nil {
-			t.Fatalf("nft list: %v %s", err, out)
-		}
-	}
-	s := string(out)
+	inst, list := fastpathTable(t, fd, name, true)
+	s := list()
 	rule := "ct state established ct mark & 0x40000000 == 0x40000000 counter packets 0 bytes 0 meta mark set meta mark | 0x80000000 accept"
 	i, q := strings.Index(s, rule), strings.Index(strings.ToLower(s), "queue")
 	if i < 0 || q < 0 || i > q {
@@ -120,22 +131,7 @@ func TestFastpathRuleKernel(t *testing.T) {
 // element, which expires unless the daemon renews it.
 func TestFastpathAliveKernel(t *testing.T) {
 	fd, name := tempNetNS(t)
-	inst, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: false, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Remove()
-	fam := "inet"
-	if inst.Method == MethodCompatIP {
-		fam = "ip"
-	}
-	list := func() string {
-		out, err := exec.Command("ip", "netns", "exec", name, "nft", "list", "table", fam, TableName).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft list: %v %s", err, out)
-		}
-		return string(out)
-	}
+	inst, list := fastpathTable(t, fd, name, false)
 	s := list()
 	if !strings.Contains(s, "@"+aliveSet+" ct state established ct mark & 0x40000000 == 0x40000000 counter") {
 		t.Fatalf("the fast-path rule does not need the alive element:\n%s", s)
@@ -165,10 +161,7 @@ func TestFastpathAliveKernel(t *testing.T) {
 		t.Fatal("no element after renewing an expired one")
 	}
 	// With bypass there is no alive element to keep.
-	inst2, err := Install(Config{QueueNum: 7, QueueCount: 1, Bypass: true, NetNS: fd, Fastpath: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst2, _ := fastpathTable(t, fd, name, true)
 	if strings.Contains(list(), aliveSet) {
 		t.Error("a table with bypass has the alive set")
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 )
 
 // The layer2 section of the policy is enforced in a bridge-family table
@@ -132,10 +131,8 @@ func compileLayer2(pol *rules.Policy, logGroup uint16) *l2program {
 			return
 		}
 		// The counter counts every frame; the log only the first few each second.
-		logged := append(append([]expr.Any{}, match...), c,
-			&expr.Limit{Type: expr.LimitTypePkts, Rate: l2LogRate, Unit: expr.LimitTimeSecond, Burst: l2LogRate},
-			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: logGroup, Data: []byte(L2LogPrefix + l.Mode.String())},
-			verdict)
+		logged := append(append(append([]expr.Any{}, match...), c), nflog(logGroup, l2LogRate, L2LogPrefix+l.Mode.String())...)
+		logged = append(logged, verdict)
 		p.rules = append(p.rules, logged, append(append([]expr.Any{}, match...), verdict))
 	}
 	for _, e := range rules.EtherTypes {
@@ -277,10 +274,7 @@ func (i *Installed) readL2Locked(conn *nftables.Conn) (map[Layer2Key]Counter, er
 		if !ok {
 			continue
 		}
-		s := out[k]
-		s.Packets += c.Packets
-		s.Bytes += c.Bytes
-		out[k] = s
+		out[k] = out[k].plus(counterOf(c))
 	}
 	return out, nil
 }
@@ -291,10 +285,7 @@ func (i *Installed) addL2BaseLocked(cur map[Layer2Key]Counter) {
 		i.l2base = map[Layer2Key]Counter{}
 	}
 	for k, c := range cur {
-		b := i.l2base[k]
-		b.Packets += c.Packets
-		b.Bytes += c.Bytes
-		i.l2base[k] = b
+		i.l2base[k] = i.l2base[k].plus(c)
 	}
 }
 

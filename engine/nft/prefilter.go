@@ -430,18 +430,24 @@ func (b *builder) drop(m []expr.Any, i int) [][]expr.Any {
 		if len(prefix) > 127 {
 			prefix = prefix[:127]
 		}
-		first = append(first,
-			&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(b.fc.LogRate), Unit: expr.LimitTimeSecond, Burst: b.fc.LogRate},
-			// The whole packet: the reader's copy range decides, and the
-			// rate limit keeps a flood from costing much.
-			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX,
-				Group: b.fc.LogGroup, Data: []byte(prefix)})
+		first = append(first, nflog(b.fc.LogGroup, b.fc.LogRate, prefix)...)
 	}
 	first = append(first, &expr.Verdict{Kind: expr.VerdictDrop})
 	if b.fc.LogGroup == 0 {
 		return [][]expr.Any{first}
 	}
 	return [][]expr.Any{first, append(append([]expr.Any{}, m...), &expr.Verdict{Kind: expr.VerdictDrop})}
+}
+
+// nflog is the statements that log a packet to NFLOG group with prefix, at
+// most rate packets a second (and bursts of rate): a drop rule's trace for
+// engine/nflog's reader. The whole packet goes: the reader's copy range
+// decides, and the rate limit keeps a flood from costing much.
+func nflog(group uint16, rate uint32, prefix string) []expr.Any {
+	return []expr.Any{
+		&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(rate), Unit: expr.LimitTimeSecond, Burst: rate},
+		&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: group, Data: []byte(prefix)},
+	}
 }
 
 // counterFor names rule i's kernel counter after the rule when the name is

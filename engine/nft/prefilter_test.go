@@ -62,24 +62,26 @@ func (p testPacket) bytes() (b []byte, th int) {
 		}
 		h[8] = p.hop
 		h[9] = p.proto
-		s, d := p.src.As4(), p.dst.As4()
-		copy(h[12:], s[:])
-		copy(h[16:], d[:])
+		putAddrs(h[12:], p.src, p.dst)
 		return append(h, l4...), 20
 	}
 	h := make([]byte, 40)
 	h[0] = 0x60
 	h[6] = p.proto
 	h[7] = p.hop
-	s, d := p.src.As16(), p.dst.As16()
-	copy(h[8:], s[:])
-	copy(h[24:], d[:])
+	putAddrs(h[8:], p.src, p.dst)
 	if p.extHeader {
 		h[6] = 0 // hop-by-hop options, 8 bytes, then the transport
 		h = append(h, p.proto, 0, 1, 4, 0, 0, 0, 0)
 	}
 	binary.BigEndian.PutUint16(h[4:], uint16(len(h)-40+len(l4)))
 	return append(h, l4...), len(h)
+}
+
+// putAddrs writes src then dst at h, as IPv4 and IPv6 headers carry them.
+func putAddrs(h []byte, src, dst netip.Addr) {
+	n := copy(h, src.AsSlice())
+	copy(h[n:], dst.AsSlice())
 }
 
 func (p testPacket) String() string {

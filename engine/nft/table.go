@@ -320,13 +320,9 @@ func (i *Installed) Remove() error {
 
 // addBaseLocked keeps the counts of a table about to go.
 func (i *Installed) addBaseLocked(drops map[string]Counter, unj Counter) {
-	i.unjudgedBase.Packets += unj.Packets
-	i.unjudgedBase.Bytes += unj.Bytes
+	i.unjudgedBase = i.unjudgedBase.plus(unj)
 	for name, c := range drops {
-		b := i.base[name]
-		b.Packets += c.Packets
-		b.Bytes += c.Bytes
-		i.base[name] = b
+		i.base[name] = i.base[name].plus(c)
 	}
 }
 

@@ -41,14 +41,7 @@ func (h v4pkt) build() []byte {
 		ihl = h.ihl
 	}
 	b[0] = 0x40 | byte(ihl)
-	tl := hl + len(h.l4)
-	switch {
-	case h.totLen == -1:
-		tl = 0
-	case h.totLen != 0:
-		tl = h.totLen
-	}
-	binary.BigEndian.PutUint16(b[2:], uint16(tl))
+	binary.BigEndian.PutUint16(b[2:], lengthField(h.totLen, hl+len(h.l4)))
 	binary.BigEndian.PutUint16(b[4:], id4)
 	fo := uint16(h.fragOff / 8)
 	if h.mf {
@@ -130,15 +123,21 @@ func (h v6pkt) build() []byte {
 		b[start] = next
 	}
 	b = append(b, h.l4...)
-	pl := len(b) - IPv6Len
-	switch {
-	case h.payLen == -1:
-		pl = 0
-	case h.payLen != 0:
-		pl = h.payLen
-	}
-	binary.BigEndian.PutUint16(b[4:], uint16(pl))
+	binary.BigEndian.PutUint16(b[4:], lengthField(h.payLen, len(b)-IPv6Len))
 	return append(b, h.trailer...)
+}
+
+// lengthField is what a builder writes in an IP length field whose true
+// value is n: n when set is 0, 0 when set is -1 (as for GSO), else set as
+// is.
+func lengthField(set, n int) uint16 {
+	switch set {
+	case 0:
+		return uint16(n)
+	case -1:
+		return 0
+	}
+	return uint16(set)
 }
 
 // tcpSeg builds a TCP segment (checksum left zero: Decode does not verify it).

@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"github.com/conduit-ot/conduit/assets"
 	"github.com/conduit-ot/conduit/engine"
 	"github.com/conduit-ot/conduit/engine/afpacket"
+	"github.com/conduit-ot/conduit/engine/afpacket/afpackettest"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/internal/plant"
 	"github.com/conduit-ot/conduit/learn"
@@ -40,19 +40,7 @@ func benchEngine(tb testing.TB, workers int) *engine.Engine {
 
 // udpFrame is an Ethernet frame with a 64-byte UDP datagram HMI -> PLC.
 func udpFrame() []byte {
-	b := make([]byte, 14+20+8+64)
-	copy(b[0:6], []byte{0x02, 0, 0, 0, 0, 1})
-	copy(b[6:12], []byte{0x00, 0x00, 0xbc, 0, 0, 2})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
-	copy(ip[12:16], []byte{10, 20, 0, 10})
-	copy(ip[16:20], []byte{10, 10, 0, 10})
-	binary.BigEndian.PutUint16(ip[20:], 40000)
-	binary.BigEndian.PutUint16(ip[22:], 2222)
-	binary.BigEndian.PutUint16(ip[24:], 8+64)
-	return b
+	return afpackettest.UDPFrame([6]byte{0x00, 0x00, 0xbc, 0, 0, 2}, [4]byte{10, 20, 0, 10}, [4]byte{10, 10, 0, 10}, 40000, 2222, 64)
 }
 
 // BenchmarkFrame is the sensor's per-frame path after the ring: the

@@ -1,20 +1,10 @@
 package alloctest
 
 import (
-	"fmt"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/tbtest"
 )
-
-// recorder keeps what Errorf reports instead of failing the test.
-type recorder struct {
-	testing.TB
-	errs []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, a ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, a...))
-}
 
 var sink []byte
 
@@ -27,10 +17,10 @@ func TestZero(t *testing.T) {
 		{"none", func() { sink = sink[:0] }, false},
 		{"make", func() { sink = make([]byte, 64) }, true},
 	} {
-		var r recorder
+		var r tbtest.Recorder
 		Zero(&r, 10, c.name, c.f)
-		if got := len(r.errs) > 0; got != c.fails {
-			t.Errorf("%s: reported %v, want a failure %v", c.name, r.errs, c.fails)
+		if got := len(r.Errs) > 0; got != c.fails {
+			t.Errorf("%s: reported %v, want a failure %v", c.name, r.Errs, c.fails)
 		}
 	}
 }

@@ -1,9 +1,6 @@
 package ipproto
 
-import (
-	"strconv"
-	"testing"
-)
+import "testing"
 
 func TestName(t *testing.T) {
 	for _, tc := range []struct {
@@ -28,8 +25,12 @@ func TestName(t *testing.T) {
 		if got := Name(tc.p); got != tc.name {
 			t.Errorf("Name(%d) = %q, want %q", tc.p, got, tc.name)
 		}
-		if got, want := Number(tc.p), "proto-"+strconv.Itoa(int(tc.p)); got != want {
-			t.Errorf("Number(%d) = %q, want %q", tc.p, got, want)
+	}
+	// Number names every number alike, with a name or not.
+	for p, want := range map[uint8]string{ICMP: "proto-1", TCP: "proto-6", UDP: "proto-17", ICMPv6: "proto-58",
+		ESP: "proto-50", AH: "proto-51", GRE: "proto-47", SCTP: "proto-132", 0: "proto-0", 99: "proto-99", 255: "proto-255"} {
+		if got := Number(p); got != want {
+			t.Errorf("Number(%d) = %q, want %q", p, got, want)
 		}
 	}
 }

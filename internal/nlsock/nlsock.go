@@ -1,7 +1,10 @@
 // Package nlsock makes the system calls of conduit's raw netlink sockets
 // (NFQUEUE, NFLOG, ctnetlink) the way their readers need them: straight
 // syscalls on a socket the caller owns, so that a blocked reader parks its
-// own thread instead of Go's poller, and no allocation on the way.
+// own thread instead of Go's poller, and no allocation on the way. It also
+// holds what the NFQUEUE and NFLOG readers share of nfnetlink (msg.go):
+// the socket's setup, the message and attribute framing, and the wait for
+// the kernel's acknowledgement of a configuration request.
 package nlsock
 
 import (
@@ -32,6 +35,12 @@ func Recv(fd int, trap, a1, a2, a3 uintptr, timeout error, dropsCounted bool) (i
 			return 0, e
 		}
 	}
+}
+
+// RecvFrom is Recv with recvfrom(2) into buf, without the allocation
+// unix.Recvfrom makes for the source address.
+func RecvFrom(fd int, buf []byte, timeout error, dropsCounted bool) (int, error) {
+	return Recv(fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, timeout, dropsCounted)
 }
 
 // Send writes the message b to fd in one sendto, retrying interrupts; an

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,10 +26,6 @@ func pair(t *testing.T) (a, b int) {
 	return fds[0], fds[1]
 }
 
-func recvfrom(fd int, buf []byte) (int, error) {
-	return Recv(fd, unix.SYS_RECVFROM, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, errTimeout, true)
-}
-
 func TestRecvAndSend(t *testing.T) {
 	a, b := pair(t)
 	buf := make([]byte, 16)
@@ -48,7 +43,7 @@ func TestRecvAndSend(t *testing.T) {
 				t.Fatalf("%s: send: %v", c.name, err)
 			}
 		}
-		n, err := recvfrom(a, buf)
+		n, err := RecvFrom(a, buf, errTimeout, true)
 		if n != c.n || err != c.err {
 			t.Errorf("%s: Recv = %d, %v; want %d, %v", c.name, n, err, c.n, c.err)
 		}
@@ -57,7 +52,7 @@ func TestRecvAndSend(t *testing.T) {
 
 func TestErrorsAreErrnos(t *testing.T) {
 	buf := make([]byte, 4)
-	if _, err := recvfrom(-1, buf); !errors.Is(err, unix.EBADF) {
+	if _, err := RecvFrom(-1, buf, errTimeout, true); !errors.Is(err, unix.EBADF) {
 		t.Errorf("Recv on a closed descriptor: %v, want EBADF", err)
 	}
 	if err := Send(-1, buf); !errors.Is(err, unix.EBADF) {
@@ -70,7 +65,7 @@ func TestNoAllocs(t *testing.T) {
 	msg, buf := []byte("x"), make([]byte, 4)
 	if n := testing.AllocsPerRun(200, func() {
 		Send(b, msg)
-		recvfrom(a, buf)
+		RecvFrom(a, buf, errTimeout, true)
 	}); n != 0 {
 		t.Errorf("Send+Recv allocate %v times", n)
 	}

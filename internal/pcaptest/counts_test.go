@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/tbtest"
 )
 
 func TestCounts(t *testing.T) {
@@ -33,25 +35,10 @@ func TestCountsFunc(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 	for _, bad := range []string{"req 1", "req a b", "req x 1"} {
-		var f fatal
-		func() {
-			defer func() { recover() }()
-			CountsFunc(&f, bad, double)
-		}()
-		if !strings.HasPrefix(f.msg, "bad line") {
-			t.Errorf("%q: fatal %q, want a bad line", bad, f.msg)
+		var r tbtest.Recorder
+		r.Run(func(tb testing.TB) { CountsFunc(tb, bad, double) })
+		if len(r.Errs) != 1 || !strings.HasPrefix(r.Errs[0], "bad line") {
+			t.Errorf("%q: fatal %q, want a bad line", bad, r.Errs)
 		}
 	}
-}
-
-// fatal records a Fatalf and stops the caller as testing.T does.
-type fatal struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatal) Helper() {}
-func (f *fatal) Fatalf(format string, a ...any) {
-	f.msg = fmt.Sprintf(format, a...)
-	panic(f.msg)
 }

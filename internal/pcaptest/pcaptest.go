@@ -121,18 +121,31 @@ func ReadFile(path string) ([]Segment, error) {
 	}
 	defer r.Close()
 	var out []Segment
-	var p capture.Packet
-	for {
-		if err := r.Next(&p); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("read capture %s: %w", path, err)
-		}
+	err = each(r, func(p *capture.Packet) {
 		// Data is reused by the next call; segments outlive it.
 		if s, ok := decodeIP(bytes.Clone(p.Data)); ok {
 			s.Frame = p.Number
 			out = append(out, s)
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read capture %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// each hands f every packet of r, in turn in one Packet that the next
+// read reuses, and returns the error that ended the capture before its
+// end, if any.
+func each(r *capture.Reader, f func(p *capture.Packet)) error {
+	var p capture.Packet
+	for {
+		if err := r.Next(&p); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		f(&p)
 	}
 }
 
@@ -162,15 +175,10 @@ func Frames(data []byte) ([]Frame, error) {
 		return nil, err
 	}
 	var out []Frame
-	var p capture.Packet
-	for {
-		if err := r.Next(&p); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return out, err
-		}
+	err = each(r, func(p *capture.Packet) {
 		out = append(out, Frame{LinkType: uint32(p.Link), Data: bytes.Clone(r.Frame())})
-	}
+	})
+	return out, err
 }
 
 // Decode extracts the TCP or UDP payload of one frame, stripping the link

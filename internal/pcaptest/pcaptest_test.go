@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/capture"
@@ -15,8 +16,8 @@ import (
 // tshark 4.0: frames matching `tcp && ip.len <= frame.cap_len - 14` (resp.
 // udp), and the sum of tcp.len over them.
 func TestCaptures(t *testing.T) {
-	dir := Dir(t)
-	want := map[string]struct{ tcp, udp, tcpBytes int }{
+	type counts struct{ tcp, udp, tcpBytes int }
+	want := map[string]counts{
 		"dnp3/cold_restart_and_response.pcap":                {10, 0, 32},
 		"dnp3/direct_operate_crob_malform_but_good_crc.pcap": {1, 0, 35},
 		"dnp3/directoperate_and_response.pcap":               {10, 0, 72},
@@ -40,16 +41,14 @@ func TestCaptures(t *testing.T) {
 		"s7/snap7_s300_everything.pcapng":                    {64, 0, 3756},
 		"s7/snap7_s300_stop.pcapng":                          {2, 0, 53},
 	}
-	seen := 0
 	for _, proto := range []string{"dnp3", "enip", "modbus", "s7"} {
-		for _, path := range Files(t, dir, proto) {
-			rel := proto + "/" + filepath.Base(path)
-			w, ok := want[rel]
-			if !ok {
-				t.Errorf("%s: capture not in the table", rel)
-				continue
+		folder := map[string]counts{}
+		for rel, w := range want {
+			if name, ok := strings.CutPrefix(rel, proto+"/"); ok {
+				folder[name] = w
 			}
-			seen++
+		}
+		Table(t, proto, folder, func(t *testing.T, path string, w counts) {
 			segs, err := ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -65,12 +64,9 @@ func TestCaptures(t *testing.T) {
 				}
 			}
 			if tcp != w.tcp || udp != w.udp || tcpBytes != w.tcpBytes {
-				t.Errorf("%s: tcp=%d udp=%d tcp bytes=%d, want %d %d %d", rel, tcp, udp, tcpBytes, w.tcp, w.udp, w.tcpBytes)
+				t.Errorf("tcp=%d udp=%d tcp bytes=%d, want %d %d %d", tcp, udp, tcpBytes, w.tcp, w.udp, w.tcpBytes)
 			}
-		}
-	}
-	if seen != len(want) {
-		t.Errorf("read %d captures, want %d", seen, len(want))
+		})
 	}
 }
 

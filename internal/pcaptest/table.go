@@ -1,7 +1,9 @@
 package pcaptest
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"unsafe"
@@ -61,12 +63,11 @@ func Table[W any](t *testing.T, proto string, want map[string]W, check func(t *t
 		})
 	}
 	var missing []string
-	for name := range want {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		if !seen[name] {
 			missing = append(missing, name)
 		}
 	}
-	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("expected captures missing from %s/%s: %v", dir, proto, missing)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/conduit-ot/conduit/internal/tbtest"
 )
 
 func TestPayloads(t *testing.T) {
@@ -33,26 +35,15 @@ func TestPayloads(t *testing.T) {
 	}
 }
 
-// recorder keeps what Errorf reports instead of failing the test.
-type recorder struct {
-	testing.TB
-	errs []string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, a ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, a...))
-}
-
 func TestDiffCounts(t *testing.T) {
-	var r recorder
+	var r tbtest.Recorder
 	DiffCounts(&r, map[string]int{"a": 1, "b": 2, "z": 1}, map[string]int{"a": 1, "b": 3, "c": 1})
 	want := fmt.Sprint([]string{
 		"b                      got 2, want 3",
 		"c                      got 0, want 1",
 		"z                      got 1, want 0",
 	})
-	if got := fmt.Sprint(r.errs); got != want {
+	if got := fmt.Sprint(r.Errs); got != want {
 		t.Errorf("reported %s, want %s", got, want)
 	}
 }
@@ -98,13 +89,13 @@ func TestEachPDU(t *testing.T) {
 	if got != want || gotRsp != wantRsp || wantRsp == 0 {
 		t.Errorf("walked %d bytes, %d from the port; want %d, %d", got, gotRsp, want, wantRsp)
 	}
-	var r recorder
+	var r tbtest.Recorder
 	calls := 0
 	EachPDU(&r, path, 502, func(b []byte, _ bool) (int, string) {
 		calls++
 		return 0, "bad"
 	})
-	if n := len(Payloads(t, path, 502)); calls != n || len(r.errs) != n {
-		t.Errorf("a failing parse: %d calls, %d reports; want one each per payload (%d)", calls, len(r.errs), n)
+	if n := len(Payloads(t, path, 502)); calls != n || len(r.Errs) != n {
+		t.Errorf("a failing parse: %d calls, %d reports; want one each per payload (%d)", calls, len(r.Errs), n)
 	}
 }
