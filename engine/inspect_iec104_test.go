@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 )
@@ -40,7 +41,7 @@ func TestInspectIEC104Stream(t *testing.T) {
 		t.Fatal("the outstation's answers refused")
 	}
 	lines := te.appLines()
-	if len(lines) != 1 || lines[0].reason != ReasonException || !lines[0].accept || lines[0].app.Side != rspSide ||
+	if len(lines) != 1 || lines[0].reason != ReasonException || !lines[0].accept || lines[0].app.Side != inspect.RspSide ||
 		iec104Attr(&lines[0].app, "type_id") != "C_CS_NA_1" || iec104Attr(&lines[0].app, "negative") != "true" ||
 		lines[0].app.Offset != uint32(6+len(con)+len(meas)) {
 		t.Fatalf("negative confirmation: lines %+v", lines)

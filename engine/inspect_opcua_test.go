@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
@@ -219,8 +220,8 @@ func TestInspectOPCUAChunks(t *testing.T) {
 			t.Fatalf("big read from %d refused: %v", cut[0], lineSummaries(te.appLines()))
 		}
 	}
-	if pduMax != 4096 {
-		t.Errorf("the engine keeps %d bytes of a PDU; proto/opcua's streamMax says 4096", pduMax)
+	if inspect.PDUMax != 4096 {
+		t.Errorf("the engine keeps %d bytes of a PDU; proto/opcua's streamMax says 4096", inspect.PDUMax)
 	}
 	s.req(cat(ch9.Request(opcua.Read, 8, 6, nil), ch9.Request(opcua.Write, 9, 7, nil)))
 	lines = te.appLines()

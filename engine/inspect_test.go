@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
@@ -191,7 +192,7 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	lines := te.appLines()
 	if len(lines) != 1 || lines[0].reason != ReasonException || appInt(&lines[0].app, "exception_code") != 2 || appInt(&lines[0].app, "function_code") != 3 ||
-		lines[0].app.Side != rspSide || !lines[0].accept {
+		lines[0].app.Side != inspect.RspSide || !lines[0].accept {
 		t.Fatalf("exception response: lines %+v", lines)
 	}
 	if lines[0].app.Offset != uint32(len(mbReadRsp(1, 1, 10))) {
@@ -973,22 +974,22 @@ func TestStreamSlotsRecycled(t *testing.T) {
 		sp := uint16(41000 + i)
 		w.Decide(seg(hmi, plc, sp, 502, fSYN, 1, 0, nil))
 	}
-	if w.streams.used != 3 {
-		t.Fatalf("%d slots for 3 inspected flows", w.streams.used)
+	if used, _, _ := w.insp.Slots(); used != 3 {
+		t.Fatalf("%d slots for 3 inspected flows", used)
 	}
 	// Flows end (idle handshakes); their slots come back and are reused.
 	te.clock += int64(60e9)
 	te.Conntrack().Sweep(te.clock)
-	if n := len(w.streams.free); n != 3 {
+	if _, n, _ := w.insp.Slots(); n != 3 {
 		t.Fatalf("%d slots freed, want 3", n)
 	}
 	w.Decide(seg(hmi, plc, 42000, 502, fSYN, 1, 0, nil))
-	if w.streams.used != 3 || len(w.streams.free) != 2 {
-		t.Errorf("slot not reused: used %d free %d", w.streams.used, len(w.streams.free))
+	if used, free, _ := w.insp.Slots(); used != 3 || free != 2 {
+		t.Errorf("slot not reused: used %d free %d", used, free)
 	}
 	// A flow of a rule without a condition takes none.
 	w.Decide(tpkt{src: hmi, dst: plc, proto: 1, icmpType: 8, icmpID: 3}.bytes())
-	if w.streams.used != 3 || len(w.streams.free) != 2 {
+	if used, free, _ := w.insp.Slots(); used != 3 || free != 2 {
 		t.Errorf("an ICMP flow took a slot")
 	}
 }
@@ -1119,41 +1120,11 @@ func BenchmarkInspect(b *testing.B) {
 	}
 }
 
-// checkLargeBuffers checks the worker's large buffers: each one is spare
-// or held by exactly one slot, and no live direction or reassembly holds
-// one it does not need.
+// checkLargeBuffers checks the worker's large buffers (inspect.Follower.Check).
 func checkLargeBuffers(t testing.TB, w *Worker) {
 	t.Helper()
-	p := &w.streams
-	seen := make([]int, len(p.large)+1)
-	for _, r := range p.spare {
-		seen[r]++
-	}
-	for i := int32(0); i < p.used; i++ {
-		st := p.at(i)
-		for k := range st.dir {
-			d, a := &st.dir[k], &st.asm[k]
-			seen[d.large]++
-			seen[a.Buf]++
-			if d.large != 0 && d.part <= streamBuf {
-				t.Errorf("slot %d side %d holds a large buffer for %d unfinished bytes", i, k, d.part)
-			}
-			if a.Buf != 0 && (!a.Active || a.Decided) {
-				t.Errorf("slot %d side %d holds a large buffer for no reassembly", i, k)
-			}
-			limit := streamBuf
-			if d.large != 0 {
-				limit = pduMax
-			}
-			if d.n < 0 || d.n > limit || d.part < 0 || d.part > d.n || a.N > asmMax {
-				t.Errorf("slot %d side %d out of bounds: n %d part %d asm %d", i, k, d.n, d.part, a.N)
-			}
-		}
-	}
-	for r := 1; r < len(seen); r++ {
-		if seen[r] != 1 {
-			t.Errorf("large buffer %d is spare or held %d times", r, seen[r])
-		}
+	if err := w.insp.Check(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -1170,7 +1141,7 @@ func enipSetAttr(service byte, n int) []byte {
 
 // TestInspectLargePDUs: PDUs beyond the flow's own buffer are gathered in
 // a large buffer borrowed from the worker while they are pending, given
-// back once they are whole; beyond pduMax, or with every large buffer
+// back once they are whole; beyond inspect.PDUMax, or with every large buffer
 // lent, a request is unparsed.
 func TestInspectLargePDUs(t *testing.T) {
 	const cond = "    cip: {services: [get_attribute_single]}"
@@ -1186,9 +1157,9 @@ func TestInspectLargePDUs(t *testing.T) {
 		{"enip request in three segments", "44818", cond, get, []int{1000, 2000}, []bool{true, true, true}, nil},
 		{"enip refused when whole", "44818", cond, set, []int{1000, 2000}, []bool{true, true, false}, []string{"!app-violation services"}},
 		{"enip in one segment", "44818", cond, get, nil, []bool{true}, nil},
-		{"enip beyond pduMax", "44818", cond, enipSetAttr(0x0e, 5000), []int{1000, 2000}, []bool{false},
+		{"enip beyond inspect.PDUMax", "44818", cond, enipSetAttr(0x0e, 5000), []int{1000, 2000}, []bool{false},
 			[]string{"!unparsed-enip pdu-larger-than-stream-buffer"}},
-		{"s7 TPKT beyond streamBuf", "102", `    s7: {functions: [read_var]}`, s7big, []int{1400}, []bool{true, false},
+		{"s7 TPKT beyond inspect.StreamBuf", "102", `    s7: {functions: [read_var]}`, s7big, []int{1400}, []bool{true, false},
 			[]string{"!app-violation functions"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1232,12 +1203,12 @@ func TestInspectLargePDUs(t *testing.T) {
 	// flow holding one ends, its buffer is taken back.
 	te = newAppEngine(t, "enforce", "tcp", "44818", cond)
 	w = te.Worker(0)
-	for i := range maxLarge + 1 {
+	for i := range inspect.MaxLarge + 1 {
 		sp := uint16(30000 + i)
 		w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))
 		w.Decide(seg(plc, hmi, 44818, sp, fSYN|fACK, 5000, 1001, nil))
 		v := w.DecideVerdict(seg(hmi, plc, sp, 44818, fACK|fPSH, 1001, 5001, get[:2000]))
-		if v.Accept != (i < maxLarge) {
+		if v.Accept != (i < inspect.MaxLarge) {
 			t.Fatalf("flow %d: accepted %v", i, v.Accept)
 		}
 	}
@@ -1247,8 +1218,8 @@ func TestInspectLargePDUs(t *testing.T) {
 	checkLargeBuffers(t, w)
 	te.clock += int64(25 * 3600e9) // beyond the established timeout
 	te.Conntrack().Sweep(te.clock)
-	if len(w.streams.free) != maxLarge+1 || len(w.streams.spare) != 0 {
-		t.Fatalf("%d slots free, %d large buffers spare before a borrow", len(w.streams.free), len(w.streams.spare))
+	if _, free, spare := w.insp.Slots(); free != inspect.MaxLarge+1 || spare != 0 {
+		t.Fatalf("%d slots free, %d large buffers spare before a borrow", free, spare)
 	}
 	sp := uint16(40000)
 	w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))

@@ -5,10 +5,10 @@ import (
 	"sync/atomic"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
-	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -55,17 +55,14 @@ type Worker struct {
 	// the failure path.
 	testPanic func()
 
-	// Industrial-protocol inspection (inspect.go): the stream slots of
-	// this worker's flows, scratch space for the parsers, and what a
-	// decision leaves behind (a verdict line, a replacement packet).
-	streams    streamPool
-	insp       inspection
-	join       [pduMax]byte
-	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
-	onRequest  func(RequestSeen)            // Config.OnRequest, at hand where requests are judged
+	// Industrial-protocol inspection (inspect.go): the stream follower
+	// of this worker's flows, what it reports to, and what a decision
+	// leaves behind (a verdict line, a replacement packet).
+	insp       inspect.Follower
+	watch      watch
+	onRequest  func(RequestSeen) // Config.OnRequest, at hand where requests are judged
 	appEv      verdictEvent
 	appPending bool
-	out        [ipv6Len + tcpLen]byte
 	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
 
 	// The fast path (fastpath.go): this worker's kernel connection (nil:

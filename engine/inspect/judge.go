@@ -1,0 +1,39 @@
+package inspect
+
+import "github.com/conduit-ot/conduit/proto"
+
+// The follower as a protocol's inspector sees it (proto.Judge): what it
+// offers the adapter judging one packet's PDUs.
+
+var _ proto.Judge = (*Follower)(nil)
+
+func (in *Follower) Violation(f proto.Failure, off uint32) *proto.Event {
+	return in.violation(f, off)
+}
+
+func (in *Follower) Unparsed(detail string, off uint32) *proto.Event {
+	return in.unparsed(unparsedReason[in.cond.Proto], "", detail, off)
+}
+
+func (in *Follower) Malformed(err, detail string, off uint32) *proto.Event {
+	return in.unparsed(malformedReason[in.cond.Proto], err, detail, off)
+}
+
+func (in *Follower) Notice(off uint32) *proto.Event { return in.notice(off) }
+
+func (in *Follower) Count() { in.requests++ }
+
+// Seen covers a request the condition passed (one the rule counts, or of
+// a kind counted by its carrier) and reports it to the observer.
+func (in *Follower) Seen(r proto.Judged) {
+	if r.Failure == proto.Pass && (r.Counted || proto.Uncounted(r.Kind)) {
+		in.obs.Cover(in.st, r)
+	}
+	if in.report {
+		in.obs.Report(r)
+	}
+}
+
+func (in *Follower) Asm() *proto.Asm { return &in.asm }
+
+func (in *Follower) Word() *uint16 { return &in.word }
