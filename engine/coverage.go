@@ -153,10 +153,10 @@ func flowCoverKey(k conntrack.Key, reversed bool, icmpType uint8) coverKey {
 	return ck
 }
 
-// Cover (inspect.Observer) records a request the condition passed on the
+// Cover (inspect.Observer) records requests the condition passed on the
 // flow being inspected. The flow's tuple is looked up once and kept in its
-// stream slot, so a request costs the lock and a short scan.
-func (o *watch) Cover(st *inspect.Stream, r proto.Judged) {
+// stream slot, so a packet's requests cost the lock and a short scan each.
+func (o *watch) Cover(st *inspect.Stream, rs []proto.Judged) {
 	c := o.cov
 	c.mu.Lock()
 	t := o.tup
@@ -169,9 +169,11 @@ func (o *watch) Cover(st *inspect.Stream, r proto.Judged) {
 		}
 		o.tup = t
 	}
-	if t == nil {
-		c.moreRequests++
-	} else {
+	for _, r := range rs {
+		if t == nil {
+			c.moreRequests++
+			continue
+		}
 		f := funcKey{kind: r.Kind, code: r.Code, mei: r.MEI, class: r.Class}
 		t.tally(f.kind, r.Unit) // count, inline on the packet path
 		t.addFunc(f, 1, true)

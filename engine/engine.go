@@ -116,6 +116,7 @@ func New(cfg Config) *Engine {
 	})
 	for i := range cfg.Workers {
 		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i), onRequest: e.onRequest}
+		w.watch.w = w
 		w.insp.Init(inspect.Config{Pkt: &w.pkt, Observer: &w.watch, Report: e.onRequest != nil,
 			LargeBuffers: cfg.LargeBuffers, LineWindow: deniedWindow})
 		e.workers = append(e.workers, w)

@@ -30,12 +30,15 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	if dir != reqDir {
 		side = inspect.RspSide
 	}
-	w.watch = watch{w: w, flow: f, cov: &c.cov, now: now}
+	w.watch.flow, w.watch.cov, w.watch.tup, w.watch.now = f, &c.cov, nil, now
 	slot := markOf(f).slot()
-	r := w.insp.Inspect(inspect.Packet{Rule: &pol.Rules[f.Rule], Mode: mode, Side: side, Flow: f.ID,
+	r := w.insp.Inspect(&inspect.Packet{Rule: &pol.Rules[f.Rule], Mode: mode, Side: side, Flow: f.ID,
 		Packets: f.Packets[0] + f.Packets[1], Slot: slot, B: b, Now: now})
 	if r.Slot != slot {
 		markOf(f).setSlot(r.Slot)
+	}
+	if st, rs := w.insp.Covered(); len(rs) > 0 {
+		w.watch.Cover(st, rs)
 	}
 	w.watch.outcome()
 	c.requests.Add(r.Requests)

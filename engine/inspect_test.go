@@ -1280,3 +1280,27 @@ func TestInspectReassemblyNoAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectCoverageManyPDUs: a segment carrying more requests than the
+// follower keeps for one Observer.Cover has every one covered.
+func TestInspectCoverageManyPDUs(t *testing.T) {
+	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
+	s := newSession(t, te)
+	var data []byte
+	for i := range 21 {
+		data = append(data, mbReq(uint16(i), 1, 3, 0, 1)...)
+	}
+	if v := s.req(data); !v.Accept {
+		t.Fatal("21 reads refused")
+	}
+	for _, rc := range te.Coverage(0) {
+		if rc.Name != "hmi-reads" {
+			continue
+		}
+		if len(rc.Tuples) != 1 || rc.Tuples[0].Requests != 21 || rc.Tuples[0].Functions["modbus read_holding_registers"] != 21 {
+			t.Fatalf("coverage %+v", rc.Tuples)
+		}
+		return
+	}
+	t.Fatal("no coverage of hmi-reads")
+}

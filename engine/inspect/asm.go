@@ -8,14 +8,14 @@ import "github.com/conduit-ot/conduit/proto"
 // AsmStart (proto.Judge) begins a reassembly at stream offset off, behind the bytes the
 // stored one keeps.
 func (in *Follower) AsmStart(off uint32) {
-	in.asm = assembly{Buf: in.asm.Buf, Active: true, At: off}
+	in.cur.Asm = assembly{Buf: in.cur.Asm.Buf, Active: true, At: off}
 	in.asmOff = in.asmBase
 }
 
 // AsmAppend (proto.Judge) adds b to the reassembly, up to limit bytes in all, borrowing
 // a large buffer for the first bytes; it returns why it could not ("").
 func (in *Follower) AsmAppend(b []byte, limit int) string {
-	a := &in.asm
+	a := &in.cur.Asm
 	if int(a.N)+len(b) > limit {
 		return proto.DetailTooLarge
 	}
@@ -34,23 +34,23 @@ func (in *Follower) AsmAppend(b []byte, limit int) string {
 
 // AsmBytes (proto.Judge) returns the bytes gathered.
 func (in *Follower) AsmBytes() []byte {
-	if in.asm.Buf == 0 {
+	if in.cur.Asm.Buf == 0 {
 		return nil
 	}
-	return in.pool.lend(in.asm.Buf)[in.asmOff : in.asmOff+in.asm.N]
+	return in.pool.lend(in.cur.Asm.Buf)[in.asmOff : in.asmOff+in.cur.Asm.N]
 }
 
 // loadAsm takes the working copies of st's state for the packet's side.
 func (in *Follower) loadAsm(st *Stream) {
-	in.asm, in.word = st.asm[in.side], st.word
-	in.asmBase = in.asm.N
+	in.cur.Asm, in.cur.Word = st.asm[in.side], st.word
+	in.asmBase = in.cur.Asm.N
 }
 
 // settle stores the working copies when the packet passes (keep), and
 // gives back the large buffers it borrowed and no longer needs.
 func (in *Follower) settle(st *Stream, keep bool) {
-	a := &in.asm
-	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.word == st.word {
+	a := &in.cur.Asm
+	if st != nil && *a == st.asm[in.side] && in.asmOff == 0 && in.cur.Word == st.word {
 		return // unchanged (a protocol without reassembly, or a whole PDU)
 	}
 	var held uint16
@@ -70,5 +70,5 @@ func (in *Follower) settle(st *Stream, keep bool) {
 		buf := in.pool.lend(a.Buf)
 		copy(buf, buf[in.asmOff:in.asmOff+a.N])
 	}
-	st.asm[in.side], st.word = *a, in.word
+	st.asm[in.side], st.word = *a, in.cur.Word
 }

@@ -45,10 +45,12 @@ const (
 // Observer is the engine's side of the requests the follower's
 // inspectors judge: the rule's coverage, and an offline tool's reports.
 type Observer interface {
-	// Cover records a request the condition passed (one the rule counts,
+	// Cover records requests the condition passed (ones the rule counts,
 	// or of a kind counted by its carrier). st is the flow's stream slot
 	// (nil for none), whose Cov the observer may keep the flow's state in.
-	Cover(st *Stream, r proto.Judged)
+	// The follower calls it only when a packet holds more than coverMax;
+	// the engine covers the rest once Inspect returns (Covered).
+	Cover(st *Stream, rs []proto.Judged)
 	// Report hands any judged request to the offline observer (only with
 	// Config.Report).
 	Report(r proto.Judged)
@@ -71,14 +73,22 @@ type Config struct {
 // Release.
 type Follower struct {
 	packetState
-	pool   pool
-	insps  [proto.Count]proto.Inspector // each protocol's parser state, by the table
-	obs    Observer
-	report bool
-	window int64
-	pkt    *packet.Parsed
-	join   [PDUMax]byte
-	out    [ipv6Len + tcpLen]byte
+	// Reason is the verdict's reason, Event the PDU that made it (the
+	// verdict line's app object), once an outcome is recorded: set then
+	// whole, not cleared for every packet.
+	Reason string
+	Event  proto.Event
+	// The packet's requests the condition passed, covered in one go
+	// (Covered): one call and one lock per packet, not per request.
+	covered [coverMax]proto.Judged
+	pool    pool
+	insps   [proto.Count]proto.Inspector // each protocol's parser state, by the table
+	obs     Observer
+	report  bool
+	window  int64
+	pkt     *packet.Parsed
+	join    [PDUMax]byte
+	out     [ipv6Len + tcpLen]byte
 }
 
 // Init readies a follower; the inspectors come from proto's table.
@@ -104,30 +114,35 @@ type packetState struct {
 	dir      *streamDir // the TCP direction (nil for a datagram)
 	large    uint16     // a large buffer borrowed for dir's unfinished PDU
 
-	// Working copies of the flow's protocol state, stored only if the
-	// packet passes (settle). asm's bytes from asmOff on are this packet's:
-	// a reassembly that begins in it is gathered behind the asmBase bytes
-	// the stored one holds, which a refused packet leaves as they were.
-	asm     assembly
+	// Working copies of the flow's protocol state as the inspector sees
+	// it, stored only if the packet passes (settle). cur.Asm's bytes from
+	// asmOff on are this packet's: a reassembly that begins in it is
+	// gathered behind the asmBase bytes the stored one holds, which a
+	// refused packet leaves as they were.
+	cur     proto.Stream
 	asmOff  uint16
 	asmBase uint16
-	word    uint16 // the flow's protocol word (proto.Judge.Word)
 
 	what outcome
-	// Reason is the verdict's reason, Event the PDU that made it (the
-	// verdict line's app object), once an outcome is recorded.
-	Reason string
-	Event  proto.Event
-	lost   bool   // a PDU could not be framed: the boundary is lost
-	gap    bool   // the outcome is a stream gap (dropped, never reset)
-	skip   uint32 // bytes of an oversized PDU left for later segments
+	res  Result
+	ncov int    // covered[:ncov] are the packet's requests the observer has yet to cover
+	lost bool   // a PDU could not be framed: the boundary is lost
+	gap  bool   // the outcome is a stream gap (dropped, never reset)
+	skip uint32 // bytes of an oversized PDU left for later segments
 }
+
+// coverMax bounds the requests of a packet kept for one Observer.Cover.
+const coverMax = 8
+
+// Covered returns the packet's requests the condition passed that the
+// observer has not covered yet, and the flow's stream slot (nil: none).
+func (in *Follower) Covered() (*Stream, []proto.Judged) { return in.st, in.covered[:in.ncov] }
 
 // Unjudged reports whether the packet in hand could not be judged
 // (an unparsed or malformed PDU, a stream gap).
-func (in *packetState) Unjudged() bool { return in.what == outUnparsed }
+func (in *Follower) Unjudged() bool { return in.what == outUnparsed }
 
-func (in *packetState) record(what outcome, reason string) *proto.Event {
+func (in *Follower) record(what outcome, reason string) *proto.Event {
 	if in.what >= outViolation || what <= in.what {
 		return nil
 	}
@@ -136,7 +151,7 @@ func (in *packetState) record(what outcome, reason string) *proto.Event {
 	return &in.Event
 }
 
-func (in *packetState) violation(f proto.Failure, off uint32) *proto.Event {
+func (in *Follower) violation(f proto.Failure, off uint32) *proto.Event {
 	a := in.record(outViolation, ReasonViolation)
 	if a != nil {
 		a.Violates, a.Offset = f, off
@@ -144,7 +159,7 @@ func (in *packetState) violation(f proto.Failure, off uint32) *proto.Event {
 	return a
 }
 
-func (in *packetState) unparsed(reason, err, detail string, off uint32) *proto.Event {
+func (in *Follower) unparsed(reason, err, detail string, off uint32) *proto.Event {
 	a := in.record(outUnparsed, reason)
 	if a != nil {
 		a.Err, a.Detail, a.Offset = err, detail, off
@@ -152,7 +167,7 @@ func (in *packetState) unparsed(reason, err, detail string, off uint32) *proto.E
 	return a
 }
 
-func (in *packetState) notice(off uint32) *proto.Event {
+func (in *Follower) notice(off uint32) *proto.Event {
 	a := in.record(outNotice, ReasonException)
 	if a != nil {
 		a.Offset = off
@@ -222,8 +237,8 @@ func (in *Follower) oversize(b []byte, off uint32, avail int, detail string) int
 	if in.side == ReqSide {
 		in.unparsed(unparsedReason[in.cond.Proto], "", detail, off)
 	}
-	if in.asm.Active {
-		in.asm.Decided = true // a piece of it goes unseen: it cannot be judged whole
+	if in.cur.Asm.Active {
+		in.cur.Asm.Decided = true // a piece of it goes unseen: it cannot be judged whole
 	}
 	if total > avail {
 		in.skip = uint32(total - avail)
@@ -234,7 +249,7 @@ func (in *Follower) oversize(b []byte, off uint32, avail int, detail string) int
 // pdu judges the PDU at the start of b (stream offset off) by the
 // protocol's inspector.
 func (in *Follower) pdu(b []byte, off uint32) (int, proto.Status) {
-	n, st := in.ins.PDU(in, in.cond.Cond, proto.Side(in.side), b, off)
+	n, st := in.ins.PDU(in, in.cond.Cond, &in.cur, b, off)
 	if st == proto.Lost {
 		in.lost = true // the boundary is lost
 	}

@@ -23,17 +23,19 @@ func (in *Follower) Notice(off uint32) *proto.Event { return in.notice(off) }
 
 func (in *Follower) Count() { in.requests++ }
 
-// Seen covers a request the condition passed (one the rule counts, or of
-// a kind counted by its carrier) and reports it to the observer.
+// Seen keeps a request the condition passed (one the rule counts, or of
+// a kind counted by its carrier) to be covered, and reports it to the
+// observer.
 func (in *Follower) Seen(r proto.Judged) {
 	if r.Failure == proto.Pass && (r.Counted || proto.Uncounted(r.Kind)) {
-		in.obs.Cover(in.st, r)
+		if in.ncov == coverMax {
+			in.obs.Cover(in.st, in.covered[:])
+			in.ncov = 0
+		}
+		in.covered[in.ncov] = r
+		in.ncov++
 	}
 	if in.report {
 		in.obs.Report(r)
 	}
 }
-
-func (in *Follower) Asm() *proto.Asm { return &in.asm }
-
-func (in *Follower) Word() *uint16 { return &in.word }

@@ -47,25 +47,25 @@ const (
 // resetStep decides a packet of a flow being reset (enforce only): r
 // says whether the original is refused, and holds its replacement, if
 // any.
-func (in *Follower) resetStep(st *Stream, side int, b []byte) (r Result) {
+func (in *Follower) resetStep(st *Stream, side int, b []byte, r *Result) {
 	p := in.pkt
 	rs := &st.reset
 	if p.TCPFlags&packet.TCPRst != 0 {
-		return r
+		return
 	}
 	if side == rs.side {
 		switch {
 		case len(p.Payload) == 0 && p.TCPFlags&packet.TCPFin == 0:
-			return r // a bare acknowledgement tells the receiver nothing new
+			return // a bare acknowledgement tells the receiver nothing new
 		case rs.done:
 			r.Refused = true // data after the FIN never reaches the receiver
-			return r
+			return
 		}
 		r.Refused, r.Replace = true, in.rewrite(b, packet.TCPFin|packet.TCPAck, rs.finSeq, p.Ack)
-		return r
+		return
 	}
 	if rs.done {
-		return r
+		return
 	}
 	// From the FIN's receiver toward the refused sender: reset the sender.
 	seq := p.Seq
@@ -74,7 +74,7 @@ func (in *Follower) resetStep(st *Stream, side int, b []byte) (r Result) {
 	}
 	r.Refused, r.Replace = true, in.rewrite(b, packet.TCPRst|packet.TCPAck, seq, p.Ack)
 	rs.done = true
-	return r
+	return
 }
 
 // startReset returns the replacement of the refused segment b (on side):

@@ -148,7 +148,7 @@ type Stream struct {
 	pkts  uint64      // the flow's packet count when last inspected: a jump means packets went uninspected
 	asm   [2]assembly // application-layer reassembly, by the side it travels (asm.go)
 	proto rules.AppProto
-	word  uint16 // the protocol's word about the flow (proto.Judge.Word; S7: the negotiated PDU size)
+	word  uint16 // the protocol's word about the flow (proto.Stream.Word; S7: the negotiated PDU size)
 	reset resetState
 	logAt int64        // clock of the flow's last accepted app line (exceptions, allowed unparsed)
 	dir   [2]streamDir // by role: ReqSide (client to server), RspSide

@@ -30,14 +30,15 @@ const (
 	LineAlways
 )
 
-// Result is the packet's fate as inspection decided it.
+// Result is the packet's fate as inspection decided it (the follower's,
+// valid until its next packet).
 type Result struct {
 	Refused  bool
 	Requests uint64 // requests the condition passed, for the rule to count now
 	Line     Line   // the line's reason and app object: Follower.Reason, Follower.Event
 	Reset    bool   // on_violation reset took effect: Replace begins it
 	// Replace is the packet to send in place of the refused one (a reset
-	// step): the follower's buffer, valid until its next packet.
+	// step): the follower's buffer.
 	Replace []byte
 	Slot    int32 // the flow's stream slot now (-1: none)
 }
@@ -45,41 +46,42 @@ type Result struct {
 // Inspect judges the payload of the packet in hand. A stream gap, an
 // oversized PDU and the like are unparsed (the rule's on_unparsed
 // decides); a refused request is refused (the mode then applies).
-func (in *Follower) Inspect(pk Packet) Result {
+func (in *Follower) Inspect(pk *Packet) *Result {
 	rule := pk.Rule
 	p := in.pkt
-	in.packetState = packetState{cond: rule.App, ins: in.insps[rule.App.Proto], side: pk.Side}
-	r := Result{Slot: pk.Slot}
+	ins := in.insps[rule.App.Proto] // read first: the state is then set in place, not copied
+	in.packetState = packetState{cond: rule.App, ins: ins, side: pk.Side, cur: proto.Stream{Side: proto.Side(pk.Side)},
+		res: Result{Slot: pk.Slot}}
+	r := &in.res
 
 	if p.Fragment != packet.NotFragment {
 		// The first piece of a datagram the kernel did not reassemble.
 		in.unparsed(unparsedReason[rule.App.Proto], "", "ip-fragment", 0)
-		in.conclude(&pk, nil, &r)
+		in.conclude(pk, nil, r)
 		return r
 	}
 	if p.Proto != packet.ProtoTCP {
-		return in.datagram(&pk, r)
+		return in.datagram(pk, r)
 	}
 
-	st := in.stream(&pk, &r)
+	st := in.stream(pk, r)
 	in.st = st
 	if st == nil {
 		if len(p.Payload) == 0 {
 			return r
 		}
 		in.unparsed(unparsedReason[rule.App.Proto], "", "no-stream-buffer-free", 0)
-		in.conclude(&pk, nil, &r)
+		in.conclude(pk, nil, r)
 		return r
 	}
-	in.resume(st, &pk)
+	in.resume(st, pk)
 	side := pk.Side
 	if p.TCPFlags&packet.TCPAck != 0 {
 		st.dir[1-side].ack(p.Ack)
 	}
 	if st.reset.active && pk.Mode == rules.ModeEnforce {
-		rs := in.resetStep(st, side, pk.B)
-		rs.Slot = r.Slot
-		return rs
+		in.resetStep(st, side, pk.B, r)
+		return r
 	}
 	sd := &st.dir[side]
 	seq := p.Seq
@@ -111,8 +113,8 @@ func (in *Follower) Inspect(pk Packet) Result {
 		a.Detail, a.Offset = detail, seq-sd.base
 		if rule.OnUnparsed != rules.UnparsedAllow && pk.Mode == rules.ModeEnforce {
 			// Refused: the sender retransmits, in order this time.
-			in.conclude(&pk, st, &r)
-			in.dedupRefused(sd, seq, &r)
+			in.conclude(pk, st, r)
+			in.dedupRefused(sd, seq, r)
 			return r
 		}
 		// Passed (allowed, or monitored): inspection starts over at this
@@ -120,7 +122,7 @@ func (in *Follower) Inspect(pk Packet) Result {
 		// gathered given up.
 		in.pool.sync(sd, seq)
 		data = p.Payload
-		in.asm.Active = false
+		in.cur.Asm.Active = false
 	}
 	in.off = seq + uint32(len(p.Payload)-len(data)) - sd.base
 	skip := sd.skip
@@ -141,13 +143,13 @@ func (in *Follower) Inspect(pk Packet) Result {
 	}
 	if in.lost {
 		rest = 0
-		in.asm.Active = false // its pieces cannot be told apart any more
+		in.cur.Asm.Active = false // its pieces cannot be told apart any more
 	}
-	in.conclude(&pk, st, &r)
+	in.conclude(pk, st, r)
 	if r.Refused && pk.Mode == rules.ModeEnforce {
 		in.pool.release(&in.large)
 		in.settle(st, false)
-		in.dedupRefused(sd, seq, &r)
+		in.dedupRefused(sd, seq, r)
 		return r
 	}
 	// Passed (or monitored): the receiver has these bytes now.
@@ -163,7 +165,7 @@ func (in *Follower) Inspect(pk Packet) Result {
 // reassembly spans datagrams (proto.Info.Datagrams: the fragment a DNP3
 // master's segments build) keeps it in the flow's stream slot; the others
 // need no state between datagrams.
-func (in *Follower) datagram(pk *Packet, r Result) Result {
+func (in *Follower) datagram(pk *Packet, r *Result) *Result {
 	p := in.pkt
 	if len(p.Payload) == 0 {
 		return r
@@ -171,7 +173,7 @@ func (in *Follower) datagram(pk *Packet, r Result) Result {
 	id := pk.Rule.App.Proto
 	var st *Stream
 	if proto.Table[id].Datagrams {
-		if st = in.stream(pk, &r); st != nil {
+		if st = in.stream(pk, r); st != nil {
 			in.st = st
 			in.resume(st, pk)
 			in.loadAsm(st)
@@ -180,12 +182,12 @@ func (in *Follower) datagram(pk *Packet, r Result) Result {
 	if rest := in.walk(nil, p.Payload); rest > 0 && in.what < outViolation {
 		in.unparsed(malformedReason[id], "short", "datagram-ends-inside-a-pdu", uint32(len(p.Payload)-rest))
 	}
-	if in.asm.Active && !in.asm.Decided && st == nil {
-		in.unparsed(unparsedReason[id], "", "no-stream-buffer-free", in.asm.At)
+	if in.cur.Asm.Active && !in.cur.Asm.Decided && st == nil {
+		in.unparsed(unparsedReason[id], "", "no-stream-buffer-free", in.cur.Asm.At)
 	}
 	// The flow's stream, if any, keeps only the fragment: no line limit
 	// by it, and never a TCP reset.
-	in.conclude(pk, nil, &r)
+	in.conclude(pk, nil, r)
 	in.settle(st, !r.Refused || pk.Mode != rules.ModeEnforce)
 	return r
 }
@@ -193,6 +195,18 @@ func (in *Follower) datagram(pk *Packet, r Result) Result {
 // stream returns the flow's stream slot, taking one if it has none (or a
 // stale one), or nil when the pool is exhausted.
 func (in *Follower) stream(pk *Packet, r *Result) *Stream {
+	if pk.Slot >= 0 {
+		if st := in.pool.at(pk.Slot); st.owner == pk.Flow && st.proto == pk.Rule.App.Proto {
+			return st // the packet path: the flow's own slot
+		}
+	}
+	return in.newStream(pk, r)
+}
+
+// newStream is stream's slow path, out of line.
+//
+//go:noinline
+func (in *Follower) newStream(pk *Packet, r *Result) *Stream {
 	i, st := in.pool.stream(pk.Slot, pk.Flow, pk.Rule.App.Proto)
 	if st != nil {
 		r.Slot = i
