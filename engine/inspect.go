@@ -17,11 +17,12 @@ const (
 
 // inspect judges the payload of a packet of an allowed, evaluated flow
 // whose rule has a protocol condition, by the worker's stream follower
-// (package inspect). It returns whether the packet is refused (the mode
-// then applies), counts the rule's matched requests, and may leave a
-// verdict line in w.appEv and a replacement packet in w.replace. It runs
-// under the shard lock (it may take a stream slot for f).
-func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir, c *ruleCounters, mode rules.Mode, b []byte, now int64) bool {
+// (package inspect), and counts the rule's matched requests. The result
+// says whether the packet is refused (the mode then applies) and holds a
+// replacement packet, if any; a verdict line that is due is left in app,
+// to be written after the shard lock is released. It runs under the shard
+// lock (it may take a stream slot for f).
+func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir, c *ruleCounters, mode rules.Mode, b []byte, now int64, app *appLine) *inspect.Result {
 	reqDir := conntrack.DirOriginal
 	if markOf(f).reversed() {
 		reqDir = conntrack.DirReply
@@ -43,26 +44,33 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	w.watch.outcome()
 	c.requests.Add(r.Requests)
 	if r.Line == inspect.LineAlways || r.Line == inspect.LineFirst && w.denied.first(f.Key, now) {
-		w.queueApp(pol, f, mode, r.Refused, now)
-		w.appEv.reset = r.Reset // the line says what conduit did to the flow
+		*app = appLine{due: true, refused: r.Refused, reset: r.Reset, rule: f.Rule, flow: f.ID, key: f.Key}
+		if markOf(f).reversed() {
+			app.key = app.key.Reverse()
+		}
 	}
-	w.replace = r.Replace
-	return r.Refused
+	return r
 }
 
-// queueApp prepares the verdict line of an inspected packet, written after
-// the shard lock is released.
-func (w *Worker) queueApp(pol *rules.Policy, f *conntrack.Flow, mode rules.Mode, refused bool, now int64) {
-	k := f.Key
-	if markOf(f).reversed() {
-		k = k.Reverse()
-	}
-	out := modes.Apply(mode, refused)
-	w.appEv = verdictEvent{pol: pol, mode: mode, accept: out.Accept, wouldDrop: out.WouldDrop, rule: f.Rule,
+// appLine is a verdict line of an inspected packet that is due: what it
+// needs of the flow, taken under the shard lock; the reason and the app
+// object are the follower's until its next packet.
+type appLine struct {
+	due, refused bool
+	reset        bool // the line says what conduit did to the flow
+	rule         int32
+	flow         uint64
+	key          conntrack.Key // in the request direction
+}
+
+// appVerdict is the verdict line of a.
+func (w *Worker) appVerdict(pol *rules.Policy, mode rules.Mode, a *appLine) verdictEvent {
+	k := &a.key
+	out := modes.Apply(mode, a.refused)
+	return verdictEvent{pol: pol, mode: mode, accept: out.Accept, wouldDrop: out.WouldDrop, rule: a.rule,
 		from: pol.Zone(k.Src), to: pol.Zone(k.Dst), proto: k.Proto, src: k.Src, dst: k.Dst,
-		sport: k.SrcPort, dport: k.DstPort, flow: f.ID, reason: w.insp.Reason,
-		app: appEvent{proto: pol.Rules[f.Rule].App.Proto, Event: w.insp.Event}}
-	w.appPending = true
+		sport: k.SrcPort, dport: k.DstPort, flow: a.flow, reason: w.insp.Reason, reset: a.reset,
+		app: appEvent{proto: pol.Rules[a.rule].App.Proto, Event: w.insp.Event}}
 }
 
 // watch is the engine's inspect.Observer for the packet in hand: the

@@ -16,14 +16,10 @@ type Verdict struct {
 }
 
 // DecideVerdict is Decide with the replacement packet a reset may need.
-func (w *Worker) DecideVerdict(b []byte) Verdict {
-	w.replace = nil
-	return w.DecideVerdictIn(b, Ingress{})
-}
+func (w *Worker) DecideVerdict(b []byte) Verdict { return w.DecideVerdictIn(b, Ingress{}) }
 
 // DecideVerdictIn is DecideIn with the replacement packet a reset may need.
 func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
-	w.replace, w.ctMark = nil, false
-	accept := w.DecideIn(b, in)
-	return Verdict{Accept: accept, Packet: w.replace, CtMark: w.ctMark && accept && w.replace == nil}
+	v := w.decideIn(b, in)
+	return Verdict{Accept: v.accept, Packet: v.replace, CtMark: v.ctMark && v.accept && v.replace == nil}
 }
