@@ -1,28 +1,22 @@
 package inspect
 
-import (
-	"bytes"
-	"testing"
-)
+import "testing"
 
 // TestLocate places segments against a direction that passed "abcdef"
 // from sequence number 100 and saw the peer acknowledge up to 102.
 func TestLocate(t *testing.T) {
-	tests := []struct {
-		name string
-		seq  uint32
-		data string
-		kind segKind
-		rest string
+	for _, tt := range []struct {
+		name, data, rest string
+		seq              uint32
+		kind             segKind
 	}{
-		{"in order", 106, "gh", segNew, "gh"},
-		{"beyond next", 108, "ij", segGap, ""},
-		{"old, matching", 102, "cd", segOld, ""},
-		{"old then new", 104, "efgh", segNew, "gh"},
-		{"old, altered", 103, "xe", segMismatch, ""},
-		{"acknowledged part not checked", 100, "XYcdefg", segNew, "g"},
-	}
-	for _, tt := range tests {
+		{"in order", "gh", "gh", 106, segNew},
+		{"beyond next", "ij", "", 108, segGap},
+		{"old, matching", "cd", "", 102, segOld},
+		{"old then new", "efgh", "gh", 104, segNew},
+		{"old, altered", "xe", "", 103, segMismatch},
+		{"acknowledged part not checked", "XYcdefg", "g", 100, segNew},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s streamDir
 			s.sync(100)
@@ -44,7 +38,7 @@ func TestCommitKeepsLatest(t *testing.T) {
 	store := make([]byte, 8)
 	s.commit(store, []byte("abcdef"), 0)
 	s.commit(store, []byte("ghij"), 3)
-	if got := store[:s.n]; !bytes.Equal(got, []byte("cdefghij")) || s.next != 10 {
+	if got := string(store[:s.n]); got != "cdefghij" || s.next != 10 {
 		t.Errorf("kept %q next %d", got, s.next)
 	}
 	if u := s.unfinished(store); string(u) != "hij" {
