@@ -21,5 +21,8 @@ func (w *Worker) DecideVerdict(b []byte) Verdict { return w.DecideVerdictIn(b, I
 // DecideVerdictIn is DecideIn with the replacement packet a reset may need.
 func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
 	v := w.decideIn(b, in)
-	return Verdict{Accept: v.accept, Packet: v.replace, CtMark: v.ctMark && v.accept && v.replace == nil}
+	if v.replaced {
+		return Verdict{Accept: v.accept, Packet: w.insp.Replacement()}
+	}
+	return Verdict{Accept: v.accept, CtMark: v.ctMark && v.accept}
 }

@@ -54,6 +54,12 @@ type Worker struct {
 	// the failure path.
 	testPanic func()
 
+	// flowLine is where a decision builds the line of a new or
+	// reevaluated flow, written once the shard lock is released: scratch
+	// of one decision, so that a packet of a known flow does not clear a
+	// whole verdictEvent.
+	flowLine verdictEvent
+
 	// Industrial-protocol inspection (inspect.go): the stream follower
 	// of this worker's flows and what it reports to.
 	insp      inspect.Follower
@@ -89,11 +95,11 @@ func (w *Worker) DecideIn(b []byte, in Ingress) bool { return w.decideIn(b, in).
 // next.
 type verdict struct {
 	accept bool
-	ctMark bool       // the verdict hands the flow to the kernel's fast path
-	mode   rules.Mode // the packet's effective mode (the counters by mode)
-	// replace is the packet to send in place of this one (Verdict.Packet:
-	// a reset), the follower's buffer.
-	replace []byte
+	ctMark bool // the verdict hands the flow to the kernel's fast path
+	// replaced: a packet is to be sent in place of this one (a reset):
+	// Verdict.Packet, the inspection's Result.Replace.
+	replaced bool
+	mode     rules.Mode // the packet's effective mode (the counters by mode)
 }
 
 // decideIn decides b and counts the verdict; a panic is recovered into the
@@ -189,7 +195,7 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 		w.testPanic()
 	}
 	f, dir := w.shard.Lookup(key, now)
-	var ev verdictEvent
+	ev := &w.flowLine // set whole by newFlow and reevaluate when they log
 	logIt := false
 	switch {
 	case synPayload(p):
@@ -200,7 +206,7 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 		w.shard.Unlock()
 		return w.refuse(pol, ReasonSynPayload, p.TCPFlags&packet.TCPAck != 0, now)
 	case f == nil:
-		f, dir, logIt = w.newFlow(act, key, now, &ev)
+		f, dir, logIt = w.newFlow(act, key, now, ev)
 		if f == nil { // denied in enforce: not tracked
 			w.locked = false
 			w.shard.Unlock()
@@ -215,7 +221,7 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 				pc.flows.Add(1)
 				pc.deniedFlows.Add(1)
 				c.cov.flow(flowCoverKey(conntrack.Key{Src: ev.src, Dst: ev.dst, SrcPort: ev.sport, DstPort: ev.dport, Proto: ev.proto}, false, p.ICMPType), now)
-				w.emit(event{kind: evVerdict, at: now, v: ev})
+				w.emit(event{kind: evVerdict, at: now, v: *ev})
 			}
 			return verdict{mode: ev.mode}
 		}
@@ -225,7 +231,7 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 		}
 		w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
 	case f.Generation != act.Generation:
-		logIt = w.reevaluate(act, f, now, &ev)
+		logIt = w.reevaluate(act, f, now, ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
 			hits[f.Rule].cov.flow(flowCoverKey(f.Key, markOf(f).reversed(), ev.icmpType), now)
@@ -248,12 +254,12 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 		if r.Refused {
 			out = modes.Apply(mode, true)
 		}
-		v.replace = r.Replace
+		v.replaced = r.Replace != nil
 	}
 	if logIt {
 		ev.flow = f.ID
 	}
-	if w.fp != nil && out.Accept && !out.WouldDrop && v.replace == nil && !markOf(f).fastpathDone() && offloadable(pol, f, mode) {
+	if w.fp != nil && out.Accept && !out.WouldDrop && !v.replaced && !markOf(f).fastpathDone() && offloadable(pol, f, mode) {
 		v.ctMark = w.offload(pol, f)
 	}
 	if out.WouldDrop && f.Rule >= 0 {
@@ -270,7 +276,7 @@ func (w *Worker) decide(b []byte, now int64) verdict {
 		w.stats.wouldDrop.Add(1)
 	}
 	if logIt {
-		w.emit(event{kind: evVerdict, at: now, v: ev})
+		w.emit(event{kind: evVerdict, at: now, v: *ev})
 	}
 	if app.due {
 		w.emit(event{kind: evVerdict, at: now, v: w.appVerdict(pol, mode, &app)})

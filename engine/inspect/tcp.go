@@ -192,6 +192,9 @@ func (in *Follower) datagram(pk *Packet, r *Result) *Result {
 	return r
 }
 
+// Replacement is the Result.Replace of the latest packet inspected.
+func (in *Follower) Replacement() []byte { return in.res.Replace }
+
 // stream returns the flow's stream slot, taking one if it has none (or a
 // stale one), or nil when the pool is exhausted.
 func (in *Follower) stream(pk *Packet, r *Result) *Stream {
