@@ -421,14 +421,7 @@ func (e *Engine) coverageState() []savedCoverage {
 // restoreCoverage adds the state file's coverage to the engine's, by rule
 // name and tuple. Safe to call while packets are being decided.
 func (e *Engine) restoreCoverage(saved []savedCoverage) {
-	h := &e.workers[0].hits
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range saved {
-		if r.Name == "" {
-			continue
-		}
-		c := h.named(r.Name)
+	restoreByName(e, saved, func(r *savedCoverage) string { return r.Name }, func(c *ruleCounters, r *savedCoverage) {
 		c.cov.mu.Lock()
 		c.cov.moreFlows += r.MoreFlows
 		c.cov.moreRequests += r.MoreRequests
@@ -456,5 +449,5 @@ func (e *Engine) restoreCoverage(saved []savedCoverage) {
 			}
 		}
 		c.cov.mu.Unlock()
-	}
+	})
 }
