@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine/inspect"
@@ -334,14 +333,7 @@ func TestCaptureOPCUAEnforce(t *testing.T) {
 			map[string]int{"app-violation create_session security_modes": 1, "stream-gap": 2}},
 	} {
 		t.Run(tc.file+"/"+tc.cond, func(t *testing.T) {
-			src := strings.NewReplacer("%COND%", tc.cond).Replace(`mode: enforce
-zones:
-  all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
-rules:
-  - {name: app, from: any, to: any, proto: tcp, dport: 4840, %COND%}
-default: deny
-`)
-			te := newAppEngineSrc(t, src)
+			te := newAnyEngine(t, "enforce", "tcp", "4840", tc.cond)
 			w := te.Worker(0)
 			got := map[string]int{}
 			for _, p := range ipPackets(t, filepath.Join(dir, "opcua", tc.file)) {
