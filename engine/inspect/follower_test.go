@@ -1,0 +1,105 @@
+package inspect
+
+import (
+	"testing"
+
+	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/proto"
+	"github.com/conduit-ot/conduit/rules"
+)
+
+// The follower driven without the engine: one client's TCP stream to a
+// Modbus server under a read-only condition, segment by segment.
+
+// counter is an Observer that counts what it is told.
+type counter struct{ covered, reported int }
+
+func (o *counter) Cover(_ *Stream, rs []proto.Judged) { o.covered += len(rs) }
+func (o *counter) Report(proto.Judged)                { o.reported++ }
+
+// mbPDU is a Modbus request of function fn (3: read_holding_registers,
+// 6: write_single_register) for register 0.
+func mbPDU(fn byte) []byte { return []byte{0, 1, 0, 0, 0, 6, 1, fn, 0, 0, 0, 1} }
+
+// segment is a client segment at offset at of the stream, and what the
+// follower must make of it.
+type segment struct {
+	at      uint32
+	data    []byte
+	refused bool
+	line    Line
+	reqs    uint64
+	reason  string // with a line
+}
+
+func TestFollowerTCP(t *testing.T) {
+	pol, err := rules.Parse("f.yaml", []byte(`mode: enforce
+zones: {a: {level: 2, cidrs: [10.0.0.0/8]}}
+rules: [{name: r, from: a, to: a, proto: tcp, dport: 502, modbus: {functions: [read_holding_registers]}}]
+default: deny
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, write := mbPDU(3), mbPDU(6)
+	for _, tc := range []struct {
+		name string
+		segs []segment
+	}{
+		{"requests in order", []segment{{at: 0, data: read, reqs: 1}, {at: 12, data: read, reqs: 1}}},
+		{"a request over two segments", []segment{{at: 0, data: read[:5]}, {at: 5, data: read[5:], reqs: 1}}},
+		{"a retransmission of passed bytes", []segment{{at: 0, data: read, reqs: 1}, {at: 0, data: read}}},
+		{"a refused request, retransmitted", []segment{
+			{at: 0, data: write, refused: true, line: LineAlways, reason: ReasonViolation},
+			{at: 0, data: write, refused: true}, // the same verdict, no second line
+			{at: 0, data: read, reqs: 1},
+		}},
+		{"an altered retransmission", []segment{
+			{at: 0, data: read, reqs: 1},
+			{at: 0, data: write, refused: true, line: LineAlways, reason: ReasonStreamGap},
+		}},
+		{"a gap", []segment{{at: 12, data: read, refused: true, line: LineAlways, reason: ReasonStreamGap}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p packet.Parsed
+			obs := &counter{}
+			var f Follower
+			f.Init(Config{Pkt: &p, Observer: obs, LargeBuffers: MaxLarge, LineWindow: 10e9})
+			pk := Packet{Rule: &pol.Rules[0], Mode: rules.ModeEnforce, Side: ReqSide, Flow: 1, Slot: -1}
+			send := func(flags uint8, seq uint32, data []byte) *Result {
+				p = packet.Parsed{Proto: packet.ProtoTCP, TCPFlags: flags, Seq: seq, Payload: data}
+				pk.Packets++
+				r := f.Inspect(&pk)
+				pk.Slot = r.Slot
+				return r
+			}
+			send(packet.TCPSyn, 999, nil)
+			var covered int
+			for i, s := range tc.segs {
+				r := send(packet.TCPAck|packet.TCPPsh, 1000+s.at, s.data)
+				if r.Refused != s.refused || r.Line != s.line || r.Requests != s.reqs {
+					t.Errorf("segment %d: refused %v line %d requests %d, want %v %d %d",
+						i, r.Refused, r.Line, r.Requests, s.refused, s.line, s.reqs)
+				}
+				if s.line != LineNone && f.Reason != s.reason {
+					t.Errorf("segment %d: reason %q, want %q", i, f.Reason, s.reason)
+				}
+				_, rs := f.Covered()
+				covered += len(rs)
+			}
+			if want := int(sumReqs(tc.segs)); covered+obs.covered != want {
+				t.Errorf("%d requests covered, want %d", covered+obs.covered, want)
+			}
+			if err := f.Check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func sumReqs(segs []segment) (n uint64) {
+	for _, s := range segs {
+		n += s.reqs
+	}
+	return n
+}
