@@ -42,7 +42,9 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 		w.watch.Cover(st, rs)
 	}
 	w.watch.outcome()
-	c.requests.Add(r.Requests)
+	if r.Requests != 0 { // a response, or a refused packet in enforce, counts none: no atomic add
+		c.requests.Add(r.Requests)
+	}
 	if r.Line == inspect.LineAlways || r.Line == inspect.LineFirst && w.denied.first(f.Key, now) {
 		*app = appLine{due: true, refused: r.Refused, reset: r.Reset, rule: f.Rule, flow: f.ID, key: f.Key}
 		if markOf(f).reversed() {
