@@ -192,17 +192,10 @@ func TestSpoofedLine(t *testing.T) {
 	}
 }
 
-func equalList(v any, want ...string) bool {
+// equalList reports whether v, a decoded JSON value, is the list want.
+func equalList(v any, want ...any) bool {
 	l, ok := v.([]any)
-	if !ok || len(l) != len(want) {
-		return false
-	}
-	for i := range l {
-		if l[i] != want[i] {
-			return false
-		}
-	}
-	return true
+	return ok && slices.Equal(l, want)
 }
 
 // TestSpoofPortsResolved follows ports that appear later, change index or
