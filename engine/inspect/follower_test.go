@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine/packet"
@@ -8,14 +10,23 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-// The follower driven without the engine: one client's TCP stream to a
-// Modbus server under a read-only condition, segment by segment.
+// The follower driven without the engine: one client's TCP stream under
+// a one-rule policy, segment by segment.
 
 // counter is an Observer that counts what it is told.
 type counter struct{ covered, reported int }
 
 func (o *counter) Cover(_ *Stream, rs []proto.Judged) { o.covered += len(rs) }
 func (o *counter) Report(proto.Judged)                { o.reported++ }
+
+// encap is an EtherNet/IP encapsulation header of command cmd announcing
+// n bytes of data, and the data (zero).
+func encap(cmd uint16, n int) []byte {
+	b := make([]byte, 24+n)
+	binary.LittleEndian.PutUint16(b, cmd)
+	binary.LittleEndian.PutUint16(b[2:], uint16(n))
+	return b
+}
 
 // mbPDU is a Modbus request of function fn (3: read_holding_registers,
 // 6: write_single_register) for register 0.
@@ -33,34 +44,45 @@ type segment struct {
 }
 
 func TestFollowerTCP(t *testing.T) {
-	pol, err := rules.Parse("f.yaml", []byte(`mode: enforce
-zones: {a: {level: 2, cidrs: [10.0.0.0/8]}}
-rules: [{name: r, from: a, to: a, proto: tcp, dport: 502, modbus: {functions: [read_holding_registers]}}]
-default: deny
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	const readOnly = "dport: 502, modbus: {functions: [read_holding_registers]}"
 	read, write := mbPDU(3), mbPDU(6)
+	big := encap(0x63, 5000) // list_identity beyond PDUMax
+	register := encap(0x65, 4)
+	register[24] = 1 // protocol version 1
 	for _, tc := range []struct {
-		name string
-		segs []segment
+		name, rule string // the rule's port and condition
+		segs       []segment
 	}{
-		{"requests in order", []segment{{at: 0, data: read, reqs: 1}, {at: 12, data: read, reqs: 1}}},
-		{"a request over two segments", []segment{{at: 0, data: read[:5]}, {at: 5, data: read[5:], reqs: 1}}},
-		{"a retransmission of passed bytes", []segment{{at: 0, data: read, reqs: 1}, {at: 0, data: read}}},
-		{"a refused request, retransmitted", []segment{
+		{"requests in order", readOnly, []segment{{at: 0, data: read, reqs: 1}, {at: 12, data: read, reqs: 1}}},
+		{"a request over two segments", readOnly, []segment{{at: 0, data: read[:5]}, {at: 5, data: read[5:], reqs: 1}}},
+		{"a retransmission of passed bytes", readOnly, []segment{{at: 0, data: read, reqs: 1}, {at: 0, data: read}}},
+		{"a refused request, retransmitted", readOnly, []segment{
 			{at: 0, data: write, refused: true, line: LineAlways, reason: ReasonViolation},
 			{at: 0, data: write, refused: true}, // the same verdict, no second line
 			{at: 0, data: read, reqs: 1},
 		}},
-		{"an altered retransmission", []segment{
+		{"an altered retransmission", readOnly, []segment{
 			{at: 0, data: read, reqs: 1},
 			{at: 0, data: write, refused: true, line: LineAlways, reason: ReasonStreamGap},
 		}},
-		{"a gap", []segment{{at: 12, data: read, refused: true, line: LineAlways, reason: ReasonStreamGap}}},
+		{"a gap", readOnly, []segment{{at: 12, data: read, refused: true, line: LineAlways, reason: ReasonStreamGap}}},
+		// Passed over unparsed as it comes; the stream stays in step.
+		{"a PDU beyond PDUMax", "dport: 44818, on_unparsed: allow, enip: {commands: [list_identity]}", []segment{
+			{at: 0, data: big[:1000], line: LineAlways, reason: "unparsed-enip"},
+			{at: 1000, data: big[1000:3000]},
+			{at: 3000, data: big[3000:]},
+			{at: uint32(len(big)), data: register, refused: true, line: LineAlways, reason: ReasonViolation},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			pol, err := rules.Parse("f.yaml", []byte(strings.Replace(`mode: enforce
+zones: {a: {level: 2, cidrs: [10.0.0.0/8]}}
+rules: [{name: r, from: a, to: a, proto: tcp, RULE}]
+default: deny
+`, "RULE", tc.rule, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			var p packet.Parsed
 			obs := &counter{}
 			var f Follower
