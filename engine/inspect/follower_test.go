@@ -10,8 +10,8 @@ import (
 	"github.com/conduit-ot/conduit/rules"
 )
 
-// The follower driven without the engine: one client's TCP stream under
-// a one-rule policy, segment by segment.
+// The follower driven without the engine: one client's TCP stream or UDP
+// datagrams under a one-rule policy, segment by segment.
 
 // counter is an Observer that counts what it is told.
 type counter struct{ covered, reported int }
@@ -43,14 +43,14 @@ type segment struct {
 	reason  string // with a line
 }
 
-func TestFollowerTCP(t *testing.T) {
-	const readOnly = "dport: 502, modbus: {functions: [read_holding_registers]}"
+func TestFollower(t *testing.T) {
+	const readOnly = "proto: tcp, dport: 502, modbus: {functions: [read_holding_registers]}"
 	read, write := mbPDU(3), mbPDU(6)
 	big := encap(0x63, 5000) // list_identity beyond PDUMax
 	register := encap(0x65, 4)
 	register[24] = 1 // protocol version 1
 	for _, tc := range []struct {
-		name, rule string // the rule's port and condition
+		name, rule string // the rule's transport, port and condition
 		segs       []segment
 	}{
 		{"requests in order", readOnly, []segment{{at: 0, data: read, reqs: 1}, {at: 12, data: read, reqs: 1}}},
@@ -67,17 +67,23 @@ func TestFollowerTCP(t *testing.T) {
 		}},
 		{"a gap", readOnly, []segment{{at: 12, data: read, refused: true, line: LineAlways, reason: ReasonStreamGap}}},
 		// Passed over unparsed as it comes; the stream stays in step.
-		{"a PDU beyond PDUMax", "dport: 44818, on_unparsed: allow, enip: {commands: [list_identity]}", []segment{
+		{"a PDU beyond PDUMax", "proto: tcp, dport: 44818, on_unparsed: allow, enip: {commands: [list_identity]}", []segment{
 			{at: 0, data: big[:1000], line: LineAlways, reason: "unparsed-enip"},
 			{at: 1000, data: big[1000:3000]},
 			{at: 3000, data: big[3000:]},
 			{at: uint32(len(big)), data: register, refused: true, line: LineAlways, reason: ReasonViolation},
 		}},
+		// Datagrams: whole PDUs only.
+		{"datagrams", "proto: udp, dport: 44818, enip: {commands: [list_identity]}", []segment{
+			{data: encap(0x63, 0), reqs: 1},
+			{data: register, refused: true, line: LineAlways, reason: ReasonViolation},
+			{data: encap(0x63, 10)[:30], refused: true, line: LineAlways, reason: "malformed-enip"},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pol, err := rules.Parse("f.yaml", []byte(strings.Replace(`mode: enforce
 zones: {a: {level: 2, cidrs: [10.0.0.0/8]}}
-rules: [{name: r, from: a, to: a, proto: tcp, RULE}]
+rules: [{name: r, from: a, to: a, RULE}]
 default: deny
 `, "RULE", tc.rule, 1)))
 			if err != nil {
@@ -88,14 +94,20 @@ default: deny
 			var f Follower
 			f.Init(Config{Pkt: &p, Observer: obs, LargeBuffers: MaxLarge, LineWindow: 10e9})
 			pk := Packet{Rule: &pol.Rules[0], Mode: rules.ModeEnforce, Side: ReqSide, Flow: 1, Slot: -1}
+			l4 := uint8(packet.ProtoTCP)
+			if pol.Rules[0].Proto == packet.ProtoUDP {
+				l4 = packet.ProtoUDP
+			}
 			send := func(flags uint8, seq uint32, data []byte) *Result {
-				p = packet.Parsed{Proto: packet.ProtoTCP, TCPFlags: flags, Seq: seq, Payload: data}
+				p = packet.Parsed{Proto: l4, TCPFlags: flags, Seq: seq, Payload: data}
 				pk.Packets++
 				r := f.Inspect(&pk)
 				pk.Slot = r.Slot
 				return r
 			}
-			send(packet.TCPSyn, 999, nil)
+			if l4 == packet.ProtoTCP {
+				send(packet.TCPSyn, 999, nil)
+			}
 			var covered int
 			for i, s := range tc.segs {
 				r := send(packet.TCPAck|packet.TCPPsh, 1000+s.at, s.data)
