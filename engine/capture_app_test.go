@@ -64,16 +64,26 @@ func ipPackets(t testing.TB, path string) [][]byte {
 // replayApp runs packets through a fresh monitor-mode engine whose one
 // rule, any to any on the protocol's port, has the condition cond, and
 // returns the requests the condition matched.
-func replayApp(t testing.TB, pkts [][]byte, proto, port, cond string) uint64 {
-	t.Helper()
-	src := strings.NewReplacer("%PROTO%", proto, "%PORT%", port, "%COND%", cond).Replace(`mode: monitor
+// anyPolicy is a one-rule policy: rule app takes %PROTO% to %PORT% from
+// anywhere to anywhere under %COND% (a condition key: "s7: {...}").
+const anyPolicy = `mode: %MODE%
 zones:
   all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
 rules:
   - {name: app, from: any, to: any, proto: %PROTO%, dport: %PORT%, %COND%}
 default: deny
-`)
-	te := newAppEngineSrc(t, src)
+`
+
+// newAnyEngine is an engine in mode with anyPolicy, as the captures are
+// replayed through.
+func newAnyEngine(t testing.TB, mode, proto, port, cond string) *testEngine {
+	t.Helper()
+	return newAppEngineSrc(t, strings.NewReplacer("%MODE%", mode, "%PROTO%", proto, "%PORT%", port, "%COND%", cond).Replace(anyPolicy))
+}
+
+func replayApp(t testing.TB, pkts [][]byte, proto, port, cond string) uint64 {
+	t.Helper()
+	te := newAnyEngine(t, "monitor", proto, port, cond)
 	w := te.Worker(0)
 	for _, p := range pkts {
 		w.Decide(p)
@@ -247,14 +257,7 @@ func TestCaptureEnforce(t *testing.T) {
 		{"cip_stop_plc.pcap", "cip", "cip: {services: [get_attribute_single]}", map[string]int{"app-violation stop": 1}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			src := strings.NewReplacer("%PORT%", appPorts[tc.key], "%COND%", tc.cond).Replace(`mode: enforce
-zones:
-  all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
-rules:
-  - {name: app, from: any, to: any, proto: tcp, dport: %PORT%, %COND%}
-default: deny
-`)
-			te := newAppEngineSrc(t, src)
+			te := newAnyEngine(t, "enforce", "tcp", appPorts[tc.key], tc.cond)
 			w := te.Worker(0)
 			got := map[string]int{}
 			for _, p := range ipPackets(t, filepath.Join(dir, appFolders[tc.key], tc.file)) {

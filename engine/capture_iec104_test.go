@@ -94,14 +94,7 @@ func TestIEC104CaptureModes(t *testing.T) {
 			map[string]int{"malformed-iec104 bad-start": 5, "app-violation C_DC_NA_1 type_ids": 1, "stream-gap": 25}, 0},
 	} {
 		t.Run(tc.file+"/"+tc.mode+tc.extra, func(t *testing.T) {
-			src := strings.NewReplacer("%MODE%", tc.mode, "%COND%", cond+tc.extra).Replace(`mode: %MODE%
-zones:
-  all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
-rules:
-  - {name: master, from: any, to: any, proto: tcp, dport: 2404, %COND%}
-default: deny
-`)
-			te := newAppEngineSrc(t, src)
+			te := newAnyEngine(t, tc.mode, "tcp", "2404", cond+tc.extra)
 			w := te.Worker(0)
 			got := map[string]int{}
 			resets := 0

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/proto"
 )
@@ -41,6 +42,7 @@ type funcKey struct {
 }
 
 type tupleCov struct {
+	of              *ruleCoverage // the rule coverage holding it (a reload may give a flow another rule)
 	flows, requests uint64
 	first, last     int64 // clock ns
 	units           [4]uint64
@@ -89,7 +91,7 @@ func (c *ruleCoverage) tupleFor(k coverKey, now int64) *tupleCov {
 		if c.tuples == nil {
 			c.tuples = make(map[coverKey]*tupleCov)
 		}
-		t = &tupleCov{first: now}
+		t = &tupleCov{of: c, first: now}
 		c.tuples[k] = t
 	}
 	t.last = now
@@ -151,29 +153,41 @@ func flowCoverKey(k conntrack.Key, reversed bool, icmpType uint8) coverKey {
 	return ck
 }
 
-// cover records a request the condition passed on the flow being
-// inspected. The flow's tuple is looked up once and kept in its stream
-// slot, so a request costs the lock and a short scan.
-func (in *inspection) cover(f funcKey, unit uint8) {
-	c := in.cov
+// Cover (inspect.Observer) records requests the condition passed on the
+// flow being inspected. The flow's tuple is looked up once and kept in its
+// stream slot, so a packet's requests cost the lock and a short scan each.
+func (o *watch) Cover(st *inspect.Stream, rs []proto.Judged) {
+	c := o.cov
 	c.mu.Lock()
-	t := in.tup
+	t := o.tup
 	if t == nil {
-		if st := in.covSt; st != nil && st.covOf == c && st.cov != nil {
-			t = st.cov
-			t.last = in.now
-		} else if t = c.tupleFor(flowCoverKey(in.flow.Key, markOf(in.flow).reversed(), 0), in.now); t != nil && st != nil {
-			st.cov, st.covOf = t, c
+		if kept, ok := stCov(st); ok && kept.of == c {
+			t = kept
+			t.last = o.now
+		} else if t = c.tupleFor(flowCoverKey(o.flow.Key, markOf(o.flow).reversed(), 0), o.now); t != nil && st != nil {
+			st.Cov = t
 		}
-		in.tup = t
+		o.tup = t
 	}
-	if t == nil {
-		c.moreRequests++
-	} else {
-		t.tally(f.kind, unit) // count, inline on the packet path
+	for _, r := range rs {
+		if t == nil {
+			c.moreRequests++
+			continue
+		}
+		f := funcKey{kind: r.Kind, code: r.Code, mei: r.MEI, class: r.Class}
+		t.tally(f.kind, r.Unit) // count, inline on the packet path
 		t.addFunc(f, 1, true)
 	}
 	c.mu.Unlock()
+}
+
+// stCov is the tuple kept in the flow's stream slot, if any.
+func stCov(st *inspect.Stream) (*tupleCov, bool) {
+	if st == nil {
+		return nil, false
+	}
+	t, ok := st.Cov.(*tupleCov)
+	return t, ok
 }
 
 // TupleCoverage is one tuple a rule carried, in the JSON of `conduit
@@ -407,14 +421,7 @@ func (e *Engine) coverageState() []savedCoverage {
 // restoreCoverage adds the state file's coverage to the engine's, by rule
 // name and tuple. Safe to call while packets are being decided.
 func (e *Engine) restoreCoverage(saved []savedCoverage) {
-	h := &e.workers[0].hits
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range saved {
-		if r.Name == "" {
-			continue
-		}
-		c := h.named(r.Name)
+	restoreByName(e, saved, func(r *savedCoverage) string { return r.Name }, func(c *ruleCounters, r *savedCoverage) {
 		c.cov.mu.Lock()
 		c.cov.moreFlows += r.MoreFlows
 		c.cov.moreRequests += r.MoreRequests
@@ -442,5 +449,5 @@ func (e *Engine) restoreCoverage(saved []savedCoverage) {
 			}
 		}
 		c.cov.mu.Unlock()
-	}
+	})
 }

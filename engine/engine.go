@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/rules"
-
-	"github.com/conduit-ot/conduit/proto"
 )
 
 // Config assembles an Engine.
@@ -38,7 +37,7 @@ type Config struct {
 	// under the flow's shard lock: it must not block.
 	OnKernelCounts func(k conntrack.Key, packets, bytes [2]uint64, now int64)
 	// LargeBuffers bounds the large stream buffers each worker lends
-	// (stream.go); default 64, at most 65535. An offline tool raises it so
+	// (engine/inspect); default 64, at most 65535. An offline tool raises it so
 	// that no PDU goes unparsed for want of one.
 	LargeBuffers int
 	// VerdictMark, when not 0, is set in the packet mark with every
@@ -83,7 +82,7 @@ func New(cfg Config) *Engine {
 		cfg.EventBuffer = 65536
 	}
 	if cfg.LargeBuffers <= 0 {
-		cfg.LargeBuffers = maxLarge
+		cfg.LargeBuffers = inspect.MaxLarge
 	}
 	cfg.LargeBuffers = min(cfg.LargeBuffers, 1<<16-1) // a ref is a uint16
 	if cfg.Now == nil {
@@ -117,12 +116,9 @@ func New(cfg Config) *Engine {
 	})
 	for i := range cfg.Workers {
 		w := &Worker{e: e, idx: i, shard: e.ct.Shard(i), onRequest: e.onRequest}
-		for _, id := range proto.All() {
-			if p := proto.Table[id].Protocol; p != nil {
-				w.insps[id] = p.NewInspector()
-			}
-		}
-		w.streams.maxLarge = cfg.LargeBuffers
+		w.watch.w = w
+		w.insp.Init(inspect.Config{Pkt: &w.pkt, Observer: &w.watch, Report: e.onRequest != nil,
+			LargeBuffers: cfg.LargeBuffers, LineWindow: deniedWindow})
 		e.workers = append(e.workers, w)
 	}
 	return e

@@ -61,7 +61,7 @@ type verdictEvent struct {
 	hasMAC  bool
 	bound   rules.ZoneID
 	// reset: on_violation reset took effect (enforce): the refused segment
-	// was replaced to reset the session at both ends (reset.go).
+	// was replaced to reset the session at both ends (engine/inspect).
 	reset bool
 }
 
@@ -82,6 +82,15 @@ func (e *Engine) onConntrack(ev conntrack.Event) {
 		return // logged once its kernel entry is gone (fastpath.go)
 	}
 	e.emit(event{kind: evConntrack, at: ev.At, ct: ev})
+}
+
+// releaseStream returns the stream slot of a flow that ended.
+func (e *Engine) releaseStream(f *conntrack.Flow) {
+	i := markOf(f).slot()
+	if i < 0 || f.ID == 0 {
+		return
+	}
+	e.workers[(f.ID-1)%uint64(len(e.workers))].insp.Release(i)
 }
 
 // Run writes events until ctx ends, then drains what is queued. Call it in

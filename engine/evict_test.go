@@ -60,19 +60,14 @@ func TestEvictionSparesAllowedSessions(t *testing.T) {
 		st.EvictionsByClass[conntrack.ClassClosing] == 0 || st.Evictions == 0 {
 		t.Errorf("evictions %d by class %v, want denied and closing flows, no established", st.Evictions, st.EvictionsByClass)
 	}
-	lines := drain(t, te, buf, DeniedLimit{})
-	n := 0
-	for _, l := range lines {
-		if l["event"] != "eviction" {
-			continue
-		}
-		n++
+	evictions := ofEvent(drain(t, te, buf, DeniedLimit{}), "eviction")
+	for _, l := range evictions {
 		if c := l["class"]; c != "denied" && c != "closing" || l["level"] != "INFO" {
 			t.Errorf("eviction line %v, want class denied or closing at INFO", l)
 		}
 	}
-	if uint64(n) != st.Evictions {
-		t.Errorf("%d eviction lines, %d evictions counted", n, st.Evictions)
+	if uint64(len(evictions)) != st.Evictions {
+		t.Errorf("%d eviction lines, %d evictions counted", len(evictions), st.Evictions)
 	}
 
 	// Nothing but established allowed sessions: the least recently seen

@@ -200,27 +200,29 @@ func tupleOf(k conntrack.Key) ctnl.Tuple {
 }
 
 // offload marks f's kernel entry, under the shard lock (once per flow).
-// With the verdict method the packet's verdict carries the mark. A flow
+// With the verdict method the packet's verdict carries the mark (ctMark
+// true). A flow
 // of a zone bound to ports or MACs stays in userspace: the kernel's entry
 // does not know where a packet came in, so a forged source could ride it
 // past the binding.
-func (w *Worker) offload(pol *rules.Policy, f *conntrack.Flow) {
+func (w *Worker) offload(pol *rules.Policy, f *conntrack.Flow) (ctMark bool) {
 	if pol.Binding(pol.Zone(f.Key.Src)) != nil || pol.Binding(pol.Zone(f.Key.Dst)) != nil {
 		*markOf(f) |= markNoOffload
-		return
+		return false
 	}
 	if w.e.fp.verdict.Load() {
-		w.ctMark = true
+		ctMark = true
 	} else if err := w.fp.SetMark(tupleOf(f.Key), w.e.fp.bit, w.e.fp.bit); err != nil {
 		fails := markOf(f).failed()
 		if !errors.Is(err, ctnl.ErrNoEntry) || fails >= maxMarkFails {
 			*markOf(f) |= markNoOffload
 			w.e.fp.failed(w.e, "fast path: the kernel entry could not be marked; the flow stays in userspace", err)
 		}
-		return
+		return false
 	}
 	*markOf(f) |= markOffloaded
 	w.e.fp.offloads.Add(1)
+	return ctMark
 }
 
 func (fp *fastpath) failed(e *Engine, msg string, err error) {

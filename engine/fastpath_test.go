@@ -139,6 +139,19 @@ func udp(src, dst string, sport, dport uint16) []byte {
 	return tpkt{src: src, dst: dst, proto: 17, sport: sport, dport: dport}.bytes()
 }
 
+// offloadedSession is an engine in enforce whose first worker handed the
+// session hmi:40000 to plc:502 (tt, its kernel entry) to the fast path.
+func offloadedSession(t *testing.T) (*testEngine, *fakeKernel, *Worker, ctnl.Tuple) {
+	t.Helper()
+	te, k := fastEngine(t, pol{mode: "enforce"})
+	w := te.Worker(0)
+	tt := k.add(6, hmi, plc, 40000, 502)
+	if !handshake(w, hmi, plc, 40000, 502) || k.mark(tt) == 0 {
+		t.Fatal("tcp session not offloaded")
+	}
+	return te, k, w, tt
+}
+
 // handshake runs a TCP session's opening through w: SYN, SYN-ACK, ACK.
 func handshake(w *Worker, c, s string, cport, sport uint16) bool {
 	return w.Decide(tcp(c, s, cport, sport, fSYN)) && w.Decide(tcp(s, c, sport, cport, fSYN|fACK)) &&
@@ -328,12 +341,7 @@ func TestFastpathSyncAccounting(t *testing.T) {
 // entries conduit does not track are unmarked; without accounting a flow
 // stays in userspace.
 func TestFastpathKernelEnds(t *testing.T) {
-	te, k := fastEngine(t, pol{mode: "enforce"})
-	w := te.Worker(0)
-	tt := k.add(6, hmi, plc, 40000, 502)
-	if !handshake(w, hmi, plc, 40000, 502) || k.mark(tt) == 0 {
-		t.Fatal("tcp flow not offloaded")
-	}
+	te, k, w, tt := offloadedSession(t)
 	tu := k.add(17, plc, hist, 40000, 123)
 	w.Decide(udp(plc, hist, 40000, 123))
 	w.Decide(udp(hist, plc, 123, 40000))
@@ -588,12 +596,7 @@ func TestFastpathBoundZonesStayInUserspace(t *testing.T) {
 // the kernel only; the sweep carries it over, so the flow's state, timeout
 // and eviction class are those of a closing session.
 func TestFastpathKernelCloses(t *testing.T) {
-	te, k := fastEngine(t, pol{mode: "enforce"})
-	w := te.Worker(0)
-	tt := k.add(6, hmi, plc, 40000, 502)
-	if !handshake(w, hmi, plc, 40000, 502) || k.mark(tt) == 0 {
-		t.Fatal("not offloaded")
-	}
+	te, k, _, tt := offloadedSession(t)
 	state := func() string {
 		var s string
 		te.Flows(func(fi FlowInfo) bool { s = fi.State; return true })

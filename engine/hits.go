@@ -39,16 +39,20 @@ type hitTable struct {
 
 // named returns the counters of rule name, creating them; h.mu is held.
 // Counters are kept by name so that they survive reloads and restarts.
-func (h *hitTable) named(name string) *ruleCounters {
-	if h.byName == nil {
-		h.byName = make(map[string]*ruleCounters)
+func (h *hitTable) named(name string) *ruleCounters { return entry(&h.byName, name) }
+
+// entry returns (*m)[k], making the map and the value if need be: the
+// counters kept by name.
+func entry[K comparable, V any](m *map[K]*V, k K) *V {
+	if *m == nil {
+		*m = make(map[K]*V)
 	}
-	c := h.byName[name]
-	if c == nil {
-		c = &ruleCounters{}
-		h.byName[name] = c
+	v := (*m)[k]
+	if v == nil {
+		v = new(V)
+		(*m)[k] = v
 	}
-	return c
+	return v
 }
 
 // forGen returns the index for act, rebuilding it after a policy swap.
@@ -178,23 +182,17 @@ func (e *Engine) Hits() []RuleHits {
 	return append(out, rest...)
 }
 
-func minTime(t *time.Time, ns int64) *time.Time {
-	if ns == 0 {
-		return t
-	}
-	v := time.Unix(0, ns).UTC()
-	if t == nil || v.Before(*t) {
-		return &v
-	}
-	return t
-}
+// minTime and maxTime fold the clock ns (0: none) into t, the earliest
+// or the latest so far (nil: none).
+func minTime(t *time.Time, ns int64) *time.Time { return foldTime(t, ns, time.Time.Before) }
+func maxTime(t *time.Time, ns int64) *time.Time { return foldTime(t, ns, time.Time.After) }
 
-func maxTime(t *time.Time, ns int64) *time.Time {
+func foldTime(t *time.Time, ns int64, better func(v, than time.Time) bool) *time.Time {
 	if ns == 0 {
 		return t
 	}
 	v := time.Unix(0, ns).UTC()
-	if t == nil || v.After(*t) {
+	if t == nil || better(v, *t) {
 		return &v
 	}
 	return t

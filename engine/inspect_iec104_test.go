@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 )
@@ -40,7 +41,7 @@ func TestInspectIEC104Stream(t *testing.T) {
 		t.Fatal("the outstation's answers refused")
 	}
 	lines := te.appLines()
-	if len(lines) != 1 || lines[0].reason != ReasonException || !lines[0].accept || lines[0].app.Side != rspSide ||
+	if len(lines) != 1 || lines[0].reason != ReasonException || !lines[0].accept || lines[0].app.Side != inspect.RspSide ||
 		iec104Attr(&lines[0].app, "type_id") != "C_CS_NA_1" || iec104Attr(&lines[0].app, "negative") != "true" ||
 		lines[0].app.Offset != uint32(6+len(con)+len(meas)) {
 		t.Fatalf("negative confirmation: lines %+v", lines)
@@ -79,26 +80,6 @@ func TestInspectIEC104Stream(t *testing.T) {
 
 func TestInspectIEC104NoAllocs(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "2404", `    iec104: {type_ids: [C_IC_NA_1]}`)
-	s := newSessionTo(t, te, iec104.Port)
-	w := te.Worker(0)
-	const n = 1001 // AllocsPerRun's warm-up and 1000 runs
-	gi := iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0)
-	pkts := make([][]byte, n)
-	for i := range pkts {
-		pkts[i] = seg(hmi, plc, s.sport, iec104.Port, fACK|fPSH, s.cseq+uint32(len(gi)*i), s.sseq, gi)
-	}
-	i := 0
-	if a := testing.AllocsPerRun(n-1, func() {
-		if !w.Decide(pkts[i]) {
-			t.Fatal("interrogation refused")
-		}
-		i++
-	}); a != 0 {
-		t.Errorf("%.1f allocations per inspected packet", a)
-	}
-	sc := iec104test.Command(0, 0, iec104.C_SC_NA_1, iec104.CauseAct, 1, 1)
-	refused := seg(hmi, plc, s.sport, iec104.Port, fACK|fPSH, s.cseq+uint32(len(gi)*n), s.sseq, sc)
-	if a := testing.AllocsPerRun(100, func() { w.Decide(refused) }); a != 0 {
-		t.Errorf("%.1f allocations per refused packet", a)
-	}
+	newSessionTo(t, te, iec104.Port).checkNoAllocs(iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0),
+		iec104test.Command(0, 0, iec104.C_SC_NA_1, iec104.CauseAct, 1, 1))
 }

@@ -3,9 +3,9 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
@@ -219,8 +219,8 @@ func TestInspectOPCUAChunks(t *testing.T) {
 			t.Fatalf("big read from %d refused: %v", cut[0], lineSummaries(te.appLines()))
 		}
 	}
-	if pduMax != 4096 {
-		t.Errorf("the engine keeps %d bytes of a PDU; proto/opcua's streamMax says 4096", pduMax)
+	if inspect.PDUMax != 4096 {
+		t.Errorf("the engine keeps %d bytes of a PDU; proto/opcua's streamMax says 4096", inspect.PDUMax)
 	}
 	s.req(cat(ch9.Request(opcua.Read, 8, 6, nil), ch9.Request(opcua.Write, 9, 7, nil)))
 	lines = te.appLines()
@@ -266,32 +266,8 @@ func TestInspectOPCUAPickup(t *testing.T) {
 
 func TestInspectOPCUANoAllocs(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "4840", opcuaHMI)
-	s := opcuaSession(t, te, "None", opcua.ModeNone)
-	w := te.Worker(0)
-	const n = 1001
-	read := ch9.Request(opcua.Read, 5, 5, make([]byte, 40))
-	pkts := make([][]byte, n)
-	for i := range pkts {
-		pkts[i] = seg(hmi, plc, s.sport, 4840, fACK|fPSH, s.cseq+uint32(len(read)*i), s.sseq, read)
-	}
-	i := 0
-	if a := testing.AllocsPerRun(n-1, func() {
-		if !w.Decide(pkts[i]) {
-			t.Fatal("read refused")
-		}
-		i++
-	}); a != 0 {
-		t.Errorf("%.1f allocations per inspected packet", a)
-	}
-	write := ch9.Request(opcua.Write, 5, 5, make([]byte, 40))
-	refused := seg(hmi, plc, s.sport, 4840, fACK|fPSH, s.cseq+uint32(len(read)*n), s.sseq, write)
-	if a := testing.AllocsPerRun(100, func() {
-		if w.Decide(refused) {
-			t.Fatal("write passed")
-		}
-	}); a != 0 {
-		t.Errorf("%.1f allocations per refused packet", a)
-	}
+	opcuaSession(t, te, "None", opcua.ModeNone).checkNoAllocs(ch9.Request(opcua.Read, 5, 5, make([]byte, 40)),
+		ch9.Request(opcua.Write, 5, 5, make([]byte, 40)))
 }
 
 // opcuaCaptureWant: per capture, the requests each condition counts when
@@ -357,14 +333,7 @@ func TestCaptureOPCUAEnforce(t *testing.T) {
 			map[string]int{"app-violation create_session security_modes": 1, "stream-gap": 2}},
 	} {
 		t.Run(tc.file+"/"+tc.cond, func(t *testing.T) {
-			src := strings.NewReplacer("%COND%", tc.cond).Replace(`mode: enforce
-zones:
-  all: {level: 2, cidrs: [0.0.0.0/0, "::/0"]}
-rules:
-  - {name: app, from: any, to: any, proto: tcp, dport: 4840, %COND%}
-default: deny
-`)
-			te := newAppEngineSrc(t, src)
+			te := newAnyEngine(t, "enforce", "tcp", "4840", tc.cond)
 			w := te.Worker(0)
 			got := map[string]int{}
 			for _, p := range ipPackets(t, filepath.Join(dir, "opcua", tc.file)) {

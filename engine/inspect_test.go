@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
@@ -191,7 +192,7 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	lines := te.appLines()
 	if len(lines) != 1 || lines[0].reason != ReasonException || appInt(&lines[0].app, "exception_code") != 2 || appInt(&lines[0].app, "function_code") != 3 ||
-		lines[0].app.Side != rspSide || !lines[0].accept {
+		lines[0].app.Side != inspect.RspSide || !lines[0].accept {
 		t.Fatalf("exception response: lines %+v", lines)
 	}
 	if lines[0].app.Offset != uint32(len(mbReadRsp(1, 1, 10))) {
@@ -566,6 +567,55 @@ func lineSummaries(lines []verdictEvent) []string {
 	return out
 }
 
+// script is a session played step by step (script.play): each step's
+// verdict, then the rule's requests and the app lines (lineSummaries).
+type script struct {
+	name, mode, cond string
+	steps            []scriptStep
+	requests         uint64
+	lines            []string
+}
+
+// scriptStep is a segment of a script and whether it passes.
+type scriptStep struct {
+	data   []byte
+	accept bool
+	rsp    bool // from the server
+}
+
+// passing is a step that passes for each of bs.
+func passing(bs ...[]byte) []scriptStep {
+	var s []scriptStep
+	for _, b := range bs {
+		s = append(s, scriptStep{data: b, accept: true})
+	}
+	return s
+}
+
+// play runs the script on a session to port of an engine in sc.mode with
+// sc.cond, and checks it and the worker's large buffers.
+func (sc script) play(t *testing.T, port uint16) {
+	t.Helper()
+	te := newAppEngine(t, sc.mode, "tcp", strconv.Itoa(int(port)), sc.cond)
+	s := newSessionTo(t, te, port)
+	for i, st := range sc.steps {
+		send := s.req
+		if st.rsp {
+			send = s.rsp
+		}
+		if v := send(st.data); v.Accept != st.accept {
+			t.Errorf("step %d accepted %v, want %v", i, v.Accept, st.accept)
+		}
+	}
+	if n := te.requests("hmi-reads"); n != sc.requests {
+		t.Errorf("requests %d, want %d", n, sc.requests)
+	}
+	if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(sc.lines) {
+		t.Errorf("lines %q, want %q", got, sc.lines)
+	}
+	checkLargeBuffers(t, te.Worker(0))
+}
+
 // TestInspectDNP3Fragments: the transport segments of one application
 // fragment are gathered and the whole fragment judged when FIN arrives;
 // what the first segment shows is judged at once; a segment that does not
@@ -587,54 +637,39 @@ func TestInspectDNP3Fragments(t *testing.T) {
 	if len(mixed) != 2 || len(three) != 3 || len(huge) != 9 {
 		t.Fatalf("fragments of %d, %d, %d segments", len(mixed), len(three), len(huge))
 	}
-	type step struct {
-		data   []byte
-		accept bool
-	}
-	pass := func(bs ...[]byte) []step {
-		var s []step
-		for _, b := range bs {
-			s = append(s, step{b, true})
-		}
-		return s
-	}
-	for _, tc := range []struct {
-		name, mode, cond string
-		steps            []step
-		requests         uint64
-		lines            []string
-	}{
+	pass := passing
+	for _, tc := range []script{
 		{"objects allowed", "enforce", crobAndAO, pass(mixed...), 1, nil},
 		{"three segments, sequence wraps", "enforce", crobAndAO, pass(three...), 1, nil},
 		{"object refused in the last segment", "enforce", crobOnly,
-			[]step{{mixed[0], true}, {mixed[1], false}, {mixed[1], false}}, 0, []string{"!app-violation objects"}},
+			[]scriptStep{{data: mixed[0], accept: true}, {data: mixed[1]}, {data: mixed[1]}}, 0, []string{"!app-violation objects"}},
 		{"object refused in the first segment", "enforce", aoOnly,
-			[]step{{mixed[0], false}}, 0, []string{"!app-violation objects"}},
+			[]scriptStep{{data: mixed[0]}}, 0, []string{"!app-violation objects"}},
 		{"function refused in the first segment", "enforce", `    dnp3: {functions: [read]}`,
-			[]step{{mixed[0], false}}, 0, []string{"!app-violation functions"}},
+			[]scriptStep{{data: mixed[0]}}, 0, []string{"!app-violation functions"}},
 		{"no objects listed: judged by the first segment", "enforce", fnOnly,
-			append(pass(mixed...), step{mixed[1], false}), 1, []string{"!unparsed-dnp3 segment-without-its-first"}},
+			append(pass(mixed...), scriptStep{data: mixed[1]}), 1, []string{"!unparsed-dnp3 segment-without-its-first"}},
 		{"whole fragment in one TCP segment", "enforce", crobAndAO, pass(cat(mixed...)), 1, nil},
 		{"whole fragment in one TCP segment, refused", "enforce", crobOnly,
-			[]step{{cat(mixed...), false}}, 0, []string{"!app-violation objects"}},
+			[]scriptStep{{data: cat(mixed...)}}, 0, []string{"!app-violation objects"}},
 		{"frames cut across TCP segments", "enforce", crobAndAO,
 			pass(mixed[0][:100], cat(mixed[0][100:], mixed[1][:7]), mixed[1][7:]), 1, nil},
 		{"last segment missing its first", "enforce", crobAndAO,
-			[]step{{mixed[1], false}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
+			[]scriptStep{{data: mixed[1]}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
 		{"middle segment missing", "enforce", crobAndAO,
-			[]step{{three[0], true}, {three[2], false}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
+			[]scriptStep{{data: three[0], accept: true}, {data: three[2]}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
 		{"segments swapped", "enforce", crobAndAO,
-			[]step{{three[0], true}, {three[2], false}, {three[1], true}, {three[2], true}}, 1,
+			[]scriptStep{{data: three[0], accept: true}, {data: three[2]}, {data: three[1], accept: true}, {data: three[2], accept: true}}, 1,
 			[]string{"!unparsed-dnp3 segment-out-of-sequence"}},
 		{"segment repeated", "enforce", crobAndAO,
-			[]step{{three[0], true}, {three[1], true}, {three[1], false}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
+			[]scriptStep{{data: three[0], accept: true}, {data: three[1], accept: true}, {data: three[1]}}, 0, []string{"!unparsed-dnp3 segment-out-of-sequence"}},
 		{"segment of another outstation", "enforce", crobAndAO,
-			[]step{{mixed[0], true}, {other[1], false}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
+			[]scriptStep{{data: mixed[0], accept: true}, {data: other[1]}}, 0, []string{"!unparsed-dnp3 segment-without-its-first"}},
 		{"a first segment starts over", "enforce", crobOnly,
-			[]step{{mixed[0], true}, {plain[0], true}, {mixed[1], false}, {plain[1], true}}, 1,
+			[]scriptStep{{data: mixed[0], accept: true}, {data: plain[0], accept: true}, {data: mixed[1]}, {data: plain[1], accept: true}}, 1,
 			[]string{"!app-violation objects"}},
 		{"fragment beyond the reassembly bound", "enforce", crobOnly,
-			append(pass(huge[:8]...), step{huge[8], false}), 0, []string{"!unparsed-dnp3 pdu-larger-than-reassembly-buffer"}},
+			append(pass(huge[:8]...), scriptStep{data: huge[8]}), 0, []string{"!unparsed-dnp3 pdu-larger-than-reassembly-buffer"}},
 		{"out of sequence, allowed unparsed", "enforce", crobAndAO + "\n    on_unparsed: allow",
 			pass(three[0], three[2], three[1]), 0, []string{"unparsed-dnp3 segment-out-of-sequence"}},
 		// Monitor: the violation is logged once, at the first segment; the
@@ -642,22 +677,7 @@ func TestInspectDNP3Fragments(t *testing.T) {
 		{"monitor, first segment refused", "monitor", aoOnly, pass(mixed...), 0, []string{"app-violation objects"}},
 		{"monitor, last segment refused", "monitor", crobOnly, pass(mixed...), 0, []string{"app-violation objects"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			te := newAppEngine(t, tc.mode, "tcp", "20000", tc.cond)
-			s := newSessionTo(t, te, 20000)
-			for i, st := range tc.steps {
-				if v := s.req(st.data); v.Accept != st.accept {
-					t.Errorf("step %d accepted %v, want %v", i, v.Accept, st.accept)
-				}
-			}
-			if n := te.requests("hmi-reads"); n != tc.requests {
-				t.Errorf("requests %d, want %d", n, tc.requests)
-			}
-			if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(tc.lines) {
-				t.Errorf("lines %q, want %q", got, tc.lines)
-			}
-			checkLargeBuffers(t, te.Worker(0))
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.play(t, 20000) })
 	}
 
 	// The violation line names the refused object and the offset of the
@@ -843,79 +863,44 @@ func TestInspectS7Reassembly(t *testing.T) {
 	huge := s7WriteVar(2100)
 	hugePieces := s7Pieces(huge, 1500)
 
-	type step struct {
-		data   []byte
-		accept bool
-		rsp    bool // from the server
-	}
-	pass := func(bs ...[]byte) []step {
-		var s []step
-		for _, b := range bs {
-			s = append(s, step{data: b, accept: true})
-		}
-		return s
-	}
-	setup := []step{{data: cat(s7Pieces(s7Setup(1, 960))...), accept: true},
+	pass := passing
+	setup := []scriptStep{{data: cat(s7Pieces(s7Setup(1, 960))...), accept: true},
 		{data: cat(s7Pieces(s7Setup(3, 240))...), accept: true, rsp: true}}
-	for _, tc := range []struct {
-		name, mode, cond string
-		steps            []step
-		requests         uint64
-		lines            []string
-	}{
+	for _, tc := range []script{
 		{"allowed in three pieces", "enforce", writeOK, pass(wr3...), 1, nil},
-		{"refused by its first piece", "enforce", readOnlyS7, []step{{data: wr3[0]}}, 0, []string{"!app-violation functions"}},
+		{"refused by its first piece", "enforce", readOnlyS7, []scriptStep{{data: wr3[0]}}, 0, []string{"!app-violation functions"}},
 		{"refused when whole: first piece too short", "enforce", readOnlyS7,
-			[]step{{data: wrTiny[0], accept: true}, {data: wrTiny[1], accept: true}, {data: wrTiny[2]}, {data: wrTiny[2]}},
+			[]scriptStep{{data: wrTiny[0], accept: true}, {data: wrTiny[1], accept: true}, {data: wrTiny[2]}, {data: wrTiny[2]}},
 			0, []string{"!app-violation functions"}},
 		{"allowed when whole: first piece too short", "enforce", writeOK, pass(wrTiny...), 1, nil},
 		{"all pieces in one TCP segment", "enforce", writeOK, pass(cat(wr3...)), 1, nil},
-		{"all pieces in one TCP segment, refused", "enforce", readOnlyS7, []step{{data: cat(wr3...)}}, 0,
+		{"all pieces in one TCP segment, refused", "enforce", readOnlyS7, []scriptStep{{data: cat(wr3...)}}, 0,
 			[]string{"!app-violation functions"}},
 		{"pieces cut across TCP segments", "enforce", writeOK,
 			pass(wr3[0][:10], cat(wr3[0][10:], wr3[1][:3]), cat(wr3[1][3:], wr3[2][:30]), wr3[2][30:]), 1, nil},
-		{"malformed when whole", "enforce", writeOK, []step{{data: badPieces[0], accept: true}, {data: badPieces[1]}}, 0,
+		{"malformed when whole", "enforce", writeOK, []scriptStep{{data: badPieces[0], accept: true}, {data: badPieces[1]}}, 0,
 			[]string{"!malformed-s7 s7-length"}},
 		{"userdata group judged by the first piece", "enforce", writeOK, pass(udPieces...), 1, nil},
-		{"userdata group refused by the first piece", "enforce", writeOK, []step{{data: blockPieces[0]}}, 0,
+		{"userdata group refused by the first piece", "enforce", writeOK, []scriptStep{{data: blockPieces[0]}}, 0,
 			[]string{"!app-violation userdata_groups"}},
-		{"s7comm-plus", "enforce", writeOK, []step{{data: plus[0]}}, 0, []string{"!unparsed-s7 s7plus"}},
-		{"within the negotiated size", "enforce", writeOK, append(append([]step{}, setup[:1]...), pass(bigPieces...)...), 2, nil},
+		{"s7comm-plus", "enforce", writeOK, []scriptStep{{data: plus[0]}}, 0, []string{"!unparsed-s7 s7plus"}},
+		{"within the negotiated size", "enforce", writeOK, append(append([]scriptStep{}, setup[:1]...), pass(bigPieces...)...), 2, nil},
 		{"beyond the negotiated size", "enforce", writeOK,
-			append(append([]step{}, setup...), step{data: bigPieces[0], accept: true}, step{data: bigPieces[1]}),
+			append(append([]scriptStep{}, setup...), scriptStep{data: bigPieces[0], accept: true}, scriptStep{data: bigPieces[1]}),
 			1, []string{"!unparsed-s7 pdu-larger-than-negotiated"}},
 		{"beyond the reassembly buffer", "enforce", writeOK,
-			[]step{{data: hugePieces[0], accept: true}, {data: hugePieces[1]}}, 0,
+			[]scriptStep{{data: hugePieces[0], accept: true}, {data: hugePieces[1]}}, 0,
 			[]string{"!unparsed-s7 pdu-larger-than-reassembly-buffer"}},
 		{"monitor: one line for a refused PDU", "monitor", readOnlyS7, pass(wr3...), 0, []string{"app-violation functions"}},
 		{"monitor: refused when whole", "monitor", readOnlyS7, pass(wrTiny...), 0, []string{"app-violation functions"}},
 		{"response error split over pieces", "enforce", readOnlyS7,
-			append(pass(s7Pieces(s7ReadVar)...), step{data: cat(s7Pieces(s7PDU(3, []byte{4, 1}, []byte{0x0a, 0, 0, 0}), 6)...), accept: true, rsp: true}),
+			append(pass(s7Pieces(s7ReadVar)...), scriptStep{data: cat(s7Pieces(s7PDU(3, []byte{4, 1}, []byte{0x0a, 0, 0, 0}), 6)...), accept: true, rsp: true}),
 			1, nil},
 		{"erroneous response split over pieces", "enforce", readOnlyS7,
-			append(pass(s7Pieces(s7ReadVar)...), step{data: cat(s7Pieces(append(s7PDU(3, []byte{4, 1}, nil)[:10], 0x81, 4, 4, 1), 6)...), accept: true, rsp: true}),
+			append(pass(s7Pieces(s7ReadVar)...), scriptStep{data: cat(s7Pieces(append(s7PDU(3, []byte{4, 1}, nil)[:10], 0x81, 4, 4, 1), 6)...), accept: true, rsp: true}),
 			1, []string{"app-exception "}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			te := newAppEngine(t, tc.mode, "tcp", "102", tc.cond)
-			s := newSessionTo(t, te, 102)
-			for i, st := range tc.steps {
-				send := s.req
-				if st.rsp {
-					send = s.rsp
-				}
-				if v := send(st.data); v.Accept != st.accept {
-					t.Errorf("step %d accepted %v, want %v", i, v.Accept, st.accept)
-				}
-			}
-			if n := te.requests("hmi-reads"); n != tc.requests {
-				t.Errorf("requests %d, want %d", n, tc.requests)
-			}
-			if got := lineSummaries(te.appLines()); fmt.Sprint(got) != fmt.Sprint(tc.lines) {
-				t.Errorf("lines %q, want %q", got, tc.lines)
-			}
-			checkLargeBuffers(t, te.Worker(0))
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.play(t, 102) })
 	}
 
 	// The line of a PDU refused whole has its fields and the offset of its
@@ -973,46 +958,56 @@ func TestStreamSlotsRecycled(t *testing.T) {
 		sp := uint16(41000 + i)
 		w.Decide(seg(hmi, plc, sp, 502, fSYN, 1, 0, nil))
 	}
-	if w.streams.used != 3 {
-		t.Fatalf("%d slots for 3 inspected flows", w.streams.used)
+	if used, _, _ := w.insp.Slots(); used != 3 {
+		t.Fatalf("%d slots for 3 inspected flows", used)
 	}
 	// Flows end (idle handshakes); their slots come back and are reused.
 	te.clock += int64(60e9)
 	te.Conntrack().Sweep(te.clock)
-	if n := len(w.streams.free); n != 3 {
+	if _, n, _ := w.insp.Slots(); n != 3 {
 		t.Fatalf("%d slots freed, want 3", n)
 	}
 	w.Decide(seg(hmi, plc, 42000, 502, fSYN, 1, 0, nil))
-	if w.streams.used != 3 || len(w.streams.free) != 2 {
-		t.Errorf("slot not reused: used %d free %d", w.streams.used, len(w.streams.free))
+	if used, free, _ := w.insp.Slots(); used != 3 || free != 2 {
+		t.Errorf("slot not reused: used %d free %d", used, free)
 	}
 	// A flow of a rule without a condition takes none.
 	w.Decide(tpkt{src: hmi, dst: plc, proto: 1, icmpType: 8, icmpID: 3}.bytes())
-	if w.streams.used != 3 || len(w.streams.free) != 2 {
+	if used, free, _ := w.insp.Slots(); used != 3 || free != 2 {
 		t.Errorf("an ICMP flow took a slot")
 	}
 }
 
 func TestInspectNoAllocs(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
-	s := newSession(t, te)
-	w := te.Worker(0)
+	newSession(t, te).checkNoAllocs(mbReq(1, 1, 3, 0, 10), mbReq(1, 1, 6, 0, 1))
+}
+
+// checkNoAllocs checks that the session's worker judges 1000 requests
+// that pass (pass, one after the other) and a refused one (refuse, after
+// them) without allocating.
+func (s *session) checkNoAllocs(pass, refuse []byte) {
+	t, w := s.t, s.te.Worker(0)
 	const n = 1001 // AllocsPerRun's warm-up and 1000 runs
 	pkts := make([][]byte, n)
 	for i := range pkts {
-		pkts[i] = seg(hmi, plc, s.sport, 502, fACK|fPSH, s.cseq+uint32(12*i), s.sseq, mbReq(uint16(i), 1, 3, 0, 10))
+		pkts[i] = seg(hmi, plc, s.sport, s.dport, fACK|fPSH, s.cseq+uint32(len(pass)*i), s.sseq, pass)
 	}
 	i := 0
 	if a := testing.AllocsPerRun(n-1, func() {
 		if !w.Decide(pkts[i]) {
-			t.Fatal("read refused")
+			t.Fatal("request refused")
 		}
 		i++
 	}); a != 0 {
 		t.Errorf("%.1f allocations per inspected packet", a)
 	}
-	refused := seg(hmi, plc, s.sport, 502, fACK|fPSH, s.cseq+uint32(12*n), s.sseq, mbReq(1, 1, 6, 0, 1))
-	if a := testing.AllocsPerRun(100, func() { w.Decide(refused) }); a != 0 {
+	refused := seg(hmi, plc, s.sport, s.dport, fACK|fPSH, s.cseq+uint32(len(pass)*n), s.sseq, refuse)
+	if a := testing.AllocsPerRun(100, func() {
+		if w.Decide(refused) {
+			t.Fatal("refused request passed")
+		}
+	}); a != 0 {
 		t.Errorf("%.1f allocations per refused packet", a)
 	}
 }
@@ -1119,41 +1114,11 @@ func BenchmarkInspect(b *testing.B) {
 	}
 }
 
-// checkLargeBuffers checks the worker's large buffers: each one is spare
-// or held by exactly one slot, and no live direction or reassembly holds
-// one it does not need.
+// checkLargeBuffers checks the worker's large buffers (inspect.Follower.Check).
 func checkLargeBuffers(t testing.TB, w *Worker) {
 	t.Helper()
-	p := &w.streams
-	seen := make([]int, len(p.large)+1)
-	for _, r := range p.spare {
-		seen[r]++
-	}
-	for i := int32(0); i < p.used; i++ {
-		st := p.at(i)
-		for k := range st.dir {
-			d, a := &st.dir[k], &st.asm[k]
-			seen[d.large]++
-			seen[a.Buf]++
-			if d.large != 0 && d.part <= streamBuf {
-				t.Errorf("slot %d side %d holds a large buffer for %d unfinished bytes", i, k, d.part)
-			}
-			if a.Buf != 0 && (!a.Active || a.Decided) {
-				t.Errorf("slot %d side %d holds a large buffer for no reassembly", i, k)
-			}
-			limit := streamBuf
-			if d.large != 0 {
-				limit = pduMax
-			}
-			if d.n < 0 || d.n > limit || d.part < 0 || d.part > d.n || a.N > asmMax {
-				t.Errorf("slot %d side %d out of bounds: n %d part %d asm %d", i, k, d.n, d.part, a.N)
-			}
-		}
-	}
-	for r := 1; r < len(seen); r++ {
-		if seen[r] != 1 {
-			t.Errorf("large buffer %d is spare or held %d times", r, seen[r])
-		}
+	if err := w.insp.Check(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -1170,7 +1135,7 @@ func enipSetAttr(service byte, n int) []byte {
 
 // TestInspectLargePDUs: PDUs beyond the flow's own buffer are gathered in
 // a large buffer borrowed from the worker while they are pending, given
-// back once they are whole; beyond pduMax, or with every large buffer
+// back once they are whole; beyond inspect.PDUMax, or with every large buffer
 // lent, a request is unparsed.
 func TestInspectLargePDUs(t *testing.T) {
 	const cond = "    cip: {services: [get_attribute_single]}"
@@ -1186,9 +1151,9 @@ func TestInspectLargePDUs(t *testing.T) {
 		{"enip request in three segments", "44818", cond, get, []int{1000, 2000}, []bool{true, true, true}, nil},
 		{"enip refused when whole", "44818", cond, set, []int{1000, 2000}, []bool{true, true, false}, []string{"!app-violation services"}},
 		{"enip in one segment", "44818", cond, get, nil, []bool{true}, nil},
-		{"enip beyond pduMax", "44818", cond, enipSetAttr(0x0e, 5000), []int{1000, 2000}, []bool{false},
+		{"enip beyond inspect.PDUMax", "44818", cond, enipSetAttr(0x0e, 5000), []int{1000, 2000}, []bool{false},
 			[]string{"!unparsed-enip pdu-larger-than-stream-buffer"}},
-		{"s7 TPKT beyond streamBuf", "102", `    s7: {functions: [read_var]}`, s7big, []int{1400}, []bool{true, false},
+		{"s7 TPKT beyond inspect.StreamBuf", "102", `    s7: {functions: [read_var]}`, s7big, []int{1400}, []bool{true, false},
 			[]string{"!app-violation functions"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1232,12 +1197,12 @@ func TestInspectLargePDUs(t *testing.T) {
 	// flow holding one ends, its buffer is taken back.
 	te = newAppEngine(t, "enforce", "tcp", "44818", cond)
 	w = te.Worker(0)
-	for i := range maxLarge + 1 {
+	for i := range inspect.MaxLarge + 1 {
 		sp := uint16(30000 + i)
 		w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))
 		w.Decide(seg(plc, hmi, 44818, sp, fSYN|fACK, 5000, 1001, nil))
 		v := w.DecideVerdict(seg(hmi, plc, sp, 44818, fACK|fPSH, 1001, 5001, get[:2000]))
-		if v.Accept != (i < maxLarge) {
+		if v.Accept != (i < inspect.MaxLarge) {
 			t.Fatalf("flow %d: accepted %v", i, v.Accept)
 		}
 	}
@@ -1247,8 +1212,8 @@ func TestInspectLargePDUs(t *testing.T) {
 	checkLargeBuffers(t, w)
 	te.clock += int64(25 * 3600e9) // beyond the established timeout
 	te.Conntrack().Sweep(te.clock)
-	if len(w.streams.free) != maxLarge+1 || len(w.streams.spare) != 0 {
-		t.Fatalf("%d slots free, %d large buffers spare before a borrow", len(w.streams.free), len(w.streams.spare))
+	if _, free, spare := w.insp.Slots(); free != inspect.MaxLarge+1 || spare != 0 {
+		t.Fatalf("%d slots free, %d large buffers spare before a borrow", free, spare)
 	}
 	sp := uint16(40000)
 	w.Decide(seg(hmi, plc, sp, 44818, fSYN, 1000, 0, nil))
@@ -1308,4 +1273,28 @@ func TestInspectReassemblyNoAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInspectCoverageManyPDUs: a segment carrying more requests than the
+// follower keeps for one Observer.Cover has every one covered.
+func TestInspectCoverageManyPDUs(t *testing.T) {
+	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
+	s := newSession(t, te)
+	var data []byte
+	for i := range 21 {
+		data = append(data, mbReq(uint16(i), 1, 3, 0, 1)...)
+	}
+	if v := s.req(data); !v.Accept {
+		t.Fatal("21 reads refused")
+	}
+	for _, rc := range te.Coverage(0) {
+		if rc.Name != "hmi-reads" {
+			continue
+		}
+		if len(rc.Tuples) != 1 || rc.Tuples[0].Requests != 21 || rc.Tuples[0].Functions["modbus read_holding_registers"] != 21 {
+			t.Fatalf("coverage %+v", rc.Tuples)
+		}
+		return
+	}
+	t.Fatal("no coverage of hmi-reads")
 }

@@ -9,7 +9,7 @@ import (
 // the effective mode and whether the decision was taken with the key
 // reversed (pickup of a reply), both tied to the flow's Generation; the
 // fast path's state (fastpath.go); and from bit markStreamShift up, the
-// flow's stream slot plus one (0: none; inspect_stream.go).
+// flow's stream slot plus one (0: none; engine/inspect's slots).
 type flowMark uint32
 
 const (

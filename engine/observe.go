@@ -61,26 +61,27 @@ func (r *RequestSeen) Name() string {
 	return proto.RequestName(&proto.Judged{Kind: r.Kind, Code: r.Code, MEI: r.MEI, Unit: r.Unit, Class: r.Class})
 }
 
-// seenOutcome reports why the packet could not be judged, if it could not.
-func (in *inspection) seenOutcome() {
-	if in.w.onRequest != nil && in.what == outUnparsed {
-		in.reportUnparsed()
+// outcome reports why the packet could not be judged, if it could not.
+func (o *watch) outcome() {
+	if o.w.onRequest != nil && o.w.insp.Unjudged() {
+		o.reportUnparsed()
 	}
 }
 
-// reportUnparsed is out of line so that seenOutcome inlines.
+// reportUnparsed is out of line so that outcome inlines.
 //
 //go:noinline
-func (in *inspection) reportUnparsed() {
-	in.report(RequestSeen{Kind: KindUnparsed, Reason: in.reason, Err: in.app.Err, Detail: in.app.Detail})
+func (o *watch) reportUnparsed() {
+	in := &o.w.insp
+	o.report(RequestSeen{Kind: KindUnparsed, Reason: in.Reason, Err: in.Event.Err, Detail: in.Event.Detail})
 }
 
 // report completes r with the flow and hands it to the observer.
-func (in *inspection) report(r RequestSeen) {
-	k := in.flow.Key
-	if markOf(in.flow).reversed() {
+func (o *watch) report(r RequestSeen) {
+	k := o.flow.Key
+	if markOf(o.flow).reversed() {
 		k = k.Reverse()
 	}
 	r.Client, r.Server, r.Proto, r.Port = k.Src, k.Dst, k.Proto, k.DstPort
-	in.w.onRequest(r)
+	o.w.onRequest(r)
 }

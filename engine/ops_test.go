@@ -103,6 +103,17 @@ func drain(t *testing.T, te *testEngine, buf *bytes.Buffer, lim DeniedLimit) []m
 	return out
 }
 
+// ofEvent is the lines of one event.
+func ofEvent(lines []map[string]any, event string) []map[string]any {
+	var out []map[string]any
+	for _, l := range lines {
+		if l["event"] == event {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func count(lines []map[string]any, event, src string) (n int, suppressed int) {
 	for _, l := range lines {
 		if l["event"] == event && l["src"] == src {
@@ -382,12 +393,8 @@ func TestVerdictLineICMPType(t *testing.T) {
 	w.Decide(tpkt{src: hmi, dst: plc, proto: 1, icmpType: 8, icmpID: 7}.bytes())
 	w.Decide(tcp(hmi, plc, 40000, 502, fSYN))
 	lines := drain(t, te, buf, DeniedLimit{})
-	seen := 0
-	for _, l := range lines {
-		if l["event"] != "verdict" {
-			continue
-		}
-		seen++
+	verdicts := ofEvent(lines, "verdict")
+	for _, l := range verdicts {
 		typ, has := l["icmp_type"]
 		switch l["proto"] {
 		case "icmp":
@@ -400,7 +407,7 @@ func TestVerdictLineICMPType(t *testing.T) {
 			}
 		}
 	}
-	if seen != 2 {
-		t.Errorf("%d verdict lines, want 2: %v", seen, lines)
+	if len(verdicts) != 2 {
+		t.Errorf("%d verdict lines, want 2: %v", len(verdicts), lines)
 	}
 }

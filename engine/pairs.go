@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -69,14 +70,7 @@ func (t *pairTable) lookup(pol *rules.Policy, from, to rules.ZoneID) *pairCounte
 	}
 	k := pairKey{pol.ZoneName(from), pol.ZoneName(to)}
 	t.mu.Lock()
-	if t.byName == nil {
-		t.byName = make(map[pairKey]*pairCounters)
-	}
-	c := t.byName[k]
-	if c == nil {
-		c = &pairCounters{}
-		t.byName[k] = c
-	}
+	c := entry(&t.byName, k)
 	t.mu.Unlock()
 	t.index[id] = c
 	return c
@@ -161,12 +155,7 @@ func (e *Engine) Conduits() []ConduitStats {
 	for _, s := range sum {
 		out = append(out, *s)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		return out[i].To < out[j].To
-	})
+	slices.SortFunc(out, func(a, b ConduitStats) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
 	return out
 }
 

@@ -7,23 +7,10 @@ import "testing"
 // denied flow's retransmissions in enforce (not tracked).
 func BenchmarkDecideWouldDrop(b *testing.B) {
 	b.Run("monitor/denied-established", func(b *testing.B) {
-		te := newTestEngine(b, pol{mode: "monitor"})
-		w := te.Worker(0)
-		w.Decide(tcp(hist, plc, 40000, 9999, fSYN))
-		pkt := tcp(hist, plc, 40000, 9999, fACK|fPSH)
-		b.ReportAllocs()
-		for b.Loop() {
-			w.Decide(pkt)
-		}
+		benchDecide(b, "monitor", tcp(hist, plc, 40000, 9999, fSYN), tcp(hist, plc, 40000, 9999, fACK|fPSH))
 	})
 	b.Run("enforce/denied-again", func(b *testing.B) {
-		te := newTestEngine(b, pol{mode: "enforce"})
-		w := te.Worker(0)
 		pkt := tcp(hist, plc, 40000, 9999, fSYN)
-		w.Decide(pkt)
-		b.ReportAllocs()
-		for b.Loop() {
-			w.Decide(pkt)
-		}
+		benchDecide(b, "enforce", pkt, pkt)
 	})
 }

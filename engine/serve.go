@@ -115,7 +115,7 @@ func (s *server) batch(ps []nfq.Packet) {
 			}
 			s.accepts = append(s.accepts, p.ID)
 			s.runMark = mark
-		case d.Packet != nil: // a reset: the segment is replaced (reset.go)
+		case d.Packet != nil: // a reset: the segment is replaced (engine/inspect)
 			s.flush()
 			err := s.verdictModified(p.ID, d.Packet, mark)
 			if err != nil {

@@ -162,25 +162,37 @@ func TestServeSetsJudgedMark(t *testing.T) {
 	for i, p := range pkts {
 		unix.Write(k, nfqtest.PacketMessageMark(0, uint32(i+1), p.b, false, p.mark))
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
-	defer func() { close(stop); <-done }()
 	want := []nfqtest.SentVerdict{
 		{Batch: true, ID: 2, Verdict: nfq.Accept, Mark: 0x8000_0000, HasMark: true},
 		{ID: 3, Verdict: nfq.Accept, Mark: 0x8000_0011, HasMark: true},
 		{ID: 4, Verdict: nfq.Drop, Mark: 0x8000_0022, HasMark: true},
 	}
+	for i, got := range servedVerdicts(t, te, q, k, len(want)) {
+		if w := want[i]; got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
+			t.Errorf("verdict %d = %+v, want %+v", i, got, w)
+		}
+	}
+}
+
+// servedVerdicts serves q (queue 0) by te until n verdicts reached the
+// kernel's side k, and returns them decoded.
+func servedVerdicts(t *testing.T, te *testEngine, q *nfq.Queue, k, n int) []nfqtest.SentVerdict {
+	t.Helper()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
+	defer func() { close(stop); <-done }()
 	buf := make([]byte, 256)
-	for i, w := range want {
-		n, err := unix.Read(k, buf)
+	out := make([]nfqtest.SentVerdict, n)
+	for i := range out {
+		m, err := unix.Read(k, buf)
 		if err != nil {
 			t.Fatalf("verdict %d: %v", i, err)
 		}
-		got, err := nfqtest.ParseVerdict(buf[:n])
-		if err != nil || got.Batch != w.Batch || got.ID != w.ID || got.Verdict != w.Verdict || got.Mark != w.Mark || !got.HasMark {
-			t.Errorf("verdict %d = %+v, want %+v (%v)", i, got, w, err)
+		if out[i], err = nfqtest.ParseVerdict(buf[:m]); err != nil {
+			t.Errorf("verdict %d: %v", i, err)
 		}
 	}
+	return out
 }
 
 // BenchmarkServeBatch is the verdict side of the packet path: a batch of
@@ -191,24 +203,30 @@ func BenchmarkServeBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("mark=%#x", mark), func(b *testing.B) {
 			te := newTestEngine(b, pol{mode: "enforce"})
 			te.verdictMark = mark
-			q, k := fakeQueue(b, 0)
-			s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
-			var ps [readBatch]nfq.Packet
-			for i := range ps {
-				ps[i] = nfq.Packet{ID: uint32(i + 1), Payload: tcp(hmi, plc, 40000+uint16(i), 502, fSYN)}
-			}
-			s.batch(ps[:]) // open the flows
-			sink := make([]byte, 256)
-			for i := range ps {
-				ps[i].Payload = tcp(hmi, plc, 40000+uint16(i), 502, fACK)
-			}
-			unix.Read(k, sink)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				s.batch(ps[:])
-				unix.Read(k, sink)
-			}
+			benchBatch(b, te)
 		})
+	}
+}
+
+// benchBatch times te's first worker serving batches of readBatch packets
+// of established flows (the flows opened first) from a fake queue.
+func benchBatch(b *testing.B, te *testEngine) {
+	q, k := fakeQueue(b, 0)
+	s := server{e: te.Engine, w: te.workers[0], q: q, rc: &te.reads[0], accepts: make([]uint32, 0, readBatch)}
+	var ps [readBatch]nfq.Packet
+	for i := range ps {
+		ps[i] = nfq.Packet{ID: uint32(i + 1), Payload: tcp(hmi, plc, 40000+uint16(i), 502, fSYN)}
+	}
+	s.batch(ps[:]) // open the flows
+	sink := make([]byte, 256)
+	for i := range ps {
+		ps[i].Payload = tcp(hmi, plc, 40000+uint16(i), 502, fACK)
+	}
+	unix.Read(k, sink)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s.batch(ps[:])
+		unix.Read(k, sink)
 	}
 }

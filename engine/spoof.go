@@ -21,37 +21,37 @@ const protoSpoof = 0xff
 // neither open a flow nor continue one (a reply's source is the server, so
 // the server's zone's binding applies). It reports whether the packet is
 // dropped (enforce); in monitor the packet is flagged as would-drop and
-// goes on to be decided as usual. The mode is the stricter of the two
+// goes on to be decided as usual; mode is the refused packet's. The mode is the stricter of the two
 // directions between the zones, as on the panic path: the packet may be a
 // reply. It does not allocate, except for the rare re-read of interface
 // names (portResolver).
-func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
+func (w *Worker) spoofed(pol *rules.Policy, now int64) (refused bool, mode rules.Mode) {
 	p := &w.pkt
 	in := &w.in
 	names := w.e.ports.cur.Load()
 	if a := &w.admit; a.pol == pol && a.names == names && a.in == *in && a.src == p.Src {
-		return false // packets come in runs from one source and port
+		return false, 0 // packets come in runs from one source and port
 	}
 	from := pol.Zone(p.Src)
 	z := pol.Binding(from)
 	if z == nil {
-		return false
+		return false, 0
 	}
 	name, _ := w.e.ports.name(in.Port)
 	if z.Admits(name, in.MAC, in.HasMAC) {
 		w.admit = admitted{pol: pol, names: names, src: p.Src, in: *in}
-		return false
+		return false, 0
 	}
 	to := pol.Zone(p.Dst)
-	mode := max(pol.ModeFor(from, to), pol.ModeFor(to, from))
+	mode = max(pol.ModeFor(from, to), pol.ModeFor(to, from))
 	if !modes.Evaluates(mode) {
-		return false
+		return false, 0
 	}
 	// Not a port the binding names, or an index not known yet: read the
 	// names again (rate-limited) before calling it forged.
 	if len(z.Ports) > 0 && !z.HasPort(name) && w.e.ports.refresh(now) {
 		if name, _ = w.e.ports.name(in.Port); z.Admits(name, in.MAC, in.HasMAC) {
-			return false
+			return false, 0
 		}
 	}
 	w.stats.spoofed.Add(1)
@@ -62,15 +62,14 @@ func (w *Worker) spoofed(pol *rules.Policy, now int64) bool {
 			wouldDrop: out.WouldDrop, rule: -1, from: from, to: to, reason: ReasonSpoofed, bound: from,
 			proto: p.Proto, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort}})
 	}
-	w.mode = mode
 	if !out.Accept {
 		w.stats.wouldDrop.Add(1)
 		w.pairs.get(pol, from, to).wouldDrop.Add(1)
-		return true
+		return true, mode
 	}
 	w.spoofPair = w.pairs.get(pol, from, to)
 	w.flagged = true // counted as would-drop once the packet is decided
-	return false
+	return false, mode
 }
 
 // admitted is the last source address and ingress a worker found its

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -193,17 +192,10 @@ func TestSpoofedLine(t *testing.T) {
 	}
 }
 
-func equalList(v any, want ...string) bool {
+// equalList reports whether v, a decoded JSON value, is the list want.
+func equalList(v any, want ...any) bool {
 	l, ok := v.([]any)
-	if !ok || len(l) != len(want) {
-		return false
-	}
-	for i := range l {
-		if l[i] != want[i] {
-			return false
-		}
-	}
-	return true
+	return ok && slices.Equal(l, want)
 }
 
 // TestSpoofPortsResolved follows ports that appear later, change index or
@@ -315,18 +307,9 @@ func TestServeIngress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() { te.Serve(context.Background(), 0, q, stop); close(done) }()
-	defer func() { close(stop); <-done }()
-	buf := make([]byte, 256)
-	for i, p := range pkts {
-		n, err := unix.Read(k, buf)
-		if err != nil {
-			t.Fatalf("verdict %d: %v", i, err)
-		}
-		v, err := nfqtest.ParseVerdict(buf[:n])
-		if err != nil || v.ID != uint32(i+1) || v.Verdict != p.want {
-			t.Errorf("verdict %d = %+v %v, want %d", i, v, err, p.want)
+	for i, v := range servedVerdicts(t, te, q, k, len(pkts)) {
+		if v.ID != uint32(i+1) || v.Verdict != pkts[i].want {
+			t.Errorf("verdict %d = %+v, want %d", i, v, pkts[i].want)
 		}
 	}
 	if c := te.Counters(); c.Spoofed != 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/conduit-ot/conduit/internal/atomicfile"
@@ -64,45 +65,47 @@ func (e *Engine) LoadHits(path string) (int, error) {
 // Action and Cleanup are ignored: the policy in force says those). Safe to
 // call while packets are being decided.
 func (e *Engine) RestoreHits(saved []RuleHits) {
-	h := &e.workers[0].hits
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, r := range saved {
-		if r.Name == "" {
-			continue
-		}
-		c := h.named(r.Name)
+	restoreByName(e, saved, func(r *RuleHits) string { return r.Name }, func(c *ruleCounters, r *RuleHits) {
 		c.packets.Add(r.Packets)
 		c.bytes.Add(r.Bytes)
 		c.flows.Add(r.Flows)
 		c.requests.Add(r.Requests)
 		c.wouldDrop.Add(r.WouldDrop)
 		if r.FirstHit != nil {
-			ns := r.FirstHit.UnixNano()
-			for {
-				cur := c.first.Load()
-				if cur != 0 && cur <= ns || c.first.CompareAndSwap(cur, ns) {
-					break
-				}
-			}
+			storeEarlier(&c.first, r.FirstHit.UnixNano())
 		}
 		if r.LastWouldDrop != nil {
-			ns := r.LastWouldDrop.UnixNano()
-			for {
-				cur := c.lastWouldDrop.Load()
-				if cur >= ns || c.lastWouldDrop.CompareAndSwap(cur, ns) {
-					break
-				}
-			}
+			storeLater(&c.lastWouldDrop, r.LastWouldDrop.UnixNano())
 		}
 		if r.LastHit != nil {
-			ns := r.LastHit.UnixNano()
-			for {
-				cur := c.last.Load()
-				if cur >= ns || c.last.CompareAndSwap(cur, ns) {
-					break
-				}
-			}
+			storeLater(&c.last, r.LastHit.UnixNano())
 		}
+	})
+}
+
+// restoreByName adds each saved record to the counters of the rule it
+// names (the first worker's, under its table's lock), passing over a
+// record without a name: what the state file restores, hits and coverage.
+func restoreByName[T any](e *Engine, saved []T, name func(*T) string, add func(*ruleCounters, *T)) {
+	h := &e.workers[0].hits
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range saved {
+		if n := name(&saved[i]); n != "" {
+			add(h.named(n), &saved[i])
+		}
+	}
+}
+
+// storeEarlier stores the clock ns in a unless a holds an earlier one (0:
+// none yet); storeLater unless it holds a later one. Packets may be
+// counted meanwhile.
+func storeEarlier(a *atomic.Int64, ns int64) {
+	for cur := a.Load(); (cur == 0 || cur > ns) && !a.CompareAndSwap(cur, ns); cur = a.Load() {
+	}
+}
+
+func storeLater(a *atomic.Int64, ns int64) {
+	for cur := a.Load(); cur < ns && !a.CompareAndSwap(cur, ns); cur = a.Load() {
 	}
 }

@@ -16,14 +16,13 @@ type Verdict struct {
 }
 
 // DecideVerdict is Decide with the replacement packet a reset may need.
-func (w *Worker) DecideVerdict(b []byte) Verdict {
-	w.replace = nil
-	return w.DecideVerdictIn(b, Ingress{})
-}
+func (w *Worker) DecideVerdict(b []byte) Verdict { return w.DecideVerdictIn(b, Ingress{}) }
 
 // DecideVerdictIn is DecideIn with the replacement packet a reset may need.
 func (w *Worker) DecideVerdictIn(b []byte, in Ingress) Verdict {
-	w.replace, w.ctMark = nil, false
-	accept := w.DecideIn(b, in)
-	return Verdict{Accept: accept, Packet: w.replace, CtMark: w.ctMark && accept && w.replace == nil}
+	v := w.decideIn(b, in)
+	if v.replaced {
+		return Verdict{Accept: v.accept, Packet: w.insp.Replacement()}
+	}
+	return Verdict{Accept: v.accept, CtMark: v.ctMark && v.accept}
 }

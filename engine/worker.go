@@ -5,10 +5,10 @@ import (
 	"sync/atomic"
 
 	"github.com/conduit-ot/conduit/conntrack"
+	"github.com/conduit-ot/conduit/engine/inspect"
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/modes"
-	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -30,8 +30,7 @@ type Worker struct {
 	shard  *conntrack.Shard
 	pkt    packet.Parsed
 	q      rules.Query
-	locked bool       // the shard lock is held (for the panic path)
-	mode   rules.Mode // effective mode of the packet in hand (for the panic path)
+	locked bool // the shard lock is held (for the panic path)
 	// decoded: the packet in hand decoded cleanly, so its addresses are
 	// its own (the panic path looks up its conduit's mode by them).
 	decoded bool
@@ -55,25 +54,22 @@ type Worker struct {
 	// the failure path.
 	testPanic func()
 
-	// Industrial-protocol inspection (inspect.go): the stream slots of
-	// this worker's flows, scratch space for the parsers, and what a
-	// decision leaves behind (a verdict line, a replacement packet).
-	streams    streamPool
-	insp       inspection
-	join       [pduMax]byte
-	insps      [proto.Count]proto.Inspector // each protocol's parser state, by the table
-	onRequest  func(RequestSeen)            // Config.OnRequest, at hand where requests are judged
-	appEv      verdictEvent
-	appPending bool
-	out        [ipv6Len + tcpLen]byte
-	replace    []byte // Verdict.Packet of the packet in hand (verdict.go)
+	// flowLine is where a decision builds the line of a new or
+	// reevaluated flow, written once the shard lock is released: scratch
+	// of one decision, so that a packet of a known flow does not clear a
+	// whole verdictEvent.
+	flowLine verdictEvent
+
+	// Industrial-protocol inspection (inspect.go): the stream follower
+	// of this worker's flows and what it reports to.
+	insp      inspect.Follower
+	watch     watch
+	onRequest func(RequestSeen) // Config.OnRequest, at hand where requests are judged
 
 	// The fast path (fastpath.go): this worker's kernel connection (nil:
-	// off), whether the verdict in hand carries the mark, and the batch
-	// bracket a reload waits on.
-	fp     KernelConntrack
-	ctMark bool
-	epoch  atomic.Uint64
+	// off) and the batch bracket a reload waits on.
+	fp    KernelConntrack
+	epoch atomic.Uint64
 }
 
 type workerStats struct {
@@ -92,68 +88,86 @@ func (w *Worker) Decide(b []byte) bool { return w.DecideIn(b, Ingress{}) }
 
 // DecideIn is Decide for a packet that came in at in: a packet whose
 // source address belongs to a zone bound elsewhere is refused as forged.
-func (w *Worker) DecideIn(b []byte, in Ingress) (accept bool) {
+func (w *Worker) DecideIn(b []byte, in Ingress) bool { return w.decideIn(b, in).accept }
+
+// verdict is what deciding one packet comes to. decide returns it by
+// value: nothing of one packet's decision is left on the worker for the
+// next.
+type verdict struct {
+	accept bool
+	ctMark bool // the verdict hands the flow to the kernel's fast path
+	// replaced: a packet is to be sent in place of this one (a reset):
+	// Verdict.Packet, the inspection's Result.Replace.
+	replaced bool
+	mode     rules.Mode // the packet's effective mode (the counters by mode)
+}
+
+// decideIn decides b and counts the verdict; a panic is recovered into the
+// verdict for failures.
+func (w *Worker) decideIn(b []byte, in Ingress) (v verdict) {
 	defer func() {
 		if r := recover(); r != nil {
-			accept = w.recovered(r)
+			v = w.recovered(r)
 		}
 	}()
 	w.stats.packets.Add(1)
 	w.in, w.flagged = in, false
 	wd := w.stats.wouldDrop.Load() // this worker is its only writer
-	accept = w.decide(b, w.e.now())
+	v = w.decide(b, w.e.now())
 	if w.flagged && w.stats.wouldDrop.Load() == wd {
 		w.stats.wouldDrop.Add(1)
 		w.spoofPair.wouldDrop.Add(1)
 	}
-	if accept {
+	if v.accept {
 		w.stats.accepted.Add(1)
 	} else {
 		w.stats.dropped.Add(1)
 	}
-	w.byMode.count(w.mode, accept, w.stats.wouldDrop.Load() != wd)
-	return accept
+	w.byMode.count(v.mode, v.accept, w.stats.wouldDrop.Load() != wd)
+	return v
 }
 
-func (w *Worker) recovered(r any) bool {
-	w.replace, w.appPending, w.ctMark = nil, false, false
+// recovered is the verdict of a packet whose decision panicked: accept,
+// unless its mode is enforce with fail_open false.
+func (w *Worker) recovered(r any) verdict {
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
 	}
 	w.stats.panics.Add(1)
 	act := w.e.store.Load()
+	mode := act.Policy.Mode
 	if w.decoded {
-		// The panic may have come before the flow's mode was known. A
-		// conduit can override the global mode in either direction, and
-		// the packet may be a reply: enforce in either means enforce.
+		// What the decision knew went with it: the flow's mode may not
+		// have been known yet. A conduit can override the global mode in
+		// either direction, and the packet may be a reply: enforce in
+		// either, or globally, means enforce.
 		pol := act.Policy
 		from, to := pol.Zone(w.pkt.Src), pol.Zone(w.pkt.Dst)
 		if m, r := pol.ModeFor(from, to), pol.ModeFor(to, from); m == rules.ModeEnforce || r == rules.ModeEnforce {
-			w.mode = rules.ModeEnforce
-		} else if w.mode != rules.ModeEnforce {
-			w.mode = m
+			mode = rules.ModeEnforce
+		} else if mode != rules.ModeEnforce {
+			mode = m
 		}
 	}
-	accept := !(w.mode == rules.ModeEnforce && !act.Policy.Queue.FailOpen)
+	accept := !(mode == rules.ModeEnforce && !act.Policy.Queue.FailOpen)
 	if accept {
 		w.stats.accepted.Add(1)
 	} else {
 		w.stats.dropped.Add(1)
 	}
-	w.byMode.count(w.mode, accept, false)
+	w.byMode.count(mode, accept, false)
 	// A panic is rare and worth an allocation.
 	w.emit(event{kind: evPanic, at: w.e.now(), text: fmt.Sprint(r), v: verdictEvent{
-		pol: act.Policy, mode: w.mode, accept: accept, rule: -1, reason: ReasonPanic,
+		pol: act.Policy, mode: mode, accept: accept, rule: -1, reason: ReasonPanic,
 		src: w.pkt.Src, dst: w.pkt.Dst, proto: w.pkt.Proto, sport: w.pkt.SrcPort, dport: w.pkt.DstPort,
 	}})
-	return accept
+	return verdict{accept: accept, mode: mode}
 }
 
-func (w *Worker) decide(b []byte, now int64) bool {
+func (w *Worker) decide(b []byte, now int64) verdict {
 	act := w.e.store.Load()
 	pol := act.Policy
-	w.mode = pol.Mode
 	w.decoded = false
 	p := &w.pkt
 	if r := p.Decode(b); r != packet.ReasonOK {
@@ -165,10 +179,12 @@ func (w *Worker) decide(b []byte, now int64) bool {
 	}
 	if linkControl(p) {
 		w.stats.linkControl.Add(1)
-		return true
+		return verdict{accept: true, mode: pol.Mode}
 	}
-	if w.in.Port != 0 && pol.Binds() && w.spoofed(pol, now) {
-		return false
+	if w.in.Port != 0 && pol.Binds() {
+		if refused, mode := w.spoofed(pol, now); refused {
+			return verdict{mode: mode}
+		}
 	}
 	key := keyOf(p)
 	hits := w.hits.forGen(act)
@@ -179,7 +195,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		w.testPanic()
 	}
 	f, dir := w.shard.Lookup(key, now)
-	var ev verdictEvent
+	ev := &w.flowLine // set whole by newFlow and reevaluate when they log
 	logIt := false
 	switch {
 	case synPayload(p):
@@ -190,11 +206,10 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		w.shard.Unlock()
 		return w.refuse(pol, ReasonSynPayload, p.TCPFlags&packet.TCPAck != 0, now)
 	case f == nil:
-		f, dir, logIt = w.newFlow(act, key, now, &ev)
+		f, dir, logIt = w.newFlow(act, key, now, ev)
 		if f == nil { // denied in enforce: not tracked
 			w.locked = false
 			w.shard.Unlock()
-			w.mode = ev.mode
 			w.stats.wouldDrop.Add(1)
 			c := hits[ev.rule]
 			c.hit(now, len(b))
@@ -206,9 +221,9 @@ func (w *Worker) decide(b []byte, now int64) bool {
 				pc.flows.Add(1)
 				pc.deniedFlows.Add(1)
 				c.cov.flow(flowCoverKey(conntrack.Key{Src: ev.src, Dst: ev.dst, SrcPort: ev.sport, DstPort: ev.dport, Proto: ev.proto}, false, p.ICMPType), now)
-				w.emit(event{kind: evVerdict, at: now, v: ev})
+				w.emit(event{kind: evVerdict, at: now, v: *ev})
 			}
-			return false
+			return verdict{mode: ev.mode}
 		}
 		if f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
@@ -216,7 +231,7 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		}
 		w.countFlow(w.pairs.get(pol, ev.from, ev.to), f)
 	case f.Generation != act.Generation:
-		logIt = w.reevaluate(act, f, now, &ev)
+		logIt = w.reevaluate(act, f, now, ev)
 		if logIt && f.Rule >= 0 {
 			hits[f.Rule].flows.Add(1)
 			hits[f.Rule].cov.flow(flowCoverKey(f.Key, markOf(f).reversed(), ev.icmpType), now)
@@ -230,19 +245,22 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		hits[f.Rule].hit(now, len(b))
 	}
 	mode := markOf(f).mode()
-	w.mode = mode
+	v := verdict{mode: mode}
 	out := modes.Apply(mode, !f.Allowed)
+	var app appLine
 	if f.Allowed && modes.Evaluates(mode) && f.Rule >= 0 && int(f.Rule) < len(pol.Rules) && pol.Rules[f.Rule].App != nil {
 		// The rule's protocol condition judges the payload (inspect.go).
-		if w.inspect(pol, f, dir, hits[f.Rule], mode, b, now) {
+		r := w.inspect(pol, f, dir, hits[f.Rule], mode, b, now, &app)
+		if r.Refused {
 			out = modes.Apply(mode, true)
 		}
+		v.replaced = r.Replace != nil
 	}
 	if logIt {
 		ev.flow = f.ID
 	}
-	if w.fp != nil && out.Accept && !out.WouldDrop && w.replace == nil && !markOf(f).fastpathDone() && offloadable(pol, f, mode) {
-		w.offload(pol, f)
+	if w.fp != nil && out.Accept && !out.WouldDrop && !v.replaced && !markOf(f).fastpathDone() && offloadable(pol, f, mode) {
+		v.ctMark = w.offload(pol, f)
 	}
 	if out.WouldDrop && f.Rule >= 0 {
 		// Charged to the rule that decided: a deny rule, or an allow rule
@@ -258,13 +276,13 @@ func (w *Worker) decide(b []byte, now int64) bool {
 		w.stats.wouldDrop.Add(1)
 	}
 	if logIt {
-		w.emit(event{kind: evVerdict, at: now, v: ev})
+		w.emit(event{kind: evVerdict, at: now, v: *ev})
 	}
-	if w.appPending {
-		w.appPending = false
-		w.emit(event{kind: evVerdict, at: now, v: w.appEv})
+	if app.due {
+		w.emit(event{kind: evVerdict, at: now, v: w.appVerdict(pol, mode, &app)})
 	}
-	return out.Accept
+	v.accept = out.Accept
+	return v
 }
 
 // decision is the outcome of evaluating one orientation of a flow.
@@ -401,13 +419,13 @@ func (w *Worker) setDecision(f *conntrack.Flow, act *inforce.Active, d decision)
 
 // malformed decides a packet the decoder refused: enforce drops it, the
 // other modes pass it; either way it is counted and logged with its reason.
-func (w *Worker) malformed(pol *rules.Policy, reason string, now int64) bool {
+func (w *Worker) malformed(pol *rules.Policy, reason string, now int64) verdict {
 	return w.refuse(pol, reason, false, now)
 }
 
 // refuse is malformed for any odd packet; with both, in the stricter mode
 // of its two orientations (one whose direction is not proven).
-func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) bool {
+func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) verdict {
 	w.stats.malformed.Add(1)
 	p := &w.pkt
 	var from, to rules.ZoneID
@@ -419,7 +437,6 @@ func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) 
 			mode = r
 		}
 	}
-	w.mode = mode
 	out := modes.Apply(mode, true)
 	if out.WouldDrop {
 		w.stats.wouldDrop.Add(1)
@@ -434,7 +451,7 @@ func (w *Worker) refuse(pol *rules.Policy, reason string, both bool, now int64) 
 			wouldDrop: out.WouldDrop, rule: -1, from: from, to: to, reason: reason,
 			proto: p.Proto, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort}})
 	}
-	return out.Accept
+	return verdict{accept: out.Accept, mode: mode}
 }
 
 func action(allowed bool) rules.Action {

@@ -11,6 +11,7 @@ type (
 	Section   = core.Section
 	Inspector = core.Inspector
 	Judge     = core.Judge
+	Stream    = core.Stream
 	Status    = core.Status
 	Event     = core.Event
 	Side      = core.Side

@@ -54,11 +54,11 @@ const (
 //     whole fragment is decoded and every object header judged; a
 //     violation drops the FIN segment, so the outstation never gets the
 //     request. The request is counted then.
-func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
 	f := &in.f
 	n, err := Parse(b, f)
 	if err != OK && err != ErrShort && f.FIR() {
-		j.Asm().Active = false // the outstation drops what it gathered, too
+		s.Asm.Active = false // the outstation drops what it gathered, too
 	}
 	if err != OK {
 		_, n, st := core.Refused(j, n, err, off)
@@ -82,16 +82,16 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, of
 	switch {
 	case f.LinkOnly:
 	case !f.FIR():
-		next(j, cond, f, off, linkOK)
+		next(j, &s.Asm, cond, f, off, linkOK)
 	case !request:
-		j.Asm().Active = false // a FIR starts a new fragment
+		s.Asm.Active = false // a FIR starts a new fragment
 	case f.FIN():
-		j.Asm().Active = false
+		s.Asm.Active = false
 		if linkOK {
 			judgeApp(j, cond, f, &f.App, off)
 		}
 	default:
-		first(j, cond, f, off, linkOK)
+		first(j, &s.Asm, cond, f, off, linkOK)
 	}
 	return n, core.OK
 }
@@ -121,11 +121,10 @@ func judgeApp(j core.Judge, c *Cond, f *Frame, app *App, off uint32) {
 	}
 }
 
-// first begins a fragment with its first segment; linkOK is false when
-// the frame's link addresses were refused.
-func first(j core.Judge, c *Cond, f *Frame, off uint32, linkOK bool) {
+// first begins a fragment (the direction's reassembly a) with its first
+// segment; linkOK is false when the frame's link addresses were refused.
+func first(j core.Judge, a *core.Asm, c *Cond, f *Frame, off uint32, linkOK bool) {
 	j.AsmStart(off)
-	a := j.Asm()
 	a.B[asmSeq], a.H[asmSrc], a.H[asmDst], a.B[asmFn] = nextSeq(f.Seq()), f.Source, f.Destination, f.App.Function
 	if !linkOK {
 		a.Decided = true
@@ -168,10 +167,9 @@ func first(j core.Judge, c *Cond, f *Frame, off uint32, linkOK bool) {
 // nextSeq is the transport sequence number after s.
 func nextSeq(s uint8) uint8 { return (s + 1) & 0x3f }
 
-// next takes a later segment of a fragment; linkOK is false when the
+// next takes a later segment of the fragment a; linkOK is false when the
 // frame's link addresses were refused.
-func next(j core.Judge, c *Cond, f *Frame, off uint32, linkOK bool) {
-	a := j.Asm()
+func next(j core.Judge, a *core.Asm, c *Cond, f *Frame, off uint32, linkOK bool) {
 	detail := ""
 	switch {
 	case !a.Active || f.Source != a.H[asmSrc] || f.Destination != a.H[asmDst]:

@@ -33,7 +33,8 @@ func (*inspector) Declared(b []byte) int {
 }
 
 // PDU judges the encapsulation message at the start of b.
-func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
+	side := s.Side
 	p := &in.p
 	n, err := Parse(b, side, p)
 	if err != OK {

@@ -26,7 +26,8 @@ type inspector struct {
 func (*inspector) Declared(b []byte) int { return Size(b) }
 
 // PDU judges the APDU at the start of b.
-func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
+	side := s.Side
 	a := &in.a
 	n, err := Parse(b, a)
 	switch {

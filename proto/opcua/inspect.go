@@ -36,7 +36,7 @@ const (
 	KindPolicy  core.Kind = 9
 )
 
-// The flow's protocol word (Judge.Word): the channel's security mode once
+// The flow's protocol word (Stream.Word): the channel's security mode once
 // known, and what its first MSG must still tell.
 const (
 	wordMode    = 0x3  // the Mode
@@ -81,10 +81,10 @@ func (*inspector) Declared(b []byte) int {
 // PDU judges the message chunk at the start of b. n may exceed len(b):
 // the chunk was judged from its first bytes, and the engine passes over
 // the rest.
-func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
 	cond := c.(*Cond)
 	m := &in.m
-	w, a := j.Word(), j.Asm()
+	w, a := &s.Word, &s.Asm
 	ch := loadChunks(a)
 	n, err := Parse(b, Hint{Mode: Mode(*w & wordMode), Continues: ch.Open()}, m)
 	switch {
@@ -108,7 +108,7 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, of
 		}
 		return n, core.OK
 	}
-	if side == core.Response {
+	if s.Side == core.Response {
 		in.response(j, m, kind, *w, off)
 		return n, core.OK
 	}

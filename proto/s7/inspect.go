@@ -54,9 +54,10 @@ func (*inspector) Declared(b []byte) int {
 //
 // Responses are gathered the same way to report their errors; one that
 // cannot be kept (no large buffer free) is passed unparsed.
-func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, off uint32) (int, core.Status) {
+func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
+	side := s.Side
 	p := &in.p
-	a := j.Asm()
+	a := &s.Asm
 	var n int
 	var err Error
 	if a.Active {
@@ -72,26 +73,27 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, side core.Side, b []byte, of
 	switch {
 	case a.Active:
 		if p.COTP.Type == COTPData {
-			in.piece(j, cond, side, a, p.COTP.Data, p.COTP.EOT)
+			in.piece(j, cond, s, p.COTP.Data, p.COTP.EOT)
 		}
 	case p.Kind == KindFragment:
 		j.AsmStart(off)
 		if side == Request {
 			a.Decided = firstPiece(j, cond, p.COTP.Data, off)
 		}
-		in.piece(j, cond, side, a, p.COTP.Data, false)
+		in.piece(j, cond, s, p.COTP.Data, false)
 	case p.Kind == KindS7Plus || p.Kind == KindS7:
-		whole(j, cond, side, p, off)
+		whole(j, cond, s, p, off)
 	}
 	return n, core.OK
 }
 
-// piece adds a DT's data to the pending PDU a (of the side's direction);
-// eot completes it.
-func (in *inspector) piece(j core.Judge, c *Cond, side core.Side, a *core.Asm, d []byte, eot bool) {
+// piece adds a DT's data to the direction's pending PDU; eot completes
+// it.
+func (in *inspector) piece(j core.Judge, c *Cond, s *core.Stream, d []byte, eot bool) {
+	a, side := &s.Asm, s.Side
 	if !a.Decided {
 		limit := core.AsmMax
-		if w := *j.Word(); w != 0 {
+		if w := s.Word; w != 0 {
 			limit = min(limit, int(w))
 		}
 		if detail := j.AsmAppend(d, limit); detail != "" {
@@ -119,7 +121,7 @@ func (in *inspector) piece(j core.Judge, c *Cond, side core.Side, a *core.Asm, d
 		}
 		return
 	}
-	whole(j, c, side, p, a.At)
+	whole(j, c, s, p, a.At)
 }
 
 // plusDetail names S7comm-plus (protocol id 0x72) in the verdict line:
@@ -128,7 +130,8 @@ const plusDetail = "s7plus"
 
 // whole judges a whole S7 or S7comm-plus PDU of the client, or looks at
 // one of the server's for errors.
-func whole(j core.Judge, c *Cond, side core.Side, p *PDU, off uint32) {
+func whole(j core.Judge, c *Cond, s *core.Stream, p *PDU, off uint32) {
+	side := s.Side
 	if p.Kind == KindS7Plus {
 		if side == Request {
 			j.Unparsed(plusDetail, off)
@@ -136,7 +139,7 @@ func whole(j core.Judge, c *Cond, side core.Side, p *PDU, off uint32) {
 		return
 	}
 	if p.HasFunction && p.Function == FuncSetupCommunication && p.PDUSize != 0 {
-		*j.Word() = p.PDUSize // asked for by the client, then granted by the server
+		s.Word = p.PDUSize // asked for by the client, then granted by the server
 	}
 	if side == Response {
 		if p.ErrorClass != 0 || p.ErrorCode != 0 {

@@ -27,12 +27,24 @@ type Inspector interface {
 	// Declared is the length the PDU header at the start of b announces,
 	// 0 if b is too short to tell.
 	Declared(b []byte) int
-	// PDU judges the PDU at the start of b, at stream offset off, sent by
-	// side, under condition c (the protocol's own), reporting to j. The
-	// side comes as an argument, not from j: one dynamic call fewer per
-	// PDU on the packet path.
-	PDU(j Judge, c Cond, side Side, b []byte, off uint32) (n int, st Status)
+	// PDU judges the PDU at the start of b, at stream offset off, sent in
+	// direction s, under condition c (the protocol's own), reporting to j.
+	// The direction's state comes as an argument, not from j: no dynamic
+	// call to reach it on the packet path.
+	PDU(j Judge, c Cond, s *Stream, b []byte, off uint32) (n int, st Status)
 	sealed()
+}
+
+// Stream is the direction of a flow a PDU travels in, as its inspector
+// sees it (Inspector.PDU): the side that sent it, the flow's protocol
+// word and the direction's reassembly. The stream follower keeps them
+// while the flow's packets pass.
+type Stream struct {
+	Side Side
+	// Word is the flow's protocol word (S7: the negotiated PDU size).
+	Word uint16
+	// Asm is the direction's reassembly of a PDU over several pieces.
+	Asm Asm
 }
 
 // Judge is what the engine's stream follower offers an Inspector for one
@@ -59,8 +71,6 @@ type Judge interface {
 	// uncounted).
 	Seen(r Judged)
 
-	// Asm is the direction's reassembly of a PDU over several pieces.
-	Asm() *Asm
 	// AsmStart begins a reassembly at stream offset off.
 	AsmStart(off uint32)
 	// AsmAppend adds b, up to limit bytes in all; it returns why it could
@@ -68,9 +78,6 @@ type Judge interface {
 	AsmAppend(b []byte, limit int) string
 	// AsmBytes returns the bytes gathered.
 	AsmBytes() []byte
-	// Word is the flow's protocol word, kept while the flow's packets
-	// pass (S7: the negotiated PDU size).
-	Word() *uint16
 }
 
 // Why a reassembly could not go on (Judge.AsmAppend).

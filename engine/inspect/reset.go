@@ -1,4 +1,4 @@
-package engine
+package inspect
 
 import (
 	"encoding/binary"
@@ -33,7 +33,7 @@ import (
 type resetState struct {
 	active bool
 	done   bool   // step 2 happened
-	side   int    // the refused segment's direction (reqSide, rspSide)
+	side   int    // the refused segment's direction (ReqSide, RspSide)
 	finSeq uint32 // sequence number of the FIN of step 1
 }
 
@@ -44,55 +44,57 @@ const (
 	tcpLen  = 20
 )
 
-// resetStep decides a packet of a flow being reset (enforce only). It
-// returns whether the original is refused; a replacement, if any, is in
-// w.replace.
-func (w *Worker) resetStep(st *flowStream, side int, b []byte) bool {
-	p := &w.pkt
-	r := &st.reset
+// resetStep decides a packet of a flow being reset (enforce only): r
+// says whether the original is refused, and holds its replacement, if
+// any.
+func (in *Follower) resetStep(st *Stream, side int, b []byte, r *Result) {
+	p := in.pkt
+	rs := &st.reset
 	if p.TCPFlags&packet.TCPRst != 0 {
-		return false
+		return
 	}
-	if side == r.side {
+	if side == rs.side {
 		switch {
 		case len(p.Payload) == 0 && p.TCPFlags&packet.TCPFin == 0:
-			return false // a bare acknowledgement tells the receiver nothing new
-		case r.done:
-			return true // data after the FIN never reaches the receiver
+			return // a bare acknowledgement tells the receiver nothing new
+		case rs.done:
+			r.Refused = true // data after the FIN never reaches the receiver
+			return
 		}
-		w.replace = w.rewrite(b, packet.TCPFin|packet.TCPAck, r.finSeq, p.Ack)
-		return true
+		r.Refused, r.Replace = true, in.rewrite(b, packet.TCPFin|packet.TCPAck, rs.finSeq, p.Ack)
+		return
 	}
-	if r.done {
-		return false
+	if rs.done {
+		return
 	}
 	// From the FIN's receiver toward the refused sender: reset the sender.
 	seq := p.Seq
 	if d := &st.dir[side]; d.ackKnown {
 		seq = d.acked
 	}
-	w.replace = w.rewrite(b, packet.TCPRst|packet.TCPAck, seq, p.Ack)
-	r.done = true
-	return true
+	r.Refused, r.Replace = true, in.rewrite(b, packet.TCPRst|packet.TCPAck, seq, p.Ack)
+	rs.done = true
+	return
 }
 
-// startReset replaces the refused segment b (on side) with step 1's FIN.
-func (w *Worker) startReset(st *flowStream, side int, b []byte) {
-	p := &w.pkt
+// startReset returns the replacement of the refused segment b (on side):
+// step 1's FIN.
+func (in *Follower) startReset(st *Stream, side int, b []byte) []byte {
+	p := in.pkt
 	seq := p.Seq
 	if d := &st.dir[side]; d.synced {
 		seq = d.next
 	}
 	st.reset = resetState{active: true, side: side, finSeq: seq}
-	w.replace = w.rewrite(b, packet.TCPFin|packet.TCPAck, seq, p.Ack)
+	return in.rewrite(b, packet.TCPFin|packet.TCPAck, seq, p.Ack)
 }
 
-// rewrite builds, in the worker's buffer, a bare TCP segment with the
+// rewrite builds, in the follower's buffer, a bare TCP segment with the
 // addresses and ports of the packet b, the given flags and numbers, and
-// correct checksums. The packet was decoded into w.pkt.
-func (w *Worker) rewrite(b []byte, flags uint8, seq, ack uint32) []byte {
-	p := &w.pkt
-	out := w.out[:]
+// correct checksums. The packet was decoded into Config.Pkt.
+func (in *Follower) rewrite(b []byte, flags uint8, seq, ack uint32) []byte {
+	p := in.pkt
+	out := in.out[:]
 	var ipl int
 	if p.Version == 4 {
 		ipl = ipv4Len
