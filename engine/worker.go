@@ -146,7 +146,8 @@ func (w *Worker) recovered(r any) verdict {
 		from, to := pol.Zone(w.pkt.Src), pol.Zone(w.pkt.Dst)
 		if m, r := pol.ModeFor(from, to), pol.ModeFor(to, from); m == rules.ModeEnforce || r == rules.ModeEnforce {
 			mode = rules.ModeEnforce
-		} else if mode != rules.ModeEnforce {
+		} else {
+			// Neither orientation is in enforce, so neither is the flow.
 			mode = m
 		}
 	}

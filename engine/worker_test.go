@@ -283,6 +283,8 @@ func TestPanicGetsAVerdict(t *testing.T) {
 		// ... and the packet is a reply on that conduit.
 		{"monitor", "false", "{from: control, to: supervisory, mode: enforce}", false},
 		{"enforce", "false", "{from: supervisory, to: control, mode: monitor}", false},
+		// Both orientations monitored: the flow is, whatever the global mode.
+		{"enforce", "false", "{from: supervisory, to: control, mode: monitor}, {from: control, to: supervisory, mode: monitor}", true},
 		{"monitor", "false", "{from: operations, to: control, mode: enforce}", true},
 	} {
 		te := newTestEngine(t, pol{mode: tc.mode, extra: ""})
