@@ -14,29 +14,55 @@ func newConn(g *gen, c, s *host, sport uint16) *tcpConn {
 		cseq: uint32(g.rng.next()), sseq: uint32(g.rng.next())}
 }
 
+// fromClient and fromServer emit a segment of the connection at t and
+// advance the sender's sequence number past its data (and its SYN or
+// FIN), so each exchange below is the order of its segments and their
+// delays.
+func (k *tcpConn) fromClient(g *gen, t int64, flags uint8, data []byte) {
+	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, flags, data))
+	k.cseq += seqLen(flags, data)
+}
+
+func (k *tcpConn) fromServer(g *gen, t int64, flags uint8, data []byte) {
+	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, flags, data))
+	k.sseq += seqLen(flags, data)
+}
+
+// seqLen is how far a segment moves its sender's sequence number.
+func seqLen(flags uint8, data []byte) uint32 {
+	n := uint32(len(data))
+	if flags&(syn|fin) != 0 {
+		n++
+	}
+	return n
+}
+
 // open is the three-way handshake starting at t; it returns when the
 // client's ACK left.
-func (k *tcpConn) open(g *gen, t int64) int64 {
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, 0, syn, nil))
-	k.cseq++
+func (k *tcpConn) open(g *gen, t int64) int64 { return k.threeWay(g, t, syn, syn|ack) }
+
+// close is an orderly shutdown from the client.
+func (k *tcpConn) close(g *gen, t int64) int64 { return k.threeWay(g, t, fin|ack, fin|ack) }
+
+// threeWay is the client's segment with flags c, the server's answer s,
+// and the client's ACK: the handshake and the orderly close.
+func (k *tcpConn) threeWay(g *gen, t int64, c, s uint8) int64 {
+	k.fromClient(g, t, c, nil)
 	t += g.ms(0.2, 2)
-	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, syn|ack, nil))
-	k.sseq++
+	k.fromServer(g, t, s, nil)
 	t += g.ms(0.05, 0.3)
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, ack, nil))
+	k.fromClient(g, t, ack, nil)
 	return t
 }
 
 // exchange sends a request and its response, then the client's delayed
 // ACK; it returns the time of the last frame.
 func (k *tcpConn) exchange(g *gen, t int64, req, resp []byte) int64 {
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, psh|ack, req))
-	k.cseq += uint32(len(req))
+	k.fromClient(g, t, psh|ack, req)
 	t += g.ms(1, 15)
-	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, psh|ack, resp))
-	k.sseq += uint32(len(resp))
+	k.fromServer(g, t, psh|ack, resp)
 	t += g.ms(40, 200)
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, ack, nil))
+	k.fromClient(g, t, ack, nil)
 	return t
 }
 
@@ -44,40 +70,23 @@ func (k *tcpConn) exchange(g *gen, t int64, req, resp []byte) int64 {
 // the client acknowledges with data of its own (a confirm), or with a
 // bare ACK when confirm is nil.
 func (k *tcpConn) serverPush(g *gen, t int64, data, confirm []byte) int64 {
-	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, psh|ack, data))
-	k.sseq += uint32(len(data))
+	k.fromServer(g, t, psh|ack, data)
 	t += g.ms(1, 10)
-	flags := uint8(ack)
-	if confirm != nil {
-		flags |= psh
+	if confirm == nil {
+		k.fromClient(g, t, ack, nil)
+		return t
 	}
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, flags, confirm))
-	k.cseq += uint32(len(confirm))
-	if confirm != nil {
-		t += g.ms(40, 200)
-		g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, ack, nil))
-	}
+	k.fromClient(g, t, psh|ack, confirm)
+	t += g.ms(40, 200)
+	k.fromServer(g, t, ack, nil)
 	return t
 }
 
 // clientPush sends data the server only acknowledges.
 func (k *tcpConn) clientPush(g *gen, t int64, data []byte) int64 {
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, psh|ack, data))
-	k.cseq += uint32(len(data))
+	k.fromClient(g, t, psh|ack, data)
 	t += g.ms(0.2, 3)
-	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, ack, nil))
-	return t
-}
-
-// close is an orderly shutdown from the client.
-func (k *tcpConn) close(g *gen, t int64) int64 {
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, fin|ack, nil))
-	k.cseq++
-	t += g.ms(0.2, 2)
-	g.emit(t, tcpFrame(k.s.spec(k.c), k.sport, k.cport, k.sseq, k.cseq, fin|ack, nil))
-	k.sseq++
-	t += g.ms(0.05, 0.3)
-	g.emit(t, tcpFrame(k.c.spec(k.s), k.cport, k.sport, k.cseq, k.sseq, ack, nil))
+	k.fromServer(g, t, ack, nil)
 	return t
 }
 
