@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
@@ -107,4 +108,30 @@ func vocab[C any](what string, names []string, code func(string) (C, bool), name
 		msgs = append(msgs, "unknown "+what+" named")
 	}
 	return msgs
+}
+
+// Captures counts what the parser makes of each of proto's captures
+// against the capture's spec in specs (read by want, pcaptest.Counts or
+// a CountsFunc): walk gets every payload to or from port, whether the
+// client sent it (req), and count for the outcome keys it finds.
+func Captures(t *testing.T, proto string, port uint16, specs map[string]string,
+	want func(tb testing.TB, spec string) map[string]int,
+	walk func(t *testing.T, s pcaptest.Segment, req bool, count func(key string))) {
+	t.Helper()
+	pcaptest.Table(t, proto, specs, func(t *testing.T, path, spec string) {
+		got := map[string]int{}
+		for _, s := range pcaptest.Payloads(t, path, port) {
+			walk(t, s, s.Dst.Port() == port, func(k string) { got[k]++ })
+		}
+		pcaptest.DiffCounts(t, got, want(t, spec))
+	})
+}
+
+// Side is the word of the capture specs for a payload's sender: "req"
+// from the client, "rsp" from the server.
+func Side(req bool) string {
+	if req {
+		return "req"
+	}
+	return "rsp"
 }

@@ -49,6 +49,7 @@ func TestChecks(t *testing.T) {
 		{fmt.Sprint(vocab("f", []string{"write", "read"}, code, name, 9)), "[f names not sorted: [write read]]"},
 		{fmt.Sprint(vocab("f", []string{"erase", "read"}, code, name, 9)), "[f erase round trip: 0 false]"},
 		{fmt.Sprint(vocab("f", []string{"read"}, code, name, 2)), "[unknown f named]"},
+		{Side(true) + " " + Side(false), "req rsp"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
