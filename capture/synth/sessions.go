@@ -37,33 +37,43 @@ func seqLen(flags uint8, data []byte) uint32 {
 	return n
 }
 
-// open is the three-way handshake starting at t; it returns when the
-// client's ACK left.
-func (k *tcpConn) open(g *gen, t int64) int64 { return k.threeWay(g, t, syn, syn|ack) }
+// delay bounds, in milliseconds, the wait before a segment (gen.ms).
+type delay struct{ lo, hi float64 }
 
-// close is an orderly shutdown from the client.
-func (k *tcpConn) close(g *gen, t int64) int64 { return k.threeWay(g, t, fin|ack, fin|ack) }
+var (
+	// handshake: the server's SYN-ACK (or FIN) and the client's ACK.
+	handshake = [2]delay{{0.2, 2}, {0.05, 0.3}}
+	// request: the server's work and the client's delayed ACK.
+	request = [2]delay{{1, 15}, {40, 200}}
+)
 
-// threeWay is the client's segment with flags c, the server's answer s,
-// and the client's ACK: the handshake and the orderly close.
-func (k *tcpConn) threeWay(g *gen, t int64, c, s uint8) int64 {
-	k.fromClient(g, t, c, nil)
-	t += g.ms(0.2, 2)
-	k.fromServer(g, t, s, nil)
-	t += g.ms(0.05, 0.3)
+// volley sends the client's segment (flags c, data cd), the server's
+// answer (s, sd) after ds[0] and the client's ACK after ds[1]: the
+// handshake, a request and its response, the orderly close. It returns
+// the time of the last frame.
+func (k *tcpConn) volley(g *gen, t int64, c uint8, cd []byte, s uint8, sd []byte, ds [2]delay) int64 {
+	k.fromClient(g, t, c, cd)
+	t += g.ms(ds[0].lo, ds[0].hi)
+	k.fromServer(g, t, s, sd)
+	t += g.ms(ds[1].lo, ds[1].hi)
 	k.fromClient(g, t, ack, nil)
 	return t
 }
 
+// open is the three-way handshake starting at t.
+func (k *tcpConn) open(g *gen, t int64) int64 {
+	return k.volley(g, t, syn, nil, syn|ack, nil, handshake)
+}
+
 // exchange sends a request and its response, then the client's delayed
-// ACK; it returns the time of the last frame.
+// ACK.
 func (k *tcpConn) exchange(g *gen, t int64, req, resp []byte) int64 {
-	k.fromClient(g, t, psh|ack, req)
-	t += g.ms(1, 15)
-	k.fromServer(g, t, psh|ack, resp)
-	t += g.ms(40, 200)
-	k.fromClient(g, t, ack, nil)
-	return t
+	return k.volley(g, t, psh|ack, req, psh|ack, resp, request)
+}
+
+// close is an orderly shutdown from the client.
+func (k *tcpConn) close(g *gen, t int64) int64 {
+	return k.volley(g, t, fin|ack, nil, fin|ack, nil, handshake)
 }
 
 // serverPush sends data from the server (an unsolicited response) that

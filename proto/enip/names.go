@@ -6,10 +6,11 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/vocab"
 )
 
-// Vocabulary shared with the policy (rules/app.go): encapsulation command
-// names, and CIP service names. Services 0x01-0x1c are common to every
-// class; codes from 0x4b up mean different things on different classes,
-// so those are named together with the class that defines them.
+// Vocabulary shared by the condition (cond.go) and the verdict log:
+// encapsulation command names, and CIP service names. Services 0x01-0x1c
+// are common to every class; codes from 0x4b up mean different things on
+// different classes, so those are named together with the class that
+// defines them.
 
 var commandNames = map[uint16]string{
 	CmdNOP: "nop", CmdListServices: "list_services", CmdListIdentity: "list_identity",

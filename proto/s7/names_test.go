@@ -6,8 +6,9 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
-// The policy (rules/app.go) takes its names from this package, so the two
-// cannot drift; rules' TestAppVocabulary writes every name into a policy.
+// The policy (this package's condition) takes its names from here, so
+// the two cannot drift; rules' TestAppVocabulary writes every name into a
+// policy.
 
 func TestNames(t *testing.T) {
 	parsetest.Vocab(t, "s7 function", FunctionNames(), FunctionCode, FunctionName, 0x42)
