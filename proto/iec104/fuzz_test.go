@@ -15,8 +15,8 @@ import (
 // proper prefix of a framed APDU reported as short, and an accepted APDU
 // rebuilt byte for byte from its fields.
 func FuzzParse(f *testing.F) {
-	for _, b := range benchAPDUs {
-		f.Add(b)
+	for _, ba := range benchAPDUs {
+		f.Add(ba.b)
 	}
 	f.Add(cat(iec104test.S(3), iec104test.Command(1, 2, C_DC_NA_1, CauseAct, 1, 2)))
 	f.Add(iec104test.I(0, 0, iec104test.ASDU(F_SG_NA_1, CauseFile, 1, 2, []byte{1, 0, 1, 2, 0xaa, 0xbb})))
