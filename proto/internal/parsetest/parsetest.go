@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/conduit-ot/conduit/internal/alloctest"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
@@ -134,4 +135,27 @@ func Side(req bool) string {
 		return "req"
 	}
 	return "rsp"
+}
+
+// Case is a named input of a parser's TestNoAllocs and BenchmarkParse,
+// with the error Parse must give it (OK for none).
+type Case struct {
+	Name string
+	B    []byte
+	Err  pdu.Error
+}
+
+// NoAllocs asserts that parse takes each case whole with the case's
+// error, and that neither parse nor naming (the names a verdict line
+// gives what parse found) allocates.
+func NoAllocs(t *testing.T, cases []Case, parse func(b []byte) (int, pdu.Error), naming func()) {
+	t.Helper()
+	for _, c := range cases {
+		n, err := parse(c.B)
+		if msg := result(c.B, n, err, -1, c.Err); msg != "" {
+			t.Fatalf("%s: %s", c.Name, msg)
+		}
+		alloctest.Zero(t, 1000, c.Name+": Parse", func() { parse(c.B) })
+		alloctest.Zero(t, 100, c.Name+": naming", naming)
+	}
 }
