@@ -1,4 +1,4 @@
-package capture
+package capture_test
 
 import (
 	"errors"
@@ -6,20 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// capturesDir returns the real-capture directory (CONDUIT_CAPTURES, or
-// ../shared/captures beside the repository), or skips.
-func capturesDir(t testing.TB) string {
-	dir := os.Getenv("CONDUIT_CAPTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "captures")
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("real captures not found at %s (set CONDUIT_CAPTURES): skipping", dir)
-	}
-	return dir
-}
+	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/internal/pcaptest"
+)
 
 // realWant was derived with tshark 4.0, independently of this reader:
 // frames (all records), ip (-Y "ip or ipv6"), first and last
@@ -57,7 +47,7 @@ var realWant = map[string]struct {
 }
 
 func TestRealCaptures(t *testing.T) {
-	dir := capturesDir(t)
+	dir := pcaptest.Dir(t)
 	seen := 0
 	for rel, want := range realWant {
 		path := filepath.Join(dir, filepath.FromSlash(rel))
@@ -66,11 +56,11 @@ func TestRealCaptures(t *testing.T) {
 			continue
 		}
 		seen++
-		r, err := Open(path)
+		r, err := capture.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p Packet
+		var p capture.Packet
 		n, bytes := 0, 0
 		var first, last int64
 		for {
@@ -95,7 +85,7 @@ func TestRealCaptures(t *testing.T) {
 				rel, st.Records, n, first, last, bytes, st.Truncated, want)
 		}
 		// capinfos says every one of them is pcap, whatever its name.
-		if r.Format() != FormatPcap {
+		if r.Format() != capture.FormatPcap {
 			t.Errorf("%s: format %v, want pcap", rel, r.Format())
 		}
 	}

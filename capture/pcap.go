@@ -40,13 +40,9 @@ func (r *Reader) pcapHeader() error {
 
 func (r *Reader) nextPcap(p *Packet) error {
 	for {
-		if r.atEOF() {
-			return errEOF
-		}
-		num := r.stats.Records + 1
-		off := r.off
-		if !r.fill(pcapRecordHeader) {
-			return r.fail(num, "the record header needs %d bytes, %d are left", pcapRecordHeader, r.w-r.r)
+		num, off, err := r.begin(pcapRecordHeader, "the record header")
+		if err != nil {
+			return err
 		}
 		h := r.buf[r.r : r.r+pcapRecordHeader]
 		sec, frac := int64(u32(h, r.be)), int64(u32(h[4:], r.be))

@@ -54,13 +54,9 @@ var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11
 
 func (r *Reader) nextNG(p *Packet) error {
 	for {
-		if r.atEOF() {
-			return errEOF
-		}
-		num := r.stats.Records + 1
-		off := r.off
-		if !r.fill(12) {
-			return r.fail(num, "a block header needs 12 bytes, %d are left", r.w-r.r)
+		num, off, err := r.begin(12, "a block header")
+		if err != nil {
+			return err
 		}
 		h := r.buf[r.r:]
 		if binary.LittleEndian.Uint32(h) == ngSectionHeader {

@@ -263,6 +263,30 @@ func (r *Reader) atEOF() bool {
 	return !r.fill(1) && r.w == r.r && r.ioErr == nil
 }
 
+// begin starts the next record or block, pcap's or pcapng's: its number
+// (the packet it would be) and file offset, once the n bytes of its
+// header (what, in the error) are buffered. At the end of the file it
+// returns errEOF. The header usually is buffered already: that case is
+// small enough to inline into the record loops.
+func (r *Reader) begin(n int, what string) (num int, off int64, err error) {
+	if r.w-r.r >= n {
+		return r.stats.Records + 1, r.off, nil
+	}
+	return r.beginFill(n, what)
+}
+
+// beginFill is begin reading the file for the header.
+func (r *Reader) beginFill(n int, what string) (num int, off int64, err error) {
+	if r.atEOF() {
+		return 0, 0, errEOF
+	}
+	num, off = r.stats.Records+1, r.off
+	if !r.fill(n) {
+		return num, off, r.fail(num, "%s needs %d bytes, %d are left", what, n, r.w-r.r)
+	}
+	return num, off, nil
+}
+
 // truncated reports why fill could not deliver: an I/O error or the end of
 // the file inside a structure.
 func (r *Reader) fail(packet int, format string, a ...any) *Error {

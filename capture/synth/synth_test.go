@@ -94,30 +94,23 @@ func TestProtocolsParse(t *testing.T) {
 		if d.SrcPort < d.DstPort {
 			port, req = d.SrcPort, false
 		}
+		// One direction for every parser: their Dir is proto's pdu.Dir.
+		dir := modbus.Request
+		if !req {
+			dir = modbus.Response
+		}
 		var perr string
 		switch port {
 		case 502:
-			dir := modbus.Request
-			if !req {
-				dir = modbus.Response
-			}
 			_, e := modbus.Parse(d.Payload, dir, &mb)
 			perr = string(e)
 		case 20000:
 			_, e := dnp3.Parse(d.Payload, &df)
 			perr = string(e)
 		case 102:
-			dir := s7.Request
-			if !req {
-				dir = s7.Response
-			}
 			_, e := s7.Parse(d.Payload, dir, &sp)
 			perr = string(e)
 		case 44818:
-			dir := enip.Request
-			if !req {
-				dir = enip.Response
-			}
 			_, e := enip.Parse(d.Payload, dir, &ep)
 			perr = string(e)
 		default:

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // captureWant gives, per capture, the outcome of every link frame in the
@@ -146,15 +147,7 @@ func parsePayload(t *testing.T, b []byte, dir string, count func(string)) {
 }
 
 func TestCaptures(t *testing.T) {
-	pcaptest.Table(t, "dnp3", captureWant, func(t *testing.T, path, spec string) {
-		got := map[string]int{}
-		for _, s := range pcaptest.Payloads(t, path, Port) {
-			if s.Dst.Port() == Port {
-				parsePayload(t, s.Payload, "req", func(k string) { got[k]++ })
-			} else {
-				parsePayload(t, s.Payload, "rsp", func(k string) { got[k]++ })
-			}
-		}
-		pcaptest.DiffCounts(t, got, pcaptest.Counts(t, spec))
+	parsetest.Captures(t, "dnp3", Port, captureWant, pcaptest.Counts, func(t *testing.T, s pcaptest.Segment, req bool, count func(string)) {
+		parsePayload(t, s.Payload, parsetest.Side(req), count)
 	})
 }

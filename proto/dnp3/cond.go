@@ -48,7 +48,7 @@ type Cond struct {
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
 	f := d.Cond(n, "dnp3", condKeys)
-	c := &Cond{Functions: core.Bytes(d, f, "functions", "dnp3.functions", &functions)}
+	c := &Cond{Functions: core.Codes[uint8](d, f, "functions", "dnp3.functions", &functions)}
 	if v, ok := f["sources"]; ok {
 		c.Sources = d.Ranges(v.Val, "dnp3.sources", 65535)
 	}
@@ -157,21 +157,10 @@ func (c *Cond) String() string {
 		"sources", core.Ranges(c.Sources), "destinations", core.Ranges(c.Destinations), "objects", core.List(objects))
 }
 
-// condJSON is the condition in check --json.
-type condJSON struct {
-	Functions    []string `json:"functions,omitempty"`
-	Sources      []string `json:"sources,omitempty"`
-	Destinations []string `json:"destinations,omitempty"`
-	Objects      []string `json:"objects,omitempty"`
-}
-
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{Functions: core.CodeNames(c.Functions, FunctionName), Sources: core.RangeStrings(c.Sources),
-		Destinations: core.RangeStrings(c.Destinations), Objects: c.objectNames()}
-	l := func(s []string) string { return strings.Join(s, ",") }
-	return []core.Section{{Key: "dnp3", JSON: j, Text: core.TextLine("dnp3", "functions", l(j.Functions),
-		"sources", l(j.Sources), "destinations", l(j.Destinations), "objects", l(j.Objects))}}
+	return []core.Section{core.Listed("dnp3", []string{"functions", "sources", "destinations", "objects"},
+		core.CodeNames(c.Functions, FunctionName), core.RangeStrings(c.Sources), core.RangeStrings(c.Destinations), c.objectNames())}
 }
 
 // Lint has nothing to say about a DNP3 condition.

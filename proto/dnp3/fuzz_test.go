@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // fixCRCs rewrites, in place, the header CRC and the block CRCs of the
@@ -62,16 +63,7 @@ func FuzzParse(f *testing.F) {
 		if n != FrameLen(b[2]) || fr.Length != b[2] || fr.App.NumObjects < 0 || fr.App.NumObjects > MaxObjects {
 			t.Fatalf("n = %d for length %d; %d objects", n, b[2], fr.App.NumObjects)
 		}
-		for k := 0; k < n; k++ {
-			var q Frame
-			if m, e := Parse(b[:k], &q); e != ErrShort || m != 0 {
-				t.Fatalf("prefix %d of %d: %d, %q", k, n, m, e)
-			}
-		}
-		var q Frame
-		if m, e := Parse(b[:n], &q); m != n || e != err || q != fr {
-			t.Fatalf("frame alone: %d, %q; with a tail: %d, %q", m, e, n, err)
-		}
+		parsetest.Framed(t, b, n, err, fr, Parse)
 		if err == ErrBadCRC {
 			return
 		}

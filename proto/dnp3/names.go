@@ -43,8 +43,8 @@ const (
 	FuncAuthenticateResp    = 131
 )
 
-// functionNames uses the policy vocabulary of rules/app.go (dnp3Functions),
-// so a name in a rule and a name in a verdict log agree.
+// functionNames is the vocabulary of the condition's functions and of
+// the verdict log alike, so a name in a rule and one in a log agree.
 var functionNames = [256]string{
 	FuncConfirm:             "confirm",
 	FuncRead:                "read",

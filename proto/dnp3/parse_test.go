@@ -3,6 +3,8 @@ package dnp3
 import (
 	"encoding/hex"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // link builds a link frame with correct CRCs from destination 10 and
@@ -126,13 +128,7 @@ func TestParseLink(t *testing.T) {
 			var f Frame
 			f.Control, f.LinkOnly, f.HasApp = 0x99, true, true // Parse must overwrite
 			n, err := Parse(tt.b, &f)
-			want := tt.n
-			if want < 0 {
-				want = len(tt.b)
-			}
-			if err != tt.err || n != want {
-				t.Fatalf("Parse = %d, %q; want %d, %q", n, err, want, tt.err)
-			}
+			parsetest.Result(t, tt.b, n, err, tt.n, tt.err)
 			if f.Control != tt.ctrl || f.LinkOnly != tt.link || f.Transport != tt.tr || f.HasApp != tt.hasApp {
 				t.Errorf("control %#x link-only %v transport %#x app %v; want %#x %v %#x %v",
 					f.Control, f.LinkOnly, f.Transport, f.HasApp, tt.ctrl, tt.link, tt.tr, tt.hasApp)

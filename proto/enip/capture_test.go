@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // capWant is what a capture holds. The figures come from tshark 4.0, not
@@ -41,11 +42,7 @@ func TestCaptures(t *testing.T) {
 		got := capWant{commands: map[string]int{}}
 		var p PDU
 		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, Error) {
-			dir := Request
-			if fromPort {
-				dir = Response
-			}
-			n, err := Parse(b, dir, &p)
+			n, err := Parse(b, pdu.DirOf(fromPort), &p)
 			if err != OK {
 				return n, err
 			}

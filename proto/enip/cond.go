@@ -59,11 +59,7 @@ func decode(d core.Decoder, key string, n *yaml.Node, c *Cond) *Cond {
 	if key == "enip" {
 		c.HasENIP = true
 		f := d.Cond(n, "enip", enipKeys)
-		if v, ok := f["commands"]; ok {
-			d.Codes(v.Val, "enip.commands", &commands, func(code int64, _ bool) {
-				c.Commands = append(c.Commands, uint16(code))
-			})
-		}
+		c.Commands = core.Codes[uint16](d, f, "commands", "enip.commands", &commands)
 		return c
 	}
 	c.HasCIP = true
@@ -163,40 +159,29 @@ func (c *Cond) String() string {
 	return strings.Join(out, " ")
 }
 
-// The keys in check --json.
-type enipJSON struct {
-	Commands []string `json:"commands,omitempty"`
-}
-
-type cipJSON struct {
-	Services []string `json:"services,omitempty"`
-	Classes  []string `json:"classes,omitempty"`
-}
-
 // Describe renders the condition under each key written.
 func (c *Cond) Describe() []core.Section {
 	var out []core.Section
-	l := func(s []string) string { return strings.Join(s, ",") }
 	if c.HasENIP {
-		j := &enipJSON{}
+		var cmds []string
 		for _, x := range c.Commands {
 			if n := CommandName(x); n != "" {
-				j.Commands = append(j.Commands, n)
+				cmds = append(cmds, n)
 			} else {
-				j.Commands = append(j.Commands, fmt.Sprintf("0x%04x", x))
+				cmds = append(cmds, fmt.Sprintf("0x%04x", x))
 			}
 		}
-		out = append(out, core.Section{Key: "enip", JSON: j, Text: core.TextLine("enip", "commands", l(j.Commands))})
+		out = append(out, core.Listed("enip", []string{"commands"}, cmds))
 	}
 	if c.HasCIP {
-		j := &cipJSON{}
+		var svcs, classes []string
 		for _, s := range c.Services {
-			j.Services = append(j.Services, s.String())
+			svcs = append(svcs, s.String())
 		}
 		for _, r := range c.Classes {
-			j.Classes = append(j.Classes, classRangeNames(r)...)
+			classes = append(classes, classRangeNames(r)...)
 		}
-		out = append(out, core.Section{Key: "cip", JSON: j, Text: core.TextLine("cip", "services", l(j.Services), "classes", l(j.Classes))})
+		out = append(out, core.Listed("cip", []string{"services", "classes"}, svcs, classes))
 	}
 	return out
 }

@@ -2,26 +2,18 @@ package enip
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // checkParse asserts what must hold for any input.
 func checkParse(t *testing.T, b []byte, dir Dir) {
 	var p PDU
 	n, err := Parse(b, dir, &p)
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
-	}
-	if !slices.Contains(Errors, err) {
-		fail("unlisted error")
-	}
-	if n < 0 || n > len(b) || (err == ErrShort && n != 0) {
-		fail("n out of range")
-	}
+	fail := parsetest.Check(t, b, n, err, Errors)
 	if err == OK && n != HeaderLen+int(p.Encap.Length) {
 		fail("n is not the header plus its length %d", p.Encap.Length)
 	}
@@ -50,11 +42,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(tc.b, uint8(tc.dir))
 	}
 	for _, seg := range pcaptest.Seeds(f, "enip", Port) {
-		d := Request
-		if seg.Src.Port() == Port {
-			d = Response
-		}
-		f.Add(seg.Payload, uint8(d))
+		f.Add(seg.Payload, uint8(pdu.DirOf(seg.Src.Port() == Port)))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, dir uint8) {
 		checkParse(t, b, Dir(dir&1))

@@ -6,10 +6,11 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/vocab"
 )
 
-// Vocabulary shared with the policy (rules/app.go): encapsulation command
-// names, and CIP service names. Services 0x01-0x1c are common to every
-// class; codes from 0x4b up mean different things on different classes,
-// so those are named together with the class that defines them.
+// Vocabulary shared by the condition (cond.go) and the verdict log:
+// encapsulation command names, and CIP service names. Services 0x01-0x1c
+// are common to every class; codes from 0x4b up mean different things on
+// different classes, so those are named together with the class that
+// defines them.
 
 var commandNames = map[uint16]string{
 	CmdNOP: "nop", CmdListServices: "list_services", CmdListIdentity: "list_identity",
@@ -28,30 +29,18 @@ var commonServices = [...]string{
 	0x1a: "insert_member", 0x1b: "remove_member", 0x1c: "group_sync",
 }
 
-// classService is an object-specific service: its code on its class.
-type classService struct {
-	class uint32
-	code  uint8
-}
-
-var classServices = map[classService]string{
+// classServices are the object-specific services: by class, the codes
+// the class defines.
+var classServices = map[uint32]map[uint8]string{
 	// Connection Manager.
-	{ClassConnectionManager, 0x4e}: "forward_close",
-	{ClassConnectionManager, 0x52}: "unconnected_send",
-	{ClassConnectionManager, 0x54}: "forward_open",
-	{ClassConnectionManager, 0x56}: "get_connection_data",
-	{ClassConnectionManager, 0x57}: "search_connection_data",
-	{ClassConnectionManager, 0x5a}: "get_connection_owner",
-	{ClassConnectionManager, 0x5b}: "large_forward_open",
+	ClassConnectionManager: {0x4e: "forward_close", 0x52: "unconnected_send", 0x54: "forward_open",
+		0x56: "get_connection_data", 0x57: "search_connection_data", 0x5a: "get_connection_owner",
+		0x5b: "large_forward_open"},
 	// Logix Symbol object, also addressed by tag name (see ClassSymbol).
-	{ClassSymbol, 0x4c}: "read_tag",
-	{ClassSymbol, 0x4d}: "write_tag",
-	{ClassSymbol, 0x4e}: "read_modify_write_tag",
-	{ClassSymbol, 0x52}: "read_tag_fragmented",
-	{ClassSymbol, 0x53}: "write_tag_fragmented",
-	{ClassSymbol, 0x55}: "get_instance_attribute_list",
+	ClassSymbol: {0x4c: "read_tag", 0x4d: "write_tag", 0x4e: "read_modify_write_tag",
+		0x52: "read_tag_fragmented", 0x53: "write_tag_fragmented", 0x55: "get_instance_attribute_list"},
 	// Logix Template object.
-	{0x6c, 0x4c}: "read_template",
+	0x6c: {0x4c: "read_template"},
 }
 
 var classNames = map[uint32]string{
@@ -80,20 +69,18 @@ func ServiceName(code uint8, class uint32) string {
 	if int(code) < len(commonServices) && commonServices[code] != "" {
 		return commonServices[code]
 	}
-	return classServices[classService{class, code}]
+	return classServices[class][code]
 }
 
 // ServiceCode is the inverse of ServiceName: the service code and, for an
 // object-specific service, the class that defines it (0 for a common one).
 func ServiceCode(name string) (code uint8, class uint32, ok bool) {
-	for c, n := range commonServices {
-		if n != "" && n == name {
-			return uint8(c), 0, true
-		}
+	if c, ok := vocab.Code(commonServices[:], name); ok {
+		return c, 0, true
 	}
-	for cs, n := range classServices {
-		if n == name {
-			return cs.code, cs.class, true
+	for class, svcs := range classServices {
+		if c, ok := vocab.MapCode(svcs, name); ok {
+			return c, class, true
 		}
 	}
 	return 0, 0, false
@@ -101,11 +88,9 @@ func ServiceCode(name string) (code uint8, class uint32, ok bool) {
 
 // ServiceNames lists every service name, sorted.
 func ServiceNames() []string {
-	out := vocab.MapNames(classServices)
-	for _, n := range commonServices {
-		if n != "" {
-			out = append(out, n)
-		}
+	out := vocab.Names(commonServices[:])
+	for _, svcs := range classServices {
+		out = append(out, vocab.MapNames(svcs)...)
 	}
 	sort.Strings(out)
 	return out

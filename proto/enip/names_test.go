@@ -3,21 +3,16 @@ package enip
 import (
 	"sort"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
-// The policy (rules/app.go) takes its names from this package, so the two
-// cannot drift; rules' TestAppVocabulary writes every name into a policy.
+// The policy (this package's condition) takes its names from here, so
+// the two cannot drift; rules' TestAppVocabulary writes every name into a
+// policy.
 
 func TestNames(t *testing.T) {
-	for _, name := range CommandNames() {
-		c, ok := CommandCode(name)
-		if !ok || CommandName(c) != name {
-			t.Errorf("command %s round trip: %#x %v", name, c, ok)
-		}
-	}
-	if _, ok := CommandCode("bogus"); ok || CommandName(0x99) != "" {
-		t.Error("unknown command named")
-	}
+	parsetest.Vocab(t, "enip command", CommandNames(), CommandCode, CommandName, 0x99)
 	names := ServiceNames()
 	if !sort.StringsAreSorted(names) {
 		t.Error("ServiceNames not sorted")
@@ -51,15 +46,7 @@ func TestNames(t *testing.T) {
 	if _, _, ok := ServiceCode("bogus"); ok {
 		t.Error("unknown service has a code")
 	}
-	for _, name := range ClassNames() {
-		c, ok := ClassCode(name)
-		if !ok || ClassName(c) != name {
-			t.Errorf("class %s round trip", name)
-		}
-	}
-	if _, ok := ClassCode("bogus"); ok || ClassName(0x8e) != "" {
-		t.Error("unknown class named")
-	}
+	parsetest.Vocab(t, "cip class", ClassNames(), ClassCode, ClassName, 0x8e)
 	if Request.String() != "request" || Response.String() != "response" {
 		t.Error("Dir.String")
 	}

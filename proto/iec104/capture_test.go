@@ -7,6 +7,7 @@ import (
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	. "github.com/conduit-ot/conduit/proto/iec104"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // captureWant gives, per capture, the outcome of every APDU in the TCP
@@ -114,26 +115,18 @@ func outcomeKey(dir string, a *APDU, err Error) string {
 }
 
 func TestCaptures(t *testing.T) {
-	pcaptest.Table(t, "iec104", captureWant, func(t *testing.T, path, spec string) {
-		got := map[string]int{}
-		for _, s := range pcaptest.Payloads(t, path, Port) {
-			if s.Proto != pcaptest.TCP {
-				continue
-			}
-			dir := "rsp"
-			if s.Dst.Port() == Port {
-				dir = "req"
-			}
-			var a APDU
-			for b := s.Payload; len(b) > 0; {
-				n, err := Parse(b, &a)
-				got[outcomeKey(dir, &a, err)]++
-				if err != OK {
-					break
-				}
-				b = b[n:]
-			}
+	parsetest.Captures(t, "iec104", Port, captureWant, pcaptest.Counts, func(_ *testing.T, s pcaptest.Segment, req bool, count func(string)) {
+		if s.Proto != pcaptest.TCP {
+			return
 		}
-		pcaptest.DiffCounts(t, got, pcaptest.Counts(t, spec))
+		var a APDU
+		for b := s.Payload; len(b) > 0; {
+			n, err := Parse(b, &a)
+			count(outcomeKey(parsetest.Side(req), &a, err))
+			if err != OK {
+				break
+			}
+			b = b[n:]
+		}
 	})
 }

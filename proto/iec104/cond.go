@@ -47,8 +47,8 @@ type Cond struct {
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
 	f := d.Cond(n, "iec104", condKeys)
-	c := &Cond{TypeIDs: core.Bytes(d, f, "type_ids", "iec104.type_ids", &typeVocab),
-		Causes: core.Bytes(d, f, "causes", "iec104.causes", &causeVocab)}
+	c := &Cond{TypeIDs: core.Codes[uint8](d, f, "type_ids", "iec104.type_ids", &typeVocab),
+		Causes: core.Codes[uint8](d, f, "causes", "iec104.causes", &causeVocab)}
 	if v, ok := f["common_addresses"]; ok {
 		c.CommonAddrs = d.Ranges(v.Val, "iec104.common_addresses", 65535)
 	}
@@ -95,32 +95,14 @@ func causeList(cs []uint8) []string {
 }
 
 func (c *Cond) String() string {
-	var parts []string
-	if len(c.TypeIDs) > 0 {
-		parts = append(parts, "type_ids: "+core.FlowList(typeList(c.TypeIDs)))
-	}
-	if len(c.Causes) > 0 {
-		parts = append(parts, "causes: "+core.FlowList(causeList(c.Causes)))
-	}
-	if len(c.CommonAddrs) > 0 {
-		parts = append(parts, "common_addresses: "+core.FormatRanges(c.CommonAddrs))
-	}
-	return "iec104: {" + strings.Join(parts, ", ") + "}"
-}
-
-// condJSON is the condition in check --json.
-type condJSON struct {
-	TypeIDs     []string `json:"type_ids,omitempty"`
-	Causes      []string `json:"causes,omitempty"`
-	CommonAddrs []string `json:"common_addresses,omitempty"`
+	return core.Braced("iec104", "type_ids", core.List(typeList(c.TypeIDs)), "causes", core.List(causeList(c.Causes)),
+		"common_addresses", core.Ranges(c.CommonAddrs))
 }
 
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{TypeIDs: typeList(c.TypeIDs), Causes: causeList(c.Causes), CommonAddrs: core.RangeStrings(c.CommonAddrs)}
-	l := func(s []string) string { return strings.Join(s, ",") }
-	return []core.Section{{Key: "iec104", JSON: j,
-		Text: core.TextLine("iec104", "type_ids", l(j.TypeIDs), "causes", l(j.Causes), "common_addresses", l(j.CommonAddrs))}}
+	return []core.Section{core.Listed("iec104", []string{"type_ids", "causes", "common_addresses"},
+		typeList(c.TypeIDs), causeList(c.Causes), core.RangeStrings(c.CommonAddrs))}
 }
 
 // Lint warns about types of the monitor direction in the condition: the

@@ -7,42 +7,14 @@ import (
 
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
-	"github.com/conduit-ot/conduit/rules"
+	"github.com/conduit-ot/conduit/proto/internal/condtest"
 )
 
-// policyWith is a policy whose one rule carries cond on tcp/2404.
-func policyWith(cond string) string {
-	return `mode: enforce
-zones:
-  scada: {level: 2, cidrs: [10.20.0.0/24]}
-  rtu: {level: 1, cidrs: [10.10.0.0/24]}
-rules:
-  - name: master
-    from: scada
-    to: rtu
-    proto: tcp
-    dport: 2404
-    ` + cond + `
-default: deny
-`
-}
-
-// condOf decodes cond through the policy decoder.
+// condOf decodes cond (a line "iec104: ...") on tcp/2404 through the
+// policy decoder.
 func condOf(t *testing.T, cond string) *Cond {
 	t.Helper()
-	p, err := rules.Parse("iec104.yaml", []byte(policyWith(cond)))
-	if err != nil {
-		t.Fatalf("%s: %v", cond, err)
-	}
-	app := p.Rules[0].App
-	if app == nil {
-		t.Fatalf("%s: no condition", cond)
-	}
-	c, ok := app.Cond.(*Cond)
-	if !ok {
-		t.Fatalf("%s: condition %T", cond, app.Cond)
-	}
-	return c
+	return condtest.Cond[*Cond](t, "tcp", "2404", "    "+cond+"\n")
 }
 
 func TestCondDecode(t *testing.T) {
@@ -81,24 +53,23 @@ func TestCondDecode(t *testing.T) {
 
 func TestCondErrors(t *testing.T) {
 	for _, tc := range []struct{ cond, want string }{
-		{"iec104: {type_ids: [C_SC_NA_2]}", `iec104.yaml:11:25: rule master: iec104.type_ids: unknown iec104 type id "C_SC_NA_2" (did you mean "C_SC_NA_1"?); valid names: M_SP_NA_1, M_SP_TA_1,`},
+		{"iec104: {type_ids: [C_SC_NA_2]}", `t.yaml:11:25: rule r: iec104.type_ids: unknown iec104 type id "C_SC_NA_2" (did you mean "C_SC_NA_1"?); valid names: M_SP_NA_1, M_SP_TA_1,`},
 		{"iec104: {type_ids: [C_SC_NA_2]}", `(or a number 1-255)`},
-		{"iec104: {type_ids: [0]}", `iec104.yaml:11:25: rule master: iec104.type_ids: 0 is out of range 1-255`},
+		{"iec104: {type_ids: [0]}", `t.yaml:11:25: rule r: iec104.type_ids: 0 is out of range 1-255`},
 		{"iec104: {type_ids: [256]}", `iec104.type_ids: 256 is out of range 1-255`},
 		{"iec104: {causes: [activation]}", `iec104.causes: unknown iec104 cause "activation"`},
-		{"iec104: {causes: [64]}", `iec104.yaml:11:23: rule master: iec104.causes: 64 is out of range 1-63`},
+		{"iec104: {causes: [64]}", `t.yaml:11:23: rule r: iec104.causes: 64 is out of range 1-63`},
 		{"iec104: {common_addresses: [70000]}", `iec104.common_addresses`},
-		{"iec104: {types: [C_IC_NA_1]}", `iec104.yaml:11:14: rule master: unknown key "types" (expected one of: type_ids, causes, common_addresses)`},
+		{"iec104: {types: [C_IC_NA_1]}", `t.yaml:11:14: rule r: unknown key "types" (expected one of: type_ids, causes, common_addresses)`},
 		{"iec104: [C_IC_NA_1]", `iec104`},
 	} {
-		_, err := rules.Parse("iec104.yaml", []byte(policyWith(tc.cond)))
+		_, err := condtest.Parse("tcp", "2404", "    "+tc.cond+"\n")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q in it", tc.cond, err, tc.want)
 		}
 	}
 	// On a transport IEC 104 does not run on.
-	src := strings.Replace(policyWith("iec104: {}"), "proto: tcp", "proto: udp", 1)
-	if _, err := rules.Parse("iec104.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "iec104") {
+	if _, err := condtest.Parse("udp", "2404", "    iec104: {}\n"); err == nil || !strings.Contains(err.Error(), "iec104") {
 		t.Errorf("iec104 on udp: %v", err)
 	}
 }

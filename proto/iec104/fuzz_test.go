@@ -7,6 +7,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // FuzzParse checks that Parse never panics and keeps its contract on any
@@ -14,8 +15,8 @@ import (
 // proper prefix of a framed APDU reported as short, and an accepted APDU
 // rebuilt byte for byte from its fields.
 func FuzzParse(f *testing.F) {
-	for _, b := range benchAPDUs {
-		f.Add(b)
+	for _, ba := range benchAPDUs {
+		f.Add(ba.b)
 	}
 	f.Add(cat(iec104test.S(3), iec104test.Command(1, 2, C_DC_NA_1, CauseAct, 1, 2)))
 	f.Add(iec104test.I(0, 0, iec104test.ASDU(F_SG_NA_1, CauseFile, 1, 2, []byte{1, 0, 1, 2, 0xaa, 0xbb})))
@@ -40,16 +41,7 @@ func FuzzParse(f *testing.F) {
 		if n != 2+int(a.Length) || a.Length < MinLength || a.Length > MaxLength || a.Format == FormatNone {
 			t.Fatalf("n = %d, length octet %d, format %d (%q)", n, a.Length, a.Format, err)
 		}
-		for k := 0; k < n; k++ {
-			var q APDU
-			if m, e := Parse(b[:k], &q); e != ErrShort || m != 0 {
-				t.Fatalf("prefix %d of %d: %d, %q", k, n, m, e)
-			}
-		}
-		var q APDU
-		if m, e := Parse(b[:n], &q); m != n || e != err || q != a {
-			t.Fatalf("APDU alone: %d, %q; with a tail: %d, %q", m, e, n, err)
-		}
+		parsetest.Framed(t, b, n, err, a, Parse)
 		if err != OK {
 			return
 		}

@@ -1,8 +1,9 @@
 package iec104
 
 import (
-	"sort"
 	"strings"
+
+	"github.com/conduit-ot/conduit/proto/internal/vocab"
 )
 
 // Type identifications (IEC 60870-5-101 7.2.1, IEC 60870-5-104 9, and the
@@ -304,16 +305,7 @@ func CauseCode(name string) (uint8, bool) {
 }
 
 // CauseNames lists the cause abbreviations, sorted.
-func CauseNames() []string {
-	var out []string
-	for _, n := range causeNames {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func CauseNames() []string { return vocab.Names(causeNames[:]) }
 
 // ElementSize returns the octets of one information element of a type
 // (the object without its address) and whether the standard fixes it.

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
@@ -120,13 +121,7 @@ func TestParse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var a APDU
 			n, err := Parse(tc.b, &a)
-			wantN := tc.n
-			if wantN < 0 {
-				wantN = len(tc.b)
-			}
-			if err != tc.err || n != wantN {
-				t.Fatalf("Parse = %d, %q; want %d, %q", n, err, wantN, tc.err)
-			}
+			parsetest.Result(t, tc.b, n, err, tc.n, tc.err)
 			if a != tc.want {
 				t.Errorf("APDU\n got %+v\nwant %+v", a, tc.want)
 			}

@@ -1,11 +1,6 @@
 package iec104
 
 import (
-	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/internal/ipproto"
@@ -24,71 +19,21 @@ var Info = core.Info{
 		{Failure: FailCause, Name: "causes"},
 		{Failure: FailCommonAddress, Name: "common_addresses"},
 	},
-	Protocol: protocol{},
+	Protocol: core.Methods(core.Funcs{
+		Decode:       func(d core.Decoder, _ string, n *yaml.Node, _ core.Cond) core.Cond { return decode(d, n) },
+		Vocabulary:   map[string]func() []string{"iec104.type_ids": TypeNames, "iec104.causes": CauseNames},
+		NewInspector: func() core.Inspector { return &inspector{} },
+		Attrs:        attrs,
+		RequestName:  requestName,
+		Draft:        draft,
+	}),
 }
 
-type protocol struct{ core.Sealed }
-
-func (protocol) Decode(d core.Decoder, _ string, n *yaml.Node, _ core.Cond) core.Cond {
-	return decode(d, n)
-}
-
-func (protocol) Vocabulary() map[string][]string {
-	return map[string][]string{
-		"iec104.type_ids": TypeNames(),
-		"iec104.causes":   CauseNames(),
-	}
-}
-
-func (protocol) NewInspector() core.Inspector { return &inspector{} }
-
-func (protocol) Attrs(e *core.Event, as []slog.Attr) []slog.Attr { return attrs(e, as) }
-
-// RequestName names a type id by the standard's name; a private or
+// requestName names a type id by the standard's name; a private or
 // reserved type, and a common address, by number.
-func (protocol) RequestName(r *core.Judged) string {
+func requestName(r *core.Judged) string {
 	if r.Kind == KindRequest && r.Code < 256 {
 		return TypeName(uint8(r.Code))
 	}
 	return ""
 }
-
-// maxCommonAddrs: a drafted condition lists the common addresses seen
-// while there are at most this many; beyond, the client is a gateway's
-// or a front end's and any address goes.
-const maxCommonAddrs = 16
-
-func (protocol) Draft(s *core.Seen) (keys, notes []string) {
-	types := s.List(Info.Kinds[0].Name)
-	fields := []string{"type_ids: " + core.YAMLFlow(types)}
-	var cmds []string
-	for _, t := range types {
-		if c, ok := TypeCode(t); ok && c >= C_SC_NA_1 && c <= C_BO_TA_1 {
-			cmds = append(cmds, t)
-		}
-	}
-	if len(cmds) > 0 {
-		notes = append(notes, "iec104: the client sent process commands ("+strings.Join(cmds, ", ")+
-			"): keep them only if this station is meant to operate the plant")
-	}
-	var addrs []int
-	for a := range s.Funcs[Info.Kinds[1].Name] {
-		if v, err := strconv.Atoi(a); err == nil {
-			addrs = append(addrs, v)
-		}
-	}
-	sort.Ints(addrs)
-	switch {
-	case len(addrs) > 0 && len(addrs) <= maxCommonAddrs:
-		as := make([]string, len(addrs))
-		for i, a := range addrs {
-			as[i] = strconv.Itoa(a)
-		}
-		fields = append(fields, "common_addresses: "+core.YAMLFlow(as))
-	case len(addrs) > maxCommonAddrs:
-		notes = append(notes, "iec104: "+strconv.Itoa(len(addrs))+" common addresses seen: any address allowed")
-	}
-	return []string{"iec104: {" + strings.Join(fields, ", ") + "}"}, notes
-}
-
-func (protocol) Annotate(string, []string) string { return "" }

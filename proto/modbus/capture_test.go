@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // captureWant gives, per capture, the outcome of every ADU in the TCP
@@ -129,10 +131,7 @@ func codes(what string) ([]string, error) {
 
 // outcomeKey names one Parse outcome in the captureWant vocabulary.
 func outcomeKey(dir Dir, p *PDU, n int, err Error) string {
-	d := "req"
-	if dir == Response {
-		d = "rsp"
-	}
+	d := parsetest.Side(dir == Request)
 	switch {
 	case err == OK && p.Exception:
 		return fmt.Sprintf("%s %d!%d", d, p.Function, p.ExceptionCode)
@@ -158,18 +157,10 @@ func parsePayload(b []byte, dir Dir, count func(string)) {
 }
 
 func TestCaptures(t *testing.T) {
-	pcaptest.Table(t, "modbus", captureWant, func(t *testing.T, path, spec string) {
-		got := map[string]int{}
-		for _, s := range pcaptest.Payloads(t, path, Port) {
-			if s.Proto != pcaptest.TCP {
-				continue
-			}
-			if s.Dst.Port() == Port {
-				parsePayload(s.Payload, Request, func(k string) { got[k]++ })
-			} else {
-				parsePayload(s.Payload, Response, func(k string) { got[k]++ })
-			}
+	want := func(tb testing.TB, spec string) map[string]int { return pcaptest.CountsFunc(tb, spec, codes) }
+	parsetest.Captures(t, "modbus", Port, captureWant, want, func(_ *testing.T, s pcaptest.Segment, req bool, count func(string)) {
+		if s.Proto == pcaptest.TCP {
+			parsePayload(s.Payload, pdu.DirOf(!req), count)
 		}
-		pcaptest.DiffCounts(t, got, pcaptest.CountsFunc(t, spec, codes))
 	})
 }

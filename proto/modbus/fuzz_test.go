@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // FuzzParse checks that Parse never panics and keeps its contract on any
@@ -21,10 +22,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte, resp bool) {
-		dir := Request
-		if resp {
-			dir = Response
-		}
+		dir := pdu.DirOf(resp)
 		var p PDU
 		n, err := Parse(b, dir, &p)
 		if n < 0 || n > len(b) || n > MaxADULen {

@@ -31,8 +31,8 @@ const (
 	MEIReadDeviceIdentification = 14
 )
 
-// functionNames uses the policy vocabulary of rules/app.go (modbusFunctions),
-// so a name in a rule and a name in a verdict log agree.
+// functionNames is the vocabulary of the condition's functions and of
+// the verdict log alike, so a name in a rule and one in a log agree.
 var functionNames = [128]string{
 	ReadCoils:                  "read_coils",
 	ReadDiscreteInputs:         "read_discrete_inputs",

@@ -4,8 +4,9 @@ import (
 	"testing"
 )
 
-// The policy (rules/app.go) takes its names from this package, so the two
-// cannot drift; rules' TestAppVocabulary writes every name into a policy.
+// The policy (this package's condition) takes its names from here, so
+// the two cannot drift; rules' TestAppVocabulary writes every name into a
+// policy.
 
 func TestNames(t *testing.T) {
 	if FunctionName(0x83) != "read_holding_registers" {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // adu frames a PDU with an MBAP header: transaction 0x1234, unit 1.
@@ -172,13 +174,7 @@ func TestParse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := PDU{Function: 99, HasRead: true} // Parse must overwrite everything
 			n, err := Parse(tt.b, tt.dir, &p)
-			wantN := tt.n
-			if wantN < 0 {
-				wantN = len(tt.b)
-			}
-			if err != tt.err || n != wantN {
-				t.Fatalf("Parse = %d, %q; want %d, %q", n, err, wantN, tt.err)
-			}
+			parsetest.Result(t, tt.b, n, err, tt.n, tt.err)
 			if n > 0 && p != tt.want {
 				t.Errorf("PDU\n got %+v\nwant %+v", p, tt.want)
 			}

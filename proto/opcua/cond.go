@@ -72,13 +72,8 @@ type Cond struct {
 }
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
-	c := &Cond{}
 	f := d.Cond(n, "opcua", condKeys)
-	if v, ok := f["services"]; ok {
-		d.Codes(v.Val, "opcua.services", &serviceVoc, func(code int64, _ bool) {
-			c.Services = append(c.Services, uint32(code))
-		})
-	}
+	c := &Cond{Services: core.Codes[uint32](d, f, "services", "opcua.services", &serviceVoc)}
 	if v, ok := f["security_modes"]; ok {
 		items, _ := d.Items(v.Val, "opcua.security_modes")
 		for _, it := range items {
@@ -214,32 +209,14 @@ func (c *Cond) policyNames() []string {
 }
 
 func (c *Cond) String() string {
-	var parts []string
-	if len(c.Services) > 0 {
-		parts = append(parts, "services: "+core.FlowList(c.serviceNames()))
-	}
-	if len(c.Modes) > 0 {
-		parts = append(parts, "security_modes: "+core.FlowList(c.modeNames()))
-	}
-	if len(c.Policies) > 0 {
-		parts = append(parts, "security_policies: "+core.FlowList(c.policyNames()))
-	}
-	return "opcua: {" + strings.Join(parts, ", ") + "}"
-}
-
-// condJSON is the condition in check --json.
-type condJSON struct {
-	Services         []string `json:"services,omitempty"`
-	SecurityModes    []string `json:"security_modes,omitempty"`
-	SecurityPolicies []string `json:"security_policies,omitempty"`
+	return core.Braced("opcua", "services", core.List(c.serviceNames()), "security_modes", core.List(c.modeNames()),
+		"security_policies", core.List(c.policyNames()))
 }
 
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{Services: c.serviceNames(), SecurityModes: c.modeNames(), SecurityPolicies: c.policyNames()}
-	l := func(s []string) string { return strings.Join(s, ",") }
-	return []core.Section{{Key: "opcua", JSON: j, Text: core.TextLine("opcua", "services", l(j.Services),
-		"security_modes", l(j.SecurityModes), "security_policies", l(j.SecurityPolicies))}}
+	return []core.Section{core.Listed("opcua", []string{"services", "security_modes", "security_policies"},
+		c.serviceNames(), c.modeNames(), c.policyNames())}
 }
 
 // Lint warns of a services list that lets no session open, and of

@@ -4,41 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/conduit-ot/conduit/proto/internal/condtest"
 	"github.com/conduit-ot/conduit/proto/internal/core"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
-	"github.com/conduit-ot/conduit/rules"
 )
 
-// policy is a policy whose one rule has the opcua condition cond.
-func policy(cond string) string {
-	return `mode: enforce
-zones:
-  hmi: {level: 2, cidrs: [10.20.0.0/24]}
-  plc: {level: 1, cidrs: [10.10.0.0/24]}
-rules:
-  - name: hmi-opcua
-    from: hmi
-    to: plc
-    proto: tcp
-    dport: 4840
-    opcua: ` + cond + `
-default: deny
-`
-}
-
-// cond decodes an opcua condition through the policy decoder.
+// cond decodes an opcua condition on tcp/4840 through the policy decoder.
 func cond(t *testing.T, c string) *opcua.Cond {
 	t.Helper()
-	p, err := rules.Parse("p.yaml", []byte(policy(c)))
-	if err != nil {
-		t.Fatalf("%s: %v", c, err)
-	}
-	oc, ok := p.Rules[0].App.Cond.(*opcua.Cond)
-	if !ok {
-		t.Fatalf("%s: condition %T", c, p.Rules[0].App.Cond)
-	}
-	return oc
+	return condtest.Cond[*opcua.Cond](t, "tcp", "4840", "    opcua: "+c+"\n")
 }
 
 func TestCondDecode(t *testing.T) {
@@ -58,14 +33,14 @@ func TestCondDecode(t *testing.T) {
 
 func TestCondErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"{services: [raed]}", `11:24: rule hmi-opcua: opcua.services: unknown opcua service "raed" (did you mean "read"?)`},
+		{"{services: [raed]}", `11:24: rule r: opcua.services: unknown opcua service "raed" (did you mean "read"?)`},
 		{"{services: [open_secure_channel]}", `unknown opcua service "open_secure_channel"`},
-		{"{security_modes: [sign_and_encrpyt]}", `11:30: rule hmi-opcua: opcua.security_modes must be none, sign or sign_and_encrypt, not "sign_and_encrpyt"`},
+		{"{security_modes: [sign_and_encrpyt]}", `11:30: rule r: opcua.security_modes must be none, sign or sign_and_encrypt, not "sign_and_encrpyt"`},
 		{"{security_policies: [Basic256sha265]}", `unknown opcua security policy "Basic256sha265" (did you mean "Basic256Sha256"?)`},
 		{"{service: [read]}", `unknown key "service"; did you mean "services"?`},
 		{"[read]", "opcua"},
 	} {
-		_, err := rules.Parse("p.yaml", []byte(policy(tc.in)))
+		_, err := condtest.Parse("tcp", "4840", "    opcua: "+tc.in+"\n")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.in, err, tc.want)
 		}

@@ -2,11 +2,10 @@ package s7
 
 import (
 	"fmt"
-	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // captureWant counts each capture's TPKTs by what they carry. The figures
@@ -98,22 +97,15 @@ func captureKey(p *PDU) string {
 
 func TestCaptures(t *testing.T) {
 	pcaptest.Table(t, "s7", captureWant, func(t *testing.T, path string, want map[string]int) {
-		name := filepath.Base(path)
 		got := map[string]int{}
 		var p PDU
 		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, Error) {
-			dir := Request
-			if fromPort {
-				dir = Response
-			}
-			n, err := Parse(b, dir, &p)
+			n, err := Parse(b, pdu.DirOf(fromPort), &p)
 			if err == OK {
 				got[captureKey(&p)]++
 			}
 			return n, err
 		})
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s:\n got %v\nwant %v", name, got, want)
-		}
+		pcaptest.DiffCounts(t, got, want)
 	})
 }

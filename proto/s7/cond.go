@@ -1,8 +1,6 @@
 package s7
 
 import (
-	"strings"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
@@ -33,8 +31,8 @@ type Cond struct {
 
 func decode(d core.Decoder, n *yaml.Node) *Cond {
 	f := d.Cond(n, "s7", condKeys)
-	c := &Cond{Functions: core.Bytes(d, f, "functions", "s7.functions", &functions),
-		UserdataGroups: core.Bytes(d, f, "userdata_groups", "s7.userdata_groups", &groups)}
+	c := &Cond{Functions: core.Codes[uint8](d, f, "functions", "s7.functions", &functions),
+		UserdataGroups: core.Codes[uint8](d, f, "userdata_groups", "s7.userdata_groups", &groups)}
 	return c
 }
 
@@ -70,18 +68,10 @@ func (c *Cond) String() string {
 		"userdata_groups", core.List(core.CodeNames(c.UserdataGroups, GroupName)))
 }
 
-// condJSON is the condition in check --json.
-type condJSON struct {
-	Functions      []string `json:"functions,omitempty"`
-	UserdataGroups []string `json:"userdata_groups,omitempty"`
-}
-
 // Describe renders the condition in the policy's vocabulary.
 func (c *Cond) Describe() []core.Section {
-	j := &condJSON{Functions: core.CodeNames(c.Functions, FunctionName), UserdataGroups: core.CodeNames(c.UserdataGroups, GroupName)}
-	l := func(s []string) string { return strings.Join(s, ",") }
-	return []core.Section{{Key: "s7", JSON: j,
-		Text: core.TextLine("s7", "functions", l(j.Functions), "userdata_groups", l(j.UserdataGroups))}}
+	return []core.Section{core.Listed("s7", []string{"functions", "userdata_groups"},
+		core.CodeNames(c.Functions, FunctionName), core.CodeNames(c.UserdataGroups, GroupName))}
 }
 
 // Lint warns of a function list without setup_communication.

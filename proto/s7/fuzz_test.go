@@ -1,25 +1,19 @@
 package s7
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
 // checkParse asserts what must hold for any input.
 func checkParse(t *testing.T, b []byte) {
 	var p PDU
 	n, err := Parse(b, Request, &p)
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf("Parse(% x) = %d, %q: "+format, append([]any{b, n, err}, args...)...)
-	}
-	if !slices.Contains(Errors, err) {
-		fail("unlisted error")
-	}
-	if n < 0 || n > len(b) || (err == ErrShort && n != 0) || (err == OK && n != int(p.TPKTLength)) {
-		fail("n out of range")
+	fail := parsetest.Check(t, b, n, err, Errors)
+	if err == OK && n != int(p.TPKTLength) {
+		fail("n is not the TPKT length %d", p.TPKTLength)
 	}
 	pdu := b[:n]
 	for _, s := range [][]byte{p.COTP.SrcTSAP, p.COTP.DstTSAP, p.COTP.Data} {

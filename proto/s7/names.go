@@ -2,7 +2,7 @@ package s7
 
 import "github.com/conduit-ot/conduit/proto/internal/vocab"
 
-// Vocabulary shared with the policy (rules/app.go s7Functions).
+// Vocabulary shared by the condition (cond.go) and the verdict log.
 
 var functionNames = map[uint8]string{
 	FuncCPUServices: "cpu_services", FuncReadVar: "read_var", FuncWriteVar: "write_var",

@@ -1,39 +1,21 @@
 package s7
 
 import (
-	"sort"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/parsetest"
 )
 
-// The policy (rules/app.go) takes its names from this package, so the two
-// cannot drift; rules' TestAppVocabulary writes every name into a policy.
+// The policy (this package's condition) takes its names from here, so
+// the two cannot drift; rules' TestAppVocabulary writes every name into a
+// policy.
 
 func TestNames(t *testing.T) {
-	names := FunctionNames()
-	if !sort.StringsAreSorted(names) {
-		t.Error("FunctionNames not sorted")
-	}
-	for _, name := range names {
-		f, ok := FunctionCode(name)
-		if !ok || FunctionName(f) != name {
-			t.Errorf("function %s round trip", name)
-		}
-	}
+	parsetest.Vocab(t, "s7 function", FunctionNames(), FunctionCode, FunctionName, 0x42)
 	if f, ok := FunctionCode("pi_service"); !ok || f != FuncPIService {
 		t.Error("alias pi_service")
 	}
-	if _, ok := FunctionCode("bogus"); ok || FunctionName(0x42) != "" {
-		t.Error("unknown function named")
-	}
-	for _, name := range GroupNames() {
-		g, ok := GroupCode(name)
-		if !ok || GroupName(g) != name {
-			t.Errorf("group %s round trip", name)
-		}
-	}
-	if _, ok := GroupCode("bogus"); ok || GroupName(0x9) != "" {
-		t.Error("unknown group named")
-	}
+	parsetest.Vocab(t, "s7 userdata group", GroupNames(), GroupCode, GroupName, 0x9)
 	for _, tc := range []struct {
 		g, sub uint8
 		want   string

@@ -16,13 +16,18 @@ zones:
   ctl: {level: 1, cidrs: [10.10.0.0/24]}
 `
 
-// Rule parses a policy whose one rule, from sup (10.20.0.0/24) to ctl
-// (10.10.0.0/24) on l4 and dport, carries cond (YAML lines of the rule
-// after its dport), and returns the rule.
+// Parse parses, as file t.yaml, a policy whose one rule r, from sup
+// (10.20.0.0/24) to ctl (10.10.0.0/24) on l4 and dport, carries cond
+// (YAML lines of the rule after its dport, from line 11 on).
+func Parse(l4, dport, cond string) (*rules.Policy, error) {
+	src := zones + "rules:\n  - name: r\n    from: sup\n    to: ctl\n    proto: " + l4 + "\n    dport: " + dport + "\n" + cond
+	return rules.Parse("t.yaml", []byte(src))
+}
+
+// Rule parses the policy of Parse and returns its rule.
 func Rule(t testing.TB, l4, dport, cond string) *rules.Rule {
 	t.Helper()
-	src := zones + "rules:\n  - name: r\n    from: sup\n    to: ctl\n    proto: " + l4 + "\n    dport: " + dport + "\n" + cond
-	p, err := rules.Parse("t.yaml", []byte(src))
+	p, err := Parse(l4, dport, cond)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

@@ -129,15 +129,15 @@ func CodeOf[T uint8 | uint16 | uint32](code func(string) (T, bool)) func(string)
 	}
 }
 
-// Bytes decodes the codes of a field whose codes are bytes (voc.Max at
-// most 255): the value of f[key's last part], if present.
-func Bytes(d Decoder, f map[string]Field, name, key string, voc *Vocab) []uint8 {
+// Codes decodes the codes of field name of f, if present, as T (voc.Max
+// fits it); key names the field in errors.
+func Codes[T uint8 | uint16 | uint32](d Decoder, f map[string]Field, name, key string, voc *Vocab) []T {
 	v, ok := f[name]
 	if !ok {
 		return nil
 	}
-	var out []uint8
-	d.Codes(v.Val, key, voc, func(code int64, _ bool) { out = append(out, uint8(code)) })
+	var out []T
+	d.Codes(v.Val, key, voc, func(code int64, _ bool) { out = append(out, T(code)) })
 	return out
 }
 

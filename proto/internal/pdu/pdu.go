@@ -12,6 +12,15 @@ const (
 	Response
 )
 
+// DirOf is the direction of bytes the server sent (fromServer: they come
+// from the protocol's port) or the client.
+func DirOf(fromServer bool) Dir {
+	if fromServer {
+		return Response
+	}
+	return Request
+}
+
 func (d Dir) String() string {
 	if d == Response {
 		return "response"

@@ -7,3 +7,9 @@ func TestDirString(t *testing.T) {
 		t.Errorf("Request %q, Response %q", Request, Response)
 	}
 }
+
+func TestDirOf(t *testing.T) {
+	if DirOf(true) != Response || DirOf(false) != Request {
+		t.Errorf("DirOf(true) %v, DirOf(false) %v", DirOf(true), DirOf(false))
+	}
+}
