@@ -50,5 +50,3 @@ const (
 	flagGSO      = uint32(nfqueue.NfQaCfgFlagGSO)
 	copyPacket   = uint8(nfqueue.NfQnlCopyPacket)
 )
-
-func align4(n int) int { return (n + 3) &^ 3 }

@@ -153,9 +153,14 @@ func (q *Queue) setup(cfg Config) error {
 // again once the caller is ready, instead of being judged before it is.
 func (q *Queue) waitAck(seq uint32) error {
 	refused, err := nlsock.Ack(q.fd, q.bufs[0], seq, func(typ uint16, m []byte) {
+		// Even a packet that does not parse whole is repeated when its id
+		// is known: held unanswered, it would stall the queue.
 		var p Packet
-		if typ == subsysQueue<<8|msgPacket && parsePacket(m[nlsock.HdrLen:], &p) == nil {
-			_ = q.Verdict(p.ID, repeat)
+		if typ == subsysQueue<<8|msgPacket {
+			_ = parsePacket(m[nlsock.HdrLen:], &p)
+			if p.hasHeader {
+				_ = q.Verdict(p.ID, repeat)
+			}
 		}
 	})
 	switch {

@@ -135,18 +135,25 @@ func Ack(fd int, buf []byte, seq uint32, other func(typ uint16, msg []byte)) (re
 		if err != nil {
 			return 0, fmt.Errorf("recv: %w", err)
 		}
+		// The whole datagram is read, so that a message after the answer
+		// still reaches other.
+		answered := false
 		for b := buf[:n]; len(b) >= HdrLen; {
 			m, typ, rest, ok := NextMsg(b)
 			if !ok {
 				break
 			}
 			b = rest
-			if errno, ok := Errno(m); ok && typ == unix.NLMSG_ERROR && binary.NativeEndian.Uint32(m[8:]) == seq {
-				return errno, nil
+			if errno, ok := Errno(m); ok && !answered && typ == unix.NLMSG_ERROR && binary.NativeEndian.Uint32(m[8:]) == seq {
+				refused, answered = errno, true
+				continue
 			}
 			if other != nil {
 				other(typ, m)
 			}
+		}
+		if answered {
+			return refused, nil
 		}
 	}
 	return 0, ErrNoAck

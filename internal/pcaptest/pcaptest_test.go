@@ -41,6 +41,7 @@ func TestCaptures(t *testing.T) {
 		"s7/snap7_s300_everything.pcapng":                    {64, 0, 3756},
 		"s7/snap7_s300_stop.pcapng":                          {2, 0, 53},
 	}
+	covered := 0
 	for _, proto := range []string{"dnp3", "enip", "modbus", "s7"} {
 		folder := map[string]counts{}
 		for rel, w := range want {
@@ -48,6 +49,7 @@ func TestCaptures(t *testing.T) {
 				folder[name] = w
 			}
 		}
+		covered += len(folder)
 		Table(t, proto, folder, func(t *testing.T, path string, w counts) {
 			segs, err := ReadFile(path)
 			if err != nil {
@@ -67,6 +69,9 @@ func TestCaptures(t *testing.T) {
 				t.Errorf("tcp=%d udp=%d tcp bytes=%d, want %d %d %d", tcp, udp, tcpBytes, w.tcp, w.udp, w.tcpBytes)
 			}
 		})
+	}
+	if covered != len(want) {
+		t.Errorf("%d of the %d expected captures are in no protocol folder", len(want)-covered, len(want))
 	}
 }
 
