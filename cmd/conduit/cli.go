@@ -1,9 +1,10 @@
 package main
 
-// The command kit: how every subcommand makes its flag set, parses its
-// command line and prints its answer, so that the exit codes of PRODUCT.md
-// (0 after -h, 2 for a bad command line) and the JSON-or-text output are
-// written once.
+// The command kit: how the client and offline subcommands make their flag
+// set, parse their command line and print their answer, so that the exit
+// codes of PRODUCT.md (0 after -h, 2 for a bad command line) and the
+// JSON-or-text output are written once. The daemons (run, observe) and
+// remove parse their own flags.
 
 import (
 	"encoding/json"
@@ -80,14 +81,14 @@ func parseArgsAnyOrder(fs *flag.FlagSet, args []string) error {
 }
 
 // parseWindow is parseAnyOrder for the commands that judge a window
-// (ready, review, report), and returns the window: the flag named window,
+// (ready, review, report), and returns the window: flagValue, the flag named window,
 // a policy duration (14d, 3h) above zero. A bad one is the command's
 // error, exit 2.
-func parseWindow(fs *flag.FlagSet, args []string, window string) (time.Duration, int) {
+func parseWindow(fs *flag.FlagSet, args []string, window string, flagValue *string) (time.Duration, int) {
 	if code := parseAnyOrder(fs, args); code >= 0 {
 		return 0, code
 	}
-	v := fs.Lookup(window).Value.String()
+	v := *flagValue
 	d, err := rules.ParseDuration(v)
 	if err != nil || d <= 0 {
 		fmt.Fprintf(fs.Output(), "conduit %s: --%s %q is not a duration\n", fs.Name(), window, v)

@@ -269,9 +269,9 @@ func runReady(args []string, stdout, stderr io.Writer) int {
 	fs, cf := evidenceFlags("ready", "usage: conduit ready [--conduit FROM->TO] [--quiet DUR] [--json] [--socket PATH | -c FILE CAPTURE...]\n"+
 		"exit 0 ready, 1 not ready, 2 cannot tell (no daemon, no data)", stderr)
 	conduit := fs.String("conduit", "", "the conduit `FROM->TO` to judge (default: the whole box)")
-	fs.String("quiet", "14d", "how long the cleanup rules must have been quiet, and the window of the other criteria (`duration`)")
+	v := fs.String("quiet", "14d", "how long the cleanup rules must have been quiet, and the window of the other criteria (`duration`)")
 	// A bad window is exit 2 too: exitCannotTell.
-	q, code := parseWindow(fs, args, "quiet")
+	q, code := parseWindow(fs, args, "quiet", v)
 	if code >= 0 {
 		return code
 	}

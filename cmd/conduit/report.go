@@ -18,8 +18,8 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "report.html", "write the report to `file` (- for stdout)")
 	file := fs.String("c", "", "policy `file`: with captures, the policy to replay them with; with --socket, the zones' file when the daemon's is not readable here")
 	socket := fs.String("socket", "", "the daemon's control socket (default: control.socket of -c, else "+defaultSocket+")")
-	fs.String("quiet", "14d", "the window of readiness (how long the cleanup rules must have been quiet) and of review (`duration`)")
-	q, c := parseWindow(fs, args, "quiet")
+	v := fs.String("quiet", "14d", "the window of readiness (how long the cleanup rules must have been quiet) and of review (`duration`)")
+	q, c := parseWindow(fs, args, "quiet", v)
 	if c >= 0 {
 		return c
 	}

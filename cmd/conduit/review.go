@@ -271,8 +271,8 @@ func short(sha string) string {
 
 func runReview(args []string, stdout, stderr io.Writer) int {
 	fs, cf := evidenceFlags("review", "usage: conduit review [--window DUR] [--json] [--socket PATH | -c FILE CAPTURE...]", stderr)
-	fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
-	w, code := parseWindow(fs, args, "window")
+	v := fs.String("window", "14d", "a rule that carried nothing for this `duration` is a retire candidate; cleanup hits older are left out")
+	w, code := parseWindow(fs, args, "window", v)
 	if code >= 0 {
 		return code
 	}

@@ -38,12 +38,13 @@ func Rule(t testing.TB, l4, dport, cond string) *rules.Rule {
 func Cond[C any](t testing.TB, l4, dport, cond string) C {
 	t.Helper()
 	r := Rule(t, l4, dport, cond)
-	c, ok := any(nil), false
+	var c C
+	ok := false
 	if r.App != nil {
 		c, ok = r.App.Cond.(C)
 	}
 	if !ok {
 		t.Fatalf("rule %s: condition %v is not a %T", r.Name, r.App, c)
 	}
-	return c.(C)
+	return c
 }
