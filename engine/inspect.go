@@ -45,6 +45,7 @@ func (w *Worker) inspect(pol *rules.Policy, f *conntrack.Flow, dir conntrack.Dir
 	if r.Requests != 0 { // a response, or a refused packet in enforce, counts none: no atomic add
 		c.requests.Add(r.Requests)
 	}
+	w.watch.flow = nil // inspection is over: a panic from here on is not its own
 	if r.Line == inspect.LineAlways || r.Line == inspect.LineFirst && w.denied.first(f.Key, now) {
 		*app = appLine{due: true, refused: r.Refused, reset: r.Reset, rule: f.Rule, flow: f.ID, key: f.Key}
 		if markOf(f).reversed() {

@@ -130,6 +130,14 @@ func (w *Worker) decideIn(b []byte, in Ingress) (v verdict) {
 // recovered is the verdict of a packet whose decision panicked: accept,
 // unless its mode is enforce with fail_open false.
 func (w *Worker) recovered(r any) verdict {
+	if f := w.watch.flow; f != nil && w.locked {
+		// The panic came inside inspection: what it borrowed goes back,
+		// and a slot it took stays the flow's, to be freed with it.
+		if s := w.insp.Abort(); s != markOf(f).slot() {
+			markOf(f).setSlot(s)
+		}
+	}
+	w.watch.flow = nil
 	if w.locked {
 		w.locked = false
 		w.shard.Unlock()
@@ -141,13 +149,13 @@ func (w *Worker) recovered(r any) verdict {
 		// What the decision knew went with it: the flow's mode may not
 		// have been known yet. A conduit can override the global mode in
 		// either direction, and the packet may be a reply: enforce in
-		// either, or globally, means enforce.
+		// either orientation means enforce; in neither, the flow is not
+		// enforced whatever the global mode.
 		pol := act.Policy
 		from, to := pol.Zone(w.pkt.Src), pol.Zone(w.pkt.Dst)
 		if m, r := pol.ModeFor(from, to), pol.ModeFor(to, from); m == rules.ModeEnforce || r == rules.ModeEnforce {
 			mode = rules.ModeEnforce
 		} else {
-			// Neither orientation is in enforce, so neither is the flow.
 			mode = m
 		}
 	}

@@ -36,6 +36,7 @@ func mbPDU(fn byte) []byte { return []byte{0, 1, 0, 0, 0, 6, 1, fn, 0, 0, 0, 1} 
 // follower must make of it.
 type segment struct {
 	at      uint32
+	syn     bool // a bare SYN whose next byte is at (none: data with ACK and PSH)
 	data    []byte
 	refused bool
 	line    Line
@@ -66,6 +67,23 @@ func TestFollower(t *testing.T) {
 			{at: 0, data: write, refused: true, line: LineAlways, reason: ReasonStreamGap},
 		}},
 		{"a gap", readOnly, []segment{{at: 12, data: read, refused: true, line: LineAlways, reason: ReasonStreamGap}}},
+		// A SYN into the established connection, 7 bytes back: the server
+		// ignores it and still expects byte 24, so a segment at 17 holding
+		// 7 bytes of a header that announces a long PDU, then a write, would
+		// be read as one unfinished request by the follower and as the write
+		// by the server.
+		{"a SYN mid-stream", readOnly, []segment{
+			{at: 0, data: read, reqs: 1},
+			{at: 12, data: read, reqs: 1},
+			{at: 17, syn: true},
+			{at: 17, data: append([]byte{0, 2, 0, 0, 0, 30, 1}, mbPDU(6)...), refused: true, line: LineAlways, reason: ReasonStreamGap},
+		}},
+		// The SYN that started the connection, again: nothing changes.
+		{"a SYN retransmitted mid-stream", readOnly, []segment{
+			{at: 0, data: read, reqs: 1},
+			{at: 0, syn: true},
+			{at: 12, data: read, reqs: 1},
+		}},
 		// Passed over unparsed as it comes; the stream stays in step.
 		{"a PDU beyond PDUMax", "proto: tcp, dport: 44818, on_unparsed: allow, enip: {commands: [list_identity]}", []segment{
 			{at: 0, data: big[:1000], line: LineAlways, reason: "unparsed-enip"},
@@ -107,10 +125,17 @@ default: deny
 			}
 			if l4 == packet.ProtoTCP {
 				send(packet.TCPSyn, 999, nil)
+				pk.Side = RspSide
+				send(packet.TCPSyn|packet.TCPAck, 4999, nil)
+				pk.Side = ReqSide
 			}
 			var covered int
 			for i, s := range tc.segs {
-				r := send(packet.TCPAck|packet.TCPPsh, 1000+s.at, s.data)
+				flags, seq := uint8(packet.TCPAck|packet.TCPPsh), 1000+s.at
+				if s.syn {
+					flags, seq = packet.TCPSyn, seq-1
+				}
+				r := send(flags, seq, s.data)
 				if r.Refused != s.refused || r.Line != s.line || r.Requests != s.reqs {
 					t.Errorf("segment %d: refused %v line %d requests %d, want %v %d %d",
 						i, r.Refused, r.Line, r.Requests, s.refused, s.line, s.reqs)

@@ -30,6 +30,22 @@ func (p *pool) stream(i int32, owner uint64, proto rules.AppProto) (int32, *Stre
 // it.
 func (in *Follower) Release(i int32) { in.pool.put(i) }
 
+// Abort gives back what the packet in hand borrowed when its inspection
+// did not finish (a panic in an inspector or the observer), and returns
+// the flow's stream slot: one the packet took is the flow's although
+// Inspect never said so. The stream keeps its state of before the packet.
+func (in *Follower) Abort() (slot int32) {
+	in.pool.release(&in.large)
+	var held uint16
+	if in.st != nil {
+		held = in.st.asm[in.side].Buf
+	}
+	if in.cur.Asm.Buf != held {
+		in.pool.release(&in.cur.Asm.Buf)
+	}
+	return in.res.Slot
+}
+
 // Slots reports the slots taken so far, those free for reuse, and the
 // large buffers lent to no one (for tests).
 func (in *Follower) Slots() (used, free, spare int) {

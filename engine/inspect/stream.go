@@ -54,6 +54,12 @@ type streamDir struct {
 	ackKnown bool
 	lost     bool // the PDU boundary is lost: each segment is tried as a fresh start
 	refSet   bool
+	// opening: a SYN started this direction over and the peer has not
+	// answered it with a SYN-ACK. A receiver that never accepted the SYN
+	// (one sent into an established connection) still counts the old
+	// sequence numbers, so data sent now would be read by it from
+	// elsewhere than the follower reads it.
+	opening bool
 	buf      [StreamBuf]byte
 }
 
@@ -71,6 +77,7 @@ const (
 	segOld                     // only data already passed, and it matches
 	segGap                     // starts beyond next: something before it is missing
 	segMismatch                // old data that differs from what passed, or cannot be checked
+	segEarly                   // data before the peer answered the SYN that started the direction
 )
 
 // locate places a segment (sequence number seq, payload data) and returns

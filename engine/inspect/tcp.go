@@ -86,10 +86,21 @@ func (in *Follower) Inspect(pk *Packet) *Result {
 	sd := &st.dir[side]
 	seq := p.Seq
 	if p.TCPFlags&packet.TCPSyn != 0 {
-		in.pool.sync(sd, p.Seq+1)
+		// A new connection, unless it is the SYN that started this
+		// direction again (a retransmission changes nothing). A SYN sent
+		// into an established connection starts it over here but not at
+		// the receiver: the direction's data is unparsed until the peer
+		// answers with a SYN-ACK, which that receiver never sends.
+		if !sd.synced || sd.base != p.Seq+1 {
+			in.pool.sync(sd, p.Seq+1)
+			in.pool.release(&st.asm[side].Buf) // nothing pending
+			st.asm[side] = assembly{}
+			sd.opening = p.TCPFlags&packet.TCPAck == 0
+		}
+		if p.TCPFlags&packet.TCPAck != 0 {
+			st.dir[1-side].opening = false // the SYN it answers was accepted
+		}
 		seq++
-		in.pool.release(&st.asm[side].Buf) // a new connection: nothing pending
-		st.asm[side] = assembly{}
 	}
 	in.dir = sd
 	in.loadAsm(st)
@@ -100,13 +111,19 @@ func (in *Follower) Inspect(pk *Packet) *Result {
 		sd.sync(seq) // picked up mid-stream: inspection starts here
 	}
 	kind, data := sd.locate(in.pool.store(sd), seq, p.Payload)
+	if sd.opening {
+		kind = segEarly
+	}
 	switch kind {
 	case segOld:
 		return r // passed before: the same verdict
-	case segGap, segMismatch:
+	case segGap, segMismatch, segEarly:
 		detail := "data-before-it-is-missing"
-		if kind == segMismatch {
+		switch kind {
+		case segMismatch:
 			detail = "retransmission-differs-or-unverifiable"
+		case segEarly:
+			detail = "data-before-the-syn-is-answered"
 		}
 		in.gap = true
 		a := in.record(outUnparsed, ReasonStreamGap)
@@ -156,6 +173,7 @@ func (in *Follower) Inspect(pk *Packet) *Result {
 	sd.refSet = false
 	sd.lost = in.lost
 	in.pool.commit(sd, in.large, data, rest)
+	in.large = 0 // the direction's now
 	sd.skip = skip
 	in.settle(st, true)
 	return r
