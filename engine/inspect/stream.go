@@ -60,7 +60,7 @@ type streamDir struct {
 	// sequence numbers, so data sent now would be read by it from
 	// elsewhere than the follower reads it.
 	opening bool
-	buf      [StreamBuf]byte
+	buf     [StreamBuf]byte
 }
 
 // sync starts inspection at seq with nothing buffered. The caller gives
