@@ -2,7 +2,6 @@ package learn
 
 import (
 	"bytes"
-	"encoding/binary"
 	"github.com/conduit-ot/conduit/proto"
 	"maps"
 	"slices"
@@ -13,9 +12,11 @@ import (
 
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
+	"github.com/conduit-ot/conduit/proto/s7/s7test"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -34,27 +35,10 @@ var (
 
 // dnp3Frame builds a link frame from the master (DIR, PRM, unconfirmed
 // user data) to outstation 10, with correct CRCs.
-func dnp3Frame(ud ...byte) []byte {
-	b := []byte{0x05, 0x64, byte(5 + len(ud)), 0xc4, 10, 0, 1, 0}
-	b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(b))
-	for len(ud) > 0 {
-		k := min(len(ud), 16)
-		b = append(b, ud[:k]...)
-		b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(ud[:k]))
-		ud = ud[k:]
-	}
-	return b
-}
+func dnp3Frame(ud ...byte) []byte { return dnp3test.Frame(dnp3test.MasterData, 10, 1, ud) }
 
 // tpkt wraps S7 bytes in TPKT and a COTP DT TPDU (eot: the last piece).
-func tpkt(s7 []byte, eot bool) []byte {
-	mark := byte(0)
-	if eot {
-		mark = 0x80
-	}
-	b := []byte{3, 0, 0, byte(7 + len(s7)), 2, 0xf0, mark}
-	return append(b, s7...)
-}
+func tpkt(s7 []byte, eot bool) []byte { return s7test.TPKT(s7test.DT(eot, s7)) }
 
 // mb is a segment of the Modbus client 10.0.0.1:50000 (or, reply, of the
 // server) at stream offset off: the SYN took sequence number 99.

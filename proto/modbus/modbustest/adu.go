@@ -14,10 +14,16 @@ func ADU(tid uint16, unit uint8, pdu []byte) []byte {
 	return append(b, pdu...)
 }
 
+// Request is a request of function fc whose PDU is two 16-bit fields:
+// address and quantity (functions 1-4), or address and value (5, 6).
+func Request(tid uint16, unit, fc uint8, addr, v uint16) []byte {
+	return ADU(tid, unit, []byte{fc, byte(addr >> 8), byte(addr), byte(v >> 8), byte(v)})
+}
+
 // Read is a read request of function fc (1-4) for qty coils or registers
 // from addr, and its response: the bytes counted up from fill.
 func Read(tid uint16, unit, fc uint8, addr, qty uint16, fill byte) (req, resp []byte) {
-	req = ADU(tid, unit, []byte{fc, byte(addr >> 8), byte(addr), byte(qty >> 8), byte(qty)})
+	req = Request(tid, unit, fc, addr, qty)
 	n := int(qty) * 2
 	if fc == 1 || fc == 2 {
 		n = (int(qty) + 7) / 8
@@ -33,6 +39,5 @@ func Read(tid uint16, unit, fc uint8, addr, qty uint16, fill byte) (req, resp []
 // WriteRegister is write single register (function 6) and its response,
 // which echoes the request.
 func WriteRegister(tid uint16, unit uint8, addr, value uint16) (req, resp []byte) {
-	pdu := []byte{6, byte(addr >> 8), byte(addr), byte(value >> 8), byte(value)}
-	return ADU(tid, unit, pdu), ADU(tid, unit, pdu)
+	return Request(tid, unit, 6, addr, value), Request(tid, unit, 6, addr, value)
 }
