@@ -6,6 +6,7 @@ import (
 
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -24,7 +25,7 @@ func FuzzInspect(f *testing.F) {
 		binary.BigEndian.PutUint16(b[1:], uint16(delta))
 		return append(b, payload...)
 	}
-	r1, w1 := mbReq(1, 1, 3, 0, 10), mbReq(2, 1, 6, 1, 1)
+	r1, w1 := modbustest.Request(1, 1, 3, 0, 10), modbustest.Request(2, 1, 6, 1, 1)
 	f.Add(byte(0), cat(rec(0, 0, r1), rec(1, 0, mbReadRsp(1, 1, 10)), rec(0, 0, w1)))
 	f.Add(byte(0), cat(rec(0, 0, r1[:5]), rec(0, 0, r1[5:]), rec(0, -12, r1), rec(0, 40, r1)))
 	f.Add(byte(1), rec(0, 0, dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06})))

@@ -16,10 +16,13 @@ import (
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/inforce"
 	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
+	"github.com/conduit-ot/conduit/proto/enip/eniptest"
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
+	"github.com/conduit-ot/conduit/proto/s7/s7test"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -69,24 +72,9 @@ func seg(src, dst string, sport, dport uint16, flags uint8, seq, ack uint32, pay
 	return b
 }
 
-// mbReq is a Modbus/TCP request ADU: function, address, quantity or value.
-func mbReq(tid uint16, unit, fn uint8, a, b uint16) []byte {
-	adu := make([]byte, 12)
-	binary.BigEndian.PutUint16(adu[0:], tid)
-	binary.BigEndian.PutUint16(adu[4:], 6)
-	adu[6], adu[7] = unit, fn
-	binary.BigEndian.PutUint16(adu[8:], a)
-	binary.BigEndian.PutUint16(adu[10:], b)
-	return adu
-}
-
 // mbReadRsp is a read holding registers response with n registers.
 func mbReadRsp(tid uint16, unit uint8, n int) []byte {
-	adu := make([]byte, 9+2*n)
-	binary.BigEndian.PutUint16(adu[0:], tid)
-	binary.BigEndian.PutUint16(adu[4:], uint16(3+2*n))
-	adu[6], adu[7], adu[8] = unit, 3, byte(2*n)
-	return adu
+	return modbustest.ADU(tid, unit, append([]byte{3, byte(2 * n)}, make([]byte, 2*n)...))
 }
 
 func cat(bs ...[]byte) []byte {
@@ -165,7 +153,7 @@ const readOnly = `    modbus: {functions: [read_holding_registers], unit_ids: [1
 func TestInspectModbusStream(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
 	s := newSession(t, te)
-	r1, r2 := mbReq(1, 1, 3, 0, 10), mbReq(2, 1, 3, 10, 10)
+	r1, r2 := modbustest.Request(1, 1, 3, 0, 10), modbustest.Request(2, 1, 3, 10, 10)
 
 	// Two ADUs in one segment: both judged, both counted.
 	if v := s.req(cat(r1, r2)); !v.Accept {
@@ -176,7 +164,7 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	// An ADU split over three segments, the last one carrying the start
 	// of the next ADU: judged when whole.
-	r3, r4 := mbReq(3, 1, 3, 20, 5), mbReq(4, 1, 3, 30, 5)
+	r3, r4 := modbustest.Request(3, 1, 3, 20, 5), modbustest.Request(4, 1, 3, 30, 5)
 	for i, part := range [][]byte{r3[:3], r3[3:9], cat(r3[9:], r4[:8]), r4[8:]} {
 		if v := s.req(part); !v.Accept {
 			t.Fatalf("piece %d of split reads refused", i)
@@ -201,7 +189,7 @@ func TestInspectModbusStream(t *testing.T) {
 
 	// A write split in two: the first piece passes (not yet judged), the
 	// second completes a refused request and is dropped.
-	wr := mbReq(5, 1, 6, 100, 7)
+	wr := modbustest.Request(5, 1, 6, 100, 7)
 	if v := s.req(wr[:6]); !v.Accept {
 		t.Fatal("first piece of a write refused before it could be judged")
 	}
@@ -238,7 +226,7 @@ func TestInspectModbusStream(t *testing.T) {
 	}
 	// The same bytes altered: the receiver may not have had the
 	// original, so it cannot be waved through.
-	bad := mbReq(1, 1, 6, 1, 1)
+	bad := modbustest.Request(1, 1, 6, 1, 1)
 	if w2.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, s2.cseq-12, s2.sseq, bad)) {
 		t.Error("altered retransmission accepted")
 	}
@@ -276,7 +264,7 @@ func TestAppLogLine(t *testing.T) {
 	te.log = slog.New(slog.NewJSONHandler(&buf, nil))
 	s := newSession(t, te)
 	// Write multiple registers 200-201: byte count 4 and two values.
-	adu := append(mbReq(7, 1, 16, 200, 2), 4, 0, 1, 0, 2)
+	adu := append(modbustest.Request(7, 1, 16, 200, 2), 4, 0, 1, 0, 2)
 	binary.BigEndian.PutUint16(adu[4:], 11)
 	if v := s.req(adu); v.Accept {
 		t.Fatal("write multiple registers accepted")
@@ -307,14 +295,14 @@ func TestAppLogLine(t *testing.T) {
 func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 	te := newAppEngine(t, "monitor", "tcp", "502", readOnly)
 	s := newSession(t, te)
-	wr := mbReq(1, 1, 16, 0, 0) // write multiple registers, quantity 0: malformed
-	if v := s.req(mbReq(1, 1, 6, 5, 1)); !v.Accept {
+	wr := modbustest.Request(1, 1, 16, 0, 0) // write multiple registers, quantity 0: malformed
+	if v := s.req(modbustest.Request(1, 1, 6, 5, 1)); !v.Accept {
 		t.Fatal("monitor dropped a write")
 	}
-	if v := s.req(mbReq(2, 2, 3, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(2, 2, 3, 0, 1)); !v.Accept {
 		t.Fatal("monitor dropped a read of unit 2")
 	}
-	if v := s.req(mbReq(3, 1, 3, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(3, 1, 3, 0, 1)); !v.Accept {
 		t.Fatal("monitor dropped a read")
 	}
 	lines := te.appLines()
@@ -340,10 +328,10 @@ func TestInspectModbusMonitorAndUnparsedAllow(t *testing.T) {
 	if v := s.req(junk); !v.Accept {
 		t.Fatal("on_unparsed allow dropped a malformed ADU")
 	}
-	if v := s.req(mbReq(2, 1, 3, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(2, 1, 3, 0, 1)); !v.Accept {
 		t.Fatal("a read after the malformed ADU refused")
 	}
-	if v := s.req(mbReq(3, 1, 5, 0, 0xff00)); v.Accept {
+	if v := s.req(modbustest.Request(3, 1, 5, 0, 0xff00)); v.Accept {
 		t.Fatal("a write after the malformed ADU accepted: inspection did not resume")
 	}
 	lines = te.appLines()
@@ -366,13 +354,13 @@ func TestInspectReset(t *testing.T) {
 		w.Decide(seg(c, sv, 40000, 502, fSYN, 1000, 0, nil))
 		w.Decide(seg(sv, c, 502, 40000, fSYN|fACK, 5000, 1001, nil))
 		w.Decide(seg(c, sv, 40000, 502, fACK, 1001, 5001, nil))
-		if !w.Decide(seg(c, sv, 40000, 502, fACK|fPSH, 1001, 5001, mbReq(1, 1, 3, 0, 1))) ||
+		if !w.Decide(seg(c, sv, 40000, 502, fACK|fPSH, 1001, 5001, modbustest.Request(1, 1, 3, 0, 1))) ||
 			!w.Decide(seg(sv, c, 502, 40000, fACK|fPSH, 5001, 1013, mbReadRsp(1, 1, 1))) {
 			t.Fatal("read refused")
 		}
 		// The client acknowledged the 11-byte response: its next expected
 		// server byte is 5012.
-		v := w.DecideVerdict(seg(c, sv, 40000, 502, fACK|fPSH, 1013, 5012, mbReq(2, 1, 6, 1, 1)))
+		v := w.DecideVerdict(seg(c, sv, 40000, 502, fACK|fPSH, 1013, 5012, modbustest.Request(2, 1, 6, 1, 1)))
 		if v.Accept || v.Packet == nil {
 			t.Fatalf("v6 %v: write verdict %+v, want a replacement", v6, v)
 		}
@@ -400,7 +388,7 @@ func TestInspectReset(t *testing.T) {
 	}
 	// In monitor nothing is reset, and the line does not say so.
 	te0 := newAppEngine(t, "monitor", "tcp", "502", readOnly+"\n    on_violation: reset")
-	if v := newSession(t, te0).req(mbReq(1, 1, 5, 0, 0xff00)); !v.Accept || v.Packet != nil {
+	if v := newSession(t, te0).req(modbustest.Request(1, 1, 5, 0, 0xff00)); !v.Accept || v.Packet != nil {
 		t.Fatalf("monitor: %+v", v)
 	}
 	if lines := te0.appLines(); len(lines) != 1 || lines[0].reset || !lines[0].wouldDrop {
@@ -409,17 +397,17 @@ func TestInspectReset(t *testing.T) {
 	// A retransmission before the server answered becomes the FIN again.
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly+"\n    on_violation: reset")
 	s := newSession(t, te)
-	if v := s.req(mbReq(1, 1, 5, 0, 0xff00)); v.Packet == nil {
+	if v := s.req(modbustest.Request(1, 1, 5, 0, 0xff00)); v.Packet == nil {
 		t.Fatal("no reset")
 	}
-	v := te.Worker(0).DecideVerdict(seg(hmi, plc, 40000, 502, fACK|fPSH, s.cseq, s.sseq, mbReq(1, 1, 5, 0, 0xff00)))
+	v := te.Worker(0).DecideVerdict(seg(hmi, plc, 40000, 502, fACK|fPSH, s.cseq, s.sseq, modbustest.Request(1, 1, 5, 0, 0xff00)))
 	if p := checkSegment(t, v.Packet, hmi, plc, 40000, 502); p.TCPFlags&packet.TCPFin == 0 || p.Seq != s.cseq {
 		t.Errorf("retransmission during the reset: %s seq %d", packet.FlagString(p.TCPFlags), p.Seq)
 	}
 	// A gap is never a reason to reset: the sender will fill it.
 	te = newAppEngine(t, "enforce", "tcp", "502", readOnly+"\n    on_violation: reset")
 	s = newSession(t, te)
-	if v := te.Worker(0).DecideVerdict(seg(hmi, plc, 40000, 502, fACK|fPSH, s.cseq+12, s.sseq, mbReq(2, 1, 3, 0, 1))); v.Accept || v.Packet != nil {
+	if v := te.Worker(0).DecideVerdict(seg(hmi, plc, 40000, 502, fACK|fPSH, s.cseq+12, s.sseq, modbustest.Request(2, 1, 3, 0, 1))); v.Accept || v.Packet != nil {
 		t.Errorf("gap with reset: %+v, want a plain drop", v)
 	}
 }
@@ -472,14 +460,14 @@ func TestInspectPickupAndUDP(t *testing.T) {
 	// data segment.
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
 	w := te.Worker(0)
-	if !w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 77, 9, mbReq(1, 1, 3, 0, 1))) {
+	if !w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 77, 9, modbustest.Request(1, 1, 3, 0, 1))) {
 		t.Fatal("picked-up read refused")
 	}
-	if w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 89, 9, mbReq(2, 1, 16, 0, 1))) {
+	if w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 89, 9, modbustest.Request(2, 1, 16, 0, 1))) {
 		t.Fatal("picked-up write accepted")
 	}
 	// Bytes from before the pickup cannot be checked against anything.
-	if w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 65, 9, mbReq(0, 1, 3, 0, 1))) {
+	if w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 65, 9, modbustest.Request(0, 1, 3, 0, 1))) {
 		t.Error("data from before the pickup accepted")
 	}
 
@@ -797,15 +785,9 @@ func TestInspectDNP3FragmentsUDP(t *testing.T) {
 	checkLargeBuffers(t, w)
 }
 
-// s7PDU is an S7 header of type rosctr (ack-data gets the error fields)
-// followed by param and data.
-func s7PDU(rosctr byte, param, data []byte) []byte {
-	h := []byte{0x32, rosctr, 0, 0, 0, 1, byte(len(param) >> 8), byte(len(param)), byte(len(data) >> 8), byte(len(data))}
-	if rosctr == 2 || rosctr == 3 {
-		h = append(h, 0, 0)
-	}
-	return cat(h, param, data)
-}
+// s7PDU is an S7 header of type rosctr (ack and ack-data get the error
+// fields) with reference 1, followed by param and data.
+func s7PDU(rosctr byte, param, data []byte) []byte { return s7test.Header(rosctr, 1, param, data) }
 
 // s7Pieces cuts pdu into COTP DT TPDUs at the offsets cuts, the last one
 // marked end of TSDU; each is a TPKT.
@@ -813,32 +795,23 @@ func s7Pieces(pdu []byte, cuts ...int) [][]byte {
 	var out [][]byte
 	bounds := append(append([]int{0}, cuts...), len(pdu))
 	for i := 0; i+1 < len(bounds); i++ {
-		eot := byte(0)
-		if i+2 == len(bounds) {
-			eot = 0x80
-		}
-		piece := pdu[bounds[i]:bounds[i+1]]
-		n := 7 + len(piece)
-		out = append(out, cat([]byte{3, 0, byte(n >> 8), byte(n), 2, 0xf0, eot}, piece))
+		out = append(out, s7test.TPKT(s7test.DT(i+2 == len(bounds), pdu[bounds[i]:bounds[i+1]])))
 	}
 	return out
 }
 
 // s7WriteVar writes n bytes to DB1 from byte 0.
 func s7WriteVar(n int) []byte {
-	param := []byte{5, 1, 0x12, 10, 0x10, 2, byte(n >> 8), byte(n), 0, 1, 0x84, 0, 0, 0}
 	data := cat([]byte{0, 4, byte(n * 8 >> 8), byte(n * 8)}, make([]byte, n))
-	return s7PDU(1, param, data)
+	return s7PDU(1, cat([]byte{5, 1}, s7test.Item(1, 0, n)), data)
 }
 
 // s7ReadVar reads 10 bytes of DB1.
-var s7ReadVar = s7PDU(1, []byte{4, 1, 0x12, 10, 0x10, 2, 0, 10, 0, 1, 0x84, 0, 0, 0}, nil)
+var s7ReadVar = s7PDU(1, cat([]byte{4, 1}, s7test.Item(1, 0, 10)), nil)
 
 // s7Setup is setup communication asking for (job) or granting (ack-data)
 // an S7 PDU size.
-func s7Setup(rosctr byte, size uint16) []byte {
-	return s7PDU(rosctr, []byte{0xf0, 0, 0, 1, 0, 1, byte(size >> 8), byte(size)}, nil)
-}
+func s7Setup(rosctr byte, size uint16) []byte { return s7PDU(rosctr, s7test.SetupParam(size), nil) }
 
 // TestInspectS7Reassembly: an S7 PDU split over COTP DT TPDUs is judged
 // by its first piece when that shows the function or group, and whole
@@ -933,20 +906,20 @@ func TestInspectAcrossReloads(t *testing.T) {
 		}
 	}
 	s := newSession(t, te)
-	if v := s.req(mbReq(1, 1, 3, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(1, 1, 3, 0, 1)); !v.Accept {
 		t.Fatal("read refused")
 	}
 	reload(src("    description: no condition for a while"))
-	if v := s.req(mbReq(2, 1, 6, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(2, 1, 6, 0, 1)); !v.Accept {
 		t.Fatal("write refused without a condition")
 	}
 	reload(src(readOnly))
 	// The stream moved on without inspection: it starts over at the next
 	// segment, as a picked-up flow does.
-	if v := s.req(mbReq(3, 1, 3, 0, 1)); !v.Accept {
+	if v := s.req(modbustest.Request(3, 1, 3, 0, 1)); !v.Accept {
 		t.Error("a read after the condition came back refused")
 	}
-	if v := s.req(mbReq(4, 1, 6, 0, 1)); v.Accept {
+	if v := s.req(modbustest.Request(4, 1, 6, 0, 1)); v.Accept {
 		t.Error("a write accepted after the condition came back")
 	}
 }
@@ -980,7 +953,7 @@ func TestStreamSlotsRecycled(t *testing.T) {
 
 func TestInspectNoAllocs(t *testing.T) {
 	te := newAppEngine(t, "enforce", "tcp", "502", readOnly)
-	newSession(t, te).checkNoAllocs(mbReq(1, 1, 3, 0, 10), mbReq(1, 1, 6, 0, 1))
+	newSession(t, te).checkNoAllocs(modbustest.Request(1, 1, 3, 0, 10), modbustest.Request(1, 1, 6, 0, 1))
 }
 
 // checkNoAllocs checks that the session's worker judges 1000 requests
@@ -1014,17 +987,12 @@ func (s *session) checkNoAllocs(pass, refuse []byte) {
 
 // benchPDUs are one request of each protocol, as a client sends it.
 func benchPDUs() map[string][]byte {
-	s7Read := []byte{3, 0, 0, 31, 2, 0xf0, 0x80, // TPKT, COTP DT
-		0x32, 1, 0, 0, 0, 1, 0, 14, 0, 0, // job header: parameter 14 bytes, no data
-		4, 1, 0x12, 10, 0x10, 2, 0, 1, 0, 1, 0x84, 0, 0, 0} // read var DB1.DBB0
-	enipGet := []byte{0x6f, 0, 24, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // SendRRData
-		0, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, 8, 0, // CPF: null address, unconnected data
-		0x0e, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x01} // get_attribute_single identity 1/1
+	get, _ := eniptest.GetAttr(0x01, 1, 1, 0) // identity 1/1
 	return map[string][]byte{
-		"modbus": mbReq(1, 1, 3, 0, 10),
+		"modbus": modbustest.Request(1, 1, 3, 0, 10),
 		"dnp3":   dnp3Frame(0xc4, 10, 1, []byte{0xc0, 0x01, 0x3c, 0x02, 0x06}),
-		"s7":     s7Read,
-		"enip":   enipGet,
+		"s7":     s7test.Data(s7PDU(1, cat([]byte{4, 1}, s7test.Item(1, 0, 1)), nil)), // read var DB1.DBB0
+		"enip":   eniptest.RR(0, 0, get),
 		"opcua":  opcuatest.Chan{ID: 9, Token: 14}.Request(opcua.Read, 5, 5, make([]byte, 40)),
 		"iec104": iec104test.Command(0, 0, iec104.C_IC_NA_1, iec104.CauseAct, 1, 0),
 	}
@@ -1125,12 +1093,7 @@ func checkLargeBuffers(t testing.TB, w *Worker) {
 // enipSetAttr is a SendRRData carrying set_attribute_single to the
 // identity object with n bytes of value (a 48 + n byte PDU).
 func enipSetAttr(service byte, n int) []byte {
-	cip := cat([]byte{service, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x01}, make([]byte, n))
-	cpf := cat([]byte{0, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, byte(len(cip)), byte(len(cip) >> 8)}, cip)
-	h := make([]byte, 24)
-	h[0] = 0x6f
-	binary.LittleEndian.PutUint16(h[2:], uint16(len(cpf)))
-	return cat(h, cpf)
+	return eniptest.RR(0, 0, cat([]byte{service, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x01}, make([]byte, n)))
 }
 
 // TestInspectLargePDUs: PDUs beyond the flow's own buffer are gathered in
@@ -1282,7 +1245,7 @@ func TestInspectCoverageManyPDUs(t *testing.T) {
 	s := newSession(t, te)
 	var data []byte
 	for i := range 21 {
-		data = append(data, mbReq(uint16(i), 1, 3, 0, 1)...)
+		data = append(data, modbustest.Request(uint16(i), 1, 3, 0, 1)...)
 	}
 	if v := s.req(data); !v.Accept {
 		t.Fatal("21 reads refused")

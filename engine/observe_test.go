@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/inforce"
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -60,10 +61,10 @@ func TestObserveRequests(t *testing.T) {
 		want             []string
 	}{
 		{"modbus", "502", "    modbus: {functions: [read_holding_registers, 43]}",
-			[][]byte{mbReq(1, 1, 3, 0, 10), mbReq(2, 7, 6, 0, 1), []byte(mei13)},
+			[][]byte{modbustest.Request(1, 1, 3, 0, 10), modbustest.Request(2, 7, 6, 0, 1), []byte(mei13)},
 			[]string{"modbus read_holding_registers+", "modbus write_single_register!functions", "modbus 43+"}},
 		{"modbus unparsed", "502", "    modbus: {}\n    on_unparsed: allow",
-			[][]byte{{0, 1, 0, 7, 0, 6, 1, 3, 0, 0, 0, 1}, mbReq(2, 1, 3, 0, 1)},
+			[][]byte{{0, 1, 0, 7, 0, 6, 1, 3, 0, 0, 0, 1}, modbustest.Request(2, 1, 3, 0, 1)},
 			[]string{"unparsed malformed-modbus bad-protocol-id ", "modbus read_holding_registers+"}},
 		{"dnp3 over transport segments", "20000", "    dnp3: {functions: [direct_operate]}",
 			dnp3Fragment(0xc4, 10, 1, 0, dnp3Operate(3, 20), 249),
@@ -107,7 +108,7 @@ func TestObserveReversedPickup(t *testing.T) {
 	te := newObservedEngine(t, "enforce", "502", "    modbus: {}", &seen)
 	w := te.Worker(0)
 	w.Decide(seg(plc, hmi, 502, 40000, fACK|fPSH, 7000, 900, mbReadRsp(1, 1, 2)))
-	w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 900, 7013, mbReq(2, 1, 3, 0, 2)))
+	w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 900, 7013, modbustest.Request(2, 1, 3, 0, 2)))
 	if !slices.Equal(seen, []string{"modbus read_holding_registers+"}) {
 		t.Errorf("reports %q", seen)
 	}
@@ -134,7 +135,7 @@ func TestObserverCostsNoAllocs(t *testing.T) {
 		const n = 1001
 		pkts := make([][]byte, n)
 		for i := range pkts {
-			pkts[i] = seg(hmi, plc, s.sport, 502, fACK|fPSH, s.cseq+uint32(12*i), s.sseq, mbReq(uint16(i), 1, 3, 0, 10))
+			pkts[i] = seg(hmi, plc, s.sport, 502, fACK|fPSH, s.cseq+uint32(12*i), s.sseq, modbustest.Request(uint16(i), 1, 3, 0, 10))
 		}
 		i := 0
 		if a := testing.AllocsPerRun(n-1, func() {

@@ -2,7 +2,6 @@ package learn
 
 import (
 	"bytes"
-	"encoding/binary"
 	"github.com/conduit-ot/conduit/proto"
 	"maps"
 	"slices"
@@ -13,48 +12,34 @@ import (
 
 	"github.com/conduit-ot/conduit/capture/synth"
 	"github.com/conduit-ot/conduit/proto/dnp3"
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/modbus"
 	"github.com/conduit-ot/conduit/proto/s7"
+	"github.com/conduit-ot/conduit/proto/s7/s7test"
 	"github.com/conduit-ot/conduit/rules"
 )
 
 // Modbus/TCP requests (MBAP, unit 1).
 var (
-	mbRead     = []byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10}                          // read_holding_registers
-	mbWrite    = []byte{0, 2, 0, 0, 0, 6, 1, 6, 0, 40, 0, 7}                          // write_single_register
-	mbDevID    = []byte{0, 3, 0, 0, 0, 5, 1, 43, 14, 1, 0}                            // read_device_identification
-	mbCANopen  = []byte{0, 4, 0, 0, 0, 4, 1, 43, 13, 0}                               // 43 with another MEI type
-	mbUnit7    = []byte{0, 5, 0, 0, 0, 6, 7, 4, 0, 0, 0, 2}                           // read_input_registers, unit 7
-	mbBadProto = []byte{0, 6, 0, 9, 0, 6, 1, 3, 0, 0, 0, 10}                          // protocol id 9
-	mbBadResp  = []byte{0, 1, 0, 0, 0, 1, 1}                                          // a response with a length below 2
-	s7ReadVar  = []byte{3, 0, 0, 31, 2, 0xf0, 0x80, 0x32, 1, 0, 0, 0, 1, 0, 14, 0, 0, // TPKT, COTP DT, S7 job header
-		4, 1, 0x12, 0x0a, 0x10, 2, 0, 4, 0, 1, 0x84, 0, 0, 0} // read_var, one item
+	mbRead     = []byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10} // read_holding_registers
+	mbWrite    = []byte{0, 2, 0, 0, 0, 6, 1, 6, 0, 40, 0, 7} // write_single_register
+	mbDevID    = []byte{0, 3, 0, 0, 0, 5, 1, 43, 14, 1, 0}   // read_device_identification
+	mbCANopen  = []byte{0, 4, 0, 0, 0, 4, 1, 43, 13, 0}      // 43 with another MEI type
+	mbUnit7    = []byte{0, 5, 0, 0, 0, 6, 7, 4, 0, 0, 0, 2}  // read_input_registers, unit 7
+	mbBadProto = []byte{0, 6, 0, 9, 0, 6, 1, 3, 0, 0, 0, 10} // protocol id 9
+	mbBadResp  = []byte{0, 1, 0, 0, 0, 1, 1}                 // a response with a length below 2
 )
+
+// s7ReadVar is read_var of one item (DB1.DBB0, 4 bytes) in TPKT and COTP DT.
+var s7ReadVar = s7test.Data(s7test.Header(s7.ROSCTRJob, 1, append([]byte{s7.FuncReadVar, 1}, s7test.Item(1, 0, 4)...), nil))
 
 // dnp3Frame builds a link frame from the master (DIR, PRM, unconfirmed
 // user data) to outstation 10, with correct CRCs.
-func dnp3Frame(ud ...byte) []byte {
-	b := []byte{0x05, 0x64, byte(5 + len(ud)), 0xc4, 10, 0, 1, 0}
-	b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(b))
-	for len(ud) > 0 {
-		k := min(len(ud), 16)
-		b = append(b, ud[:k]...)
-		b = binary.LittleEndian.AppendUint16(b, dnp3.Checksum(ud[:k]))
-		ud = ud[k:]
-	}
-	return b
-}
+func dnp3Frame(ud ...byte) []byte { return dnp3test.Frame(dnp3test.MasterData, 10, 1, ud) }
 
 // tpkt wraps S7 bytes in TPKT and a COTP DT TPDU (eot: the last piece).
-func tpkt(s7 []byte, eot bool) []byte {
-	mark := byte(0)
-	if eot {
-		mark = 0x80
-	}
-	b := []byte{3, 0, 0, byte(7 + len(s7)), 2, 0xf0, mark}
-	return append(b, s7...)
-}
+func tpkt(pdu []byte, eot bool) []byte { return s7test.TPKT(s7test.DT(eot, pdu)) }
 
 // mb is a segment of the Modbus client 10.0.0.1:50000 (or, reply, of the
 // server) at stream offset off: the SYN took sequence number 99.

@@ -1,10 +1,11 @@
 package learn
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 )
 
 // polls is a Modbus/TCP session of n polls every period, each answered
@@ -12,16 +13,8 @@ import (
 // resends it after stall, and the poll ends late.
 func polls(n int, period, rtt time.Duration, stallAt int, stall time.Duration) []tp {
 	const hmi, plc = "10.20.0.10", "10.10.0.10"
-	req := func(tid uint16) []byte {
-		b := []byte{0, 0, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10}
-		binary.BigEndian.PutUint16(b, tid)
-		return b
-	}
-	resp := func(tid uint16) []byte {
-		b := append([]byte{0, 0, 0, 0, 0, 23, 1, 3, 20}, make([]byte, 20)...)
-		binary.BigEndian.PutUint16(b, tid)
-		return b
-	}
+	req := func(tid uint16) []byte { return modbustest.Request(tid, 1, 3, 0, 10) }
+	resp := func(tid uint16) []byte { return modbustest.ADU(tid, 1, append([]byte{3, 20}, make([]byte, 20)...)) }
 	ps := []tp{
 		{at: 0, proto: tcp, src: hmi, dst: plc, sport: 40000, dport: 502, flags: fS, seq: 99},
 		{at: time.Millisecond, proto: tcp, src: plc, dst: hmi, sport: 502, dport: 40000, flags: fS | fA, seq: 499, ack: 100},

@@ -183,8 +183,6 @@ func TestMalformedAndLinkControl(t *testing.T) {
 }
 
 func TestFunctions(t *testing.T) {
-	mbRead := []byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10}
-	mbWrite := []byte{0, 2, 0, 0, 0, 6, 1, 6, 0, 40, 0, 7}
 	m := learnAll([]tp{
 		{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 502, flags: fA | fP, payload: append(append([]byte{}, mbRead...), mbWrite...)},
 		{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 502, flags: fA | fP, payload: mbRead, seq: 24},

@@ -28,6 +28,10 @@ import (
 	"time"
 
 	"github.com/conduit-ot/conduit/capture"
+	"github.com/conduit-ot/conduit/proto/dnp3/dnp3test"
+	"github.com/conduit-ot/conduit/proto/enip/eniptest"
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
+	"github.com/conduit-ot/conduit/proto/s7/s7test"
 )
 
 // Config sizes a generated capture. At least one of Packets and Duration
@@ -141,11 +145,11 @@ func buildPlant(g *gen) {
 					tid := uint16(n)
 					switch n % 3 {
 					case 0:
-						req, resp = modbusRead(tid, unit, 3, 0, 10, byte(n))
+						req, resp = modbustest.Read(tid, unit, 3, 0, 10, byte(n))
 					case 1:
-						req, resp = modbusRead(tid, unit, 1, 0, 16, byte(n))
+						req, resp = modbustest.Read(tid, unit, 1, 0, 16, byte(n))
 					default:
-						req, resp = modbusRead(tid, unit, 4, 100, 4, byte(n))
+						req, resp = modbustest.Read(tid, unit, 4, 100, 4, byte(n))
 					}
 					return k.exchange(g, t, req, resp)
 				}}
@@ -159,7 +163,7 @@ func buildPlant(g *gen) {
 	for _, plc := range modbusPLCs[:2] {
 		p := &poller{conn: newConn(g, scada, plc, 502), every: 30 * time.Second,
 			poll: func(g *gen, k *tcpConn, t int64, n int) int64 {
-				req, resp := modbusWriteRegister(uint16(n), 1, 40, uint16(n*3))
+				req, resp := modbustest.WriteRegister(uint16(n), 1, 40, uint16(n*3))
 				return k.exchange(g, t, req, resp)
 			}}
 		g.every(time.Duration(g.ms(0, 3000)), p.run)
@@ -174,9 +178,9 @@ func buildPlant(g *gen) {
 		p := &poller{conn: k, every: 5 * time.Second, midway: i == 0,
 			poll: func(g *gen, k *tcpConn, t int64, n int) int64 {
 				seq++
-				req := dnp3Frame(dnp3MasterData, outstation, 1, dnp3Request(seq, 1, dnp3Class0))
-				objs := append(dnp3Analogs(4, uint16(n)), dnp3Binaries(8, uint8(n))...)
-				resp := dnp3Frame(dnp3OutstationData, 1, outstation, dnp3Response(seq, 129, false, objs))
+				req := dnp3test.Frame(dnp3test.MasterData, outstation, 1, dnp3test.Request(seq, 1, dnp3test.Class0))
+				objs := append(dnp3test.Analogs(4, uint16(n)), dnp3test.Binaries(8, uint8(n))...)
+				resp := dnp3test.Frame(dnp3test.OutstationData, 1, outstation, dnp3test.Response(seq, 129, false, objs))
 				return k.exchange(g, t, req, resp)
 			}}
 		g.every(time.Duration(g.ms(0, 5000)), p.run)
@@ -186,8 +190,8 @@ func buildPlant(g *gen) {
 				return now + g.jitter(time.Minute, 0.1)
 			}
 			useq++
-			unsol := dnp3Frame(dnp3OutstationData, 1, outstation, dnp3Response(useq, 130, true, dnp3Binaries(8, useq)))
-			confirm := dnp3Frame(dnp3MasterData, outstation, 1, dnp3Request(useq, 0, nil))
+			unsol := dnp3test.Frame(dnp3test.OutstationData, 1, outstation, dnp3test.Response(useq, 130, true, dnp3test.Binaries(8, useq)))
+			confirm := dnp3test.Frame(dnp3test.MasterData, outstation, 1, dnp3test.Request(useq, 0, nil))
 			k.serverPush(g, now, unsol, confirm)
 			return now + g.jitter(time.Minute, 0.1)
 		})
@@ -199,7 +203,7 @@ func buildPlant(g *gen) {
 		p := &poller{conn: newConn(g, scada, plc, 102), every: time.Second, midway: i == 0,
 			setup: s7Open,
 			poll: func(g *gen, k *tcpConn, t int64, n int) int64 {
-				req, resp := s7ReadDB(uint16(n), db, 0, 32, byte(n))
+				req, resp := s7test.ReadDB(uint16(n), db, 0, 32, byte(n))
 				return k.exchange(g, t, req, resp)
 			}}
 		g.every(time.Duration(g.ms(0, 1000)), p.run)
@@ -218,9 +222,9 @@ func buildPlant(g *gen) {
 		n := burst % 40
 		var req, resp []byte
 		if n%10 == 9 {
-			req, resp = s7WriteDB(uint16(burst), 1, uint32(n*4), 4)
+			req, resp = s7test.WriteDB(uint16(burst), 1, uint32(n*4), 4)
 		} else {
-			req, resp = s7ReadDB(uint16(burst), 1, uint32(n*4), 64, byte(n))
+			req, resp = s7test.ReadDB(uint16(burst), 1, uint32(n*4), 64, byte(n))
 		}
 		t = ewsConn.exchange(g, t+g.ms(1, 5), req, resp)
 		burst++
@@ -236,12 +240,12 @@ func buildPlant(g *gen) {
 		session := uint32(0x1000 + i)
 		p := &poller{conn: newConn(g, hmi, plc, 44818), every: time.Second,
 			setup: func(g *gen, k *tcpConn, t int64) int64 {
-				req, resp := enipRegister(session, uint64(i))
+				req, resp := eniptest.Register(session, uint64(i))
 				return k.exchange(g, t, req, resp)
 			},
 			poll: func(g *gen, k *tcpConn, t int64, n int) int64 {
-				creq, cresp := cipGetAttr(0x04, 100, 3, uint32(n))
-				return k.exchange(g, t, enipRR(session, uint64(n), creq), enipRR(session, uint64(n), cresp))
+				creq, cresp := eniptest.GetAttr(0x04, 100, 3, uint32(n))
+				return k.exchange(g, t, eniptest.RR(session, uint64(n), creq), eniptest.RR(session, uint64(n), cresp))
 			}}
 		g.every(time.Duration(g.ms(0, 1000)), p.run)
 	}
@@ -313,7 +317,7 @@ func buildPlant(g *gen) {
 
 // s7Open is the COTP connection and S7 setup after the TCP handshake.
 func s7Open(g *gen, k *tcpConn, t int64) int64 {
-	t = k.exchange(g, t, cotpConnect(0xe0, 0, 1), cotpConnect(0xd0, 1, 0x44))
-	req, resp := s7Setup(0)
+	t = k.exchange(g, t, s7test.ConnectRequest(1), s7test.ConnectConfirm(1, 0x44))
+	req, resp := s7test.Setup(0)
 	return k.exchange(g, t+g.ms(0.5, 2), req, resp)
 }

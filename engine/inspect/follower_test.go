@@ -1,12 +1,13 @@
 package inspect
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 
 	"github.com/conduit-ot/conduit/engine/packet"
 	"github.com/conduit-ot/conduit/proto"
+	"github.com/conduit-ot/conduit/proto/enip/eniptest"
+	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 	"github.com/conduit-ot/conduit/rules"
 )
 
@@ -21,16 +22,11 @@ func (o *counter) Report(proto.Judged)                { o.reported++ }
 
 // encap is an EtherNet/IP encapsulation header of command cmd announcing
 // n bytes of data, and the data (zero).
-func encap(cmd uint16, n int) []byte {
-	b := make([]byte, 24+n)
-	binary.LittleEndian.PutUint16(b, cmd)
-	binary.LittleEndian.PutUint16(b[2:], uint16(n))
-	return b
-}
+func encap(cmd uint16, n int) []byte { return eniptest.Encap(cmd, 0, 0, make([]byte, n)) }
 
 // mbPDU is a Modbus request of function fn (3: read_holding_registers,
 // 6: write_single_register) for register 0.
-func mbPDU(fn byte) []byte { return []byte{0, 1, 0, 0, 0, 6, 1, fn, 0, 0, 0, 1} }
+func mbPDU(fn byte) []byte { return modbustest.Request(1, 1, fn, 0, 1) }
 
 // segment is a client segment at offset at of the stream, and what the
 // follower must make of it.
@@ -48,8 +44,7 @@ func TestFollower(t *testing.T) {
 	const readOnly = "proto: tcp, dport: 502, modbus: {functions: [read_holding_registers]}"
 	read, write := mbPDU(3), mbPDU(6)
 	big := encap(0x63, 5000) // list_identity beyond PDUMax
-	register := encap(0x65, 4)
-	register[24] = 1 // protocol version 1
+	register, _ := eniptest.Register(0, 0)
 	for _, tc := range []struct {
 		name, rule string // the rule's transport, port and condition
 		segs       []segment
