@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"github.com/conduit-ot/conduit/proto"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/inforce"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/modbus/modbustest"
 	"github.com/conduit-ot/conduit/rules"
 )
@@ -147,5 +147,67 @@ func TestObserverCostsNoAllocs(t *testing.T) {
 		if want := map[bool]int{false: 0, true: n}[observe]; calls != want {
 			t.Errorf("observer %v: %d reports, want %d", observe, calls, want)
 		}
+	}
+}
+
+// TestPanicInInspection: an observer that panics on every request costs
+// each packet its verdict line, not the follower's memory. The flow,
+// picked up mid-stream, takes its stream slot in the packet that panics:
+// the slot stays the flow's, and the next packet uses it.
+func TestPanicInInspection(t *testing.T) {
+	p, err := rules.Parse("app.yaml", []byte(strings.NewReplacer("%MODE%", "enforce", "%PROTO%", "tcp", "%PORT%", "502", "%COND%", readOnly).Replace(appPolicy)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
+	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.DiscardHandler), Now: func() int64 { return te.clock }, EventBuffer: 1024,
+		OnRequest: func(RequestSeen) { panic("observer") }})
+	w := te.Worker(0)
+	const n = 5
+	for i := range n {
+		w.Decide(seg(hmi, plc, 40000, 502, fACK|fPSH, 1000+uint32(12*i), 5000, modbustest.Request(uint16(i), 1, 3, 0, 10)))
+	}
+	if c := te.Counters(); c.Panics != n {
+		t.Fatalf("%d panics, want %d", c.Panics, n)
+	}
+	if used, free, _ := w.insp.Slots(); used != 1 || free != 0 {
+		t.Errorf("%d stream slots taken, %d free after %d packets of one flow; want 1, 0", used, free, n)
+	}
+	if err := w.insp.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestPanicInReassembly: an S7 write in three COTP pieces is gathered in
+// a large buffer; the observer panics when it hears the write that
+// follows in the same segment, and the buffer goes back to the pool.
+func TestPanicInReassembly(t *testing.T) {
+	const writeOK = `    s7: {functions: [setup_communication, write_var]}`
+	p, err := rules.Parse("app.yaml", []byte(strings.NewReplacer("%MODE%", "enforce", "%PROTO%", "tcp", "%PORT%", "102", "%COND%", writeOK).Replace(appPolicy)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := &testEngine{store: inforce.NewStore(p), clock: 1_000_000_000}
+	writes := 0
+	te.Engine = New(Config{Store: te.store, Log: slog.New(slog.DiscardHandler), Now: func() int64 { return te.clock }, EventBuffer: 1024,
+		OnRequest: func(r RequestSeen) {
+			if r.Code == 5 { // write_var
+				if writes++; writes == 2 {
+					panic("observer")
+				}
+			}
+		}})
+	s := newSessionTo(t, te, 102)
+	if !s.req(cat(s7Pieces(s7Setup(1, 960))...)).Accept || !s.rsp(cat(s7Pieces(s7Setup(3, 240))...)).Accept {
+		t.Fatal("setup refused")
+	}
+	w := te.Worker(0)
+	s.req(cat(cat(s7Pieces(s7WriteVar(100), 40, 90)...), cat(s7Pieces(s7WriteVar(10))...)))
+	if c := te.Counters(); c.Panics != 1 {
+		t.Fatalf("%d panics, want 1", c.Panics)
+	}
+	// Every large buffer is spare or held by a slot: none is lost.
+	if err := w.insp.Check(); err != nil {
+		t.Error(err)
 	}
 }
