@@ -21,10 +21,10 @@ const protoSpoof = 0xff
 // neither open a flow nor continue one (a reply's source is the server, so
 // the server's zone's binding applies). It reports whether the packet is
 // dropped (enforce); in monitor the packet is flagged as would-drop and
-// goes on to be decided as usual; mode is the refused packet's. The mode is the stricter of the two
-// directions between the zones, as on the panic path: the packet may be a
-// reply. It does not allocate, except for the rare re-read of interface
-// names (portResolver).
+// goes on to be decided as usual. mode, when refused, is the stricter of
+// the two directions between the zones, as on the panic path: the packet
+// may be a reply. It does not allocate, except for the rare re-read of
+// interface names (portResolver).
 func (w *Worker) spoofed(pol *rules.Policy, now int64) (refused bool, mode rules.Mode) {
 	p := &w.pkt
 	in := &w.in
