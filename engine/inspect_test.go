@@ -1039,44 +1039,60 @@ func BenchmarkInspect(b *testing.B) {
 			w := te.Worker(0)
 			port, _ := strconv.Atoi(tc.port)
 			dport := uint16(port)
-			syn := seg(hmi, plc, 40000, dport, fSYN, 0, 0, nil)
-			w.Decide(syn)
+			// Two rings of the same requests from two initial sequence
+			// numbers: the stream starts over by a new connection's
+			// handshake (a SYN of the same number would be a retransmission).
+			isns := [2]uint32{0, 1 << 30}
+			open := func(r int) {
+				w.Decide(seg(hmi, plc, 40000, dport, fSYN, isns[r], 0, nil))
+				w.Decide(seg(plc, hmi, dport, 40000, fSYN|fACK, 0, isns[r]+1, nil))
+			}
 			const ring = 4096
 			pdu := pdus[tc.pdu]
-			var pkts [][]byte
-			seq := uint32(1)
-			for i := 0; len(pkts) < ring; i++ {
-				if tc.split {
-					c, ok := cuts[tc.pdu]
-					if !ok {
-						c = []int{len(pdu) / 2}
+			var rings [2][][]byte
+			for r, isn := range isns {
+				seq := isn + 1
+				for len(rings[r]) < ring {
+					if tc.split {
+						c, ok := cuts[tc.pdu]
+						if !ok {
+							c = []int{len(pdu) / 2}
+						}
+						bounds := append(append([]int{0}, c...), len(pdu))
+						for k := 0; k+1 < len(bounds); k++ {
+							rings[r] = append(rings[r], seg(hmi, plc, 40000, dport, fACK|fPSH, seq+uint32(bounds[k]), 1, pdu[bounds[k]:bounds[k+1]]))
+						}
+					} else {
+						rings[r] = append(rings[r], seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu))
 					}
-					bounds := append(append([]int{0}, c...), len(pdu))
-					for k := 0; k+1 < len(bounds); k++ {
-						pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq+uint32(bounds[k]), 1, pdu[bounds[k]:bounds[k+1]]))
-					}
-				} else {
-					pkts = append(pkts, seg(hmi, plc, 40000, dport, fACK|fPSH, seq, 1, pdu))
+					seq += uint32(len(pdu))
 				}
-				seq += uint32(len(pdu))
 			}
-			for _, p := range pkts[:8] {
+			open(0)
+			for _, p := range rings[0][:8] {
 				if !w.Decide(p) {
 					b.Fatalf("%s request refused: %+v", tc.name, te.appLines())
 				}
 			}
-			w.Decide(syn)
+			cur := 1
+			open(cur)
+			pkts := rings[cur]
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if i == len(pkts) { // start the stream over: a fresh SYN
+				if i == len(pkts) { // start the stream over
 					b.StopTimer()
-					w.Decide(syn)
-					i = 0
+					cur ^= 1
+					open(cur)
+					pkts, i = rings[cur], 0
 					b.StartTimer()
 				}
 				w.Decide(pkts[i])
 				i++
+			}
+			b.StopTimer()
+			if c := te.Counters(); c.Dropped != 0 {
+				b.Fatalf("%d of %d packets refused: %+v", c.Dropped, c.Packets, te.appLines())
 			}
 		})
 	}
