@@ -51,7 +51,12 @@ func mb(off uint32, payload []byte, reply bool) tp {
 	return p
 }
 
-var mbSyn = tp{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 502, flags: fS, seq: 99}
+// mbSyn and mbSynAck open the Modbus connection: the client's SYN took
+// sequence number 99, the server's 699.
+var (
+	mbSyn    = tp{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 502, flags: fS, seq: 99}
+	mbSynAck = tp{proto: tcp, src: "10.0.0.2", dst: "10.0.0.1", sport: 502, dport: 50000, flags: fS | fA, seq: 699, ack: 100}
+)
 
 // TestLearnInspectsLikeTheEngine: learn records the requests the engine's
 // inspection judges (split requests whole, retransmissions once) and
@@ -63,15 +68,15 @@ func TestLearnInspectsLikeTheEngine(t *testing.T) {
 		funcs    map[string]uint64
 		unparsed map[string]uint64
 	}{
-		{"request split over two segments", []tp{mbSyn, mb(0, mbRead[:5], false), mb(5, mbRead[5:], false)},
+		{"request split over two segments", []tp{mbSyn, mbSynAck, mb(0, mbRead[:5], false), mb(5, mbRead[5:], false)},
 			map[string]uint64{"modbus read_holding_registers": 1}, nil},
-		{"two requests in one segment", []tp{mbSyn, mb(0, slices.Concat(mbRead, mbWrite), false)},
+		{"two requests in one segment", []tp{mbSyn, mbSynAck, mb(0, slices.Concat(mbRead, mbWrite), false)},
 			map[string]uint64{"modbus read_holding_registers": 1, "modbus write_single_register": 1}, nil},
-		{"a retransmission counts once", []tp{mbSyn, mb(0, mbRead, false), mb(0, mbRead, false)},
+		{"a retransmission counts once", []tp{mbSyn, mbSynAck, mb(0, mbRead, false), mb(0, mbRead, false)},
 			map[string]uint64{"modbus read_holding_registers": 1}, nil},
-		{"a retransmission that differs is a gap, judged anew", []tp{mbSyn, mb(0, mbRead, false), mb(0, mbWrite, false)},
+		{"a retransmission that differs is a gap, judged anew", []tp{mbSyn, mbSynAck, mb(0, mbRead, false), mb(0, mbWrite, false)},
 			map[string]uint64{"modbus read_holding_registers": 1, "modbus write_single_register": 1}, map[string]uint64{"stream-gap": 1}},
-		{"bytes missing from the capture", []tp{mbSyn, mb(0, mbRead, false), mb(24, mbWrite, false)},
+		{"bytes missing from the capture", []tp{mbSyn, mbSynAck, mb(0, mbRead, false), mb(24, mbWrite, false)},
 			map[string]uint64{"modbus read_holding_registers": 1, "modbus write_single_register": 1}, map[string]uint64{"stream-gap": 1}},
 		{"picked up mid-stream on a PDU boundary", []tp{mb(4000, mbRead, false)},
 			map[string]uint64{"modbus read_holding_registers": 1}, nil},
@@ -83,11 +88,11 @@ func TestLearnInspectsLikeTheEngine(t *testing.T) {
 			{proto: udp, src: "10.0.0.2", dst: "10.0.0.1", sport: 20000, dport: 40000, payload: []byte{1, 2, 3}},
 			{proto: udp, src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 20000, payload: dnp3Frame(0xc0, 0xc0, 0x01, 0x3c, 0x02, 0x06)}},
 			map[string]uint64{"dnp3 read": 1}, nil},
-		{"malformed request and response", []tp{mbSyn, mb(0, mbBadProto, false), mb(0, mbBadResp, true)},
+		{"malformed request and response", []tp{mbSyn, mbSynAck, mb(0, mbBadProto, false), mb(0, mbBadResp, true)},
 			nil, map[string]uint64{"malformed-modbus (bad-protocol-id)": 1, "malformed-modbus (bad-length)": 1}},
-		{"device identification by MEI type", []tp{mbSyn, mb(0, mbDevID, false), mb(11, mbCANopen, false)},
+		{"device identification by MEI type", []tp{mbSyn, mbSynAck, mb(0, mbDevID, false), mb(11, mbCANopen, false)},
 			map[string]uint64{"modbus read_device_identification": 1, "modbus 43": 1}, nil},
-		{"a response is not a request", []tp{mbSyn, mb(0, []byte{0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 0}, true)}, nil, nil},
+		{"a response is not a request", []tp{mbSyn, mbSynAck, mb(0, []byte{0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 0}, true)}, nil, nil},
 		{"s7 job split over two COTP pieces, counted whole", []tp{
 			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 102, flags: fA | fP, payload: tpkt(s7ReadVar[7:19], false), seq: 100},
 			{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50000, dport: 102, flags: fA | fP, payload: tpkt(s7ReadVar[19:], true), seq: 119}},
@@ -114,6 +119,20 @@ func TestLearnInspectsLikeTheEngine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// answered is pkts with the server's SYN-ACK after each client SYN, as a
+// capture of both directions has it: inspection reads a direction's data
+// once its SYN is answered.
+func answered(pkts []tp) []tp {
+	var out []tp
+	for _, p := range pkts {
+		out = append(out, p)
+		if p.proto == tcp && p.flags == fS {
+			out = append(out, tp{at: p.at, proto: tcp, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport, flags: fS | fA, seq: 699, ack: p.seq + 1})
+		}
+	}
+	return out
 }
 
 // rulesFor returns the draft's rules (without the cleanup rule) by dport.
@@ -204,7 +223,7 @@ func TestDraftConditionChoices(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, y := parseDraft(t, learnAll(tc.pkts), DraftConfig{})
+			p, y := parseDraft(t, learnAll(answered(tc.pkts)), DraftConfig{})
 			if len(p.Warnings) != 0 {
 				t.Errorf("warnings %v", p.Warnings)
 			}
@@ -216,7 +235,7 @@ func TestDraftConditionChoices(t *testing.T) {
 // TestDraftNoConditions: --no-conditions writes port-only rules, the
 // conditions as comments, and merges ports as before.
 func TestDraftNoConditions(t *testing.T) {
-	m := learnAll([]tp{mbSyn, mb(0, mbRead, false), mb(12, mbBadProto, false),
+	m := learnAll([]tp{mbSyn, mbSynAck, mb(0, mbRead, false), mb(12, mbBadProto, false),
 		{proto: tcp, src: "10.0.0.1", dst: "10.0.0.2", sport: 50001, dport: 80, flags: fS}})
 	p, y := parseDraft(t, m, DraftConfig{NoConditions: true})
 	rs := rulesFor(t, p)
