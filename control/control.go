@@ -48,6 +48,8 @@ type Server struct {
 	handlers map[string]Handler
 	log      *slog.Logger
 	wg       sync.WaitGroup
+	mu       sync.Mutex // orders the handlers' wg.Add before Close's Wait
+	closed   bool
 	ctx      context.Context
 	cancel   context.CancelFunc
 }
@@ -113,13 +115,23 @@ func (s *Server) Serve() {
 			}
 			return
 		}
+		s.mu.Lock()
+		if s.closed { // accepted as Close began: not served
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
 		s.wg.Go(func() { s.handle(c) })
+		s.mu.Unlock()
 	}
 }
 
 // Close stops accepting, removes the socket and waits for the requests
 // in progress.
 func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	err := s.ln.Close() // unlinks the path
 	s.cancel()
 	s.wg.Wait()
