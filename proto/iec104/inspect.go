@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: APCI framing and the condition's check of each
@@ -31,9 +32,9 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	a := &in.a
 	n, err := Parse(b, a)
 	switch {
-	case err == ErrShort:
+	case err == pdu.ErrShort:
 		return 0, core.Short
-	case err != OK:
+	case err != pdu.OK:
 		e, n, st := core.Malformed(j, n, string(err), off)
 		if e != nil && n > 0 {
 			event(e, a)

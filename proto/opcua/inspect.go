@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: UA TCP framing by the header's size, the chunks of
@@ -88,9 +89,9 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	ch := loadChunks(a)
 	n, err := Parse(b, Hint{Mode: Mode(*w & wordMode), Continues: ch.Open()}, m)
 	switch {
-	case err == ErrShort:
+	case err == pdu.ErrShort:
 		return 0, core.Short
-	case err != OK:
+	case err != pdu.OK:
 		e, n, st := core.Malformed(j, n, string(err), off)
 		if e != nil && n > 0 {
 			event(e, m, *w)
