@@ -31,11 +31,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	side := s.Side
 	a := &in.a
 	n, err := Parse(b, a)
-	switch {
-	case err == pdu.ErrShort:
-		return 0, core.Short
-	case err != pdu.OK:
-		e, n, st := core.Malformed(j, n, string(err), off)
+	if err != pdu.OK {
+		e, n, st := core.Refused(j, n, err, off)
 		if e != nil && n > 0 {
 			event(e, a)
 		}
