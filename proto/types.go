@@ -1,6 +1,9 @@
 package proto
 
-import "github.com/conduit-ot/conduit/proto/internal/core"
+import (
+	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // The contract between the protocols and their users (proto/internal/core),
 // under the names the users know.
@@ -33,6 +36,20 @@ type (
 const (
 	Request  = core.Request
 	Response = core.Response
+)
+
+// ParseError says why a protocol's Parse refused its input: ParseOK is
+// success, ParseShort means the buffer ends before the PDU does (more of
+// the stream is needed), and each protocol names its other values (ErrX)
+// after what is malformed. A plain string, so returning one never
+// allocates; its text suits log reasons as it is. (An Inspector reports
+// a Status instead: OK, Short, Lost.)
+type ParseError = pdu.Error
+
+// Results of a protocol's Parse besides the malformed ones.
+const (
+	ParseOK    = pdu.OK
+	ParseShort = pdu.ErrShort
 )
 
 // Inspector results.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/conduit-ot/conduit/capture"
 	"github.com/conduit-ot/conduit/engine/packet"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/dnp3"
 	"github.com/conduit-ot/conduit/proto/enip"
 	"github.com/conduit-ot/conduit/proto/modbus"
@@ -94,10 +95,10 @@ func TestProtocolsParse(t *testing.T) {
 		if d.SrcPort < d.DstPort {
 			port, req = d.SrcPort, false
 		}
-		// One direction for every parser: their Dir is proto's pdu.Dir.
-		dir := modbus.Request
+		// One direction for every parser: they all take a proto.Side.
+		dir := proto.Request
 		if !req {
-			dir = modbus.Response
+			dir = proto.Response
 		}
 		var perr string
 		switch port {

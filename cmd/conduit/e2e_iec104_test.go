@@ -22,6 +22,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/e2e"
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/internal/plant"
+	"github.com/conduit-ot/conduit/proto"
 	"github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 )
@@ -63,7 +64,7 @@ func iecAPDUs(t *testing.T) map[string][]byte {
 		}
 		var a iec104.APDU
 		n, err := iec104.Parse(s.Payload, &a)
-		if err != iec104.OK || n != len(s.Payload) {
+		if err != proto.ParseOK || n != len(s.Payload) {
 			continue
 		}
 		var name string

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/alloctest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // benchFrames are a poll, a control, a response, link status, and a
@@ -22,7 +23,7 @@ func TestNoAllocs(t *testing.T) {
 	bad := req(FuncRead, 60, 2, 0x0a)
 	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, b := range benchFrames {
-			if _, err := Parse(b, &f); err != OK {
+			if _, err := Parse(b, &f); err != pdu.OK {
 				t.Fatal(err)
 			}
 		}

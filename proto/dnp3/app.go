@@ -1,6 +1,10 @@
 package dnp3
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // MaxObjects is how many object headers an App holds.
 const MaxObjects = 16
@@ -76,7 +80,7 @@ func (h *ObjectHeader) N() uint64 {
 
 // ParseApp decodes a whole application fragment (the application bytes of
 // its transport segments from FIR to FIN, concatenated) into a.
-func ParseApp(frag []byte, a *App) Error {
+func ParseApp(frag []byte, a *App) pdu.Error {
 	a.reset()
 	return a.parse(frag, false)
 }
@@ -90,7 +94,7 @@ func (a *App) reset() {
 // parse reads the application header and walks a request's objects. With
 // partial set, b is only the first segment of a fragment: running out of
 // bytes ends the walk without an error.
-func (a *App) parse(b []byte, partial bool) Error {
+func (a *App) parse(b []byte, partial bool) pdu.Error {
 	if len(b) < 2 {
 		return ErrBadApp
 	}
@@ -100,17 +104,17 @@ func (a *App) parse(b []byte, partial bool) Error {
 			return ErrBadApp
 		}
 		a.IIN = binary.BigEndian.Uint16(b[2:])
-		return OK
+		return pdu.OK
 	}
 	if int(a.Function) >= len(requestData) || requestData[a.Function] == dataUnknown {
-		return OK // an undefined function: its objects cannot be walked
+		return pdu.OK // an undefined function: its objects cannot be walked
 	}
 	return a.walk(b[2:], partial)
 }
 
 // walk reads object headers and steps over their data until b ends.
-func (a *App) walk(b []byte, partial bool) Error {
-	truncated := OK // what running out of bytes means
+func (a *App) walk(b []byte, partial bool) pdu.Error {
+	truncated := pdu.OK // what running out of bytes means
 	if !partial {
 		truncated = ErrBadObject
 	}
@@ -155,16 +159,16 @@ func (a *App) walk(b []byte, partial bool) Error {
 		rest, err := skipData(b, &h, a.Function)
 		switch {
 		case err == errUnknownSize:
-			return OK // ObjectsComplete stays false
-		case err == ErrShort:
+			return pdu.OK // ObjectsComplete stays false
+		case err == pdu.ErrShort:
 			return truncated
-		case err != OK:
+		case err != pdu.OK:
 			return err
 		}
 		b = rest
 	}
 	a.ObjectsComplete = !partial && !overflow
-	return OK
+	return pdu.OK
 }
 
 // rangeWidth is the size of the range field per range code; -1 marks the
@@ -191,19 +195,19 @@ func prefixAllowed(prefix, rng uint8) bool {
 var prefixWidth = [8]int{0, 1, 2, 4, 1, 2, 4, 0}
 
 // errUnknownSize ends a walk at an object whose size is not known.
-const errUnknownSize Error = "unknown-size"
+const errUnknownSize pdu.Error = "unknown-size"
 
 // skipData steps over the objects a header selects and returns what
-// follows them; ErrShort when b ends inside them.
-func skipData(b []byte, h *ObjectHeader, fc uint8) ([]byte, Error) {
+// follows them; pdu.ErrShort when b ends inside them.
+func skipData(b []byte, h *ObjectHeader, fc uint8) ([]byte, pdu.Error) {
 	n, pw := h.N(), prefixWidth[h.PrefixCode()]
 	if n == 0 {
-		return b, OK // "all", or a count of 0: no data whatever the object
+		return b, pdu.OK // "all", or a count of 0: no data whatever the object
 	}
 	if h.PrefixCode() >= 4 { // each object carries its own size
 		for i := uint64(0); i < n; i++ {
 			if len(b) < pw {
-				return nil, ErrShort
+				return nil, pdu.ErrShort
 			}
 			size := uint64(b[0])
 			switch pw {
@@ -213,11 +217,11 @@ func skipData(b []byte, h *ObjectHeader, fc uint8) ([]byte, Error) {
 				size = uint64(binary.LittleEndian.Uint32(b))
 			}
 			if uint64(len(b)-pw) < size {
-				return nil, ErrShort
+				return nil, pdu.ErrShort
 			}
 			b = b[pw+int(size):]
 		}
-		return b, OK
+		return b, pdu.OK
 	}
 	bits := objectBits(fc, h.Group, h.Variation)
 	switch {
@@ -226,11 +230,11 @@ func skipData(b []byte, h *ObjectHeader, fc uint8) ([]byte, Error) {
 	case bits == sizeAttribute: // type, length, value
 		for i := uint64(0); i < n; i++ {
 			if len(b) < pw+2 || len(b)-pw-2 < int(b[pw+1]) {
-				return nil, ErrShort
+				return nil, pdu.ErrShort
 			}
 			b = b[pw+2+int(b[pw+1]):]
 		}
-		return b, OK
+		return b, pdu.OK
 	case pw > 0 && bits%8 != 0:
 		return nil, errUnknownSize // packed bits behind an index: not defined
 	}
@@ -241,7 +245,7 @@ func skipData(b []byte, h *ObjectHeader, fc uint8) ([]byte, Error) {
 		total = (n*uint64(bits) + 7) / 8
 	}
 	if total > uint64(len(b)) {
-		return nil, ErrShort
+		return nil, pdu.ErrShort
 	}
-	return b[total:], OK
+	return b[total:], pdu.OK
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // captureWant gives, per capture, the outcome of every link frame in the
@@ -119,9 +120,9 @@ func parsePayload(t *testing.T, b []byte, dir string, count func(string)) {
 	for len(b) > 0 {
 		n, err := Parse(b, &f)
 		switch {
-		case err != OK && n == 0:
+		case err != pdu.OK && n == 0:
 			count(fmt.Sprintf("%s %s", dir, err))
-		case err != OK:
+		case err != pdu.OK:
 			count(fmt.Sprintf("%s %s:%d", dir, err, f.App.Function))
 		case f.LinkOnly:
 			count(fmt.Sprintf("%s link %d", dir, f.LinkFunction))
@@ -139,7 +140,7 @@ func parsePayload(t *testing.T, b []byte, dir string, count func(string)) {
 				count(fmt.Sprintf("%s obj %d:%d", dir, o.Group, o.Variation))
 			}
 		}
-		if err != OK {
+		if err != pdu.OK {
 			return
 		}
 		b = b[n:]

@@ -7,6 +7,7 @@ import (
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // fixCRCs rewrites, in place, the header CRC and the block CRCs of the
@@ -55,7 +56,7 @@ func FuzzParse(f *testing.F) {
 		}
 		if n == 0 {
 			switch err {
-			case ErrShort, ErrBadStart, ErrBadLength, ErrBadCRC, ErrBadLinkFunction:
+			case pdu.ErrShort, ErrBadStart, ErrBadLength, ErrBadCRC, ErrBadLinkFunction:
 				return
 			}
 			t.Fatalf("%q with n = 0", err)
@@ -117,12 +118,12 @@ func FuzzParseApp(f *testing.F) {
 		if whole.NumObjects < 0 || whole.NumObjects > MaxObjects {
 			t.Fatalf("%d objects", whole.NumObjects)
 		}
-		if err != OK || len(b) < 2 || IsResponse(whole.Function) {
+		if err != pdu.OK || len(b) < 2 || IsResponse(whole.Function) {
 			return // responses are not judged, nor walked
 		}
 		k := 2 + int(cut)%(len(b)-1) // at least the application header
 		first.reset()
-		if e := first.parse(b[:k], true); e != OK {
+		if e := first.parse(b[:k], true); e != pdu.OK {
 			t.Fatalf("first %d of %d bytes: %q, whole fragment OK", k, len(b), e)
 		}
 		if first.Function != whole.Function || first.ObjectsComplete || first.NumObjects > whole.NumObjects {

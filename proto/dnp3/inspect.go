@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: link frames, transport reassembly of application
@@ -57,10 +58,10 @@ const (
 func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, off uint32) (int, core.Status) {
 	f := &in.f
 	n, err := Parse(b, f)
-	if err != OK && err != ErrShort && f.FIR() {
+	if err != pdu.OK && err != pdu.ErrShort && f.FIR() {
 		s.Asm.Active = false // the outstation drops what it gathered, too
 	}
-	if err != OK {
+	if err != pdu.OK {
 		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
@@ -217,7 +218,7 @@ func next(j core.Judge, a *core.Asm, c *Cond, f *Frame, off uint32, linkOK bool)
 	default:
 		// The frame's App is free once its segment is read: decode the
 		// whole fragment into it.
-		if err := ParseApp(j.AsmBytes(), &f.App); err != OK {
+		if err := ParseApp(j.AsmBytes(), &f.App); err != pdu.OK {
 			if e := j.Malformed(string(err), "", a.At); e != nil {
 				event(e, f, -1)
 			}

@@ -7,7 +7,7 @@
 // (in the style of gVisor's header package) and Parse fills a caller-owned
 // Frame, copying the user data into the Frame's own fixed buffer with the
 // block CRCs stripped. Every CRC is verified. Parse reads one link frame
-// at the start of a buffer and reports how many bytes it took; ErrShort
+// at the start of a buffer and reports how many bytes it took; pdu.ErrShort
 // tells "wait for more bytes" apart from malformed input.
 //
 // DNP3 frames say their own direction (the DIR and PRM bits, response

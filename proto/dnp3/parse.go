@@ -6,20 +6,15 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
-// Error says why Parse rejected its input (pdu.Error); its text suits
-// malformed-dnp3 log reasons.
-type Error = pdu.Error
-
-const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
-
-// What is malformed in a frame.
+// What is malformed in a frame (besides pdu.ErrShort: incomplete, wait
+// for more bytes); the text suits malformed-dnp3 log reasons.
 const (
-	ErrBadStart        Error = "bad-start"         // not 0x05 0x64
-	ErrBadLength       Error = "bad-length"        // length below 5, or user data where the link function has none (or none where it needs some)
-	ErrBadCRC          Error = "bad-crc"           // header or data block checksum
-	ErrBadLinkFunction Error = "bad-link-function" // undefined link function code
-	ErrBadApp          Error = "bad-app"           // first segment too short for the application header
-	ErrBadObject       Error = "bad-object"        // malformed object header, or object data cut or overrunning
+	ErrBadStart        pdu.Error = "bad-start"         // not 0x05 0x64
+	ErrBadLength       pdu.Error = "bad-length"        // length below 5, or user data where the link function has none (or none where it needs some)
+	ErrBadCRC          pdu.Error = "bad-crc"           // header or data block checksum
+	ErrBadLinkFunction pdu.Error = "bad-link-function" // undefined link function code
+	ErrBadApp          pdu.Error = "bad-app"           // first segment too short for the application header
+	ErrBadObject       pdu.Error = "bad-object"        // malformed object header, or object data cut or overrunning
 )
 
 // Transport header bits.
@@ -84,13 +79,13 @@ func (f *Frame) Segment() []byte {
 // Parse decodes the link frame at the start of b and returns its length
 // on the wire; bytes after it are left for the next call.
 //
-// ErrShort means b holds only a prefix of a valid-looking frame: the start
-// bytes, length, header CRC and link function are checked as soon as they
-// are present, so a malformed header is reported without waiting. For
+// pdu.ErrShort means b holds only a prefix of a valid-looking frame: the
+// start bytes, length, header CRC and link function are checked as soon as
+// they are present, so a malformed header is reported without waiting. For
 // errors found after the whole frame is present (a data block CRC, the
 // application or object layer) n is the frame's length, so a caller may
 // skip it, and the link fields are set; otherwise n is 0.
-func Parse(b []byte, f *Frame) (n int, err Error) {
+func Parse(b []byte, f *Frame) (n int, err pdu.Error) {
 	f.reset()
 	if len(b) >= 1 && b[0] != start0 || len(b) >= 2 && b[1] != start1 {
 		return 0, ErrBadStart
@@ -99,7 +94,7 @@ func Parse(b []byte, f *Frame) (n int, err Error) {
 		return 0, ErrBadLength
 	}
 	if len(b) < HeaderLen {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	h := LinkHeader(b)
 	if Checksum(b[:headerCRCOff]) != h.CRC() {
@@ -114,7 +109,7 @@ func Parse(b []byte, f *Frame) (n int, err Error) {
 	}
 	n = FrameLen(h.Length())
 	if len(b) < n {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	f.Length, f.Control, f.LinkFunction = h.Length(), ctrl, ctrl&0x0f
 	f.Destination, f.Source = h.Destination(), h.Source()
@@ -134,11 +129,11 @@ func Parse(b []byte, f *Frame) (n int, err Error) {
 	}
 	if f.dataLen == 0 {
 		f.LinkOnly = true
-		return n, OK
+		return n, pdu.OK
 	}
 	f.Transport = f.data[0]
 	if !f.FIR() {
-		return n, OK // a continuation: its bytes mean nothing on their own
+		return n, pdu.OK // a continuation: its bytes mean nothing on their own
 	}
 	f.HasApp = true
 	return n, f.App.parse(f.data[1:f.dataLen], !f.FIN())

@@ -41,9 +41,9 @@ func TestCaptures(t *testing.T) {
 		name := filepath.Base(path)
 		got := capWant{commands: map[string]int{}}
 		var p PDU
-		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, Error) {
+		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, pdu.Error) {
 			n, err := Parse(b, pdu.DirOf(fromPort), &p)
-			if err != OK {
+			if err != pdu.OK {
 				return n, err
 			}
 			got.commands[CommandName(p.Encap.Command)]++
@@ -54,7 +54,7 @@ func TestCaptures(t *testing.T) {
 				}
 				got.msgs = append(got.msgs, fmt.Sprintf("%02x %02x %x", m.Service, m.Class, m.Instance))
 			}
-			return n, OK
+			return n, pdu.OK
 		})
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", name, got, want)

@@ -1,5 +1,7 @@
 package enip
 
+import "github.com/conduit-ot/conduit/proto/internal/pdu"
+
 // CIP services and classes the decoder gives structure to.
 const (
 	SvcMultipleServicePacket uint8 = 0x0a
@@ -22,7 +24,7 @@ const (
 // parseCIP decodes the CIP message m and any messages embedded in it.
 // Embedded messages lie in disjoint sub-slices of m, so the work is linear
 // in len(m) times the depth, and the depth is bounded.
-func (p *PDU) parseCIP(m []byte, depth int) Error {
+func (p *PDU) parseCIP(m []byte, depth int) pdu.Error {
 	if depth > MaxDepth {
 		return ErrCIPDepth
 	}
@@ -49,13 +51,13 @@ func (p *PDU) parseCIP(m []byte, depth int) Error {
 			(msg.Status == statusSuccess || msg.Status == statusEmbeddedError) {
 			return p.parseMultiple(msg.Data, depth+1)
 		}
-		return OK
+		return pdu.OK
 	}
 	end := 2 + 2*int(m[1])
 	if len(m) < end {
 		return ErrCIPTruncated
 	}
-	if err := parsePath(m[2:end:end], &msg); err != OK {
+	if err := parsePath(m[2:end:end], &msg); err != pdu.OK {
 		return err
 	}
 	msg.Data = m[end:]
@@ -66,7 +68,7 @@ func (p *PDU) parseCIP(m []byte, depth int) Error {
 	case msg.Service == SvcUnconnectedSend && msg.Flags&HasClass != 0 && msg.Class == ClassConnectionManager:
 		return p.parseUnconnectedSend(msg.Data, depth+1)
 	}
-	return OK
+	return pdu.OK
 }
 
 func (p *PDU) add(m *Msg) {
@@ -79,7 +81,7 @@ func (p *PDU) add(m *Msg) {
 // parseMultiple decodes a Multiple Service Packet request or reply list:
 // a count, a table of offsets from the start of the count, then the
 // messages. Offsets must increase so that messages cannot overlap.
-func (p *PDU) parseMultiple(b []byte, depth int) Error {
+func (p *PDU) parseMultiple(b []byte, depth int) pdu.Error {
 	if len(b) < 2 {
 		return ErrMultipleService
 	}
@@ -101,18 +103,18 @@ func (p *PDU) parseMultiple(b []byte, depth int) Error {
 				return ErrMultipleService
 			}
 		}
-		if err := p.parseCIP(b[start:end:end], depth); err != OK {
+		if err := p.parseCIP(b[start:end:end], depth); err != pdu.OK {
 			return err
 		}
 		prev = start
 	}
-	return OK
+	return pdu.OK
 }
 
 // parseUnconnectedSend decodes the Connection Manager's Unconnected Send
 // request: priority/tick, timeout ticks, the embedded message with its
 // size and pad byte, then the route path to the target.
-func (p *PDU) parseUnconnectedSend(b []byte, depth int) Error {
+func (p *PDU) parseUnconnectedSend(b []byte, depth int) pdu.Error {
 	if len(b) < 4 {
 		return ErrUnconnectedSend
 	}

@@ -1,5 +1,7 @@
 package enip
 
+import "github.com/conduit-ot/conduit/proto/internal/pdu"
+
 // Common packet format item types.
 const (
 	ItemNullAddr        uint16 = 0x0000
@@ -17,7 +19,7 @@ const (
 // timeout, then the item list. Items other than the address and data items
 // (socket address info, vendor items) are skipped: a target does not
 // execute them.
-func (p *PDU) parseCPF(b []byte) Error {
+func (p *PDU) parseCPF(b []byte) pdu.Error {
 	c := &p.CPF
 	if len(b) < 8 {
 		return ErrCPFTruncated
@@ -80,7 +82,7 @@ func (p *PDU) parseCPF(b []byte) Error {
 	if len(c.CIP) == 0 {
 		// An empty data item is how some stacks keep a connection alive;
 		// there is no message to act on.
-		return OK
+		return pdu.OK
 	}
 	return p.parseCIP(c.CIP, 0)
 }

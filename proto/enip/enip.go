@@ -16,37 +16,25 @@ import "github.com/conduit-ot/conduit/proto/internal/pdu"
 // and UDP (list commands).
 const Port = 44818
 
-// Dir (a PDU's direction: requests flow from the originator, the client,
-// to the target, port 44818; Parse records it, CIP messages say for
-// themselves whether they are requests or responses) and Error (why a PDU
-// could not be decoded: ErrShort, wait for more bytes, or malformed) are
-// package pdu's.
-type (
-	Dir   = pdu.Dir
-	Error = pdu.Error
-)
-
-const Request, Response, OK, ErrShort = pdu.Request, pdu.Response, pdu.OK, pdu.ErrShort
-
-// What is malformed in a PDU.
+// What is malformed in a PDU (besides pdu.ErrShort: wait for more bytes).
 const (
-	ErrLength           Error = "enip-length"             // encapsulation length above the protocol maximum
-	ErrRegisterSession  Error = "enip-register-session"   // RegisterSession data is not 4 bytes
-	ErrCPFTruncated     Error = "enip-cpf-truncated"      // item list runs past the command data
-	ErrCPFTrailing      Error = "enip-cpf-trailing-bytes" // bytes after the last item
-	ErrCPFItemLength    Error = "enip-cpf-item-length"    // address or data item of the wrong length for its type
-	ErrCPFDuplicate     Error = "enip-cpf-duplicate-item" // two address items or two data items
-	ErrCPFNoData        Error = "enip-cpf-no-data-item"   // SendRRData/SendUnitData without a data item
-	ErrCIPTruncated     Error = "cip-truncated"           // message shorter than its header or path
-	ErrCIPPath          Error = "cip-bad-path"            // unknown, reserved or overrunning path segment
-	ErrCIPDepth         Error = "cip-nesting-too-deep"    // embedded messages deeper than MaxDepth
-	ErrMultipleService  Error = "cip-bad-multiple-service-packet"
-	ErrUnconnectedSend  Error = "cip-bad-unconnected-send"
-	ErrCIPEmptyEmbedded Error = "cip-empty-embedded-message"
+	ErrLength           pdu.Error = "enip-length"             // encapsulation length above the protocol maximum
+	ErrRegisterSession  pdu.Error = "enip-register-session"   // RegisterSession data is not 4 bytes
+	ErrCPFTruncated     pdu.Error = "enip-cpf-truncated"      // item list runs past the command data
+	ErrCPFTrailing      pdu.Error = "enip-cpf-trailing-bytes" // bytes after the last item
+	ErrCPFItemLength    pdu.Error = "enip-cpf-item-length"    // address or data item of the wrong length for its type
+	ErrCPFDuplicate     pdu.Error = "enip-cpf-duplicate-item" // two address items or two data items
+	ErrCPFNoData        pdu.Error = "enip-cpf-no-data-item"   // SendRRData/SendUnitData without a data item
+	ErrCIPTruncated     pdu.Error = "cip-truncated"           // message shorter than its header or path
+	ErrCIPPath          pdu.Error = "cip-bad-path"            // unknown, reserved or overrunning path segment
+	ErrCIPDepth         pdu.Error = "cip-nesting-too-deep"    // embedded messages deeper than MaxDepth
+	ErrMultipleService  pdu.Error = "cip-bad-multiple-service-packet"
+	ErrUnconnectedSend  pdu.Error = "cip-bad-unconnected-send"
+	ErrCIPEmptyEmbedded pdu.Error = "cip-empty-embedded-message"
 )
 
 // Errors lists every value Parse may return, for tests and metrics labels.
-var Errors = []Error{OK, ErrShort, ErrLength, ErrRegisterSession, ErrCPFTruncated,
+var Errors = []pdu.Error{pdu.OK, pdu.ErrShort, ErrLength, ErrRegisterSession, ErrCPFTruncated,
 	ErrCPFTrailing, ErrCPFItemLength, ErrCPFDuplicate, ErrCPFNoData, ErrCIPTruncated,
 	ErrCIPPath, ErrCIPDepth, ErrMultipleService, ErrUnconnectedSend, ErrCIPEmptyEmbedded}
 
@@ -66,7 +54,7 @@ const (
 // describes, so one value can be reused for a whole stream. Only
 // Msgs[:NumMsgs()] are meaningful.
 type PDU struct {
-	Dir   Dir
+	Dir   pdu.Dir
 	Encap Encap
 	CPF   CPF
 	// Total counts the CIP messages found, outermost first, depth first;
@@ -143,17 +131,21 @@ func (p *PDU) NumMsgs() int { return min(p.Total, MaxMsgs) }
 func (p *PDU) Truncated() bool { return p.Total > MaxMsgs }
 
 // Parse decodes the encapsulation PDU at the start of b into p and returns
-// the bytes it spans. With ErrShort, n is 0 and p holds what the header
-// said (if b held it). With a malformed Error, n is the PDU's length when
+// the bytes it spans. With pdu.ErrShort, n is 0 and p holds what the header
+// said (if b held it). With a malformed error, n is the PDU's length when
 // the whole PDU was in b (so a caller may log or skip it), 0 otherwise;
 // p then holds the fields decoded before the fault.
-func Parse(b []byte, dir Dir, p *PDU) (n int, err Error) {
+//
+// dir is the PDU's direction: requests flow from the originator, the
+// client, to the target, port 44818. Parse records it; CIP messages say
+// for themselves whether they are requests or responses.
+func Parse(b []byte, dir pdu.Dir, p *PDU) (n int, err pdu.Error) {
 	p.Dir = dir
 	p.Encap = Encap{}
 	p.CPF = CPF{}
 	p.Total = 0
 	if len(b) < HeaderLen {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	h := Header(b)
 	e := &p.Encap
@@ -168,7 +160,7 @@ func Parse(b []byte, dir Dir, p *PDU) (n int, err Error) {
 	}
 	n = HeaderLen + int(e.Length)
 	if len(b) < n {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	e.Data = b[HeaderLen:n:n]
 	switch e.Command {
@@ -181,5 +173,5 @@ func Parse(b []byte, dir Dir, p *PDU) (n int, err Error) {
 	case CmdSendRRData, CmdSendUnitData:
 		return n, p.parseCPF(e.Data)
 	}
-	return n, OK
+	return n, pdu.OK
 }

@@ -10,11 +10,11 @@ import (
 )
 
 // checkParse asserts what must hold for any input.
-func checkParse(t *testing.T, b []byte, dir Dir) {
+func checkParse(t *testing.T, b []byte, dir pdu.Dir) {
 	var p PDU
 	n, err := Parse(b, dir, &p)
 	fail := parsetest.Check(t, b, n, err, Errors)
-	if err == OK && n != HeaderLen+int(p.Encap.Length) {
+	if err == pdu.OK && n != HeaderLen+int(p.Encap.Length) {
 		fail("n is not the header plus its length %d", p.Encap.Length)
 	}
 	if !pcaptest.Within(p.Encap.Data, b[:n]) || !pcaptest.Within(p.CPF.CIP, p.Encap.Data) {
@@ -28,10 +28,10 @@ func checkParse(t *testing.T, b []byte, dir Dir) {
 			fail("response with a path")
 		}
 	}
-	if err == OK {
+	if err == pdu.OK {
 		// A PDU does not depend on what follows it.
 		var q PDU
-		if n2, err2 := Parse(b[:n:n], dir, &q); n2 != n || err2 != OK || !reflect.DeepEqual(p.Messages(), q.Messages()) || p.Total != q.Total {
+		if n2, err2 := Parse(b[:n:n], dir, &q); n2 != n || err2 != pdu.OK || !reflect.DeepEqual(p.Messages(), q.Messages()) || p.Total != q.Total {
 			fail("reparse of b[:n] = %d, %q", n2, err2)
 		}
 	}
@@ -45,6 +45,6 @@ func FuzzParse(f *testing.F) {
 		f.Add(seg.Payload, uint8(pdu.DirOf(seg.Src.Port() == Port)))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, dir uint8) {
-		checkParse(t, b, Dir(dir&1))
+		checkParse(t, b, pdu.Dir(dir&1))
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: encapsulation framing and the CIP requests it
@@ -37,11 +38,11 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	side := s.Side
 	p := &in.p
 	n, err := Parse(b, side, p)
-	if err != OK {
+	if err != pdu.OK {
 		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
-	if side == Response {
+	if side == pdu.Response {
 		if p.Encap.Status != 0 {
 			if a := j.Notice(off); a != nil {
 				event(a, p, nil)

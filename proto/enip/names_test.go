@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The policy (this package's condition) takes its names from here, so
@@ -47,7 +48,7 @@ func TestNames(t *testing.T) {
 		t.Error("unknown service has a code")
 	}
 	parsetest.Vocab(t, "cip class", ClassNames(), ClassCode, ClassName, 0x8e)
-	if Request.String() != "request" || Response.String() != "response" {
+	if pdu.Request.String() != "request" || pdu.Response.String() != "response" {
 		t.Error("Dir.String")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 func repeatMsgs(n int, m []byte) [][]byte {
@@ -28,9 +30,9 @@ var getAttr = req(0x0e, cat(cls(1), inst(1), attr(7)), nil)
 var parseTests = []struct {
 	name string
 	b    []byte
-	dir  Dir
+	dir  pdu.Dir
 	n    int // -1: len(b)
-	err  Error
+	err  pdu.Error
 	cmd  uint16
 	msgs []string
 	cpf  *CPF // checked when set, CIP excluded
@@ -40,13 +42,13 @@ var parseTests = []struct {
 	{name: "register session bad length", b: encap(CmdRegisterSession, u16(1)), n: -1, err: ErrRegisterSession, cmd: CmdRegisterSession},
 	{name: "unregister session", b: encap(CmdUnregisterSession, nil), n: -1, cmd: CmdUnregisterSession},
 	{name: "list identity request", b: encap(CmdListIdentity, nil), n: -1, cmd: CmdListIdentity},
-	{name: "list identity reply", dir: Response, b: encap(CmdListIdentity, cat(u16(1), item(ItemListIdentity, make([]byte, 40)))), n: -1, cmd: CmdListIdentity},
+	{name: "list identity reply", dir: pdu.Response, b: encap(CmdListIdentity, cat(u16(1), item(ItemListIdentity, make([]byte, 40)))), n: -1, cmd: CmdListIdentity},
 	{name: "nop with data", b: encap(CmdNOP, []byte("keepalive")), n: -1, cmd: CmdNOP},
 	{name: "unknown command", b: encap(0x1234, []byte{1, 2}), n: -1, cmd: 0x1234},
 	{name: "trailing next pdu", b: cat(encap(CmdNOP, nil), encap(CmdNOP, nil)), n: 24, cmd: CmdNOP},
-	{name: "empty", b: nil, err: ErrShort},
-	{name: "short header", b: encap(CmdNOP, nil)[:23], err: ErrShort},
-	{name: "short data", b: encapLen(CmdSendRRData, 30, make([]byte, 29)), err: ErrShort, cmd: CmdSendRRData},
+	{name: "empty", b: nil, err: pdu.ErrShort},
+	{name: "short header", b: encap(CmdNOP, nil)[:23], err: pdu.ErrShort},
+	{name: "short data", b: encapLen(CmdSendRRData, 30, make([]byte, 29)), err: pdu.ErrShort, cmd: CmdSendRRData},
 	{name: "length over maximum", b: encapLen(CmdSendRRData, MaxLength+1, nil), err: ErrLength, cmd: CmdSendRRData},
 
 	// Common packet format.
@@ -112,13 +114,13 @@ var parseTests = []struct {
 	{name: "cip data words past path", b: rr(req(0x0e, []byte{0x80, 2, 0, 0}, nil)), n: -1, err: ErrCIPPath, cmd: CmdSendRRData},
 
 	// Responses.
-	{name: "response", dir: Response, b: rr(resp(0x0e, 0, nil, []byte{1, 2})), n: -1, cmd: CmdSendRRData, msgs: []string{"r0e s=00"}},
-	{name: "response with extended status", dir: Response, b: rr(resp(0x54, 0x01, []uint16{0x0100}, []byte{0})), n: -1, cmd: CmdSendRRData, msgs: []string{"r54 s=01 x=0100"}},
-	{name: "response truncated", dir: Response, b: rr([]byte{0x8e, 0, 0}), n: -1, err: ErrCIPTruncated, cmd: CmdSendRRData},
-	{name: "response status past message", dir: Response, b: rr([]byte{0x8e, 0, 1, 2, 0, 0}), n: -1, err: ErrCIPTruncated, cmd: CmdSendRRData},
-	{name: "multiple service reply", dir: Response, b: rr(resp(SvcMultipleServicePacket, 0x1e, nil, msp(resp(0x0e, 0, nil, []byte{5}), resp(0x10, 0x14, nil, nil)))),
+	{name: "response", dir: pdu.Response, b: rr(resp(0x0e, 0, nil, []byte{1, 2})), n: -1, cmd: CmdSendRRData, msgs: []string{"r0e s=00"}},
+	{name: "response with extended status", dir: pdu.Response, b: rr(resp(0x54, 0x01, []uint16{0x0100}, []byte{0})), n: -1, cmd: CmdSendRRData, msgs: []string{"r54 s=01 x=0100"}},
+	{name: "response truncated", dir: pdu.Response, b: rr([]byte{0x8e, 0, 0}), n: -1, err: ErrCIPTruncated, cmd: CmdSendRRData},
+	{name: "response status past message", dir: pdu.Response, b: rr([]byte{0x8e, 0, 1, 2, 0, 0}), n: -1, err: ErrCIPTruncated, cmd: CmdSendRRData},
+	{name: "multiple service reply", dir: pdu.Response, b: rr(resp(SvcMultipleServicePacket, 0x1e, nil, msp(resp(0x0e, 0, nil, []byte{5}), resp(0x10, 0x14, nil, nil)))),
 		n: -1, cmd: CmdSendRRData, msgs: []string{"r0a s=1e", ">r0e s=00", ">r10 s=14"}},
-	{name: "multiple service failed reply", dir: Response, b: rr(resp(SvcMultipleServicePacket, 0x08, nil, []byte{1})),
+	{name: "multiple service failed reply", dir: pdu.Response, b: rr(resp(SvcMultipleServicePacket, 0x08, nil, []byte{1})),
 		n: -1, cmd: CmdSendRRData, msgs: []string{"r0a s=08"}},
 
 	// Multiple Service Packet.
@@ -161,7 +163,7 @@ func TestParse(t *testing.T) {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			var p PDU
 			// Leave garbage from another PDU behind: Parse must overwrite it.
-			Parse(rr(req(SvcMultipleServicePacket, mrPath, msp(getAttr, getAttr))), Response, &p)
+			Parse(rr(req(SvcMultipleServicePacket, mrPath, msp(getAttr, getAttr))), pdu.Response, &p)
 			n, err := Parse(tc.b, tc.dir, &p)
 			want := tc.n
 			if want == -1 {
@@ -173,7 +175,7 @@ func TestParse(t *testing.T) {
 			if p.Dir != tc.dir || p.Encap.Command != tc.cmd {
 				t.Errorf("dir %v command %#x; want %v %#x", p.Dir, p.Encap.Command, tc.dir, tc.cmd)
 			}
-			if got := msgStrings(&p); (tc.err == OK || tc.msgs != nil) && !reflect.DeepEqual(got, tc.msgs) {
+			if got := msgStrings(&p); (tc.err == pdu.OK || tc.msgs != nil) && !reflect.DeepEqual(got, tc.msgs) {
 				t.Errorf("msgs %q\nwant %q", got, tc.msgs)
 			}
 			if tc.cpf != nil {
@@ -183,7 +185,7 @@ func TestParse(t *testing.T) {
 					t.Errorf("cpf %+v\nwant %+v", got, *tc.cpf)
 				}
 			}
-			if err == OK && (p.Encap.Session != testSession || p.Encap.Context != testContext || int(p.Encap.Length) != len(p.Encap.Data)) {
+			if err == pdu.OK && (p.Encap.Session != testSession || p.Encap.Context != testContext || int(p.Encap.Length) != len(p.Encap.Data)) {
 				t.Errorf("header %+v", p.Encap)
 			}
 		})
@@ -194,7 +196,7 @@ func TestParseSubSlices(t *testing.T) {
 	tag := req(0x4d, sym("Valve"), cat(u16(0xc3), u16(1), u16(42)))
 	b := encap(CmdSendUnitData, cpf(connAddr, connected(5, tag)))
 	var p PDU
-	if n, err := Parse(b, Request, &p); err != OK || n != len(b) {
+	if n, err := Parse(b, pdu.Request, &p); err != pdu.OK || n != len(b) {
 		t.Fatalf("Parse = %d, %q", n, err)
 	}
 	m := p.Msgs[0]
@@ -212,7 +214,7 @@ func TestParseSubSlices(t *testing.T) {
 
 func TestParseRegisterSessionFields(t *testing.T) {
 	var p PDU
-	if _, err := Parse(encap(CmdRegisterSession, cat(u16(1), u16(0x10))), Request, &p); err != OK {
+	if _, err := Parse(encap(CmdRegisterSession, cat(u16(1), u16(0x10))), pdu.Request, &p); err != pdu.OK {
 		t.Fatal(err)
 	}
 	if p.Encap.ProtocolVersion != 1 || p.Encap.SessionOptions != 0x10 {
@@ -223,7 +225,7 @@ func TestParseRegisterSessionFields(t *testing.T) {
 func TestParseManyMessages(t *testing.T) {
 	b := rr(req(SvcMultipleServicePacket, mrPath, msp(repeatMsgs(MaxMsgs+8, getAttr)...)))
 	var p PDU
-	if n, err := Parse(b, Request, &p); err != OK || n != len(b) {
+	if n, err := Parse(b, pdu.Request, &p); err != pdu.OK || n != len(b) {
 		t.Fatalf("Parse = %d, %q", n, err)
 	}
 	if p.Total != MaxMsgs+9 || p.NumMsgs() != MaxMsgs || !p.Truncated() || len(p.Messages()) != MaxMsgs {
@@ -234,7 +236,7 @@ func TestParseManyMessages(t *testing.T) {
 	}
 	// One fewer fits exactly.
 	b = rr(req(SvcMultipleServicePacket, mrPath, msp(repeatMsgs(MaxMsgs-1, getAttr)...)))
-	if _, err := Parse(b, Request, &p); err != OK || p.Truncated() || p.Total != MaxMsgs {
+	if _, err := Parse(b, pdu.Request, &p); err != pdu.OK || p.Truncated() || p.Total != MaxMsgs {
 		t.Fatalf("Total %d Truncated %v err %q", p.Total, p.Truncated(), err)
 	}
 }
@@ -248,14 +250,14 @@ func TestParseStream(t *testing.T) {
 	var p PDU
 	b := stream
 	for i, want := range pdus {
-		n, err := Parse(b, Request, &p)
-		if err != OK || n != len(want) {
+		n, err := Parse(b, pdu.Request, &p)
+		if err != pdu.OK || n != len(want) {
 			t.Fatalf("pdu %d: Parse = %d, %q", i, n, err)
 		}
 		b = b[n:]
 	}
 	for cut := 0; cut < len(pdus[2]); cut++ {
-		if n, err := Parse(pdus[2][:cut], Request, &p); err != ErrShort || n != 0 {
+		if n, err := Parse(pdus[2][:cut], pdu.Request, &p); err != pdu.ErrShort || n != 0 {
 			t.Fatalf("cut %d: Parse = %d, %q; want short", cut, n, err)
 		}
 	}

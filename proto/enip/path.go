@@ -1,5 +1,7 @@
 package enip
 
+import "github.com/conduit-ot/conduit/proto/internal/pdu"
+
 // Padded EPATH segment types (the top three bits of the segment byte).
 const (
 	segPort     = 0
@@ -27,10 +29,10 @@ const (
 // logical values and odd-length names are followed by a pad byte) and
 // records the first class, instance and attribute and the first tag name.
 // Every segment must lie wholly inside the path.
-func parsePath(path []byte, m *Msg) Error {
+func parsePath(path []byte, m *Msg) pdu.Error {
 	for i := 0; i < len(path); {
 		n, err := segment(path[i:], m)
-		if err != OK {
+		if err != pdu.OK {
 			return err
 		}
 		i += n
@@ -38,14 +40,14 @@ func parsePath(path []byte, m *Msg) Error {
 	if m.Flags&(HasClass|HasSymbol) == HasSymbol {
 		m.Class = ClassSymbol
 	}
-	return OK
+	return pdu.OK
 }
 
 // segment decodes the segment at the start of s and returns its size.
 // Request paths are counted in words and every padded segment is a whole
 // number of words, so s holds at least two bytes; the guard keeps that an
 // assumption this function does not depend on.
-func segment(s []byte, m *Msg) (int, Error) {
+func segment(s []byte, m *Msg) (int, pdu.Error) {
 	if len(s) < 2 {
 		return 0, ErrCIPPath
 	}
@@ -99,19 +101,19 @@ func segment(s []byte, m *Msg) (int, Error) {
 	if len(s) < n {
 		return 0, ErrCIPPath
 	}
-	return n, OK
+	return n, pdu.OK
 }
 
 // logical decodes a logical segment: 8-bit values follow the segment byte,
 // 16- and 32-bit values follow a pad byte.
-func logical(s []byte, m *Msg) (int, Error) {
+func logical(s []byte, m *Msg) (int, pdu.Error) {
 	typ, format := (s[0]>>2)&7, s[0]&3
 	if typ == logSpecial {
 		// Electronic key: key format 4, then 8 bytes of key data.
 		if format != 0 || len(s) < 10 || s[1] != electronicKeyFormat {
 			return 0, ErrCIPPath
 		}
-		return 10, OK
+		return 10, pdu.OK
 	}
 	var n int
 	var v uint32
@@ -156,5 +158,5 @@ func logical(s []byte, m *Msg) (int, Error) {
 			m.Attribute = v
 		}
 	}
-	return n, OK
+	return n, pdu.OK
 }

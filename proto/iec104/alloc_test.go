@@ -6,6 +6,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/alloctest"
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // benchAPDUs is what a master and an outstation exchange: link control,
@@ -27,7 +28,7 @@ func TestNoAllocs(t *testing.T) {
 	bad[7] = 3 // three objects in the room of one
 	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, ba := range benchAPDUs {
-			if _, err := Parse(ba.b, &a); err != OK {
+			if _, err := Parse(ba.b, &a); err != pdu.OK {
 				t.Fatal(err)
 			}
 			_, _, _ = TypeName(a.TypeID), CauseName(a.Cause), a.UFunc.String()

@@ -8,7 +8,7 @@
 // Decoding is allocation-free: Parse fills a caller-owned APDU from the
 // wire bytes. It reads one APDU at the start of a buffer and reports how
 // many bytes it took, so the stream layer can walk a TCP byte stream APDU
-// by APDU (a segment may carry several); ErrShort tells "wait for more
+// by APDU (a segment may carry several); pdu.ErrShort tells "wait for more
 // bytes" apart from malformed input.
 //
 // The field sizes are the standard ones of IEC 60870-5-104 (two-octet

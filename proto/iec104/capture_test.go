@@ -8,6 +8,7 @@ import (
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // captureWant gives, per capture, the outcome of every APDU in the TCP
@@ -95,9 +96,9 @@ var captureWant = map[string]string{
 }
 
 // outcomeKey names one Parse outcome in the captureWant vocabulary.
-func outcomeKey(dir string, a *APDU, err Error) string {
+func outcomeKey(dir string, a *APDU, err pdu.Error) string {
 	switch {
-	case err != OK:
+	case err != pdu.OK:
 		return dir + " " + string(err)
 	case a.Format == FormatU:
 		return dir + " u " + a.UFunc.String()
@@ -123,7 +124,7 @@ func TestCaptures(t *testing.T) {
 		for b := s.Payload; len(b) > 0; {
 			n, err := Parse(b, &a)
 			count(outcomeKey(parsetest.Side(req), &a, err))
-			if err != OK {
+			if err != pdu.OK {
 				break
 			}
 			b = b[n:]

@@ -8,6 +8,7 @@ import (
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 	"github.com/conduit-ot/conduit/proto/internal/condtest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // condOf decodes cond (a line "iec104: ...") on tcp/2404 through the
@@ -96,7 +97,7 @@ func TestCondCheck(t *testing.T) {
 		{"broadcast", iec104test.Command(3, 0, C_IC_NA_1, CauseAct, 0xffff, 0), "common_addresses"},
 	} {
 		var a APDU
-		if _, err := Parse(tc.b, &a); err != OK {
+		if _, err := Parse(tc.b, &a); err != pdu.OK {
 			t.Fatalf("%s: %q", tc.name, err)
 		}
 		got := c.Check(&a).String()

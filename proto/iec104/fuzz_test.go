@@ -8,6 +8,7 @@ import (
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // FuzzParse checks that Parse never panics and keeps its contract on any
@@ -32,7 +33,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("n = %d for %d bytes", n, len(b))
 		}
 		switch err {
-		case ErrShort, ErrBadStart, ErrBadLength:
+		case pdu.ErrShort, ErrBadStart, ErrBadLength:
 			if n != 0 || a != (APDU{}) {
 				t.Fatalf("%q with n = %d, %+v", err, n, a)
 			}
@@ -42,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("n = %d, length octet %d, format %d (%q)", n, a.Length, a.Format, err)
 		}
 		parsetest.Framed(t, b, n, err, a, Parse)
-		if err != OK {
+		if err != pdu.OK {
 			return
 		}
 		var again []byte

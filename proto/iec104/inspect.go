@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: APCI framing and the condition's check of each
@@ -30,11 +31,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	side := s.Side
 	a := &in.a
 	n, err := Parse(b, a)
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		e, n, st := core.Malformed(j, n, string(err), off)
+	if err != pdu.OK {
+		e, n, st := core.Refused(j, n, err, off)
 		if e != nil && n > 0 {
 			event(e, a)
 		}

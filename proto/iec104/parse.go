@@ -6,18 +6,13 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
-// Error says why Parse rejected its input (pdu.Error); its text suits
-// malformed-iec104 log reasons.
-type Error = pdu.Error
-
-const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
-
-// What is malformed in a message.
+// What is malformed in a message (besides pdu.ErrShort: incomplete, wait
+// for more bytes); the text suits malformed-iec104 log reasons.
 const (
-	ErrBadStart   Error = "bad-start"   // the first octet is not 0x68
-	ErrBadLength  Error = "bad-length"  // the length octet is below 4 or above 253
-	ErrBadControl Error = "bad-control" // reserved control bits set, not one U function, or an S/U frame with data
-	ErrBadASDU    Error = "bad-asdu"    // header cut short, type or cause 0, no objects, or a length the type's objects do not fill
+	ErrBadStart   pdu.Error = "bad-start"   // the first octet is not 0x68
+	ErrBadLength  pdu.Error = "bad-length"  // the length octet is below 4 or above 253
+	ErrBadControl pdu.Error = "bad-control" // reserved control bits set, not one U function, or an S/U frame with data
+	ErrBadASDU    pdu.Error = "bad-asdu"    // header cut short, type or cause 0, no objects, or a length the type's objects do not fill
 )
 
 // APDU is the decoded frame. Parse overwrites every field.
@@ -45,29 +40,29 @@ type APDU struct {
 // Parse decodes the APDU at the start of b and returns its length on the
 // wire (2 + the length octet); bytes after it are left for the next call.
 //
-// ErrShort means b holds only a prefix of a valid-looking APDU (the
+// pdu.ErrShort means b holds only a prefix of a valid-looking APDU (the
 // stream layer waits for more). ErrBadStart and ErrBadLength mean the
 // bytes cannot be framed; n is then 0. For the other errors the framing
 // was sound: n is the APDU's length, so a caller may skip it, and the
 // fields read so far (Length, Format, and for an I frame the data unit
 // identifier as far as it is present) are set.
-func Parse(b []byte, a *APDU) (n int, err Error) {
+func Parse(b []byte, a *APDU) (n int, err pdu.Error) {
 	*a = APDU{}
 	if len(b) == 0 {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	if b[0] != Start {
 		return 0, ErrBadStart
 	}
 	if len(b) < 2 {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	if b[1] < MinLength || b[1] > MaxLength {
 		return 0, ErrBadLength
 	}
 	n = Size(b)
 	if len(b) < n {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	a.Length = b[1]
 	c0, c1, c2, c3 := b[2], b[3], b[4], b[5]
@@ -93,12 +88,12 @@ func Parse(b []byte, a *APDU) (n int, err Error) {
 			return n, ErrBadControl
 		}
 	}
-	return n, OK
+	return n, pdu.OK
 }
 
 // asdu decodes the data unit identifier and the first object address, and
 // checks that the ASDU is as long as its type's objects make it.
-func asdu(b []byte, a *APDU) Error {
+func asdu(b []byte, a *APDU) pdu.Error {
 	if len(b) < HeaderLen {
 		return ErrBadASDU
 	}
@@ -119,7 +114,7 @@ func asdu(b []byte, a *APDU) Error {
 	}
 	ti := &types[a.TypeID]
 	if !ti.fixed {
-		return OK // reserved, private or of variable length
+		return pdu.OK // reserved, private or of variable length
 	}
 	n, elem := int(a.Objects), int(ti.elem)
 	want := HeaderLen + n*(IOALen+elem)
@@ -129,12 +124,12 @@ func asdu(b []byte, a *APDU) Error {
 	if len(b) != want {
 		return ErrBadASDU
 	}
-	return OK
+	return pdu.OK
 }
 
 // segment checks a file segment: one object whose element is the file
 // name (2), section name (1), segment length (1) and that many octets.
-func segment(b []byte, a *APDU) Error {
+func segment(b []byte, a *APDU) pdu.Error {
 	const fixed = HeaderLen + IOALen + 4
 	if a.SQ || a.Objects != 1 || len(b) < fixed {
 		return ErrBadASDU
@@ -142,5 +137,5 @@ func segment(b []byte, a *APDU) Error {
 	if len(b) != fixed+int(b[fixed-1]) {
 		return ErrBadASDU
 	}
-	return OK
+	return pdu.OK
 }

@@ -7,6 +7,7 @@ import (
 	. "github.com/conduit-ot/conduit/proto/iec104"
 	"github.com/conduit-ot/conduit/proto/iec104/iec104test"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
@@ -33,29 +34,29 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		b    []byte
-		err  Error
+		err  pdu.Error
 		n    int // expected n; -1 means len(b)
 		want APDU
 	}{
 		// Framing.
-		{"empty", nil, ErrShort, 0, APDU{}},
-		{"start only", []byte{0x68}, ErrShort, 0, APDU{}},
+		{"empty", nil, pdu.ErrShort, 0, APDU{}},
+		{"start only", []byte{0x68}, pdu.ErrShort, 0, APDU{}},
 		{"bad start", []byte{0x00, 0x68, 0x04}, ErrBadStart, 0, APDU{}},
 		{"bad start alone", []byte{0x69}, ErrBadStart, 0, APDU{}},
 		{"length 3", []byte{0x68, 3, 1, 0, 0}, ErrBadLength, 0, APDU{}},
 		{"length 254", []byte{0x68, 254}, ErrBadLength, 0, APDU{}},
-		{"control cut", iec104test.U(StartDTAct)[:5], ErrShort, 0, APDU{}},
-		{"asdu cut", single[:len(single)-1], ErrShort, 0, APDU{}},
-		{"trailing bytes left", cat(iec104test.S(5), iec104test.U(TestFRAct)), OK, 6,
+		{"control cut", iec104test.U(StartDTAct)[:5], pdu.ErrShort, 0, APDU{}},
+		{"asdu cut", single[:len(single)-1], pdu.ErrShort, 0, APDU{}},
+		{"trailing bytes left", cat(iec104test.S(5), iec104test.U(TestFRAct)), pdu.OK, 6,
 			APDU{Length: 4, Format: FormatS, RecvSeq: 5}},
 
 		// U frames.
-		{"startdt act", iec104test.U(StartDTAct), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StartDTAct}},
-		{"startdt con", iec104test.U(StartDTCon), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StartDTCon}},
-		{"stopdt act", iec104test.U(StopDTAct), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StopDTAct}},
-		{"stopdt con", iec104test.U(StopDTCon), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StopDTCon}},
-		{"testfr act", iec104test.U(TestFRAct), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: TestFRAct}},
-		{"testfr con", iec104test.U(TestFRCon), OK, 6, APDU{Length: 4, Format: FormatU, UFunc: TestFRCon}},
+		{"startdt act", iec104test.U(StartDTAct), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StartDTAct}},
+		{"startdt con", iec104test.U(StartDTCon), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StartDTCon}},
+		{"stopdt act", iec104test.U(StopDTAct), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StopDTAct}},
+		{"stopdt con", iec104test.U(StopDTCon), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: StopDTCon}},
+		{"testfr act", iec104test.U(TestFRAct), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: TestFRAct}},
+		{"testfr con", iec104test.U(TestFRCon), pdu.OK, 6, APDU{Length: 4, Format: FormatU, UFunc: TestFRCon}},
 		{"u no function", []byte{0x68, 4, 0x03, 0, 0, 0}, ErrBadControl, 6, APDU{Length: 4, Format: FormatU}},
 		{"u two functions", []byte{0x68, 4, 0x0b | 0x40, 0, 0, 0}, ErrBadControl, 6,
 			APDU{Length: 4, Format: FormatU, UFunc: 0x48}},
@@ -65,30 +66,30 @@ func TestParse(t *testing.T) {
 			APDU{Length: 5, Format: FormatU, UFunc: TestFRAct}},
 
 		// S frames.
-		{"s", iec104test.S(0x7fff), OK, 6, APDU{Length: 4, Format: FormatS, RecvSeq: 0x7fff}},
+		{"s", iec104test.S(0x7fff), pdu.OK, 6, APDU{Length: 4, Format: FormatS, RecvSeq: 0x7fff}},
 		{"s reserved bits", with(iec104test.S(1), 2, 0x05), ErrBadControl, 6, APDU{Length: 4, Format: FormatS, RecvSeq: 1}},
 		{"s second octet", with(iec104test.S(1), 3, 1), ErrBadControl, 6, APDU{Length: 4, Format: FormatS, RecvSeq: 1}},
 		{"s odd receive octet", with(iec104test.S(1), 4, 3), ErrBadControl, 6, APDU{Length: 4, Format: FormatS, RecvSeq: 1}},
 		{"s with data", []byte{0x68, 5, 1, 0, 2, 0, 0}, ErrBadControl, 7, APDU{Length: 5, Format: FormatS, RecvSeq: 1}},
 
 		// I frames.
-		{"interrogation", interrogation, OK, -1, APDU{Length: 14, Format: FormatI, RecvSeq: 1,
+		{"interrogation", interrogation, pdu.OK, -1, APDU{Length: 14, Format: FormatI, RecvSeq: 1,
 			TypeID: C_IC_NA_1, Objects: 1, Cause: CauseAct, CommonAddr: 0x910d}},
-		{"clock sync", clock, OK, -1, APDU{Length: 20, Format: FormatI, SendSeq: 4, RecvSeq: 10,
+		{"clock sync", clock, pdu.OK, -1, APDU{Length: 20, Format: FormatI, SendSeq: 4, RecvSeq: 10,
 			TypeID: C_CS_NA_1, Objects: 1, Cause: CauseAct, CommonAddr: 0x910d}},
-		{"sequence", sequence, OK, -1, APDU{Length: 22, Format: FormatI, SendSeq: 2, RecvSeq: 1,
+		{"sequence", sequence, pdu.OK, -1, APDU{Length: 22, Format: FormatI, SendSeq: 2, RecvSeq: 1,
 			TypeID: M_SP_NA_1, SQ: true, Objects: 9, Cause: CauseInroGen, CommonAddr: 0x910d, IOA: 10010}},
-		{"single command", single, OK, -1, APDU{Length: 14, Format: FormatI, SendSeq: 3, RecvSeq: 7,
+		{"single command", single, pdu.OK, -1, APDU{Length: 14, Format: FormatI, SendSeq: 3, RecvSeq: 7,
 			TypeID: C_SC_NA_1, Objects: 1, Cause: CauseAct, CommonAddr: 0x910d, IOA: 0x123456}},
-		{"sequence numbers 15 bits", iec104test.I(0x7fff, 0x4001, interrogation[6:]), OK, -1, APDU{Length: 14,
+		{"sequence numbers 15 bits", iec104test.I(0x7fff, 0x4001, interrogation[6:]), pdu.OK, -1, APDU{Length: 14,
 			Format: FormatI, SendSeq: 0x7fff, RecvSeq: 0x4001, TypeID: C_IC_NA_1, Objects: 1, Cause: CauseAct,
 			CommonAddr: 0x910d}},
-		{"negative test", negTest, OK, -1, APDU{Length: 14, Format: FormatI, SendSeq: 1, RecvSeq: 2,
+		{"negative test", negTest, pdu.OK, -1, APDU{Length: 14, Format: FormatI, SendSeq: 1, RecvSeq: 2,
 			TypeID: C_SC_NA_1, Objects: 1, Cause: CauseActCon, Negative: true, Test: true, Originator: 9,
 			CommonAddr: 1, IOA: 1}},
-		{"file segment", segment, OK, -1, APDU{Length: 20, Format: FormatI, TypeID: F_SG_NA_1, Objects: 1,
+		{"file segment", segment, pdu.OK, -1, APDU{Length: 20, Format: FormatI, TypeID: F_SG_NA_1, Objects: 1,
 			Cause: CauseFile, CommonAddr: 1, IOA: 2}},
-		{"private type unchecked", private, OK, -1, APDU{Length: 18, Format: FormatI, TypeID: 200, Objects: 1,
+		{"private type unchecked", private, pdu.OK, -1, APDU{Length: 18, Format: FormatI, TypeID: 200, Objects: 1,
 			Cause: CauseSpont, CommonAddr: 1, IOA: 2}},
 		{"i odd receive octet", with(single, 4, 0x0f), ErrBadControl, -1, APDU{Length: 14, Format: FormatI,
 			SendSeq: 3, RecvSeq: 7}},
@@ -137,7 +138,7 @@ func TestLargest(t *testing.T) {
 	asdu := append([]byte{C_BO_NA_1, 0x80 | 60, CauseAct, 0, 1, 0, 0, 0, 0}, make([]byte, 60*4)...)
 	b := iec104test.I(0, 0, asdu)
 	var a APDU
-	if n, err := Parse(b, &a); err != OK || n != MaxAPDULen || a.Length != MaxLength || a.Objects != 60 {
+	if n, err := Parse(b, &a); err != pdu.OK || n != MaxAPDULen || a.Length != MaxLength || a.Objects != 60 {
 		t.Errorf("largest APDU: %d, %q, %+v", n, err, a)
 	}
 	b = iec104test.I(0, 0, append(asdu, 0, 0, 0, 0))

@@ -6,7 +6,7 @@
 // bytes (in the style of gVisor's header package) and Parse fills a
 // caller-owned PDU. Parse reads one ADU at the start of a buffer and
 // reports how many bytes it took, so the caller's stream layer can walk a
-// TCP byte stream ADU by ADU; ErrShort tells "wait for more bytes" apart
+// TCP byte stream ADU by ADU; pdu.ErrShort tells "wait for more bytes" apart
 // from malformed input.
 //
 // The checks follow the Modbus Application Protocol Specification V1.1b3

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/alloctest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // benchADUs is a mix of requests and responses as a poller and an
@@ -11,14 +12,14 @@ import (
 var benchADUs = []struct {
 	name string
 	b    []byte
-	dir  Dir
+	dir  pdu.Dir
 }{
-	{"read_request", adu(words(3, 0, 10)...), Request},
-	{"read_response", adu(3, 4, 0, 9, 0, 0x18), Response},
-	{"write_multiple", adu(cat(words(16, 1, 2), []byte{4, 0, 10, 1, 2})...), Request},
-	{"read_write", adu(cat(words(23, 3, 6, 14, 3), []byte{6, 0, 0xff, 0, 0xff, 0, 0xff})...), Request},
-	{"exception", adu(0x83, 2), Response},
-	{"write_file_record", adu(21, 13, 6, 0, 4, 0, 7, 0, 3, 0x06, 0xaf, 0x04, 0xbe, 0x10, 0x0d), Request},
+	{"read_request", adu(words(3, 0, 10)...), pdu.Request},
+	{"read_response", adu(3, 4, 0, 9, 0, 0x18), pdu.Response},
+	{"write_multiple", adu(cat(words(16, 1, 2), []byte{4, 0, 10, 1, 2})...), pdu.Request},
+	{"read_write", adu(cat(words(23, 3, 6, 14, 3), []byte{6, 0, 0xff, 0, 0xff, 0, 0xff})...), pdu.Request},
+	{"exception", adu(0x83, 2), pdu.Response},
+	{"write_file_record", adu(21, 13, 6, 0, 4, 0, 7, 0, 3, 0x06, 0xaf, 0x04, 0xbe, 0x10, 0x0d), pdu.Request},
 }
 
 func TestNoAllocs(t *testing.T) {
@@ -26,12 +27,12 @@ func TestNoAllocs(t *testing.T) {
 	bad := adu(words(6, 1, 2, 3)...)
 	alloctest.Zero(t, 1000, "Parse", func() {
 		for _, a := range benchADUs {
-			if _, err := Parse(a.b, a.dir, &p); err != OK {
+			if _, err := Parse(a.b, a.dir, &p); err != pdu.OK {
 				t.Fatal(err)
 			}
 		}
-		Parse(bad, Request, &p)
-		Parse(bad[:5], Request, &p)
+		Parse(bad, pdu.Request, &p)
+		Parse(bad[:5], pdu.Request, &p)
 		_ = FunctionName(p.Function)
 	})
 }

@@ -130,12 +130,12 @@ func codes(what string) ([]string, error) {
 }
 
 // outcomeKey names one Parse outcome in the captureWant vocabulary.
-func outcomeKey(dir Dir, p *PDU, n int, err Error) string {
-	d := parsetest.Side(dir == Request)
+func outcomeKey(dir pdu.Dir, p *PDU, n int, err pdu.Error) string {
+	d := parsetest.Side(dir == pdu.Request)
 	switch {
-	case err == OK && p.Exception:
+	case err == pdu.OK && p.Exception:
 		return fmt.Sprintf("%s %d!%d", d, p.Function, p.ExceptionCode)
-	case err == OK:
+	case err == pdu.OK:
 		return fmt.Sprintf("%s %d", d, p.Function)
 	case n > 0:
 		return fmt.Sprintf("%s %s:%d", d, err, p.Function)
@@ -144,12 +144,12 @@ func outcomeKey(dir Dir, p *PDU, n int, err Error) string {
 }
 
 // parsePayload runs Parse over one payload until it ends or fails.
-func parsePayload(b []byte, dir Dir, count func(string)) {
+func parsePayload(b []byte, dir pdu.Dir, count func(string)) {
 	var p PDU
 	for len(b) > 0 {
 		n, err := Parse(b, dir, &p)
 		count(outcomeKey(dir, &p, n, err))
-		if err != OK {
+		if err != pdu.OK {
 			return
 		}
 		b = b[n:]

@@ -29,7 +29,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("n = %d for %d bytes", n, len(b))
 		}
 		switch err {
-		case ErrShort, ErrBadProtocolID, ErrBadLength:
+		case pdu.ErrShort, ErrBadProtocolID, ErrBadLength:
 			if n != 0 {
 				t.Fatalf("%q with n = %d", err, n)
 			}
@@ -40,7 +40,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for k := 0; k < n; k++ {
 			var q PDU
-			if m, e := Parse(b[:k], dir, &q); e != ErrShort || m != 0 {
+			if m, e := Parse(b[:k], dir, &q); e != pdu.ErrShort || m != 0 {
 				t.Fatalf("prefix %d of %d: %d, %q", k, n, m, e)
 			}
 		}
@@ -48,8 +48,8 @@ func FuzzParse(f *testing.F) {
 		if m, e := Parse(b[:n], dir, &q); m != n || e != err || q != p {
 			t.Fatalf("ADU alone: %d, %q; with a tail: %d, %q", m, e, n, err)
 		}
-		if err == OK && p.HasRead && (p.ReadQty == 0 || int(p.ReadAddr)+int(p.ReadQty) > 0x10000) ||
-			err == OK && p.HasWrite && (p.WriteQty == 0 || int(p.WriteAddr)+int(p.WriteQty) > 0x10000) {
+		if err == pdu.OK && p.HasRead && (p.ReadQty == 0 || int(p.ReadAddr)+int(p.ReadQty) > 0x10000) ||
+			err == pdu.OK && p.HasWrite && (p.WriteQty == 0 || int(p.WriteAddr)+int(p.WriteQty) > 0x10000) {
 			t.Fatalf("accepted range read %d+%d write %d+%d", p.ReadAddr, p.ReadQty, p.WriteAddr, p.WriteQty)
 		}
 	})

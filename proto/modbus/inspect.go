@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: MBAP framing and the condition's check of each
@@ -31,14 +32,14 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	side := s.Side
 	p := &in.p
 	n, err := Parse(b, side, p)
-	if err != OK {
+	if err != pdu.OK {
 		a, n, st := core.Refused(j, n, err, off)
 		if a != nil && n > 0 {
 			event(a, p) // malformed, but the MBAP fields and the function are set
 		}
 		return n, st
 	}
-	if side == Request {
+	if side == pdu.Request {
 		f := c.(*Cond).Check(p)
 		j.Seen(core.Judged{Kind: KindRequest, Code: uint16(p.Function), MEI: p.MEIType, Unit: p.UnitID,
 			Failure: f, Counted: f == core.Pass})

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/alloctest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -28,7 +29,7 @@ func TestNoAllocs(t *testing.T) {
 	var m opcua.Message
 	var c opcua.Chunks
 	for _, bm := range benchMsgs {
-		if n, err := opcua.Parse(bm.b, bm.h, &m); err != opcua.OK || n != len(bm.b) {
+		if n, err := opcua.Parse(bm.b, bm.h, &m); err != pdu.OK || n != len(bm.b) {
 			t.Fatalf("%s: Parse = %d, %q", bm.name, n, err)
 		}
 		alloctest.Zero(t, 1000, bm.name, func() {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // captureWant gives, per capture, the count of every outcome of the
@@ -143,11 +144,11 @@ func (f *follower) segment(s pcaptest.Segment) {
 	for len(st.buf) > 0 {
 		var m Message
 		n, err := Parse(st.buf, Hint{Mode: c.mode, Continues: st.chunks.Open()}, &m)
-		if err == ErrShort {
+		if err == pdu.ErrShort {
 			return
 		}
 		f.message(c, side, &m, err)
-		if err != OK && n == 0 {
+		if err != pdu.OK && n == 0 {
 			st.buf = nil // the boundary is lost
 			return
 		}
@@ -160,10 +161,10 @@ func (f *follower) segment(s pcaptest.Segment) {
 	}
 }
 
-func (f *follower) message(c *conn, side int, m *Message, err Error) {
+func (f *follower) message(c *conn, side int, m *Message, err pdu.Error) {
 	d := [2]string{"req", "rsp"}[side]
 	switch {
-	case err != OK:
+	case err != pdu.OK:
 		f.count(fmt.Sprintf("%s %s %s", d, m.Type, err))
 	case m.Type == TypeOpen:
 		pol := string(PolicySuffix(m.Policy))

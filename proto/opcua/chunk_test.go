@@ -3,6 +3,7 @@ package opcua_test
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -45,7 +46,7 @@ func TestChunks(t *testing.T) {
 			var c opcua.Chunks
 			for i, b := range tt.chunks {
 				var m opcua.Message
-				if _, err := opcua.Parse(b, opcua.Hint{Mode: opcua.ModeNone, Continues: c.Open()}, &m); err != opcua.OK {
+				if _, err := opcua.Parse(b, opcua.Hint{Mode: opcua.ModeNone, Continues: c.Open()}, &m); err != pdu.OK {
 					t.Fatalf("chunk %d: %q", i, err)
 				}
 				if k := c.Next(&m); k != tt.want[i] {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/conduit-ot/conduit/proto/internal/condtest"
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -51,7 +52,7 @@ func TestCondCheck(t *testing.T) {
 	ch := opcuatest.Chan{ID: 1, Token: 1}
 	parse := func(b []byte) *opcua.Message {
 		var m opcua.Message
-		if _, err := opcua.Parse(b, opcua.Hint{Mode: opcua.ModeNone}, &m); err != opcua.OK {
+		if _, err := opcua.Parse(b, opcua.Hint{Mode: opcua.ModeNone}, &m); err != pdu.OK {
 			t.Fatal(err)
 		}
 		return &m

@@ -1,6 +1,10 @@
 package opcua
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // dec reads the OPC UA binary encoding (Part 6, 5.2: little endian,
 // length-prefixed strings) from a chunk of which b holds a prefix. size is
@@ -13,12 +17,12 @@ type dec struct {
 	i    int
 	size int
 	out  bool
-	bad  Error
+	bad  pdu.Error
 	past bool // bad because a field runs past the chunk's end
 }
 
 // failed reports whether a read went wrong.
-func (d *dec) failed() bool { return d.out || d.bad != OK }
+func (d *dec) failed() bool { return d.out || d.bad != pdu.OK }
 
 // need reports whether n more bytes are there, noting why not.
 func (d *dec) need(n int) bool {

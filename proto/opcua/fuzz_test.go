@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 	"github.com/conduit-ot/conduit/proto/opcua"
 	"github.com/conduit-ot/conduit/proto/opcua/opcuatest"
 )
@@ -39,7 +40,7 @@ func FuzzParse(f *testing.F) {
 		var m opcua.Message
 		n, err := opcua.Parse(b, h, &m)
 		switch err {
-		case opcua.ErrShort, opcua.ErrBadType, opcua.ErrBadChunk, opcua.ErrBadSize:
+		case pdu.ErrShort, opcua.ErrBadType, opcua.ErrBadChunk, opcua.ErrBadSize:
 			if n != 0 {
 				t.Fatalf("%q with n = %d", err, n)
 			}
@@ -50,7 +51,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for k := range min(n, len(b)) {
 			var q opcua.Message
-			if kn, kerr := opcua.Parse(b[:k], h, &q); kerr != opcua.ErrShort && (kn != n || kerr != err || !reflect.DeepEqual(q, m)) {
+			if kn, kerr := opcua.Parse(b[:k], h, &q); kerr != pdu.ErrShort && (kn != n || kerr != err || !reflect.DeepEqual(q, m)) {
 				t.Fatalf("prefix %d of %d: %d, %q; whole: %d, %q", k, n, kn, kerr, n, err)
 			}
 		}
@@ -68,7 +69,7 @@ func FuzzParse(f *testing.F) {
 		if m.Encrypted && (m.HasType || m.Service != opcua.ServiceUnknown || m.HasMode || m.HasResult) {
 			t.Fatalf("encrypted chunk with a decoded body: %+v", m)
 		}
-		if h.Mode == opcua.ModeSignAndEncrypt && (m.Type == opcua.TypeMessage || m.Type == opcua.TypeClose) && err == opcua.OK && !m.Encrypted {
+		if h.Mode == opcua.ModeSignAndEncrypt && (m.Type == opcua.TypeMessage || m.Type == opcua.TypeClose) && err == pdu.OK && !m.Encrypted {
 			t.Fatalf("clear MSG under an encrypt hint: %+v", m)
 		}
 	})

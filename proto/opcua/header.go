@@ -11,7 +11,7 @@
 // larger than the stream layer keeps at once, so Parse judges a chunk from
 // a prefix: it needs the bytes up to the last field it decodes (for a MSG,
 // the body's type NodeId), and reports the chunk's declared length, which
-// may exceed the bytes it was given; ErrShort tells "wait for more bytes"
+// may exceed the bytes it was given; pdu.ErrShort tells "wait for more bytes"
 // apart from malformed input.
 //
 // What can be read depends on the channel, which Parse does not follow:

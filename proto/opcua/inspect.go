@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: UA TCP framing by the header's size, the chunks of
@@ -87,11 +88,8 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	w, a := &s.Word, &s.Asm
 	ch := loadChunks(a)
 	n, err := Parse(b, Hint{Mode: Mode(*w & wordMode), Continues: ch.Open()}, m)
-	switch {
-	case err == ErrShort:
-		return 0, core.Short
-	case err != OK:
-		e, n, st := core.Malformed(j, n, string(err), off)
+	if err != pdu.OK {
+		e, n, st := core.Refused(j, n, err, off)
 		if e != nil && n > 0 {
 			event(e, m, *w)
 		}

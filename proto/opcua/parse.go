@@ -6,20 +6,15 @@ import (
 	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
-// Error says why Parse rejected its input (pdu.Error); its text suits
-// malformed-opcua log reasons.
-type Error = pdu.Error
-
-const OK, ErrShort = pdu.OK, pdu.ErrShort // ErrShort: incomplete, wait for more bytes
-
-// What is malformed in a message.
+// What is malformed in a message (besides pdu.ErrShort: incomplete, wait
+// for more bytes); the text suits malformed-opcua log reasons.
 const (
-	ErrBadType   Error = "bad-message-type" // not one of HEL ACK ERR RHE OPN MSG CLO
-	ErrBadChunk  Error = "bad-chunk-type"   // not F, C or A; or not F on HEL ACK ERR RHE
-	ErrBadSize   Error = "bad-size"         // below the type's fields or above its limit
-	ErrBadString Error = "bad-string"       // a length below -1, past the message or above its limit
-	ErrBadNodeID Error = "bad-node-id"      // an unknown NodeId encoding
-	ErrBadBody   Error = "bad-body"         // the fields do not fit the message
+	ErrBadType   pdu.Error = "bad-message-type" // not one of HEL ACK ERR RHE OPN MSG CLO
+	ErrBadChunk  pdu.Error = "bad-chunk-type"   // not F, C or A; or not F on HEL ACK ERR RHE
+	ErrBadSize   pdu.Error = "bad-size"         // below the type's fields or above its limit
+	ErrBadString pdu.Error = "bad-string"       // a length below -1, past the message or above its limit
+	ErrBadNodeID pdu.Error = "bad-node-id"      // an unknown NodeId encoding
+	ErrBadBody   pdu.Error = "bad-body"         // the fields do not fit the message
 )
 
 // Hint is what the caller knows of a chunk before Parse reads it.
@@ -113,12 +108,12 @@ type Message struct {
 // through its type NodeId and a response's service result); the caller
 // passes over the rest of the chunk.
 //
-// ErrShort means b ends before those fields (the stream layer waits for
+// pdu.ErrShort means b ends before those fields (the stream layer waits for
 // more). ErrBadType, ErrBadChunk and ErrBadSize mean the bytes cannot be
 // framed; n is then 0. For the other errors the framing was sound: n is
 // the chunk's size, so a caller may skip it, and the header fields are
 // set.
-func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
+func Parse(b []byte, h Hint, p *Message) (n int, err pdu.Error) {
 	*p = Message{}
 	if len(b) >= 3 {
 		if p.Type = typeOf(b); p.Type == TypeInvalid {
@@ -133,7 +128,7 @@ func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
 		}
 	}
 	if len(b) < HeaderLen {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	p.Size = binary.LittleEndian.Uint32(b[4:])
 	if int64(p.Size) < int64(minSize[p.Type]) || int64(p.Size) > int64(maxSize[p.Type]) {
@@ -164,17 +159,17 @@ func Parse(b []byte, h Hint, p *Message) (n int, err Error) {
 	if d.past && p.Chunk == ChunkIntermediate && p.inBody && !p.Encrypted {
 		// A body may be cut anywhere between chunks: what this one lacks
 		// is in the next.
-		d.bad, p.Split = OK, true
+		d.bad, p.Split = pdu.OK, true
 	}
 	switch {
-	case d.bad != OK:
+	case d.bad != pdu.OK:
 		return n, d.bad
 	case d.out:
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	case p.Type < TypeOpen && d.i != n:
 		return n, ErrBadBody // the message holds bytes beyond its fields
 	}
-	return n, OK
+	return n, pdu.OK
 }
 
 // url reads one of the connection messages' strings, at most MaxURL
@@ -252,7 +247,7 @@ func symmetric(d *dec, h Hint, p *Message) {
 			d.out = true
 			return
 		}
-		if s, _ := ServiceOf(id); g.bad != OK || !numeric || ns != 0 || s == ServiceUnknown {
+		if s, _ := ServiceOf(id); g.bad != pdu.OK || !numeric || ns != 0 || s == ServiceUnknown {
 			p.Encrypted = true
 			return
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/conduit-ot/conduit/internal/alloctest"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // benchPDUs are the shapes measured by TestNoAllocs and BenchmarkParse.
@@ -19,7 +20,7 @@ var benchPDUs = []parsetest.Case{
 
 func TestNoAllocs(t *testing.T) {
 	var p PDU
-	parsetest.NoAllocs(t, benchPDUs, func(b []byte) (int, Error) { return Parse(b, Request, &p) }, func() {
+	parsetest.NoAllocs(t, benchPDUs, func(b []byte) (int, pdu.Error) { return Parse(b, pdu.Request, &p) }, func() {
 		_, _ = FunctionName(p.Function), SubfunctionName(p.Group, p.Subfunction)
 		_, _ = Block(p.Filename)
 	})
@@ -28,6 +29,6 @@ func TestNoAllocs(t *testing.T) {
 func BenchmarkParse(b *testing.B) {
 	for _, bp := range benchPDUs {
 		var p PDU
-		alloctest.Bench(b, bp.Name, len(bp.B), func() { Parse(bp.B, Request, &p) })
+		alloctest.Bench(b, bp.Name, len(bp.B), func() { Parse(bp.B, pdu.Request, &p) })
 	}
 }

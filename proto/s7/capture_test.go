@@ -99,9 +99,9 @@ func TestCaptures(t *testing.T) {
 	pcaptest.Table(t, "s7", captureWant, func(t *testing.T, path string, want map[string]int) {
 		got := map[string]int{}
 		var p PDU
-		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, Error) {
+		pcaptest.EachPDU(t, path, Port, func(b []byte, fromPort bool) (int, pdu.Error) {
 			n, err := Parse(b, pdu.DirOf(fromPort), &p)
-			if err == OK {
+			if err == pdu.OK {
 				got[captureKey(&p)]++
 			}
 			return n, err

@@ -1,6 +1,10 @@
 package s7
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // TPKT (RFC 1006): version, reserved, big-endian length of the whole TPKT.
 const (
@@ -61,7 +65,7 @@ type COTP struct {
 // parseCOTP decodes the header of the TPDU c. A DT is KindFragment when
 // it has data and does not end the TSDU, KindCOTP otherwise (Parse then
 // decodes the data of a final DT).
-func (p *PDU) parseCOTP(c []byte) Error {
+func (p *PDU) parseCOTP(c []byte) pdu.Error {
 	li := int(c[0])
 	typ := c[1] & 0xf0
 	cp := &p.COTP
@@ -95,11 +99,11 @@ func (p *PDU) parseCOTP(c []byte) Error {
 	default:
 		cp.DstRef = binary.BigEndian.Uint16(hdr[2:])
 	}
-	return OK
+	return pdu.OK
 }
 
 // params walks the CR/CC variable part: code, length, value.
-func (cp *COTP) params(v []byte) Error {
+func (cp *COTP) params(v []byte) pdu.Error {
 	for len(v) > 0 {
 		if len(v) < 2 || len(v) < 2+int(v[1]) {
 			return ErrCOTPParam
@@ -117,5 +121,5 @@ func (cp *COTP) params(v []byte) Error {
 		}
 		v = v[2+len(val):]
 	}
-	return OK
+	return pdu.OK
 }

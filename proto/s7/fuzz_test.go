@@ -5,19 +5,20 @@ import (
 
 	"github.com/conduit-ot/conduit/internal/pcaptest"
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // checkParse asserts what must hold for any input.
 func checkParse(t *testing.T, b []byte) {
 	var p PDU
-	n, err := Parse(b, Request, &p)
+	n, err := Parse(b, pdu.Request, &p)
 	fail := parsetest.Check(t, b, n, err, Errors)
-	if err == OK && n != int(p.TPKTLength) {
+	if err == pdu.OK && n != int(p.TPKTLength) {
 		fail("n is not the TPKT length %d", p.TPKTLength)
 	}
-	pdu := b[:n]
+	frame := b[:n]
 	for _, s := range [][]byte{p.COTP.SrcTSAP, p.COTP.DstTSAP, p.COTP.Data} {
-		if !pcaptest.Within(s, pdu) {
+		if !pcaptest.Within(s, frame) {
 			fail("COTP view outside the TPKT")
 		}
 	}
@@ -26,17 +27,17 @@ func checkParse(t *testing.T, b []byte) {
 			fail("S7 view outside the COTP data")
 		}
 	}
-	if p.Kind == KindS7 && err == OK && HeaderLen+len(p.Param)+len(p.Data) > len(p.COTP.Data) {
+	if p.Kind == KindS7 && err == pdu.OK && HeaderLen+len(p.Param)+len(p.Data) > len(p.COTP.Data) {
 		fail("parameter and data longer than the PDU")
 	}
 	// ParseTPKT agrees on the framing, and ParseS7 on the S7 PDU.
 	var q PDU
-	n2, err2 := ParseTPKT(b, Request, &q)
-	if n2 != n || (err2 != OK && err2 != err) {
+	n2, err2 := ParseTPKT(b, pdu.Request, &q)
+	if n2 != n || (err2 != pdu.OK && err2 != err) {
 		fail("ParseTPKT = %d, %q", n2, err2)
 	}
-	if err2 == OK && q.Kind == KindCOTP && q.COTP.Type == COTPData && q.COTP.EOT && q.COTP.Data != nil {
-		if err3 := ParseS7(q.COTP.Data, Request, &q); err3 != err || (err == OK && summary(&q) != summary(&p)) {
+	if err2 == pdu.OK && q.Kind == KindCOTP && q.COTP.Type == COTPData && q.COTP.EOT && q.COTP.Data != nil {
+		if err3 := ParseS7(q.COTP.Data, pdu.Request, &q); err3 != err || (err == pdu.OK && summary(&q) != summary(&p)) {
 			fail("ParseS7 = %q, %s", err3, summary(&q))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/conduit-ot/conduit/proto/internal/core"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The stream adapter: TPKT/COTP framing, reassembly of COTP pieces, the
@@ -59,13 +60,13 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 	p := &in.p
 	a := &s.Asm
 	var n int
-	var err Error
+	var err pdu.Error
 	if a.Active {
 		n, err = ParseTPKT(b, side, p)
 	} else {
 		n, err = Parse(b, side, p)
 	}
-	if err != OK {
+	if err != pdu.OK {
 		_, n, st := core.Refused(j, n, err, off)
 		return n, st
 	}
@@ -77,7 +78,7 @@ func (in *inspector) PDU(j core.Judge, c core.Cond, s *core.Stream, b []byte, of
 		}
 	case p.Kind == KindFragment:
 		j.AsmStart(off)
-		if side == Request {
+		if side == pdu.Request {
 			a.Decided = firstPiece(j, cond, p.COTP.Data, off)
 		}
 		in.piece(j, cond, s, p.COTP.Data, false)
@@ -98,7 +99,7 @@ func (in *inspector) piece(j core.Judge, c *Cond, s *core.Stream, d []byte, eot 
 		}
 		if detail := j.AsmAppend(d, limit); detail != "" {
 			switch {
-			case side == Response && detail == core.DetailNoLarge:
+			case side == pdu.Response && detail == core.DetailNoLarge:
 			case detail == core.DetailTooLarge && limit < core.AsmMax:
 				j.Unparsed("pdu-larger-than-negotiated", a.At)
 			default:
@@ -115,7 +116,7 @@ func (in *inspector) piece(j core.Judge, c *Cond, s *core.Stream, d []byte, eot 
 		return
 	}
 	p := &in.p
-	if err := ParseS7(j.AsmBytes(), side, p); err != OK {
+	if err := ParseS7(j.AsmBytes(), side, p); err != pdu.OK {
 		if e := j.Malformed(string(err), "", a.At); e != nil {
 			event(e, p)
 		}
@@ -133,7 +134,7 @@ const plusDetail = "s7plus"
 func whole(j core.Judge, c *Cond, s *core.Stream, p *PDU, off uint32) {
 	side := s.Side
 	if p.Kind == KindS7Plus {
-		if side == Request {
+		if side == pdu.Request {
 			j.Unparsed(plusDetail, off)
 		}
 		return
@@ -141,7 +142,7 @@ func whole(j core.Judge, c *Cond, s *core.Stream, p *PDU, off uint32) {
 	if p.HasFunction && p.Function == FuncSetupCommunication && p.PDUSize != 0 {
 		s.Word = p.PDUSize // asked for by the client, then granted by the server
 	}
-	if side == Response {
+	if side == pdu.Response {
 		if p.ErrorClass != 0 || p.ErrorCode != 0 {
 			if a := j.Notice(off); a != nil {
 				event(a, p)

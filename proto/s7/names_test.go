@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/proto/internal/parsetest"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // The policy (this package's condition) takes its names from here, so
@@ -39,7 +40,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("Kind %d = %q", k, k.String())
 		}
 	}
-	if Request.String() != "request" || Response.String() != "response" {
+	if pdu.Request.String() != "request" || pdu.Response.String() != "response" {
 		t.Error("Dir.String")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 var readDB = job(1, varParam(FuncReadVar, anyItem(4)), nil)
@@ -12,13 +14,13 @@ var parseTests = []struct {
 	name string
 	b    []byte
 	n    int // -1: len(b)
-	err  Error
+	err  pdu.Error
 	want string // summary; checked when err is OK or want is set
 }{
 	// TPKT.
-	{name: "empty", err: ErrShort},
-	{name: "short tpkt header", b: []byte{3, 0, 0}, err: ErrShort},
-	{name: "short tpkt", b: s7(readDB)[:20], err: ErrShort},
+	{name: "empty", err: pdu.ErrShort},
+	{name: "short tpkt header", b: []byte{3, 0, 0}, err: pdu.ErrShort},
+	{name: "short tpkt", b: s7(readDB)[:20], err: pdu.ErrShort},
 	{name: "tpkt version", b: cat([]byte{2}, s7(readDB)[1:]), err: ErrTPKTVersion},
 	{name: "tpkt length too small", b: []byte{3, 0, 0, 6, 2, 0xf0, 0x80}, err: ErrTPKTLength},
 	{name: "next tpkt follows", b: cat(tpkt(dt(false, nil)), s7(readDB)), n: 7, want: "cotp f0 eot=false nr=0 data=0"},
@@ -112,8 +114,8 @@ func TestParse(t *testing.T) {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			var p PDU
 			// Leave another PDU's fields behind: Parse must clear them.
-			Parse(s7(job(99, piParam([]byte{1}, "_X"), nil)), Response, &p)
-			n, err := Parse(tc.b, Request, &p)
+			Parse(s7(job(99, piParam([]byte{1}, "_X"), nil)), pdu.Response, &p)
+			n, err := Parse(tc.b, pdu.Request, &p)
 			want := tc.n
 			if want == -1 {
 				want = len(tc.b)
@@ -121,13 +123,13 @@ func TestParse(t *testing.T) {
 			if n != want || err != tc.err {
 				t.Fatalf("Parse = %d, %q; want %d, %q", n, err, want, tc.err)
 			}
-			if p.Dir != Request {
+			if p.Dir != pdu.Request {
 				t.Errorf("Dir %v", p.Dir)
 			}
-			if (err == OK || tc.want != "") && summary(&p) != tc.want {
+			if (err == pdu.OK || tc.want != "") && summary(&p) != tc.want {
 				t.Errorf("got  %s\nwant %s", summary(&p), tc.want)
 			}
-			if err == OK && int(p.TPKTLength) != n {
+			if err == pdu.OK && int(p.TPKTLength) != n {
 				t.Errorf("TPKTLength %d", p.TPKTLength)
 			}
 		})
@@ -137,7 +139,7 @@ func TestParse(t *testing.T) {
 func TestParseSubSlices(t *testing.T) {
 	b := s7(job(15, piParam([]byte{1, 0}, "_INSE"), nil))
 	var p PDU
-	if _, err := Parse(b, Request, &p); err != OK {
+	if _, err := Parse(b, pdu.Request, &p); err != pdu.OK {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(p.PIService, []byte("_INSE")) || &p.PIService[0] != &b[len(b)-5] || cap(p.PIService) != 5 {
@@ -152,8 +154,8 @@ func TestParseSubSlices(t *testing.T) {
 // a fragment starts a TSDU, ParseTPKT while joining the pieces, ParseS7 on
 // the joined data.
 func TestParseS7Fragments(t *testing.T) {
-	pdu := job(3, varParam(FuncWriteVar, anyItem(4), anyItem(4)), make([]byte, 16))
-	stream := cat(s7(readDB), tpkt(dt(false, pdu[:10])), tpkt(dt(false, pdu[10:20])), tpkt(dt(true, pdu[20:])), s7(readDB))
+	s7pdu := job(3, varParam(FuncWriteVar, anyItem(4), anyItem(4)), make([]byte, 16))
+	stream := cat(s7(readDB), tpkt(dt(false, s7pdu[:10])), tpkt(dt(false, s7pdu[10:20])), tpkt(dt(true, s7pdu[20:])), s7(readDB))
 	var p PDU
 	var joined []byte
 	var got []string
@@ -163,8 +165,8 @@ func TestParseS7Fragments(t *testing.T) {
 		if pending {
 			parse = ParseTPKT
 		}
-		n, err := parse(b, Request, &p)
-		if err != OK {
+		n, err := parse(b, pdu.Request, &p)
+		if err != pdu.OK {
 			t.Fatalf("Parse: %q", err)
 		}
 		b = b[n:]
@@ -176,7 +178,7 @@ func TestParseS7Fragments(t *testing.T) {
 		case pending && p.COTP.EOT:
 			pending = false
 			joined = append(joined, p.COTP.Data...)
-			if err := ParseS7(joined, Request, &p); err != OK {
+			if err := ParseS7(joined, pdu.Request, &p); err != pdu.OK {
 				t.Fatalf("ParseS7: %q", err)
 			}
 		}
@@ -187,10 +189,10 @@ func TestParseS7Fragments(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 	// The last piece alone is not an S7 PDU.
-	if _, err := Parse(tpkt(dt(true, pdu[20:])), Request, &p); err != ErrProtocolID {
+	if _, err := Parse(tpkt(dt(true, s7pdu[20:])), pdu.Request, &p); err != ErrProtocolID {
 		t.Fatalf("last fragment alone: %q", err)
 	}
-	if err := ParseS7(nil, Request, &p); err != ErrProtocolID {
+	if err := ParseS7(nil, pdu.Request, &p); err != ErrProtocolID {
 		t.Fatalf("ParseS7(nil) = %q", err)
 	}
 }
@@ -199,7 +201,7 @@ func TestParseStreamCuts(t *testing.T) {
 	b := s7(job(15, piParam([]byte{1, 0}, "_INSE"), nil))
 	var p PDU
 	for cut := 0; cut < len(b); cut++ {
-		if n, err := Parse(b[:cut], Request, &p); n != 0 || err != ErrShort {
+		if n, err := Parse(b[:cut], pdu.Request, &p); n != 0 || err != pdu.ErrShort {
 			t.Fatalf("cut %d: Parse = %d, %q", cut, n, err)
 		}
 	}

@@ -15,39 +15,27 @@ import "github.com/conduit-ot/conduit/proto/internal/pdu"
 // Port is the ISO-on-TCP port.
 const Port = 102
 
-// Dir (a PDU's direction: requests flow from the client to port 102; S7
-// lets either end send jobs, a PLC pulls blocks during a download, so
-// Parse records it and checks nothing by it) and Error (why a PDU could
-// not be decoded: ErrShort, wait for more bytes, or malformed) are
-// package pdu's.
-type (
-	Dir   = pdu.Dir
-	Error = pdu.Error
-)
-
-const Request, Response, OK, ErrShort = pdu.Request, pdu.Response, pdu.OK, pdu.ErrShort
-
-// What is malformed in a PDU.
+// What is malformed in a PDU (besides pdu.ErrShort: wait for more bytes).
 const (
-	ErrTPKTVersion  Error = "tpkt-version"           // not version 3
-	ErrTPKTLength   Error = "tpkt-length"            // shorter than TPKT plus the smallest COTP header
-	ErrCOTPLength   Error = "cotp-length"            // length indicator too small for its type, or past the TPKT
-	ErrCOTPType     Error = "cotp-type"              // unknown TPDU code
-	ErrCOTPParam    Error = "cotp-param"             // CR/CC parameter past the header
-	ErrProtocolID   Error = "s7-protocol-id"         // neither S7comm (0x32) nor S7comm-plus (0x72)
-	ErrS7Header     Error = "s7-header-truncated"    // shorter than the header its ROSCTR needs
-	ErrROSCTR       Error = "s7-rosctr"              // unknown message type
-	ErrS7Length     Error = "s7-length"              // header, parameter and data lengths disagree with the TPDU
-	ErrNoFunction   Error = "s7-no-function"         // job, ack-data or userdata without a parameter
-	ErrSetup        Error = "s7-setup-communication" // setup parameter not 8 bytes
-	ErrVarItems     Error = "s7-var-items"           // read/write var items disagree with their count or length
-	ErrBlockControl Error = "s7-block-control"       // up/download parameter or block file name past the parameter
-	ErrPIService    Error = "s7-pi-service"          // PI service parameter block or name past the parameter
-	ErrUserdata     Error = "s7-userdata-param"      // userdata parameter head or length wrong
+	ErrTPKTVersion  pdu.Error = "tpkt-version"           // not version 3
+	ErrTPKTLength   pdu.Error = "tpkt-length"            // shorter than TPKT plus the smallest COTP header
+	ErrCOTPLength   pdu.Error = "cotp-length"            // length indicator too small for its type, or past the TPKT
+	ErrCOTPType     pdu.Error = "cotp-type"              // unknown TPDU code
+	ErrCOTPParam    pdu.Error = "cotp-param"             // CR/CC parameter past the header
+	ErrProtocolID   pdu.Error = "s7-protocol-id"         // neither S7comm (0x32) nor S7comm-plus (0x72)
+	ErrS7Header     pdu.Error = "s7-header-truncated"    // shorter than the header its ROSCTR needs
+	ErrROSCTR       pdu.Error = "s7-rosctr"              // unknown message type
+	ErrS7Length     pdu.Error = "s7-length"              // header, parameter and data lengths disagree with the TPDU
+	ErrNoFunction   pdu.Error = "s7-no-function"         // job, ack-data or userdata without a parameter
+	ErrSetup        pdu.Error = "s7-setup-communication" // setup parameter not 8 bytes
+	ErrVarItems     pdu.Error = "s7-var-items"           // read/write var items disagree with their count or length
+	ErrBlockControl pdu.Error = "s7-block-control"       // up/download parameter or block file name past the parameter
+	ErrPIService    pdu.Error = "s7-pi-service"          // PI service parameter block or name past the parameter
+	ErrUserdata     pdu.Error = "s7-userdata-param"      // userdata parameter head or length wrong
 )
 
 // Errors lists every value Parse may return, for tests and metrics labels.
-var Errors = []Error{OK, ErrShort, ErrTPKTVersion, ErrTPKTLength, ErrCOTPLength, ErrCOTPType,
+var Errors = []pdu.Error{pdu.OK, pdu.ErrShort, ErrTPKTVersion, ErrTPKTLength, ErrCOTPLength, ErrCOTPType,
 	ErrCOTPParam, ErrProtocolID, ErrS7Header, ErrROSCTR, ErrS7Length, ErrNoFunction, ErrSetup,
 	ErrVarItems, ErrBlockControl, ErrPIService, ErrUserdata}
 
@@ -82,7 +70,7 @@ func (k Kind) String() string {
 // PDU is one decoded TPKT. Parse overwrites every field, so one value can
 // be reused for a whole stream. Byte slices are sub-slices of the input.
 type PDU struct {
-	Dir        Dir
+	Dir        pdu.Dir
 	Kind       Kind
 	TPKTLength uint16
 	COTP       COTP
@@ -119,16 +107,21 @@ type PDU struct {
 }
 
 // Parse decodes the TPKT at the start of b into p and returns the bytes it
-// spans. With ErrShort n is 0. With a malformed Error, n is the TPKT length
-// when the whole TPKT was in b (so a caller may log or skip it), 0 when the
-// TPKT header itself is bad; p holds the fields decoded before the fault.
+// spans. With pdu.ErrShort n is 0. With a malformed error, n is the TPKT
+// length when the whole TPKT was in b (so a caller may log or skip it), 0
+// when the TPKT header itself is bad; p holds the fields decoded before
+// the fault.
 //
 // A DT marked end-of-TSDU is decoded as a whole S7 PDU. On a stream where
 // a KindFragment came before, the caller uses ParseTPKT instead until the
 // end-of-TSDU DT, and decodes the joined data with ParseS7.
-func Parse(b []byte, dir Dir, p *PDU) (n int, err Error) {
+//
+// dir is the PDU's direction: requests flow from the client to port 102.
+// S7 lets either end send jobs (a PLC pulls blocks during a download), so
+// Parse records it and checks nothing by it.
+func Parse(b []byte, dir pdu.Dir, p *PDU) (n int, err pdu.Error) {
 	n, err = ParseTPKT(b, dir, p)
-	if err != OK || p.COTP.Type != COTPData || !p.COTP.EOT || p.COTP.Data == nil {
+	if err != pdu.OK || p.COTP.Type != COTPData || !p.COTP.EOT || p.COTP.Data == nil {
 		return n, err
 	}
 	return n, p.parseS7(p.COTP.Data)
@@ -138,10 +131,10 @@ func Parse(b []byte, dir Dir, p *PDU) (n int, err Error) {
 // not the S7 PDU in a DT's data (p.COTP.Data): the step a stream
 // reassembler takes while it joins the pieces of a fragmented S7 PDU.
 // Results are as for Parse; Kind is KindCOTP or KindFragment.
-func ParseTPKT(b []byte, dir Dir, p *PDU) (n int, err Error) {
+func ParseTPKT(b []byte, dir pdu.Dir, p *PDU) (n int, err pdu.Error) {
 	*p = PDU{Dir: dir}
 	if len(b) < TPKTLen {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	t := TPKT(b)
 	if t.Version() != TPKTVersion {
@@ -152,7 +145,7 @@ func ParseTPKT(b []byte, dir Dir, p *PDU) (n int, err Error) {
 		return 0, ErrTPKTLength
 	}
 	if len(b) < n {
-		return 0, ErrShort
+		return 0, pdu.ErrShort
 	}
 	p.TPKTLength = uint16(n)
 	return n, p.parseCOTP(b[TPKTLen:n:n])
@@ -160,7 +153,7 @@ func ParseTPKT(b []byte, dir Dir, p *PDU) (n int, err Error) {
 
 // ParseS7 decodes an S7comm or S7comm-plus PDU without TPKT and COTP
 // framing: the data of DT TPDUs joined up to the one marked end-of-TSDU.
-func ParseS7(b []byte, dir Dir, p *PDU) Error {
+func ParseS7(b []byte, dir pdu.Dir, p *PDU) pdu.Error {
 	*p = PDU{Dir: dir}
 	if len(b) == 0 {
 		return ErrProtocolID

@@ -1,6 +1,10 @@
 package s7
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // S7 protocol ids, the first byte of the COTP user data.
 const (
@@ -52,7 +56,7 @@ func (h Header) ErrorClass() uint8 { return h[10] }
 func (h Header) ErrorCode() uint8  { return h[11] }
 
 // parseS7 decodes the S7 PDU b (non-empty).
-func (p *PDU) parseS7(b []byte) Error {
+func (p *PDU) parseS7(b []byte) pdu.Error {
 	switch b[0] {
 	case ProtocolS7Plus:
 		p.Kind = KindS7Plus
@@ -60,7 +64,7 @@ func (p *PDU) parseS7(b []byte) Error {
 			return ErrS7Header
 		}
 		p.PlusVersion = b[1]
-		return OK
+		return pdu.OK
 	case ProtocolS7:
 		p.Kind = KindS7
 	default:
@@ -92,7 +96,7 @@ func (p *PDU) parseS7(b []byte) Error {
 	p.Data = b[pend:]
 	if len(p.Param) == 0 {
 		if p.ROSCTR == ROSCTRAck {
-			return OK // an ack may carry only its error fields
+			return pdu.OK // an ack may carry only its error fields
 		}
 		return ErrNoFunction
 	}
@@ -108,7 +112,7 @@ func (p *PDU) parseS7(b []byte) Error {
 }
 
 // job decodes the parameter of a job by its function.
-func (p *PDU) job() Error {
+func (p *PDU) job() pdu.Error {
 	par := p.Param
 	switch p.Function {
 	case FuncSetupCommunication:
@@ -159,11 +163,11 @@ func (p *PDU) job() Error {
 		}
 		p.PIService = par[7 : 7+int(par[6]) : 7+int(par[6])]
 	}
-	return OK
+	return pdu.OK
 }
 
 // ackData decodes the parameter of an ack-data by its function.
-func (p *PDU) ackData() Error {
+func (p *PDU) ackData() pdu.Error {
 	switch p.Function {
 	case FuncSetupCommunication:
 		return p.setup()
@@ -173,12 +177,12 @@ func (p *PDU) ackData() Error {
 		}
 		p.ItemCount = p.Param[1]
 	}
-	return OK
+	return pdu.OK
 }
 
 // setup decodes setup communication: reserved byte, the two AmQ limits
 // and the PDU size, in request and reply alike.
-func (p *PDU) setup() Error {
+func (p *PDU) setup() pdu.Error {
 	par := p.Param
 	if len(par) != 8 {
 		return ErrSetup
@@ -186,5 +190,5 @@ func (p *PDU) setup() Error {
 	p.MaxAmQCalling = binary.BigEndian.Uint16(par[2:])
 	p.MaxAmQCalled = binary.BigEndian.Uint16(par[4:])
 	p.PDUSize = binary.BigEndian.Uint16(par[6:])
-	return OK
+	return pdu.OK
 }

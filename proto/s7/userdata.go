@@ -1,6 +1,10 @@
 package s7
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
+)
 
 // Userdata types: the high nibble of the type/group byte.
 const (
@@ -28,7 +32,7 @@ var userdataHead = [3]byte{0x00, 0x01, 0x12}
 // userdata decodes the userdata parameter: head, length of the rest,
 // method, type and group, subfunction, sequence number, and in the 8-byte
 // form data unit reference, last-unit flag and error code.
-func (p *PDU) userdata() Error {
+func (p *PDU) userdata() pdu.Error {
 	par := p.Param
 	if len(par) < 8 || [3]byte(par[:3]) != userdataHead || int(par[3]) != len(par)-4 || (par[3] != 4 && par[3] != 8) {
 		return ErrUserdata
@@ -43,5 +47,5 @@ func (p *PDU) userdata() Error {
 		p.LastDataUnit = par[9]
 		p.UserdataError = binary.BigEndian.Uint16(par[10:])
 	}
-	return OK
+	return pdu.OK
 }

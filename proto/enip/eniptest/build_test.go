@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/conduit-ot/conduit/proto/enip"
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 )
 
 // TestBuildersParse checks that the parser accepts what the builders make
@@ -15,10 +16,10 @@ func TestBuildersParse(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		b       []byte
-		dir     enip.Dir
+		dir     pdu.Dir
 		session uint32
-	}{{"register session", regReq, enip.Request, 0}, {"register session reply", regResp, enip.Response, 0x1234}} {
-		if n, err := enip.Parse(tc.b, tc.dir, &p); err != enip.OK || n != len(tc.b) || p.Encap.Command != enip.CmdRegisterSession ||
+	}{{"register session", regReq, pdu.Request, 0}, {"register session reply", regResp, pdu.Response, 0x1234}} {
+		if n, err := enip.Parse(tc.b, tc.dir, &p); err != pdu.OK || n != len(tc.b) || p.Encap.Command != enip.CmdRegisterSession ||
 			p.Encap.Session != tc.session || p.Encap.Context != 7 || p.Encap.ProtocolVersion != 1 || p.Encap.SessionOptions != 0 {
 			t.Errorf("%s: Parse = %d, %q, %+v", tc.name, n, err, p.Encap)
 		}
@@ -28,17 +29,17 @@ func TestBuildersParse(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		b    []byte
-		dir  enip.Dir
+		dir  pdu.Dir
 		want enip.Msg // compared without Data and Symbol
 		data string
 	}{
-		{"get_attribute_single", RR(0x1234, 9, get), enip.Request,
+		{"get_attribute_single", RR(0x1234, 9, get), pdu.Request,
 			enip.Msg{Service: 0x0e, Flags: enip.HasClass | enip.HasInstance | enip.HasAttribute, Class: 4, Instance: 100, Attribute: 3}, ""},
-		{"get_attribute_single reply", RR(0x1234, 9, reply), enip.Response,
+		{"get_attribute_single reply", RR(0x1234, 9, reply), pdu.Response,
 			enip.Msg{Service: 0x0e, Response: true}, "\xef\xbe\xad\xde"},
 	} {
 		n, err := enip.Parse(tc.b, tc.dir, &p)
-		if err != enip.OK || n != len(tc.b) || p.Encap.Command != enip.CmdSendRRData || p.Encap.Session != 0x1234 || p.Encap.Context != 9 ||
+		if err != pdu.OK || n != len(tc.b) || p.Encap.Command != enip.CmdSendRRData || p.Encap.Session != 0x1234 || p.Encap.Context != 9 ||
 			!p.CPF.Present || p.CPF.Timeout != 10 || p.CPF.Items != 2 || p.CPF.AddrType != enip.ItemNullAddr ||
 			p.CPF.DataType != enip.ItemUnconnectedData || p.NumMsgs() != 1 {
 			t.Errorf("%s: Parse = %d, %q, %+v %+v, %d messages", tc.name, n, err, p.Encap, p.CPF, p.NumMsgs())

@@ -1,6 +1,9 @@
-// Package pdu holds what the industrial protocol parsers (modbus, dnp3,
-// enip, s7) share: the direction of a PDU and the allocation-free result
-// of a parse.
+// Package pdu holds what the industrial protocol parsers under proto/
+// share: the direction of a PDU and the allocation-free result of a
+// parse. The parsers, their tests and test kits use these names as they
+// are (pdu.Dir, pdu.Error, pdu.OK, pdu.ErrShort); users outside proto/
+// know them as proto.Side, proto.ParseError, proto.ParseOK and
+// proto.ParseShort.
 package pdu
 
 // Dir is the direction of a PDU: requests go from the client to the

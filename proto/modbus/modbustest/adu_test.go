@@ -3,6 +3,7 @@ package modbustest
 import (
 	"testing"
 
+	"github.com/conduit-ot/conduit/proto/internal/pdu"
 	"github.com/conduit-ot/conduit/proto/modbus"
 )
 
@@ -19,18 +20,18 @@ func TestBuildersParse(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		b    []byte
-		dir  modbus.Dir
+		dir  pdu.Dir
 		want modbus.PDU
 	}{
-		{"read coils", coilsReq, modbus.Request, read(7, 1, 1, 0, 16)},
-		{"read coils response", coilsResp, modbus.Response, modbus.PDU{TransactionID: 7, Length: 5, UnitID: 1, Function: 1}},
-		{"read holding registers", holdReq, modbus.Request, read(8, 2, 3, 100, 10)},
-		{"read holding registers response", holdResp, modbus.Response, modbus.PDU{TransactionID: 8, Length: 23, UnitID: 2, Function: 3}},
-		{"write single register", wrReq, modbus.Request, wr},
-		{"write single register response", wrResp, modbus.Response, wr},
+		{"read coils", coilsReq, pdu.Request, read(7, 1, 1, 0, 16)},
+		{"read coils response", coilsResp, pdu.Response, modbus.PDU{TransactionID: 7, Length: 5, UnitID: 1, Function: 1}},
+		{"read holding registers", holdReq, pdu.Request, read(8, 2, 3, 100, 10)},
+		{"read holding registers response", holdResp, pdu.Response, modbus.PDU{TransactionID: 8, Length: 23, UnitID: 2, Function: 3}},
+		{"write single register", wrReq, pdu.Request, wr},
+		{"write single register response", wrResp, pdu.Response, wr},
 	} {
 		var p modbus.PDU
-		if n, err := modbus.Parse(tc.b, tc.dir, &p); err != modbus.OK || n != len(tc.b) || p != tc.want {
+		if n, err := modbus.Parse(tc.b, tc.dir, &p); err != pdu.OK || n != len(tc.b) || p != tc.want {
 			t.Errorf("%s: Parse = %d, %q, %+v; want %d, OK, %+v", tc.name, n, err, p, len(tc.b), tc.want)
 		}
 	}
